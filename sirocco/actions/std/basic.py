@@ -1,0 +1,88 @@
+"""The small std actions: noop, async_noop, echo, fail, sleep and test_dict."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from mistral_lib import actions
+
+from sirocco import errors
+
+
+class NoopAction(actions.Action):  # type: ignore[misc]
+    """Does nothing and returns null."""
+
+    def run(self, context: Any) -> None:
+        return None
+
+
+class AsyncNoopAction(NoopAction):
+    """Does nothing and never reports: the result must be sent through the API."""
+
+    def is_sync(self) -> bool:
+        return False
+
+
+class EchoAction(actions.Action):  # type: ignore[misc]
+    """Returns ``output``, after waiting ``delay`` seconds."""
+
+    def __init__(self, output: Any, delay: Any = 0) -> None:
+        super().__init__()
+        self.output = output
+        try:
+            self.delay = max(float(delay), 0.0)
+        except ValueError:
+            self.delay = 0.0
+
+    def run(self, context: Any) -> Any:
+        if self.delay:
+            time.sleep(self.delay)
+        return self.output
+
+
+class FailAction(actions.Action):  # type: ignore[misc]
+    """Always fails; with ``error_data`` that data is the error result."""
+
+    def __init__(self, error_data: Any = None) -> None:
+        super().__init__()
+        self.error_data = error_data
+
+    def __repr__(self) -> str:
+        return "Fail action"
+
+    def run(self, context: Any) -> Any:
+        if self.error_data:
+            return actions.Result(error=self.error_data)
+        raise errors.ActionError("Fail action expected exception.")
+
+
+class SleepAction(actions.Action):  # type: ignore[misc]
+    """Sleeps ``seconds`` whole seconds (negative or not a number: no sleep)."""
+
+    def __init__(self, seconds: Any = 1) -> None:
+        super().__init__()
+        try:
+            self.seconds = max(int(seconds), 0)
+        except ValueError:
+            self.seconds = 0
+
+    def run(self, context: Any) -> None:
+        if self.seconds:
+            time.sleep(self.seconds)
+        return None
+
+
+class TestDictAction(actions.Action):  # type: ignore[misc]
+    """Builds ``{key_prefix + i: val}`` for i in 0..size-1 (a test helper)."""
+
+    __test__ = False  # not a pytest test class, despite the name
+
+    def __init__(self, size: int = 0, key_prefix: str = "", val: Any = "") -> None:
+        super().__init__()
+        self.size = size
+        self.key_prefix = key_prefix
+        self.val = val
+
+    def run(self, context: Any) -> dict[str, Any]:
+        return {f"{self.key_prefix}{index}": self.val for index in range(self.size)}

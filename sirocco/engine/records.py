@@ -1,0 +1,125 @@
+"""The records the engine reads and writes: workflow, task and action executions.
+
+They are frozen values; the store maps them to rows and back, the engine
+changes them with ``dataclasses.replace``. Times are naive UTC datetimes
+supplied by the caller (the engine never reads a clock).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from sirocco.engine.states import State
+from sirocco.lang import specs
+
+TaskType = Literal["ACTION", "WORKFLOW"]
+EMPTY = specs.EMPTY
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkflowExecution:
+    """One run of a workflow.
+
+    ``context`` is the workflow's global context: evaluated ``vars`` and the
+    values published with ``publish: global:``. ``params`` holds ``env``,
+    ``task_name`` (reverse workflows), ``namespace``, ``notify`` and any
+    other start parameter. ``runtime`` holds engine bookkeeping that must
+    survive a restart (for example the commands parked by a ``pause``).
+    ``definition`` is the text the execution was started from, so that the
+    spec can be rebuilt after a restart even when the definition changed.
+    """
+
+    id: str
+    workflow_name: str
+    workflow_id: str | None = None
+    namespace: str = ""
+    description: str = ""
+    definition: str = ""
+    spec: specs.WorkflowSpec
+    state: State = State.IDLE
+    state_info: str | None = None
+    input: Mapping[str, Any] = EMPTY
+    params: Mapping[str, Any] = EMPTY
+    context: Mapping[str, Any] = EMPTY
+    output: Any = None
+    task_execution_id: str | None = None
+    root_execution_id: str | None = None
+    tags: tuple[str, ...] = ()
+    runtime: Mapping[str, Any] = EMPTY
+    project_id: str = "<default-project>"
+    created_at: datetime
+    updated_at: datetime | None = None
+
+    @property
+    def env(self) -> Mapping[str, Any]:
+        env = self.params.get("env")
+        return env if isinstance(env, Mapping) else EMPTY
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskExecution:
+    """One run of a task inside a workflow execution.
+
+    ``seq`` orders the task executions of a workflow execution by creation.
+    ``triggered_by`` names the task executions whose outbound contexts make
+    this task's inbound context (one for a normal task, several for a join,
+    none for a start task): the inbound context is never copied into the
+    task. ``published`` is what this task published to its branch.
+    ``result`` is the action result, sub-workflow output or, for with-items,
+    the list of item results, set when the task completes.
+    ``next_tasks`` are the (task name, event) pairs its transitions chose.
+    ``runtime`` holds policy and with-items bookkeeping.
+    """
+
+    id: str
+    workflow_execution_id: str
+    name: str
+    seq: int
+    type: TaskType = "ACTION"
+    state: State = State.IDLE
+    state_info: str | None = None
+    triggered_by: tuple[str, ...] = ()
+    published: Mapping[str, Any] = EMPTY
+    result: Any = None
+    has_result: bool = False
+    next_tasks: tuple[tuple[str, str], ...] = ()
+    processed: bool = False
+    error_handled: bool = False
+    runtime: Mapping[str, Any] = EMPTY
+    tags: tuple[str, ...] = ()
+    created_at: datetime
+    updated_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActionExecution:
+    """One run of an action: for a task (one per attempt or item) or alone.
+
+    ``accepted`` is False for results that no longer count (an attempt
+    superseded by a retry or a rerun). ``index`` is the with-items index.
+    ``output`` is the result data on SUCCESS or the error data on ERROR.
+    """
+
+    id: str
+    name: str
+    task_execution_id: str | None = None
+    workflow_execution_id: str | None = None
+    state: State = State.RUNNING
+    state_info: str | None = None
+    input: Mapping[str, Any] = EMPTY
+    output: Any = None
+    accepted: bool = False
+    index: int = 0
+    is_sync: bool = True
+    attempt: int = 0
+    params: Mapping[str, Any] = EMPTY
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    project_id: str = "<default-project>"
+    created_at: datetime
+    updated_at: datetime | None = None

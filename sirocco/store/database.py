@@ -1,0 +1,115 @@
+"""Opening the database: URL resolution, engine set-up, transactions, migrations."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from sirocco import errors
+
+DB_ENV = "SIROCCO_DB"
+
+
+def default_url() -> str:
+    """``$SIROCCO_DB``, else a SQLite file under the user's data directory."""
+    url = os.environ.get(DB_ENV)
+    if url:
+        return normalize_url(url)
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return f"sqlite:///{base / 'sirocco' / 'sirocco.sqlite'}"
+
+
+def normalize_url(url: str) -> str:
+    """Accept a plain file path as a SQLite database; use psycopg 3 for PostgreSQL."""
+    if "://" not in url:
+        return f"sqlite:///{Path(url).expanduser().absolute()}"
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+class Database:
+    """One database: its SQLAlchemy engine and how to open a write transaction.
+
+    SQLite runs in WAL mode with one writer: write transactions start with
+    ``BEGIN IMMEDIATE`` and are serialised by a process-wide lock so that
+    threads queue instead of failing with "database is locked".
+    """
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = normalize_url(url) if url else default_url()
+        self.is_sqlite = self.url.startswith("sqlite")
+        self._write_lock = threading.RLock()
+        kwargs: dict[str, Any] = {"future": True}
+        if self.is_sqlite:
+            path = self.url.split("///", 1)[1] if "///" in self.url else ""
+            if path and path != ":memory:":
+                try:
+                    Path(path).parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise errors.ConfigurationError(
+                        f"Can't create the database folder for {path}: {exc.strerror}"
+                    ) from exc
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 60}
+            kwargs["pool_size"] = 8
+            kwargs["max_overflow"] = 16
+        else:
+            kwargs["pool_size"] = 10
+            kwargs["max_overflow"] = 20
+            kwargs["pool_pre_ping"] = True
+        try:
+            self.engine = sa.create_engine(self.url, **kwargs)
+        except (sa.exc.ArgumentError, ImportError) as exc:
+            raise errors.ConfigurationError(f"Invalid database URL {self.url!r}: {exc}") from exc
+        if self.is_sqlite:
+            _configure_sqlite(self.engine)
+
+    @contextmanager
+    def transaction(self) -> Iterator[sa.Connection]:
+        """A write transaction; commits on success, rolls back on error."""
+        if self.is_sqlite:
+            with self._write_lock, self.engine.connect() as connection:
+                connection = connection.execution_options(sirocco_write=True)
+                with connection.begin():
+                    yield connection
+        else:
+            with self.engine.begin() as connection:
+                yield connection
+
+    @contextmanager
+    def read(self) -> Iterator[sa.Connection]:
+        """A read-only connection (a consistent snapshot for its duration)."""
+        with self.engine.connect() as connection:
+            yield connection
+            connection.rollback()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _configure_sqlite(engine: sa.Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's BEGIN be ours: the driver must not open transactions itself.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: sa.Connection) -> None:
+        # Writers take the write lock at BEGIN, so two writers never deadlock on upgrade.
+        if connection.get_execution_options().get("sirocco_write"):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.exec_driver_sql("BEGIN")

@@ -1,0 +1,267 @@
+"""The SQL tables, as SQLAlchemy Core metadata (the Alembic migrations follow them).
+
+JSON values are stored as text (``JSONText``) so that SQLite and PostgreSQL
+hold the same bytes. Times are naive UTC.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class JSONText(sa.types.TypeDecorator[Any]):
+    """Any JSON value, stored as compact text."""
+
+    impl = sa.Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        return json.dumps(value, separators=(",", ":"), default=_json_default)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        return json.loads(value)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat(sep=" ")
+    return str(value)
+
+
+def _id() -> sa.Column[str]:
+    return sa.Column("id", sa.String(36), primary_key=True)
+
+
+def _times() -> list[sa.Column[Any]]:
+    return [
+        sa.Column("created_at", sa.DateTime, nullable=False),
+        sa.Column("updated_at", sa.DateTime, nullable=True),
+    ]
+
+
+def _secure() -> list[sa.Column[Any]]:
+    return [
+        sa.Column("scope", sa.String(16), nullable=False, server_default="private"),
+        sa.Column("project_id", sa.String(80), nullable=False, server_default="<default-project>"),
+    ]
+
+
+workbooks = sa.Table(
+    "workbooks",
+    metadata,
+    _id(),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("namespace", sa.String(255), nullable=False, server_default=""),
+    sa.Column("definition", sa.Text, nullable=False),
+    sa.Column("tags", JSONText, nullable=True),
+    *_secure(),
+    *_times(),
+    sa.UniqueConstraint("name", "namespace", "project_id"),
+)
+
+workflow_definitions = sa.Table(
+    "workflow_definitions",
+    metadata,
+    _id(),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("namespace", sa.String(255), nullable=False, server_default=""),
+    sa.Column("definition", sa.Text, nullable=False),
+    sa.Column("workbook_name", sa.String(255), nullable=True),
+    sa.Column("input", sa.Text, nullable=True),
+    sa.Column("interface", JSONText, nullable=True),
+    sa.Column("checksum", sa.String(32), nullable=True),
+    sa.Column("tags", JSONText, nullable=True),
+    *_secure(),
+    *_times(),
+    sa.UniqueConstraint("name", "namespace", "project_id"),
+)
+
+action_definitions = sa.Table(
+    "action_definitions",
+    metadata,
+    _id(),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("namespace", sa.String(255), nullable=False, server_default=""),
+    sa.Column("definition", sa.Text, nullable=False),
+    sa.Column("workbook_name", sa.String(255), nullable=True),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("input", sa.Text, nullable=True),
+    sa.Column("tags", JSONText, nullable=True),
+    *_secure(),
+    *_times(),
+    sa.UniqueConstraint("name", "namespace", "project_id"),
+)
+
+environments = sa.Table(
+    "environments",
+    metadata,
+    _id(),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("variables", JSONText, nullable=True),
+    *_secure(),
+    *_times(),
+    sa.UniqueConstraint("name", "project_id"),
+)
+
+workflow_executions = sa.Table(
+    "workflow_executions",
+    metadata,
+    _id(),
+    sa.Column("workflow_name", sa.String(255), nullable=False),
+    sa.Column("workflow_id", sa.String(36), nullable=True),
+    sa.Column("namespace", sa.String(255), nullable=False, server_default=""),
+    sa.Column("workbook_name", sa.String(255), nullable=True),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("definition", sa.Text, nullable=False),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("state_info", sa.Text, nullable=True),
+    sa.Column("input", JSONText, nullable=True),
+    sa.Column("params", JSONText, nullable=True),
+    sa.Column("context", JSONText, nullable=True),
+    sa.Column("output", JSONText, nullable=True),
+    sa.Column("task_execution_id", sa.String(36), nullable=True, index=True),
+    sa.Column("root_execution_id", sa.String(36), nullable=True, index=True),
+    sa.Column("tags", JSONText, nullable=True),
+    sa.Column("runtime", JSONText, nullable=True),
+    sa.Column("version", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("project_id", sa.String(80), nullable=False, server_default="<default-project>"),
+    *_times(),
+    sa.Index("ix_workflow_executions_state", "state"),
+    sa.Index("ix_workflow_executions_created_at", "created_at"),
+)
+
+task_executions = sa.Table(
+    "task_executions",
+    metadata,
+    _id(),
+    sa.Column(
+        "workflow_execution_id",
+        sa.String(36),
+        sa.ForeignKey("workflow_executions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("type", sa.String(10), nullable=False),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("state_info", sa.Text, nullable=True),
+    sa.Column("triggered_by", JSONText, nullable=True),
+    sa.Column("published", JSONText, nullable=True),
+    sa.Column("result", JSONText, nullable=True),
+    sa.Column("has_result", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("next_tasks", JSONText, nullable=True),
+    sa.Column("processed", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("error_handled", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("runtime", JSONText, nullable=True),
+    sa.Column("tags", JSONText, nullable=True),
+    *_times(),
+    sa.Column("started_at", sa.DateTime, nullable=True),
+    sa.Column("finished_at", sa.DateTime, nullable=True),
+    sa.Index("ix_task_executions_workflow_execution_id_seq", "workflow_execution_id", "seq"),
+)
+
+action_executions = sa.Table(
+    "action_executions",
+    metadata,
+    _id(),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column(
+        "task_execution_id",
+        sa.String(36),
+        sa.ForeignKey("task_executions.id", ondelete="CASCADE"),
+        nullable=True,
+    ),
+    sa.Column("workflow_execution_id", sa.String(36), nullable=True, index=True),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("state_info", sa.Text, nullable=True),
+    sa.Column("input", JSONText, nullable=True),
+    sa.Column("output", JSONText, nullable=True),
+    sa.Column("accepted", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("index", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("is_sync", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("attempt", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("params", JSONText, nullable=True),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("tags", JSONText, nullable=True),
+    sa.Column("project_id", sa.String(80), nullable=False, server_default="<default-project>"),
+    *_times(),
+    sa.Index("ix_action_executions_task_execution_id_index", "task_execution_id", "index"),
+)
+
+# Commands written by a step, sent after its commit, deleted once delivered.
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("workflow_execution_id", sa.String(36), nullable=True),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("payload", JSONText, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+# Durable timers: an event to deliver at `due`.
+timers = sa.Table(
+    "timers",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("due", sa.DateTime, nullable=False, index=True),
+    sa.Column("workflow_execution_id", sa.String(36), nullable=True),
+    sa.Column("payload", JSONText, nullable=False),
+    sa.Column("claimed_until", sa.DateTime, nullable=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+cron_triggers = sa.Table(
+    "cron_triggers",
+    metadata,
+    _id(),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("pattern", sa.String(100), nullable=True),
+    sa.Column("first_execution_time", sa.DateTime, nullable=True),
+    sa.Column("next_execution_time", sa.DateTime, nullable=False, index=True),
+    sa.Column("remaining_executions", sa.Integer, nullable=True),
+    sa.Column("workflow_name", sa.String(255), nullable=False),
+    sa.Column("workflow_id", sa.String(36), nullable=True),
+    sa.Column("workflow_namespace", sa.String(255), nullable=False, server_default=""),
+    sa.Column("workflow_input", JSONText, nullable=True),
+    sa.Column("workflow_params", JSONText, nullable=True),
+    *_secure(),
+    *_times(),
+    sa.UniqueConstraint("name", "project_id"),
+)
+
+event_triggers = sa.Table(
+    "event_triggers",
+    metadata,
+    _id(),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("workflow_id", sa.String(36), nullable=False),
+    sa.Column("workflow_input", JSONText, nullable=True),
+    sa.Column("workflow_params", JSONText, nullable=True),
+    sa.Column("exchange", sa.String(255), nullable=False),
+    sa.Column("topic", sa.String(255), nullable=False),
+    sa.Column("event", sa.String(255), nullable=False),
+    *_secure(),
+    *_times(),
+    sa.UniqueConstraint("exchange", "topic", "event", "workflow_id", "project_id"),
+)
