@@ -1,0 +1,45 @@
+"""The embedded process: runtime, executor pool and timers in one process on one database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sirocco.engine import commands
+from sirocco.engine.states import State
+from sirocco.executor.pool import ExecutorPool
+from sirocco.runtime import compose
+
+
+@dataclass(slots=True)
+class Embedded:
+    parts: compose.Parts
+    pool: ExecutorPool
+
+    @property
+    def service(self) -> Any:
+        return self.parts.service
+
+    def close(self) -> None:
+        self.parts.runtime.stop()
+        self.pool.shutdown()
+        self.parts.database.dispose()
+
+
+def open_embedded(db_url: str | None, *, start: bool = True) -> Embedded:
+    """Build every role of Sirocco in this process and (by default) start its threads."""
+    parts = compose.build(db_url)
+    runtime, service = parts.runtime, parts.service
+
+    def report(command: commands.RunAction, state: State, result: Any, message: str | None) -> None:
+        if command.workflow_execution_id is None:
+            service.report_standalone(command, state, result, message)
+        else:
+            runtime.report(command, state, result, message)
+
+    pool = ExecutorPool(parts.registry, report)
+    runtime.attach_executor(pool.submit)
+    service.attach_executor(pool.submit)
+    if start:
+        runtime.start()
+    return Embedded(parts=parts, pool=pool)

@@ -1,0 +1,164 @@
+"""The ``sirocco`` command: validate, run, resume, server roles and database upgrade."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from sirocco import errors
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_PAUSED = 0, 1, 2, 3
+
+
+def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
+    """One readable line on stderr and a non-zero exit; never a traceback."""
+    click.echo(f"sirocco: {message}", err=True)
+    sys.exit(code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="sirocco")
+@click.option(
+    "--log-level",
+    default="WARNING",
+    show_default=True,
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+)
+def main(log_level: str) -> None:
+    """Sirocco: run Mistral v2 workflows, embedded or as a Mistral-compatible service."""
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+def validate(files: tuple[str, ...]) -> None:
+    """Check workflow, action and workbook files; exit 0 only if all are valid."""
+    from sirocco.cli.validate import validate_command
+
+    sys.exit(validate_command(list(files)))
+
+
+def _json_argument(value: str | None, what: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    text = value
+    if value.startswith("@"):
+        try:
+            text = Path(value[1:]).read_text()
+        except OSError as exc:
+            fail(f"can't read {what} file {value[1:]}: {exc.strerror}")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        fail(f"{what} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
+    if not isinstance(data, dict):
+        fail(f"{what} must be a JSON object, not {type(data).__name__}")
+    return data
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--workflow", "workflow_name", help="Workflow to run when the file has several.")
+@click.option("--input", "input_text", help="Workflow input: JSON, or @file.json.")
+@click.option("--env", "env_text", help="Environment (env()): JSON, or @file.json.")
+@click.option("--param", "params", multiple=True, help="Start parameter NAME=VALUE (task_name=X).")
+@click.option("--db", "db_url", envvar="SIROCCO_DB", help="Database URL or SQLite file.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the result.")
+@click.option("--timeout", default=3600.0, show_default=True, help="Seconds to wait for the end.")
+def run(
+    file: str,
+    workflow_name: str | None,
+    input_text: str | None,
+    env_text: str | None,
+    params: tuple[str, ...],
+    db_url: str | None,
+    as_json: bool,
+    timeout: float,
+) -> None:
+    """Run a workflow from FILE to its end and print its output."""
+    from sirocco.cli import running
+
+    workflow_input = _json_argument(input_text, "--input")
+    start_params: dict[str, Any] = {}
+    if env_text is not None:
+        start_params["env"] = _json_argument(env_text, "--env")
+    for item in params:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            fail(f"--param must look like NAME=VALUE, not {item!r}")
+        start_params[name] = value
+    try:
+        text = Path(file).read_text()
+    except OSError as exc:
+        fail(f"can't read {file}: {exc.strerror}")
+    except UnicodeDecodeError:
+        fail(f"{file} is not a text file")
+    try:
+        code = running.run_file(
+            text,
+            source=file,
+            workflow_name=workflow_name,
+            workflow_input=workflow_input,
+            params=start_params,
+            db_url=db_url,
+            as_json=as_json,
+            timeout=timeout,
+        )
+    except errors.SiroccoError as exc:
+        fail(exc.message)
+    sys.exit(code)
+
+
+@main.command()
+@click.argument("execution_id")
+@click.option("--db", "db_url", envvar="SIROCCO_DB", help="Database URL or SQLite file.")
+@click.option("--env", "env_text", help="Environment to merge on resume: JSON, or @file.json.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the result.")
+@click.option("--timeout", default=3600.0, show_default=True, help="Seconds to wait for the end.")
+def resume(
+    execution_id: str, db_url: str | None, env_text: str | None, as_json: bool, timeout: float
+) -> None:
+    """Resume a paused execution and follow it to its end."""
+    from sirocco.cli import running
+
+    env = _json_argument(env_text, "--env") if env_text is not None else None
+    try:
+        code = running.resume_execution(
+            execution_id, db_url=db_url, env=env, as_json=as_json, timeout=timeout
+        )
+    except errors.SiroccoError as exc:
+        fail(exc.message)
+    sys.exit(code)
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--db", "db_url", envvar="SIROCCO_DB", help="Database URL or SQLite file.")
+def db_upgrade(db_url: str | None) -> None:
+    """Apply the schema migrations the database lacks."""
+    from sirocco.store import migrate
+    from sirocco.store.database import Database
+
+    try:
+        database = Database(db_url)
+        migrate.upgrade(database)
+        click.echo(f"database at revision {migrate.current(database)}")
+    except errors.SiroccoError as exc:
+        fail(exc.message)
+    except Exception as exc:  # driver errors: one line, not a traceback
+        fail(f"can't upgrade the database: {type(exc).__name__}: {exc}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,64 @@
+"""Runs actions on a thread pool and reports each outcome to the engine."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from sirocco.actions import runner
+from sirocco.actions.registry import ActionRegistry
+from sirocco.engine import commands
+from sirocco.engine.states import State
+
+log = logging.getLogger("sirocco.executor")
+
+Report = Callable[[commands.RunAction, State, Any, "str | None"], None]
+
+#: Actions cheap enough to run in the dispatching thread instead of a pool thread.
+INLINE_ACTIONS = frozenset({"std.noop", "std.test_dict"})
+
+
+class ExecutorPool:
+    """An executor in this process: a pool of threads running actions."""
+
+    def __init__(self, registry: ActionRegistry, report: Report, *, workers: int = 32) -> None:
+        self._registry = registry
+        self._report = report
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sirocco-action")
+
+    def submit(self, command: commands.RunAction) -> None:
+        """Run ``command`` (on a pool thread unless it is trivially cheap)."""
+        if command.action_name in INLINE_ACTIONS or (
+            command.action_name == "std.echo" and not command.input.get("delay")
+        ):
+            self.run(command)
+        else:
+            self._pool.submit(self.run, command)
+
+    def run(self, command: commands.RunAction) -> None:
+        """Run one action in the calling thread and report its outcome."""
+        descriptor = self._registry.get(command.action_name)
+        if descriptor is None:
+            self._report(command, State.ERROR, None, f"Action not found: {command.action_name}")
+            return
+        try:
+            outcome = runner.run_action(
+                descriptor, command.input, execution=command.execution, timeout=command.timeout
+            )
+        except Exception as exc:  # a bug in the runner must not kill the pool thread
+            log.exception("action runner failed", extra={"action": command.action_name})
+            self._report(command, State.ERROR, None, f"{type(exc).__name__}: {exc}")
+            return
+        if outcome is None:
+            return  # an async action: its result arrives through the API
+        if outcome.cancelled:
+            self._report(command, State.CANCELLED, outcome.result, outcome.message)
+        elif outcome.error:
+            self._report(command, State.ERROR, outcome.result, outcome.message)
+        else:
+            self._report(command, State.SUCCESS, outcome.result, None)
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,80 @@
+"""Events and commands to JSON and back, for the outbox, the timers and the transport."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sirocco.engine import commands, events
+from sirocco.engine.states import State
+
+_EVENT_TYPES: dict[str, type[Any]] = {
+    cls.__name__: cls
+    for cls in (
+        events.ActionCompleted,
+        events.SubworkflowCompleted,
+        events.SubworkflowPaused,
+        events.TimerFired,
+        events.PauseWorkflow,
+        events.ResumeWorkflow,
+        events.StopWorkflow,
+        events.RerunTask,
+        events.SkipTask,
+    )
+}
+_COMMAND_TYPES: dict[str, type[Any]] = {
+    cls.__name__: cls
+    for cls in (
+        commands.RunAction,
+        commands.StartSubworkflow,
+        commands.ScheduleTimer,
+        commands.NotifyParent,
+        commands.SendEvent,
+        commands.WorkflowEnded,
+    )
+}
+
+
+def encode(value: Any) -> Any:
+    """A dataclass event or command (nested) as a JSON-ready dict with a ``type`` key."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        data: dict[str, Any] = {"type": type(value).__name__}
+        for field in dataclasses.fields(value):
+            data[field.name] = encode(getattr(value, field.name))
+        return data
+    if isinstance(value, State):
+        return str(value)
+    if isinstance(value, datetime):
+        return {"__datetime__": value.isoformat()}
+    if isinstance(value, Mapping):
+        return {str(key): encode(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [encode(item) for item in value]
+    return value
+
+
+def decode(data: Any) -> Any:
+    """The inverse of :func:`encode`."""
+    if isinstance(data, dict):
+        if "__datetime__" in data and len(data) == 1:
+            return datetime.fromisoformat(data["__datetime__"])
+        kind = data.get("type")
+        cls = _EVENT_TYPES.get(kind) or _COMMAND_TYPES.get(kind) if isinstance(kind, str) else None
+        if cls is not None:
+            values: dict[str, Any] = {}
+            for field in dataclasses.fields(cls):
+                if field.name in data:
+                    values[field.name] = _field_value(field.name, decode(data[field.name]))
+            return cls(**values)
+        return {key: decode(item) for key, item in data.items()}
+    if isinstance(data, list):
+        return [decode(item) for item in data]
+    return data
+
+
+def _field_value(name: str, value: Any) -> Any:
+    if name == "state" and isinstance(value, str):
+        return State(value)
+    return value

@@ -1,0 +1,29 @@
+"""Wiring of one process: database, registry, runtime and service (the executor is attached by callers)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sirocco.actions.registry import ActionRegistry
+from sirocco.runtime.loop import Runtime
+from sirocco.runtime.service import Service
+from sirocco.store import migrate
+from sirocco.store.database import Database
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Parts:
+    database: Database
+    registry: ActionRegistry
+    runtime: Runtime
+    service: Service
+
+
+def build(db_url: str | None = None, *, upgrade: bool = True) -> Parts:
+    """Open the database (applying migrations) and build the runtime and service."""
+    database = Database(db_url)
+    if upgrade:
+        migrate.upgrade(database)
+    registry = ActionRegistry()
+    runtime = Runtime(database, registry)
+    return Parts(database=database, registry=registry, runtime=runtime, service=Service(runtime))

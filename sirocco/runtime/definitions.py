@@ -1,0 +1,111 @@
+"""Finding the workflow definition an execution starts from."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from sirocco import errors
+from sirocco.store import tables
+from sirocco.store.database import Database
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FoundWorkflow:
+    id: str
+    name: str
+    namespace: str
+    definition: str
+    workbook: str | None
+
+
+def find_workflow(
+    database: Database, identifier: str, *, namespace: str = "", workbook: str | None = None
+) -> FoundWorkflow:
+    """A workflow definition by id, or by name: same workbook first, then the
+    namespace, then the default namespace (Mistral's resolution order)."""
+    table = tables.workflow_definitions
+    with database.read() as connection:
+        if _UUID.match(identifier):
+            row = connection.execute(sa.select(table).where(table.c.id == identifier)).first()
+            if row is not None:
+                return _found(row)
+        candidates: list[tuple[str, str]] = []
+        if workbook:
+            candidates.append((f"{workbook}.{identifier}", namespace))
+        candidates.append((identifier, namespace))
+        if namespace:
+            if workbook:
+                candidates.append((f"{workbook}.{identifier}", ""))
+            candidates.append((identifier, ""))
+        for name, candidate_namespace in candidates:
+            row = connection.execute(
+                sa.select(table).where(table.c.name == name, table.c.namespace == candidate_namespace)
+            ).first()
+            if row is not None:
+                return _found(row)
+    where = f" in namespace '{namespace}'" if namespace else ""
+    raise errors.NotFoundError(f"Workflow not found [workflow_identifier={identifier}{where}]")
+
+
+def _found(row: sa.Row[tuple[object, ...]]) -> FoundWorkflow:
+    mapping = row._mapping
+    return FoundWorkflow(
+        id=str(mapping["id"]),
+        name=str(mapping["name"]),
+        namespace=str(mapping["namespace"] or ""),
+        definition=str(mapping["definition"]),
+        workbook=mapping["workbook_name"],  # type: ignore[arg-type]
+    )
+
+
+def save_for_run(
+    database: Database,
+    workflows: list[tuple[str, str, str, str | None]],
+    actions: list[tuple[str, str, str, str | None]],
+    *,
+    namespace: str = "",
+) -> dict[str, str]:
+    """Store (replace) the workflows and ad-hoc actions of a file that ``sirocco run`` runs.
+
+    Each item is (name, definition, input text, workbook). Returns workflow ids by name.
+    """
+    import hashlib
+    import uuid
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC).replace(tzinfo=None)
+    ids: dict[str, str] = {}
+    with database.transaction() as connection:
+        for table, items, is_workflow in (
+            (tables.workflow_definitions, workflows, True),
+            (tables.action_definitions, actions, False),
+        ):
+            for name, text, input_text, workbook in items:
+                existing = connection.execute(
+                    sa.select(table.c.id).where(table.c.name == name, table.c.namespace == namespace)
+                ).first()
+                values: dict[str, object] = {
+                    "definition": text,
+                    "input": input_text,
+                    "workbook_name": workbook,
+                    "updated_at": now,
+                }
+                if is_workflow:
+                    values["checksum"] = hashlib.md5(text.encode()).hexdigest()
+                if existing is not None:
+                    connection.execute(sa.update(table).where(table.c.id == existing.id).values(values))
+                    ids[name] = existing.id
+                else:
+                    new_id = str(uuid.uuid4())
+                    values.update(
+                        {"id": new_id, "name": name, "namespace": namespace, "created_at": now,
+                         "updated_at": None, "tags": []}
+                    )
+                    connection.execute(sa.insert(table), [values])
+                    ids[name] = new_id
+    return ids

@@ -1,0 +1,359 @@
+"""The operations the API and the CLI ask of the engine: start, pause, resume, stop, rerun, actions."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+
+from sirocco import errors
+from sirocco.actions import runner
+from sirocco.engine import commands, events
+from sirocco.engine.states import INCOMPLETE, TERMINAL, State
+from sirocco.runtime import definitions
+from sirocco.runtime.loop import Runtime, StartRequest, utcnow
+from sirocco.store import executions, tables
+from sirocco.store.database import Database
+
+log = logging.getLogger("sirocco.service")
+
+START_TIMEOUT = 120.0
+
+
+class Service:
+    """Engine operations for one process; reads go straight to the store."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.database: Database = runtime.database
+        self._submit_action: Any = None
+
+    def attach_executor(self, submit: Any) -> None:
+        """Where standalone actions run (the same executor as workflow actions)."""
+        self._submit_action = submit
+
+    # ------------------------------------------------------------ workflows
+
+    def start_workflow(
+        self,
+        *,
+        workflow: str,
+        namespace: str = "",
+        input: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+        description: str = "",
+        execution_id: str | None = None,
+    ) -> str:
+        """Start an execution and return its id once it is stored (RUNNING or already done)."""
+        if execution_id is not None and self._execution_row(execution_id, required=False):
+            return execution_id
+        found = definitions.find_workflow(self.database, workflow, namespace=namespace)
+        start_params = dict(params or {})
+        env = start_params.get("env")
+        if isinstance(env, str):
+            start_params["env"] = self._environment(env)
+        elif env is not None and not isinstance(env, Mapping):
+            raise errors.InputError("Parameter 'env' must be a dictionary or an environment name.")
+        if namespace or found.namespace:
+            start_params.setdefault("namespace", found.namespace)
+        request = StartRequest(
+            spec_name=found.name,
+            definition=found.definition,
+            workbook=found.workbook,
+            workflow_id=found.id,
+            execution_id=execution_id or str(uuid.uuid4()),
+            input=dict(input or {}),
+            params=start_params,
+            description=description,
+            namespace=found.namespace,
+        )
+        return self.runtime.request_start(request).result(START_TIMEOUT)
+
+    def pause_workflow(self, execution_id: str) -> None:
+        row = self._execution_row(execution_id)
+        if row.state == State.PAUSED:
+            return
+        if row.state != State.RUNNING:
+            raise errors.InvalidStateError(
+                f"Can't pause the workflow execution {execution_id}: it is {row.state}."
+            )
+        self._apply(events.PauseWorkflow(workflow_execution_id=execution_id))
+
+    def resume_workflow(self, execution_id: str, env: Mapping[str, Any] | None = None) -> None:
+        row = self._execution_row(execution_id)
+        if row.state == State.RUNNING and not env:
+            return
+        if row.state not in (State.PAUSED, State.IDLE):
+            raise errors.InvalidStateError(
+                f"Can't resume the workflow execution {execution_id}: it is {row.state}."
+            )
+        self._apply(events.ResumeWorkflow(workflow_execution_id=execution_id, env=env))
+
+    def stop_workflow(self, execution_id: str, state: str, message: str | None = None) -> None:
+        row = self._execution_row(execution_id)
+        target = State(state)
+        if target not in TERMINAL:
+            raise errors.InvalidStateError(f"Can't stop a workflow execution with state {state}.")
+        if row.state in TERMINAL:
+            if row.state == target:
+                return
+            raise errors.InvalidStateError(
+                f"Can't change the state of the workflow execution {execution_id} from "
+                f"{row.state} to {target}."
+            )
+        self._apply(
+            events.StopWorkflow(workflow_execution_id=execution_id, state=target, message=message)
+        )
+
+    def rerun_task(
+        self, task_execution_id: str, *, reset: bool = True, env: Mapping[str, Any] | None = None
+    ) -> None:
+        task = self._task_row(task_execution_id)
+        if task.state not in (State.ERROR, State.CANCELLED):
+            raise errors.InvalidStateError(
+                f"Task execution {task_execution_id} is in {task.state} state; only tasks in "
+                "ERROR or CANCELLED state can be rerun."
+            )
+        workflow = self._execution_row(task.workflow_execution_id)
+        if workflow.state == State.PAUSED:
+            raise errors.InvalidStateError(
+                f"Can't rerun a task of the paused workflow execution {workflow.id}."
+            )
+        self._apply(
+            events.RerunTask(
+                workflow_execution_id=task.workflow_execution_id,
+                task_execution_id=task_execution_id,
+                reset=reset,
+                env=env,
+            )
+        )
+
+    def skip_task(self, task_execution_id: str) -> None:
+        task = self._task_row(task_execution_id)
+        if task.state != State.ERROR:
+            raise errors.InvalidStateError(
+                f"Task execution {task_execution_id} is in {task.state} state; only tasks in "
+                "ERROR state can be skipped."
+            )
+        self._apply(
+            events.SkipTask(
+                workflow_execution_id=task.workflow_execution_id,
+                task_execution_id=task_execution_id,
+            )
+        )
+
+    def update_env(self, execution_id: str, env: Mapping[str, Any]) -> None:
+        row = self._execution_row(execution_id)
+        if row.state not in (State.IDLE, State.PAUSED, State.ERROR):
+            raise errors.InvalidStateError(
+                "The environment can only be updated when the workflow execution is IDLE, "
+                f"PAUSED or ERROR; {execution_id} is {row.state}."
+            )
+        params = dict(row.params or {})
+        params["env"] = _deep_merge(params.get("env") or {}, env)
+        table = tables.workflow_executions
+        with self.database.transaction() as connection:
+            connection.execute(
+                sa.update(table)
+                .where(table.c.id == execution_id)
+                .values(params=params, updated_at=utcnow(), version=table.c.version + 1)
+            )
+
+    def delete_execution(self, execution_id: str, *, force: bool = False) -> None:
+        row = self._execution_row(execution_id)
+        if row.state not in TERMINAL and not force:
+            raise errors.InvalidStateError(
+                f"Only completed executions can be deleted; {execution_id} is {row.state}. "
+                "Use force to delete it anyway."
+            )
+        with self.database.transaction() as connection:
+            executions.delete_execution_tree(connection, execution_id)
+
+    def wait(self, execution_id: str, timeout: float) -> str:
+        """The state once the execution is terminal or paused (or at timeout)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            state = self._execution_row(execution_id).state
+            if state in TERMINAL or state == State.PAUSED or time.monotonic() >= deadline:
+                return str(state)
+            time.sleep(0.02)
+
+    # ------------------------------------------------------------ actions
+
+    def list_actions(self) -> list[Mapping[str, Any]]:
+        return [
+            {
+                "name": descriptor.name,
+                "input": descriptor.input_text,
+                "description": descriptor.description,
+                "is_system": descriptor.is_system,
+            }
+            for descriptor in self.runtime.registry.list()
+        ]
+
+    def run_action(
+        self,
+        *,
+        name: str,
+        input: Mapping[str, Any],
+        namespace: str = "",
+        description: str = "",
+        save_result: bool = False,
+        run_sync: bool = False,
+        target: str | None = None,
+        timeout: float | None = None,
+    ) -> Mapping[str, Any]:
+        """Run one action outside a workflow (Mistral's run-action)."""
+        descriptor = self.runtime.registry.get(name)
+        if descriptor is None:
+            raise errors.ActionNotFoundError(f"Action not found [action_name={name}]")
+        runner.check_input(descriptor, input)
+        if run_sync and not descriptor.is_sync:
+            raise errors.InputError(
+                f"Action does not support synchronous execution [action_name={name}]"
+            )
+        now = utcnow()
+        record = executions.ActionExecution(
+            id=str(uuid.uuid4()),
+            name=name,
+            state=State.RUNNING,
+            input=dict(input),
+            accepted=True,
+            is_sync=descriptor.is_sync,
+            params={"save_result": save_result, "run_sync": run_sync, "target": target},
+            description=description,
+            created_at=now,
+        )
+        if descriptor.is_sync and not save_result:
+            outcome = runner.run_action(
+                descriptor, input, execution={"action_execution_id": None}, timeout=timeout
+            )
+            state = State.SUCCESS
+            if outcome is not None and outcome.error:
+                state = State.ERROR
+            elif outcome is not None and outcome.cancelled:
+                state = State.CANCELLED
+            return {
+                **executions.action_row(record),
+                "id": None,
+                "state": str(state),
+                "state_info": outcome.message if outcome is not None else None,
+                "output": outcome.result if outcome is not None else None,
+            }
+        with self.database.transaction() as connection:
+            connection.execute(sa.insert(tables.action_executions), [executions.action_row(record)])
+        command = commands.RunAction(
+            action_execution_id=record.id,
+            workflow_execution_id=None,
+            task_execution_id=None,
+            action_name=name,
+            input=dict(input),
+            target=target,
+            timeout=timeout,
+            execution={"action_execution_id": record.id},
+        )
+        if run_sync:
+            outcome = runner.run_action(
+                descriptor, input, execution=command.execution, timeout=timeout
+            )
+            if outcome is not None:
+                state = State.ERROR if outcome.error else State.SUCCESS
+                self._finish_standalone(record.id, state, outcome.result, outcome.message)
+        elif self._submit_action is not None:
+            self._submit_action(command)
+        return self._action_dict(record.id)
+
+    def complete_action(self, action_execution_id: str, *, state: str, output: Any) -> None:
+        """Deliver an action's result (async actions, or a manual completion)."""
+        table = tables.action_executions
+        with self.database.read() as connection:
+            row = connection.execute(sa.select(table).where(table.c.id == action_execution_id)).first()
+        if row is None:
+            raise errors.NotFoundError(f"Action execution not found [id={action_execution_id}]")
+        target = State(state)
+        message = None
+        if target == State.ERROR:
+            message = str(output) if output is not None else "Unknown error"
+        if row.workflow_execution_id is None:
+            self._finish_standalone(action_execution_id, target, output, message)
+            return
+        if row.state not in INCOMPLETE:
+            raise errors.InvalidStateError(
+                f"Action execution {action_execution_id} is already {row.state}."
+            )
+        self._apply(
+            events.ActionCompleted(
+                workflow_execution_id=row.workflow_execution_id,
+                action_execution_id=action_execution_id,
+                state=target,
+                result=output,
+                message=message,
+            )
+        )
+
+    def report_standalone(
+        self, command: commands.RunAction, state: State, result: Any, message: str | None
+    ) -> None:
+        """Executor report for an action that belongs to no workflow."""
+        self._finish_standalone(command.action_execution_id, state, result, message)
+
+    def _finish_standalone(
+        self, action_execution_id: str, state: State, result: Any, message: str | None
+    ) -> None:
+        table = tables.action_executions
+        with self.database.transaction() as connection:
+            connection.execute(
+                sa.update(table)
+                .where(table.c.id == action_execution_id)
+                .values(state=str(state), output=result, state_info=message, updated_at=utcnow())
+            )
+
+    def _action_dict(self, action_execution_id: str) -> Mapping[str, Any]:
+        table = tables.action_executions
+        with self.database.read() as connection:
+            row = connection.execute(sa.select(table).where(table.c.id == action_execution_id)).one()
+        return executions.action_row(executions.action_record(row))
+
+    # ------------------------------------------------------------ helpers
+
+    def _apply(self, event: events.Event) -> None:
+        self.runtime.submit(event)
+        self.runtime.barrier().result(START_TIMEOUT)
+
+    def _execution_row(self, execution_id: str, *, required: bool = True) -> Any:
+        table = tables.workflow_executions
+        with self.database.read() as connection:
+            row = connection.execute(sa.select(table).where(table.c.id == execution_id)).first()
+        if row is None and required:
+            raise errors.NotFoundError(f"Workflow execution not found [id={execution_id}]")
+        return row
+
+    def _task_row(self, task_execution_id: str) -> Any:
+        table = tables.task_executions
+        with self.database.read() as connection:
+            row = connection.execute(sa.select(table).where(table.c.id == task_execution_id)).first()
+        if row is None:
+            raise errors.NotFoundError(f"Task execution not found [id={task_execution_id}]")
+        return row
+
+    def _environment(self, name: str) -> Mapping[str, Any]:
+        table = tables.environments
+        with self.database.read() as connection:
+            row = connection.execute(sa.select(table).where(table.c.name == name)).first()
+        if row is None:
+            raise errors.NotFoundError(f"Environment not found [name={name}]")
+        return dict(row.variables or {})
+
+
+def _deep_merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged

@@ -1,0 +1,317 @@
+"""The engine's conversation with the database: execution rows in, records out, decisions written."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from sirocco.engine import records
+from sirocco.engine.states import State
+from sirocco.lang import specs
+from sirocco.store import tables
+
+WorkflowExecution = records.WorkflowExecution
+TaskExecution = records.TaskExecution
+ActionExecution = records.ActionExecution
+
+_wf = tables.workflow_executions
+_task = tables.task_executions
+_action = tables.action_executions
+
+
+# ---------------------------------------------------------------- rows <-> records
+
+
+def workflow_row(record: WorkflowExecution) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "workflow_name": record.workflow_name,
+        "workflow_id": record.workflow_id,
+        "namespace": record.namespace,
+        "workbook_name": record.spec.workbook,
+        "description": record.description,
+        "definition": record.definition,
+        "state": str(record.state),
+        "state_info": record.state_info,
+        "input": _plain(record.input),
+        "params": _plain(record.params),
+        "context": _plain(record.context),
+        "output": _plain(record.output),
+        "task_execution_id": record.task_execution_id,
+        "root_execution_id": record.root_execution_id,
+        "tags": list(record.tags),
+        "runtime": _plain(record.runtime),
+        "project_id": record.project_id,
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+    }
+
+
+def workflow_record(row: Any, spec: specs.WorkflowSpec) -> WorkflowExecution:
+    return WorkflowExecution(
+        id=row.id,
+        workflow_name=row.workflow_name,
+        workflow_id=row.workflow_id,
+        namespace=row.namespace or "",
+        description=row.description or "",
+        definition=row.definition,
+        spec=spec,
+        state=State(row.state),
+        state_info=row.state_info,
+        input=row.input or {},
+        params=row.params or {},
+        context=row.context or {},
+        output=row.output,
+        task_execution_id=row.task_execution_id,
+        root_execution_id=row.root_execution_id,
+        tags=tuple(row.tags or ()),
+        runtime=row.runtime or {},
+        project_id=row.project_id,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def task_row(record: TaskExecution) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "workflow_execution_id": record.workflow_execution_id,
+        "name": record.name,
+        "seq": record.seq,
+        "type": record.type,
+        "state": str(record.state),
+        "state_info": record.state_info,
+        "triggered_by": list(record.triggered_by),
+        "published": _plain(record.published),
+        "result": _plain(record.result),
+        "has_result": record.has_result,
+        "next_tasks": [list(pair) for pair in record.next_tasks],
+        "processed": record.processed,
+        "error_handled": record.error_handled,
+        "runtime": _plain(record.runtime),
+        "tags": list(record.tags),
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+        "started_at": record.started_at,
+        "finished_at": record.finished_at,
+    }
+
+
+def task_record(row: Any) -> TaskExecution:
+    return TaskExecution(
+        id=row.id,
+        workflow_execution_id=row.workflow_execution_id,
+        name=row.name,
+        seq=row.seq,
+        type=row.type,
+        state=State(row.state),
+        state_info=row.state_info,
+        triggered_by=tuple(row.triggered_by or ()),
+        published=row.published or {},
+        result=row.result,
+        has_result=bool(row.has_result),
+        next_tasks=tuple((pair[0], pair[1]) for pair in row.next_tasks or ()),
+        processed=bool(row.processed),
+        error_handled=bool(row.error_handled),
+        runtime=row.runtime or {},
+        tags=tuple(row.tags or ()),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+    )
+
+
+def action_row(record: ActionExecution) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "name": record.name,
+        "task_execution_id": record.task_execution_id,
+        "workflow_execution_id": record.workflow_execution_id,
+        "state": str(record.state),
+        "state_info": record.state_info,
+        "input": _plain(record.input),
+        "output": _plain(record.output),
+        "accepted": record.accepted,
+        "index": record.index,
+        "is_sync": record.is_sync,
+        "attempt": record.attempt,
+        "params": _plain(record.params),
+        "description": record.description,
+        "tags": list(record.tags),
+        "project_id": record.project_id,
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+    }
+
+
+def action_record(row: Any) -> ActionExecution:
+    return ActionExecution(
+        id=row.id,
+        name=row.name,
+        task_execution_id=row.task_execution_id,
+        workflow_execution_id=row.workflow_execution_id,
+        state=State(row.state),
+        state_info=row.state_info,
+        input=row.input or {},
+        output=row.output,
+        accepted=bool(row.accepted),
+        index=row.index,
+        is_sync=bool(row.is_sync),
+        attempt=row.attempt,
+        params=row.params or {},
+        description=row.description or "",
+        tags=tuple(row.tags or ()),
+        project_id=row.project_id,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _plain(value: Any) -> Any:
+    """Turn mappings (ChainMap, MappingProxy) and tuples into JSON-ready values."""
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _plain(dataclasses.asdict(value))
+    return value
+
+
+# ---------------------------------------------------------------- reads
+
+
+def lock_workflow(connection: sa.Connection, execution_id: str) -> Any:
+    """Read (and on PostgreSQL lock) one workflow execution row; None if absent."""
+    query = sa.select(_wf).where(_wf.c.id == execution_id)
+    if connection.dialect.name != "sqlite":
+        query = query.with_for_update()
+    return connection.execute(query).first()
+
+
+def load_tasks(connection: sa.Connection, execution_id: str) -> list[TaskExecution]:
+    rows = connection.execute(
+        sa.select(_task).where(_task.c.workflow_execution_id == execution_id).order_by(_task.c.seq)
+    )
+    return [task_record(row) for row in rows]
+
+
+def load_actions(connection: sa.Connection, ids: Iterable[str]) -> list[ActionExecution]:
+    wanted = list(dict.fromkeys(ids))
+    found: list[ActionExecution] = []
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        rows = connection.execute(sa.select(_action).where(_action.c.id.in_(chunk)))
+        found.extend(action_record(row) for row in rows)
+    return found
+
+
+def item_results(connection: sa.Connection, task_execution_id: str) -> list[Any]:
+    """Accepted action outputs of a with-items task, in index order."""
+    rows = connection.execute(
+        sa.select(_action.c.index, _action.c.output)
+        .where(_action.c.task_execution_id == task_execution_id, _action.c.accepted.is_(True))
+        .order_by(_action.c.index, _action.c.created_at)
+    )
+    by_index: dict[int, Any] = {}
+    for row in rows:
+        by_index[row.index] = row.output
+    return [by_index[index] for index in sorted(by_index)]
+
+
+def subworkflow_results(connection: sa.Connection, task_execution_id: str) -> list[Any]:
+    """Outputs of the sub-workflows of a with-items workflow task, by index."""
+    rows = connection.execute(
+        sa.select(_wf.c.output, _wf.c.params)
+        .where(_wf.c.task_execution_id == task_execution_id)
+        .order_by(_wf.c.created_at)
+    )
+    pairs = [((row.params or {}).get("index", 0), row.output) for row in rows]
+    return [output for _, output in sorted(pairs, key=lambda pair: pair[0])]
+
+
+def unfinished_executions(connection: sa.Connection) -> list[str]:
+    rows = connection.execute(
+        sa.select(_wf.c.id).where(
+            _wf.c.state.in_([str(State.RUNNING), str(State.PAUSED), str(State.IDLE)])
+        )
+    )
+    return [row.id for row in rows]
+
+
+def running_actions(connection: sa.Connection) -> list[ActionExecution]:
+    rows = connection.execute(
+        sa.select(_action).where(
+            _action.c.state == str(State.RUNNING), _action.c.is_sync.is_(True)
+        )
+    )
+    return [action_record(row) for row in rows]
+
+
+# ---------------------------------------------------------------- writes
+
+
+def insert_workflow(connection: sa.Connection, record: WorkflowExecution) -> None:
+    connection.execute(sa.insert(_wf), [workflow_row(record)])
+
+
+def update_workflow(connection: sa.Connection, record: WorkflowExecution) -> None:
+    row = workflow_row(record)
+    row.pop("id")
+    connection.execute(
+        sa.update(_wf).where(_wf.c.id == record.id).values(version=_wf.c.version + 1, **row)
+    )
+
+
+def save_records(
+    connection: sa.Connection,
+    table: sa.Table,
+    rows: Sequence[dict[str, Any]],
+    is_new: Callable[[str], bool],
+) -> None:
+    """Insert the new rows and update the others, in two executemany calls."""
+    inserts = [row for row in rows if is_new(row["id"])]
+    updates = [row for row in rows if not is_new(row["id"])]
+    if inserts:
+        connection.execute(sa.insert(table), inserts)
+    if updates:
+        columns = [name for name in updates[0] if name != "id"]
+        statement = (
+            sa.update(table)
+            .where(table.c.id == sa.bindparam("_id"))
+            .values({name: sa.bindparam(name) for name in columns})
+        )
+        connection.execute(
+            statement, [{"_id": row["id"], **{name: row[name] for name in columns}} for row in updates]
+        )
+
+
+def delete_execution_tree(connection: sa.Connection, execution_id: str) -> None:
+    """Delete an execution with its tasks, actions and sub-workflow executions."""
+    children = [
+        row.id
+        for row in connection.execute(
+            sa.select(_wf.c.id).where(
+                _wf.c.task_execution_id.in_(
+                    sa.select(_task.c.id).where(_task.c.workflow_execution_id == execution_id)
+                )
+            )
+        )
+    ]
+    for child in children:
+        delete_execution_tree(connection, child)
+    task_ids = sa.select(_task.c.id).where(_task.c.workflow_execution_id == execution_id)
+    connection.execute(sa.delete(_action).where(_action.c.task_execution_id.in_(task_ids)))
+    connection.execute(sa.delete(_task).where(_task.c.workflow_execution_id == execution_id))
+    connection.execute(
+        sa.delete(tables.timers).where(tables.timers.c.workflow_execution_id == execution_id)
+    )
+    connection.execute(
+        sa.delete(tables.outbox).where(tables.outbox.c.workflow_execution_id == execution_id)
+    )
+    connection.execute(sa.delete(_wf).where(_wf.c.id == execution_id))
