@@ -138,6 +138,27 @@ def resume(
     sys.exit(code)
 
 
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8989, show_default=True, type=int)
+@click.option("--db", "db_url", envvar="SIROCCO_DB", help="Database URL or SQLite file.")
+@click.pass_context
+def server(ctx: click.Context, host: str, port: int, db_url: str | None) -> None:
+    """Serve Mistral's REST API v2 with the engine, executor and timers in this process."""
+    from sirocco.cli.server import serve
+
+    log_level = ctx.parent.params.get("log_level", "INFO") if ctx.parent else "INFO"
+    if log_level.upper() == "WARNING":
+        log_level = "INFO"
+        logging.getLogger().setLevel(logging.INFO)
+    try:
+        serve(host=host, port=port, db_url=db_url, log_level=log_level)
+    except errors.SiroccoError as exc:
+        fail(exc.message)
+    except OSError as exc:
+        fail(f"can't serve on {host}:{port}: {exc.strerror or exc}")
+
+
 @main.group()
 def db() -> None:
     """Database schema."""

@@ -1,1 +1,15 @@
-"""Sirocco transport."""
+"""How messages travel between Sirocco's roles: in memory (one process) or over AMQP."""
+
+from sirocco.transport.base import Delivery, Handler, Transport
+from sirocco.transport.memory import MemoryTransport
+
+__all__ = ["Delivery", "Handler", "MemoryTransport", "Transport", "open_transport"]
+
+
+def open_transport(url: str | None) -> Transport:
+    """``memory://`` (the default) or an AMQP URL such as ``amqp://guest:guest@127.0.0.1//``."""
+    if not url or url.startswith("memory"):
+        return MemoryTransport()
+    from sirocco.transport.amqp import AmqpTransport
+
+    return AmqpTransport(url)

@@ -1,0 +1,58 @@
+"""The in-process transport: one thread per consumed queue, nothing survives the process."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from typing import Any
+
+from sirocco.transport.base import Delivery, Handler
+
+log = logging.getLogger("sirocco.transport")
+
+
+class MemoryTransport:
+    """Queues held in this process (the embedded default and the tests' stub broker)."""
+
+    def __init__(self) -> None:
+        self._queues: dict[str, queue.Queue[dict[str, Any] | None]] = {}
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+
+    def _queue(self, name: str) -> queue.Queue[dict[str, Any] | None]:
+        with self._lock:
+            return self._queues.setdefault(name, queue.Queue())
+
+    def publish(self, queue: str, body: dict[str, Any]) -> None:
+        self._queue(queue).put(body)
+
+    def consume(self, queue: str, handler: Handler) -> None:
+        source = self._queue(queue)
+
+        def run() -> None:
+            while True:
+                body = source.get()
+                if body is None:
+                    return
+                try:
+                    handler(Delivery(body=body))
+                except Exception:
+                    log.exception("message handler failed", extra={"queue": queue})
+
+        thread = threading.Thread(target=run, name=f"sirocco-consume-{queue}", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def pending(self, queue: str) -> int:
+        """Messages waiting in ``queue`` (for tests)."""
+        return self._queue(queue).qsize()
+
+    def close(self) -> None:
+        with self._lock:
+            queues = list(self._queues.values())
+        for item in queues:
+            item.put(None)
+        for thread in self._threads:
+            thread.join(2)
+        self._threads.clear()

@@ -1,0 +1,80 @@
+"""The same contract over the in-memory and the AMQP transport."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from sirocco.transport import Delivery, MemoryTransport, Transport, open_transport
+from tests.conftest import AMQP_URL, port_open
+
+
+@pytest.fixture(params=["memory", "amqp"])
+def transport(request: pytest.FixtureRequest) -> Iterator[Transport]:
+    if request.param == "amqp":
+        if not port_open(5672):
+            pytest.skip("RabbitMQ is not running on 127.0.0.1:5672")
+        made = open_transport(AMQP_URL)
+    else:
+        made = open_transport(None)
+    yield made
+    made.close()
+
+
+def _collect(transport: Transport, queue: str, expected: int) -> list[Delivery]:
+    received: list[Delivery] = []
+    done = threading.Event()
+
+    def handler(delivery: Delivery) -> None:
+        received.append(delivery)
+        if len(received) >= expected:
+            done.set()
+
+    transport.consume(queue, handler)
+    assert done.wait(10), f"got {len(received)} of {expected} messages"
+    return received
+
+
+def test_messages_arrive_in_order_with_their_bodies(transport: Transport) -> None:
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    for index in range(20):
+        transport.publish(queue, {"n": index, "nested": {"text": "é"}})
+    received = _collect(transport, queue, 20)
+    assert [item.body["n"] for item in received] == list(range(20))
+    assert received[0].body["nested"] == {"text": "é"}
+    assert not received[0].redelivered
+
+
+def test_queues_are_separate(transport: Transport) -> None:
+    first, second = f"a-{uuid.uuid4().hex[:8]}", f"b-{uuid.uuid4().hex[:8]}"
+    transport.publish(first, {"to": "first"})
+    transport.publish(second, {"to": "second"})
+    assert [item.body for item in _collect(transport, second, 1)] == [{"to": "second"}]
+
+
+def test_a_failing_handler_does_not_stop_the_consumer(transport: Transport) -> None:
+    queue = f"fail-{uuid.uuid4().hex[:8]}"
+    received: list[int] = []
+    done = threading.Event()
+
+    def handler(delivery: Delivery) -> None:
+        if delivery.body["n"] == 0:
+            raise RuntimeError("boom")
+        received.append(delivery.body["n"])
+        done.set()
+
+    transport.publish(queue, {"n": 0})
+    transport.publish(queue, {"n": 1})
+    transport.consume(queue, handler)
+    assert done.wait(10)
+    assert received == [1]
+
+
+def test_memory_transport_counts_pending() -> None:
+    transport = MemoryTransport()
+    transport.publish("q", {"a": 1})
+    assert transport.pending("q") == 1
+    transport.close()
