@@ -8,7 +8,7 @@ supplied by the caller (the engine never reads a clock).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
@@ -17,6 +17,10 @@ from sirocco.lang import specs
 
 TaskType = Literal["ACTION", "WORKFLOW"]
 EMPTY = specs.EMPTY
+
+
+def _empty() -> Mapping[str, Any]:
+    return specs.EMPTY
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -41,14 +45,14 @@ class WorkflowExecution:
     spec: specs.WorkflowSpec
     state: State = State.IDLE
     state_info: str | None = None
-    input: Mapping[str, Any] = EMPTY
-    params: Mapping[str, Any] = EMPTY
-    context: Mapping[str, Any] = EMPTY
+    input: Mapping[str, Any] = field(default_factory=_empty)
+    params: Mapping[str, Any] = field(default_factory=_empty)
+    context: Mapping[str, Any] = field(default_factory=_empty)
     output: Any = None
     task_execution_id: str | None = None
     root_execution_id: str | None = None
     tags: tuple[str, ...] = ()
-    runtime: Mapping[str, Any] = EMPTY
+    runtime: Mapping[str, Any] = field(default_factory=_empty)
     project_id: str = "<default-project>"
     created_at: datetime
     updated_at: datetime | None = None
@@ -82,13 +86,13 @@ class TaskExecution:
     state: State = State.IDLE
     state_info: str | None = None
     triggered_by: tuple[str, ...] = ()
-    published: Mapping[str, Any] = EMPTY
+    published: Mapping[str, Any] = field(default_factory=_empty)
     result: Any = None
     has_result: bool = False
     next_tasks: tuple[tuple[str, str], ...] = ()
     processed: bool = False
     error_handled: bool = False
-    runtime: Mapping[str, Any] = EMPTY
+    runtime: Mapping[str, Any] = field(default_factory=_empty)
     tags: tuple[str, ...] = ()
     created_at: datetime
     updated_at: datetime | None = None
@@ -111,13 +115,13 @@ class ActionExecution:
     workflow_execution_id: str | None = None
     state: State = State.RUNNING
     state_info: str | None = None
-    input: Mapping[str, Any] = EMPTY
+    input: Mapping[str, Any] = field(default_factory=_empty)
     output: Any = None
     accepted: bool = False
     index: int = 0
     is_sync: bool = True
     attempt: int = 0
-    params: Mapping[str, Any] = EMPTY
+    params: Mapping[str, Any] = field(default_factory=_empty)
     description: str = ""
     tags: tuple[str, ...] = ()
     project_id: str = "<default-project>"

@@ -23,6 +23,10 @@ ENGINE_COMMANDS: frozenset[str] = frozenset({"noop", "fail", "succeed", "pause"}
 EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
+def _empty() -> Mapping[str, Any]:
+    return EMPTY
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Transition:
     """One item of an ``on-*`` clause: a task name or an engine command.
@@ -34,7 +38,7 @@ class Transition:
 
     name: str
     condition: Any = None
-    params: Mapping[str, Any] = EMPTY
+    params: Mapping[str, Any] = field(default_factory=_empty)
 
     @property
     def is_engine_command(self) -> bool:
@@ -45,9 +49,9 @@ class Transition:
 class PublishSpec:
     """The advanced ``publish`` of an ``on-*`` clause, by scope."""
 
-    branch: Mapping[str, Any] = EMPTY
-    global_: Mapping[str, Any] = EMPTY
-    atomic: Mapping[str, Any] = EMPTY
+    branch: Mapping[str, Any] = field(default_factory=_empty)
+    global_: Mapping[str, Any] = field(default_factory=_empty)
+    atomic: Mapping[str, Any] = field(default_factory=_empty)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -108,10 +112,10 @@ class TaskSpec:
     description: str = ""
     action: str | None = None
     workflow: str | None = None
-    input: Mapping[str, Any] | str = EMPTY
-    publish: Mapping[str, Any] = EMPTY
-    publish_on_error: Mapping[str, Any] = EMPTY
-    publish_on_skip: Mapping[str, Any] = EMPTY
+    input: Mapping[str, Any] | str = field(default_factory=_empty)
+    publish: Mapping[str, Any] = field(default_factory=_empty)
+    publish_on_error: Mapping[str, Any] = field(default_factory=_empty)
+    publish_on_skip: Mapping[str, Any] = field(default_factory=_empty)
     on_success: OnClause | None = None
     on_error: OnClause | None = None
     on_complete: OnClause | None = None
@@ -171,9 +175,9 @@ class WorkflowSpec:
     input: tuple[InputParameter, ...] = ()
     output: Any = None
     output_on_error: Any = None
-    vars: Mapping[str, Any] = EMPTY
-    tasks: Mapping[str, TaskSpec] = EMPTY
-    inbound: Mapping[str, tuple[str, ...]] = EMPTY
+    vars: Mapping[str, Any] = field(default_factory=_empty)
+    tasks: Mapping[str, TaskSpec] = field(default_factory=_empty)
+    inbound: Mapping[str, tuple[str, ...]] = field(default_factory=_empty)
     start_tasks: tuple[str, ...] = ()
     workbook: str | None = None
     definition: str = ""
@@ -196,7 +200,7 @@ class ActionSpec:
 
     name: str
     base: str
-    base_input: Mapping[str, Any] | str = EMPTY
+    base_input: Mapping[str, Any] | str = field(default_factory=_empty)
     input: tuple[InputParameter, ...] = ()
     output: Any = None
     description: str = ""
@@ -217,8 +221,8 @@ class WorkbookSpec:
     name: str
     description: str = ""
     tags: tuple[str, ...] = ()
-    workflows: Mapping[str, WorkflowSpec] = EMPTY
-    actions: Mapping[str, ActionSpec] = EMPTY
+    workflows: Mapping[str, WorkflowSpec] = field(default_factory=_empty)
+    actions: Mapping[str, ActionSpec] = field(default_factory=_empty)
     definition: str = ""
 
 
