@@ -52,7 +52,7 @@ def input_text(action_class: type) -> str:
         Text such as ``"url, method=\\"GET\\", params=null"``; ``""`` when the
         constructor takes nothing.
     """
-    initializer: Callable[..., Any] = action_class.__init__
+    initializer: Callable[..., Any] = action_class.__init__  # type: ignore[misc]
     override = getattr(initializer, ARGUMENTS_ATTRIBUTE, None)
     if override:
         return str(override)

@@ -1,0 +1,244 @@
+"""Run one action: check its input, build it, call ``run(context)`` and read what it gave back.
+
+This is what Mistral's executor does with an action, minus the transport:
+the outcome is returned as data (:class:`ActionOutcome`), never raised. A
+returned ``mistral_lib.actions.Result`` gives data, error or cancellation;
+any other value is the result; an exception becomes an error whose text is
+Mistral's ("The action raised an exception [action=..., action_ex_id=...,
+msg='...']"). An asynchronous action that did not fail gives no outcome: its
+result arrives later through the API.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from mistral_lib import actions
+from mistral_lib.actions import context as action_context_module
+
+from sirocco import errors
+from sirocco.actions import signature
+from sirocco.actions.registry import ActionDescriptor
+
+logger = logging.getLogger(__name__)
+
+# ``task_id`` is the deprecated spelling of ``task_execution_id`` (it warns).
+_EXECUTION_FIELDS = frozenset(
+    inspect.signature(action_context_module.ExecutionContext).parameters
+) - {"task_id"}
+_SECURITY_FIELDS = frozenset(inspect.signature(action_context_module.SecurityContext).parameters)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActionOutcome:
+    """What running an action produced, as Mistral stores it.
+
+    Attributes:
+        result: the data on success, the error data on failure or cancellation.
+        error: True when the action failed.
+        cancelled: True when the action cancelled itself (``Result(cancel=True)``).
+        message: the text form of the error (Mistral's ``state_info``); None on success.
+    """
+
+    result: Any = None
+    error: bool = False
+    cancelled: bool = False
+    message: str | None = None
+
+
+def check_input(descriptor: ActionDescriptor, action_input: Mapping[str, Any]) -> None:
+    """Check that the input fits the action's parameters (its ``input_text``).
+
+    Raises:
+        ActionInputError: ``"Invalid input [name=std.echo, class=..., missing=[...],
+            unexpected=[...]]"`` when a required parameter is missing or an unknown
+            one is given, unless the action accepts any keyword (``**kwargs``).
+    """
+    spec = signature.parse_input_text(descriptor.input_text)
+    if spec.accepts_any:
+        return
+    known = set(spec.names)
+    missing = [name for name in spec.required if name not in action_input]
+    unexpected = [str(name) for name in action_input if name not in known]
+    if not missing and not unexpected:
+        return
+    text = f"Invalid input [name={descriptor.name}, class={descriptor.class_path}"
+    if missing:
+        text += f", missing={missing}"
+    if unexpected:
+        text += f", unexpected={unexpected}"
+    raise errors.ActionInputError(text + "]")
+
+
+def action_context(execution: Mapping[str, Any], security: Mapping[str, Any] | None = None) -> Any:
+    """The ``mistral_lib`` ActionContext handed to ``run``.
+
+    Args:
+        execution: ids and names of the execution (keys of mistral_lib's
+            ExecutionContext; others are ignored). ``callback_url`` defaults to
+            ``/v2/action_executions/<action_execution_id>``.
+        security: keys of mistral_lib's SecurityContext (auth_token, project_id, ...).
+    """
+    fields = {key: value for key, value in execution.items() if key in _EXECUTION_FIELDS}
+    action_execution_id = fields.get("action_execution_id")
+    if action_execution_id and not fields.get("callback_url"):
+        fields["callback_url"] = f"/v2/action_executions/{action_execution_id}"
+    if fields.get("with_items_index") is None:
+        fields.pop("with_items_index", None)
+    security_fields = {
+        key: value for key, value in (security or {}).items() if key in _SECURITY_FIELDS
+    }
+    return action_context_module.ActionContext(
+        security_ctx=action_context_module.SecurityContext(**security_fields),
+        execution_ctx=action_context_module.ExecutionContext(**fields),
+    )
+
+
+def run_action(
+    descriptor: ActionDescriptor,
+    action_input: Mapping[str, Any],
+    *,
+    execution: Mapping[str, Any],
+    timeout: float | None = None,
+    security: Mapping[str, Any] | None = None,
+) -> ActionOutcome | None:
+    """Instantiate the action and run it in the calling thread.
+
+    Args:
+        descriptor: the action to run.
+        action_input: its parameters.
+        execution: ids for the action context (see :func:`action_context`).
+        timeout: seconds to wait for ``run``; past it the outcome is an error
+            ("Timeout after N seconds") and the action's thread is left to finish
+            on its own (a thread cannot be killed). None or <= 0: no limit.
+        security: the security context's fields, if any.
+
+    Returns:
+        The outcome, or None for an asynchronous action that did not fail (its
+        result is delivered later through the API).
+    """
+    action_execution_id = execution.get("action_execution_id")
+    try:
+        check_input(descriptor, action_input)
+    except errors.ActionInputError as error:
+        return _failure(descriptor, action_execution_id, error.message)
+    try:
+        action = descriptor.action_class(**action_input)
+    except Exception as error:
+        return _failure(descriptor, action_execution_id, _instantiation_message(descriptor, error))
+    context = action_context(execution, security) if isinstance(action, actions.Action) else None
+    try:
+        returned = _call_run(action, context, timeout)
+    except (Exception, SystemExit) as error:
+        message = (
+            f"The action raised an exception [action={_text_of(action)}, "
+            f"action_ex_id={action_execution_id}, msg='{error}']"
+        )
+        return _failure(descriptor, action_execution_id, message, error_type=type(error).__name__)
+    outcome = outcome_of(returned)
+    if outcome.error or _instance_is_sync(action):
+        return outcome
+    return None
+
+
+def outcome_of(returned: Any) -> ActionOutcome:
+    """The outcome for what ``run`` returned: a ``Result`` or a plain value."""
+    if not isinstance(returned, actions.Result):
+        return ActionOutcome(result=returned)
+    if returned.is_cancel():
+        return ActionOutcome(
+            result=returned.error, cancelled=True, message=_state_info(returned.error)
+        )
+    if returned.is_error():
+        return ActionOutcome(result=returned.error, error=True, message=_state_info(returned.error))
+    return ActionOutcome(result=returned.data)
+
+
+def _call_run(action: Any, context: Any, timeout: float | None) -> Any:
+    run: Callable[..., Any] = action.run
+    call: Callable[[], Any] = (lambda: run(context)) if _takes_context(run) else run
+    if timeout is None or timeout <= 0:
+        return call()
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = call()
+        except BaseException as error:  # handed to the waiting thread
+            box["error"] = error
+
+    thread = threading.Thread(target=target, name="sirocco-action", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise TimeoutError(f"Timeout after {timeout} seconds")
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
+
+
+def _takes_context(run: Callable[..., Any]) -> bool:
+    """Whether ``run`` takes the context argument (actions that predate mistral-lib may not)."""
+    try:
+        parameters = inspect.signature(run).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    return any(
+        parameter.kind
+        in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD, parameter.VAR_POSITIONAL)
+        for parameter in parameters
+    )
+
+
+def _instance_is_sync(action: Any) -> bool:
+    method = getattr(action, "is_sync", None)
+    if not callable(method):
+        return True
+    try:
+        return bool(method())
+    except Exception:
+        return True
+
+
+def _instantiation_message(descriptor: ActionDescriptor, error: Exception) -> str:
+    # Mistral leaves the cause out (an exception may quote the input, secrets
+    # included); Sirocco's own actions raise errors whose text is safe to show.
+    text = (
+        "Failed to instantiate an action [action_desc=Python action "
+        f"[name={descriptor.name}, cls={descriptor.action_class!r}]]"
+    )
+    return f"{text}: {error}" if isinstance(error, errors.SiroccoError) else text
+
+
+def _failure(
+    descriptor: ActionDescriptor,
+    action_execution_id: Any,
+    message: str,
+    *,
+    error_type: str = "",
+) -> ActionOutcome:
+    logger.info(
+        "Action failed",
+        extra={
+            "action": descriptor.name,
+            "action_execution_id": action_execution_id,
+            "error_type": error_type,
+        },
+    )
+    return ActionOutcome(result=message, error=True, message=message)
+
+
+def _state_info(value: Any) -> str | None:
+    return str(value) if value else None
+
+
+def _text_of(action: Any) -> str:
+    try:
+        return str(action)
+    except Exception:
+        return object.__repr__(action)
