@@ -1,0 +1,420 @@
+"""Jinja evaluation in Mistral's sandbox with Mistral's functions, each template compiled once.
+
+As in Mistral, the data context is the variable ``_`` (its keys are not
+template variables), ``__env``, ``__execution`` and ``__task_execution`` are
+variables too, undefined values raise (``StrictUndefined``), and blocks trim
+their line ends. Mistral's functions are globals (``task('t')``) and filters
+whose piped value is the data context (``_ | task('t')``, ``_ | env``).
+
+The engine passes the context as a ``collections.ChainMap``; here it answers
+attribute and item lookups like the dict Mistral passes (``_.items`` is the
+dict method, ``_.maps`` is the key ``maps``). The data is shared, not copied
+per evaluation as in Mistral, so methods that would change a dict, list or
+set of the data are refused (the template's own lists stay changeable).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import json
+from collections import ChainMap
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jinja2
+from jinja2 import nodes, sandbox
+from jinja2 import parser as jinja_parser
+
+from sirocco.expressions import conversion
+from sirocco.expressions import functions as expression_functions
+
+# Variable names a template cannot spell (they contain a space).
+_DATA_NAME = " sirocco data"
+_FUNCTIONS_NAME = " sirocco functions"
+
+# Attribute names a dict answers; on the ChainMap root any other name is a key.
+_DICT_ATTRIBUTES = frozenset(name for name in dir(dict) if not name.startswith("_"))
+
+# Undefined values name the type of their owner; the root is a dict in Mistral.
+_DICT_STAND_IN: dict[str, Any] = {}
+
+
+class _Evaluation:
+    """The data of the evaluation in progress, and the mutable containers inside it."""
+
+    __slots__ = ("data", "owned")
+
+    def __init__(self, data: Any) -> None:
+        self.data = data
+        self.owned: set[int] | None = None
+
+    def owns(self, obj: Any) -> bool:
+        if self.owned is None:
+            self.owned = _mutable_containers(self.data)
+        return id(obj) in self.owned
+
+
+def _mutable_containers(data: Any) -> set[int]:
+    """The ids of every dict, list and set reachable from ``data`` (``data`` included)."""
+    found: set[int] = set()
+    pending = [data]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str | int | float | type(None)) or id(value) in found:
+            continue
+        if isinstance(value, Mapping):
+            found.add(id(value))
+            pending.extend(value.values())
+        elif isinstance(value, list | tuple | set | frozenset):
+            found.add(id(value))
+            pending.extend(value)
+    return found
+
+
+_CURRENT_EVALUATION: contextvars.ContextVar[_Evaluation | None] = contextvars.ContextVar(
+    "sirocco_jinja_evaluation", default=None
+)
+
+
+class _Environment(sandbox.SandboxedEnvironment):
+    """Mistral's sandbox that cannot change the data, with the ChainMap root read like a dict.
+
+    Mistral evaluates each expression on its own copy of the context, so a
+    template that changes a value it reads (``_.l.append(1)``) changes only
+    that copy. Here the data is shared, not copied, so the methods that
+    change a dict, list or set are refused on containers of the data;
+    containers the template builds itself stay changeable.
+    """
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        if not super().is_safe_attribute(obj, attr, value):
+            return False
+        if sandbox.modifies_known_mutable(obj, attr):
+            evaluation = _CURRENT_EVALUATION.get()
+            return evaluation is not None and not evaluation.owns(obj)
+        return True
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if isinstance(obj, ChainMap) and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                return self.undefined(obj=_DICT_STAND_IN, name=attribute)
+        return super().getattr(obj, attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        if isinstance(obj, ChainMap):
+            try:
+                return obj[argument]
+            except (KeyError, TypeError):
+                if isinstance(argument, str) and argument in _DICT_ATTRIBUTES:
+                    return super().getattr(obj, argument)
+                return self.undefined(obj=_DICT_STAND_IN, name=argument)
+        return super().getitem(obj, argument)
+
+
+def _data_of(context: Any) -> Any:
+    return context.get(_DATA_NAME)
+
+
+def _functions_of(context: Any) -> expression_functions.Functions | None:
+    found: expression_functions.Functions | None = context.get(_FUNCTIONS_NAME)
+    return found
+
+
+# Globals: Mistral's functions with the data context bound, as Mistral binds it.
+
+
+@jinja2.pass_context
+def _task(context: Any, task_name: Any = None) -> Any:
+    return expression_functions.call_task(_functions_of(context), task_name)
+
+
+@jinja2.pass_context
+def _tasks(
+    context: Any,
+    workflow_execution_id: Any = None,
+    recursive: Any = False,
+    state: Any = None,
+    flat: Any = False,
+) -> Any:
+    return expression_functions.call_tasks(
+        _functions_of(context), workflow_execution_id, recursive, state, flat
+    )
+
+
+@jinja2.pass_context
+def _execution(context: Any) -> Any:
+    return expression_functions.call_execution(_functions_of(context))
+
+
+@jinja2.pass_context
+def _executions(
+    context: Any,
+    id: Any = None,
+    root_execution_id: Any = None,
+    state: Any = None,
+    from_time: Any = None,
+    to_time: Any = None,
+) -> Any:
+    return expression_functions.call_executions(
+        _functions_of(context), id, root_execution_id, state, from_time, to_time
+    )
+
+
+@jinja2.pass_context
+def _global(context: Any, var_name: Any) -> Any:
+    return expression_functions.call_global(_functions_of(context), var_name)
+
+
+@jinja2.pass_context
+def _env(context: Any) -> Any:
+    return expression_functions.env_of(_data_of(context))
+
+
+@jinja2.pass_context
+def _json_pp(context: Any, data: Any = None) -> str:
+    return expression_functions.json_pp(data, _data_of(context))
+
+
+def _json_dump(data: Any) -> str:
+    return expression_functions.json_dump(data)
+
+
+def _json_parse(data: Any) -> Any:
+    return expression_functions.json_parse(data)
+
+
+def _yaml_dump(data: Any) -> str:
+    return expression_functions.yaml_dump(conversion.plain(data))
+
+
+def _yaml_parse(data: Any) -> Any:
+    return expression_functions.yaml_parse(data)
+
+
+def _uuid() -> str:
+    return expression_functions.new_uuid()
+
+
+_GLOBALS: dict[str, Callable[..., Any]] = {
+    "env": _env,
+    "execution": _execution,
+    "executions": _executions,
+    "global": _global,
+    "json_dump": _json_dump,
+    "json_parse": _json_parse,
+    "json_pp": _json_pp,
+    "task": _task,
+    "tasks": _tasks,
+    "uuid": _uuid,
+    "yaml_dump": _yaml_dump,
+    "yaml_parse": _yaml_parse,
+}
+
+
+# Filters: the piped value is the data context, the arguments follow.
+
+
+@jinja2.pass_context
+def _task_filter(context: Any, value: Any, task_name: Any = None) -> Any:
+    return expression_functions.call_task(_functions_of(context), task_name)
+
+
+@jinja2.pass_context
+def _tasks_filter(
+    context: Any,
+    value: Any,
+    workflow_execution_id: Any = None,
+    recursive: Any = False,
+    state: Any = None,
+    flat: Any = False,
+) -> Any:
+    return expression_functions.call_tasks(
+        _functions_of(context), workflow_execution_id, recursive, state, flat
+    )
+
+
+@jinja2.pass_context
+def _execution_filter(context: Any, value: Any) -> Any:
+    return expression_functions.call_execution(_functions_of(context))
+
+
+@jinja2.pass_context
+def _executions_filter(
+    context: Any,
+    value: Any,
+    id: Any = None,
+    root_execution_id: Any = None,
+    state: Any = None,
+    from_time: Any = None,
+    to_time: Any = None,
+) -> Any:
+    return expression_functions.call_executions(
+        _functions_of(context), id, root_execution_id, state, from_time, to_time
+    )
+
+
+@jinja2.pass_context
+def _global_filter(context: Any, value: Any, var_name: Any) -> Any:
+    return expression_functions.call_global(_functions_of(context), var_name)
+
+
+def _env_filter(value: Any) -> Any:
+    if not isinstance(value, Mapping):
+        raise TypeError("the env filter needs the data context: _ | env")
+    return expression_functions.env_of(value)
+
+
+def _json_pp_filter(value: Any, data: Any = None) -> str:
+    return expression_functions.json_pp(data, value)
+
+
+# With no argument, a data filter works on the piped value (``_.x | json_dump``).
+_NO_ARGUMENT = object()
+
+
+def _json_dump_filter(value: Any, data: Any = _NO_ARGUMENT) -> str:
+    return _json_dump(value if data is _NO_ARGUMENT else data)
+
+
+def _json_parse_filter(value: Any, data: Any = _NO_ARGUMENT) -> Any:
+    return _json_parse(value if data is _NO_ARGUMENT else data)
+
+
+def _yaml_dump_filter(value: Any, data: Any = _NO_ARGUMENT) -> str:
+    return _yaml_dump(value if data is _NO_ARGUMENT else data)
+
+
+def _yaml_parse_filter(value: Any, data: Any = _NO_ARGUMENT) -> Any:
+    return _yaml_parse(value if data is _NO_ARGUMENT else data)
+
+
+def _uuid_filter(value: Any) -> str:
+    return _uuid()
+
+
+_FILTERS: dict[str, Callable[..., Any]] = {
+    "env": _env_filter,
+    "execution": _execution_filter,
+    "executions": _executions_filter,
+    "global": _global_filter,
+    "json_dump": _json_dump_filter,
+    "json_parse": _json_parse_filter,
+    "json_pp": _json_pp_filter,
+    "task": _task_filter,
+    "tasks": _tasks_filter,
+    "uuid": _uuid_filter,
+    "yaml_dump": _yaml_dump_filter,
+    "yaml_parse": _yaml_parse_filter,
+}
+
+
+def _create_environment() -> _Environment:
+    environment = _Environment(
+        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True
+    )
+    environment.globals.update(_GLOBALS)
+    environment.filters.update(_FILTERS)
+    # ``tojson`` must write the ChainMap root and other mappings too.
+    environment.policies["json.dumps_function"] = functools.partial(
+        json.dumps, default=expression_functions.json_default
+    )
+    return environment
+
+
+_ENVIRONMENT = _create_environment()
+
+
+# Every global of the environment, given to each evaluation with the data so
+# that Jinja does not copy the environment's globals into each new context.
+_GLOBAL_VARIABLES = dict(_ENVIRONMENT.globals)
+
+
+@functools.lru_cache(maxsize=8192)
+def _compile_expression(expression: str) -> jinja2.Template:
+    """A template that stores the value of ``expression`` in its variable ``result``.
+
+    This is what ``Environment.compile_expression`` builds; calling the
+    template directly lets an evaluation share one variables dict.
+    """
+    parser = jinja_parser.Parser(_ENVIRONMENT, expression, state="variable")
+    parsed = parser.parse_expression()
+    if not parser.stream.eos:
+        raise jinja2.TemplateSyntaxError(
+            "chunk after expression", parser.stream.current.lineno, None, None
+        )
+    parsed.set_environment(_ENVIRONMENT)
+    body = [nodes.Assign(nodes.Name("result", "store"), parsed, lineno=1)]
+    return _ENVIRONMENT.from_string(nodes.Template(body, lineno=1))
+
+
+@functools.lru_cache(maxsize=8192)
+def _compile_template(text: str) -> jinja2.Template:
+    return _ENVIRONMENT.from_string(text)
+
+
+def syntax_problem(text: str) -> str | None:
+    """Why the template ``text`` does not parse, worded as Mistral does, or None."""
+    try:
+        _ENVIRONMENT.parse(text)
+    except jinja2.TemplateError as error:
+        return f"Syntax error '{error}'."
+    return None
+
+
+def _compiled(compile: Callable[[str], jinja2.Template], text: str) -> jinja2.Template:
+    try:
+        return compile(text)
+    except jinja2.TemplateSyntaxError as error:
+        error.translated = True  # its text without a "line 1" suffix, as Jinja reports it
+        raise
+
+
+def _context(
+    template: jinja2.Template, data: Any, functions: expression_functions.Functions | None
+) -> Any:
+    variables = _GLOBAL_VARIABLES.copy()
+    is_mapping = isinstance(data, Mapping)
+    variables["_"] = data
+    variables["__env"] = data.get("__env") if is_mapping else None
+    variables["__execution"] = data.get("__execution") if is_mapping else None
+    variables["__task_execution"] = data.get("__task_execution") if is_mapping else None
+    variables[_DATA_NAME] = data
+    variables[_FUNCTIONS_NAME] = functions
+    return template.new_context(variables, shared=True)
+
+
+def evaluate_expression(
+    expression: str, data: Any, functions: expression_functions.Functions | None
+) -> Any:
+    """Evaluate one Jinja expression (the text inside ``{{ }}``) to a plain Python value.
+
+    Raises whatever Jinja or a function raised (an undefined value raises
+    ``jinja2.UndefinedError``); the caller words the error.
+    """
+    template = _compiled(_compile_expression, expression)
+    context = _context(template, data, functions)
+    token = _CURRENT_EVALUATION.set(_Evaluation(data))
+    try:
+        for _ in template.root_render_func(context):
+            pass
+        result = context.vars["result"]
+        if isinstance(result, jinja2.Undefined):
+            str(result)  # a StrictUndefined raises here, naming what is missing
+        # Inside the evaluation: a lazy result (a generator) runs here.
+        return conversion.plain(result)
+    finally:
+        _CURRENT_EVALUATION.reset(token)
+
+
+def render(text: str, data: Any, functions: expression_functions.Functions | None) -> str:
+    """Render ``text`` as a template to a string; raises what Jinja or a function raised."""
+    template = _compiled(_compile_template, text)
+    context = _context(template, data, functions)
+    token = _CURRENT_EVALUATION.set(_Evaluation(data))
+    try:
+        return "".join(template.root_render_func(context))
+    finally:
+        _CURRENT_EVALUATION.reset(token)

@@ -1,0 +1,252 @@
+"""YAQL evaluation with Mistral's engine options and functions, each expression parsed once.
+
+The engine is built as Mistral builds it (keyword operator ``=>``, no
+delegates, no iterator or memory limits, output converted to plain data with
+tuples as lists and sets kept) over YAQL's standard library. The data root
+``$`` is a lazy :class:`~sirocco.expressions.conversion.FrozenView`, so the
+context is never copied or converted as a whole; ``$__env``,
+``$__execution`` and ``$__task_execution`` are set as in Mistral. A plain key
+path (``$``, ``$.a.b``) is read directly, and the common parts of other
+expressions are evaluated without YAQL's function dispatch
+(:mod:`sirocco.expressions.yaql_speedups`), with the same results and errors.
+"""
+
+from __future__ import annotations
+
+import collections.abc  # noqa: F401  (yaql 3.2.0 uses it without importing it)
+import functools
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import yaql
+from yaql.language import exceptions as yaql_exceptions
+from yaql.language import expressions as yaql_expressions
+from yaql.language import factory
+from yaql.language import utils as yaql_utils
+
+from sirocco.expressions import conversion, yaql_speedups
+from sirocco.expressions import functions as expression_functions
+
+_ENGINE_OPTIONS = {
+    "yaql.limitIterators": -1,
+    "yaql.memoryQuota": -1,
+    "yaql.convertTuplesToLists": True,
+    "yaql.convertSetsToLists": False,
+    "yaql.iterableDicts": False,
+    "yaql.convertOutputData": True,
+}
+
+_ENGINE = factory.YaqlFactory(keyword_operator="=>", allow_delegates=False).create(
+    options=_ENGINE_OPTIONS
+)
+
+# The PLY lexer and parser behind the engine keep state while parsing.
+_PARSE_LOCK = threading.Lock()
+
+# Context names a YAQL expression cannot spell ('#' is not a YAQL name character).
+_DATA_NAME = "#sirocco_data"
+_FUNCTIONS_NAME = "#sirocco_functions"
+
+_SYNTAX_ERRORS = (yaql_exceptions.YaqlException, KeyError, ValueError, TypeError)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Compiled:
+    """A parsed expression (made faster) and, when it only reads keys from ``$``, those keys."""
+
+    expression: Any
+    key_path: tuple[str, ...] | None
+
+
+def _functions_of(context: Any) -> expression_functions.Functions | None:
+    found: expression_functions.Functions | None = context[_FUNCTIONS_NAME]
+    return found
+
+
+# Mistral's functions with Mistral's parameter names: YAQL injects the
+# ``context`` parameter and offers the others in camelCase for ``=>``
+# (``tasks(workflowExecutionId => ...)``), exactly as for Mistral's.
+
+
+def _task(context: Any, task_name: Any = None) -> Any:
+    return expression_functions.call_task(_functions_of(context), task_name)
+
+
+def _tasks(
+    context: Any,
+    workflow_execution_id: Any = None,
+    recursive: Any = False,
+    state: Any = None,
+    flat: Any = False,
+) -> Any:
+    return expression_functions.call_tasks(
+        _functions_of(context), workflow_execution_id, recursive, state, flat
+    )
+
+
+def _execution(context: Any) -> Any:
+    return expression_functions.call_execution(_functions_of(context))
+
+
+def _executions(
+    context: Any,
+    id: Any = None,
+    root_execution_id: Any = None,
+    state: Any = None,
+    from_time: Any = None,
+    to_time: Any = None,
+) -> Any:
+    return expression_functions.call_executions(
+        _functions_of(context), id, root_execution_id, state, from_time, to_time
+    )
+
+
+def _global(context: Any, var_name: Any) -> Any:
+    return expression_functions.call_global(_functions_of(context), var_name)
+
+
+def _env(context: Any) -> Any:
+    found = context["__env"]
+    return {} if found is None else found
+
+
+def _json_dump(context: Any, data: Any) -> str:
+    return expression_functions.json_dump(conversion.plain(data))
+
+
+def _json_pp(context: Any, data: Any = None) -> str:
+    return expression_functions.json_pp(conversion.plain(data), context[_DATA_NAME])
+
+
+def _json_parse(context: Any, data: Any) -> Any:
+    return expression_functions.json_parse(data)
+
+
+def _yaml_dump(context: Any, data: Any) -> str:
+    return expression_functions.yaml_dump(conversion.plain(data))
+
+
+def _yaml_parse(context: Any, data: Any) -> Any:
+    return expression_functions.yaml_parse(data)
+
+
+def _uuid(context: Any = None) -> str:
+    return expression_functions.new_uuid()
+
+
+_REGISTERED: dict[str, Callable[..., Any]] = {
+    "env": _env,
+    "execution": _execution,
+    "executions": _executions,
+    "global": _global,
+    "json_dump": _json_dump,
+    "json_parse": _json_parse,
+    "json_pp": _json_pp,
+    "task": _task,
+    "tasks": _tasks,
+    "uuid": _uuid,
+    "yaml_dump": _yaml_dump,
+    "yaml_parse": _yaml_parse,
+}
+
+
+def _create_root_context() -> Any:
+    root = yaql.create_context()
+    for name, function in _REGISTERED.items():
+        root.register_function(function, name=name)
+    return root
+
+
+_ROOT_CONTEXT = _create_root_context()
+
+
+def _root_key_path(expression: Any) -> tuple[str, ...] | None:
+    """The keys when ``expression`` is ``$`` followed by ``.key`` steps only, else None."""
+    keys: list[str] = []
+    node = expression
+    while (
+        isinstance(node, yaql_expressions.BinaryOperator)
+        and node.name == "#operator_."
+        and isinstance(node.args[1], yaql_expressions.KeywordConstant)
+    ):
+        keys.append(node.args[1].value)
+        node = node.args[0]
+    if isinstance(node, yaql_expressions.GetContextValue) and node.path.value == "$":
+        return tuple(reversed(keys))
+    return None
+
+
+def _finalize(result: Any) -> Any:
+    """YAQL's output conversion (Mistral's options: tuples to lists, sets kept)."""
+    if isinstance(result, _SCALAR_RESULTS):
+        return result
+    return yaql_utils.convert_output_data(result, _no_limit, _ENGINE)
+
+
+def _no_limit(iterable: Any) -> Any:
+    return iterable
+
+
+_SCALAR_RESULTS = (str, int, float, type(None))
+
+
+@functools.lru_cache(maxsize=8192)
+def _compile(expression: str) -> _Compiled:
+    with _PARSE_LOCK:
+        statement = _ENGINE(expression)
+    key_path = _root_key_path(statement.expression)
+    expression = yaql_speedups.speed_up(statement.expression, _REGISTERED)
+    return _Compiled(expression=expression, key_path=key_path)
+
+
+def syntax_problem(expression: str) -> str | None:
+    """Why ``expression`` (the text between ``<%`` and ``%>``) does not parse, or None."""
+    try:
+        _compile(expression)
+    except _SYNTAX_ERRORS as error:
+        return str(getattr(error, "message", error))
+    return None
+
+
+_NOT_A_MAPPING = object()
+
+
+def _read_key_path(data: Any, keys: tuple[str, ...]) -> Any:
+    value = data
+    for key in keys:
+        if not isinstance(value, Mapping):
+            return _NOT_A_MAPPING
+        value = value[key]
+    return conversion.plain(value)
+
+
+def new_context(data: Any, functions: expression_functions.Functions | None) -> Any:
+    """The YAQL context of one evaluation: ``$``, Mistral's variables, and what functions need."""
+    context = _ROOT_CONTEXT.create_child_context()
+    context["$"] = conversion.freeze(data)
+    is_mapping = isinstance(data, Mapping)
+    for name in ("__env", "__execution", "__task_execution"):
+        context[name] = conversion.freeze(data.get(name)) if is_mapping else None
+    context[_DATA_NAME] = data
+    context[_FUNCTIONS_NAME] = functions
+    return context
+
+
+def evaluate(expression: str, data: Any, functions: expression_functions.Functions | None) -> Any:
+    """Evaluate one YAQL expression (without ``<% %>``) against ``data``; plain Python out.
+
+    Raises whatever YAQL or a function raised; the caller words the error.
+    """
+    compiled = _compile(expression)
+    if compiled.key_path is not None:
+        value = _read_key_path(data, compiled.key_path)
+        if value is not _NOT_A_MAPPING:
+            return value
+    context = new_context(data, functions)
+    try:
+        result = compiled.expression(yaql_utils.NO_VALUE, context, _ENGINE)
+    except yaql_exceptions.WrappedException as error:
+        raise error.wrapped from None
+    return _finalize(result)
