@@ -2,47 +2,30 @@
 
 from __future__ import annotations
 
-import inspect
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
-from sirocco.actions.registry import ActionRegistry
+from sirocco.actions import signature
+from sirocco.actions.registry import ActionDescriptor, ActionRegistry
 from sirocco.engine import ports
 from sirocco.lang import specs
 from sirocco.runtime.specs import SpecCache
 from sirocco.store import executions, tables
 from sirocco.store.database import Database
 
-_MISSING = object()
-
-
-def signature_of(name: str, action_class: type, *, is_sync: bool) -> ports.ActionSignature:
-    """The parameters of an action class's constructor."""
-    try:
-        parameters = list(inspect.signature(action_class.__init__).parameters.values())[1:]
-    except (TypeError, ValueError):
-        return ports.ActionSignature(name=name, accepts_any=True, is_sync=is_sync)
-    required: list[str] = []
-    optional: dict[str, Any] = {}
-    accepts_any = False
-    for parameter in parameters:
-        if parameter.kind is parameter.VAR_KEYWORD:
-            accepts_any = True
-        elif parameter.kind is parameter.VAR_POSITIONAL:
-            continue
-        elif parameter.default is parameter.empty:
-            required.append(parameter.name)
-        else:
-            optional[parameter.name] = parameter.default
+def signature_of(descriptor: ActionDescriptor) -> ports.ActionSignature:
+    """The engine's view of a registered action's parameters."""
+    parsed = signature.parse_input_text(descriptor.input_text)
     return ports.ActionSignature(
-        name=name,
-        required=tuple(required),
-        optional=optional,
-        accepts_any=accepts_any,
-        is_sync=is_sync,
+        name=descriptor.name,
+        required=parsed.required,
+        optional=dict(parsed.optional),
+        accepts_any=parsed.accepts_any,
+        is_sync=descriptor.is_sync,
+        class_name=descriptor.class_path,
     )
 
 
@@ -77,11 +60,7 @@ class StoreLookup:
     def action_signature(self, name: str) -> ports.ActionSignature | None:
         if name not in self._signatures:
             descriptor = self._registry.get(name)
-            self._signatures[name] = (
-                None
-                if descriptor is None
-                else signature_of(name, descriptor.action_class, is_sync=descriptor.is_sync)
-            )
+            self._signatures[name] = None if descriptor is None else signature_of(descriptor)
         return self._signatures[name]
 
     def adhoc_action(

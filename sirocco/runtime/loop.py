@@ -23,6 +23,8 @@ from sirocco.actions.registry import ActionRegistry
 from sirocco.engine import commands, events
 from sirocco.engine.states import State
 from sirocco.runtime import codec
+from sirocco.runtime import cron, definitions
+from sirocco.runtime.cron import CronThread
 from sirocco.runtime.lookup import StoreLookup
 from sirocco.runtime.specs import SpecCache
 from sirocco.runtime.steps import Envelope, Outgoing, Stepper
@@ -87,6 +89,7 @@ class Runtime:
         self._ended = threading.Condition()
         self._listeners: list[Callable[[str, str], None]] = []
         self.timers = TimerThread(database, self._deliver_timer, clock)
+        self.cron = CronThread(database, self.start_from_outbox, clock)
 
     # ------------------------------------------------------------ wiring
 
@@ -133,12 +136,14 @@ class Runtime:
         self._thread = threading.Thread(target=self._loop, name="sirocco-engine", daemon=True)
         self._thread.start()
         self.timers.start()
+        self.cron.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Finish the step in hand and stop taking work."""
         self._stopping.set()
         self._queue.put(None)
         self.timers.stop()
+        self.cron.stop()
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
@@ -151,6 +156,9 @@ class Runtime:
         pending_actions: set[str] = set()
         outgoing = Outgoing()
         for row in rows:
+            if row.kind == cron.OUTBOX_KIND:
+                self.start_from_outbox(row.id, row.payload)
+                continue
             command = codec.decode(row.payload)
             outgoing.items.append((row.id, command))
             if isinstance(command, commands.RunAction):
@@ -272,6 +280,12 @@ class Runtime:
                     message=_message(exc),
                 )
                 self._dispatch(self.stepper.fail_start(failed, request.outbox_id))
+            elif request.outbox_id is not None:
+                log.warning("scheduled start failed", extra={"error": _message(exc)})
+                with self.database.transaction() as connection:
+                    connection.execute(
+                        sa.delete(tables.outbox).where(tables.outbox.c.id == request.outbox_id)
+                    )
             if request.future is not None:
                 request.future.set_exception(exc)
             elif not isinstance(exc, errors.SiroccoError):
@@ -314,11 +328,38 @@ class Runtime:
             with self._ended:
                 self._ended.notify_all()
 
+    def start_from_outbox(self, outbox_id: int, payload: Mapping[str, Any]) -> None:
+        """Start a workflow that a durable outbox row asks for (cron triggers)."""
+        try:
+            found = definitions.find_workflow(
+                self.database, str(payload["workflow"]), namespace=str(payload.get("namespace", ""))
+            )
+        except errors.NotFoundError as exc:
+            log.warning("cron trigger workflow is gone", extra={"error": exc.message})
+            with self.database.transaction() as connection:
+                connection.execute(sa.delete(tables.outbox).where(tables.outbox.c.id == outbox_id))
+            return
+        params = dict(payload.get("params") or {})
+        if found.namespace:
+            params.setdefault("namespace", found.namespace)
+        self._queue.put(
+            StartRequest(
+                spec_name=found.name,
+                definition=found.definition,
+                workbook=found.workbook,
+                workflow_id=found.id,
+                execution_id=str(payload["execution_id"]),
+                input=dict(payload.get("input") or {}),
+                params=params,
+                description=str(payload.get("description", "")),
+                namespace=found.namespace,
+                outbox_id=outbox_id,
+            )
+        )
+
     def _subworkflow_request(
         self, command: commands.StartSubworkflow, outbox_id: int | None
     ) -> StartRequest:
-        from sirocco.runtime import definitions
-
         params = dict(command.params)
         params["__parent_execution_id"] = command.workflow_execution_id
         try:

@@ -1,0 +1,129 @@
+"""Cron triggers fire on time, once per tick, durably, even with several scheduler processes.
+
+Each pass claims a due trigger with a conditional update of its
+``next_execution_time`` (the loser of a race updates nothing) and, in the same
+transaction, writes an outbox row asking for the workflow start. The start
+deletes that row in its own transaction, so a crash in between starts the
+workflow on recovery instead of losing the tick.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import croniter
+import sqlalchemy as sa
+
+from sirocco.store import tables
+from sirocco.store.database import Database
+
+log = logging.getLogger("sirocco.cron")
+
+OUTBOX_KIND = "CronStart"
+POLL = 1.0
+
+
+def next_time(pattern: str | None, after: datetime) -> datetime | None:
+    """The first tick of ``pattern`` after ``after`` (None when there is no pattern)."""
+    if not pattern:
+        return None
+    return croniter.croniter(pattern, after).get_next(datetime)  # type: ignore[no-any-return]
+
+
+def claim_due(database: Database, now: datetime) -> list[tuple[int, dict[str, Any]]]:
+    """Claim every due trigger once; return the outbox rows (id, payload) of the starts."""
+    table = tables.cron_triggers
+    claimed: list[tuple[int, dict[str, Any]]] = []
+    with database.transaction() as connection:
+        rows = list(
+            connection.execute(
+                sa.select(table).where(table.c.next_execution_time <= now).limit(100)
+            )
+        )
+        for row in rows:
+            payload = _start_payload(row)
+            remaining = row.remaining_executions
+            following = next_time(row.pattern, max(now, row.next_execution_time))
+            guard = sa.and_(
+                table.c.id == row.id, table.c.next_execution_time == row.next_execution_time
+            )
+            if (remaining is not None and remaining <= 1) or following is None:
+                changed = connection.execute(sa.delete(table).where(guard)).rowcount
+            else:
+                values: dict[str, Any] = {"next_execution_time": following, "updated_at": now}
+                if remaining is not None:
+                    values["remaining_executions"] = remaining - 1
+                changed = connection.execute(sa.update(table).where(guard).values(values)).rowcount
+            if changed != 1:
+                continue  # another scheduler took this tick
+            outbox_id = connection.execute(
+                sa.insert(tables.outbox).returning(tables.outbox.c.id),
+                [{"workflow_execution_id": None, "kind": OUTBOX_KIND, "payload": payload,
+                  "created_at": now}],
+            ).scalar_one()
+            claimed.append((outbox_id, payload))
+    return claimed
+
+
+def _start_payload(row: Any) -> dict[str, Any]:
+    description = json.dumps(
+        {
+            "description": f"Workflow execution created by cron trigger '({row.id})'.",
+            "triggered_by": {"type": "cron_trigger", "id": row.id, "name": row.name},
+        }
+    )
+    return {
+        "workflow": row.workflow_id or row.workflow_name,
+        "namespace": row.workflow_namespace or "",
+        "input": row.workflow_input or {},
+        "params": row.workflow_params or {},
+        "description": description,
+        "execution_id": str(uuid.uuid4()),
+    }
+
+
+class CronThread:
+    """Checks the cron triggers every second and starts what is due."""
+
+    def __init__(
+        self,
+        database: Database,
+        start: Callable[[int, dict[str, Any]], None],
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._database = database
+        self._start = start
+        self._clock = clock
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="sirocco-cron", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.wait(POLL):
+            try:
+                self.fire_due()
+            except Exception:
+                log.exception("cron pass failed")
+
+    def fire_due(self) -> int:
+        """One pass: claim and start every due trigger; return how many were started."""
+        claimed = claim_due(self._database, self._clock())
+        for outbox_id, payload in claimed:
+            self._start(outbox_id, payload)
+        return len(claimed)
