@@ -11,6 +11,7 @@ result arrives later through the API.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import threading
@@ -161,7 +162,9 @@ def outcome_of(returned: Any) -> ActionOutcome:
 
 def _call_run(action: Any, context: Any, timeout: float | None) -> Any:
     run: Callable[..., Any] = action.run
-    call: Callable[[], Any] = (lambda: run(context)) if _takes_context(run) else run
+    function = getattr(run, "__func__", None)
+    takes_context = _takes_context(function, True) if function else _takes_context(run, False)
+    call: Callable[[], Any] = (lambda: run(context)) if takes_context else run
     if timeout is None or timeout <= 0:
         return call()
     box: dict[str, Any] = {}
@@ -182,12 +185,19 @@ def _call_run(action: Any, context: Any, timeout: float | None) -> Any:
     return box.get("value")
 
 
-def _takes_context(run: Callable[..., Any]) -> bool:
-    """Whether ``run`` takes the context argument (actions that predate mistral-lib may not)."""
+@functools.lru_cache(maxsize=1024)
+def _takes_context(run: Callable[..., Any], bound: bool) -> bool:
+    """Whether ``run`` takes the context argument (actions that predate mistral-lib may not).
+
+    For a method, ``run`` is its plain function (cached per class) and ``bound`` is True:
+    ``self`` is then not counted.
+    """
     try:
-        parameters = inspect.signature(run).parameters.values()
+        parameters = list(inspect.signature(run).parameters.values())
     except (TypeError, ValueError):
         return True
+    if bound:
+        parameters = parameters[1:]
     return any(
         parameter.kind
         in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD, parameter.VAR_POSITIONAL)

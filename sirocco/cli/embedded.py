@@ -38,7 +38,7 @@ def open_embedded(db_url: str | None, *, start: bool = True) -> Embedded:
             runtime.report(command, state, result, message)
 
     pool = ExecutorPool(parts.registry, report)
-    runtime.attach_executor(pool.submit)
+    runtime.attach_executor(pool.submit, pool.run_inline)
     service.attach_executor(pool.submit)
     if start:
         runtime.start()

@@ -183,3 +183,16 @@ def db_upgrade(db_url: str | None) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+def entry() -> None:
+    """The console script: a bug shows as one line (and the log), never as a traceback."""
+    try:
+        main()
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        fail("interrupted", EXIT_FAILED)
+    except Exception as exc:
+        logging.getLogger("sirocco").debug("unexpected error", exc_info=True)
+        fail(f"internal error: {type(exc).__name__}: {exc}", EXIT_FAILED)

@@ -9,15 +9,22 @@ from typing import Any
 
 from sirocco.actions import runner
 from sirocco.actions.registry import ActionRegistry
-from sirocco.engine import commands
+from sirocco.engine import commands, events
 from sirocco.engine.states import State
 
 log = logging.getLogger("sirocco.executor")
 
 Report = Callable[[commands.RunAction, State, Any, "str | None"], None]
 
-#: Actions cheap enough to run in the dispatching thread instead of a pool thread.
-INLINE_ACTIONS = frozenset({"std.noop", "std.test_dict"})
+#: Actions with no side effect that take no time: they may run inside an engine step.
+INLINE_ACTIONS = frozenset({"std.noop", "std.test_dict", "std.fail"})
+
+
+def is_inline(command: commands.RunAction) -> bool:
+    """Whether ``command`` may run inside an engine step."""
+    if command.action_name == "std.echo":
+        return not command.input.get("delay") and not command.timeout
+    return command.action_name in INLINE_ACTIONS and not command.timeout
 
 
 class ExecutorPool:
@@ -29,13 +36,32 @@ class ExecutorPool:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sirocco-action")
 
     def submit(self, command: commands.RunAction) -> None:
-        """Run ``command`` (on a pool thread unless it is trivially cheap)."""
-        if command.action_name in INLINE_ACTIONS or (
-            command.action_name == "std.echo" and not command.input.get("delay")
-        ):
-            self.run(command)
-        else:
-            self._pool.submit(self.run, command)
+        """Run ``command`` on a pool thread."""
+        self._pool.submit(self.run, command)
+
+    def run_inline(self, command: commands.RunAction) -> events.ActionCompleted | None:
+        """Run a cheap action without side effects right here and return its completion;
+        None when the action is not one of those (it must go to the pool)."""
+        if not is_inline(command) or command.workflow_execution_id is None:
+            return None
+        descriptor = self._registry.get(command.action_name)
+        if descriptor is None:
+            return None
+        outcome = runner.run_action(descriptor, command.input, execution=command.execution)
+        if outcome is None:
+            return None
+        state = State.SUCCESS
+        if outcome.cancelled:
+            state = State.CANCELLED
+        elif outcome.error:
+            state = State.ERROR
+        return events.ActionCompleted(
+            workflow_execution_id=command.workflow_execution_id,
+            action_execution_id=command.action_execution_id,
+            state=state,
+            result=outcome.result,
+            message=outcome.message,
+        )
 
     def run(self, command: commands.RunAction) -> None:
         """Run one action in the calling thread and report its outcome."""

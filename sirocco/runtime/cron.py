@@ -36,10 +36,16 @@ def next_time(pattern: str | None, after: datetime) -> datetime | None:
     return croniter.croniter(pattern, after).get_next(datetime)  # type: ignore[no-any-return]
 
 
-def claim_due(database: Database, now: datetime) -> list[tuple[int, dict[str, Any]]]:
+def claim_due(database: Database, now: datetime) -> list[tuple[str, dict[str, Any]]]:
     """Claim every due trigger once; return the outbox rows (id, payload) of the starts."""
     table = tables.cron_triggers
-    claimed: list[tuple[int, dict[str, Any]]] = []
+    claimed: list[tuple[str, dict[str, Any]]] = []
+    with database.read() as connection:
+        due = connection.execute(
+            sa.select(table.c.id).where(table.c.next_execution_time <= now).limit(1)
+        ).first()
+    if due is None:
+        return claimed
     with database.transaction() as connection:
         rows = list(
             connection.execute(
@@ -62,11 +68,12 @@ def claim_due(database: Database, now: datetime) -> list[tuple[int, dict[str, An
                 changed = connection.execute(sa.update(table).where(guard).values(values)).rowcount
             if changed != 1:
                 continue  # another scheduler took this tick
-            outbox_id = connection.execute(
-                sa.insert(tables.outbox).returning(tables.outbox.c.id),
-                [{"workflow_execution_id": None, "kind": OUTBOX_KIND, "payload": payload,
-                  "created_at": now}],
-            ).scalar_one()
+            outbox_id = str(uuid.uuid4())
+            connection.execute(
+                sa.insert(tables.outbox),
+                [{"id": outbox_id, "workflow_execution_id": None, "kind": OUTBOX_KIND,
+                  "payload": payload, "created_at": now}],
+            )
             claimed.append((outbox_id, payload))
     return claimed
 
@@ -94,7 +101,7 @@ class CronThread:
     def __init__(
         self,
         database: Database,
-        start: Callable[[int, dict[str, Any]], None],
+        start: Callable[[str, dict[str, Any]], None],
         clock: Callable[[], datetime],
     ) -> None:
         self._database = database

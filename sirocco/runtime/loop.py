@@ -27,7 +27,7 @@ from sirocco.runtime import cron, definitions
 from sirocco.runtime.cron import CronThread
 from sirocco.runtime.lookup import StoreLookup
 from sirocco.runtime.specs import SpecCache
-from sirocco.runtime.steps import Envelope, Outgoing, Stepper
+from sirocco.runtime.steps import Envelope, InlineRunner, Outgoing, Stepper
 from sirocco.runtime.timers import TimerThread
 from sirocco.store import executions, tables
 from sirocco.store.database import Database
@@ -58,7 +58,7 @@ class StartRequest:
     namespace: str = ""
     task_execution_id: str | None = None
     root_execution_id: str | None = None
-    outbox_id: int | None = None
+    outbox_id: str | None = None
     parent_index: int = 0
     future: Future[str] | None = field(default=None, compare=False)
 
@@ -93,9 +93,13 @@ class Runtime:
 
     # ------------------------------------------------------------ wiring
 
-    def attach_executor(self, run_action: RunActionPort) -> None:
-        """Where RunAction commands go (the executor pool, or a remote transport)."""
+    def attach_executor(
+        self, run_action: RunActionPort, run_inline: InlineRunner | None = None
+    ) -> None:
+        """Where RunAction commands go (the executor pool, or a remote transport), and
+        which cheap side-effect-free actions may run inside a step."""
         self._run_action = run_action
+        self.stepper.run_inline = run_inline
 
     def on_state(self, listener: Callable[[str, str], None]) -> None:
         """Call ``listener(execution_id, state)`` whenever a workflow ends."""
@@ -151,7 +155,7 @@ class Runtime:
     def recover(self) -> None:
         """Send again what was committed but not delivered before a crash."""
         with self.database.read() as connection:
-            rows = list(connection.execute(sa.select(tables.outbox).order_by(tables.outbox.c.id)))
+            rows = list(connection.execute(sa.select(tables.outbox).order_by(tables.outbox.c.created_at)))
             running = executions.running_actions(connection)
         pending_actions: set[str] = set()
         outgoing = Outgoing()
@@ -279,7 +283,7 @@ class Runtime:
                     state=State.ERROR,
                     message=_message(exc),
                 )
-                self._dispatch(self.stepper.fail_start(failed, request.outbox_id))
+                self._dispatch(self.stepper.notify_parent(failed, request.outbox_id))
             elif request.outbox_id is not None:
                 log.warning("scheduled start failed", extra={"error": _message(exc)})
                 with self.database.transaction() as connection:
@@ -298,7 +302,7 @@ class Runtime:
     # ------------------------------------------------------------ dispatch
 
     def _dispatch(self, outgoing: Outgoing) -> None:
-        handed: list[int] = []
+        handed: list[str] = []
         to_run: list[commands.RunAction] = []
         for outbox_id, command in outgoing.items:
             if isinstance(command, commands.RunAction):
@@ -309,6 +313,8 @@ class Runtime:
                 self._queue.put(self._subworkflow_request(command, outbox_id))
             elif isinstance(command, (commands.NotifyParent, commands.SendEvent)):
                 self._queue.put(Envelope(event=command.event, outbox_id=outbox_id))
+        for event in outgoing.events:
+            self._queue.put(Envelope(event=event))
         if handed:
             with self.database.transaction() as connection:
                 connection.execute(sa.delete(tables.outbox).where(tables.outbox.c.id.in_(handed)))
@@ -328,7 +334,7 @@ class Runtime:
             with self._ended:
                 self._ended.notify_all()
 
-    def start_from_outbox(self, outbox_id: int, payload: Mapping[str, Any]) -> None:
+    def start_from_outbox(self, outbox_id: str, payload: Mapping[str, Any]) -> None:
         """Start a workflow that a durable outbox row asks for (cron triggers)."""
         try:
             found = definitions.find_workflow(
@@ -358,7 +364,7 @@ class Runtime:
         )
 
     def _subworkflow_request(
-        self, command: commands.StartSubworkflow, outbox_id: int | None
+        self, command: commands.StartSubworkflow, outbox_id: str | None
     ) -> StartRequest:
         params = dict(command.params)
         params["__parent_execution_id"] = command.workflow_execution_id
@@ -384,7 +390,7 @@ class Runtime:
             parent_index=command.index,
         )
 
-    def _deliver_timer(self, timer_id: int, event: events.Event) -> None:
+    def _deliver_timer(self, timer_id: str, event: events.Event) -> None:
         self._queue.put(Envelope(event=event, timer_id=timer_id))
 
     # ------------------------------------------------------------ waiting
@@ -407,7 +413,7 @@ def _with_future(request: StartRequest, future: Future[str]) -> StartRequest:
     return dataclasses.replace(request, future=future)
 
 
-def _with_outbox(command: commands.RunAction, outbox_id: int | None) -> commands.RunAction:
+def _with_outbox(command: commands.RunAction, outbox_id: str | None) -> commands.RunAction:
     if outbox_id is None or command.action_name not in PURE_ACTIONS:
         return command
     import dataclasses

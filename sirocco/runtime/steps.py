@@ -1,23 +1,31 @@
 """One engine step: events for one execution in, one transaction, commands out.
 
-Read top to bottom: lock the execution row, load (or reuse) its snapshot,
-decide, write the changes and the commands (outbox rows and timers), commit,
-then hand the commands to the dispatcher.
+Read top to bottom: delete the durable rows that carried the events, lock
+the execution row, load (or reuse) its snapshot, decide, write the changed
+records, the commands (outbox rows) and the timers, commit, then hand the
+commands to the dispatcher.
+
+Actions without side effects that take no time (``std.noop``, ``std.echo``
+without delay, ...) are run inside the step: their results are decided on in
+the same transaction, so a chain of such tasks costs one commit, not one per
+task. A bounded number of rounds keeps a loop of them from holding the
+transaction forever; what is left goes back to the queue.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from sirocco import engine, errors
+from sirocco import engine
 from sirocco.engine import commands, events, records
+from sirocco.engine.states import TERMINAL
 from sirocco.runtime import codec
 from sirocco.runtime.lookup import StoreLookup
 from sirocco.runtime.specs import SpecCache
@@ -26,23 +34,46 @@ from sirocco.store.database import Database
 
 log = logging.getLogger("sirocco.engine")
 
+#: Decide rounds per transaction when actions run inside the step.
+MAX_ROUNDS = 256
+
+#: Runs a RunAction inside the step when it is cheap and side-effect free;
+#: returns its completion event, or None when the action must go to an executor.
+InlineRunner = Callable[[commands.RunAction], "events.ActionCompleted | None"]
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Envelope:
     """An event on its way to a step, with the durable row that carried it."""
 
     event: events.Event
-    outbox_id: int | None = None
-    timer_id: int | None = None
+    outbox_id: str | None = None
+    timer_id: str | None = None
 
 
 @dataclass(slots=True, kw_only=True)
 class Outgoing:
-    """Commands a committed step left for the dispatcher, with their outbox ids."""
+    """What a committed step leaves for the dispatcher."""
 
-    items: list[tuple[int | None, commands.Command]] = field(default_factory=list)
+    items: list[tuple[str | None, commands.Command]] = field(default_factory=list)
+    events: list[events.Event] = field(default_factory=list)
     ended: list[tuple[str, str]] = field(default_factory=list)
     timers_due: list[datetime] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Pending:
+    """Records and commands of all the rounds of one step, written once."""
+
+    workflow: records.WorkflowExecution | None = None
+    workflow_is_new: bool = False
+    tasks: dict[str, records.TaskExecution] = field(default_factory=dict)
+    new_tasks: set[str] = field(default_factory=set)
+    actions: dict[str, records.ActionExecution] = field(default_factory=dict)
+    new_actions: set[str] = field(default_factory=set)
+    commands: list[commands.Command] = field(default_factory=list)
+    inline: list[events.Event] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
 
 
 def new_id() -> str:
@@ -63,7 +94,7 @@ class SnapshotCache:
         return found[1]
 
     def put(self, execution_id: str, version: int, snapshot: engine.Snapshot) -> None:
-        if len(self._items) >= self._size:
+        if execution_id not in self._items and len(self._items) >= self._size:
             self._items.pop(next(iter(self._items)))
         self._items[execution_id] = (version, snapshot)
 
@@ -72,7 +103,7 @@ class SnapshotCache:
 
 
 class Stepper:
-    """Runs steps against the database; one instance per engine thread."""
+    """Runs steps against the database; used by one engine thread at a time."""
 
     def __init__(
         self,
@@ -86,15 +117,17 @@ class Stepper:
         self.specs = spec_cache
         self.clock = clock
         self.snapshots = SnapshotCache()
+        self.run_inline: InlineRunner | None = None
 
     # ------------------------------------------------------------ events
 
     def step(self, execution_id: str, envelopes: Sequence[Envelope]) -> Outgoing:
         """Apply a batch of events to one execution in one transaction."""
         outgoing = Outgoing()
-        with self.database.transaction() as connection:
-            self.lookup.bind(connection)
-            try:
+        snapshot: engine.Snapshot | None = None
+        try:
+            with self.database.transaction() as connection:
+                self.lookup.bind(connection)
                 self._consume(connection, envelopes)
                 row = executions.lock_workflow(connection, execution_id)
                 if row is None:
@@ -108,23 +141,28 @@ class Stepper:
                 missing = [item for item in wanted if item not in snapshot.actions]
                 if missing:
                     snapshot.add_actions(executions.load_actions(connection, missing))
+                pending = _Pending()
                 decision = engine.decide(
-                    snapshot, [envelope.event for envelope in envelopes], now=self.clock(),
-                    new_id=new_id,
+                    snapshot, [item.event for item in envelopes], now=self.clock(), new_id=new_id
                 )
-                self._write(connection, decision, snapshot, outgoing)
-            finally:
-                self.lookup.bind(None)
-        self._after_commit(execution_id, row.version + 1, snapshot, decision)
+                self._absorb(decision, snapshot, pending)
+                self._rounds(snapshot, pending)
+                self._write(connection, pending, outgoing, bump=execution_id)
+        except BaseException:
+            self.snapshots.drop(execution_id)  # it may hold changes that were rolled back
+            raise
+        finally:
+            self.lookup.bind(None)
+        self._cache(execution_id, row.version + 1, snapshot)
         return outgoing
 
     def _consume(self, connection: sa.Connection, envelopes: Sequence[Envelope]) -> None:
         outbox_ids = [item.outbox_id for item in envelopes if item.outbox_id is not None]
         timer_ids = [item.timer_id for item in envelopes if item.timer_id is not None]
         if outbox_ids:
-            connection.execute(sa.delete(tables.outbox).where(tables.outbox.c.id.in_(outbox_ids)))
+            connection.execute(_DELETE_OUTBOX, {"ids": outbox_ids})
         if timer_ids:
-            connection.execute(sa.delete(tables.timers).where(tables.timers.c.id.in_(timer_ids)))
+            connection.execute(_DELETE_TIMERS, {"ids": timer_ids})
 
     def _snapshot(self, connection: sa.Connection, row: Any) -> engine.Snapshot:
         cached = self.snapshots.get(row.id, row.version)
@@ -145,14 +183,13 @@ class Stepper:
         workbook: str | None,
         workflow_id: str | None,
         execution_id: str,
-        input: Mapping[str, Any],
-        params: Mapping[str, Any],
+        input: Any,
+        params: Any,
         description: str = "",
         namespace: str = "",
         task_execution_id: str | None = None,
         root_execution_id: str | None = None,
-        consumed: Envelope | None = None,
-        outbox_id: int | None = None,
+        outbox_id: str | None = None,
     ) -> Outgoing:
         """Create and start a workflow execution in one transaction.
 
@@ -160,15 +197,14 @@ class Stepper:
         """
         outgoing = Outgoing()
         spec = self.specs.workflow(spec_name, definition, workbook)
-        with self.database.transaction() as connection:
-            self.lookup.bind(connection)
-            try:
+        snapshot: engine.Snapshot | None = None
+        try:
+            with self.database.transaction() as connection:
+                self.lookup.bind(connection)
                 if outbox_id is not None:
-                    connection.execute(
-                        sa.delete(tables.outbox).where(tables.outbox.c.id == outbox_id)
-                    )
+                    connection.execute(_DELETE_OUTBOX, {"ids": [outbox_id]})
                 if executions.lock_workflow(connection, execution_id) is not None:
-                    return outgoing
+                    return outgoing  # started already (a redelivered request)
                 decision = engine.start_workflow(
                     spec=spec,
                     execution_id=execution_id,
@@ -183,142 +219,152 @@ class Stepper:
                     task_execution_id=task_execution_id,
                     root_execution_id=root_execution_id,
                 )
-                self._write(connection, decision, None, outgoing)
-            finally:
-                self.lookup.bind(None)
-        workflow = next((item for item in decision.workflows if item.id == execution_id), None)
-        if workflow is not None:
-            snapshot = engine.Snapshot(workflow, [], [], self.lookup)
-            self._after_commit(execution_id, 0, snapshot, decision)
+                workflow = next(item for item in decision.workflows if item.id == execution_id)
+                snapshot = engine.Snapshot(workflow, [], [], self.lookup)
+                pending = _Pending(workflow_is_new=True)
+                self._absorb(decision, snapshot, pending)
+                self._rounds(snapshot, pending)
+                self._write(connection, pending, outgoing)
+        finally:
+            self.lookup.bind(None)
+        self._cache(execution_id, 0, snapshot)
         return outgoing
 
-    def fail_start(self, parent_event: events.Event, outbox_id: int | None) -> Outgoing:
-        """A sub-workflow could not start: tell its parent in one durable step."""
+    def notify_parent(self, event: events.Event, outbox_id: str | None) -> Outgoing:
+        """A sub-workflow could not start: tell its parent through a durable outbox row."""
         outgoing = Outgoing()
         with self.database.transaction() as connection:
             if outbox_id is not None:
-                connection.execute(sa.delete(tables.outbox).where(tables.outbox.c.id == outbox_id))
-            self._add_outbox(
-                connection,
-                commands.NotifyParent(event=parent_event),  # type: ignore[arg-type]
-                getattr(parent_event, "workflow_execution_id", None),
-                outgoing,
-            )
+                connection.execute(_DELETE_OUTBOX, {"ids": [outbox_id]})
+            pending = _Pending(commands=[commands.SendEvent(event=event)])
+            self._write(connection, pending, outgoing)
         return outgoing
+
+    # ------------------------------------------------------------ deciding
+
+    def _absorb(
+        self, decision: engine.Decision, snapshot: engine.Snapshot, pending: _Pending
+    ) -> None:
+        """Fold one round's decision into the snapshot and the pending writes."""
+        for workflow in decision.workflows:
+            pending.workflow = workflow
+        for task in decision.tasks:
+            if task.id not in pending.tasks and snapshot.tasks.get(task.id) is None:
+                pending.new_tasks.add(task.id)
+            pending.tasks[task.id] = task
+        for action in decision.actions:
+            if action.id not in pending.actions and action.id not in snapshot.actions:
+                pending.new_actions.add(action.id)
+            pending.actions[action.id] = action
+        pending.problems.extend(decision.problems)
+        snapshot.apply(decision)
+        for command in decision.commands:
+            if isinstance(command, commands.RunAction) and self.run_inline is not None:
+                completed = self.run_inline(command)
+                if completed is not None:
+                    pending.inline.append(completed)
+                    continue
+            pending.commands.append(command)
+
+    def _rounds(self, snapshot: engine.Snapshot, pending: _Pending) -> None:
+        """Decide on the results of actions run inside the step, round after round."""
+        rounds = 0
+        while pending.inline and rounds < MAX_ROUNDS:
+            if snapshot.workflow.state in TERMINAL:
+                break
+            batch, pending.inline = pending.inline, []
+            decision = engine.decide(snapshot, batch, now=self.clock(), new_id=new_id)
+            self._absorb(decision, snapshot, pending)
+            rounds += 1
 
     # ------------------------------------------------------------ writing
 
     def _write(
         self,
         connection: sa.Connection,
-        decision: engine.Decision,
-        snapshot: engine.Snapshot | None,
+        pending: _Pending,
         outgoing: Outgoing,
+        *,
+        bump: str | None = None,
     ) -> None:
         now = self.clock()
-        for workflow in decision.workflows:
-            if snapshot is not None and workflow.id == snapshot.workflow.id:
-                executions.update_workflow(connection, workflow)
-            else:
+        workflow = pending.workflow
+        if workflow is not None:
+            if pending.workflow_is_new:
                 executions.insert_workflow(connection, workflow)
-            if workflow.state in (engine.State.SUCCESS, engine.State.ERROR, engine.State.CANCELLED):
+            else:
+                executions.update_workflow(connection, workflow)
+            if workflow.state in TERMINAL:
                 outgoing.ended.append((workflow.id, str(workflow.state)))
-        known_tasks: Mapping[str, Any] = snapshot.tasks if snapshot is not None else {}
-        known_actions: Mapping[str, Any] = snapshot.actions if snapshot is not None else {}
-        if decision.tasks:
+        if pending.tasks:
             executions.save_records(
                 connection,
                 tables.task_executions,
-                [executions.task_row(task) for task in decision.tasks],
-                lambda item: item not in known_tasks,
+                [executions.task_row(task) for task in pending.tasks.values()],
+                pending.new_tasks.__contains__,
             )
-        if decision.actions:
+        if pending.actions:
             executions.save_records(
                 connection,
                 tables.action_executions,
-                [executions.action_row(action) for action in decision.actions],
-                lambda item: item not in known_actions,
+                [executions.action_row(action) for action in pending.actions.values()],
+                pending.new_actions.__contains__,
             )
-        if snapshot is not None and not decision.workflows:
-            # Bump the version so that other engines drop their cached snapshot.
-            connection.execute(
-                sa.update(tables.workflow_executions)
-                .where(tables.workflow_executions.c.id == snapshot.workflow.id)
-                .values(version=tables.workflow_executions.c.version + 1)
-            )
-        for command in decision.commands:
-            owner = getattr(command, "workflow_execution_id", None)
+        if workflow is None and bump is not None:
+            # Bump the version so that another engine drops its cached snapshot.
+            connection.execute(_BUMP_VERSION, {"execution_id": bump})
+        outbox_rows: list[dict[str, Any]] = []
+        timer_rows: list[dict[str, Any]] = []
+        for command in pending.commands:
             if isinstance(command, commands.ScheduleTimer):
-                connection.execute(
-                    sa.insert(tables.timers),
-                    [
-                        {
-                            "due": command.due,
-                            "workflow_execution_id": command.event.workflow_execution_id,
-                            "payload": codec.encode(command.event),
-                            "created_at": now,
-                        }
-                    ],
+                timer_rows.append(
+                    {
+                        "id": new_id(),
+                        "due": command.due,
+                        "workflow_execution_id": command.event.workflow_execution_id,
+                        "payload": codec.encode(command.event),
+                        "claimed_until": None,
+                        "created_at": now,
+                    }
                 )
                 outgoing.timers_due.append(command.due)
             elif isinstance(command, commands.WorkflowEnded):
                 continue
             else:
-                self._add_outbox(connection, command, owner, outgoing)
-        for problem in decision.problems:
+                outbox_id = new_id()
+                outbox_rows.append(
+                    {
+                        "id": outbox_id,
+                        "workflow_execution_id": getattr(command, "workflow_execution_id", None),
+                        "kind": type(command).__name__,
+                        "payload": codec.encode(command),
+                        "created_at": now,
+                    }
+                )
+                outgoing.items.append((outbox_id, command))
+        if outbox_rows:
+            connection.execute(sa.insert(tables.outbox), outbox_rows)
+        if timer_rows:
+            connection.execute(sa.insert(tables.timers), timer_rows)
+        outgoing.events.extend(pending.inline)
+        for problem in pending.problems:
             log.error("engine problem", extra={"problem": problem})
 
-    def _add_outbox(
-        self,
-        connection: sa.Connection,
-        command: commands.Command,
-        owner: str | None,
-        outgoing: Outgoing,
-    ) -> None:
-        result = connection.execute(
-            sa.insert(tables.outbox).returning(tables.outbox.c.id),
-            [
-                {
-                    "workflow_execution_id": owner,
-                    "kind": type(command).__name__,
-                    "payload": codec.encode(command),
-                    "created_at": self.clock(),
-                }
-            ],
-        )
-        outgoing.items.append((result.scalar_one(), command))
-
-    def _after_commit(
-        self,
-        execution_id: str,
-        version: int,
-        snapshot: engine.Snapshot,
-        decision: engine.Decision,
-    ) -> None:
-        snapshot.apply(decision)
-        if snapshot.workflow.state in (
-            engine.State.SUCCESS,
-            engine.State.ERROR,
-            engine.State.CANCELLED,
-        ):
+    def _cache(self, execution_id: str, version: int, snapshot: engine.Snapshot | None) -> None:
+        if snapshot is None or snapshot.workflow.state in TERMINAL:
             self.snapshots.drop(execution_id)
         else:
             self.snapshots.put(execution_id, version, snapshot)
 
 
-def completion_event(
-    action: records.ActionExecution, state: engine.State, result: Any, message: str | None
-) -> events.ActionCompleted:
-    return events.ActionCompleted(
-        workflow_execution_id=action.workflow_execution_id or "",
-        action_execution_id=action.id,
-        state=state,
-        result=result,
-        message=message,
-    )
-
-
-def as_error(exc: BaseException) -> str:
-    if isinstance(exc, errors.SiroccoError):
-        return exc.message
-    return f"{type(exc).__name__}: {exc}"
+_DELETE_OUTBOX = sa.delete(tables.outbox).where(
+    tables.outbox.c.id.in_(sa.bindparam("ids", expanding=True))
+)
+_DELETE_TIMERS = sa.delete(tables.timers).where(
+    tables.timers.c.id.in_(sa.bindparam("ids", expanding=True))
+)
+_BUMP_VERSION = (
+    sa.update(tables.workflow_executions)
+    .where(tables.workflow_executions.c.id == sa.bindparam("execution_id"))
+    .values(version=tables.workflow_executions.c.version + 1)
+)

@@ -31,7 +31,7 @@ class TimerThread:
     def __init__(
         self,
         database: Database,
-        deliver: Callable[[int, events.Event], None],
+        deliver: Callable[[str, events.Event], None],
         clock: Callable[[], datetime],
     ) -> None:
         self._database = database
@@ -72,6 +72,15 @@ class TimerThread:
         now = self._clock()
         table = tables.timers
         unclaimed = sa.or_(table.c.claimed_until.is_(None), table.c.claimed_until < now)
+        with self._database.read() as connection:
+            due = connection.execute(
+                sa.select(table.c.id).where(table.c.due <= now, unclaimed).limit(1)
+            ).first()
+            if due is None:
+                upcoming = connection.execute(
+                    sa.select(sa.func.min(table.c.due)).where(unclaimed)
+                ).scalar()
+                return _seconds_until(upcoming, now)
         with self._database.transaction() as connection:
             rows = list(
                 connection.execute(
@@ -87,14 +96,9 @@ class TimerThread:
                     .where(table.c.id.in_([row.id for row in rows]), unclaimed)
                     .values(claimed_until=now + CLAIM_FOR)
                 )
-            upcoming = connection.execute(
-                sa.select(sa.func.min(table.c.due)).where(table.c.due > now, unclaimed)
-            ).scalar()
         for row in rows:
             self._deliver(row.id, codec.decode(row.payload))
-        if rows:
-            return 0.0 if len(rows) == 1000 else _seconds_until(upcoming, now)
-        return _seconds_until(upcoming, now)
+        return 0.0 if len(rows) == 1000 else 0.001
 
 
 def _seconds_until(due: datetime | None, now: datetime) -> float:

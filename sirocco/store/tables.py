@@ -212,18 +212,19 @@ action_executions = sa.Table(
 outbox = sa.Table(
     "outbox",
     metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("id", sa.String(36), primary_key=True),
     sa.Column("workflow_execution_id", sa.String(36), nullable=True),
     sa.Column("kind", sa.String(40), nullable=False),
     sa.Column("payload", JSONText, nullable=False),
     sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Index("ix_outbox_created_at", "created_at"),
 )
 
 # Durable timers: an event to deliver at `due`.
 timers = sa.Table(
     "timers",
     metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("id", sa.String(36), primary_key=True),
     sa.Column("due", sa.DateTime, nullable=False, index=True),
     sa.Column("workflow_execution_id", sa.String(36), nullable=True),
     sa.Column("payload", JSONText, nullable=False),

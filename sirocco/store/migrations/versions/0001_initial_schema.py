@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 08:14:21.068385
+Create Date: 2026-11-27 08:36:21.714841
 """
 
 from __future__ import annotations
@@ -87,15 +87,18 @@ def upgrade() -> None:
     sa.UniqueConstraint('exchange', 'topic', 'event', 'workflow_id', 'project_id', name=op.f('uq_event_triggers_exchange_topic_event_workflow_id_project_id'))
     )
     op.create_table('outbox',
-    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('workflow_execution_id', sa.String(length=36), nullable=True),
     sa.Column('kind', sa.String(length=40), nullable=False),
     sa.Column('payload', sirocco.store.tables.JSONText(), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox'))
     )
+    with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.create_index('ix_outbox_created_at', ['created_at'], unique=False)
+
     op.create_table('timers',
-    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('due', sa.DateTime(), nullable=False),
     sa.Column('workflow_execution_id', sa.String(length=36), nullable=True),
     sa.Column('payload', sirocco.store.tables.JSONText(), nullable=False),
@@ -246,6 +249,9 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_timers_due'))
 
     op.drop_table('timers')
+    with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.drop_index('ix_outbox_created_at')
+
     op.drop_table('outbox')
     op.drop_table('event_triggers')
     op.drop_table('environments')
