@@ -63,7 +63,7 @@ class ScheduleTimer:
 class NotifyParent:
     """Tell the parent workflow that this sub-workflow ended or paused."""
 
-    event: events.SubworkflowCompleted | events.SubworkflowPaused
+    event: events.SubworkflowCompleted | events.SubworkflowPaused | events.SubworkflowRerun
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

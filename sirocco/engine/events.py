@@ -40,6 +40,20 @@ class SubworkflowCompleted:
     state: State
     output: Any = None
     message: str | None = None
+    #: The with-items index of the sub-workflow (its ``params["index"]``).
+    index: int = 0
+    #: True when the sub-workflow could not even start (bad input): the
+    #: parent task and workflow are then force-failed, as in Mistral.
+    start_failed: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SubworkflowRerun:
+    """A sub-workflow of a task was rerun: its parent task and workflow run again."""
+
+    workflow_execution_id: str
+    task_execution_id: str
+    subworkflow_execution_id: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -109,6 +123,7 @@ Event = (
     ActionCompleted
     | SubworkflowCompleted
     | SubworkflowPaused
+    | SubworkflowRerun
     | TimerFired
     | PauseWorkflow
     | ResumeWorkflow

@@ -7,10 +7,15 @@ with these methods (``sirocco.testing`` has an in-memory one).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from sirocco.engine import records
 from sirocco.lang import specs
+
+
+def _empty() -> Mapping[str, Any]:
+    return specs.EMPTY
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -19,9 +24,11 @@ class ActionSignature:
 
     name: str
     required: tuple[str, ...] = ()
-    optional: Mapping[str, Any] = specs.EMPTY
+    optional: Mapping[str, Any] = field(default_factory=_empty)
     accepts_any: bool = False
     is_sync: bool = True
+    #: The class Mistral names in "Invalid input [name=..., class=...]".
+    class_name: str = ""
 
 
 class Lookup(Protocol):
@@ -38,6 +45,13 @@ class Lookup(Protocol):
 
     def item_results(self, task_execution_id: str) -> Sequence[Any]:
         """The accepted results of a with-items task's items, in index order."""
+
+    def task_action_executions(self, task_execution_id: str) -> Sequence[records.ActionExecution]:
+        """All action executions of a task, in creation order (accepted or not).
+
+        The engine asks only on rare paths: rerun, retry of a with-items task
+        and the failure message of a workflow.
+        """
 
     def task_executions(self, workflow_execution_id: str) -> Sequence[Mapping[str, Any]]:
         """``task()``-style dicts of another execution's tasks (for ``tasks(id)``)."""

@@ -69,8 +69,47 @@ def is_valid_transition(current: State, new: State) -> bool:
 def check_transition(current: State, new: State, *, what: str = "execution") -> State:
     """Return ``new`` if ``current -> new`` is allowed, else raise InvalidStateError."""
     if not is_valid_transition(current, new):
+        raise errors.InvalidStateError(f"Can't change state of the {what} from {current} to {new}.")
+    return new
+
+
+#: Task state changes the engine makes. Mistral does not check task changes
+#: against the workflow table above (it compares and sets); this table lists
+#: the ones its engine performs, so that a change outside it is caught as a bug.
+_TASK_ALLOWED: dict[State, frozenset[State]] = {
+    State.IDLE: frozenset({State.RUNNING, State.WAITING, State.ERROR, State.CANCELLED}),
+    State.WAITING: frozenset({State.RUNNING, State.ERROR, State.CANCELLED}),
+    State.RUNNING: frozenset(
+        {
+            State.IDLE,  # pause-before
+            State.DELAYED,
+            State.PAUSED,
+            State.SUCCESS,
+            State.ERROR,
+            State.CANCELLED,
+        }
+    ),
+    State.DELAYED: frozenset(
+        {State.RUNNING, State.WAITING, State.SUCCESS, State.ERROR, State.CANCELLED}
+    ),
+    State.PAUSED: frozenset({State.RUNNING, State.SUCCESS, State.ERROR, State.CANCELLED}),
+    # wait-after, retry (continue-on) and fail-on act on a completed task.
+    State.SUCCESS: frozenset({State.DELAYED, State.WAITING, State.ERROR}),
+    State.ERROR: frozenset({State.RUNNING, State.WAITING, State.DELAYED, State.SKIPPED}),
+    State.CANCELLED: frozenset({State.RUNNING, State.WAITING, State.DELAYED}),
+    State.SKIPPED: frozenset({State.WAITING}),
+}
+
+
+def check_task_transition(current: State, new: State) -> State:
+    """Return ``new`` if the engine may move a task from ``current`` to ``new``.
+
+    Raises:
+        InvalidStateError: the change is not one the engine makes (a bug).
+    """
+    if current != new and new not in _TASK_ALLOWED[current]:
         raise errors.InvalidStateError(
-            f"Can't change state of the {what} from {current} to {new}."
+            f"Can't change state of the task execution from {current} to {new}."
         )
     return new
 

@@ -10,17 +10,20 @@ looks at YAML.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any, Literal
+
+from sirocco.lang.frozen import FrozenDict
 
 WorkflowType = Literal["direct", "reverse"]
 
 #: Names that a transition may use to reach the engine instead of a task.
 ENGINE_COMMANDS: frozenset[str] = frozenset({"noop", "fail", "succeed", "pause"})
 
-EMPTY: Mapping[str, Any] = MappingProxyType({})
+#: An empty read-only mapping (a dict, so it serialises to JSON like any other).
+EMPTY: Mapping[str, Any] = FrozenDict()
 
 
 def _empty() -> Mapping[str, Any]:
@@ -184,11 +187,15 @@ class WorkflowSpec:
     line: int | None = None
 
     def input_text(self) -> str:
-        """The input as Mistral's API shows it: ``a, b="x"``."""
+        """The input as Mistral's API shows a workflow's: ``a, b="1", c="None"``.
+
+        Mistral writes each default with Python's ``str()`` between double
+        quotes, whatever its type (``resources.Workflow._set_input``).
+        """
         parts = []
         for parameter in self.input:
             if parameter.has_default:
-                parts.append(f"{parameter.name}={_python_literal(parameter.default)}")
+                parts.append(f'{parameter.name}="{parameter.default}"')
             else:
                 parts.append(parameter.name)
         return ", ".join(parts)
@@ -210,8 +217,18 @@ class ActionSpec:
     line: int | None = None
 
     def input_text(self) -> str:
-        """The input as Mistral's API shows it."""
-        return WorkflowSpec.input_text(self)  # type: ignore[arg-type]
+        """The input as Mistral's API shows an ad-hoc action's: ``a, b=1, c="x", d=null``.
+
+        Mistral writes each default as JSON (``adhoc_actions.get_input_list``);
+        it stores ``None`` instead of ``""`` when there is no input.
+        """
+        parts = []
+        for parameter in self.input:
+            if parameter.has_default:
+                parts.append(f"{parameter.name}={json.dumps(parameter.default)}")
+            else:
+                parts.append(parameter.name)
+        return ", ".join(parts)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -238,13 +255,3 @@ class ActionsDocument:
     """An ad-hoc action document: ``version`` plus one or more actions."""
 
     actions: Mapping[str, ActionSpec]
-
-
-def _python_literal(value: Any) -> str:
-    if isinstance(value, str):
-        return '"' + value.replace('"', '\\"') + '"'
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return repr(value)

@@ -46,6 +46,12 @@ class StoreLookup:
     # The step sets the connection it runs in.
     def bind(self, connection: sa.Connection | None) -> None:
         self._local.connection = connection
+        self._local.loaded = set()
+
+    def loaded_action_ids(self) -> set[str]:
+        """Ids of the stored action executions handed to the engine during this step."""
+        loaded: set[str] | None = getattr(self._local, "loaded", None)
+        return loaded if loaded is not None else set()
 
     def _connection(self) -> sa.Connection | None:
         return getattr(self._local, "connection", None)
@@ -93,6 +99,19 @@ class StoreLookup:
             return results
         with self._database.read() as reader:
             return executions.item_results(reader, task_execution_id)
+
+    def task_action_executions(
+        self, task_execution_id: str
+    ) -> Sequence[executions.ActionExecution]:
+        table = tables.action_executions
+        rows = self._read(
+            sa.select(table)
+            .where(table.c.task_execution_id == task_execution_id)
+            .order_by(table.c.created_at, table.c.index)
+        )
+        found = [executions.action_record(row) for row in rows]
+        self.loaded_action_ids().update(action.id for action in found)
+        return found
 
     def task_executions(self, workflow_execution_id: str) -> Sequence[Mapping[str, Any]]:
         table = tables.task_executions

@@ -1,7 +1,10 @@
-"""The engine loop: takes events from the queue, batches them per execution, steps, dispatches.
+"""The engine loop: takes what is queued, applies it in one transaction, dispatches.
 
 One engine thread does all steps of this process, so a snapshot is never
-used by two threads. Requests that need an answer (start a workflow) travel
+used by two threads. Everything queued at a moment (up to ``BATCH``) is
+applied in one transaction (group commit); when that fails, the items are
+retried one by one so that one bad item cannot hold up the others.
+Requests that need an answer (start a workflow, wait until applied) travel
 through the same queue with a future.
 """
 
@@ -12,7 +15,7 @@ import queue
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,17 +25,25 @@ from sirocco import errors
 from sirocco.actions.registry import ActionRegistry
 from sirocco.engine import commands, events
 from sirocco.engine.states import State
-from sirocco.runtime import codec
-from sirocco.runtime import cron, definitions
+from sirocco.runtime import codec, cron, definitions
 from sirocco.runtime.cron import CronThread
 from sirocco.runtime.lookup import StoreLookup
 from sirocco.runtime.specs import SpecCache
-from sirocco.runtime.steps import Envelope, InlineRunner, Outgoing, Stepper
+from sirocco.runtime.steps import (
+    BatchResult,
+    Envelope,
+    InlineRunner,
+    Outgoing,
+    StartItem,
+    Stepper,
+)
 from sirocco.runtime.timers import TimerThread
 from sirocco.store import executions, tables
 from sirocco.store.database import Database
 
 log = logging.getLogger("sirocco.runtime")
+
+BATCH = 512
 
 #: Actions that have no side effect: running one again after a crash is harmless,
 #: so they skip the "handed to the executor" transaction.
@@ -43,31 +54,19 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True)
 class StartRequest:
-    """Start a workflow execution; the answer (execution id or error) comes in ``future``."""
+    """A start on its way to the engine thread; the answer comes in ``future``."""
 
-    spec_name: str
-    definition: str
-    workbook: str | None
-    workflow_id: str | None
-    execution_id: str
-    input: Mapping[str, Any]
-    params: Mapping[str, Any]
-    description: str = ""
-    namespace: str = ""
-    task_execution_id: str | None = None
-    root_execution_id: str | None = None
-    outbox_id: str | None = None
-    parent_index: int = 0
-    future: Future[str] | None = field(default=None, compare=False)
+    item: StartItem
+    future: Future[str] | None = None
 
 
 RunActionPort = Callable[[commands.RunAction], None]
 
 
 class Runtime:
-    """Composes store, engine and the in-process transport for one process."""
+    """Composes store, engine and the in-process queue for one process."""
 
     def __init__(
         self,
@@ -86,7 +85,6 @@ class Runtime:
         self._run_action: RunActionPort | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
-        self._ended = threading.Condition()
         self._listeners: list[Callable[[str, str], None]] = []
         self.timers = TimerThread(database, self._deliver_timer, clock)
         self.cron = CronThread(database, self.start_from_outbox, clock)
@@ -126,9 +124,16 @@ class Runtime:
         )
         self._queue.put(Envelope(event=event, outbox_id=command.execution.get("outbox_id")))
 
-    def request_start(self, request: StartRequest) -> Future[str]:
+    def request_start(self, item: StartItem) -> Future[str]:
+        """Queue a start; the future gives the execution id or the input error."""
         future: Future[str] = Future()
-        self._queue.put(_with_future(request, future))
+        self._queue.put(StartRequest(item, future))
+        return future
+
+    def barrier(self) -> Future[None]:
+        """A future that resolves once everything queued before it has been applied."""
+        future: Future[None] = Future()
+        self._queue.put(future)
         return future
 
     # ------------------------------------------------------------ lifecycle
@@ -143,7 +148,7 @@ class Runtime:
         self.cron.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Finish the step in hand and stop taking work."""
+        """Finish the batch in hand and stop taking work."""
         self._stopping.set()
         self._queue.put(None)
         self.timers.stop()
@@ -155,7 +160,9 @@ class Runtime:
     def recover(self) -> None:
         """Send again what was committed but not delivered before a crash."""
         with self.database.read() as connection:
-            rows = list(connection.execute(sa.select(tables.outbox).order_by(tables.outbox.c.created_at)))
+            rows = list(
+                connection.execute(sa.select(tables.outbox).order_by(tables.outbox.c.created_at))
+            )
             running = executions.running_actions(connection)
         pending_actions: set[str] = set()
         outgoing = Outgoing()
@@ -171,8 +178,7 @@ class Runtime:
             if action.id in pending_actions or action.workflow_execution_id is None:
                 continue
             # Handed to an executor that died with the process.
-            safe = bool(action.params.get("safe_rerun")) or action.name in PURE_ACTIONS
-            if safe:
+            if bool(action.params.get("safe_rerun")) or action.name in PURE_ACTIONS:
                 outgoing.items.append((None, _rerun_command(action)))
             else:
                 self.submit(
@@ -198,7 +204,7 @@ class Runtime:
             if first is None:
                 break
             batch = [first]
-            while len(batch) < 512:
+            while len(batch) < BATCH:
                 try:
                     item = self._queue.get_nowait()
                 except queue.Empty:
@@ -223,81 +229,80 @@ class Runtime:
             self.process(batch)
         return bool(batch)
 
-    def barrier(self) -> Future[None]:
-        """A future that resolves once everything queued before it has been applied."""
-        future: Future[None] = Future()
-        self._queue.put(future)
-        return future
-
     def process(self, batch: list[Any]) -> None:
         """Apply a batch: starts first, then the events grouped per execution, in order."""
+        starts: list[StartRequest] = []
         grouped: dict[str, list[Envelope]] = {}
         barriers: list[Future[None]] = []
         for item in batch:
             if isinstance(item, StartRequest):
-                self._start(item)
+                starts.append(item)
             elif isinstance(item, Future):
                 barriers.append(item)
             else:
                 grouped.setdefault(item.event.workflow_execution_id, []).append(item)
         try:
-            self._step_all(grouped)
+            try:
+                result = self.stepper.run_batch([request.item for request in starts], grouped)
+            except Exception:
+                log.warning("batch failed; applying its items one by one", exc_info=True)
+                self._one_by_one(starts, grouped)
+            else:
+                self._settle(starts, result)
         finally:
             for barrier in barriers:
                 barrier.set_result(None)
 
-    def _step_all(self, grouped: dict[str, list[Envelope]]) -> None:
+    def _one_by_one(
+        self, starts: list[StartRequest], grouped: dict[str, list[Envelope]]
+    ) -> None:
+        for request in starts:
+            try:
+                result = self.stepper.run_batch([request.item], {})
+            except Exception as exc:
+                log.exception("start failed", extra={"workflow_execution_id": request.item.execution_id})
+                self._start_failed(request, exc)
+                continue
+            self._settle([request], result)
         for execution_id, envelopes in grouped.items():
             try:
-                outgoing = self.stepper.step(execution_id, envelopes)
+                result = self.stepper.run_batch([], {execution_id: envelopes})
             except Exception:
                 log.exception("step failed", extra={"workflow_execution_id": execution_id})
-                self.stepper.snapshots.drop(execution_id)
                 continue
-            self._dispatch(outgoing)
+            self._dispatch(result.outgoing)
 
-    def _start(self, request: StartRequest) -> None:
-        try:
-            outgoing = self.stepper.start(
-                spec_name=request.spec_name,
-                definition=request.definition,
-                workbook=request.workbook,
-                workflow_id=request.workflow_id,
-                execution_id=request.execution_id,
-                input=request.input,
-                params=request.params,
-                description=request.description,
-                namespace=request.namespace,
-                task_execution_id=request.task_execution_id,
-                root_execution_id=request.root_execution_id,
-                outbox_id=request.outbox_id,
+    def _settle(self, starts: list[StartRequest], result: BatchResult) -> None:
+        failed = {id(item): exc for item, exc in result.failed_starts}
+        for request in starts:
+            exc = failed.get(id(request.item))
+            if exc is not None:
+                self._start_failed(request, exc)
+            elif request.future is not None:
+                request.future.set_result(request.item.execution_id)
+        self._dispatch(result.outgoing)
+
+    def _start_failed(self, request: StartRequest, exc: Exception) -> None:
+        item = request.item
+        if item.task_execution_id is not None and item.parent_execution_id is not None:
+            # A sub-workflow that cannot start fails its parent task.
+            failed = events.SubworkflowCompleted(
+                workflow_execution_id=item.parent_execution_id,
+                task_execution_id=item.task_execution_id,
+                subworkflow_execution_id=item.execution_id,
+                state=State.ERROR,
+                message=_message(exc),
+                start_failed=True,
             )
-        except Exception as exc:
-            if request.task_execution_id is not None:
-                # A sub-workflow that cannot start fails its parent task.
-                parent = request.params.get("__parent_execution_id")
-                failed = events.SubworkflowCompleted(
-                    workflow_execution_id=str(parent),
-                    task_execution_id=request.task_execution_id,
-                    subworkflow_execution_id=request.execution_id,
-                    state=State.ERROR,
-                    message=_message(exc),
+            self._dispatch(self.stepper.notify_parent(failed, item.outbox_id))
+        elif item.outbox_id is not None:
+            log.warning("scheduled start failed", extra={"error": _message(exc)})
+            with self.database.transaction() as connection:
+                connection.execute(
+                    sa.delete(tables.outbox).where(tables.outbox.c.id == item.outbox_id)
                 )
-                self._dispatch(self.stepper.notify_parent(failed, request.outbox_id))
-            elif request.outbox_id is not None:
-                log.warning("scheduled start failed", extra={"error": _message(exc)})
-                with self.database.transaction() as connection:
-                    connection.execute(
-                        sa.delete(tables.outbox).where(tables.outbox.c.id == request.outbox_id)
-                    )
-            if request.future is not None:
-                request.future.set_exception(exc)
-            elif not isinstance(exc, errors.SiroccoError):
-                log.exception("start failed")
-            return
         if request.future is not None:
-            request.future.set_result(request.execution_id)
-        self._dispatch(outgoing)
+            request.future.set_exception(exc)
 
     # ------------------------------------------------------------ dispatch
 
@@ -310,11 +315,13 @@ class Runtime:
                     handed.append(outbox_id)
                 to_run.append(_with_outbox(command, outbox_id))
             elif isinstance(command, commands.StartSubworkflow):
-                self._queue.put(self._subworkflow_request(command, outbox_id))
+                self._queue.put(StartRequest(self._subworkflow_item(command, outbox_id)))
             elif isinstance(command, (commands.NotifyParent, commands.SendEvent)):
                 self._queue.put(Envelope(event=command.event, outbox_id=outbox_id))
         for event in outgoing.events:
             self._queue.put(Envelope(event=event))
+        for timer_id, timer_event in outgoing.timers_now:
+            self._queue.put(Envelope(event=timer_event, timer_id=timer_id))
         if handed:
             with self.database.transaction() as connection:
                 connection.execute(sa.delete(tables.outbox).where(tables.outbox.c.id.in_(handed)))
@@ -331,8 +338,6 @@ class Runtime:
             )
             for listener in self._listeners:
                 listener(execution_id, state)
-            with self._ended:
-                self._ended.notify_all()
 
     def start_from_outbox(self, outbox_id: str, payload: Mapping[str, Any]) -> None:
         """Start a workflow that a durable outbox row asks for (cron triggers)."""
@@ -348,69 +353,49 @@ class Runtime:
         params = dict(payload.get("params") or {})
         if found.namespace:
             params.setdefault("namespace", found.namespace)
-        self._queue.put(
-            StartRequest(
-                spec_name=found.name,
-                definition=found.definition,
-                workbook=found.workbook,
-                workflow_id=found.id,
-                execution_id=str(payload["execution_id"]),
-                input=dict(payload.get("input") or {}),
-                params=params,
-                description=str(payload.get("description", "")),
-                namespace=found.namespace,
-                outbox_id=outbox_id,
-            )
+        item = StartItem(
+            spec_name=found.name,
+            definition=found.definition,
+            workbook=found.workbook,
+            workflow_id=found.id,
+            execution_id=str(payload["execution_id"]),
+            input=dict(payload.get("input") or {}),
+            params=params,
+            description=str(payload.get("description", "")),
+            namespace=found.namespace,
+            outbox_id=outbox_id,
         )
+        self._queue.put(StartRequest(item))
 
-    def _subworkflow_request(
+    def _subworkflow_item(
         self, command: commands.StartSubworkflow, outbox_id: str | None
-    ) -> StartRequest:
-        params = dict(command.params)
-        params["__parent_execution_id"] = command.workflow_execution_id
+    ) -> StartItem:
         try:
-            found = definitions.find_workflow(
-                self.database, command.workflow_name, namespace=command.namespace,
+            found: definitions.FoundWorkflow | None = definitions.find_workflow(
+                self.database,
+                command.workflow_name,
+                namespace=command.namespace,
                 workbook=command.workbook,
             )
         except errors.NotFoundError:
             found = None
-        return StartRequest(
+        return StartItem(
             spec_name=found.name if found else command.workflow_name,
             definition=found.definition if found else "",
             workbook=found.workbook if found else None,
             workflow_id=found.id if found else None,
             execution_id=command.subworkflow_execution_id,
             input=command.input,
-            params=params,
+            params=command.params,
             namespace=found.namespace if found else command.namespace,
             task_execution_id=command.task_execution_id,
             root_execution_id=command.root_execution_id,
+            parent_execution_id=command.workflow_execution_id,
             outbox_id=outbox_id,
-            parent_index=command.index,
         )
 
     def _deliver_timer(self, timer_id: str, event: events.Event) -> None:
         self._queue.put(Envelope(event=event, timer_id=timer_id))
-
-    # ------------------------------------------------------------ waiting
-
-    def wait_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
-        """Block until ``predicate()`` is true after some workflow ended, or timeout."""
-        deadline = self.clock().timestamp() + timeout
-        with self._ended:
-            while not predicate():
-                remaining = deadline - self.clock().timestamp()
-                if remaining <= 0:
-                    return False
-                self._ended.wait(min(remaining, 0.2))
-        return True
-
-
-def _with_future(request: StartRequest, future: Future[str]) -> StartRequest:
-    import dataclasses
-
-    return dataclasses.replace(request, future=future)
 
 
 def _with_outbox(command: commands.RunAction, outbox_id: str | None) -> commands.RunAction:

@@ -15,7 +15,8 @@ from sirocco.actions import runner
 from sirocco.engine import commands, events
 from sirocco.engine.states import INCOMPLETE, TERMINAL, State
 from sirocco.runtime import definitions
-from sirocco.runtime.loop import Runtime, StartRequest, utcnow
+from sirocco.runtime.loop import Runtime, utcnow
+from sirocco.runtime.steps import StartItem
 from sirocco.store import executions, tables
 from sirocco.store.database import Database
 
@@ -60,7 +61,7 @@ class Service:
             raise errors.InputError("Parameter 'env' must be a dictionary or an environment name.")
         if namespace or found.namespace:
             start_params.setdefault("namespace", found.namespace)
-        request = StartRequest(
+        item = StartItem(
             spec_name=found.name,
             definition=found.definition,
             workbook=found.workbook,
@@ -71,7 +72,7 @@ class Service:
             description=description,
             namespace=found.namespace,
         )
-        return self.runtime.request_start(request).result(START_TIMEOUT)
+        return self.runtime.request_start(item).result(START_TIMEOUT)
 
     def pause_workflow(self, execution_id: str) -> None:
         row = self._execution_row(execution_id)

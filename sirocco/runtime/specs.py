@@ -48,7 +48,7 @@ class SpecCache:
             found = self._actions.get(key)
             if found is not None:
                 return found
-        document = lang.parse_actions(definition)
+        document = lang.parse_actions(definition, workbook=workbook)
         short = name.split(".", 1)[1] if workbook and name.startswith(workbook + ".") else name
         spec = document.actions.get(name) or document.actions.get(short)
         if spec is None and len(document.actions) == 1:

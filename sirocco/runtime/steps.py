@@ -16,18 +16,19 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from sirocco import engine
+from sirocco import engine, errors
 from sirocco.engine import commands, events, records
 from sirocco.engine.states import TERMINAL
 from sirocco.runtime import codec
 from sirocco.runtime.lookup import StoreLookup
+from sirocco.runtime.timers import CLAIM_FOR
 from sirocco.runtime.specs import SpecCache
 from sirocco.store import executions, tables
 from sirocco.store.database import Database
@@ -59,6 +60,35 @@ class Outgoing:
     events: list[events.Event] = field(default_factory=list)
     ended: list[tuple[str, str]] = field(default_factory=list)
     timers_due: list[datetime] = field(default_factory=list)
+    timers_now: list[tuple[str, events.TimerFired]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StartItem:
+    """What it takes to start one workflow execution."""
+
+    spec_name: str
+    definition: str
+    workbook: str | None
+    workflow_id: str | None
+    execution_id: str
+    input: Mapping[str, Any]
+    params: Mapping[str, Any]
+    description: str = ""
+    namespace: str = ""
+    task_execution_id: str | None = None
+    root_execution_id: str | None = None
+    parent_execution_id: str | None = None
+    outbox_id: str | None = None
+
+
+@dataclass(slots=True)
+class BatchResult:
+    """What a batch left: commands to dispatch and the fate of each start."""
+
+    outgoing: Outgoing = field(default_factory=Outgoing)
+    started: list[StartItem] = field(default_factory=list)
+    failed_starts: list[tuple[StartItem, Exception]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -119,50 +149,150 @@ class Stepper:
         self.snapshots = SnapshotCache()
         self.run_inline: InlineRunner | None = None
 
-    # ------------------------------------------------------------ events
+    # ------------------------------------------------------------ one transaction, many items
 
-    def step(self, execution_id: str, envelopes: Sequence[Envelope]) -> Outgoing:
-        """Apply a batch of events to one execution in one transaction."""
-        outgoing = Outgoing()
-        snapshot: engine.Snapshot | None = None
+    def run_batch(
+        self,
+        starts: Sequence[StartItem],
+        groups: Mapping[str, Sequence[Envelope]],
+    ) -> BatchResult:
+        """Starts and event groups of several executions in one transaction (group commit).
+
+        A start whose input is wrong is reported in ``failed_starts`` and writes
+        nothing; any other error rolls the whole batch back and is raised (the
+        caller then retries item by item).
+        """
+        result = BatchResult()
+        touched: list[tuple[str, int, engine.Snapshot]] = []
         try:
             with self.database.transaction() as connection:
                 self.lookup.bind(connection)
-                self._consume(connection, envelopes)
-                row = executions.lock_workflow(connection, execution_id)
-                if row is None:
-                    return outgoing
-                snapshot = self._snapshot(connection, row)
-                wanted = [
-                    envelope.event.action_execution_id
-                    for envelope in envelopes
-                    if isinstance(envelope.event, events.ActionCompleted)
-                ]
-                missing = [item for item in wanted if item not in snapshot.actions]
-                if missing:
-                    snapshot.add_actions(executions.load_actions(connection, missing))
-                pending = _Pending()
-                decision = engine.decide(
-                    snapshot, [item.event for item in envelopes], now=self.clock(), new_id=new_id
-                )
-                self._absorb(decision, snapshot, pending)
-                self._rounds(snapshot, pending)
-                self._write(connection, pending, outgoing, bump=execution_id)
+                for item in starts:
+                    try:
+                        started = self._start_in(connection, item, result.outgoing)
+                    except errors.SiroccoError as exc:
+                        result.failed_starts.append((item, exc))
+                        continue
+                    result.started.append(item)
+                    if started is not None:
+                        touched.append((item.execution_id, 0, started))
+                for execution_id, envelopes in groups.items():
+                    stepped = self._step_in(connection, execution_id, envelopes, result.outgoing)
+                    if stepped is not None:
+                        touched.append((execution_id, stepped[0], stepped[1]))
         except BaseException:
-            self.snapshots.drop(execution_id)  # it may hold changes that were rolled back
+            for execution_id, _, _ in touched:
+                self.snapshots.drop(execution_id)  # they hold changes that were rolled back
+            for execution_id in groups:
+                self.snapshots.drop(execution_id)
             raise
         finally:
             self.lookup.bind(None)
-        self._cache(execution_id, row.version + 1, snapshot)
-        return outgoing
+        for execution_id, version, snapshot in touched:
+            self._cache(execution_id, version, snapshot)
+        return result
 
-    def _consume(self, connection: sa.Connection, envelopes: Sequence[Envelope]) -> None:
+    def step(self, execution_id: str, envelopes: Sequence[Envelope]) -> Outgoing:
+        """Apply a batch of events to one execution in its own transaction."""
+        return self.run_batch([], {execution_id: envelopes}).outgoing
+
+    def start(self, item: StartItem) -> Outgoing:
+        """Create and start one workflow execution in its own transaction.
+
+        Raises InputError (nothing written) when the input does not fit.
+        """
+        result = self.run_batch([item], {})
+        if result.failed_starts:
+            raise result.failed_starts[0][1]
+        return result.outgoing
+
+    def _step_in(
+        self,
+        connection: sa.Connection,
+        execution_id: str,
+        envelopes: Sequence[Envelope],
+        outgoing: Outgoing,
+    ) -> tuple[int, engine.Snapshot] | None:
+        envelopes = self._consume(connection, envelopes)
+        row = executions.lock_workflow(connection, execution_id)
+        if row is None or not envelopes:
+            return None
+        snapshot = self._snapshot(connection, row)
+        wanted = [
+            envelope.event.action_execution_id
+            for envelope in envelopes
+            if isinstance(envelope.event, events.ActionCompleted)
+        ]
+        missing = [item for item in wanted if item not in snapshot.actions]
+        if missing:
+            snapshot.add_actions(executions.load_actions(connection, missing))
+        pending = _Pending()
+        try:
+            decision = engine.decide(
+                snapshot, [item.event for item in envelopes], now=self.clock(), new_id=new_id
+            )
+            self._absorb(decision, snapshot, pending)
+            self._rounds(snapshot, pending)
+        except BaseException:
+            self.snapshots.drop(execution_id)
+            raise
+        self._write(connection, pending, outgoing, bump=execution_id)
+        return row.version + 1, snapshot
+
+    def _start_in(
+        self, connection: sa.Connection, item: StartItem, outgoing: Outgoing
+    ) -> engine.Snapshot | None:
+        if not item.definition:
+            where = f", namespace={item.namespace}" if item.namespace else ""
+            raise errors.NotFoundError(
+                f"Workflow not found [workflow_identifier={item.spec_name}{where}]"
+            )
+        spec = self.specs.workflow(item.spec_name, item.definition, item.workbook)
+        if item.outbox_id is not None:
+            connection.execute(_DELETE_OUTBOX, {"ids": [item.outbox_id]})
+        if executions.lock_workflow(connection, item.execution_id) is not None:
+            return None  # started already (a redelivered request)
+        decision = engine.start_workflow(
+            spec=spec,
+            execution_id=item.execution_id,
+            input=item.input,
+            params=item.params,
+            now=self.clock(),
+            new_id=new_id,
+            lookup=self.lookup,
+            description=item.description,
+            namespace=item.namespace,
+            workflow_id=item.workflow_id,
+            task_execution_id=item.task_execution_id,
+            root_execution_id=item.root_execution_id,
+        )
+        workflow = next(record for record in decision.workflows if record.id == item.execution_id)
+        snapshot = engine.Snapshot(workflow, [], [], self.lookup)
+        pending = _Pending(workflow_is_new=True)
+        self._absorb(decision, snapshot, pending)
+        self._rounds(snapshot, pending)
+        self._write(connection, pending, outgoing)
+        return snapshot
+
+    def _consume(
+        self, connection: sa.Connection, envelopes: Sequence[Envelope]
+    ) -> list[Envelope]:
+        """Delete the rows that carried the events; keep only events whose row was still
+        there (a row already gone means its event was applied before: a duplicate)."""
         outbox_ids = [item.outbox_id for item in envelopes if item.outbox_id is not None]
         timer_ids = [item.timer_id for item in envelopes if item.timer_id is not None]
+        gone: set[str] = set()
         if outbox_ids:
-            connection.execute(_DELETE_OUTBOX, {"ids": outbox_ids})
+            deleted = set(connection.execute(_DELETE_OUTBOX, {"ids": outbox_ids}).scalars())
+            gone.update(item for item in outbox_ids if item not in deleted)
         if timer_ids:
-            connection.execute(_DELETE_TIMERS, {"ids": timer_ids})
+            deleted = set(connection.execute(_DELETE_TIMERS, {"ids": timer_ids}).scalars())
+            gone.update(item for item in timer_ids if item not in deleted)
+        if not gone:
+            return list(envelopes)
+        return [
+            item for item in envelopes if item.outbox_id not in gone and item.timer_id not in gone
+        ]
 
     def _snapshot(self, connection: sa.Connection, row: Any) -> engine.Snapshot:
         cached = self.snapshots.get(row.id, row.version)
@@ -172,63 +302,6 @@ class Stepper:
         workflow = executions.workflow_record(row, spec)
         tasks = executions.load_tasks(connection, row.id)
         return engine.Snapshot(workflow, tasks, [], self.lookup)
-
-    # ------------------------------------------------------------ starting
-
-    def start(
-        self,
-        *,
-        spec_name: str,
-        definition: str,
-        workbook: str | None,
-        workflow_id: str | None,
-        execution_id: str,
-        input: Any,
-        params: Any,
-        description: str = "",
-        namespace: str = "",
-        task_execution_id: str | None = None,
-        root_execution_id: str | None = None,
-        outbox_id: str | None = None,
-    ) -> Outgoing:
-        """Create and start a workflow execution in one transaction.
-
-        Raises InputError (nothing written) when the input does not fit.
-        """
-        outgoing = Outgoing()
-        spec = self.specs.workflow(spec_name, definition, workbook)
-        snapshot: engine.Snapshot | None = None
-        try:
-            with self.database.transaction() as connection:
-                self.lookup.bind(connection)
-                if outbox_id is not None:
-                    connection.execute(_DELETE_OUTBOX, {"ids": [outbox_id]})
-                if executions.lock_workflow(connection, execution_id) is not None:
-                    return outgoing  # started already (a redelivered request)
-                decision = engine.start_workflow(
-                    spec=spec,
-                    execution_id=execution_id,
-                    input=input,
-                    params=params,
-                    now=self.clock(),
-                    new_id=new_id,
-                    lookup=self.lookup,
-                    description=description,
-                    namespace=namespace,
-                    workflow_id=workflow_id,
-                    task_execution_id=task_execution_id,
-                    root_execution_id=root_execution_id,
-                )
-                workflow = next(item for item in decision.workflows if item.id == execution_id)
-                snapshot = engine.Snapshot(workflow, [], [], self.lookup)
-                pending = _Pending(workflow_is_new=True)
-                self._absorb(decision, snapshot, pending)
-                self._rounds(snapshot, pending)
-                self._write(connection, pending, outgoing)
-        finally:
-            self.lookup.bind(None)
-        self._cache(execution_id, 0, snapshot)
-        return outgoing
 
     def notify_parent(self, event: events.Event, outbox_id: str | None) -> Outgoing:
         """A sub-workflow could not start: tell its parent through a durable outbox row."""
@@ -252,8 +325,13 @@ class Stepper:
             if task.id not in pending.tasks and snapshot.tasks.get(task.id) is None:
                 pending.new_tasks.add(task.id)
             pending.tasks[task.id] = task
+        stored = self.lookup.loaded_action_ids()
         for action in decision.actions:
-            if action.id not in pending.actions and action.id not in snapshot.actions:
+            if (
+                action.id not in pending.actions
+                and action.id not in snapshot.actions
+                and action.id not in stored
+            ):
                 pending.new_actions.add(action.id)
             pending.actions[action.id] = action
         pending.problems.extend(decision.problems)
@@ -317,17 +395,24 @@ class Stepper:
         timer_rows: list[dict[str, Any]] = []
         for command in pending.commands:
             if isinstance(command, commands.ScheduleTimer):
+                timer_id = new_id()
+                due_now = command.due <= now
                 timer_rows.append(
                     {
-                        "id": new_id(),
+                        "id": timer_id,
                         "due": command.due,
                         "workflow_execution_id": command.event.workflow_execution_id,
                         "payload": codec.encode(command.event),
-                        "claimed_until": None,
+                        # Due now: this process delivers it right after the commit; the
+                        # timer thread takes it over only if that never happens.
+                        "claimed_until": now + CLAIM_FOR if due_now else None,
                         "created_at": now,
                     }
                 )
-                outgoing.timers_due.append(command.due)
+                if due_now:
+                    outgoing.timers_now.append((timer_id, command.event))
+                else:
+                    outgoing.timers_due.append(command.due)
             elif isinstance(command, commands.WorkflowEnded):
                 continue
             else:
@@ -357,11 +442,15 @@ class Stepper:
             self.snapshots.put(execution_id, version, snapshot)
 
 
-_DELETE_OUTBOX = sa.delete(tables.outbox).where(
-    tables.outbox.c.id.in_(sa.bindparam("ids", expanding=True))
+_DELETE_OUTBOX = (
+    sa.delete(tables.outbox)
+    .where(tables.outbox.c.id.in_(sa.bindparam("ids", expanding=True)))
+    .returning(tables.outbox.c.id)
 )
-_DELETE_TIMERS = sa.delete(tables.timers).where(
-    tables.timers.c.id.in_(sa.bindparam("ids", expanding=True))
+_DELETE_TIMERS = (
+    sa.delete(tables.timers)
+    .where(tables.timers.c.id.in_(sa.bindparam("ids", expanding=True)))
+    .returning(tables.timers.c.id)
 )
 _BUMP_VERSION = (
     sa.update(tables.workflow_executions)

@@ -1,0 +1,220 @@
+"""``/v2/actions``: the Python actions of the registry and the stored ad-hoc actions.
+
+Mistral lists both kinds together and pages them in memory, sorted by name;
+a Python action's id is its name and it has no definition, scope or times.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from sirocco import errors
+from sirocco.api import deps, listing, render
+from sirocco.api.render import MistralJSONResponse
+from sirocco.store import definitions, queries, tables
+from sirocco.store.database import Database
+
+router = APIRouter(route_class=deps.StrictRoute, tags=["actions"])
+
+FILTERS = (
+    "created_at", "name", "scope", "tags", "updated_at", "description", "definition",
+    "is_system", "input", "namespace",
+)  # fmt: skip
+_list_query = listing.query_dependency(FILTERS)
+
+
+def show(row: Mapping[str, Any], *, only: Any = None, uploaded: bool = False) -> dict[str, Any]:
+    """An action as Mistral shows it."""
+    fresh = uploaded and row.get("updated_at") is None
+    return render.resource(
+        row,
+        render.ACTION,
+        only=only,
+        drop=("updated_at",) if fresh else (),
+        text_fields=("input",),
+    )
+
+
+def system_row(action: Mapping[str, Any]) -> dict[str, Any]:
+    """A registry action as an action row."""
+    return {
+        "id": action["name"],
+        "name": action["name"],
+        "is_system": bool(action.get("is_system", True)),
+        "input": action.get("input") or "",
+        "description": action.get("description") or "",
+        "tags": None,
+        "definition": "",
+        "scope": None,
+        "project_id": None,
+        "created_at": "",
+        "updated_at": "",
+        "namespace": "",
+    }
+
+
+@router.post("/v2/actions/validate", openapi_extra=deps.TEXT_BODY)
+def validate_actions(*, text: deps.TextBody) -> Response:
+    """Check an ad-hoc action text."""
+    try:
+        definitions.validate_actions(text)
+    except errors.DefinitionError as exc:
+        return MistralJSONResponse({"valid": False, "error": exc.message})
+    return MistralJSONResponse({"valid": True})
+
+
+def _save(
+    text: str,
+    namespace: str | None,
+    scope: str | None,
+    database: Database,
+    *,
+    create: bool,
+    identifier: str | None = None,
+) -> Response:
+    checked_scope = deps.scope_of(scope)
+    with database.transaction() as connection:
+        rows = definitions.save_actions(
+            connection,
+            text,
+            now=deps.now(),
+            namespace=namespace or "",
+            scope=checked_scope,
+            create=create,
+            identifier=identifier,
+        )
+    body = {"actions": [show(row, uploaded=True) for row in rows]}
+    return MistralJSONResponse(body, status_code=201 if create else 200)
+
+
+@router.post("/v2/actions", status_code=201, openapi_extra=deps.TEXT_BODY)
+def create_actions(
+    *,
+    text: deps.TextBody,
+    namespace: str | None = None,
+    scope: str | None = None,
+    database: deps.DatabaseDep,
+) -> Response:
+    """Store every ad-hoc action of the text."""
+    return _save(text, namespace, scope, database, create=True)
+
+
+@router.put("/v2/actions", openapi_extra=deps.TEXT_BODY)
+def update_actions(
+    *,
+    text: deps.TextBody,
+    namespace: str | None = None,
+    scope: str | None = None,
+    database: deps.DatabaseDep,
+) -> Response:
+    """Replace the ad-hoc actions named in the text."""
+    return _save(text, namespace, scope, database, create=False)
+
+
+@router.put("/v2/actions/{identifier}", openapi_extra=deps.TEXT_BODY)
+def update_action(
+    *,
+    identifier: str,
+    text: deps.TextBody,
+    namespace: str | None = None,
+    scope: str | None = None,
+    database: deps.DatabaseDep,
+) -> Response:
+    """Replace one ad-hoc action, given by name or id."""
+    return _save(text, namespace, scope, database, create=False, identifier=identifier)
+
+
+@router.get("/v2/actions")
+def list_actions(
+    *,
+    request: Request,
+    values: Annotated[dict[str, str | None], Depends(_list_query)],
+    service: deps.ServiceDep,
+) -> Response:
+    """Python and ad-hoc actions together, paged in memory."""
+    wanted = listing.parse(
+        values,
+        resource_fields=render.ACTION,
+        filters=FILTERS,
+        default_sort="name",
+        marker_is_uuid=False,
+        defaults={"namespace": ""},
+    )
+    everything = queries.Page(limit=queries.MAX_LIMIT * 100)
+    with service.database.read() as connection:
+        stored = queries.list_rows(connection, queries.ACTIONS, everything)
+    rows = [_stamped(row) for row in stored]
+    rows.extend(system_row(action) for action in service.list_actions())
+    keys, directions = queries.sort_order(queries.ACTIONS, wanted.page)
+    page = queries.Page(
+        filters=wanted.page.filters,
+        tags=wanted.page.tags,
+        sort_keys=keys,
+        sort_dirs=directions,
+        limit=wanted.page.limit,
+        marker=wanted.page.marker,
+    )
+    selected = queries.page_in_memory(rows, page)
+    items = [show(row, only=wanted.fields or None) for row in selected]
+    return MistralJSONResponse(
+        listing.body(request, "actions", wanted, queries.ACTIONS, selected, items)
+    )
+
+
+def _stamped(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: render.timestamp(value) for key, value in row.items()}
+
+
+def _find(
+    database: Database, service: deps.EngineService, name: str, namespace: str
+) -> dict[str, Any]:
+    table = tables.action_definitions
+    condition = sa.and_(table.c.name == name, table.c.namespace == namespace)
+    if definitions.is_uuid(name):
+        condition = sa.or_(condition, table.c.id == name)
+    with database.read() as connection:
+        row = queries.get_row(connection, queries.ACTIONS, where=[condition])
+    if row is not None:
+        return row
+    if not namespace:
+        for action in service.list_actions():
+            if action["name"] == name:
+                return system_row(action)
+    raise errors.NotFoundError(f"Action not found [name={name}, namespace={namespace}]")
+
+
+@router.get("/v2/actions/{name}")
+@router.get("/v2/actions/{name}/")
+def get_action(*, name: str, service: deps.ServiceDep) -> Response:
+    """One action by name (or id) in the default namespace."""
+    return MistralJSONResponse(show(_find(service.database, service, name, "")))
+
+
+@router.get("/v2/actions/{name}/{namespace}")
+def get_namespaced_action(*, name: str, namespace: str, service: deps.ServiceDep) -> Response:
+    """One action by name in a namespace (the client puts the namespace in the path)."""
+    return MistralJSONResponse(show(_find(service.database, service, name, namespace)))
+
+
+def _delete(name: str, namespace: str, database: Database) -> Response:
+    with database.transaction() as connection:
+        definitions.delete_action(connection, name, namespace)
+    return Response(status_code=204)
+
+
+@router.delete("/v2/actions/{name}", status_code=204)
+@router.delete("/v2/actions/{name}/", status_code=204)
+def delete_action(*, name: str, database: deps.DatabaseDep) -> Response:
+    """Delete an ad-hoc action of the default namespace."""
+    return _delete(name, "", database)
+
+
+@router.delete("/v2/actions/{name}/{namespace}", status_code=204)
+def delete_namespaced_action(*, name: str, namespace: str, database: deps.DatabaseDep) -> Response:
+    """Delete an ad-hoc action of a namespace."""
+    return _delete(name, namespace, database)

@@ -1,0 +1,79 @@
+"""The FastAPI application serving Mistral's REST API v2 over a Sirocco engine service."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI, Request
+from starlette.responses import Response
+
+from sirocco.api import (
+    action_executions,
+    actions,
+    deps,
+    environments,
+    errors,
+    executions,
+    tasks,
+    triggers,
+    workbooks,
+    workflows,
+)
+from sirocco.api.render import MistralJSONResponse
+
+_root = APIRouter(route_class=deps.StrictRoute, tags=["versions"])
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+@_root.get("/")
+def versions(request: Request) -> Response:
+    """The API versions this server speaks (only v2)."""
+    link = {"href": f"{_base(request)}/v2", "target": "v2", "rel": "self"}
+    return MistralJSONResponse({"versions": [{"id": "v2.0", "status": "CURRENT", "links": [link]}]})
+
+
+@_root.get("/v2")
+@_root.get("/v2/")
+def version_2(request: Request) -> Response:
+    """The root of API v2."""
+    return MistralJSONResponse({"uri": f"{_base(request)}/v2"})
+
+
+@_root.get("/maintenance")
+def maintenance() -> Response:
+    """Maintenance mode is not supported: the server is always RUNNING."""
+    return MistralJSONResponse({"status": "RUNNING"})
+
+
+def create_app(service: deps.EngineService) -> FastAPI:
+    """The API application for one engine service.
+
+    Args:
+        service: what starts, changes and deletes executions and runs actions
+            (``sirocco.runtime.service.Service``); its ``database`` serves the reads.
+
+    Returns:
+        The FastAPI application (serve it with uvicorn).
+    """
+    app = FastAPI(
+        title="Sirocco",
+        summary="OpenStack Mistral's REST API v2, served by Sirocco.",
+        version="2.0",
+        default_response_class=MistralJSONResponse,
+    )
+    app.state.service = service
+    errors.install(app)
+    app.include_router(_root)
+    for module in (
+        workbooks,
+        workflows,
+        actions,
+        executions,
+        tasks,
+        action_executions,
+        environments,
+        triggers,
+    ):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,134 @@
+"""What every route needs: the engine service, the clock, raw text bodies, strict query checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine, Mapping
+from datetime import UTC, datetime
+from typing import Annotated, Any, Protocol
+
+from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from starlette.responses import Response
+
+from sirocco.api.errors import ApiError
+from sirocco.store.database import Database
+
+#: OpenAPI description of a text body (definition uploads).
+TEXT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"text/plain": {"schema": {"type": "string"}}},
+    }
+}
+
+
+class EngineService(Protocol):
+    """The engine operations the API calls (``sirocco.runtime.service.Service``)."""
+
+    database: Database
+
+    def start_workflow(
+        self,
+        *,
+        workflow: str,
+        namespace: str = "",
+        input: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+        description: str = "",
+        execution_id: str | None = None,
+    ) -> str: ...
+
+    def pause_workflow(self, execution_id: str) -> None: ...
+
+    def resume_workflow(self, execution_id: str, env: Mapping[str, Any] | None = None) -> None: ...
+
+    def stop_workflow(self, execution_id: str, state: str, message: str | None = None) -> None: ...
+
+    def rerun_task(
+        self, task_execution_id: str, *, reset: bool = True, env: Mapping[str, Any] | None = None
+    ) -> None: ...
+
+    def skip_task(self, task_execution_id: str) -> None: ...
+
+    def update_env(self, execution_id: str, env: Mapping[str, Any]) -> None: ...
+
+    def delete_execution(self, execution_id: str, *, force: bool = False) -> None: ...
+
+    def run_action(
+        self,
+        *,
+        name: str,
+        input: Mapping[str, Any],
+        namespace: str = "",
+        description: str = "",
+        save_result: bool = False,
+        run_sync: bool = False,
+        target: str | None = None,
+        timeout: float | None = None,
+    ) -> Mapping[str, Any]: ...
+
+    def complete_action(self, action_execution_id: str, *, state: str, output: Any) -> None: ...
+
+    def list_actions(self) -> list[Mapping[str, Any]]: ...
+
+
+def service(request: Request) -> EngineService:
+    """The service the app was created with."""
+    found: EngineService = request.app.state.service
+    return found
+
+
+def database(request: Request) -> Database:
+    """The service's database."""
+    return service(request).database
+
+
+def now() -> datetime:
+    """The current time as stored: naive UTC, whole seconds (Mistral drops microseconds)."""
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+
+
+async def definition_text(request: Request) -> str:
+    """The raw text body of a definition upload (any content type)."""
+    request.state.text_upload = True
+    body = await request.body()
+    return body.decode("utf-8", errors="replace")
+
+
+class StrictRoute(APIRoute):
+    """A route that refuses query parameters it does not declare, as Mistral does."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        allowed = _query_names(self.dependant)
+
+        async def strict_handler(request: Request) -> Response:
+            for key in request.query_params:
+                if key not in allowed:
+                    raise ApiError(f'Unknown argument: "{key}"')
+            return await handler(request)
+
+        return strict_handler
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    names = {str(param.alias) for param in dependant.query_params}
+    for dependency in dependant.dependencies:
+        names |= _query_names(dependency)
+    return names
+
+
+def scope_of(value: str | None) -> str:
+    """The ``scope`` parameter, checked."""
+    scope = value or "private"
+    if scope not in ("private", "public"):
+        raise ApiError(
+            "Scope must be one of the following: ['private', 'public']; actual: " + scope
+        )
+    return scope
+
+
+DatabaseDep = Annotated[Database, Depends(database)]
+ServiceDep = Annotated[EngineService, Depends(service)]
+TextBody = Annotated[str, Depends(definition_text)]

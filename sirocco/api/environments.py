@@ -1,0 +1,105 @@
+"""``/v2/environments``: named sets of variables that executions can use as ``env``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from sirocco import errors
+from sirocco.api import bodies, deps, listing, render
+from sirocco.api.render import MistralJSONResponse
+from sirocco.store import definitions, queries, tables
+
+router = APIRouter(route_class=deps.StrictRoute, tags=["environments"])
+
+FILTERS = ("created_at", "name", "updated_at", "description", "variables", "scope")
+_list_query = listing.query_dependency(FILTERS)
+
+
+def show(row: dict[str, Any], *, only: Any = None, created: bool = False) -> dict[str, Any]:
+    """An environment as Mistral shows it (on creation, unset fields are left out)."""
+    drop = [name for name in ("description", "variables", "updated_at") if row.get(name) is None]
+    return render.resource(row, render.ENVIRONMENT, only=only, drop=drop if created else ())
+
+
+@router.post("/v2/environments", status_code=201)
+def create_environment(*, env: bodies.EnvironmentBody, database: deps.DatabaseDep) -> Response:
+    """Store an environment."""
+    if not env.name:
+        raise errors.InputError("Environment name is required.")
+    variables = bodies.json_object("variables", env.variables)
+    with database.transaction() as connection:
+        row = definitions.create_environment(
+            connection,
+            name=env.name,
+            description=env.description,
+            variables=variables,
+            scope=deps.scope_of(env.scope),
+            now=deps.now(),
+        )
+    return MistralJSONResponse(show(row, created=True), status_code=201)
+
+
+@router.put("/v2/environments")
+def update_environment(*, env: bodies.EnvironmentBody, database: deps.DatabaseDep) -> Response:
+    """Change an environment named in the body."""
+    if not env.name:
+        raise errors.InputError("Environment name is required.")
+    changes: dict[str, Any] = {}
+    given = env.model_fields_set
+    if "description" in given:
+        changes["description"] = env.description
+    if "variables" in given and env.variables is not None:
+        changes["variables"] = bodies.json_object("variables", env.variables)
+    if "scope" in given and env.scope is not None:
+        changes["scope"] = deps.scope_of(env.scope)
+    with database.transaction() as connection:
+        row = definitions.update_environment(connection, env.name, changes, now=deps.now())
+    return MistralJSONResponse(show(row))
+
+
+@router.get("/v2/environments")
+def list_environments(
+    *,
+    request: Request,
+    values: Annotated[dict[str, str | None], Depends(_list_query)],
+    database: deps.DatabaseDep,
+) -> Response:
+    """List environments."""
+    wanted = listing.parse(values, resource_fields=render.ENVIRONMENT, filters=FILTERS)
+    with database.read() as connection:
+        rows = queries.list_rows(
+            connection, queries.ENVIRONMENTS, wanted.page, fields=wanted.fields
+        )
+    items = [show(row, only=wanted.fields or None) for row in rows]
+    return MistralJSONResponse(
+        listing.body(request, "environments", wanted, queries.ENVIRONMENTS, rows, items)
+    )
+
+
+@router.get("/v2/environments/{name}")
+def get_environment(
+    *, name: str, fields: str | None = None, database: deps.DatabaseDep
+) -> Response:
+    """One environment by name."""
+    only = listing.selected_fields(fields, render.ENVIRONMENT)
+    with database.read() as connection:
+        row = queries.get_row(
+            connection,
+            queries.ENVIRONMENTS,
+            where=[tables.environments.c.name == name],
+            fields=only,
+        )
+    if row is None:
+        raise errors.NotFoundError(f"Environment not found [name={name}]")
+    return MistralJSONResponse(show(row, only=only or None))
+
+
+@router.delete("/v2/environments/{name}", status_code=204)
+def delete_environment(*, name: str, database: deps.DatabaseDep) -> Response:
+    """Delete an environment."""
+    with database.transaction() as connection:
+        definitions.delete_environment(connection, name)
+    return Response(status_code=204)

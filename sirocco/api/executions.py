@@ -1,0 +1,269 @@
+"""``/v2/executions``: start, list, get, change, delete workflow executions; their tasks and trees.
+
+Changes go through the engine service; reads come straight from the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from sirocco import errors
+from sirocco.api import bodies, deps, listing, render, reports, tasks
+from sirocco.api.errors import ApiError
+from sirocco.api.render import MistralJSONResponse
+from sirocco.store import definitions, queries, tables
+from sirocco.store.database import Database
+
+router = APIRouter(route_class=deps.StrictRoute, tags=["executions"])
+
+FILTERS = (
+    "created_at", "workflow_name", "workflow_id", "tags", "params", "task_execution_id",
+    "state", "state_info", "input", "output", "updated_at", "description", "project_id",
+    "root_execution_id", "nulls",
+)  # fmt: skip
+_list_query = listing.query_dependency(FILTERS, ("include_output", "all_projects"))
+_TERMINAL = ("SUCCESS", "ERROR", "CANCELLED")
+_ALLOWED_STATES = ("RUNNING", "PAUSED", "SUCCESS", "ERROR", "CANCELLED")
+#: Fields of a list item (no output unless asked, no published_global).
+LIST_FIELDS = tuple(
+    name for name in render.EXECUTION if name not in ("published_global", "source_execution_id")
+)
+
+
+def show(
+    row: Mapping[str, Any], *, only: Sequence[str] | None = None, drop: Sequence[str] = ()
+) -> dict[str, Any]:
+    """An execution as Mistral shows it (output ``{}`` until there is one)."""
+    shown = dict(row)
+    if "output" in shown and shown["output"] is None:
+        shown["output"] = {}
+    return render.resource(
+        shown, render.EXECUTION, only=only or None, drop=("source_execution_id", *drop)
+    )
+
+
+def read(database: Database, execution_id: str, fields: Sequence[str] = ()) -> dict[str, Any]:
+    """One execution row; NotFoundError in Mistral's words."""
+    with database.read() as connection:
+        return queries.get_by_id(connection, queries.EXECUTIONS, execution_id, fields=fields)
+
+
+def list_fields(wanted: listing.ListRequest, include_output: bool) -> tuple[str, ...]:
+    """The columns a list reads: the asked ones, or the default ones."""
+    if wanted.fields:
+        return wanted.fields
+    return tuple(name for name in LIST_FIELDS if include_output or name != "output")
+
+
+@router.post("/v2/executions", status_code=201)
+def create_execution(*, wf_ex: bodies.ExecutionBody, service: deps.ServiceDep) -> Response:
+    """Start a workflow (or return the execution that already has the given id)."""
+    database = service.database
+    if wf_ex.id:
+        with database.read() as connection:
+            existing = queries.get_row(
+                connection, queries.EXECUTIONS, where=[queries.EXECUTIONS.id_column == wf_ex.id]
+            )
+        if existing is not None:
+            return MistralJSONResponse(show(existing, drop=("published_global",)), status_code=201)
+    workflow = wf_ex.workflow_id or wf_ex.workflow_name
+    namespace = wf_ex.workflow_namespace
+    given_input = bodies.json_object("input", wf_ex.input)
+    params = bodies.json_object("params", wf_ex.params)
+    description = wf_ex.description or ""
+    if wf_ex.source_execution_id:
+        source = read(database, wf_ex.source_execution_id)
+        workflow = workflow or source.get("workflow_id") or source.get("workflow_name")
+        if namespace is None:
+            namespace = source.get("workflow_namespace") or ""
+        given_input = _merge(source.get("input") or {}, given_input or {})
+        params = _merge(source.get("params") or {}, params or {})
+        description = f"{description} Based on the execution '{wf_ex.source_execution_id}'"
+        description = description.strip()
+    if not workflow:
+        raise errors.InputError(
+            "Workflow ID or workflow name must be provided. Workflow ID is recommended."
+        )
+    execution_id = service.start_workflow(
+        workflow=workflow,
+        namespace=namespace or "",
+        input=given_input or {},
+        params=params or {},
+        description=description,
+        execution_id=wf_ex.id or None,
+    )
+    row = read(database, execution_id, LIST_FIELDS)
+    return MistralJSONResponse(show(row), status_code=201)
+
+
+@router.get("/v2/executions")
+def list_executions(
+    *,
+    request: Request,
+    values: Annotated[dict[str, str | None], Depends(_list_query)],
+    database: deps.DatabaseDep,
+) -> Response:
+    """List executions (outputs only with ``include_output``)."""
+    include_output = listing.boolean("include_output", values.get("include_output"))
+    wanted = listing.parse(values, resource_fields=render.EXECUTION, filters=FILTERS)
+    fields = list_fields(wanted, include_output)
+    with database.read() as connection:
+        rows = queries.list_rows(connection, queries.EXECUTIONS, wanted.page, fields=fields)
+    items = [show(row, only=wanted.fields) for row in rows]
+    return MistralJSONResponse(
+        listing.body(request, "executions", wanted, queries.EXECUTIONS, rows, items)
+    )
+
+
+@router.get("/v2/executions/{execution_id}")
+def get_execution(
+    *, execution_id: str, fields: str | None = None, database: deps.DatabaseDep
+) -> Response:
+    """One execution, with its output and published globals."""
+    only = listing.selected_fields(fields, render.EXECUTION)
+    return MistralJSONResponse(show(read(database, execution_id, only), only=only))
+
+
+@router.put("/v2/executions/{execution_id}")
+def update_execution(
+    *,
+    execution_id: str,
+    wf_ex: bodies.ExecutionBody,
+    service: deps.ServiceDep,
+) -> Response:
+    """Pause, resume, stop, describe, or change the env of an execution."""
+    database = service.database
+    current = read(database, execution_id, ("state",))
+    params = bodies.json_object("params", wf_ex.params) or {}
+    env = params.get("env") or None
+    state, description = wf_ex.state, wf_ex.description
+    if not (state or description or env):
+        raise errors.InputError(
+            "The property state, description, or env is not provided for update."
+        )
+    if state and description:
+        raise errors.InputError("The property description must be updated separately from state.")
+    if env and state and state != "RUNNING":
+        raise errors.InputError(
+            "The property env can only be updated when workflow execution is not running "
+            "or on resume from pause."
+        )
+    if env is not None and not isinstance(env, Mapping):
+        raise errors.InputError("The property env must be a dictionary.")
+    if description:
+        with database.transaction() as connection:
+            definitions.set_execution_description(
+                connection, execution_id, description, now=deps.now()
+            )
+    if env and not state:
+        service.update_env(execution_id, env)
+    if state:
+        _change_state(service, execution_id, str(current["state"]), state, env, wf_ex.state_info)
+    drop: tuple[str, ...] = ("published_global",)
+    if not state:
+        drop += ("input", "output") if env else ("params", "input", "output")
+    return MistralJSONResponse(show(read(database, execution_id, LIST_FIELDS), drop=drop))
+
+
+def _change_state(
+    service: deps.EngineService,
+    execution_id: str,
+    current: str,
+    state: str,
+    env: Mapping[str, Any] | None,
+    message: str | None,
+) -> None:
+    if state == "PAUSED":
+        service.pause_workflow(execution_id)
+    elif state == "RUNNING":
+        if current in ("PAUSED", "IDLE"):
+            service.resume_workflow(execution_id, env=env)
+    elif state in _TERMINAL:
+        if current not in _TERMINAL:
+            service.stop_workflow(execution_id, state, message)
+    else:
+        raise errors.InputError(
+            f"Cannot change state to {state}. Allowed states are: '{', '.join(_ALLOWED_STATES)}"
+        )
+
+
+@router.delete("/v2/executions/{execution_id}", status_code=204)
+def delete_execution(
+    *,
+    execution_id: str,
+    force: str | None = None,
+    service: deps.ServiceDep,
+) -> Response:
+    """Delete a finished execution (an unfinished one only with ``force``)."""
+    forced = listing.boolean("force", force)
+    current = read(service.database, execution_id, ("state",))
+    if not forced and current["state"] not in _TERMINAL:
+        raise ApiError(
+            "Only completed executions can be deleted. Use --force to override this. "
+            f"Execution {execution_id} is in {current['state']} state",
+            403,
+        )
+    service.delete_execution(execution_id, force=True)
+    return Response(status_code=204)
+
+
+@router.get("/v2/executions/{execution_id}/tasks")
+def list_execution_tasks(
+    *,
+    request: Request,
+    execution_id: str,
+    values: Annotated[dict[str, str | None], Depends(tasks.list_query)],
+    database: deps.DatabaseDep,
+) -> Response:
+    """The task executions of one workflow execution."""
+    where = [tables.task_executions.c.workflow_execution_id == execution_id]
+    return tasks.list_response(request, values, database, where)
+
+
+@router.get("/v2/executions/{execution_id}/executions")
+def list_sub_executions(
+    *,
+    execution_id: str,
+    errors_only: str | None = None,
+    max_depth: str | None = None,
+    include_output: str | None = None,
+    database: deps.DatabaseDep,
+) -> Response:
+    """The execution and every sub-workflow execution below it, flattened."""
+    options = reports.Options.parse(errors_only, max_depth)
+    with database.read() as connection:
+        rows = reports.sub_executions(connection, execution_id, options)
+    with_output = listing.boolean("include_output", include_output)
+    drop = ("published_global",) if with_output else ("published_global", "output")
+    return MistralJSONResponse({"executions": [show(row, drop=drop) for row in rows]})
+
+
+@router.get("/v2/executions/{execution_id}/report")
+def execution_report(
+    *,
+    execution_id: str,
+    errors_only: str | None = None,
+    max_depth: str | None = None,
+    statistics_only: str | None = None,
+    database: deps.DatabaseDep,
+) -> Response:
+    """Statistics and the tree of tasks, actions and sub-workflows of an execution."""
+    options = reports.Options.parse(errors_only, max_depth)
+    only_statistics = listing.boolean("statistics_only", statistics_only)
+    with database.read() as connection:
+        report = reports.build(connection, execution_id, options, statistics_only=only_statistics)
+    return MistralJSONResponse(report)
+
+
+def _merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged

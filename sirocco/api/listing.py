@@ -1,0 +1,238 @@
+"""List requests: query parameters in, a checked Page and the ``next`` link out.
+
+Every list endpoint takes ``marker``, ``limit``, ``sort_keys``, ``sort_dirs``
+and ``fields`` plus its own filters. :func:`query_dependency` builds a FastAPI
+dependency that declares exactly those query parameters (so they show in
+``/openapi.json`` and unknown ones can be refused), and :func:`parse` checks
+them with Mistral's messages.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import urllib.parse
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Query, Request
+
+from sirocco.api.errors import ApiError
+from sirocco.store import queries
+
+PAGING = ("marker", "limit", "sort_keys", "sort_dirs", "fields")
+_UUID = re.compile(
+    r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$"
+)
+_TRUE = frozenset({"true", "1", "on", "yes", "y", "t"})
+_FALSE = frozenset({"false", "0", "off", "no", "n", "f"})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListRequest:
+    """A checked list request."""
+
+    page: queries.Page
+    fields: tuple[str, ...] = ()
+    link_filters: tuple[tuple[str, str], ...] = ()
+    options: Mapping[str, str] = field(default_factory=dict)
+
+
+def query_dependency(
+    filters: Sequence[str], options: Sequence[str] = ()
+) -> Callable[..., dict[str, str | None]]:
+    """A dependency declaring the paging parameters, ``filters`` and ``options`` as queries."""
+    names = [*PAGING, *filters, *options]
+
+    def dependency(**values: str | None) -> dict[str, str | None]:
+        return values
+
+    parameters = [
+        inspect.Parameter(
+            name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=Query(None),
+            annotation=str | None,
+        )
+        for name in dict.fromkeys(names)
+    ]
+    dependency.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    return dependency
+
+
+def comma_list(value: str | None, *, unique: bool = True) -> list[str]:
+    """A comma-separated parameter, lower-cased, without empty items (and duplicates)."""
+    items = [item.strip().lower() for item in str(value or "").split(",")]
+    items = [item for item in items if item]
+    return list(dict.fromkeys(items)) if unique else items
+
+
+def boolean(name: str, value: str | None, default: bool = False) -> bool:
+    """A boolean query parameter."""
+    if value is None or value == "":
+        return default
+    lowered = value.lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ApiError(
+        f"Invalid input for field/attribute {name}. Value: '{value}'. "
+        "Wrong type. Expected 'bool', got 'str'"
+    )
+
+
+def check_uuid(name: str, value: str) -> str:
+    """Refuse a parameter that must be a UUID, in Mistral's words."""
+    if not _UUID.match(value):
+        raise ApiError(
+            f"Invalid input for field/attribute {name}. Value: '{value}'. "
+            f"unable to convert to uuid. Error: Expected a uuid but received {value}."
+        )
+    return value
+
+
+def parse(
+    values: Mapping[str, str | None],
+    *,
+    resource_fields: Sequence[str],
+    filters: Sequence[str],
+    default_sort: str = "created_at",
+    marker_is_uuid: bool = True,
+    defaults: Mapping[str, str] | None = None,
+) -> ListRequest:
+    """Check the paging parameters and turn filters into a :class:`queries.Page`."""
+    limit = _limit(values.get("limit"))
+    marker = values.get("marker") or None
+    if marker is not None and marker_is_uuid:
+        check_uuid("marker", marker)
+    sort_keys = comma_list(values.get("sort_keys")) or [default_sort]
+    sort_dirs = comma_list(values.get("sort_dirs"), unique=False) or ["asc"]
+    if len(sort_keys) < len(sort_dirs):
+        raise ApiError("Length of sort_keys must be equal or greater than sort_dirs.")
+    sort_dirs += ["asc"] * (len(sort_keys) - len(sort_dirs))
+    if any(direction not in ("asc", "desc") for direction in sort_dirs):
+        raise ApiError("Unknown sort direction, must be 'desc' or 'asc'.")
+    fields = comma_list(values.get("fields"))
+    unknown = [name for name in fields if name not in resource_fields]
+    if unknown:
+        raise ApiError(
+            f"Some fields do not exist  [{', '.join(unknown)}], please choose from "
+            f"[{', '.join(resource_fields)}]"
+        )
+    if fields and "id" not in fields:
+        fields.insert(0, "id")
+    given = dict(defaults or {})
+    given.update({name: value for name in filters if (value := values.get(name)) is not None})
+    parsed: list[queries.Filter] = []
+    link: list[tuple[str, str]] = []
+    tags: list[str] = []
+    nulls: list[str] = []
+    for name in filters:
+        if name not in given:
+            continue
+        value = str(given[name])
+        if name == "tags":
+            tags = comma_list(value)
+            link.append((name, ",".join(tags)))
+        elif name == "nulls":
+            nulls = comma_list(value)
+            link.append((name, ",".join(nulls)))
+        else:
+            item = filter_of(name, value)
+            parsed.append(item)
+            shown = ",".join(item.value) if isinstance(item.value, list) else item.value
+            link.append((name, f"{item.operator}:{shown}"))
+    page = queries.Page(
+        filters=tuple(parsed),
+        tags=tuple(tags),
+        nulls=tuple(nulls),
+        sort_keys=tuple(sort_keys),
+        sort_dirs=tuple(sort_dirs),
+        limit=limit,
+        marker=marker,
+    )
+    return ListRequest(page=page, fields=tuple(fields), link_filters=tuple(link))
+
+
+def filter_of(name: str, value: str) -> queries.Filter:
+    """``op:value`` (or a plain value, meaning ``eq``) as a filter."""
+    operator, separator, rest = value.partition(":")
+    if operator in queries.OPERATORS and separator:
+        if operator in ("in", "nin"):
+            return queries.Filter(field=name, operator=operator, value=rest.split(","))
+        return queries.Filter(field=name, operator=operator, value=rest)
+    return queries.Filter(field=name, operator="eq", value=value)
+
+
+def _limit(value: str | None) -> int:
+    if value is None or value == "":
+        return queries.MAX_LIMIT
+    try:
+        limit = int(value)
+    except ValueError as exc:
+        raise ApiError(
+            f"Invalid input for field/attribute limit. Value: '{value}'. "
+            f"unable to convert to int. Error: {exc}"
+        ) from exc
+    if limit <= 0:
+        raise ApiError("Limit must be positive.")
+    return min(limit, queries.MAX_LIMIT)
+
+
+def next_link(
+    request: Request,
+    collection: str,
+    listing: ListRequest,
+    keys: Sequence[str],
+    directions: Sequence[str],
+    items: Sequence[Mapping[str, Any]],
+) -> str | None:
+    """Mistral's ``next`` URL: present only when the page is full."""
+    page = listing.page
+    if not items or len(items) != page.limit:
+        return None
+    base = str(request.base_url).rstrip("/")
+    parts = [f"sort_keys={','.join(keys)}", f"sort_dirs={','.join(directions)}"]
+    parts.extend(f"{name}={_quote(value)}" for name, value in listing.link_filters)
+    parts.append(f"limit={page.limit}")
+    parts.append(f"marker={_quote(str(items[-1].get('id')))}")
+    if listing.fields:
+        parts.append(f"fields={','.join(listing.fields)}")
+    return f"{base}/v2/{collection}?{'&'.join(parts)}"
+
+
+def _quote(value: str) -> str:
+    return urllib.parse.quote(value, safe=":,*.-_~")
+
+
+def body(
+    request: Request,
+    collection: str,
+    listing: ListRequest,
+    view: queries.View,
+    rows: Sequence[Mapping[str, Any]],
+    items: Sequence[Mapping[str, Any]],
+) -> dict[str, Any]:
+    """``{collection: items}`` plus ``next`` when the page is full (``rows`` are the raw rows)."""
+    keys, directions = queries.sort_order(view, listing.page)
+    result: dict[str, Any] = {collection: list(items)}
+    link = next_link(request, collection, listing, keys, directions, rows)
+    if link is not None:
+        result["next"] = link
+    return result
+
+
+def selected_fields(value: str | None, resource_fields: Sequence[str]) -> tuple[str, ...]:
+    """The ``fields`` parameter of a single GET, checked (``id`` first)."""
+    fields = comma_list(value)
+    unknown = [name for name in fields if name not in resource_fields]
+    if unknown:
+        raise ApiError(
+            f"Some fields do not exist  [{', '.join(unknown)}], please choose from "
+            f"[{', '.join(resource_fields)}]"
+        )
+    if fields and "id" not in fields:
+        fields.insert(0, "id")
+    return tuple(fields)

@@ -1,0 +1,215 @@
+"""``/v2/cron_triggers`` and ``/v2/event_triggers``: stored here, fired by the scheduler."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from sirocco import errors
+from sirocco.api import bodies, deps, listing, render
+from sirocco.api.errors import ApiError
+from sirocco.api.render import MistralJSONResponse
+from sirocco.store import definitions, queries
+from sirocco.store import triggers as stored
+
+router = APIRouter(route_class=deps.StrictRoute, tags=["triggers"])
+
+CRON_FILTERS = (
+    "created_at", "name", "updated_at", "workflow_name", "workflow_id", "workflow_input",
+    "workflow_params", "scope", "pattern", "remaining_executions", "first_execution_time",
+    "next_execution_time", "project_id",
+)  # fmt: skip
+EVENT_FILTERS = (
+    "created_at", "updated_at", "name", "workflow_id", "workflow_input", "workflow_params",
+    "exchange", "topic", "event", "scope", "project_id",
+)  # fmt: skip
+_cron_query = listing.query_dependency(CRON_FILTERS, ("all_projects",))
+_event_query = listing.query_dependency(EVENT_FILTERS, ("all_projects",))
+
+
+def show_cron(row: dict[str, Any], *, only: Any = None, created: bool = False) -> dict[str, Any]:
+    """A cron trigger as Mistral shows it."""
+    drop = ("updated_at",) if created and row.get("updated_at") is None else ()
+    return render.resource(row, render.CRON_TRIGGER, only=only, drop=drop)
+
+
+def show_event(row: dict[str, Any], *, only: Any = None) -> dict[str, Any]:
+    """An event trigger as Mistral shows it."""
+    return render.resource(row, render.EVENT_TRIGGER, only=only)
+
+
+# ---------------------------------------------------------------- cron triggers
+
+
+@router.post("/v2/cron_triggers", status_code=201)
+def create_cron_trigger(
+    *, cron_trigger: bodies.CronTriggerBody, database: deps.DatabaseDep
+) -> Response:
+    """Store a cron trigger; the workflow input is checked against the workflow."""
+    if not cron_trigger.name:
+        raise errors.InputError("Cron trigger name is required.")
+    workflow = cron_trigger.workflow_id or cron_trigger.workflow_name
+    if not workflow:
+        raise errors.InputError("Workflow name or workflow ID must be provided.")
+    with database.transaction() as connection:
+        row = stored.create_cron_trigger(
+            connection,
+            name=cron_trigger.name,
+            workflow=workflow,
+            workflow_input=bodies.json_object("workflow_input", cron_trigger.workflow_input),
+            workflow_params=bodies.json_object("workflow_params", cron_trigger.workflow_params),
+            pattern=cron_trigger.pattern,
+            first_execution_time=cron_trigger.first_execution_time,
+            remaining_executions=cron_trigger.remaining_executions,
+            scope=deps.scope_of(cron_trigger.scope),
+            now=deps.now(),
+        )
+    return MistralJSONResponse(show_cron(row, created=True), status_code=201)
+
+
+@router.get("/v2/cron_triggers")
+def list_cron_triggers(
+    *,
+    request: Request,
+    values: Annotated[dict[str, str | None], Depends(_cron_query)],
+    database: deps.DatabaseDep,
+) -> Response:
+    """List cron triggers."""
+    wanted = listing.parse(values, resource_fields=render.CRON_TRIGGER, filters=CRON_FILTERS)
+    with database.read() as connection:
+        rows = queries.list_rows(
+            connection, queries.CRON_TRIGGERS, wanted.page, fields=wanted.fields
+        )
+    items = [show_cron(row, only=wanted.fields or None) for row in rows]
+    return MistralJSONResponse(
+        listing.body(request, "cron_triggers", wanted, queries.CRON_TRIGGERS, rows, items)
+    )
+
+
+@router.get("/v2/cron_triggers/{identifier}")
+def get_cron_trigger(
+    *, identifier: str, fields: str | None = None, database: deps.DatabaseDep
+) -> Response:
+    """One cron trigger by name or id."""
+    only = listing.selected_fields(fields, render.CRON_TRIGGER)
+    with database.read() as connection:
+        found = stored.cron_trigger_id(connection, identifier)
+        row = queries.get_by_id(connection, queries.CRON_TRIGGERS, found, fields=only)
+    return MistralJSONResponse(show_cron(row, only=only or None))
+
+
+@router.delete("/v2/cron_triggers/{identifier}", status_code=204)
+def delete_cron_trigger(*, identifier: str, database: deps.DatabaseDep) -> Response:
+    """Delete a cron trigger by name or id."""
+    with database.transaction() as connection:
+        stored.delete_cron_trigger(connection, identifier)
+    return Response(status_code=204)
+
+
+# ---------------------------------------------------------------- event triggers
+
+
+@router.post("/v2/event_triggers", status_code=201)
+def create_event_trigger(
+    *, event_trigger: bodies.EventTriggerBody, database: deps.DatabaseDep
+) -> Response:
+    """Store an event trigger for a workflow given by id."""
+    body = event_trigger
+    if not (body.exchange and body.topic and body.event and body.workflow_id):
+        raise errors.InputError(
+            "Params {'exchange', 'topic', 'event', 'workflow_id'} must be provided for "
+            "creating event trigger."
+        )
+    if not definitions.is_uuid(body.workflow_id):
+        raise ApiError(f"Expected a uuid but received {body.workflow_id}.")
+    with database.transaction() as connection:
+        row = stored.create_event_trigger(
+            connection,
+            name=body.name,
+            workflow_id=body.workflow_id,
+            exchange=body.exchange,
+            topic=body.topic,
+            event=body.event,
+            workflow_input=bodies.json_object("workflow_input", body.workflow_input),
+            workflow_params=bodies.json_object("workflow_params", body.workflow_params),
+            scope=deps.scope_of(body.scope),
+            now=deps.now(),
+        )
+    return MistralJSONResponse(show_event(row), status_code=201)
+
+
+@router.put("/v2/event_triggers/{identifier}")
+def update_event_trigger(
+    *,
+    identifier: str,
+    event_trigger: bodies.EventTriggerBody,
+    database: deps.DatabaseDep,
+) -> Response:
+    """Change an event trigger's name, input, params or scope."""
+    listing.check_uuid("id", identifier)
+    body = event_trigger
+    if body.exchange or body.topic or body.event:
+        raise errors.InputError(
+            "Can not update fields ['exchange', 'topic', 'event'] of event trigger."
+        )
+    changes: dict[str, Any] = {}
+    if body.name is not None:
+        changes["name"] = body.name
+    if body.workflow_input is not None:
+        changes["workflow_input"] = bodies.json_object("workflow_input", body.workflow_input)
+    if body.workflow_params is not None:
+        changes["workflow_params"] = bodies.json_object("workflow_params", body.workflow_params)
+    if body.scope is not None:
+        changes["scope"] = deps.scope_of(body.scope)
+    with database.transaction() as connection:
+        row = stored.update_event_trigger(connection, identifier, changes, now=deps.now())
+    return MistralJSONResponse(show_event(row))
+
+
+@router.get("/v2/event_triggers")
+def list_event_triggers(
+    *,
+    request: Request,
+    values: Annotated[dict[str, str | None], Depends(_event_query)],
+    database: deps.DatabaseDep,
+) -> Response:
+    """List event triggers."""
+    wanted = listing.parse(values, resource_fields=render.EVENT_TRIGGER, filters=EVENT_FILTERS)
+    with database.read() as connection:
+        rows = queries.list_rows(
+            connection, queries.EVENT_TRIGGERS, wanted.page, fields=wanted.fields
+        )
+    items = [show_event(row, only=wanted.fields or None) for row in rows]
+    return MistralJSONResponse(
+        listing.body(request, "event_triggers", wanted, queries.EVENT_TRIGGERS, rows, items)
+    )
+
+
+@router.get("/v2/event_triggers/{identifier}")
+def get_event_trigger(
+    *, identifier: str, fields: str | None = None, database: deps.DatabaseDep
+) -> Response:
+    """One event trigger by id."""
+    listing.check_uuid("id", identifier)
+    only = listing.selected_fields(fields, render.EVENT_TRIGGER)
+    with database.read() as connection:
+        row = queries.get_row(
+            connection,
+            queries.EVENT_TRIGGERS,
+            where=[queries.EVENT_TRIGGERS.id_column == identifier],
+            fields=only,
+        )
+    if row is None:
+        raise errors.NotFoundError(f"Event trigger not found [id={identifier}].")
+    return MistralJSONResponse(show_event(row, only=only or None))
+
+
+@router.delete("/v2/event_triggers/{identifier}", status_code=204)
+def delete_event_trigger(*, identifier: str, database: deps.DatabaseDep) -> Response:
+    """Delete an event trigger by id."""
+    listing.check_uuid("id", identifier)
+    with database.transaction() as connection:
+        stored.delete_event_trigger(connection, identifier)
+    return Response(status_code=204)

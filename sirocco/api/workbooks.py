@@ -1,0 +1,130 @@
+"""``/v2/workbooks``: upload, validate, list, get, update and delete workbooks."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from sirocco import errors
+from sirocco.api import deps, listing, render
+from sirocco.api.render import MistralJSONResponse
+from sirocco.store import definitions, queries, tables
+from sirocco.store.database import Database
+
+router = APIRouter(route_class=deps.StrictRoute, tags=["workbooks"])
+
+FILTERS = ("created_at", "definition", "name", "scope", "tags", "updated_at", "namespace")
+_list_query = listing.query_dependency(FILTERS)
+
+
+def show(row: dict[str, Any], *, only: Any = None, uploaded: bool = False) -> dict[str, Any]:
+    """A workbook as Mistral shows it."""
+    fresh = uploaded and row.get("updated_at") is None
+    return render.resource(row, render.WORKBOOK, only=only, drop=("updated_at",) if fresh else ())
+
+
+@router.post("/v2/workbooks/validate", openapi_extra=deps.TEXT_BODY)
+def validate_workbook(*, text: deps.TextBody) -> Response:
+    """Check a workbook text."""
+    try:
+        definitions.validate_workbook(text)
+    except errors.DefinitionError as exc:
+        return MistralJSONResponse({"valid": False, "error": exc.message})
+    return MistralJSONResponse({"valid": True})
+
+
+def _save(
+    text: str, namespace: str | None, scope: str | None, database: Database, *, create: bool
+) -> Response:
+    checked_scope = deps.scope_of(scope)
+    with database.transaction() as connection:
+        row = definitions.save_workbook(
+            connection,
+            text,
+            now=deps.now(),
+            namespace=namespace or "",
+            scope=checked_scope,
+            create=create,
+        )
+    return MistralJSONResponse(show(row, uploaded=True), status_code=201 if create else 200)
+
+
+@router.post("/v2/workbooks", status_code=201, openapi_extra=deps.TEXT_BODY)
+def create_workbook(
+    *,
+    text: deps.TextBody,
+    namespace: str | None = None,
+    scope: str | None = None,
+    skip_validation: str | None = None,
+    database: deps.DatabaseDep,
+) -> Response:
+    """Store a workbook with its workflows and actions."""
+    return _save(text, namespace, scope, database, create=True)
+
+
+@router.put("/v2/workbooks", openapi_extra=deps.TEXT_BODY)
+def update_workbook(
+    *,
+    text: deps.TextBody,
+    namespace: str | None = None,
+    scope: str | None = None,
+    skip_validation: str | None = None,
+    database: deps.DatabaseDep,
+) -> Response:
+    """Replace a workbook (named in the text) and store its workflows and actions again."""
+    return _save(text, namespace, scope, database, create=False)
+
+
+@router.get("/v2/workbooks")
+def list_workbooks(
+    *,
+    request: Request,
+    values: Annotated[dict[str, str | None], Depends(_list_query)],
+    database: deps.DatabaseDep,
+) -> Response:
+    """List workbooks."""
+    wanted = listing.parse(values, resource_fields=render.WORKBOOK, filters=FILTERS)
+    with database.read() as connection:
+        rows = queries.list_rows(connection, queries.WORKBOOKS, wanted.page, fields=wanted.fields)
+    items = [show(row, only=wanted.fields or None) for row in rows]
+    return MistralJSONResponse(
+        listing.body(request, "workbooks", wanted, queries.WORKBOOKS, rows, items)
+    )
+
+
+@router.get("/v2/workbooks/{name}")
+def get_workbook(
+    *,
+    name: str,
+    namespace: str | None = None,
+    fields: str | None = None,
+    database: deps.DatabaseDep,
+) -> Response:
+    """One workbook by name."""
+    only = listing.selected_fields(fields, render.WORKBOOK)
+    table = tables.workbooks
+    with database.read() as connection:
+        row = queries.get_row(
+            connection,
+            queries.WORKBOOKS,
+            where=[table.c.name == name, table.c.namespace == (namespace or "")],
+            fields=only,
+        )
+    if row is None:
+        raise errors.NotFoundError(f"Workbook not found [name={name}, namespace={namespace or ''}]")
+    return MistralJSONResponse(show(row, only=only or None))
+
+
+@router.delete("/v2/workbooks/{name}", status_code=204)
+def delete_workbook(
+    *,
+    name: str,
+    namespace: str | None = None,
+    database: deps.DatabaseDep,
+) -> Response:
+    """Delete a workbook; its workflows and actions stay."""
+    with database.transaction() as connection:
+        definitions.delete_workbook(connection, name, namespace or "")
+    return Response(status_code=204)

@@ -1,0 +1,150 @@
+"""``/v2/workflows``: upload, validate, list, get, update and delete workflow definitions."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from sirocco import errors
+from sirocco.api import deps, listing, render
+from sirocco.api.render import MistralJSONResponse
+from sirocco.store import definitions, queries
+
+router = APIRouter(route_class=deps.StrictRoute, tags=["workflows"])
+
+FILTERS = (
+    "created_at", "name", "scope", "tags", "updated_at", "input", "definition", "project_id",
+    "namespace",
+)  # fmt: skip
+_list_query = listing.query_dependency(FILTERS, ("all_projects",))
+
+
+def show(row: dict[str, Any], *, uploaded: bool = False, only: Any = None) -> dict[str, Any]:
+    """A workflow as Mistral shows it (uploads: ``interface`` as an object, no ``updated_at``)."""
+    return render.resource(
+        row,
+        render.WORKFLOW,
+        only=only,
+        drop=("updated_at",) if uploaded and row.get("updated_at") is None else (),
+        objects=("interface",) if uploaded else (),
+        text_fields=("input",),
+    )
+
+
+@router.post("/v2/workflows/validate", openapi_extra=deps.TEXT_BODY)
+def validate_workflows(*, text: deps.TextBody) -> Response:
+    """Check a workflow text: ``{"valid": true}`` or ``{"valid": false, "error": ...}``."""
+    try:
+        definitions.validate_workflows(text)
+    except errors.DefinitionError as exc:
+        return MistralJSONResponse({"valid": False, "error": exc.message})
+    return MistralJSONResponse({"valid": True})
+
+
+@router.post("/v2/workflows", status_code=201, openapi_extra=deps.TEXT_BODY)
+def create_workflows(
+    *,
+    text: deps.TextBody,
+    namespace: str | None = None,
+    scope: str | None = None,
+    skip_validation: str | None = None,
+    database: deps.DatabaseDep,
+) -> Response:
+    """Store every workflow of the text."""
+    checked_scope = deps.scope_of(scope)
+    with database.transaction() as connection:
+        rows = definitions.create_workflows(
+            connection, text, now=deps.now(), namespace=namespace or "", scope=checked_scope
+        )
+    body = {"workflows": [show(row, uploaded=True) for row in rows]}
+    return MistralJSONResponse(body, status_code=201)
+
+
+@router.put("/v2/workflows", openapi_extra=deps.TEXT_BODY)
+def update_workflows(
+    *,
+    text: deps.TextBody,
+    namespace: str | None = None,
+    scope: str | None = None,
+    skip_validation: str | None = None,
+    database: deps.DatabaseDep,
+) -> Response:
+    """Replace the workflows named in the text."""
+    checked_scope = deps.scope_of(scope)
+    with database.transaction() as connection:
+        rows = definitions.update_workflows(
+            connection, text, now=deps.now(), namespace=namespace or "", scope=checked_scope
+        )
+    return MistralJSONResponse({"workflows": [show(row, uploaded=True) for row in rows]})
+
+
+@router.put("/v2/workflows/{identifier}", openapi_extra=deps.TEXT_BODY)
+def update_workflow(
+    *,
+    identifier: str,
+    text: deps.TextBody,
+    namespace: str | None = None,
+    scope: str | None = None,
+    skip_validation: str | None = None,
+    database: deps.DatabaseDep,
+) -> Response:
+    """Replace one workflow, given by id."""
+    checked_scope = deps.scope_of(scope)
+    with database.transaction() as connection:
+        rows = definitions.update_workflows(
+            connection,
+            text,
+            now=deps.now(),
+            namespace=namespace or "",
+            scope=checked_scope,
+            identifier=identifier,
+        )
+    return MistralJSONResponse(show(rows[0], uploaded=True))
+
+
+@router.get("/v2/workflows")
+def list_workflows(
+    *,
+    request: Request,
+    values: Annotated[dict[str, str | None], Depends(_list_query)],
+    database: deps.DatabaseDep,
+) -> Response:
+    """List workflows with Mistral's filters and paging."""
+    wanted = listing.parse(values, resource_fields=render.WORKFLOW, filters=FILTERS)
+    with database.read() as connection:
+        rows = queries.list_rows(connection, queries.WORKFLOWS, wanted.page, fields=wanted.fields)
+    items = [show(row, only=wanted.fields or None) for row in rows]
+    return MistralJSONResponse(
+        listing.body(request, "workflows", wanted, queries.WORKFLOWS, rows, items)
+    )
+
+
+@router.get("/v2/workflows/{identifier}")
+def get_workflow(
+    *,
+    identifier: str,
+    namespace: str | None = None,
+    fields: str | None = None,
+    database: deps.DatabaseDep,
+) -> Response:
+    """One workflow by name (in a namespace) or id."""
+    only = listing.selected_fields(fields, render.WORKFLOW)
+    with database.read() as connection:
+        found = definitions.get_workflow_row(connection, identifier, namespace or "")
+        row = queries.get_by_id(connection, queries.WORKFLOWS, found["id"], fields=only)
+    return MistralJSONResponse(show(row, only=only or None))
+
+
+@router.delete("/v2/workflows/{identifier}", status_code=204)
+def delete_workflow(
+    *,
+    identifier: str,
+    namespace: str | None = None,
+    database: deps.DatabaseDep,
+) -> Response:
+    """Delete a workflow (refused while triggers use it)."""
+    with database.transaction() as connection:
+        definitions.delete_workflow(connection, identifier, namespace or "")
+    return Response(status_code=204)

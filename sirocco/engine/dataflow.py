@@ -1,0 +1,129 @@
+"""Branch contexts as layers: what a task sees without copying what came before it.
+
+A task's outbound context is its inbound context with what it published on
+top. Instead of copying, a context is a ``ChainMap`` of the published layers
+along its branch; when the chain gets deeper than ``MAX_LAYERS`` it is
+flattened into one dict, so lookups stay cheap and memory linear.
+
+Mistral versions every published leaf key (``context_versioning``): a key's
+version is how many times it was published along the branch, and when
+branches meet (a join, the final context) the value with the higher version
+wins, the first context merged in losing ties. Versions are kept the same
+way, as layers of ``{"a.b": n}``.
+"""
+
+from __future__ import annotations
+
+from collections import ChainMap
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
+
+from sirocco.lang import specs
+
+#: Depth after which a chain of layers is flattened into one dict.
+MAX_LAYERS = 32
+
+Value = TypeVar("Value")
+
+
+def chain(*layers: Mapping[str, Value]) -> ChainMap[str, Value]:
+    """A read-only lookup over ``layers``, first hit wins (nothing is copied)."""
+    return ChainMap(*cast(list[MutableMapping[str, Value]], list(layers)))
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """A branch context: values and the version of each published leaf path."""
+
+    values: Mapping[str, Any]
+    versions: Mapping[str, int]
+    depth: int = 0
+
+
+EMPTY_CONTEXT = Context(specs.EMPTY, specs.EMPTY, 0)
+
+
+def extend(context: Context, published: Mapping[str, Any]) -> Context:
+    """The context ``published`` makes on top of ``context`` (top-level keys replace)."""
+    if not published:
+        return context
+    layer = dict(published)
+    version_layer = {path: context.versions.get(path, 0) + 1 for path in leaf_paths(published)}
+    depth = context.depth + 1
+    if depth > MAX_LAYERS:
+        values: Mapping[str, Any] = {**context.values, **layer}
+        versions: Mapping[str, int] = {**context.versions, **version_layer}
+        return Context(values, versions, 1)
+    return Context(
+        chain(layer, *_maps(context.values)),
+        chain(version_layer, *_maps(context.versions)),
+        depth,
+    )
+
+
+def merge(contexts: Sequence[Context]) -> Context:
+    """Merge the contexts of branches that meet, as Mistral's versioned merge does.
+
+    The last context is the base; each other one is merged into it in order:
+    new keys are added, nested dicts are merged key by key, and a value
+    replaces the one already there only if its version is higher.
+    """
+    if not contexts:
+        return EMPTY_CONTEXT
+    if len(contexts) == 1:
+        return contexts[0]
+    base = contexts[-1]
+    values: dict[str, Any] = dict(base.values)
+    versions: dict[str, int] = dict(base.versions)
+    for other in contexts[:-1]:
+        right_versions = other.versions
+        _merge_values(values, versions, other.values, right_versions, "")
+        for path, version in right_versions.items():
+            if version > versions.get(path, 0):
+                versions[path] = version
+    return Context(values, versions, 1)
+
+
+def _merge_values(
+    left: dict[str, Any],
+    left_versions: Mapping[str, int],
+    right: Mapping[str, Any],
+    right_versions: Mapping[str, int],
+    prefix: str,
+) -> None:
+    for key, value in right.items():
+        if key not in left:
+            left[key] = value
+            continue
+        path = f"{prefix}.{key}" if prefix else key
+        current = left[key]
+        if isinstance(current, dict) and isinstance(value, dict):
+            copied = dict(current)  # never change a dict another context shares
+            _merge_values(copied, left_versions, value, right_versions, path)
+            left[key] = copied
+        elif right_versions.get(path, 0) > left_versions.get(path, 0):
+            left[key] = value
+
+
+def leaf_paths(published: Mapping[str, Any], prefix: str = "") -> Iterable[str]:
+    """The dotted paths of the non-dict values in ``published``."""
+    for key, value in published.items():
+        path = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, dict) and value:
+            yield from leaf_paths(value, path)
+        elif not isinstance(value, dict):
+            yield path
+
+
+def as_dict(values: Mapping[str, Any]) -> dict[str, Any]:
+    """A plain dict of a context's values (for a workflow output)."""
+    return dict(values)
+
+
+def _maps(values: Mapping[str, Value]) -> list[Mapping[str, Value]]:
+    if isinstance(values, ChainMap):
+        return list(values.maps)
+    if not values:
+        return []
+    return [values]

@@ -1,0 +1,260 @@
+"""Evaluating expressions for the engine: data layers in Mistral's order, and the functions.
+
+Every place that evaluates builds its data as a ``ChainMap`` of layers,
+first hit wins, in the order Mistral uses there; nothing is copied. The
+``EngineFunctions`` object answers ``task()``, ``tasks()``, ``execution()``,
+``executions()`` and ``global()`` from the step's records.
+"""
+
+from __future__ import annotations
+
+from collections import ChainMap
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sirocco import errors, expressions
+from sirocco.engine import dataflow, records
+from sirocco.engine.step import Step
+from sirocco.lang import specs
+
+DataLayers = ChainMap[str, Any]
+
+
+def evaluate(
+    step: Step, value: Any, data: Mapping[str, Any], task: records.TaskExecution | None
+) -> Any:
+    """Evaluate ``value`` (any structure) against ``data``; plain values out.
+
+    Raises:
+        errors.ExpressionError: the expression failed (a structural error).
+    """
+    if not _may_hold_expression(value):
+        return _plain(value)
+    functions = EngineFunctions(step, task)
+    try:
+        result = expressions.evaluate(value, data, functions)
+    except errors.SiroccoError:
+        raise
+    except Exception as error:  # an evaluator bug must not escape as a crash
+        raise errors.ExpressionEvaluationError(str(error)) from error
+    return _plain(result)
+
+
+def env_layer(step: Step) -> dict[str, Any]:
+    return {"__env": step.env, "__execution": {"id": step.workflow.id}}
+
+
+def task_layer(task: records.TaskExecution) -> dict[str, Any]:
+    return {"__task_execution": {"id": task.id, "name": task.name}}
+
+
+def task_data(
+    step: Step,
+    task: records.TaskExecution,
+    *,
+    items: Mapping[str, Any] | None = None,
+) -> DataLayers:
+    """Data for a task's input, with-items, policies, action name: Mistral's task context.
+
+    Item variables sit under the branch context (Mistral merges the branch
+    over them), so a branch variable of the same name hides an item.
+    """
+    inbound = step.inbound(task).values
+    layers: list[Mapping[str, Any]] = [task_layer(task), env_layer(step), inbound]
+    if items:
+        layers.append(items)
+    layers.extend((step.workflow.context, step.workflow.input))
+    return dataflow.chain(*layers)
+
+
+def outbound_data(step: Step, task: records.TaskExecution) -> DataLayers:
+    """Data for transition guards, command parameters and retry conditions."""
+    outbound = step.outbound(task).values
+    return dataflow.chain(
+        task_layer(task),
+        outbound,
+        env_layer(step),
+        step.workflow.context,
+        step.workflow.input,
+    )
+
+
+def publish_data(step: Step, task: records.TaskExecution) -> DataLayers:
+    """Data for ``publish``: current task, inbound context, env, globals, input."""
+    return dataflow.chain(
+        task_layer(task),
+        step.inbound(task).values,
+        env_layer(step),
+        step.workflow.context,
+        step.workflow.input,
+    )
+
+
+def workflow_data(step: Step, final: Mapping[str, Any]) -> DataLayers:
+    """Data for the workflow ``output``: final context, env, globals, input."""
+    return dataflow.chain(
+        final,
+        env_layer(step),
+        step.workflow.context,
+        step.workflow.input,
+    )
+
+
+class EngineFunctions:
+    """Mistral's engine-aware expression functions, answered from the step."""
+
+    def __init__(self, step: Step, task: records.TaskExecution | None) -> None:
+        self._step = step
+        self._task = task
+
+    def task(self, name: str | None) -> Mapping[str, Any] | None:
+        step = self._step
+        if self._task is not None and (not name or name == self._task.name):
+            found = step.current(self._task)
+        elif name:
+            found = step.tasks.latest_of(name)  # type: ignore[assignment]
+        else:
+            return None
+        if found is None:
+            return None
+        return task_dict(step, found)
+
+    def tasks(
+        self,
+        workflow_execution_id: str | None,
+        recursive: bool,
+        state: str | None,
+        flat: bool,
+    ) -> list[Mapping[str, Any]]:
+        step = self._step
+        own = workflow_execution_id in (None, step.workflow.id)
+        if own:
+            found: list[Mapping[str, Any]] = [
+                task_dict(step, task)
+                for task in sorted(step.tasks.tasks.values(), key=lambda task: task.seq)
+            ]
+        else:
+            found = [dict(task) for task in step.lookup.task_executions(str(workflow_execution_id))]
+        nested: list[Mapping[str, Any]] = []
+        if recursive and workflow_execution_id:
+            for task in found:
+                if task.get("type") != "WORKFLOW":
+                    continue
+                for child_id in _children_of(step, task):
+                    nested.extend(self.tasks(child_id, True, state, flat))
+        if state:
+            found = [task for task in found if task.get("state") == state]
+        return found + nested
+
+    def execution(self) -> Mapping[str, Any]:
+        workflow = self._step.workflow
+        return {
+            "id": workflow.id,
+            "name": workflow.workflow_name,
+            "spec": workflow_spec_dict(workflow.spec),
+            "input": dict(workflow.input),
+            "params": dict(workflow.params),
+            "created_at": time_text(workflow.created_at),
+            "updated_at": time_text(workflow.updated_at or workflow.created_at),
+            "root_execution_id": workflow.root_execution_id,
+        }
+
+    def executions(
+        self,
+        id: str | None,
+        root_execution_id: str | None,
+        state: str | None,
+        from_time: str | None,
+        to_time: str | None,
+    ) -> list[Mapping[str, Any]]:
+        return list(
+            self._step.lookup.executions(
+                id=id,
+                root_execution_id=root_execution_id,
+                state=state,
+                from_time=from_time,
+                to_time=to_time,
+            )
+        )
+
+    def global_variable(self, name: str) -> Any:
+        return self._step.workflow.context.get(name)
+
+
+def task_dict(step: Step, task: records.TaskExecution) -> dict[str, Any]:
+    """A task execution as ``task()`` shows it."""
+    task_spec = step.spec.tasks.get(task.name)
+    return {
+        "id": task.id,
+        "name": task.name,
+        "spec": task_spec_dict(task_spec) if task_spec is not None else {},
+        "state": str(task.state),
+        "state_info": task.state_info,
+        # Mistral lists the accepted results: none yet reads as [].
+        "result": task.result if task.has_result else [],
+        "published": dict(task.published),
+        "type": task.type,
+        "workflow_execution_id": task.workflow_execution_id,
+        "created_at": time_text(task.created_at),
+        "updated_at": time_text(task.updated_at) if task.updated_at else None,
+    }
+
+
+def task_spec_dict(task: specs.TaskSpec) -> dict[str, Any]:
+    """The main keys of a task spec, as Mistral's ``spec`` field shows them."""
+    found: dict[str, Any] = {"name": task.name, "type": task.workflow_type, "version": "2.0"}
+    if task.action:
+        found["action"] = task.action
+    if task.workflow:
+        found["workflow"] = task.workflow
+    if task.input:
+        found["input"] = _plain(task.input)
+    if task.publish:
+        found["publish"] = _plain(task.publish)
+    if task.description:
+        found["description"] = task.description
+    return found
+
+
+def workflow_spec_dict(spec: specs.WorkflowSpec) -> dict[str, Any]:
+    """The main keys of a workflow spec."""
+    return {
+        "name": spec.name,
+        "version": "2.0",
+        "type": spec.workflow_type,
+        "tasks": {name: task_spec_dict(task) for name, task in spec.tasks.items()},
+    }
+
+
+def time_text(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _children_of(step: Step, task: Mapping[str, Any]) -> list[str]:
+    task_id = str(task.get("id"))
+    record = step.task(task_id)
+    if record is not None:
+        known = record.runtime.get("subworkflows")
+        if isinstance(known, Mapping):
+            return [str(child) for child in known]
+    return []
+
+
+def _may_hold_expression(value: Any) -> bool:
+    if isinstance(value, str):
+        return "<%" in value or "{{" in value or "{%" in value
+    if isinstance(value, Mapping):
+        return any(_may_hold_expression(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return any(_may_hold_expression(item) for item in value)
+    return False
+
+
+def _plain(value: Any) -> Any:
+    """Fresh built-in values: mappings become dicts, tuples lists."""
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value

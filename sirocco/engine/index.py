@@ -1,0 +1,177 @@
+"""Indexes over a workflow's task executions, kept up to date record by record.
+
+Every question the engine asks often (the latest execution of a task, how
+many tasks are unfinished, which join is waiting, which tasks ended a
+branch) is answered from these indexes in constant time. ``put_task``
+updates them from the old and the new value of one record, so applying a
+decision costs what the decision holds. A step works on an ``overlay`` of
+the snapshot's indexes: its changes are visible to itself and thrown away
+if the runtime never commits them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, MutableMapping
+from typing import Generic, TypeVar
+
+from sirocco.engine import records, states
+from sirocco.engine.states import State
+
+Key = TypeVar("Key")
+Value = TypeVar("Value")
+
+_GONE = object()
+
+
+class Overlay(MutableMapping[Key, Value], Generic[Key, Value]):
+    """A dict-like layer over a base mapping: writes and deletions stay in the layer."""
+
+    __slots__ = ("_base", "_changes")
+
+    def __init__(self, base: Mapping[Key, Value]) -> None:
+        self._base = base
+        self._changes: dict[Key, object] = {}
+
+    def __getitem__(self, key: Key) -> Value:
+        if key in self._changes:
+            value = self._changes[key]
+            if value is _GONE:
+                raise KeyError(key)
+            return value  # type: ignore[return-value]
+        return self._base[key]
+
+    def __contains__(self, key: object) -> bool:
+        if key in self._changes:
+            return self._changes[key] is not _GONE
+        return key in self._base
+
+    def __setitem__(self, key: Key, value: Value) -> None:
+        self._changes[key] = value
+
+    def __delitem__(self, key: Key) -> None:
+        if key not in self:
+            raise KeyError(key)
+        self._changes[key] = _GONE
+
+    def __iter__(self) -> Iterator[Key]:
+        changes = self._changes
+        for key in self._base:
+            if key not in changes or changes[key] is not _GONE:
+                yield key
+        for key, value in changes.items():
+            if value is not _GONE and key not in self._base:
+                yield key
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+class TaskIndex:
+    """The task executions of one workflow execution and the indexes over them."""
+
+    def __init__(
+        self,
+        *,
+        tasks: MutableMapping[str, records.TaskExecution],
+        latest: MutableMapping[str, str],
+        waiting_joins: MutableMapping[str, str],
+        end_tasks: MutableMapping[str, None],
+        unprocessed: MutableMapping[str, None],
+        idle: MutableMapping[str, None],
+        subworkflow_tasks: MutableMapping[str, None],
+        counts: dict[State, int],
+        unhandled_errors: int = 0,
+        next_seq: int = 0,
+    ) -> None:
+        self.tasks = tasks
+        self.latest = latest
+        self.waiting_joins = waiting_joins
+        self.end_tasks = end_tasks
+        self.unprocessed = unprocessed
+        self.idle = idle
+        self.subworkflow_tasks = subworkflow_tasks
+        self.counts = counts
+        self.unhandled_errors = unhandled_errors
+        self.next_seq = next_seq
+
+    @classmethod
+    def empty(cls) -> TaskIndex:
+        return cls(
+            tasks={},
+            latest={},
+            waiting_joins={},
+            end_tasks={},
+            unprocessed={},
+            idle={},
+            subworkflow_tasks={},
+            counts={},
+        )
+
+    def overlay(self) -> TaskIndex:
+        """A copy whose changes do not reach this index."""
+        return TaskIndex(
+            tasks=Overlay(self.tasks),
+            latest=Overlay(self.latest),
+            waiting_joins=Overlay(self.waiting_joins),
+            end_tasks=Overlay(self.end_tasks),
+            unprocessed=Overlay(self.unprocessed),
+            idle=Overlay(self.idle),
+            subworkflow_tasks=Overlay(self.subworkflow_tasks),
+            counts=dict(self.counts),
+            unhandled_errors=self.unhandled_errors,
+            next_seq=self.next_seq,
+        )
+
+    @property
+    def incomplete(self) -> int:
+        """How many task executions keep the workflow from completing."""
+        return sum(self.counts.get(state, 0) for state in states.INCOMPLETE)
+
+    def count(self, state: State) -> int:
+        return self.counts.get(state, 0)
+
+    def get(self, task_id: str) -> records.TaskExecution | None:
+        return self.tasks.get(task_id)
+
+    def latest_of(self, name: str) -> records.TaskExecution | None:
+        task_id = self.latest.get(name)
+        return None if task_id is None else self.tasks.get(task_id)
+
+    def put(self, task: records.TaskExecution) -> None:
+        """Store ``task`` (new or changed) and update every index."""
+        old = self.tasks.get(task.id)
+        if old is not None:
+            self._forget(old)
+        self.tasks[task.id] = task
+        self._remember(task)
+        if task.seq >= self.next_seq:
+            self.next_seq = task.seq + 1
+
+    def _forget(self, task: records.TaskExecution) -> None:
+        self.counts[task.state] = self.counts.get(task.state, 0) - 1
+        if task.state == State.ERROR and not task.error_handled:
+            self.unhandled_errors -= 1
+        if task.state == State.WAITING and self.waiting_joins.get(task.name) == task.id:
+            del self.waiting_joins[task.name]
+        for members in (self.end_tasks, self.unprocessed, self.idle, self.subworkflow_tasks):
+            if task.id in members:
+                del members[task.id]
+
+    def _remember(self, task: records.TaskExecution) -> None:
+        self.counts[task.state] = self.counts.get(task.state, 0) + 1
+        completed = states.is_completed(task.state)
+        if task.state == State.ERROR and not task.error_handled:
+            self.unhandled_errors += 1
+        if task.state == State.WAITING:
+            self.waiting_joins[task.name] = task.id
+        if task.state == State.IDLE:
+            self.idle[task.id] = None
+        if completed and not task.next_tasks:
+            self.end_tasks[task.id] = None
+        if completed and not task.processed:
+            self.unprocessed[task.id] = None
+        if task.type == "WORKFLOW" and not completed:
+            self.subworkflow_tasks[task.id] = None
+        current = self.latest_of(task.name)
+        if current is None or current.seq <= task.seq:
+            self.latest[task.name] = task.id

@@ -1,0 +1,159 @@
+"""Join tasks: one WAITING execution per join, run when enough inbound tasks triggered it.
+
+An inbound task "induces" a state on the join: RUNNING if its latest
+execution completed and triggered the join, ERROR if it completed without
+triggering it (or can no longer be reached: "impossible route"), WAITING
+otherwise. ``join: all`` runs when every inbound task induces RUNNING and
+fails as soon as one induces ERROR; ``join: N`` runs when N do and fails
+when more than (inbound - N) cannot. As in Mistral 23 (checked on the
+oracle), a join has one execution per workflow execution: a later trigger
+puts a completed join back to WAITING and it runs again in the same
+execution (a discriminator whose inbound tasks finish one after another
+runs its action once per inbound task; a join in a cycle accumulates).
+"""
+
+from __future__ import annotations
+
+from sirocco.engine import records, states, tasks
+from sirocco.engine.states import State
+from sirocco.engine.step import Step
+from sirocco.lang import specs
+
+WAITING_INFO = "Task is waiting."
+
+
+def trigger(step: Step, task_spec: specs.TaskSpec, sources: tuple[str, ...]) -> None:
+    """An inbound task chose the join: create its WAITING execution or check it again.
+
+    Like Mistral (one execution per join and workflow, unique key
+    ``join-task-<workflow>-<name>``), a join that already completed is put
+    back to WAITING and may run again in the same execution; its earlier
+    successful results stay accepted, so its result becomes their list.
+    """
+    latest = step.tasks.latest_of(task_spec.name)
+    if latest is None:
+        task = tasks.create_task(step, task_spec, state=State.WAITING, state_info=WAITING_INFO)
+        step.enqueue("join", task.id)
+        return
+    if latest.state == State.WAITING:
+        step.enqueue("join", latest.id)
+        return
+    if not states.is_completed(latest.state):
+        return  # running now: Mistral would start its action a second time
+    runtime = dict(latest.runtime)
+    earlier = list(runtime.get("join_results") or ())
+    if latest.state == State.SUCCESS and latest.has_result:
+        # The result already lists the earlier runs: add only the last one.
+        own = latest.result[-1] if earlier and isinstance(latest.result, list) else latest.result
+        earlier.append(own)
+    if earlier:
+        runtime["join_results"] = earlier
+    task = step.change_task(
+        latest,
+        state=State.WAITING,
+        state_info=WAITING_INFO,
+        processed=False,
+        finished_at=None,
+        runtime=runtime,
+    )
+    step.enqueue("join", task.id)
+
+
+def evaluate(step: Step, task: records.TaskExecution) -> None:
+    """Run or fail a WAITING join whose inbound tasks decided."""
+    task = step.current(task)
+    if task.state != State.WAITING or step.is_terminal():
+        return
+    task_spec = step.spec.tasks[task.name]
+    state, state_info, sources = logical_state(step, task_spec)
+    if state == State.WAITING:
+        return
+    runtime = dict(task.runtime)
+    runtime["triggered_by"] = [{"task_id": source.id, "event": event} for source, event in sources]
+    task = step.change_task(
+        task, triggered_by=tuple(source.id for source, _ in sources), runtime=runtime
+    )
+    if state == State.RUNNING:
+        # Mistral starts a join through "run existing task": no before-start policies.
+        tasks.run_existing(step, task)
+        return
+    tasks.guarded(
+        step,
+        task,
+        tasks.COMPLETE_FAILED,
+        lambda: tasks.complete(step, task, State.ERROR, state_info),
+    )
+
+
+def logical_state(
+    step: Step, task_spec: specs.TaskSpec
+) -> tuple[State, str | None, list[tuple[records.TaskExecution, str | None]]]:
+    """The state the join should have now, its state_info and its triggering executions."""
+    inbound_names = step.spec.inbound.get(task_spec.name, ())
+    if not inbound_names:
+        return State.RUNNING, None, []
+    induced: list[tuple[str, records.TaskExecution | None, State, str | None]] = []
+    for name in inbound_names:
+        inbound = step.tasks.latest_of(name)
+        if inbound is None:
+            possible = _possible_route(step, name)
+            induced.append((name, None, State.WAITING if possible else State.ERROR, None))
+        elif not states.is_completed(inbound.state):
+            induced.append((name, inbound, State.WAITING, None))
+        else:
+            chosen = dict(inbound.next_tasks)
+            if task_spec.name in chosen:
+                induced.append((name, inbound, State.RUNNING, chosen[task_spec.name] or None))
+            else:
+                induced.append((name, inbound, State.ERROR, None))
+
+    def names_in(state: State) -> list[str]:
+        return [name for name, _, induced_state, _ in induced if induced_state == state]
+
+    def sources_in(state: State) -> list[tuple[records.TaskExecution, str | None]]:
+        return [
+            (inbound, event)
+            for _, inbound, induced_state, event in induced
+            if induced_state == state and inbound is not None
+        ]
+
+    running = len(names_in(State.RUNNING))
+    failed = len(names_in(State.ERROR))
+    total = len(induced)
+    join = task_spec.join
+    if join == "all":
+        if running == total:
+            return State.RUNNING, None, sources_in(State.RUNNING)
+        if failed:
+            failed_by = f"Failed by tasks: {names_in(State.ERROR)!r}"
+            return State.ERROR, failed_by, sources_in(State.ERROR)
+        return State.WAITING, f"Blocked by tasks: {names_in(State.WAITING)!r}", []
+    needed = 1 if str(join) == "one" else int(join or 1)
+    if running >= needed:
+        return State.RUNNING, None, sources_in(State.RUNNING)
+    if failed > total - needed:
+        return State.ERROR, f"Failed by tasks: {names_in(State.ERROR)!r}", []
+    return State.WAITING, f"Blocked by tasks: {names_in(State.WAITING)!r}", []
+
+
+def _possible_route(step: Step, name: str) -> bool:
+    """Whether a task that has not run yet may still run (walking back its inbound tasks)."""
+    pending = [name]
+    visited = {name}
+    while pending:
+        current = pending.pop()
+        inbound_names = step.spec.inbound.get(current, ())
+        if not inbound_names:
+            return True
+        for inbound_name in inbound_names:
+            inbound = step.tasks.latest_of(inbound_name)
+            if inbound is None:
+                if inbound_name not in visited:
+                    visited.add(inbound_name)
+                    pending.append(inbound_name)
+                continue
+            if not states.is_completed(inbound.state):
+                return True
+            if current in dict(inbound.next_tasks):
+                return True
+    return False

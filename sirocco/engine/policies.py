@@ -1,0 +1,305 @@
+"""Task policies in Mistral's order: pause-before, wait-before, wait-after, fail-on, retry,
+timeout, concurrency.
+
+Like Mistral, every policy that is set evaluates its values (which may be
+expressions) at both hooks, before the task starts and after it completes,
+and checks their types: a wrong type is a structural error ("Invalid data
+type in WaitBeforePolicy: ..."). Delays are durable timers
+(``ScheduleTimer``); each timer carries a token kept in the task's runtime,
+so a timer that no longer applies (after a rerun, say) is ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from sirocco import errors
+from sirocco.engine import (
+    commands,
+    dataflow,
+    evaluation,
+    events,
+    joins,
+    lifecycle,
+    records,
+    states,
+    tasks,
+    with_items,
+)
+from sirocco.engine.states import State
+from sirocco.engine.step import Step
+from sirocco.lang import specs
+
+_INTEGER = "integer"
+_BOOLEAN = "boolean"
+
+
+class _Values:
+    """The evaluated values of the policies that are set."""
+
+    def __init__(self) -> None:
+        self.pause_before: Any = None
+        self.wait_before: int | None = None
+        self.wait_after: int | None = None
+        self.timeout: int | None = None
+        self.concurrency: int | None = None
+        self.retry_count: int | None = None
+        self.retry_delay: int = 0
+
+
+def _is_set(value: Any) -> bool:
+    """Mistral builds a delay policy for an expression or a positive number."""
+    if value is None:
+        return False
+    if isinstance(value, str):
+        return True
+    try:
+        return bool(value > 0)
+    except TypeError:
+        return True
+
+
+def _evaluate(step: Step, task: records.TaskExecution, policy_spec: specs.PolicySpec) -> _Values:
+    values = _Values()
+    data = evaluation.task_data(step, task)
+
+    def field(value: Any, policy: str, name: str, kind: str) -> Any:
+        result = evaluation.evaluate(step, value, data, task)
+        _check_type(result, policy, name, kind)
+        return result
+
+    if policy_spec.pause_before:
+        values.pause_before = field(policy_spec.pause_before, "PauseBeforePolicy", "expr", _BOOLEAN)
+    if _is_set(policy_spec.wait_before):
+        values.wait_before = field(policy_spec.wait_before, "WaitBeforePolicy", "delay", _INTEGER)
+    if _is_set(policy_spec.wait_after):
+        values.wait_after = field(policy_spec.wait_after, "WaitAfterPolicy", "delay", _INTEGER)
+    retry = policy_spec.retry
+    if retry is not None:
+        values.retry_count = field(retry.count, "RetryPolicy", "count", _INTEGER)
+        values.retry_delay = field(retry.delay, "RetryPolicy", "delay", _INTEGER)
+    if _is_set(policy_spec.timeout):
+        values.timeout = field(policy_spec.timeout, "TimeoutPolicy", "delay", _INTEGER)
+    if policy_spec.concurrency:
+        values.concurrency = field(
+            policy_spec.concurrency, "ConcurrencyPolicy", "concurrency", _INTEGER
+        )
+    return values
+
+
+def _check_type(value: Any, policy: str, name: str, kind: str) -> None:
+    if kind == _BOOLEAN:
+        valid = isinstance(value, bool)
+        problem = f"{value!r} is not of type 'boolean'"
+    else:
+        integral = (isinstance(value, int) and not isinstance(value, bool)) or (
+            isinstance(value, float) and value.is_integer()
+        )
+        valid = integral and value >= 0
+        problem = (
+            f"{value!r} is not of type 'integer'"
+            if not integral
+            else f"{value!r} is less than the minimum of 0"
+        )
+    if not valid:
+        raise errors.InputError(
+            f"Invalid data type in {policy}: {problem}. Value(s) can be shown after "
+            "YAQL evaluating. If you use YAQL here, please correct it."
+        )
+
+
+def schedule_timer(
+    step: Step,
+    task: records.TaskExecution,
+    purpose: events.TimerPurpose,
+    delay: float,
+    **runtime_changes: Any,
+) -> records.TaskExecution:
+    """Ask for a durable timer for ``task`` and remember its token."""
+    task = step.current(task)
+    runtime = dict(task.runtime)
+    token = int(runtime.get("token", 0)) + 1
+    runtime["token"] = token
+    timers = dict(runtime.get("timers") or {})
+    timers[purpose] = token
+    runtime["timers"] = timers
+    runtime.update(runtime_changes)
+    task = step.change_task(task, runtime=runtime)
+    step.emit(
+        commands.ScheduleTimer(
+            due=step.now + timedelta(seconds=delay),
+            event=events.TimerFired(
+                workflow_execution_id=step.workflow.id,
+                task_execution_id=task.id,
+                purpose=purpose,
+                token=token,
+            ),
+        )
+    )
+    return task
+
+
+def before_start(step: Step, task: records.TaskExecution) -> None:
+    """Run the before-start policies (the task is RUNNING). Raises on wrong values."""
+    policy_spec = step.spec.tasks[task.name].policies
+    values = _evaluate(step, task, policy_spec)
+    if values.pause_before:
+        task = step.change_task(task, state=State.IDLE, state_info="Set by 'pause-before' policy")
+        lifecycle.pause_workflow(step, None)
+    if values.wait_before:
+        task = step.current(task)
+        policy = task.runtime.get("wait_before_policy") or {}
+        if policy.get("skip"):
+            task = step.change_task(task, state=State.RUNNING, state_info=None)
+        elif task.state != State.IDLE:
+            task = step.change_task(
+                task,
+                state=State.DELAYED,
+                state_info=f"Delayed by 'wait-before' policy [delay={values.wait_before}]",
+            )
+            schedule_timer(
+                step, task, "wait_before", values.wait_before, wait_before_policy={"skip": True}
+            )
+    if values.timeout:
+        schedule_timer(step, task, "timeout", values.timeout, timeout=values.timeout)
+    if values.concurrency:
+        task = step.current(task)
+        runtime = dict(task.runtime)
+        runtime["concurrency"] = values.concurrency
+        step.change_task(task, runtime=runtime)
+
+
+def after_complete(step: Step, task: records.TaskExecution) -> None:
+    """Run the after-completion policies. Raises on wrong values."""
+    task_spec = step.spec.tasks[task.name]
+    policy_spec = task_spec.policies
+    values = _evaluate(step, task, policy_spec)
+    if values.wait_after:
+        policy = task.runtime.get("wait_after_policy") or {}
+        if not policy.get("skip"):
+            original = {"skip": True, "state": str(task.state), "state_info": task.state_info}
+            task = step.change_task(
+                task,
+                state=State.DELAYED,
+                state_info=f"Delayed by 'wait-after' policy [delay={values.wait_after}]",
+            )
+            task = schedule_timer(
+                step, task, "wait_after", values.wait_after, wait_after_policy=original
+            )
+    if policy_spec.fail_on and task.state == State.SUCCESS:
+        failing = evaluation.evaluate(
+            step, policy_spec.fail_on, evaluation.task_data(step, task), task
+        )
+        if failing:
+            task = step.change_task(
+                task, state=State.ERROR, state_info="Failed by 'fail-on' policy"
+            )
+    if policy_spec.retry is not None and values.retry_count:
+        _retry(step, step.current(task), task_spec, values)
+
+
+def _retry(
+    step: Step, task: records.TaskExecution, task_spec: specs.TaskSpec, values: _Values
+) -> None:
+    retry = task_spec.policies.retry
+    assert retry is not None and values.retry_count is not None
+    data = dataflow.chain(
+        evaluation.task_layer(task),
+        evaluation.env_layer(step),
+        step.outbound(task).values,
+        step.workflow.context,
+        step.workflow.input,
+    )
+    continue_on = (
+        evaluation.evaluate(step, retry.continue_on, data, task)
+        if retry.continue_on is not None
+        else None
+    )
+    break_on = (
+        evaluation.evaluate(step, retry.break_on, data, task)
+        if retry.break_on is not None
+        else None
+    )
+    state = task.state
+    if not states.is_completed(state) or state == State.CANCELLED:
+        return
+    runtime = dict(task.runtime)
+    policy = dict(runtime.get("retry_task_policy") or {})
+    retry_no = int(policy.pop("retry_no", 0))
+    retries_remain = retry_no < values.retry_count
+    stop = (state == State.SUCCESS and not retry.continue_on) or bool(
+        retry.continue_on and not continue_on
+    )
+    broken = state == State.ERROR and bool(break_on)
+    if not retries_remain or broken or stop:
+        runtime["retry_task_policy"] = policy
+        step.change_task(task, runtime=runtime)
+        return
+    _invalidate_results(step, task)
+    policy["retry_no"] = retry_no + 1
+    runtime = dict(step.current(task).runtime)
+    runtime["retry_task_policy"] = policy
+    info = f"Delayed by 'retry' policy [delay={values.retry_delay}]"
+    if task_spec.is_join:
+        task = step.change_task(task, state=State.WAITING, state_info=info, runtime=runtime)
+        schedule_timer(step, task, "join", values.retry_delay)
+        return
+    task = step.change_task(task, state=State.DELAYED, state_info=info, runtime=runtime)
+    schedule_timer(step, task, "retry", values.retry_delay)
+
+
+def _invalidate_results(step: Step, task: records.TaskExecution) -> None:
+    task_spec = step.spec.tasks[task.name]
+    if task_spec.is_with_items:
+        for action in step.task_actions(task.id):
+            if action.accepted:
+                step.change_action(action, accepted=False)
+    else:
+        action_id = task.runtime.get("action_id")
+        current = step.action(str(action_id)) if action_id else None
+        if current is not None and current.accepted:
+            step.change_action(current, accepted=False)
+    step.change_task(task, result=None, has_result=False)
+
+
+def on_timer(step: Step, event: events.TimerFired) -> None:
+    """A timer the engine asked for is due."""
+    task = step.task(event.task_execution_id)
+    if task is None:
+        return
+    timers: Mapping[str, Any] = task.runtime.get("timers") or {}
+    if timers.get(event.purpose) != event.token:
+        return  # a timer that no longer applies
+    purpose = event.purpose
+    if purpose in ("wait_before", "retry"):
+        if task.state == State.DELAYED:
+            tasks.run_existing(step, task)
+    elif purpose == "join":
+        if task.state == State.WAITING:
+            joins.evaluate(step, task)
+    elif purpose == "wait_after":
+        if task.state == State.DELAYED:
+            original = task.runtime.get("wait_after_policy") or {}
+            state = State(original.get("state", State.SUCCESS))
+            info = original.get("state_info")
+            tasks.guarded(
+                step,
+                task,
+                tasks.COMPLETE_FAILED,
+                lambda: tasks.complete(step, task, state, info),
+            )
+    elif purpose == "timeout":
+        if not states.is_completed(task.state):
+            timeout = task.runtime.get("timeout")
+            tasks.guarded(
+                step,
+                task,
+                tasks.COMPLETE_FAILED,
+                lambda: tasks.complete(
+                    step, task, State.ERROR, f"Task timed out [timeout(s)={timeout}]."
+                ),
+            )
+    elif purpose == "continue":
+        with_items.finish(step, task)

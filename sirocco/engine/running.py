@@ -1,0 +1,204 @@
+"""Running a task's work: its action(s) or sub-workflow(s), with input, target and timeout.
+
+``schedule`` is called once the task is RUNNING and its before-start
+policies let it go on. It evaluates the input (with ``env.__actions``
+defaults under it), resolves the action, checks the input and emits
+``RunAction``; for ``workflow:`` tasks it emits ``StartSubworkflow``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sirocco import errors
+from sirocco.engine import actions, commands, dataflow, evaluation, records, tasks, with_items
+from sirocco.engine.states import State
+from sirocco.engine.step import Step
+
+
+def schedule(step: Step, task: records.TaskExecution) -> None:
+    """Schedule the task's action(s) or sub-workflow(s). Raises on structural errors."""
+    task_spec = step.spec.tasks[task.name]
+    if task_spec.is_with_items:
+        with_items.schedule(step, task)
+    elif task_spec.workflow:
+        task, attempt = tasks.next_attempt(step, task)
+        data = evaluation.task_data(step, task)
+        start_subworkflow(step, task, data, index=0)
+    else:
+        task, attempt = tasks.next_attempt(step, task)
+        data = evaluation.task_data(step, task)
+        try:
+            plan = plan_action(step, task, data)
+        except actions.ExpansionError as error:
+            tasks.complete(step, task, State.ERROR, error.message)
+            return
+        run_action(step, task, plan, data, index=0, attempt=attempt)
+
+
+class ActionPlan:
+    """The resolved action of a task, reused for every item of a with-items task."""
+
+    __slots__ = ("resolved", "safe_rerun")
+
+    def __init__(self, resolved: actions.ResolvedAction, safe_rerun: bool) -> None:
+        self.resolved = resolved
+        self.safe_rerun = safe_rerun
+
+
+def plan_action(step: Step, task: records.TaskExecution, data: Mapping[str, Any]) -> ActionPlan:
+    """Resolve the task's action name (it may be an expression)."""
+    task_spec = step.spec.tasks[task.name]
+    name = task_spec.action or "std.noop"
+    evaluated = evaluation.evaluate(step, name, data, task)
+    if not evaluated:
+        evaluated = "std.noop"
+    resolved = actions.resolve(step, str(evaluated))
+    transforms = actions.output_transforms(resolved)
+    if transforms or "output_transforms" in task.runtime:
+        runtime = dict(step.current(task).runtime)
+        runtime["output_transforms"] = transforms
+        step.change_task(task, runtime=runtime)
+    safe_rerun = task_spec.safe_rerun
+    if isinstance(safe_rerun, str):
+        safe_rerun = evaluation.evaluate(step, safe_rerun, data, task)
+    return ActionPlan(resolved, bool(safe_rerun))
+
+
+def action_input(
+    step: Step, task: records.TaskExecution, data: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The task's evaluated input with ``env.__actions`` defaults under it."""
+    task_spec = step.spec.tasks[task.name]
+    raw = task_spec.input
+    evaluated = evaluation.evaluate(step, raw, data, task) if raw else {}
+    if not isinstance(evaluated, dict):
+        raise errors.InputError(
+            f"Wrong dynamic input for task: {task.name}. Dict type is expected. "
+            f"Actual type: {type(evaluated)}. Actual value: {evaluated}"
+        )
+    if task_spec.action:
+        defaults = step.env.get("__actions")
+        if isinstance(defaults, Mapping):
+            action_defaults = defaults.get(task_spec.action)
+            if isinstance(action_defaults, Mapping):
+                for key, value in action_defaults.items():
+                    evaluated.setdefault(key, value)
+    return evaluated
+
+
+def run_action(
+    step: Step,
+    task: records.TaskExecution,
+    plan: ActionPlan,
+    data: Mapping[str, Any],
+    *,
+    index: int,
+    attempt: int,
+) -> None:
+    """Create one action execution (RUNNING) and the command that runs it."""
+    given = action_input(step, task, data)
+    target = _target(step, task, given)
+    branch = step.inbound(task).values
+    try:
+        prepared = actions.prepare(step, plan.resolved, given, task, branch)
+    except actions.ExpansionError as error:
+        if step.spec.tasks[task.name].is_with_items:
+            raise errors.ActionError(error.message) from error
+        tasks.complete(step, task, State.ERROR, error.message)
+        return
+    action = records.ActionExecution(
+        id=step.new_id(),
+        name=plan.resolved.name,
+        task_execution_id=task.id,
+        workflow_execution_id=step.workflow.id,
+        state=State.RUNNING,
+        input=prepared.recorded_input,
+        index=index,
+        is_sync=prepared.is_sync,
+        attempt=attempt,
+        created_at=step.now,
+    )
+    step.put_action(action)
+    task = step.current(task)
+    if index == 0 and not step.spec.tasks[task.name].is_with_items:
+        runtime = dict(task.runtime)
+        runtime["action_id"] = action.id
+        task = step.change_task(task, runtime=runtime)
+    timeout = task.runtime.get("timeout")
+    step.emit(
+        commands.RunAction(
+            action_execution_id=action.id,
+            workflow_execution_id=step.workflow.id,
+            task_execution_id=task.id,
+            action_name=prepared.base_name,
+            input=prepared.base_input,
+            target=None if target is None else str(target),
+            safe_rerun=plan.safe_rerun,
+            timeout=float(timeout) if timeout else None,
+            execution={
+                "workflow_execution_id": step.workflow.id,
+                "task_execution_id": task.id,
+                "action_execution_id": action.id,
+                "workflow_name": step.workflow.workflow_name,
+                "task_name": task.name,
+                "with_items_index": index,
+                "callback_url": None,
+            },
+        )
+    )
+
+
+def _target(step: Step, task: records.TaskExecution, given: Mapping[str, Any]) -> Any:
+    target = step.spec.tasks[task.name].target
+    if not target:
+        return None
+    data = dataflow.chain(
+        given,
+        step.inbound(task).values,
+        evaluation.env_layer(step),
+        step.workflow.context,
+        step.workflow.input,
+    )
+    return evaluation.evaluate(step, target, data, task)
+
+
+def start_subworkflow(
+    step: Step, task: records.TaskExecution, data: Mapping[str, Any], *, index: int
+) -> None:
+    """Ask the runtime to start the task's sub-workflow (one per item for with-items)."""
+    task_spec = step.spec.tasks[task.name]
+    name = evaluation.evaluate(step, task_spec.workflow, data, task)
+    given = action_input(step, task, data)
+    workflow = step.workflow
+    child_id = step.new_id()
+    params: dict[str, Any] = {
+        "root_execution_id": workflow.root_execution_id or workflow.id,
+        "task_execution_id": task.id,
+        "index": index,
+        "namespace": workflow.namespace,
+        "env": dict(step.env),
+    }
+    if "notify" in workflow.params:
+        params["notify"] = workflow.params["notify"]
+    task = step.current(task)
+    runtime = dict(task.runtime)
+    children = dict(runtime.get("subworkflows") or {})
+    children[child_id] = [index, int(task.runtime.get("attempt", 0))]
+    runtime["subworkflows"] = children
+    step.change_task(task, runtime=runtime)
+    step.emit(
+        commands.StartSubworkflow(
+            workflow_execution_id=workflow.id,
+            task_execution_id=task.id,
+            subworkflow_execution_id=child_id,
+            workflow_name=str(name),
+            namespace=workflow.namespace,
+            workbook=step.spec.workbook,
+            input=given,
+            params=params,
+            root_execution_id=workflow.root_execution_id or workflow.id,
+            index=index,
+        )
+    )

@@ -1,0 +1,214 @@
+"""The Step: the working state of one ``decide`` (or ``start_workflow``) call.
+
+It reads through the snapshot and keeps its own changes on top (an overlay),
+so the snapshot changes only when the runtime applies the committed
+decision. Every record change goes through ``put_*``; every command through
+``emit``. Task starts and join checks are queued and run one after another
+(``drain``) instead of recursing, so a long chain of tasks that finish at
+once never deepens the stack.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import traceback
+from collections import deque
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any, Literal
+
+from sirocco import errors
+from sirocco.engine import commands, dataflow, index, records, states
+from sirocco.engine.decision import Decision
+from sirocco.engine.snapshot import Snapshot
+from sirocco.engine.states import State
+from sirocco.lang import specs
+
+QueueKind = Literal["start", "join", "run_existing"]
+
+
+class Step:
+    """Mutable working state of one engine call."""
+
+    def __init__(self, snapshot: Snapshot, *, now: datetime, new_id: Callable[[], str]) -> None:
+        self.snapshot = snapshot
+        self.lookup = snapshot.lookup
+        self.now = now
+        self.new_id = new_id
+        self.workflow = snapshot.workflow
+        self.tasks = snapshot.index.overlay()
+        self.actions: index.Overlay[str, records.ActionExecution] = index.Overlay(snapshot.actions)
+        self._changed_tasks: dict[str, records.TaskExecution] = {}
+        self._changed_actions: dict[str, records.ActionExecution] = {}
+        self._workflow_changed = False
+        self._new_workflow = False
+        self.commands: list[commands.Command] = []
+        self.problems: list[str] = []
+        self.queue: deque[tuple[QueueKind, str]] = deque()
+
+    # Records.
+
+    @property
+    def spec(self) -> specs.WorkflowSpec:
+        return self.workflow.spec
+
+    def put_workflow(self, workflow: records.WorkflowExecution, *, new: bool = False) -> None:
+        if not new:
+            workflow = dataclasses.replace(workflow, updated_at=self.now)
+        self.workflow = workflow
+        self._workflow_changed = True
+        self._new_workflow = self._new_workflow or new
+
+    def change_workflow(self, **changes: Any) -> records.WorkflowExecution:
+        """Replace fields of the workflow execution; a state change is checked."""
+        new_state = changes.get("state")
+        if new_state is not None:
+            states.check_transition(self.workflow.state, new_state, what="workflow execution")
+        self.put_workflow(dataclasses.replace(self.workflow, **changes))
+        return self.workflow
+
+    def task(self, task_id: str) -> records.TaskExecution | None:
+        return self.tasks.get(task_id)
+
+    def put_task(self, task: records.TaskExecution) -> records.TaskExecution:
+        self.tasks.put(task)
+        self._changed_tasks[task.id] = task
+        return task
+
+    def change_task(self, task: records.TaskExecution, **changes: Any) -> records.TaskExecution:
+        """Replace fields of the current value of ``task``; a state change is checked."""
+        current = self.tasks.get(task.id) or task
+        new_state = changes.get("state")
+        if new_state is not None and new_state != current.state:
+            states.check_task_transition(current.state, new_state)
+            if states.is_completed(new_state):
+                changes.setdefault("finished_at", self.now)
+        changes.setdefault("updated_at", self.now)
+        return self.put_task(dataclasses.replace(current, **changes))
+
+    def current(self, task: records.TaskExecution) -> records.TaskExecution:
+        """The latest value of ``task`` in this step."""
+        return self.tasks.get(task.id) or task
+
+    def action(self, action_id: str) -> records.ActionExecution | None:
+        return self.actions.get(action_id)
+
+    def put_action(self, action: records.ActionExecution) -> records.ActionExecution:
+        self.actions[action.id] = action
+        self._changed_actions[action.id] = action
+        return action
+
+    def change_action(
+        self, action: records.ActionExecution, **changes: Any
+    ) -> records.ActionExecution:
+        changes.setdefault("updated_at", self.now)
+        return self.put_action(dataclasses.replace(action, **changes))
+
+    def task_actions(self, task_id: str) -> list[records.ActionExecution]:
+        """All action executions of a task: the stored ones with this step's on top."""
+        stored = getattr(self.lookup, "task_action_executions", None)
+        found = {action.id: action for action in (stored(task_id) if stored else ())}
+        for action_id, action in self._changed_actions.items():
+            if action.task_execution_id == task_id:
+                found[action_id] = action
+        for action in self.snapshot.actions.values():
+            if action.task_execution_id == task_id and action.id not in found:
+                found[action.id] = action
+        return sorted(found.values(), key=lambda action: (action.created_at, action.index))
+
+    # Commands and problems.
+
+    def emit(self, command: commands.Command) -> None:
+        self.commands.append(command)
+
+    def problem(self, text: str) -> None:
+        self.problems.append(text)
+
+    def bug(self, error: BaseException) -> None:
+        """Record an unexpected exception as a problem (an engine bug)."""
+        self.problems.append(
+            "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        )
+
+    # Queue of deferred work.
+
+    def enqueue(self, kind: QueueKind, task_id: str) -> None:
+        self.queue.append((kind, task_id))
+
+    # Contexts.
+
+    def outbound(self, task: records.TaskExecution) -> dataflow.Context:
+        """The outbound context of ``task``: its inbound context plus what it published."""
+        task = self.current(task)
+        cached = self.snapshot.contexts.get(task.id)
+        if cached is not None and _same_context_inputs(cached[0], task):
+            return cached[1]
+        # Walk up the branch to the nearest task whose context is known, then
+        # build down again, so a long chain costs no recursion.
+        chain: list[records.TaskExecution] = []
+        cursor: records.TaskExecution | None = task
+        base: dataflow.Context | None = None
+        while cursor is not None:
+            cached = self.snapshot.contexts.get(cursor.id)
+            if cached is not None and _same_context_inputs(cached[0], cursor):
+                base = cached[1]
+                break
+            chain.append(cursor)
+            # One source: its outbound context is this task's inbound one
+            # (merging a single context changes nothing).
+            cursor = self.task(cursor.triggered_by[0]) if len(cursor.triggered_by) == 1 else None
+        for link in reversed(chain):
+            inbound = self._inbound_from_sources(link) if base is None else base
+            base = dataflow.extend(inbound, link.published)
+            self.snapshot.contexts[link.id] = (link, base)
+        assert base is not None
+        return base
+
+    def inbound(self, task: records.TaskExecution) -> dataflow.Context:
+        """The inbound context of ``task`` (from the executions in ``triggered_by``)."""
+        task = self.current(task)
+        if len(task.triggered_by) == 1:
+            source = self.task(task.triggered_by[0])
+            return dataflow.EMPTY_CONTEXT if source is None else self.outbound(source)
+        return self._inbound_from_sources(task)
+
+    def _inbound_from_sources(self, task: records.TaskExecution) -> dataflow.Context:
+        sources = [self.task(source_id) for source_id in task.triggered_by]
+        found = [source for source in sources if source is not None]
+        found.sort(key=lambda source: source.seq)
+        return dataflow.merge([self.outbound(source) for source in found])
+
+    # Building the decision.
+
+    def decision(self) -> Decision:
+        workflows = (self.workflow,) if self._workflow_changed else ()
+        return Decision(
+            workflows=workflows,
+            tasks=tuple(self._changed_tasks.values()),
+            actions=tuple(self._changed_actions.values()),
+            commands=tuple(self.commands),
+            problems=tuple(self.problems),
+        )
+
+    # Small helpers used everywhere.
+
+    @property
+    def env(self) -> Mapping[str, Any]:
+        return self.workflow.env
+
+    def is_terminal(self) -> bool:
+        return states.is_terminal(self.workflow.state)
+
+    def is_paused(self) -> bool:
+        return self.workflow.state == State.PAUSED
+
+
+def _same_context_inputs(known: records.TaskExecution, task: records.TaskExecution) -> bool:
+    return known.published is task.published and known.triggered_by == task.triggered_by
+
+
+def message_of(error: BaseException) -> str:
+    """The text of an error as Mistral prints it inside its own messages."""
+    if isinstance(error, errors.SiroccoError):
+        return error.message
+    return str(error)

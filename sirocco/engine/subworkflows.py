@@ -1,0 +1,107 @@
+"""A parent's side of its sub-workflows: their results, pauses and reruns.
+
+A sub-workflow reports to the task that started it (``NotifyParent``):
+completion completes the task with the child's output (or its error, as
+Mistral's ``{"result": message}``), a pause pauses the task and the
+parent workflow, a resume resumes them when no other child is paused, and
+a rerun of a failed child runs the parent task and workflow again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sirocco.engine import events, lifecycle, states, tasks, with_items
+from sirocco.engine.states import State
+from sirocco.engine.step import Step
+
+
+def on_subworkflow_completed(step: Step, event: events.SubworkflowCompleted) -> None:
+    task = step.task(event.task_execution_id)
+    if task is None:
+        step.problem(f"Unknown task execution {event.task_execution_id}.")
+        return
+    children = task.runtime.get("subworkflows") or {}
+    known = children.get(event.subworkflow_execution_id)
+    if known is None or states.is_completed(task.state):
+        return
+    if int(known[1]) != int(task.runtime.get("attempt", 0)):
+        return  # a sub-workflow of an earlier attempt
+    if event.start_failed:
+        tasks.force_fail_task(
+            step,
+            task,
+            tasks.RUN_FAILED.format(
+                error=event.message, wf=step.workflow.workflow_name, task=task.name
+            ),
+        )
+        return
+    output = event.output
+    if event.state != State.SUCCESS:
+        if output is None:
+            output = {"result": event.message}
+        runtime = dict(task.runtime)
+        if event.state == State.ERROR:
+            failed = list(runtime.get("failed_subworkflows") or [])
+            result = output.get("result") if isinstance(output, Mapping) else output
+            failed.append([event.subworkflow_execution_id, str(result)])
+            runtime["failed_subworkflows"] = failed
+            task = step.change_task(task, runtime=runtime)
+    if step.spec.tasks[task.name].is_with_items:
+        with_items.on_item_completed(step, task, event.state)
+        return
+    tasks.on_result(step, task, event.state, output, str(step.spec.tasks[task.name].workflow))
+
+
+def on_subworkflow_paused(step: Step, event: events.SubworkflowPaused) -> None:
+    task = step.task(event.task_execution_id)
+    if task is None or states.is_completed(task.state):
+        return
+    runtime = dict(task.runtime)
+    paused_children = set(runtime.get("paused_subworkflows") or ())
+    if event.paused:
+        paused_children.add(event.subworkflow_execution_id)
+    else:
+        paused_children.discard(event.subworkflow_execution_id)
+    runtime["paused_subworkflows"] = sorted(paused_children)
+    task = step.change_task(task, runtime=runtime)
+    if event.paused:
+        if task.state == State.RUNNING:
+            step.change_task(task, state=State.PAUSED)
+        if step.workflow.state == State.RUNNING:
+            lifecycle.pause_workflow(step, None)
+        return
+    if task.state == State.PAUSED and not paused_children:
+        step.change_task(task, state=State.RUNNING)
+    if step.tasks.count(State.PAUSED) == 0 and step.workflow.state == State.PAUSED:
+        lifecycle.resume_workflow(step, None)
+
+
+def on_subworkflow_rerun(step: Step, event: events.SubworkflowRerun) -> None:
+    task = step.task(event.task_execution_id)
+    if task is None:
+        return
+    if step.workflow.state == State.SUCCESS:
+        step.problem(
+            f"Can't rerun sub-workflow {event.subworkflow_execution_id}: "
+            f"its parent workflow execution {step.workflow.id} has succeeded."
+        )
+        return
+    lifecycle.run_again(step)
+    if task.state in (State.ERROR, State.CANCELLED):
+        runtime = dict(task.runtime)
+        if step.spec.tasks[task.name].is_with_items:
+            runtime = with_items.child_rerun(task)
+        failed = runtime.get("failed_subworkflows")
+        if failed:
+            runtime["failed_subworkflows"] = [
+                entry for entry in failed if entry[0] != event.subworkflow_execution_id
+            ]
+        step.change_task(
+            task,
+            state=State.RUNNING,
+            state_info=None,
+            processed=False,
+            finished_at=None,
+            runtime=runtime,
+        )

@@ -1,0 +1,225 @@
+"""with-items: one action (or sub-workflow) per item, counted in O(1) per item.
+
+The task's runtime keeps counters (``count``, ``next``, ``running``,
+``succeeded``, ``failed``, ``cancelled`` and, for a partial rerun, the
+``queue`` of indexes to run again); results are never collected item by
+item. When the last item finishes (or one is cancelled) a timer due now
+(``continue``) completes the task in a later step, which reads the item
+results once, in index order, through ``Lookup.item_results`` — after the
+step that wrote them committed, as Mistral completes with-items tasks in a
+separate job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sirocco import errors
+from sirocco.engine import actions, evaluation, policies, records, running, states, tasks
+from sirocco.engine.states import State
+from sirocco.engine.step import Step
+
+ITEMS_KEY = "with_items"
+RERUN_KEY = "with_items_rerun"
+
+_FINAL_INFO = {
+    State.SUCCESS: None,
+    State.ERROR: "One or more actions had failed.",
+    State.CANCELLED: "One or more actions was cancelled.",
+}
+
+
+def values_of(step: Step, task: records.TaskExecution) -> dict[str, list[Any]]:
+    """The evaluated item lists (cached per attempt). Raises on bad lists."""
+    attempt = int(task.runtime.get("attempt", 0))
+    cached = step.snapshot.item_values.get(task.id)
+    if cached is not None and cached[0] == attempt:
+        return cached[1]
+    task_spec = step.spec.tasks[task.name]
+    data = evaluation.task_data(step, task)
+    evaluated: dict[str, Any] = {}
+    for item in task_spec.with_items:
+        evaluated[item.variable] = evaluation.evaluate(step, item.items, data, task)
+    found: dict[str, list[Any]] = {}
+    length = -1
+    for variable, items in evaluated.items():
+        if not isinstance(items, Iterable):
+            raise errors.InputError(
+                f"Wrong input format for: {found}. Iterable type is expected for each value."
+            )
+        listed = list(items)
+        found[variable] = listed
+        if length < 0:
+            length = len(listed)
+        elif len(listed) != length:
+            raise errors.InputError(
+                f"Wrong input format for: {evaluated}. All arrays must have the same length."
+            )
+    step.snapshot.item_values[task.id] = (attempt, found)
+    return found
+
+
+def schedule(step: Step, task: records.TaskExecution) -> None:
+    """Start a with-items task (first run, retry or rerun). Raises on structural errors."""
+    queue = task.runtime.get(RERUN_KEY)
+    task, _ = tasks.next_attempt(step, task)
+    if queue is not None:
+        runtime = dict(task.runtime)
+        del runtime[RERUN_KEY]
+        task = step.change_task(task, runtime=runtime)
+    found = values_of(step, task)
+    count = len(next(iter(found.values()), []))
+    counters: dict[str, Any] = {
+        "count": count,
+        "next": 0,
+        "running": 0,
+        "succeeded": 0,
+        "failed": 0,
+        "cancelled": 0,
+    }
+    if queue is not None:
+        pending = sorted(int(index) for index in queue)
+        counters["queue"] = pending
+        counters["succeeded"] = max(count - len(pending), 0)
+        counters["next"] = count
+    task = _set_counters(step, task, counters)
+    if not _pending(counters):
+        if count == 0:
+            task = step.change_task(task, result=[], has_result=True)
+            tasks.complete(step, task, State.SUCCESS)
+        else:
+            _finish_later(step, task)
+        return
+    _start_more(step, task)
+
+
+def _start_more(step: Step, task: records.TaskExecution) -> None:
+    task = step.current(task)
+    counters = dict(task.runtime[ITEMS_KEY])
+    concurrency = int(task.runtime.get("concurrency") or 0)
+    found = values_of(step, task)
+    task_spec = step.spec.tasks[task.name]
+    plan: running.ActionPlan | None = None
+    attempt = int(task.runtime.get("attempt", 0))
+    started: list[int] = []
+    queue = list(counters.get("queue") or ())
+    while _pending(counters) and (not concurrency or counters["running"] < concurrency):
+        if queue:
+            index = queue.pop(0)
+            counters["queue"] = queue
+        else:
+            index = counters["next"]
+            counters["next"] = index + 1
+        counters["running"] += 1
+        started.append(index)
+    task = _set_counters(step, task, counters)
+    for index in started:
+        item = {variable: values[index] for variable, values in found.items()}
+        data = evaluation.task_data(step, task, items=item)
+        if task_spec.workflow:
+            running.start_subworkflow(step, task, data, index=index)
+            continue
+        if plan is None:
+            plan = running.plan_action(step, task, evaluation.task_data(step, task))
+        try:
+            running.run_action(step, task, plan, data, index=index, attempt=attempt)
+        except actions.ExpansionError as error:
+            tasks.complete(step, task, State.ERROR, error.message)
+            return
+
+
+def on_item_completed(step: Step, task: records.TaskExecution, state: State) -> None:
+    """One item finished: count it, start the next ones, finish when all are done."""
+    task = step.current(task)
+    counters = dict(task.runtime.get(ITEMS_KEY) or {})
+    if not counters:
+        return
+    counters["running"] = max(int(counters.get("running", 0)) - 1, 0)
+    key = {State.SUCCESS: "succeeded", State.ERROR: "failed"}.get(state, "cancelled")
+    counters[key] = int(counters.get(key, 0)) + 1
+    task = _set_counters(step, task, counters)
+    if step.is_terminal():
+        return
+    if counters["cancelled"] or (not counters["running"] and not _pending(counters)):
+        _finish_later(step, task)
+        return
+    if _pending(counters):
+        name = str(step.spec.tasks[task.name].action or step.spec.tasks[task.name].workflow)
+        tasks.guarded(step, task, tasks.completion_failed(name), lambda: _start_more(step, task))
+
+
+def _finish_later(step: Step, task: records.TaskExecution) -> None:
+    counters = task.runtime.get(ITEMS_KEY) or {}
+    if counters.get("finishing"):
+        return
+    updated = dict(counters)
+    updated["finishing"] = True
+    task = _set_counters(step, task, updated)
+    policies.schedule_timer(step, task, "continue", 0)
+
+
+def finish(step: Step, task: records.TaskExecution) -> None:
+    """Complete a with-items task whose items are all done (the ``continue`` timer)."""
+    if task.state != State.RUNNING:
+        return
+    counters = task.runtime.get(ITEMS_KEY) or {}
+    if counters.get("cancelled"):
+        state = State.CANCELLED
+    elif counters.get("failed"):
+        state = State.ERROR
+    else:
+        state = State.SUCCESS
+    results = list(step.lookup.item_results(task.id))
+    task = step.change_task(task, result=results, has_result=True)
+    task_spec = step.spec.tasks[task.name]
+    name = str(task_spec.action or task_spec.workflow or "std.noop")
+    tasks.guarded(
+        step,
+        task,
+        tasks.completion_failed(name),
+        lambda: tasks.complete(step, task, state, _FINAL_INFO[state]),
+    )
+
+
+def partial_rerun_queue(step: Step, task: records.TaskExecution) -> list[int]:
+    """Rerun with ``reset: false``: the items to run again (failed, cancelled, never run)."""
+    failed: set[int] = set()
+    done: set[int] = set()
+    for action in step.task_actions(task.id):
+        if not action.accepted:
+            continue
+        if action.state in (State.ERROR, State.CANCELLED):
+            failed.add(action.index)
+        elif states.is_completed(action.state):
+            done.add(action.index)
+    count = int((task.runtime.get(ITEMS_KEY) or {}).get("count", 0))
+    never_started = {index for index in range(count) if index not in done and index not in failed}
+    return sorted(failed | never_started)
+
+
+def child_rerun(task: records.TaskExecution) -> dict[str, Any]:
+    """Counters after a failed sub-workflow item of the task was rerun."""
+    runtime = dict(task.runtime)
+    counters = dict(runtime.get(ITEMS_KEY) or {})
+    if counters:
+        counters["failed"] = max(int(counters.get("failed", 0)) - 1, 0)
+        counters["running"] = int(counters.get("running", 0)) + 1
+        counters["finishing"] = False
+        runtime[ITEMS_KEY] = counters
+    return runtime
+
+
+def _pending(counters: Mapping[str, Any]) -> bool:
+    if counters.get("queue"):
+        return True
+    return int(counters.get("next", 0)) < int(counters.get("count", 0))
+
+
+def _set_counters(
+    step: Step, task: records.TaskExecution, counters: dict[str, Any]
+) -> records.TaskExecution:
+    task = step.current(task)
+    runtime = dict(task.runtime)
+    runtime[ITEMS_KEY] = counters
+    return step.change_task(task, runtime=runtime)

@@ -1,0 +1,371 @@
+"""Read-side queries for the REST API: list and get over every table, Mistral-style.
+
+A :class:`View` names a resource's fields (Mistral's field names, in Mistral's
+order) and the SQL expression behind each. :func:`list_rows` applies a
+:class:`Page` to a view: ``op:value`` filters, tags, null checks, sorting on
+any column with ``id`` as the last tie-breaker, keyset pagination after a
+marker and a limit. Rows come back as plain dicts of Python values
+(datetimes, dicts); turning them into Mistral's JSON is the API's business.
+
+Filter operators: ``eq, neq, gt, gte, lt, lte, in, nin, has`` (``has`` is a
+substring match). Values arrive as text and are converted to the column's
+type; a value that does not convert raises :class:`sirocco.errors.InputError`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from sirocco import errors
+from sirocco.store import tables
+from sirocco.store.views import (
+    ACTION_EXECUTIONS,
+    ACTIONS,
+    CRON_TRIGGERS,
+    ENVIRONMENTS,
+    EVENT_TRIGGERS,
+    EXECUTIONS,
+    TASKS,
+    WORKBOOKS,
+    WORKFLOWS,
+    View,
+)
+
+__all__ = [
+    "ACTIONS",
+    "ACTION_EXECUTIONS",
+    "CRON_TRIGGERS",
+    "ENVIRONMENTS",
+    "EVENT_TRIGGERS",
+    "EXECUTIONS",
+    "MAX_LIMIT",
+    "OPERATORS",
+    "TASKS",
+    "WORKBOOKS",
+    "WORKFLOWS",
+    "Filter",
+    "Page",
+    "View",
+    "get_by_id",
+    "get_row",
+    "list_rows",
+    "page_in_memory",
+    "sort_order",
+]
+
+OPERATORS: tuple[str, ...] = ("eq", "neq", "gt", "gte", "lt", "lte", "in", "nin", "has")
+MAX_LIMIT = 1000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Filter:
+    """One filter: ``field <operator> value`` (value is a list for ``in``/``nin``)."""
+
+    field: str
+    operator: str = "eq"
+    value: Any = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Page:
+    """What a list request asks for, already validated by the API."""
+
+    filters: tuple[Filter, ...] = ()
+    tags: tuple[str, ...] = ()
+    nulls: tuple[str, ...] = ()
+    sort_keys: tuple[str, ...] = ("created_at",)
+    sort_dirs: tuple[str, ...] = ("asc",)
+    limit: int = MAX_LIMIT
+    marker: str | None = None
+
+
+# ---------------------------------------------------------------- reading
+
+
+def get_row(
+    connection: sa.Connection,
+    view: View,
+    *,
+    where: Sequence[sa.ColumnElement[bool]],
+    fields: Sequence[str] = (),
+) -> dict[str, Any] | None:
+    """The first row of ``view`` matching ``where`` (all fields, or only ``fields``)."""
+    query = _select(view, fields).select_from(view.source).where(*where).limit(1)
+    found = connection.execute(query).first()
+    if found is None:
+        return None
+    rows = [dict(found._mapping)]
+    _finish(connection, view, rows)
+    return rows[0]
+
+
+def get_by_id(
+    connection: sa.Connection, view: View, identifier: str, *, fields: Sequence[str] = ()
+) -> dict[str, Any]:
+    """One row by id; raises NotFoundError with Mistral's message."""
+    row = get_row(connection, view, where=[view.id_column == identifier], fields=fields)
+    if row is None:
+        raise errors.NotFoundError(f"{view.entity} not found [id={identifier}]")
+    return row
+
+
+def list_rows(
+    connection: sa.Connection,
+    view: View,
+    page: Page,
+    *,
+    fields: Sequence[str] = (),
+    where: Sequence[sa.ColumnElement[bool]] = (),
+) -> list[dict[str, Any]]:
+    """One page of ``view`` (rows as dicts keyed by field name)."""
+    keys, directions = sort_order(view, page)
+    query = _select(view, fields).select_from(view.source).where(*where)
+    query = query.where(*[_condition(view, item) for item in page.filters])
+    for tag in page.tags:
+        query = query.where(_text(view.columns["tags"]).like(f'%"{_escape(tag)}"%', escape="\\"))
+    for name in page.nulls:
+        query = query.where(_stored(view, name).is_(None))
+    if page.marker is not None:
+        query = query.where(_after_marker(connection, view, page.marker, keys, directions))
+    for name, direction in zip(keys, directions, strict=True):
+        column = _stored(view, name)
+        query = query.order_by(
+            column.asc().nulls_first() if direction == "asc" else column.desc().nulls_last()
+        )
+    rows = [dict(row._mapping) for row in connection.execute(query.limit(page.limit))]
+    _finish(connection, view, rows)
+    return rows
+
+
+def sort_order(view: View, page: Page) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The sort keys with ``id`` appended as the final tie-breaker, and their directions."""
+    keys = list(page.sort_keys)
+    directions = list(page.sort_dirs) + ["asc"] * (len(keys) - len(page.sort_dirs))
+    for key in keys:
+        if view.expression(key) is None:
+            raise errors.InputError(f"Sort key supplied is invalid: {key}")
+    if "id" not in keys:
+        keys.append("id")
+        directions.append("asc")
+    return tuple(keys), tuple(directions)
+
+
+def check_filters(view: View, page: Page) -> None:
+    """Raise InputError if a filter or null check names a field that cannot be filtered."""
+    for item in page.filters:
+        _stored(view, item.field)
+    for name in page.nulls:
+        _stored(view, name)
+
+
+def _select(view: View, fields: Sequence[str]) -> sa.Select[Any]:
+    wanted = [name for name in view.columns if not fields or name in fields]
+    columns = [view.columns[name].label(name) for name in wanted]
+    hidden: list[str] = []
+    for name in wanted:
+        hidden.extend(source for source in view.derived.get(name, ()) if source in view.hidden)
+    columns.extend(view.hidden[name].label(name) for name in dict.fromkeys(hidden))
+    return sa.select(*columns)
+
+
+def _finish(connection: sa.Connection, view: View, rows: list[dict[str, Any]]) -> None:
+    if view.finish is not None and rows:
+        view.finish(connection, rows)
+    for row in rows:
+        for name in list(row):
+            if name.startswith("_"):
+                del row[name]
+
+
+def _stored(view: View, name: str) -> sa.ColumnElement[Any]:
+    expression = view.expression(name)
+    if expression is None:
+        raise errors.InputError(f"Unknown filter or sort field: {name}")
+    return expression
+
+
+def _condition(view: View, item: Filter) -> sa.ColumnElement[bool]:
+    column = _stored(view, item.field)
+    if item.operator == "has":
+        return _text(column).like(f"%{_escape(str(item.value))}%", escape="\\")
+    if item.operator in ("in", "nin"):
+        values = [_convert(column, item.field, value) for value in item.value]
+        comparable = _comparable(column)
+        return comparable.in_(values) if item.operator == "in" else comparable.not_in(values)
+    value = _convert(column, item.field, item.value)
+    comparable = _comparable(column)
+    if value is None:
+        return comparable.is_(None) if item.operator == "eq" else comparable.is_not(None)
+    operations: dict[str, Callable[[Any, Any], sa.ColumnElement[bool]]] = {
+        "eq": lambda left, right: left == right,
+        "neq": lambda left, right: sa.or_(left != right, left.is_(None)),
+        "gt": lambda left, right: left > right,
+        "gte": lambda left, right: left >= right,
+        "lt": lambda left, right: left < right,
+        "lte": lambda left, right: left <= right,
+    }
+    operation = operations.get(item.operator)
+    if operation is None:
+        raise errors.InputError(f"Unknown filter operation encountered [operation={item.operator}]")
+    return operation(comparable, value)
+
+
+def _is_json(column: sa.ColumnElement[Any]) -> bool:
+    return isinstance(column.type, tables.JSONText)
+
+
+def _comparable(column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """JSON columns compare as their stored text."""
+    return sa.type_coerce(column, sa.Text) if _is_json(column) else column
+
+
+def _text(column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    return sa.cast(sa.type_coerce(column, sa.Text), sa.Text)
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _convert(column: sa.ColumnElement[Any], name: str, value: Any) -> Any:
+    """A filter value (text from the query string) as the column's Python type."""
+    if value is None:
+        return None
+    if _is_json(column):
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                pass
+        return json.dumps(value, separators=(",", ":"))
+    column_type = column.type
+    text = str(value)
+    try:
+        if isinstance(column_type, sa.DateTime):
+            return value if isinstance(value, datetime) else datetime.fromisoformat(text)
+        if isinstance(column_type, sa.Boolean):
+            lowered = text.lower()
+            if lowered in ("true", "1", "yes", "on", "t", "y"):
+                return True
+            if lowered in ("false", "0", "no", "off", "f", "n"):
+                return False
+            raise ValueError(text)
+        if isinstance(column_type, sa.Integer):
+            return int(text)
+    except ValueError as exc:
+        raise errors.InputError(
+            f"Invalid input for field/attribute {name}. Value: '{text}'. {exc}"
+        ) from exc
+    return text
+
+
+def _after_marker(
+    connection: sa.Connection,
+    view: View,
+    marker: str,
+    keys: Sequence[str],
+    directions: Sequence[str],
+) -> sa.ColumnElement[bool]:
+    """Rows that sort after the marker row (NULL sorts lowest, in both directions)."""
+    query = sa.select(*[_stored(view, key).label(key) for key in keys]).select_from(view.source)
+    found = connection.execute(query.where(view.id_column == marker)).first()
+    if found is None:
+        raise errors.NotFoundError(f"{view.entity} not found [id={marker}]")
+    values = found._mapping
+    alternatives = []
+    for index, (key, direction) in enumerate(zip(keys, directions, strict=True)):
+        column = _stored(view, key)
+        equal = [_same(_stored(view, previous), values[previous]) for previous in keys[:index]]
+        alternatives.append(sa.and_(*equal, _beyond(column, values[key], direction)))
+    return sa.or_(*alternatives)
+
+
+def _same(column: sa.ColumnElement[Any], value: Any) -> sa.ColumnElement[bool]:
+    return column.is_(None) if value is None else column == value
+
+
+def _beyond(column: sa.ColumnElement[Any], value: Any, direction: str) -> sa.ColumnElement[bool]:
+    if direction == "asc":
+        return column.is_not(None) if value is None else column > value
+    if value is None:
+        return sa.false()
+    return sa.or_(column < value, column.is_(None))
+
+
+# ---------------------------------------------------------------- in memory
+
+
+def page_in_memory(rows: Iterable[Mapping[str, Any]], page: Page) -> list[dict[str, Any]]:
+    """Apply a page to rows already in memory (actions come from two sources)."""
+    keys = list(page.sort_keys) or ["name"]
+    directions = list(page.sort_dirs) + ["asc"] * (len(keys) - len(page.sort_dirs))
+    selected = [dict(row) for row in rows if _matches(row, page)]
+    for key, direction in reversed(list(zip(keys, directions, strict=True))):
+        selected.sort(key=functools.partial(_sort_field, key), reverse=direction == "desc")
+    if page.marker is not None:
+        positions = [index for index, row in enumerate(selected) if row.get("id") == page.marker]
+        if not positions:
+            return []
+        selected = selected[positions[0] + 1 :]
+    return selected[: page.limit]
+
+
+def _sort_field(key: str, row: Mapping[str, Any]) -> tuple[int, Any]:
+    return _sort_value(row.get(key))
+
+
+def _sort_value(value: Any) -> tuple[int, Any]:
+    if value is None:
+        return (0, "")
+    if isinstance(value, (list, dict)):
+        return (1, json.dumps(value, sort_keys=True))
+    if isinstance(value, bool):
+        return (1, int(value))
+    return (1, value)
+
+
+def _matches(row: Mapping[str, Any], page: Page) -> bool:
+    for item in page.filters:
+        if item.field not in row:
+            continue
+        if not _match_value(row[item.field], item):
+            return False
+    tags = row.get("tags") or ()
+    if any(tag not in tags for tag in page.tags):
+        return False
+    return all(row.get(name) is None for name in page.nulls)
+
+
+def _match_value(actual: Any, item: Filter) -> bool:
+    expected: Any = item.value
+    if isinstance(actual, bool) and isinstance(expected, str):
+        expected = expected.lower() in ("true", "1", "yes", "on", "t", "y")
+    if item.operator == "has":
+        return str(expected) in str(actual if actual is not None else "")
+    if item.operator in ("in", "nin"):
+        inside = actual in list(expected)
+        return inside if item.operator == "in" else not inside
+    if item.operator == "eq":
+        return bool(actual == expected)
+    if item.operator == "neq":
+        return bool(actual != expected)
+    if actual is None:
+        return False
+    try:
+        return bool(
+            {
+                "gt": actual > expected,
+                "gte": actual >= expected,
+                "lt": actual < expected,
+                "lte": actual <= expected,
+            }[item.operator]
+        )
+    except TypeError:
+        return False

@@ -1,0 +1,195 @@
+"""Stored cron and event triggers (the scheduler fires them; this module keeps them).
+
+A cron trigger follows Mistral's rules: a valid croniter ``pattern`` and/or a
+``first_execution_time`` (``YYYY-MM-DD HH:MM``, at least a minute ahead); with
+only a first time it runs once (Mistral stores the pattern ``0 0 30 2 0``,
+"never"); ``workflow_input`` must match the workflow's declared input; the
+next execution time is computed at creation. Functions take the open
+connection and ``now``; they return rows as :mod:`sirocco.store.queries` shows them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+import croniter
+import sqlalchemy as sa
+
+from sirocco import errors
+from sirocco.store import definitions, queries, tables
+
+IdFactory = Callable[[], str]
+#: The pattern Mistral stores for a cron trigger that has only a first time: "never".
+NEVER_PATTERN = "0 0 30 2 0"
+
+_wf = tables.workflow_definitions
+_cron = tables.cron_triggers
+_event = tables.event_triggers
+
+
+def _uuid() -> str:
+    return str(uuid.uuid4())
+
+
+# ---------------------------------------------------------------- cron triggers
+
+
+def create_cron_trigger(
+    connection: sa.Connection,
+    *,
+    name: str,
+    workflow: str,
+    workflow_input: Mapping[str, Any] | None,
+    workflow_params: Mapping[str, Any] | None,
+    pattern: str | None,
+    first_execution_time: str | datetime | None,
+    remaining_executions: int | None,
+    scope: str = "private",
+    namespace: str = "",
+    now: datetime,
+    new_id: IdFactory = _uuid,
+) -> dict[str, Any]:
+    """Store a cron trigger after Mistral's checks; computes the next execution time."""
+    first = first_execution_time
+    if isinstance(first, str):
+        try:
+            first = datetime.strptime(first, "%Y-%m-%d %H:%M")
+        except ValueError as exc:
+            raise errors.InputError(str(exc)) from exc
+    if not (first or pattern):
+        raise errors.InputError("Pattern or first_execution_time must be specified.")
+    if first:
+        if now + timedelta(seconds=60) > first:
+            raise errors.InputError("first_execution_time must be at least 1 minute in the future.")
+        if not pattern and remaining_executions and remaining_executions > 1:
+            raise errors.InputError("Pattern must be provided if count is superior to 1.")
+    if pattern:
+        try:
+            croniter.croniter(pattern)
+        except (ValueError, KeyError) as exc:
+            raise errors.InputError(f"The specified pattern is not valid: {pattern}") from exc
+    if first:
+        next_time = first
+        if not (pattern or remaining_executions):
+            remaining_executions = 1
+    else:
+        next_time = croniter.croniter(pattern, now).get_next(datetime)
+    found = definitions.get_workflow_row(connection, workflow, namespace)
+    definitions.check_workflow_input(found, workflow_input)
+    if connection.execute(sa.select(_cron.c.id).where(_cron.c.name == name)).first():
+        raise errors.ConflictError(
+            f"Duplicate entry for cron trigger ['name', 'project_id']: {name}, None"
+        )
+    identifier = new_id()
+    connection.execute(
+        sa.insert(_cron).values(
+            id=identifier,
+            name=name,
+            pattern=pattern or NEVER_PATTERN,
+            first_execution_time=first,
+            next_execution_time=next_time,
+            remaining_executions=remaining_executions,
+            workflow_name=found["name"],
+            workflow_id=found["id"],
+            workflow_namespace=found["namespace"] or "",
+            workflow_input=dict(workflow_input or {}),
+            workflow_params=dict(workflow_params or {}),
+            scope=scope,
+            created_at=now,
+        )
+    )
+    return queries.get_by_id(connection, queries.CRON_TRIGGERS, identifier)
+
+
+def cron_trigger_id(connection: sa.Connection, identifier: str) -> str:
+    """The id of a cron trigger given by name or id; NotFoundError otherwise."""
+    found = connection.execute(
+        sa.select(_cron.c.id).where(sa.or_(_cron.c.id == identifier, _cron.c.name == identifier))
+    ).first()
+    if found is None:
+        raise errors.NotFoundError(f"Cron trigger not found [identifier={identifier}]")
+    return str(found.id)
+
+
+def delete_cron_trigger(connection: sa.Connection, identifier: str) -> None:
+    """Delete a cron trigger by name or id."""
+    connection.execute(
+        sa.delete(_cron).where(_cron.c.id == cron_trigger_id(connection, identifier))
+    )
+
+
+# ---------------------------------------------------------------- event triggers
+
+
+def create_event_trigger(
+    connection: sa.Connection,
+    *,
+    name: str | None,
+    workflow_id: str,
+    exchange: str,
+    topic: str,
+    event: str,
+    workflow_input: Mapping[str, Any] | None,
+    workflow_params: Mapping[str, Any] | None,
+    scope: str = "private",
+    now: datetime,
+    new_id: IdFactory = _uuid,
+) -> dict[str, Any]:
+    """Store an event trigger for a workflow given by id."""
+    found = connection.execute(sa.select(_wf).where(_wf.c.id == workflow_id)).first()
+    if found is None:
+        raise errors.NotFoundError(f"Workflow not found [workflow_id={workflow_id}]")
+    definitions.check_workflow_input(dict(found._mapping), workflow_input)
+    duplicate = connection.execute(
+        sa.select(_event.c.id).where(
+            _event.c.exchange == exchange,
+            _event.c.topic == topic,
+            _event.c.event == event,
+            _event.c.workflow_id == workflow_id,
+        )
+    ).first()
+    if duplicate is not None:
+        raise errors.ConflictError(
+            "Duplicate entry for EventTrigger ['exchange', 'topic', 'event', 'workflow_id', "
+            f"'project_id']: {exchange}, {topic}, {event}, {workflow_id}, None"
+        )
+    identifier = new_id()
+    connection.execute(
+        sa.insert(_event).values(
+            id=identifier,
+            name=name or "",
+            workflow_id=workflow_id,
+            workflow_input=dict(workflow_input or {}),
+            workflow_params=dict(workflow_params or {}),
+            exchange=exchange,
+            topic=topic,
+            event=event,
+            scope=scope,
+            created_at=now,
+        )
+    )
+    return queries.get_by_id(connection, queries.EVENT_TRIGGERS, identifier)
+
+
+def update_event_trigger(
+    connection: sa.Connection, identifier: str, changes: Mapping[str, Any], *, now: datetime
+) -> dict[str, Any]:
+    """Change name, workflow_input, workflow_params or scope of an event trigger."""
+    found = connection.execute(sa.select(_event.c.id).where(_event.c.id == identifier)).first()
+    if found is None:
+        raise errors.NotFoundError(f"Event trigger not found [id={identifier}].")
+    allowed = ("name", "workflow_input", "workflow_params", "scope")
+    values = {key: changes[key] for key in allowed if key in changes}
+    connection.execute(
+        sa.update(_event).where(_event.c.id == identifier).values(updated_at=now, **values)
+    )
+    return queries.get_by_id(connection, queries.EVENT_TRIGGERS, identifier)
+
+
+def delete_event_trigger(connection: sa.Connection, identifier: str) -> None:
+    """Delete an event trigger by id."""
+    if not connection.execute(sa.delete(_event).where(_event.c.id == identifier)).rowcount:
+        raise errors.NotFoundError(f"Event trigger not found [id={identifier}].")

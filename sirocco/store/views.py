@@ -1,0 +1,364 @@
+"""The resources of the REST API as views over the tables: Mistral's field names, SQL behind each.
+
+A :class:`View` names a resource's fields in Mistral's order and the SQL
+expression behind each one (joins included: a task shows its workflow's
+name, an action execution its task's name). Derived fields are filled after
+the read: a task's ``runtime_context`` (with how it was triggered) and an
+execution's ``published_global`` (its global context without internal keys
+and ``vars``).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+import yaml
+
+from sirocco.store import tables
+
+Finisher = Callable[[sa.Connection, list[dict[str, Any]]], None]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class View:
+    """A resource as the API shows it, over one table (and its joins).
+
+    Attributes:
+        entity: the name used in "not found" messages (``WorkflowExecution``).
+        source: the FROM clause (the table, or the table joined to others).
+        columns: field name -> SQL expression, in the resource's field order.
+        hidden: columns read for derived fields but never shown.
+        derived: field name -> the hidden/visible fields it is computed from.
+        finish: fills derived fields of fetched rows (may read more).
+    """
+
+    entity: str
+    source: sa.FromClause
+    columns: Mapping[str, sa.ColumnElement[Any]]
+    hidden: Mapping[str, sa.ColumnElement[Any]] = field(default_factory=dict)
+    derived: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    finish: Finisher | None = None
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """Every field name the resource has, in order."""
+        return tuple(self.columns)
+
+    @property
+    def id_column(self) -> sa.ColumnElement[Any]:
+        return self.columns["id"]
+
+    def expression(self, name: str) -> sa.ColumnElement[Any] | None:
+        """The SQL expression of a stored field, or None for derived/unknown ones."""
+        if name in self.derived:
+            return None
+        return self.columns.get(name)
+
+
+# ---------------------------------------------------------------- the views
+
+_wb = tables.workbooks
+_wf = tables.workflow_definitions
+_act = tables.action_definitions
+_env = tables.environments
+_cron = tables.cron_triggers
+_event = tables.event_triggers
+_ex = tables.workflow_executions
+_task = tables.task_executions
+_ae = tables.action_executions
+
+_NULL = sa.null()
+
+
+def _pick(table: sa.Table, *names: str) -> dict[str, sa.ColumnElement[Any]]:
+    return {name: table.c[name] for name in names}
+
+
+WORKBOOKS = View(
+    entity="Workbook",
+    source=_wb,
+    columns=_pick(
+        _wb,
+        "id",
+        "name",
+        "namespace",
+        "definition",
+        "tags",
+        "scope",
+        "project_id",
+        "created_at",
+        "updated_at",
+    ),
+)
+
+WORKFLOWS = View(
+    entity="WorkflowDefinition",
+    source=_wf,
+    columns=_pick(
+        _wf,
+        "id",
+        "name",
+        "namespace",
+        "input",
+        "interface",
+        "definition",
+        "checksum",
+        "tags",
+        "scope",
+        "project_id",
+        "created_at",
+        "updated_at",
+    ),
+)
+
+ACTIONS = View(
+    entity="ActionDefinition",
+    source=_act,
+    columns={
+        "id": _act.c.id,
+        "name": _act.c.name,
+        "is_system": sa.false().label("is_system"),
+        "input": _act.c.input,
+        "description": _act.c.description,
+        "tags": _act.c.tags,
+        "definition": _act.c.definition,
+        "scope": _act.c.scope,
+        "project_id": _act.c.project_id,
+        "created_at": _act.c.created_at,
+        "updated_at": _act.c.updated_at,
+        "namespace": _act.c.namespace,
+    },
+)
+
+ENVIRONMENTS = View(
+    entity="Environment",
+    source=_env,
+    columns=_pick(
+        _env,
+        "id",
+        "name",
+        "description",
+        "variables",
+        "scope",
+        "project_id",
+        "created_at",
+        "updated_at",
+    ),
+)
+
+CRON_TRIGGERS = View(
+    entity="CronTrigger",
+    source=_cron,
+    columns=_pick(
+        _cron,
+        "id",
+        "name",
+        "workflow_name",
+        "workflow_id",
+        "workflow_input",
+        "workflow_params",
+        "project_id",
+        "scope",
+        "pattern",
+        "remaining_executions",
+        "first_execution_time",
+        "next_execution_time",
+        "created_at",
+        "updated_at",
+    ),
+)
+
+EVENT_TRIGGERS = View(
+    entity="EventTrigger",
+    source=_event,
+    columns=_pick(
+        _event,
+        "id",
+        "created_at",
+        "updated_at",
+        "project_id",
+        "name",
+        "workflow_id",
+        "workflow_input",
+        "workflow_params",
+        "exchange",
+        "topic",
+        "event",
+        "scope",
+    ),
+)
+
+
+def _published_global(connection: sa.Connection, rows: list[dict[str, Any]]) -> None:
+    for row in rows:
+        if "published_global" not in row:
+            continue
+        context = row.pop("_context", None) or {}
+        definition = row.pop("_definition", None) or ""
+        name = row.pop("_workflow_name", None) or ""
+        hidden = {"__execution", "openstack", *_declared_vars(definition, name)}
+        row["published_global"] = {
+            key: value for key, value in context.items() if key not in hidden
+        }
+
+
+EXECUTIONS = View(
+    entity="WorkflowExecution",
+    source=_ex,
+    columns={
+        "id": _ex.c.id,
+        "workflow_id": _ex.c.workflow_id,
+        "workflow_name": _ex.c.workflow_name,
+        "workflow_namespace": _ex.c.namespace,
+        "description": _ex.c.description,
+        "tags": _ex.c.tags,
+        "params": _ex.c.params,
+        "task_execution_id": _ex.c.task_execution_id,
+        "root_execution_id": _ex.c.root_execution_id,
+        "source_execution_id": _NULL.label("source_execution_id"),
+        "state": _ex.c.state,
+        "state_info": _ex.c.state_info,
+        "input": _ex.c.input,
+        "output": _ex.c.output,
+        "created_at": _ex.c.created_at,
+        "updated_at": _ex.c.updated_at,
+        "project_id": _ex.c.project_id,
+        "published_global": _NULL.label("published_global"),
+    },
+    hidden={
+        "_context": _ex.c.context,
+        "_definition": _ex.c.definition,
+        "_workflow_name": _ex.c.workflow_name,
+    },
+    derived={
+        "published_global": ("_context", "_definition", "_workflow_name"),
+        "source_execution_id": (),
+    },
+    finish=_published_global,
+)
+
+_task_parent = _ex.alias("task_parent")
+
+
+def _runtime_context(connection: sa.Connection, rows: list[dict[str, Any]]) -> None:
+    """Mistral's runtime_context: the task's bookkeeping plus who triggered it and how."""
+    wanted = [row for row in rows if "runtime_context" in row]
+    ids = {str(item) for row in wanted for item in row.get("_triggered_by") or ()}
+    events: dict[str, list[Any]] = {}
+    if ids:
+        found = connection.execute(
+            sa.select(_task.c.id, _task.c.next_tasks).where(_task.c.id.in_(sorted(ids)))
+        )
+        events = {item.id: list(item.next_tasks or ()) for item in found}
+    for row in wanted:
+        runtime = row.pop("_runtime", None) or {}
+        # Keys starting with "_" are the engine's private bookkeeping.
+        context = {key: value for key, value in runtime.items() if not str(key).startswith("_")}
+        triggers = []
+        for task_id in row.pop("_triggered_by", None) or ():
+            event = next(
+                (pair[1] for pair in events.get(str(task_id), ()) if pair[0] == row.get("_name")),
+                "on-success",
+            )
+            triggers.append({"task_id": task_id, "event": event})
+        if triggers:
+            context["triggered_by"] = triggers
+        row["runtime_context"] = context
+    for row in rows:
+        row.pop("_runtime", None)
+        row.pop("_triggered_by", None)
+
+
+TASKS = View(
+    entity="Task execution",
+    source=_task.join(_task_parent, _task.c.workflow_execution_id == _task_parent.c.id),
+    columns={
+        "id": _task.c.id,
+        "name": _task.c.name,
+        "type": _task.c.type,
+        "workflow_name": _task_parent.c.workflow_name,
+        "workflow_namespace": _task_parent.c.namespace,
+        "workflow_id": _task_parent.c.workflow_id,
+        "workflow_execution_id": _task.c.workflow_execution_id,
+        "tags": _task.c.tags,
+        "state": _task.c.state,
+        "state_info": _task.c.state_info,
+        "project_id": _task_parent.c.project_id,
+        "runtime_context": _NULL.label("runtime_context"),
+        "result": _task.c.result,
+        "published": _task.c.published,
+        "published_global": _NULL.label("published_global"),
+        "processed": _task.c.processed,
+        "created_at": _task.c.created_at,
+        "updated_at": _task.c.updated_at,
+        "started_at": _task.c.started_at,
+        "finished_at": _task.c.finished_at,
+        "reset": _NULL.label("reset"),
+        "env": _NULL.label("env"),
+    },
+    hidden={
+        "_runtime": _task.c.runtime,
+        "_triggered_by": _task.c.triggered_by,
+        "_name": _task.c.name,
+    },
+    derived={
+        "runtime_context": ("_runtime", "_triggered_by", "_name"),
+        "published_global": (),
+        "reset": (),
+        "env": (),
+    },
+    finish=_runtime_context,
+)
+
+_ae_task = _task.alias("ae_task")
+_ae_parent = _ex.alias("ae_parent")
+
+ACTION_EXECUTIONS = View(
+    entity="ActionExecution",
+    source=_ae.outerjoin(_ae_task, _ae.c.task_execution_id == _ae_task.c.id).outerjoin(
+        _ae_parent, _ae.c.workflow_execution_id == _ae_parent.c.id
+    ),
+    columns={
+        "id": _ae.c.id,
+        "workflow_name": _ae_parent.c.workflow_name,
+        "workflow_namespace": sa.func.coalesce(_ae_parent.c.namespace, "").label(
+            "workflow_namespace"
+        ),
+        "task_name": _ae_task.c.name,
+        "task_execution_id": _ae.c.task_execution_id,
+        "state": _ae.c.state,
+        "state_info": _ae.c.state_info,
+        "tags": _ae.c.tags,
+        "name": _ae.c.name,
+        "description": _ae.c.description,
+        "project_id": _ae.c.project_id,
+        "accepted": _ae.c.accepted,
+        "input": _ae.c.input,
+        "output": _ae.c.output,
+        "created_at": _ae.c.created_at,
+        "updated_at": _ae.c.updated_at,
+        "params": _ae.c.params,
+    },
+)
+
+
+@functools.lru_cache(maxsize=256)
+def _declared_vars(definition: str, workflow_name: str) -> frozenset[str]:
+    """The names under ``vars:`` of a workflow in its definition text (for published_global)."""
+    try:
+        document = yaml.safe_load(definition)
+    except yaml.YAMLError:
+        return frozenset()
+    if not isinstance(document, dict):
+        return frozenset()
+    short = workflow_name.rsplit(".", 1)[-1]
+    body = document.get(workflow_name) or document.get(short)
+    if not isinstance(body, dict) and isinstance(document.get("workflows"), dict):
+        body = document["workflows"].get(short)
+    if isinstance(body, dict) and isinstance(body.get("vars"), dict):
+        return frozenset(str(key) for key in body["vars"])
+    return frozenset()

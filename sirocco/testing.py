@@ -1,0 +1,600 @@
+"""Fakes that ship with Sirocco: a clock, an in-memory ``Lookup`` and a pure driver.
+
+``run_until_idle`` runs a workflow through the engine core with no
+database, no transport and no sleep: it applies each Decision to an
+in-memory world, runs actions with ``std.noop``/``echo``/``fail``-like
+semantics (or scripted results), starts sub-workflows, and fires timers by
+advancing a ``FakeClock``. Tests then read the records it kept.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sirocco import errors
+from sirocco.engine import (
+    Decision,
+    Snapshot,
+    commands,
+    decide,
+    events,
+    ports,
+    records,
+    start_workflow,
+)
+from sirocco.engine.states import State
+from sirocco.lang import specs
+
+__all__ = [
+    "Cancel",
+    "Fail",
+    "FakeClock",
+    "FakeLookup",
+    "Hold",
+    "Run",
+    "run_until_idle",
+]
+
+
+class FakeClock:
+    """A clock that moves only when told to."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime(2026, 1, 1, 12, 0, 0)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> datetime:
+        self.now += timedelta(seconds=seconds)
+        return self.now
+
+    def move_to(self, moment: datetime) -> datetime:
+        if moment > self.now:
+            self.now = moment
+        return self.now
+
+
+@dataclass(frozen=True, slots=True)
+class Fail:
+    """A scripted action result: the action fails with this error data."""
+
+    error: Any = "Scripted failure"
+
+
+@dataclass(frozen=True, slots=True)
+class Cancel:
+    """A scripted action result: the action is cancelled."""
+
+    message: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """A scripted action result: the action stays RUNNING (complete it yourself)."""
+
+
+def _signature(
+    name: str,
+    class_name: str,
+    required: tuple[str, ...] = (),
+    optional: Mapping[str, Any] | None = None,
+    *,
+    is_sync: bool = True,
+) -> ports.ActionSignature:
+    return ports.ActionSignature(
+        name=name,
+        required=required,
+        optional=dict(optional or {}),
+        is_sync=is_sync,
+        class_name=class_name,
+    )
+
+
+#: The standard actions the fakes know (signatures as Mistral's).
+STANDARD_ACTIONS: Mapping[str, ports.ActionSignature] = {
+    signature.name: signature
+    for signature in (
+        _signature("std.noop", "mistral.actions.std_actions.NoOpAction"),
+        _signature("std.echo", "mistral.actions.std_actions.EchoAction", ("output",), {"delay": 0}),
+        _signature("std.fail", "mistral.actions.std_actions.FailAction", (), {"error_data": None}),
+        _signature("std.sleep", "mistral.actions.std_actions.SleepAction", ("seconds",)),
+        _signature(
+            "std.test_dict",
+            "mistral.actions.std_actions.TestDictAction",
+            (),
+            {"size": 0, "key_prefix": "", "val": ""},
+        ),
+        _signature(
+            "std.async_noop",
+            "mistral.actions.std_actions.AsyncNoOpAction",
+            is_sync=False,
+        ),
+    )
+}
+
+
+def standard_result(name: str, action_input: Mapping[str, Any], action_id: str) -> Any:
+    """What the standard actions return (``Fail`` for an error)."""
+    if name == "std.echo":
+        return action_input.get("output")
+    if name == "std.fail":
+        error_data = action_input.get("error_data")
+        if error_data:
+            return Fail(error_data)
+        return Fail(
+            "The action raised an exception [action=Fail action, "
+            f"action_ex_id={action_id}, msg='Fail action expected exception.']"
+        )
+    if name == "std.test_dict":
+        size = int(action_input.get("size") or 0)
+        prefix = action_input.get("key_prefix", "")
+        return {f"{prefix}{number}": action_input.get("val", "") for number in range(size)}
+    if name == "std.async_noop":
+        return Hold()
+    return None
+
+
+class FakeLookup:
+    """An in-memory ``Lookup`` over a ``Run``'s records."""
+
+    def __init__(
+        self,
+        run: Run,
+        *,
+        actions: Mapping[str, ports.ActionSignature] | None = None,
+        adhoc_actions: Iterable[specs.ActionSpec] = (),
+    ) -> None:
+        self._run = run
+        self.signatures: dict[str, ports.ActionSignature] = dict(STANDARD_ACTIONS)
+        self.signatures.update(actions or {})
+        self.adhoc: dict[str, specs.ActionSpec] = {spec.name: spec for spec in adhoc_actions}
+
+    def action_signature(self, name: str) -> ports.ActionSignature | None:
+        return self.signatures.get(name)
+
+    def adhoc_action(
+        self, name: str, *, namespace: str, workbook: str | None
+    ) -> specs.ActionSpec | None:
+        if workbook and f"{workbook}.{name}" in self.adhoc:
+            return self.adhoc[f"{workbook}.{name}"]
+        return self.adhoc.get(name)
+
+    def item_results(self, task_execution_id: str) -> Sequence[Any]:
+        run = self._run
+        task = run.tasks[task_execution_id]
+        if task.type == "WORKFLOW":
+            children = [run.workflows[child] for child in run.children.get(task.id, ())]
+            latest: dict[int, records.WorkflowExecution] = {}
+            for child in children:
+                latest[int(child.params.get("index") or 0)] = child
+            return [latest[index].output for index in sorted(latest)]
+        found = [
+            run.actions[action_id]
+            for action_id in run.actions_by_task.get(task_execution_id, ())
+            if run.actions[action_id].accepted
+        ]
+        found.sort(key=lambda action: action.index)
+        return [action.output for action in found]
+
+    def task_action_executions(self, task_execution_id: str) -> Sequence[records.ActionExecution]:
+        run = self._run
+        return [
+            run.actions[action_id] for action_id in run.actions_by_task.get(task_execution_id, ())
+        ]
+
+    def task_executions(self, workflow_execution_id: str) -> Sequence[Mapping[str, Any]]:
+        return [
+            {
+                "id": task.id,
+                "name": task.name,
+                "state": str(task.state),
+                "state_info": task.state_info,
+                "result": task.result,
+                "published": dict(task.published),
+                "type": task.type,
+                "workflow_execution_id": task.workflow_execution_id,
+            }
+            for task in self._run.tasks_of(workflow_execution_id)
+        ]
+
+    def executions(
+        self,
+        *,
+        id: str | None,
+        root_execution_id: str | None,
+        state: str | None,
+        from_time: str | None,
+        to_time: str | None,
+    ) -> Sequence[Mapping[str, Any]]:
+        found = []
+        for workflow in self._run.workflows.values():
+            if id is not None and workflow.id != id:
+                continue
+            if root_execution_id is not None and workflow.root_execution_id != root_execution_id:
+                continue
+            if state is not None and workflow.state != state:
+                continue
+            found.append(
+                {
+                    "id": workflow.id,
+                    "name": workflow.workflow_name,
+                    "state": str(workflow.state),
+                    "input": dict(workflow.input),
+                    "output": workflow.output,
+                    "params": dict(workflow.params),
+                    "root_execution_id": workflow.root_execution_id,
+                    "task_execution_id": workflow.task_execution_id,
+                }
+            )
+        return found
+
+
+ActionHandler = Callable[[str, Mapping[str, Any], str], Any]
+
+
+@dataclass
+class Run:
+    """The in-memory world ``run_until_idle`` drives: every record and command."""
+
+    workflows: dict[str, records.WorkflowExecution] = field(default_factory=dict)
+    tasks: dict[str, records.TaskExecution] = field(default_factory=dict)
+    actions: dict[str, records.ActionExecution] = field(default_factory=dict)
+    tasks_by_workflow: dict[str, list[str]] = field(default_factory=dict)
+    actions_by_task: dict[str, list[str]] = field(default_factory=dict)
+    children: dict[str, list[str]] = field(default_factory=dict)
+    snapshots: dict[str, Snapshot] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    commands: list[commands.Command] = field(default_factory=list)
+    root_id: str = ""
+    decisions: int = 0
+    driver: Driver | None = None
+
+    # Reading results.
+
+    @property
+    def workflow(self) -> records.WorkflowExecution:
+        """The workflow execution the run started."""
+        return self.workflows[self.root_id]
+
+    def tasks_of(self, workflow_execution_id: str | None = None) -> list[records.TaskExecution]:
+        found = [
+            self.tasks[task_id]
+            for task_id in self.tasks_by_workflow.get(workflow_execution_id or self.root_id, ())
+        ]
+        return sorted(found, key=lambda task: task.seq)
+
+    def task_names(self, workflow_execution_id: str | None = None) -> list[str]:
+        return [task.name for task in self.tasks_of(workflow_execution_id)]
+
+    def task(self, name: str, workflow_execution_id: str | None = None) -> records.TaskExecution:
+        """The latest execution of the named task."""
+        found = [task for task in self.tasks_of(workflow_execution_id) if task.name == name]
+        if not found:
+            raise KeyError(name)
+        return found[-1]
+
+    def actions_of(self, task: records.TaskExecution) -> list[records.ActionExecution]:
+        return [self.actions[action_id] for action_id in self.actions_by_task.get(task.id, ())]
+
+    def children_of(self, task: records.TaskExecution) -> list[records.WorkflowExecution]:
+        return [self.workflows[child] for child in self.children.get(task.id, ())]
+
+    def running_actions(self) -> list[records.ActionExecution]:
+        return [action for action in self.actions.values() if action.state == State.RUNNING]
+
+    # Writing.
+
+    def store(self, decision: Decision) -> None:
+        self.decisions += 1
+        self.problems.extend(decision.problems)
+        for workflow in decision.workflows:
+            self.workflows[workflow.id] = workflow
+            self.tasks_by_workflow.setdefault(workflow.id, [])
+            if workflow.task_execution_id:
+                siblings = self.children.setdefault(workflow.task_execution_id, [])
+                if workflow.id not in siblings:
+                    siblings.append(workflow.id)
+        for task in decision.tasks:
+            if task.id not in self.tasks:
+                self.tasks_by_workflow.setdefault(task.workflow_execution_id, []).append(task.id)
+            self.tasks[task.id] = task
+        for action in decision.actions:
+            if action.id not in self.actions and action.task_execution_id:
+                self.actions_by_task.setdefault(action.task_execution_id, []).append(action.id)
+            self.actions[action.id] = action
+
+
+class Driver:
+    """Applies decisions, runs actions and timers until nothing is left to do."""
+
+    def __init__(
+        self,
+        *,
+        workflows: Mapping[str, specs.WorkflowSpec],
+        lookup_factory: Callable[[Run], ports.Lookup],
+        clock: FakeClock,
+        script: Mapping[str, Sequence[Any]] | None,
+        handler: ActionHandler | None,
+        batch: bool,
+    ) -> None:
+        self.run = Run(driver=self)
+        self.workflows = workflows
+        self.lookup = lookup_factory(self.run)
+        self.clock = clock
+        self.script = {name: list(results) for name, results in (script or {}).items()}
+        self.handler = handler
+        self.batch = batch
+        self.counter = itertools.count(1)
+        self.pending: list[events.Event] = []
+        self.timers: list[tuple[datetime, int, events.Event]] = []
+
+    def new_id(self) -> str:
+        return f"id-{next(self.counter):06d}"
+
+    def apply(self, decision: Decision) -> None:
+        """Commit a decision to the world, update the snapshots, dispatch its commands."""
+        run = self.run
+        run.store(decision)
+        touched = {workflow.id for workflow in decision.workflows}
+        touched.update(task.workflow_execution_id for task in decision.tasks)
+        for workflow_id in touched:
+            snapshot = run.snapshots.get(workflow_id)
+            if snapshot is None:
+                run.snapshots[workflow_id] = Snapshot(
+                    run.workflows[workflow_id],
+                    run.tasks_of(workflow_id),
+                    [action for action in decision.actions if action.state == State.RUNNING],
+                    self.lookup,
+                )
+            else:
+                snapshot.apply(decision)
+        self._dispatch(decision.commands)
+
+    def _dispatch(self, found: Sequence[commands.Command]) -> None:
+        for command in found:
+            self.run.commands.append(command)
+            if isinstance(command, commands.RunAction):
+                self._run_action(command)
+            elif isinstance(command, commands.StartSubworkflow):
+                self._start_child(command)
+            elif isinstance(command, commands.ScheduleTimer):
+                heapq.heappush(self.timers, (command.due, next(self.counter), command.event))
+            elif isinstance(command, commands.NotifyParent | commands.SendEvent):
+                self.pending.append(command.event)
+
+    def _run_action(self, command: commands.RunAction) -> None:
+        action = self.run.actions[command.action_execution_id]
+        task = self.run.tasks.get(command.task_execution_id or "")
+        scripted = self.script.get(task.name) if task is not None else None
+        delay = 0.0
+        if scripted:
+            outcome = scripted.pop(0)
+        elif self.handler is not None:
+            outcome = self.handler(command.action_name, command.input, action.id)
+        else:
+            outcome = standard_result(command.action_name, command.input, action.id)
+            if command.action_name == "std.sleep":
+                delay = float(command.input.get("seconds") or 0)
+        if isinstance(outcome, Hold):
+            return
+        workflow_id = str(command.workflow_execution_id)
+        if isinstance(outcome, Fail):
+            event = events.ActionCompleted(
+                workflow_execution_id=workflow_id,
+                action_execution_id=action.id,
+                state=State.ERROR,
+                result=outcome.error,
+                message=str(outcome.error),
+            )
+        elif isinstance(outcome, Cancel):
+            event = events.ActionCompleted(
+                workflow_execution_id=workflow_id,
+                action_execution_id=action.id,
+                state=State.CANCELLED,
+                message=outcome.message,
+            )
+        else:
+            event = events.ActionCompleted(
+                workflow_execution_id=workflow_id,
+                action_execution_id=action.id,
+                state=State.SUCCESS,
+                result=outcome,
+            )
+        if delay > 0:
+            # std.sleep: the result comes back when the fake clock gets there.
+            due = self.clock.now + timedelta(seconds=delay)
+            heapq.heappush(self.timers, (due, next(self.counter), event))
+            return
+        self.pending.append(event)
+
+    def _start_child(self, command: commands.StartSubworkflow) -> None:
+        name = command.workflow_name
+        spec = None
+        if command.workbook:
+            spec = self.workflows.get(f"{command.workbook}.{name}")
+        spec = spec or self.workflows.get(name)
+        if spec is None:
+            self.pending.append(
+                events.SubworkflowCompleted(
+                    workflow_execution_id=command.workflow_execution_id,
+                    task_execution_id=command.task_execution_id,
+                    subworkflow_execution_id=command.subworkflow_execution_id,
+                    state=State.ERROR,
+                    message=(
+                        f"Failed to find workflow [name={name}] [namespace={command.namespace}]"
+                    ),
+                    index=command.index,
+                    start_failed=True,
+                )
+            )
+            return
+        try:
+            decision = start_workflow(
+                spec=spec,
+                execution_id=command.subworkflow_execution_id,
+                input=command.input,
+                params=command.params,
+                now=self.clock.now,
+                new_id=self.new_id,
+                lookup=self.lookup,
+                description="sub-workflow execution",
+                namespace=command.namespace,
+                task_execution_id=command.task_execution_id,
+                root_execution_id=command.root_execution_id,
+                parent_execution_id=command.workflow_execution_id,
+            )
+        except errors.InputError as error:
+            self.pending.append(
+                events.SubworkflowCompleted(
+                    workflow_execution_id=command.workflow_execution_id,
+                    task_execution_id=command.task_execution_id,
+                    subworkflow_execution_id=command.subworkflow_execution_id,
+                    state=State.ERROR,
+                    message=error.message,
+                    index=command.index,
+                    start_failed=True,
+                )
+            )
+            return
+        self.apply(decision)
+
+    def deliver(self, batch: Sequence[events.Event]) -> None:
+        groups: dict[str, list[events.Event]] = {}
+        for event in batch:
+            groups.setdefault(event.workflow_execution_id, []).append(event)
+        for workflow_id, grouped in groups.items():
+            snapshot = self.run.snapshots.get(workflow_id)
+            if snapshot is None:
+                self.run.problems.append(f"Event for unknown workflow execution {workflow_id}.")
+                continue
+            found = [
+                self.run.actions[event.action_execution_id]
+                for event in grouped
+                if isinstance(event, events.ActionCompleted)
+                and event.action_execution_id in self.run.actions
+            ]
+            snapshot.add_actions(found)
+            decision = decide(snapshot, grouped, now=self.clock.now, new_id=self.new_id)
+            self.apply(decision)
+
+    def send(self, *sent: events.Event, max_rounds: int = 1_000_000) -> Run:
+        """Deliver events (API calls: pause, resume, rerun...) and run until idle."""
+        self.pending.extend(sent)
+        self.loop(max_rounds)
+        return self.run
+
+    def complete_action(
+        self, action_id: str, result: Any = None, *, state: State = State.SUCCESS
+    ) -> Run:
+        """Complete a held (async) action and run until idle."""
+        action = self.run.actions[action_id]
+        return self.send(
+            events.ActionCompleted(
+                workflow_execution_id=str(action.workflow_execution_id),
+                action_execution_id=action_id,
+                state=state,
+                result=result,
+                message=None if state == State.SUCCESS else str(result),
+            )
+        )
+
+    def loop(
+        self, max_rounds: int = 1_000_000, *, until: Callable[[Run], bool] | None = None
+    ) -> None:
+        """Deliver events, then due timers (moving the clock), until idle or ``until`` holds."""
+        rounds = 0
+        while rounds < max_rounds:
+            rounds += 1
+            if until is not None and until(self.run):
+                return
+            if self.pending:
+                batch, self.pending = self.pending, []
+                if self.batch:
+                    self.deliver(batch)
+                else:
+                    for event in batch:
+                        self.deliver([event])
+                continue
+            if self.timers:
+                due, _, timer = heapq.heappop(self.timers)
+                self.clock.move_to(due)
+                self.deliver([timer])
+                continue
+            return
+        raise RuntimeError(f"run_until_idle: still busy after {max_rounds} rounds")
+
+
+def run_until_idle(
+    spec: specs.WorkflowSpec,
+    *,
+    input: Mapping[str, Any] | None = None,
+    params: Mapping[str, Any] | None = None,
+    env: Mapping[str, Any] | None = None,
+    workflows: Iterable[specs.WorkflowSpec] = (),
+    adhoc_actions: Iterable[specs.ActionSpec] = (),
+    actions: Mapping[str, ports.ActionSignature] | None = None,
+    script: Mapping[str, Sequence[Any]] | None = None,
+    handler: ActionHandler | None = None,
+    clock: FakeClock | None = None,
+    batch: bool = True,
+    max_rounds: int = 1_000_000,
+    until: Callable[[Run], bool] | None = None,
+) -> Run:
+    """Start ``spec`` and run it until nothing is running, due or pending.
+
+    Args:
+        spec: the workflow to start.
+        input: its input.
+        params: start parameters (``env`` may also be given on its own).
+        env: the environment.
+        workflows: other workflows (sub-workflows), by their full names.
+        adhoc_actions: ad-hoc actions the lookup knows.
+        actions: extra or replacing system action signatures.
+        script: per task name, results returned by its actions in turn (a
+            value, ``Fail(error)``, ``Cancel()`` or ``Hold()``); when a task's
+            list is used up, the standard semantics apply again.
+        handler: computes results for actions without a script:
+            ``handler(action_name, input, action_execution_id)``.
+        clock: the clock (timers move it forward).
+        batch: deliver the pending events of a workflow in one ``decide`` call.
+        max_rounds: a guard against runs that never settle.
+        until: stop early once this holds (checked between rounds).
+
+    Returns:
+        The run: its records, commands and problems; ``run.driver`` sends more
+        events (``run.driver.send(event)``) and runs on.
+    """
+    clock = clock or FakeClock()
+    known = {workflow.name: workflow for workflow in workflows}
+    known.setdefault(spec.name, spec)
+    driver = Driver(
+        workflows=known,
+        lookup_factory=lambda run: FakeLookup(run, actions=actions, adhoc_actions=adhoc_actions),
+        clock=clock,
+        script=script,
+        handler=handler,
+        batch=batch,
+    )
+    start_params = dict(params or {})
+    if env is not None:
+        start_params["env"] = dict(env)
+    execution_id = driver.new_id()
+    driver.run.root_id = execution_id
+    decision = start_workflow(
+        spec=spec,
+        execution_id=execution_id,
+        input=dict(input or {}),
+        params=start_params,
+        now=clock.now,
+        new_id=driver.new_id,
+        lookup=driver.lookup,
+    )
+    driver.apply(decision)
+    driver.loop(max_rounds, until=until)
+    return driver.run

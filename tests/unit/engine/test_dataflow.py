@@ -1,0 +1,101 @@
+"""Branch contexts as layers: extension, flattening, versioned merges, branch isolation."""
+
+from __future__ import annotations
+
+from collections import ChainMap
+
+from sirocco import testing
+from sirocco.engine import dataflow
+from sirocco.engine.states import State
+
+from . import parsing
+
+
+def test_extend_layers_published_values_without_copying() -> None:
+    base = dataflow.extend(dataflow.EMPTY_CONTEXT, {"a": 1, "b": {"c": 2}})
+    top = dataflow.extend(base, {"a": 10})
+
+    assert isinstance(top.values, ChainMap)
+    assert dict(top.values) == {"a": 10, "b": {"c": 2}}
+    assert dict(base.values) == {"a": 1, "b": {"c": 2}}
+    assert top.versions["a"] == 2 and top.versions["b.c"] == 1
+    assert dataflow.extend(top, {}) is top
+
+
+def test_deep_chains_are_flattened() -> None:
+    context = dataflow.EMPTY_CONTEXT
+    for number in range(100):
+        context = dataflow.extend(context, {f"k{number}": number, "last": number})
+        assert context.depth <= dataflow.MAX_LAYERS
+    assert context.values["k0"] == 0
+    assert context.values["last"] == 99
+    assert context.versions["last"] == 100
+    assert len(dict(context.values)) == 101
+
+
+def test_merge_prefers_higher_versions_and_merges_nested_dicts() -> None:
+    start = dataflow.extend(dataflow.EMPTY_CONTEXT, {"x": "start", "d": {"a": 1}})
+    left = dataflow.extend(start, {"x": "left", "d": {"b": 2}})
+    right = dataflow.extend(start, {"y": "right"})
+
+    merged = dataflow.merge([left, right])
+    assert merged.values == {"x": "left", "d": {"a": 1, "b": 2}, "y": "right"}
+    assert dict(left.values)["d"] == {"b": 2}  # inputs untouched
+    merged_other_way = dataflow.merge([right, left])
+    assert merged_other_way.values["x"] == "left"
+
+
+def test_merge_ties_keep_the_last_context() -> None:
+    one = dataflow.extend(dataflow.EMPTY_CONTEXT, {"x": 1})
+    two = dataflow.extend(dataflow.EMPTY_CONTEXT, {"x": 2})
+
+    assert dataflow.merge([one, two]).values["x"] == 2
+    assert dataflow.merge([two, one]).values["x"] == 1
+
+
+def test_branches_do_not_see_each_other() -> None:
+    spec = parsing.workflow(
+        """
+version: '2.0'
+wf:
+  tasks:
+    fork:
+      action: std.noop
+      on-success: [left, right]
+    left:
+      action: std.noop
+      publish:
+        only_left: 1
+      on-success: left_next
+    left_next:
+      action: std.echo output=<% $.get(only_left) %>
+    right:
+      action: std.noop
+      on-success: right_next
+    right_next:
+      action: std.echo output=<% $.get(only_left) %>
+"""
+    )
+    run = testing.run_until_idle(spec)
+
+    assert run.task("left_next").result == 1
+    assert run.task("right_next").result is None
+    assert run.workflow.output == {"only_left": 1}
+
+
+def test_long_chain_keeps_every_published_value() -> None:
+    lines = ["version: '2.0'", "wf:", "  tasks:"]
+    size = 150
+    for number in range(size):
+        lines += [
+            f"    t{number}:",
+            "      action: std.noop",
+            "      publish:",
+            f"        k{number}: {number}",
+        ]
+        if number + 1 < size:
+            lines.append(f"      on-success: t{number + 1}")
+    run = testing.run_until_idle(parsing.workflow("\n".join(lines)))
+
+    assert run.workflow.state == State.SUCCESS
+    assert run.workflow.output == {f"k{number}": number for number in range(size)}
