@@ -87,7 +87,9 @@ def run_one(name: str, scale: int) -> dict[str, Any]:
         with concurrent.futures.ThreadPoolExecutor(max_workers=min(10, runs)) as clients:
             ids = list(
                 clients.map(
-                    lambda _: app.service.start_workflow(workflow=workflow.name, input=spec["input"]),
+                    lambda _: app.service.start_workflow(
+                        workflow=workflow.name, input=spec["input"]
+                    ),
                     range(runs),
                 )
             )
@@ -102,7 +104,9 @@ def run_one(name: str, scale: int) -> dict[str, Any]:
             for execution_id in ids:
                 row = connection.execute(sa.select(wf).where(wf.c.id == execution_id)).one()
                 if row.state != "SUCCESS":
-                    raise RuntimeError(f"{name}: {execution_id} ended {row.state}: {row.state_info}")
+                    raise RuntimeError(
+                        f"{name}: {execution_id} ended {row.state}: {row.state_info}"
+                    )
                 if spec["output"] is not None and row.output != spec["output"]:
                     raise RuntimeError(f"{name}: unexpected output {row.output!r}")
                 count = connection.execute(
@@ -111,7 +115,9 @@ def run_one(name: str, scale: int) -> dict[str, Any]:
                     )
                 ).scalar()
                 if count != spec["tasks"]:
-                    raise RuntimeError(f"{name}: {count} successful tasks, expected {spec['tasks']}")
+                    raise RuntimeError(
+                        f"{name}: {count} successful tasks, expected {spec['tasks']}"
+                    )
     finally:
         app.close()
     size = sum(
@@ -130,7 +136,9 @@ def run_one(name: str, scale: int) -> dict[str, Any]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--workloads", default=",".join(workloads.NAMES))
     parser.add_argument("--scales", default="1")
     parser.add_argument("--runs", type=int, default=1)
@@ -142,8 +150,10 @@ def main() -> int:
         print(json.dumps(run_one(name, int(scale))))
         return 0
     results = []
-    print(f"{'workload':<16}{'scale':>6}{'wall s':>10}{'cpu s':>9}{'RSS MB':>9}{'DB MB':>8}"
-          f"{'vs Mistral':>12}")
+    print(
+        f"{'workload':<16}{'scale':>6}{'wall s':>10}{'cpu s':>9}{'RSS MB':>9}{'DB MB':>8}"
+        f"{'vs Mistral':>12}"
+    )
     for name in args.workloads.split(","):
         for scale in (int(item) for item in args.scales.split(",")):
             for _ in range(args.runs):
@@ -161,8 +171,10 @@ def main() -> int:
                 ratio = f"{mistral / result['wall_s']:.0f}x" if mistral else ""
                 result["mistral_s"] = mistral
                 results.append(result)
-                print(f"{name:<16}{scale:>6}{result['wall_s']:>10.3f}{result['cpu_s']:>9.2f}"
-                      f"{result['peak_rss_mb']:>9.1f}{result['db_mb']:>8.2f}{ratio:>12}")
+                print(
+                    f"{name:<16}{scale:>6}{result['wall_s']:>10.3f}{result['cpu_s']:>9.2f}"
+                    f"{result['peak_rss_mb']:>9.1f}{result['db_mb']:>8.2f}{ratio:>12}"
+                )
     if args.json_out:
         with open(args.json_out, "a") as handle:
             for result in results:

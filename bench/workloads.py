@@ -32,8 +32,14 @@ def items(n: int, concurrency: int = 0) -> str:
 
 
 def fanout(n: int) -> str:
-    lines = ["version: '2.0'", f"fanout{n}:", "  tasks:", "    start:", "      action: std.noop",
-             "      on-success:"]
+    lines = [
+        "version: '2.0'",
+        f"fanout{n}:",
+        "  tasks:",
+        "    start:",
+        "      action: std.noop",
+        "      on-success:",
+    ]
     lines += [f"        - b{i:05d}" for i in range(1, n + 1)]
     for i in range(1, n + 1):
         lines += [f"    b{i:05d}:", "      action: std.noop", "      on-success:", "        - join"]
@@ -42,11 +48,23 @@ def fanout(n: int) -> str:
 
 
 def publish_big(n: int) -> str:
-    lines = ["version: '2.0'", f"publish_big{n}:", "  input:", "    - blob", "  output:",
-             f"    vars: {n}", f"    last_len: <% len($.v{n:04d}) %>", "  tasks:"]
+    lines = [
+        "version: '2.0'",
+        f"publish_big{n}:",
+        "  input:",
+        "    - blob",
+        "  output:",
+        f"    vars: {n}",
+        f"    last_len: <% len($.v{n:04d}) %>",
+        "  tasks:",
+    ]
     for i in range(1, n + 1):
-        lines += [f"    t{i:04d}:", "      action: std.echo output=<% $.blob %>", "      publish:",
-                  f"        v{i:04d}: <% task().result %>"]
+        lines += [
+            f"    t{i:04d}:",
+            "      action: std.echo output=<% $.blob %>",
+            "      publish:",
+            f"        v{i:04d}: <% task().result %>",
+        ]
         if i < n:
             lines += ["      on-success:", f"        - t{i + 1:04d}"]
     return "\n".join(lines) + "\n"
@@ -64,12 +82,22 @@ def workload(name: str, scale: int = 1) -> dict[str, Any]:
         return {"text": chain(n), "input": {}, "runs": 1, "tasks": n, "output": None}
     if name == "items1000":
         n = 1000 * scale
-        return {"text": items(n), "input": {"xs": list(range(n))}, "runs": 1, "tasks": 1,
-                "output": {"count": n}}
+        return {
+            "text": items(n),
+            "input": {"xs": list(range(n))},
+            "runs": 1,
+            "tasks": 1,
+            "output": {"count": n},
+        }
     if name == "items1000_c10":
         n = 1000 * scale
-        return {"text": items(n, 10), "input": {"xs": list(range(n))}, "runs": 1, "tasks": 1,
-                "output": {"count": n}}
+        return {
+            "text": items(n, 10),
+            "input": {"xs": list(range(n))},
+            "runs": 1,
+            "tasks": 1,
+            "output": {"count": n},
+        }
     if name == "fanout200":
         n = 200 * scale
         return {"text": fanout(n), "input": {}, "runs": 1, "tasks": n + 2, "output": None}
@@ -77,8 +105,13 @@ def workload(name: str, scale: int = 1) -> dict[str, Any]:
         return {"text": chain(10), "input": {}, "runs": 100 * scale, "tasks": 10, "output": None}
     if name == "publish_big":
         n = 50 * scale
-        return {"text": publish_big(n), "input": {"blob": "x" * 10240}, "runs": 1, "tasks": n,
-                "output": {"vars": n, "last_len": 10240}}
+        return {
+            "text": publish_big(n),
+            "input": {"blob": "x" * 10240},
+            "runs": 1,
+            "tasks": n,
+            "output": {"vars": n, "last_len": 10240},
+        }
     raise KeyError(name)
 
 

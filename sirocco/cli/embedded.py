@@ -9,6 +9,7 @@ from sirocco.engine import commands
 from sirocco.engine.states import State
 from sirocco.executor.pool import ExecutorPool
 from sirocco.runtime import compose
+from sirocco.settings import Settings
 
 
 @dataclass(slots=True)
@@ -28,7 +29,8 @@ class Embedded:
 
 def open_embedded(db_url: str | None, *, start: bool = True) -> Embedded:
     """Build every role of Sirocco in this process and (by default) start its threads."""
-    parts = compose.build(db_url)
+    settings = Settings.load({"db": db_url})
+    parts = compose.build(settings.db)
     runtime, service = parts.runtime, parts.service
 
     def report(command: commands.RunAction, state: State, result: Any, message: str | None) -> None:
@@ -37,7 +39,7 @@ def open_embedded(db_url: str | None, *, start: bool = True) -> Embedded:
         else:
             runtime.report(command, state, result, message)
 
-    pool = ExecutorPool(parts.registry, report)
+    pool = ExecutorPool(parts.registry, report, workers=settings.executor_workers)
     runtime.attach_executor(pool.submit, pool.run_inline)
     service.attach_executor(pool.submit)
     if start:

@@ -1,4 +1,7 @@
-"""Wiring of one process: database, registry, runtime and service (the executor is attached by callers)."""
+"""Wiring of one process: database, registry, runtime and service.
+
+The executor is attached by the callers (``sirocco.cli.embedded``).
+"""
 
 from __future__ import annotations
 

@@ -71,8 +71,15 @@ def claim_due(database: Database, now: datetime) -> list[tuple[str, dict[str, An
             outbox_id = str(uuid.uuid4())
             connection.execute(
                 sa.insert(tables.outbox),
-                [{"id": outbox_id, "workflow_execution_id": None, "kind": OUTBOX_KIND,
-                  "payload": payload, "created_at": now}],
+                [
+                    {
+                        "id": outbox_id,
+                        "workflow_execution_id": None,
+                        "kind": OUTBOX_KIND,
+                        "payload": payload,
+                        "created_at": now,
+                    }
+                ],
             )
             claimed.append((outbox_id, payload))
     return claimed

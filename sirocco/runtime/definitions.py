@@ -44,7 +44,9 @@ def find_workflow(
             candidates.append((identifier, ""))
         for name, candidate_namespace in candidates:
             row = connection.execute(
-                sa.select(table).where(table.c.name == name, table.c.namespace == candidate_namespace)
+                sa.select(table).where(
+                    table.c.name == name, table.c.namespace == candidate_namespace
+                )
             ).first()
             if row is not None:
                 return _found(row)
@@ -87,7 +89,9 @@ def save_for_run(
         ):
             for name, text, input_text, workbook in items:
                 existing = connection.execute(
-                    sa.select(table.c.id).where(table.c.name == name, table.c.namespace == namespace)
+                    sa.select(table.c.id).where(
+                        table.c.name == name, table.c.namespace == namespace
+                    )
                 ).first()
                 values: dict[str, object] = {
                     "definition": text,
@@ -98,13 +102,21 @@ def save_for_run(
                 if is_workflow:
                     values["checksum"] = hashlib.md5(text.encode()).hexdigest()
                 if existing is not None:
-                    connection.execute(sa.update(table).where(table.c.id == existing.id).values(values))
+                    connection.execute(
+                        sa.update(table).where(table.c.id == existing.id).values(values)
+                    )
                     ids[name] = existing.id
                 else:
                     new_id = str(uuid.uuid4())
                     values.update(
-                        {"id": new_id, "name": name, "namespace": namespace, "created_at": now,
-                         "updated_at": None, "tags": []}
+                        {
+                            "id": new_id,
+                            "name": name,
+                            "namespace": namespace,
+                            "created_at": now,
+                            "updated_at": None,
+                            "tags": [],
+                        }
                     )
                     connection.execute(sa.insert(table), [values])
                     ids[name] = new_id

@@ -1,4 +1,4 @@
-"""The engine's read-only look-ups, answered from the action registry, the spec cache and the store."""
+"""The engine's read-only look-ups, answered from the registry, the spec cache and the store."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from sirocco.lang import specs
 from sirocco.runtime.specs import SpecCache
 from sirocco.store import executions, tables
 from sirocco.store.database import Database
+
 
 def signature_of(descriptor: ActionDescriptor) -> ports.ActionSignature:
     """The engine's view of a registered action's parameters."""

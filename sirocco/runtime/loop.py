@@ -253,14 +253,14 @@ class Runtime:
             for barrier in barriers:
                 barrier.set_result(None)
 
-    def _one_by_one(
-        self, starts: list[StartRequest], grouped: dict[str, list[Envelope]]
-    ) -> None:
+    def _one_by_one(self, starts: list[StartRequest], grouped: dict[str, list[Envelope]]) -> None:
         for request in starts:
             try:
                 result = self.stepper.run_batch([request.item], {})
             except Exception as exc:
-                log.exception("start failed", extra={"workflow_execution_id": request.item.execution_id})
+                log.exception(
+                    "start failed", extra={"workflow_execution_id": request.item.execution_id}
+                )
                 self._start_failed(request, exc)
                 continue
             self._settle([request], result)
@@ -318,7 +318,7 @@ class Runtime:
                 self._queue.put(StartRequest(self._subworkflow_item(command, outbox_id)))
             elif isinstance(command, (commands.NotifyParent, commands.SendEvent)):
                 self._queue.put(Envelope(event=command.event, outbox_id=outbox_id))
-        for event in outgoing.events:
+        for event in outgoing.followups:
             self._queue.put(Envelope(event=event))
         for timer_id, timer_event in outgoing.timers_now:
             self._queue.put(Envelope(event=timer_event, timer_id=timer_id))

@@ -1,4 +1,4 @@
-"""The operations the API and the CLI ask of the engine: start, pause, resume, stop, rerun, actions."""
+"""What the API and the CLI ask of the engine: start, pause, resume, stop, rerun, actions."""
 
 from __future__ import annotations
 
@@ -272,7 +272,9 @@ class Service:
         """Deliver an action's result (async actions, or a manual completion)."""
         table = tables.action_executions
         with self.database.read() as connection:
-            row = connection.execute(sa.select(table).where(table.c.id == action_execution_id)).first()
+            row = connection.execute(
+                sa.select(table).where(table.c.id == action_execution_id)
+            ).first()
         if row is None:
             raise errors.NotFoundError(f"Action execution not found [id={action_execution_id}]")
         target = State(state)
@@ -316,7 +318,9 @@ class Service:
     def _action_dict(self, action_execution_id: str) -> Mapping[str, Any]:
         table = tables.action_executions
         with self.database.read() as connection:
-            row = connection.execute(sa.select(table).where(table.c.id == action_execution_id)).one()
+            row = connection.execute(
+                sa.select(table).where(table.c.id == action_execution_id)
+            ).one()
         return executions.action_row(executions.action_record(row))
 
     # ------------------------------------------------------------ helpers
@@ -336,7 +340,9 @@ class Service:
     def _task_row(self, task_execution_id: str) -> Any:
         table = tables.task_executions
         with self.database.read() as connection:
-            row = connection.execute(sa.select(table).where(table.c.id == task_execution_id)).first()
+            row = connection.execute(
+                sa.select(table).where(table.c.id == task_execution_id)
+            ).first()
         if row is None:
             raise errors.NotFoundError(f"Task execution not found [id={task_execution_id}]")
         return row

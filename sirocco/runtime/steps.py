@@ -28,8 +28,8 @@ from sirocco.engine import commands, events, records
 from sirocco.engine.states import TERMINAL
 from sirocco.runtime import codec
 from sirocco.runtime.lookup import StoreLookup
-from sirocco.runtime.timers import CLAIM_FOR
 from sirocco.runtime.specs import SpecCache
+from sirocco.runtime.timers import CLAIM_FOR
 from sirocco.store import executions, tables
 from sirocco.store.database import Database
 
@@ -57,7 +57,7 @@ class Outgoing:
     """What a committed step leaves for the dispatcher."""
 
     items: list[tuple[str | None, commands.Command]] = field(default_factory=list)
-    events: list[events.Event] = field(default_factory=list)
+    followups: list[events.Event] = field(default_factory=list)
     ended: list[tuple[str, str]] = field(default_factory=list)
     timers_due: list[datetime] = field(default_factory=list)
     timers_now: list[tuple[str, events.TimerFired]] = field(default_factory=list)
@@ -274,9 +274,7 @@ class Stepper:
         self._write(connection, pending, outgoing)
         return snapshot
 
-    def _consume(
-        self, connection: sa.Connection, envelopes: Sequence[Envelope]
-    ) -> list[Envelope]:
+    def _consume(self, connection: sa.Connection, envelopes: Sequence[Envelope]) -> list[Envelope]:
         """Delete the rows that carried the events; keep only events whose row was still
         there (a row already gone means its event was applied before: a duplicate)."""
         outbox_ids = [item.outbox_id for item in envelopes if item.outbox_id is not None]
@@ -431,7 +429,7 @@ class Stepper:
             connection.execute(sa.insert(tables.outbox), outbox_rows)
         if timer_rows:
             connection.execute(sa.insert(tables.timers), timer_rows)
-        outgoing.events.extend(pending.inline)
+        outgoing.followups.extend(pending.inline)
         for problem in pending.problems:
             log.error("engine problem", extra={"problem": problem})
 

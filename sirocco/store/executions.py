@@ -1,10 +1,9 @@
-"""The engine's conversation with the database: execution rows in, records out, decisions written."""
+"""The engine's conversation with the database: rows in, records out, decisions written."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -160,7 +159,7 @@ def action_record(row: Any) -> ActionExecution:
         input=row.input or {},
         output=row.output,
         accepted=bool(row.accepted),
-        index=row.index,
+        index=row._mapping["index"],  # `row.index` is the tuple method
         is_sync=bool(row.is_sync),
         attempt=row.attempt,
         params=row.params or {},
@@ -219,8 +218,8 @@ def item_results(connection: sa.Connection, task_execution_id: str) -> list[Any]
         .order_by(_action.c.index, _action.c.created_at)
     )
     by_index: dict[int, Any] = {}
-    for row in rows:
-        by_index[row.index] = row.output
+    for index, output in rows:
+        by_index[index] = output
     return [by_index[index] for index in sorted(by_index)]
 
 
@@ -246,9 +245,7 @@ def unfinished_executions(connection: sa.Connection) -> list[str]:
 
 def running_actions(connection: sa.Connection) -> list[ActionExecution]:
     rows = connection.execute(
-        sa.select(_action).where(
-            _action.c.state == str(State.RUNNING), _action.c.is_sync.is_(True)
-        )
+        sa.select(_action).where(_action.c.state == str(State.RUNNING), _action.c.is_sync.is_(True))
     )
     return [action_record(row) for row in rows]
 
@@ -287,7 +284,8 @@ def save_records(
             .values({name: sa.bindparam(name) for name in columns})
         )
         connection.execute(
-            statement, [{"_id": row["id"], **{name: row[name] for name in columns}} for row in updates]
+            statement,
+            [{"_id": row["id"], **{name: row[name] for name in columns}} for row in updates],
         )
 
 

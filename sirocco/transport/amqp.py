@@ -6,7 +6,7 @@ import logging
 import threading
 from typing import Any
 
-import kombu
+from kombu import Connection, Exchange, Queue  # type: ignore[attr-defined]
 from kombu.mixins import ConsumerMixin
 
 from sirocco import errors
@@ -14,15 +14,15 @@ from sirocco.transport.base import Delivery, Handler
 
 log = logging.getLogger("sirocco.transport")
 
-EXCHANGE = kombu.Exchange("sirocco", type="direct", durable=True)
+EXCHANGE = Exchange("sirocco", type="direct", durable=True)
 
 
-def _queue(name: str) -> kombu.Queue:
-    return kombu.Queue(name, EXCHANGE, routing_key=name, durable=True)
+def _queue(name: str) -> Queue:
+    return Queue(name, EXCHANGE, routing_key=name, durable=True)
 
 
 class _Worker(ConsumerMixin):  # type: ignore[misc]
-    def __init__(self, connection: kombu.Connection, queue: str, handler: Handler) -> None:
+    def __init__(self, connection: Connection, queue: str, handler: Handler) -> None:
         self.connection = connection
         self._queue = queue
         self._handler = handler
@@ -36,7 +36,9 @@ class _Worker(ConsumerMixin):  # type: ignore[misc]
 
     def _on_message(self, body: Any, message: Any) -> None:
         try:
-            self._handler(Delivery(body=body, redelivered=bool(message.delivery_info.get("redelivered"))))
+            self._handler(
+                Delivery(body=body, redelivered=bool(message.delivery_info.get("redelivered")))
+            )
         except Exception:
             log.exception("message handler failed", extra={"queue": self._queue})
         message.ack()
@@ -47,11 +49,13 @@ class AmqpTransport:
 
     def __init__(self, url: str) -> None:
         self._url = url
-        self._publisher = kombu.Connection(url)
+        self._publisher = Connection(url)
         try:
             self._publisher.ensure_connection(max_retries=3)
         except Exception as exc:
-            raise errors.ConfigurationError(f"Can't reach the message broker at {url}: {exc}") from exc
+            raise errors.ConfigurationError(
+                f"Can't reach the message broker at {url}: {exc}"
+            ) from exc
         self._lock = threading.Lock()
         self._producer = self._publisher.Producer(serializer="json")
         self._declared: set[str] = set()
@@ -71,14 +75,14 @@ class AmqpTransport:
             self._declared.add(queue)
 
     def consume(self, queue: str, handler: Handler) -> None:
-        worker = _Worker(kombu.Connection(self._url), queue, handler)
+        worker = _Worker(Connection(self._url), queue, handler)
         thread = threading.Thread(target=worker.run, name=f"sirocco-amqp-{queue}", daemon=True)
         thread.start()
         self._workers.append((worker, thread))
 
     def purge(self, queue: str) -> None:
         """Drop every message waiting in ``queue`` (for tests)."""
-        with kombu.Connection(self._url) as connection:
+        with Connection(self._url) as connection:
             bound = _queue(queue)(connection.default_channel)
             bound.declare()
             bound.purge()

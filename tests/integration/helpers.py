@@ -1,0 +1,169 @@
+"""Helpers of the runtime tests: store definitions, start, wait, read rows back."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+
+from sirocco import lang
+from sirocco.cli.embedded import Embedded, open_embedded
+from sirocco.lang import specs
+from sirocco.runtime import definitions
+from sirocco.store import tables
+
+ENDED = frozenset({"SUCCESS", "ERROR", "CANCELLED"})
+
+
+@contextmanager
+def embedded(url: str, **registered: type) -> Iterator[Embedded]:
+    """A started embedded Sirocco on ``url`` (custom action classes registered by name)."""
+    app = open_embedded(url, start=False)
+    for name, action_class in registered.items():
+        app.parts.registry.register(name.replace("__", "."), action_class)
+    app.parts.runtime.start()
+    try:
+        yield app
+    finally:
+        app.close()
+
+
+def deploy(app: Embedded, text: str, *, namespace: str = "") -> None:
+    """Store every workflow and ad-hoc action of ``text`` (a workflow, action or workbook file)."""
+    document = lang.parse_document(text, source="test.yaml")
+    workflows: list[specs.WorkflowSpec] = []
+    actions: list[specs.ActionSpec] = []
+    if isinstance(document, specs.WorkbookSpec):
+        workflows, actions = list(document.workflows.values()), list(document.actions.values())
+    elif isinstance(document, specs.ActionsDocument):
+        actions = list(document.actions.values())
+    else:
+        workflows = list(document.workflows.values())
+    definitions.save_for_run(
+        app.parts.database,
+        [(spec.name, spec.definition, spec.input_text(), spec.workbook) for spec in workflows],
+        [(spec.name, spec.definition, spec.input_text(), spec.workbook) for spec in actions],
+        namespace=namespace,
+    )
+
+
+def start(
+    app: Embedded,
+    workflow: str,
+    workflow_input: Mapping[str, Any] | None = None,
+    **params: Any,
+) -> str:
+    return str(app.service.start_workflow(workflow=workflow, input=workflow_input, params=params))
+
+
+def wait_for(
+    app: Embedded,
+    execution_id: str,
+    states: Iterable[str] = ENDED,
+    *,
+    timeout: float = 5.0,
+) -> Any:
+    """The execution row once its state is one of ``states``; fails the test at timeout."""
+    wanted = frozenset(states)
+    deadline = time.monotonic() + timeout
+    while True:
+        row = execution(app, execution_id)
+        if row.state in wanted:
+            return row
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"execution {execution_id} is {row.state} ({row.state_info}), "
+                f"not {sorted(wanted)}, after {timeout} s; tasks: {task_states(app, execution_id)}"
+            )
+        time.sleep(0.01)
+
+
+def wait_task(
+    app: Embedded, execution_id: str, name: str, states: Iterable[str], *, timeout: float = 5.0
+) -> Any:
+    """The task row once task ``name`` is in one of ``states``."""
+    wanted = frozenset(states)
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [row for row in tasks(app, execution_id) if row.name == name]
+        if found and found[-1].state in wanted:
+            return found[-1]
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"task {name} never reached {sorted(wanted)}: {task_states(app, execution_id)}"
+            )
+        time.sleep(0.01)
+
+
+def run(
+    app: Embedded,
+    workflow: str,
+    workflow_input: Mapping[str, Any] | None = None,
+    *,
+    timeout: float = 5.0,
+    **params: Any,
+) -> Any:
+    """Start ``workflow`` and return its execution row once it ended."""
+    execution_id = start(app, workflow, workflow_input, **params)
+    return wait_for(app, execution_id, timeout=timeout)
+
+
+def execution(app: Embedded, execution_id: str) -> Any:
+    table = tables.workflow_executions
+    with app.parts.database.read() as connection:
+        return connection.execute(sa.select(table).where(table.c.id == execution_id)).one()
+
+
+def tasks(app: Embedded, execution_id: str) -> list[Any]:
+    """Task rows of one execution in creation order."""
+    table = tables.task_executions
+    with app.parts.database.read() as connection:
+        return list(
+            connection.execute(
+                sa.select(table)
+                .where(table.c.workflow_execution_id == execution_id)
+                .order_by(table.c.seq)
+            )
+        )
+
+
+def task(app: Embedded, execution_id: str, name: str) -> Any:
+    found = [row for row in tasks(app, execution_id) if row.name == name]
+    assert len(found) == 1, f"{len(found)} tasks named {name}"
+    return found[0]
+
+
+def task_states(app: Embedded, execution_id: str) -> dict[str, str]:
+    return {row.name: row.state for row in tasks(app, execution_id)}
+
+
+def actions(app: Embedded, task_execution_id: str) -> list[Any]:
+    """Action rows of one task, by item index then creation."""
+    table = tables.action_executions
+    with app.parts.database.read() as connection:
+        return list(
+            connection.execute(
+                sa.select(table)
+                .where(table.c.task_execution_id == task_execution_id)
+                .order_by(table.c.index, table.c.created_at, table.c.attempt)
+            )
+        )
+
+
+def children(app: Embedded, task_execution_id: str) -> list[Any]:
+    """Sub-workflow executions started by one task."""
+    table = tables.workflow_executions
+    with app.parts.database.read() as connection:
+        return list(
+            connection.execute(
+                sa.select(table).where(table.c.task_execution_id == task_execution_id)
+            )
+        )
+
+
+def count_rows(app: Embedded, table: sa.Table) -> int:
+    with app.parts.database.read() as connection:
+        return int(connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
