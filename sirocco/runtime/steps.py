@@ -270,7 +270,8 @@ class Stepper:
         snapshot = engine.Snapshot(workflow, [], [], self.lookup)
         pending = _Pending(workflow_is_new=True)
         self._absorb(decision, snapshot, pending)
-        self._rounds(snapshot, pending)
+        # No inline rounds here: the caller waits for the start (POST /v2/executions);
+        # the results of inline actions are decided in the next batch.
         self._write(connection, pending, outgoing)
         return snapshot
 
