@@ -11,6 +11,7 @@ from typing import Any, NoReturn
 import click
 
 from sirocco import errors
+from sirocco.settings import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_PAUSED = 0, 1, 2, 3
 
@@ -147,16 +148,83 @@ def server(ctx: click.Context, host: str, port: int, db_url: str | None) -> None
     """Serve Mistral's REST API v2 with the engine, executor and timers in this process."""
     from sirocco.cli.server import serve
 
-    log_level = ctx.parent.params.get("log_level", "INFO") if ctx.parent else "INFO"
-    if log_level.upper() == "WARNING":
-        log_level = "INFO"
-        logging.getLogger().setLevel(logging.INFO)
     try:
-        serve(host=host, port=port, db_url=db_url, log_level=log_level)
+        serve(host=host, port=port, db_url=db_url, log_level=_server_log_level(ctx))
     except errors.SiroccoError as exc:
         fail(exc.message)
     except OSError as exc:
         fail(f"can't serve on {host}:{port}: {exc.strerror or exc}")
+
+
+def _role_settings(db_url: str | None, **overrides: object) -> Settings:
+    try:
+        return Settings.load({"db": db_url, **overrides})
+    except errors.SiroccoError as exc:
+        fail(exc.message)
+
+
+def _server_log_level(ctx: click.Context) -> str:
+    level = str(ctx.parent.params.get("log_level", "INFO")) if ctx.parent else "INFO"
+    if level.upper() == "WARNING":
+        level = "INFO"
+        logging.getLogger().setLevel(logging.INFO)
+    return level
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8989, show_default=True, type=int)
+@click.option("--db", "db_url", envvar="SIROCCO_DB", help="Database URL or SQLite file.")
+@click.pass_context
+def api(ctx: click.Context, host: str, port: int, db_url: str | None) -> None:
+    """The REST API alone (engines, executors and a scheduler run elsewhere)."""
+    from sirocco.cli import roles
+
+    try:
+        roles.run_api(
+            _role_settings(db_url), host=host, port=port, log_level=_server_log_level(ctx)
+        )
+    except errors.SiroccoError as exc:
+        fail(exc.message)
+
+
+@main.command()
+@click.option("--db", "db_url", envvar="SIROCCO_DB", help="Database URL or SQLite file.")
+def engine(db_url: str | None) -> None:
+    """An engine alone: applies events and starts workflows from the shared database."""
+    from sirocco.cli import roles
+
+    try:
+        roles.run_engine(_role_settings(db_url))
+    except errors.SiroccoError as exc:
+        fail(exc.message)
+
+
+@main.command()
+@click.option("--db", "db_url", envvar="SIROCCO_DB", help="Database URL or SQLite file.")
+@click.option("--target", help="The name this executor serves (a task's `target`).")
+@click.option("--workers", type=int, help="Threads running actions.")
+def executor(db_url: str | None, target: str | None, workers: int | None) -> None:
+    """An executor alone: runs the actions the engines left for it."""
+    from sirocco.cli import roles
+
+    settings = _role_settings(db_url, executor_target=target, executor_workers=workers)
+    try:
+        roles.run_executor(settings)
+    except errors.SiroccoError as exc:
+        fail(exc.message)
+
+
+@main.command()
+@click.option("--db", "db_url", envvar="SIROCCO_DB", help="Database URL or SQLite file.")
+def scheduler(db_url: str | None) -> None:
+    """The scheduler alone: delivers due timers and cron triggers to the engines."""
+    from sirocco.cli import roles
+
+    try:
+        roles.run_scheduler(_role_settings(db_url))
+    except errors.SiroccoError as exc:
+        fail(exc.message)
 
 
 @main.group()

@@ -9,9 +9,11 @@ from collections.abc import Iterator
 from types import FrameType
 
 import uvicorn
+from sqlalchemy.engine import make_url
 
 from sirocco.api.app import create_app
-from sirocco.cli.embedded import Embedded, open_embedded
+from sirocco.cli.embedded import open_embedded
+from sirocco.runtime import compose
 
 log = logging.getLogger("sirocco.server")
 
@@ -26,10 +28,20 @@ class _Server(uvicorn.Server):
 
 
 def serve(*, host: str, port: int, db_url: str | None, log_level: str) -> None:
-    """Run until SIGTERM or SIGINT; then stop taking requests and finish the batch in hand."""
+    """Run every role in this process until SIGTERM or SIGINT."""
     app = open_embedded(db_url)
+    try:
+        serve_parts(app.parts, host=host, port=port, log_level=log_level)
+    finally:
+        app.close()
+        log.warning("sirocco server stopped")
+
+
+def serve_parts(parts: compose.Parts, *, host: str, port: int, log_level: str) -> None:
+    """Serve the API over ``parts`` until SIGTERM or SIGINT: stop taking requests, let the
+    requests in hand finish; the caller then stops the engine after its batch in hand."""
     config = uvicorn.Config(
-        create_app(app.service),
+        create_app(parts.service),
         host=host,
         port=port,
         log_level=log_level.lower(),
@@ -45,16 +57,6 @@ def serve(*, host: str, port: int, db_url: str | None, log_level: str) -> None:
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
-    log.warning("sirocco server on http://%s:%s/v2 (database %s)", host, port, _safe(app))
-    try:
-        server.run()
-    finally:
-        app.close()
-        log.warning("sirocco server stopped")
-
-
-def _safe(app: Embedded) -> str:
-    """The database URL without its password."""
-    from sqlalchemy.engine import make_url
-
-    return make_url(app.parts.database.url).render_as_string(hide_password=True)
+    url = make_url(parts.database.url).render_as_string(hide_password=True)
+    log.warning("sirocco API on http://%s:%s/v2 (database %s)", host, port, url)
+    server.run()

@@ -35,9 +35,21 @@ class ExecutorPool:
         self._report = report
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sirocco-action")
 
-    def submit(self, command: commands.RunAction) -> None:
-        """Run ``command`` on a pool thread."""
-        self._pool.submit(self.run, command)
+    def submit(
+        self, command: commands.RunAction, on_done: Callable[[], None] | None = None
+    ) -> None:
+        """Run ``command`` on a pool thread; ``on_done()`` after it, whatever happened."""
+        if on_done is None:
+            self._pool.submit(self.run, command)
+            return
+
+        def run_then_signal() -> None:
+            try:
+                self.run(command)
+            finally:
+                on_done()
+
+        self._pool.submit(run_then_signal)
 
     def run_inline(self, command: commands.RunAction) -> events.ActionCompleted | None:
         """Run a cheap action without side effects right here and return its completion;

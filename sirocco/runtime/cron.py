@@ -26,6 +26,8 @@ from sirocco.store.database import Database
 log = logging.getLogger("sirocco.cron")
 
 OUTBOX_KIND = "CronStart"
+#: The pattern stored for a trigger that has only a first execution time.
+NEVER_PATTERN = "0 0 30 2 0"
 POLL = 1.0
 
 
@@ -55,11 +57,14 @@ def claim_due(database: Database, now: datetime) -> list[tuple[str, dict[str, An
         for row in rows:
             payload = _start_payload(row)
             remaining = row.remaining_executions
-            following = next_time(row.pattern, max(now, row.next_execution_time))
+            # A trigger given only a first time stores Mistral's "never" pattern; croniter
+            # reads it as "Sundays in February" (day fields are OR-ed), so never follow it.
+            once = row.pattern == NEVER_PATTERN
+            following = None if once else next_time(row.pattern, max(now, row.next_execution_time))
             guard = sa.and_(
                 table.c.id == row.id, table.c.next_execution_time == row.next_execution_time
             )
-            if (remaining is not None and remaining <= 1) or following is None:
+            if (remaining is not None and remaining <= 1) or following is None or once:
                 changed = connection.execute(sa.delete(table).where(guard)).rowcount
             else:
                 values: dict[str, Any] = {"next_execution_time": following, "updated_at": now}
@@ -89,7 +94,7 @@ def _start_payload(row: Any) -> dict[str, Any]:
     description = json.dumps(
         {
             "description": f"Workflow execution created by cron trigger '({row.id})'.",
-            "triggered_by": {"type": "cron_trigger", "id": row.id, "name": row.name},
+            "triggered_by": {"type": "cron_trigger", "id": row.id},
         }
     )
     return {

@@ -25,7 +25,7 @@ from sirocco import errors
 from sirocco.actions.registry import ActionRegistry
 from sirocco.engine import commands, events
 from sirocco.engine.states import State
-from sirocco.runtime import codec, cron, definitions
+from sirocco.runtime import codec, cron, definitions, outbox
 from sirocco.runtime.cron import CronThread
 from sirocco.runtime.lookup import StoreLookup
 from sirocco.runtime.specs import SpecCache
@@ -44,6 +44,8 @@ from sirocco.store.database import Database
 log = logging.getLogger("sirocco.runtime")
 
 BATCH = 512
+#: Seconds between looks at the outbox when roles run in separate processes.
+OUTBOX_POLL = 0.05
 
 #: Actions that have no side effect: running one again after a crash is harmless,
 #: so they skip the "handed to the executor" transaction.
@@ -84,6 +86,7 @@ class Runtime:
         self._queue: queue.Queue[Any] = queue.Queue()
         self._run_action: RunActionPort | None = None
         self._thread: threading.Thread | None = None
+        self._poller: threading.Thread | None = None
         self._stopping = threading.Event()
         self._listeners: list[Callable[[str, str], None]] = []
         self.timers = TimerThread(database, self._deliver_timer, clock)
@@ -92,7 +95,7 @@ class Runtime:
     # ------------------------------------------------------------ wiring
 
     def attach_executor(
-        self, run_action: RunActionPort, run_inline: InlineRunner | None = None
+        self, run_action: RunActionPort | None, run_inline: InlineRunner | None = None
     ) -> None:
         """Where RunAction commands go (the executor pool, or a remote transport), and
         which cheap side-effect-free actions may run inside a step."""
@@ -138,14 +141,38 @@ class Runtime:
 
     # ------------------------------------------------------------ lifecycle
 
-    def start(self) -> None:
-        """Recover what a previous process left, then start the engine and timer threads."""
-        self.recover()
+    def start(
+        self,
+        *,
+        recover: bool = True,
+        lost_actions: bool = True,
+        timers: bool = True,
+        cron: bool = True,
+        poll_outbox: bool = False,
+    ) -> None:
+        """Recover what a previous process left, then start the engine thread and the
+        timer, cron and outbox-polling threads this process runs."""
+        if recover:
+            self.recover(lost_actions=lost_actions)
         self._stopping.clear()
         self._thread = threading.Thread(target=self._loop, name="sirocco-engine", daemon=True)
         self._thread.start()
-        self.timers.start()
-        self.cron.start()
+        if timers:
+            self.timers.start()
+        if cron:
+            self.cron.start()
+        if poll_outbox:
+            self._poller = threading.Thread(
+                target=self._poll_loop, name="sirocco-outbox", daemon=True
+            )
+            self._poller.start()
+
+    def _poll_loop(self) -> None:
+        while not self._stopping.wait(OUTBOX_POLL):
+            try:
+                self.poll_outbox()
+            except Exception:
+                log.exception("outbox poll failed")
 
     def stop(self, timeout: float = 10.0) -> None:
         """Finish the batch in hand and stop taking work."""
@@ -153,27 +180,35 @@ class Runtime:
         self._queue.put(None)
         self.timers.stop()
         self.cron.stop()
+        if self._poller is not None:
+            self._poller.join(timeout)
+            self._poller = None
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
 
-    def recover(self) -> None:
-        """Send again what was committed but not delivered before a crash."""
+    def recover(self, *, lost_actions: bool = True) -> None:
+        """Send again what was committed but not delivered before a crash.
+
+        ``lost_actions``: the executor ran in this process too, so an action that
+        was handed over and has no result died with it (run it again where
+        ``safe-rerun`` allows, else fail it). Leave it False when executors are
+        separate processes: they may still be running those actions.
+        """
         with self.database.read() as connection:
             rows = list(
                 connection.execute(sa.select(tables.outbox).order_by(tables.outbox.c.created_at))
             )
-            running = executions.running_actions(connection)
+            running = executions.running_actions(connection) if lost_actions else []
         pending_actions: set[str] = set()
         outgoing = Outgoing()
         for row in rows:
-            if row.kind == cron.OUTBOX_KIND:
-                self.start_from_outbox(row.id, row.payload)
-                continue
-            command = codec.decode(row.payload)
-            outgoing.items.append((row.id, command))
-            if isinstance(command, commands.RunAction):
+            if row.kind == outbox.RUN_ACTION:
+                command = codec.decode(row.payload)
+                outgoing.items.append((row.id, command))
                 pending_actions.add(command.action_execution_id)
+            else:
+                self.deliver_row(row)
         for action in running:
             if action.id in pending_actions or action.workflow_execution_id is None:
                 continue
@@ -195,6 +230,29 @@ class Runtime:
                     )
                 )
         self._dispatch(outgoing)
+
+    def deliver_row(self, row: Any) -> None:
+        """Queue what an outbox row (of an engine kind) carries."""
+        if row.kind == cron.OUTBOX_KIND:
+            self.start_from_outbox(row.id, row.payload)
+        elif row.kind == "TimerEvent":
+            event = codec.decode(row.payload["event"])
+            self._queue.put(Envelope(event=event, outbox_id=row.id, timer_id=row.payload["timer_id"]))
+        elif row.kind == "ActionResult":
+            self._queue.put(Envelope(event=codec.decode(row.payload), outbox_id=row.id))
+        else:
+            command = codec.decode(row.payload)
+            if isinstance(command, commands.StartSubworkflow):
+                self._queue.put(StartRequest(self._subworkflow_item(command, row.id)))
+            elif isinstance(command, (commands.NotifyParent, commands.SendEvent)):
+                self._queue.put(Envelope(event=command.event, outbox_id=row.id))
+
+    def poll_outbox(self) -> int:
+        """Take the engine rows no live process is delivering (roles in separate processes)."""
+        rows = outbox.claim(self.database, outbox.ENGINE_KINDS, now=self.clock())
+        for row in rows:
+            self.deliver_row(row)
+        return len(rows)
 
     # ------------------------------------------------------------ the loop
 
@@ -311,6 +369,8 @@ class Runtime:
         to_run: list[commands.RunAction] = []
         for outbox_id, command in outgoing.items:
             if isinstance(command, commands.RunAction):
+                if self._run_action is None:
+                    continue  # executors in other processes take it from the outbox
                 if command.action_name not in PURE_ACTIONS and outbox_id is not None:
                     handed.append(outbox_id)
                 to_run.append(_with_outbox(command, outbox_id))
@@ -326,9 +386,8 @@ class Runtime:
             with self.database.transaction() as connection:
                 connection.execute(sa.delete(tables.outbox).where(tables.outbox.c.id.in_(handed)))
         for command in to_run:
-            if self._run_action is None:
-                raise errors.ConfigurationError("No executor is attached to the runtime.")
-            self._run_action(command)
+            if self._run_action is not None:
+                self._run_action(command)
         if outgoing.timers_due:
             self.timers.wake(min(outgoing.timers_due))
         for execution_id, state in outgoing.ended:

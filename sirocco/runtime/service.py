@@ -14,7 +14,7 @@ from sirocco import errors
 from sirocco.actions import runner
 from sirocco.engine import commands, events
 from sirocco.engine.states import INCOMPLETE, TERMINAL, State
-from sirocco.runtime import definitions
+from sirocco.runtime import codec, definitions, outbox
 from sirocco.runtime.loop import Runtime, utcnow
 from sirocco.runtime.steps import StartItem
 from sirocco.store import executions, tables
@@ -211,12 +211,10 @@ class Service:
         """Run one action outside a workflow (Mistral's run-action)."""
         descriptor = self.runtime.registry.get(name)
         if descriptor is None:
-            raise errors.ActionNotFoundError(f"Action not found [action_name={name}]")
+            raise errors.ActionNotFoundError(f"Failed to find action [action_name={name}]")
         runner.check_input(descriptor, input)
         if run_sync and not descriptor.is_sync:
-            raise errors.InputError(
-                f"Action does not support synchronous execution [action_name={name}]"
-            )
+            raise errors.InputError("Action does not support synchronous execution.")
         now = utcnow()
         record = executions.ActionExecution(
             id=str(uuid.uuid4()),
@@ -266,6 +264,9 @@ class Service:
                 self._finish_standalone(record.id, state, outcome.result, outcome.message)
         elif self._submit_action is not None:
             self._submit_action(command)
+        else:
+            # Executors run in other processes: they take it from the outbox.
+            outbox.put(self.database, outbox.RUN_ACTION, codec.encode(command), now=utcnow())
         return self._action_dict(record.id)
 
     def complete_action(self, action_execution_id: str, *, state: str, output: Any) -> None:
@@ -307,12 +308,14 @@ class Service:
     def _finish_standalone(
         self, action_execution_id: str, state: State, result: Any, message: str | None
     ) -> None:
-        table = tables.action_executions
         with self.database.transaction() as connection:
-            connection.execute(
-                sa.update(table)
-                .where(table.c.id == action_execution_id)
-                .values(state=str(state), output=result, state_info=message, updated_at=utcnow())
+            executions.finish_standalone_action(
+                connection,
+                action_execution_id,
+                state=state,
+                result=result,
+                message=message,
+                now=utcnow(),
             )
 
     def _action_dict(self, action_execution_id: str) -> Mapping[str, Any]:

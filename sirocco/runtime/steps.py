@@ -416,6 +416,7 @@ class Stepper:
                 continue
             else:
                 outbox_id = new_id()
+                is_action = isinstance(command, commands.RunAction)
                 outbox_rows.append(
                     {
                         "id": outbox_id,
@@ -423,6 +424,12 @@ class Stepper:
                         "kind": type(command).__name__,
                         "payload": codec.encode(command),
                         "created_at": now,
+                        # This process delivers the events it made itself, right after the
+                        # commit; another engine takes them over only if that never happens.
+                        "claimed_until": None if is_action else now + CLAIM_FOR,
+                        "target": (
+                            command.target if isinstance(command, commands.RunAction) else None
+                        ),
                     }
                 )
                 outgoing.items.append((outbox_id, command))

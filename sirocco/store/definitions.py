@@ -121,11 +121,7 @@ def update_workflows(
             else get_workflow_row(connection, name, namespace)
         )
         ids.append(found["id"])
-        connection.execute(
-            sa.update(_wf)
-            .where(_wf.c.id == found["id"])
-            .values(name=name, updated_at=now, **values)
-        )
+        _update_if_changed(connection, _wf, found["id"], {"name": name, **values}, now=now)
     return [_read(connection, queries.WORKFLOWS, item) for item in ids]
 
 
@@ -247,11 +243,9 @@ def save_workbook(
     else:
         if existing is None:
             raise errors.NotFoundError(
-                f"Workbook not found [workbook_name={book.name}, namespace={namespace}]"
+                f"Workbook not found [name={book.name}, namespace={namespace}]"
             )
-        connection.execute(
-            sa.update(_wb).where(_wb.c.id == existing).values(updated_at=now, **values)
-        )
+        _update_if_changed(connection, _wb, existing, values, now=now)
     raw = _load_yaml(text)
     sections = raw if isinstance(raw, dict) else {}
     for key, action in book.actions.items():
@@ -389,11 +383,7 @@ def save_actions(
                     f"namespace={namespace}]"
                 )
             ids.append(found)
-            connection.execute(
-                sa.update(_act)
-                .where(_act.c.id == found)
-                .values(name=name, updated_at=now, **values)
-            )
+            _update_if_changed(connection, _act, found, {"name": name, **values}, now=now)
     return [_read(connection, queries.ACTIONS, item) for item in ids]
 
 
@@ -465,7 +455,7 @@ def update_environment(
     if found is None:
         raise errors.NotFoundError(f"Environment not found [name={name}]")
     values = {key: changes[key] for key in ("description", "variables", "scope") if key in changes}
-    connection.execute(sa.update(_env).where(_env.c.id == found).values(updated_at=now, **values))
+    _update_if_changed(connection, _env, found, values, now=now)
     return _read(connection, queries.ENVIRONMENTS, found)
 
 
@@ -550,9 +540,33 @@ def _upsert(
             )
         )
     else:
-        connection.execute(
-            sa.update(table).where(table.c.id == existing).values(updated_at=now, **values)
-        )
+        _update_if_changed(connection, table, existing, values, now=now)
+
+
+def _update_if_changed(
+    connection: sa.Connection,
+    table: sa.Table,
+    identifier: str,
+    values: Mapping[str, Any],
+    *,
+    now: datetime,
+) -> bool:
+    """Write ``values`` and ``updated_at`` only when a value differs from the stored one.
+
+    Mistral's ORM issues no UPDATE for an unchanged row, so uploading the same
+    text again leaves ``updated_at`` as it was (null after creation).
+    """
+    current = connection.execute(
+        sa.select(*[table.c[name] for name in values]).where(table.c.id == identifier)
+    ).first()
+    if current is not None and all(
+        current._mapping[name] == value for name, value in values.items()
+    ):
+        return False
+    connection.execute(
+        sa.update(table).where(table.c.id == identifier).values(updated_at=now, **values)
+    )
+    return True
 
 
 def _load_yaml(text: str) -> Any:
@@ -589,12 +603,17 @@ def _python_input(item: Any) -> str:
 def set_execution_description(
     connection: sa.Connection, execution_id: str, description: str, *, now: datetime
 ) -> None:
-    """Change an execution's description (metadata the engine never reads)."""
+    """Change an execution's description (metadata the engine never reads).
+
+    The row's ``version`` goes up too: the engine keeps a snapshot of each
+    execution keyed by that version and writes the whole row back from it, so
+    without the bump its next step would put the old description back.
+    """
     table = tables.workflow_executions
     connection.execute(
         sa.update(table)
         .where(table.c.id == execution_id)
-        .values(description=description, updated_at=now)
+        .values(description=description, updated_at=now, version=table.c.version + 1)
     )
 
 

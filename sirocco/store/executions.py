@@ -313,3 +313,20 @@ def delete_execution_tree(connection: sa.Connection, execution_id: str) -> None:
         sa.delete(tables.outbox).where(tables.outbox.c.workflow_execution_id == execution_id)
     )
     connection.execute(sa.delete(_wf).where(_wf.c.id == execution_id))
+
+
+def finish_standalone_action(
+    connection: sa.Connection,
+    action_execution_id: str,
+    *,
+    state: State,
+    result: Any,
+    message: str | None,
+    now: Any,
+) -> None:
+    """Store the outcome of an action that runs outside any workflow."""
+    connection.execute(
+        sa.update(_action)
+        .where(_action.c.id == action_execution_id)
+        .values(state=str(state), output=result, state_info=message, updated_at=now)
+    )

@@ -217,7 +217,12 @@ outbox = sa.Table(
     sa.Column("kind", sa.String(40), nullable=False),
     sa.Column("payload", JSONText, nullable=False),
     sa.Column("created_at", sa.DateTime, nullable=False),
+    # Set while a process delivers the row itself; others take it over once it passed.
+    sa.Column("claimed_until", sa.DateTime, nullable=True),
+    # The executor a RunAction is for (Mistral's `target`); None: any executor.
+    sa.Column("target", sa.String(255), nullable=True),
     sa.Index("ix_outbox_created_at", "created_at"),
+    sa.Index("ix_outbox_kind_claimed_until", "kind", "claimed_until"),
 )
 
 # Durable timers: an event to deliver at `due`.

@@ -79,7 +79,18 @@ def create_cron_trigger(
         next_time = croniter.croniter(pattern, now).get_next(datetime)
     found = definitions.get_workflow_row(connection, workflow, namespace)
     definitions.check_workflow_input(found, workflow_input)
-    if connection.execute(sa.select(_cron.c.id).where(_cron.c.name == name)).first():
+    stored_pattern = pattern or NEVER_PATTERN
+    if connection.execute(
+        sa.select(_cron.c.id).where(_cron.c.name == name)
+    ).first() or _same_schedule(
+        connection,
+        workflow_id=found["id"],
+        pattern=stored_pattern,
+        first=first,
+        remaining=remaining_executions,
+        workflow_input=workflow_input,
+        workflow_params=workflow_params,
+    ):
         raise errors.ConflictError(
             f"Duplicate entry for cron trigger ['name', 'project_id']: {name}, None"
         )
@@ -88,7 +99,7 @@ def create_cron_trigger(
         sa.insert(_cron).values(
             id=identifier,
             name=name,
-            pattern=pattern or NEVER_PATTERN,
+            pattern=stored_pattern,
             first_execution_time=first,
             next_execution_time=next_time,
             remaining_executions=remaining_executions,
@@ -102,6 +113,39 @@ def create_cron_trigger(
         )
     )
     return queries.get_by_id(connection, queries.CRON_TRIGGERS, identifier)
+
+
+def _same_schedule(
+    connection: sa.Connection,
+    *,
+    workflow_id: str,
+    pattern: str,
+    first: datetime | None,
+    remaining: int | None,
+    workflow_input: Mapping[str, Any] | None,
+    workflow_params: Mapping[str, Any] | None,
+) -> bool:
+    """Whether a trigger already starts this workflow with the same input, params and schedule.
+
+    Mistral has a unique key over (workflow, input, params, pattern, count,
+    first time, project); as in SQL, a key with a null column never collides,
+    so triggers without a first time or a count are never duplicates.
+    """
+    if first is None or remaining is None:
+        return False
+    candidates = connection.execute(
+        sa.select(_cron.c.workflow_input, _cron.c.workflow_params).where(
+            _cron.c.workflow_id == workflow_id,
+            _cron.c.pattern == pattern,
+            _cron.c.first_execution_time == first,
+            _cron.c.remaining_executions == remaining,
+        )
+    )
+    wanted = (dict(workflow_input or {}), dict(workflow_params or {}))
+    return any(
+        (dict(row.workflow_input or {}), dict(row.workflow_params or {})) == wanted
+        for row in candidates
+    )
 
 
 def cron_trigger_id(connection: sa.Connection, identifier: str) -> str:

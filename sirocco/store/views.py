@@ -73,6 +73,15 @@ _ae = tables.action_executions
 
 _NULL = sa.null()
 
+#: The task ``runtime_context`` keys Mistral shows (the engine keeps more there).
+RUNTIME_CONTEXT_KEYS = frozenset({"triggered_by", "retry_task_policy", "concurrency", "with_items"})
+
+
+def _touched(table: sa.Table) -> sa.ColumnElement[Any]:
+    """``updated_at`` of a runtime row: Mistral's rows are updated in the transaction that
+    creates them, so their ``updated_at`` is never null; ours is the creation time then."""
+    return sa.func.coalesce(table.c.updated_at, table.c.created_at).label("updated_at")
+
 
 def _pick(table: sa.Table, *names: str) -> dict[str, sa.ColumnElement[Any]]:
     return {name: table.c[name] for name in names}
@@ -225,7 +234,7 @@ EXECUTIONS = View(
         "input": _ex.c.input,
         "output": _ex.c.output,
         "created_at": _ex.c.created_at,
-        "updated_at": _ex.c.updated_at,
+        "updated_at": _touched(_ex),
         "project_id": _ex.c.project_id,
         "published_global": _NULL.label("published_global"),
     },
@@ -256,8 +265,8 @@ def _runtime_context(connection: sa.Connection, rows: list[dict[str, Any]]) -> N
         events = {item.id: list(item.next_tasks or ()) for item in found}
     for row in wanted:
         runtime = row.pop("_runtime", None) or {}
-        # Keys starting with "_" are the engine's private bookkeeping.
-        context = {key: value for key, value in runtime.items() if not str(key).startswith("_")}
+        # Everything else is the engine's private bookkeeping.
+        context = {key: value for key, value in runtime.items() if key in RUNTIME_CONTEXT_KEYS}
         triggers = []
         for task_id in row.pop("_triggered_by", None) or ():
             event = next(
@@ -294,7 +303,7 @@ TASKS = View(
         "published_global": _NULL.label("published_global"),
         "processed": _task.c.processed,
         "created_at": _task.c.created_at,
-        "updated_at": _task.c.updated_at,
+        "updated_at": _touched(_task),
         "started_at": _task.c.started_at,
         "finished_at": _task.c.finished_at,
         "reset": _NULL.label("reset"),
@@ -340,7 +349,7 @@ ACTION_EXECUTIONS = View(
         "input": _ae.c.input,
         "output": _ae.c.output,
         "created_at": _ae.c.created_at,
-        "updated_at": _ae.c.updated_at,
+        "updated_at": _touched(_ae),
         "params": _ae.c.params,
     },
 )

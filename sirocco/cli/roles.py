@@ -1,0 +1,100 @@
+"""One role per process on a shared database: ``sirocco api``, ``engine``, ``executor``, ``scheduler``.
+
+The roles talk through the outbox table (``sirocco.runtime.outbox``): the API
+and engines write commands and events there, executors take RunAction rows
+and write results back, the scheduler turns due timers and cron ticks into rows
+that engines take. Any number of each may run; on PostgreSQL rows are claimed
+with ``FOR UPDATE SKIP LOCKED``.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from types import FrameType
+
+from sirocco.executor.pool import ExecutorPool
+from sirocco.executor.worker import ExecutorWorker
+from sirocco.runtime import compose
+from sirocco.runtime.loop import utcnow
+from sirocco.runtime.scheduler import Scheduler
+from sirocco.settings import Settings
+
+log = logging.getLogger("sirocco.roles")
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+
+    def _on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.warning("stopping on signal %s", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    stop.wait()
+
+
+def run_engine(settings: Settings) -> None:
+    """Apply events and start workflows; actions go to executor processes."""
+    parts = compose.build(settings.db)
+    inline = ExecutorPool(parts.registry, lambda *_: None, workers=1)
+    parts.runtime.attach_executor(None, inline.run_inline)
+    parts.runtime.start(lost_actions=False, timers=False, cron=False, poll_outbox=True)
+    log.warning("sirocco engine running (database %s)", settings.db or "default")
+    try:
+        _wait_for_signal()
+    finally:
+        parts.runtime.stop()
+        inline.shutdown()
+        parts.database.dispose()
+
+
+def run_executor(settings: Settings) -> None:
+    """Run the actions that engines left in the outbox for this executor."""
+    parts = compose.build(settings.db)
+    worker = ExecutorWorker(
+        parts.database,
+        parts.registry,
+        clock=utcnow,
+        target=settings.executor_target,
+        workers=settings.executor_workers,
+    )
+    worker.start()
+    log.warning("sirocco executor running (target %s)", settings.executor_target or "any")
+    try:
+        _wait_for_signal()
+    finally:
+        worker.stop()
+        parts.database.dispose()
+
+
+def run_scheduler(settings: Settings) -> None:
+    """Deliver due timers and cron ticks to the engines."""
+    parts = compose.build(settings.db)
+    scheduler = Scheduler(parts.database, utcnow)
+    scheduler.start()
+    log.warning("sirocco scheduler running")
+    try:
+        _wait_for_signal()
+    finally:
+        scheduler.stop()
+        parts.database.dispose()
+
+
+def run_api(settings: Settings, *, host: str, port: int, log_level: str) -> None:
+    """Serve the REST API; it starts executions itself and leaves actions to executors."""
+    from sirocco.cli.server import serve_parts
+
+    parts = compose.build(settings.db)
+    inline = ExecutorPool(parts.registry, lambda *_: None, workers=1)
+    parts.runtime.attach_executor(None, inline.run_inline)
+    parts.service.attach_executor(None)
+    parts.runtime.start(recover=False, timers=False, cron=False)
+    try:
+        serve_parts(parts, host=host, port=port, log_level=log_level)
+    finally:
+        parts.runtime.stop()
+        inline.shutdown()
+        parts.database.dispose()
