@@ -57,6 +57,7 @@ _WORKFLOW_KEYS = (
     "tasks",
 )
 _POLICY_FIELDS = tuple(field.name for field in dataclasses.fields(PolicySpec))
+_NO_DEFAULTS = TaskDefaults()
 
 
 def looks_like_uuid(name: str) -> bool:
@@ -215,8 +216,7 @@ def _merge(parsed: ParsedTask, defaults: TaskDefaults | None) -> tuple[TaskSpec,
     spec = parsed.spec
     inherited: set[str] = set()
     if defaults is None:
-        safe_rerun = False if spec.safe_rerun is None else spec.safe_rerun
-        return dataclasses.replace(spec, safe_rerun=safe_rerun), inherited
+        defaults = _NO_DEFAULTS
     policies: dict[str, Any] = {}
     for name in _POLICY_FIELDS:
         own = getattr(spec.policies, name)

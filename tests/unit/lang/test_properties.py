@@ -109,33 +109,35 @@ def values(depth: int = 3) -> st.SearchStrategy[Any]:
             st.lists(children, max_size=4),
             st.dictionaries(st.one_of(st.sampled_from(KEYWORDS), SCALARS), children, max_size=5),
         ),
-        max_leaves=25,
+        max_leaves=12,
     )
 
 
-def parse_everything(text: str) -> None:
-    for parse in (
+PARSERS = st.sampled_from(
+    [
         lang.parse_document,
         lang.parse_workflows,
         lang.parse_actions,
         lang.parse_workbook,
-    ):
-        try:
-            parse(text)
-        except errors.DefinitionError as error:
-            assert error.problems, "a DefinitionError must list its problems"
-            for problem in error.problems:
-                assert problem.message and str(problem)
+        lambda text: lang.parse_workflows(text, workbook="book"),
+        lambda text: lang.parse_actions(text, workbook="book"),
+    ]
+)
+
+
+def parse_with(parse: Any, text: str) -> None:
     try:
-        lang.parse_workflows(text, workbook="book")
-    except errors.DefinitionError:
-        pass
+        parse(text)
+    except errors.DefinitionError as error:
+        assert error.problems, "a DefinitionError must list its problems"
+        for problem in error.problems:
+            assert problem.message and str(problem)
 
 
 @SETTINGS
-@given(st.text(max_size=300))
-def test_any_text(text: str) -> None:
-    parse_everything(text)
+@given(PARSERS, st.text(max_size=300))
+def test_any_text(parse: Any, text: str) -> None:
+    parse_with(parse, text)
 
 
 YAML_PIECES = st.sampled_from(
@@ -189,15 +191,15 @@ YAML_PIECES = st.sampled_from(
 
 
 @SETTINGS
-@given(st.lists(YAML_PIECES, max_size=40).map("".join))
-def test_yaml_like_text(text: str) -> None:
-    parse_everything(text)
+@given(PARSERS, st.lists(YAML_PIECES, max_size=40).map("".join))
+def test_yaml_like_text(parse: Any, text: str) -> None:
+    parse_with(parse, text)
 
 
 @SETTINGS
-@given(values())
-def test_any_structure_dumped_to_yaml(data: Any) -> None:
-    parse_everything(yaml.safe_dump(data))
+@given(PARSERS, values())
+def test_any_structure_dumped_to_yaml(parse: Any, data: Any) -> None:
+    parse_with(parse, yaml.safe_dump(data))
 
 
 def workflow_bodies() -> st.SearchStrategy[dict[str, Any]]:

@@ -191,3 +191,22 @@ def test_task_defaults_must_not_be_empty() -> None:
         problem.message
         == "workflow 'wf', task-defaults: must be a non-empty mapping, not an empty mapping"
     )
+
+
+def test_without_defaults_a_disabled_policy_reads_as_unset_and_self_requirements_go() -> None:
+    flow = workflow(
+        """
+        wf:
+          type: reverse
+          tasks:
+            t1:
+              requires: [t1, t2]
+              timeout: 0
+              pause-before: false
+            t2:
+              requires: t2
+        """
+    )
+    assert flow.tasks["t1"].policies == specs.PolicySpec()
+    assert (flow.tasks["t1"].requires, flow.tasks["t2"].requires) == (("t2",), ())
+    assert flow.start_tasks == ("t2",)
