@@ -224,4 +224,4 @@ def _print_summary(report: Mapping[str, Any], *, plain: bool) -> None:
     print(f"execution {report['id']}: {report['state']}")
     if report["state_info"]:
         print(f"state info: {report['state_info']}")
-    print(json.dumps(report["output"], indent=4, default=str))
+    print(json.dumps(report["output"], indent=4, default=str, ensure_ascii=False))
