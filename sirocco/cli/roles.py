@@ -1,4 +1,4 @@
-"""One role per process on a shared database: ``sirocco api``, ``engine``, ``executor``, ``scheduler``.
+"""One role per process on a shared database: `sirocco api`, `engine`, `executor`, `scheduler`.
 
 The roles talk through the outbox table (``sirocco.runtime.outbox``): the API
 and engines write commands and events there, executors take RunAction rows

@@ -1,4 +1,4 @@
-"""``sirocco executor``: takes RunAction rows from the outbox, runs them, writes the results back."""
+"""`sirocco executor`: takes RunAction rows from the outbox, runs them, writes results back."""
 
 from __future__ import annotations
 

@@ -237,7 +237,9 @@ class Runtime:
             self.start_from_outbox(row.id, row.payload)
         elif row.kind == "TimerEvent":
             event = codec.decode(row.payload["event"])
-            self._queue.put(Envelope(event=event, outbox_id=row.id, timer_id=row.payload["timer_id"]))
+            self._queue.put(
+                Envelope(event=event, outbox_id=row.id, timer_id=row.payload["timer_id"])
+            )
         elif row.kind == "ActionResult":
             self._queue.put(Envelope(event=codec.decode(row.payload), outbox_id=row.id))
         else:

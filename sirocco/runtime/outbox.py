@@ -101,6 +101,8 @@ def claim(
             connection.execute(sa.delete(_outbox).where(_outbox.c.id.in_(ids)))
         else:
             connection.execute(
-                sa.update(_outbox).where(_outbox.c.id.in_(ids)).values(claimed_until=now + CLAIM_FOR)
+                sa.update(_outbox)
+                .where(_outbox.c.id.in_(ids))
+                .values(claimed_until=now + CLAIM_FOR)
             )
     return rows
