@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -185,12 +186,14 @@ def _plain(value: Any) -> Any:
 # ---------------------------------------------------------------- reads
 
 
+_SELECT_WORKFLOW = sa.select(_wf).where(_wf.c.id == sa.bindparam("execution_id"))
+_LOCK_WORKFLOW = _SELECT_WORKFLOW.with_for_update()
+
+
 def lock_workflow(connection: sa.Connection, execution_id: str) -> Any:
     """Read (and on PostgreSQL lock) one workflow execution row; None if absent."""
-    query = sa.select(_wf).where(_wf.c.id == execution_id)
-    if connection.dialect.name != "sqlite":
-        query = query.with_for_update()
-    return connection.execute(query).first()
+    query = _SELECT_WORKFLOW if connection.dialect.name == "sqlite" else _LOCK_WORKFLOW
+    return connection.execute(query, {"execution_id": execution_id}).first()
 
 
 def load_tasks(connection: sa.Connection, execution_id: str) -> list[TaskExecution]:
@@ -254,14 +257,38 @@ def running_actions(connection: sa.Connection) -> list[ActionExecution]:
 
 
 def insert_workflow(connection: sa.Connection, record: WorkflowExecution) -> None:
-    connection.execute(sa.insert(_wf), [workflow_row(record)])
+    connection.execute(_INSERT[_wf.name], [workflow_row(record)])
+
+
+_INSERT = {table.name: sa.insert(table) for table in (_wf, _task, _action)}
+
+#: What a step may change on a workflow execution (its definition, input and identity never).
+_WORKFLOW_MUTABLE = (
+    "state",
+    "state_info",
+    "params",
+    "context",
+    "output",
+    "runtime",
+    "tags",
+    "updated_at",
+)
+_UPDATE_WORKFLOW = (
+    sa.update(_wf)
+    .where(_wf.c.id == sa.bindparam("_id"))
+    .values(
+        {
+            **{name: sa.bindparam(name) for name in _WORKFLOW_MUTABLE},
+            "version": _wf.c.version + 1,
+        }
+    )
+)
 
 
 def update_workflow(connection: sa.Connection, record: WorkflowExecution) -> None:
     row = workflow_row(record)
-    row.pop("id")
     connection.execute(
-        sa.update(_wf).where(_wf.c.id == record.id).values(version=_wf.c.version + 1, **row)
+        _UPDATE_WORKFLOW, {"_id": record.id, **{name: row[name] for name in _WORKFLOW_MUTABLE}}
     )
 
 
@@ -275,18 +302,24 @@ def save_records(
     inserts = [row for row in rows if is_new(row["id"])]
     updates = [row for row in rows if not is_new(row["id"])]
     if inserts:
-        connection.execute(sa.insert(table), inserts)
+        connection.execute(_INSERT[table.name], inserts)
     if updates:
-        columns = [name for name in updates[0] if name != "id"]
-        statement = (
-            sa.update(table)
-            .where(table.c.id == sa.bindparam("_id"))
-            .values({name: sa.bindparam(name) for name in columns})
-        )
+        columns = tuple(name for name in updates[0] if name != "id")
+        statement = _update_statement(table, columns)
         connection.execute(
             statement,
             [{"_id": row["id"], **{name: row[name] for name in columns}} for row in updates],
         )
+
+
+@functools.lru_cache(maxsize=64)
+def _update_statement(table: sa.Table, columns: tuple[str, ...]) -> sa.Update:
+    """One statement object per shape, so SQLAlchemy compiles it once."""
+    return (
+        sa.update(table)
+        .where(table.c.id == sa.bindparam("_id"))
+        .values({name: sa.bindparam(name) for name in columns})
+    )
 
 
 def delete_execution_tree(connection: sa.Connection, execution_id: str) -> None:
