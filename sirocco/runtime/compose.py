@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import sqlalchemy as sa
+
+from sirocco import errors
 from sirocco.actions.registry import ActionRegistry
 from sirocco.runtime.loop import Runtime
 from sirocco.runtime.service import Service
@@ -26,7 +29,13 @@ def build(db_url: str | None = None, *, upgrade: bool = True) -> Parts:
     """Open the database (applying migrations) and build the runtime and service."""
     database = Database(db_url)
     if upgrade:
-        migrate.upgrade(database)
+        try:
+            migrate.upgrade(database)
+        except sa.exc.DBAPIError as exc:
+            database.dispose()
+            url = sa.engine.make_url(database.url).render_as_string(hide_password=True)
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            raise errors.ConfigurationError(f"Can't open the database {url}: {reason}") from exc
     registry = ActionRegistry()
     runtime = Runtime(database, registry)
     return Parts(database=database, registry=registry, runtime=runtime, service=Service(runtime))
