@@ -28,6 +28,7 @@ from yaql.language import utils as yaql_utils
 
 from sirocco.expressions import conversion, yaql_speedups
 from sirocco.expressions import functions as expression_functions
+from sirocco.expressions import yaql_tables
 
 _ENGINE_OPTIONS = {
     "yaql.limitIterators": -1,
@@ -38,9 +39,10 @@ _ENGINE_OPTIONS = {
     "yaql.convertOutputData": True,
 }
 
-_ENGINE = factory.YaqlFactory(keyword_operator="=>", allow_delegates=False).create(
-    options=_ENGINE_OPTIONS
-)
+with yaql_tables.cached_tables():
+    _ENGINE = factory.YaqlFactory(keyword_operator="=>", allow_delegates=False).create(
+        options=_ENGINE_OPTIONS
+    )
 
 # The PLY lexer and parser behind the engine keep state while parsing.
 _PARSE_LOCK = threading.Lock()
