@@ -26,9 +26,8 @@ from yaql.language import expressions as yaql_expressions
 from yaql.language import factory
 from yaql.language import utils as yaql_utils
 
-from sirocco.expressions import conversion, yaql_speedups
+from sirocco.expressions import conversion, yaql_speedups, yaql_tables
 from sirocco.expressions import functions as expression_functions
-from sirocco.expressions import yaql_tables
 
 _ENGINE_OPTIONS = {
     "yaql.limitIterators": -1,

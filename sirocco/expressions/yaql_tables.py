@@ -39,20 +39,20 @@ class _CachedLRTable(yacc.LRTable):  # type: ignore[misc]
             tables = json.loads(path.read_text())
         except (OSError, ValueError):
             super().__init__(grammar, log)
-            _store(path, self.lr_action, self.lr_goto)
+            _store(path, self.lr_action, self.lr_goto)  # type: ignore[has-type]
             return
         self.grammar = grammar
         self.log = log or yacc.NullLogger()
         self.lr_productions = grammar.Productions
         self.lr_action = {int(state): row for state, row in tables["action"].items()}
         self.lr_goto = {int(state): row for state, row in tables["goto"].items()}
-        self.lr_goto_cache = {}
-        self.lr0_cidhash = {}
+        self.lr_goto_cache: dict[Any, Any] = {}
+        self.lr0_cidhash: dict[Any, Any] = {}
         self._add_count = 0
         self.sr_conflict = self.rr_conflict = 0
-        self.conflicts = []
-        self.sr_conflicts = []
-        self.rr_conflicts = []
+        self.conflicts: list[Any] = []
+        self.sr_conflicts: list[Any] = []
+        self.rr_conflicts: list[Any] = []
 
 
 def _store(path: Path, action: dict[int, Any], goto: dict[int, Any]) -> None:
