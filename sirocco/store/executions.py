@@ -172,8 +172,13 @@ def action_record(row: Any) -> ActionExecution:
     )
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
 def _plain(value: Any) -> Any:
     """Turn mappings (ChainMap, MappingProxy) and tuples into JSON-ready values."""
+    if isinstance(value, _SCALARS):
+        return value
     if isinstance(value, Mapping):
         return {str(key): _plain(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):

@@ -31,6 +31,8 @@ class JSONText(sa.types.TypeDecorator[Any]):
     def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
         if value is None:
             return None
+        if not value and isinstance(value, (dict, list, tuple)):
+            return "{}" if isinstance(value, dict) else "[]"
         return json.dumps(value, separators=(",", ":"), default=_json_default)
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
