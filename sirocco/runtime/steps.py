@@ -106,6 +106,41 @@ class _Pending:
     problems: list[str] = field(default_factory=list)
 
 
+@dataclass(slots=True)
+class _Writes:
+    """The rows a batch writes, one executemany per table and kind at the end."""
+
+    new_workflows: list[dict[str, Any]] = field(default_factory=list)
+    workflow_updates: list[dict[str, Any]] = field(default_factory=list)
+    bumps: list[dict[str, Any]] = field(default_factory=list)
+    new_tasks: list[dict[str, Any]] = field(default_factory=list)
+    task_updates: list[dict[str, Any]] = field(default_factory=list)
+    new_actions: list[dict[str, Any]] = field(default_factory=list)
+    action_updates: list[dict[str, Any]] = field(default_factory=list)
+    outbox: list[dict[str, Any]] = field(default_factory=list)
+    timers: list[dict[str, Any]] = field(default_factory=list)
+
+    def flush(self, connection: sa.Connection) -> None:
+        """Write everything collected (parents before children), then forget it."""
+        executions.insert_rows(connection, tables.workflow_executions, self.new_workflows)
+        executions.update_workflows(connection, self.workflow_updates)
+        if self.bumps:
+            connection.execute(_BUMP_VERSION, self.bumps)
+        executions.insert_rows(connection, tables.task_executions, self.new_tasks)
+        executions.update_rows(connection, tables.task_executions, self.task_updates)
+        executions.insert_rows(connection, tables.action_executions, self.new_actions)
+        executions.update_rows(connection, tables.action_executions, self.action_updates)
+        if self.outbox:
+            connection.execute(sa.insert(tables.outbox), self.outbox)
+        if self.timers:
+            connection.execute(sa.insert(tables.timers), self.timers)
+        for rows in (
+            self.new_workflows, self.workflow_updates, self.bumps, self.new_tasks,
+            self.task_updates, self.new_actions, self.action_updates, self.outbox, self.timers,
+        ):  # fmt: skip
+            rows.clear()
+
+
 def new_id() -> str:
     return str(uuid.uuid4())
 
@@ -164,22 +199,28 @@ class Stepper:
         """
         result = BatchResult()
         touched: list[tuple[str, int, engine.Snapshot]] = []
+        writes = _Writes()
         try:
             with self.database.transaction() as connection:
                 self.lookup.bind(connection)
                 for item in starts:
                     try:
-                        started = self._start_in(connection, item, result.outgoing)
+                        started = self._start_in(connection, item, writes, result.outgoing)
                     except errors.SiroccoError as exc:
                         result.failed_starts.append((item, exc))
                         continue
                     result.started.append(item)
                     if started is not None:
                         touched.append((item.execution_id, 0, started))
+                # Flushed before the steps: an event may be for an execution started just now.
+                writes.flush(connection)
                 for execution_id, envelopes in groups.items():
-                    stepped = self._step_in(connection, execution_id, envelopes, result.outgoing)
+                    stepped = self._step_in(
+                        connection, execution_id, envelopes, writes, result.outgoing
+                    )
                     if stepped is not None:
                         touched.append((execution_id, stepped[0], stepped[1]))
+                writes.flush(connection)
         except BaseException:
             for execution_id, _, _ in touched:
                 self.snapshots.drop(execution_id)  # they hold changes that were rolled back
@@ -211,6 +252,7 @@ class Stepper:
         connection: sa.Connection,
         execution_id: str,
         envelopes: Sequence[Envelope],
+        writes: _Writes,
         outgoing: Outgoing,
     ) -> tuple[int, engine.Snapshot] | None:
         envelopes = self._consume(connection, envelopes)
@@ -236,11 +278,11 @@ class Stepper:
         except BaseException:
             self.snapshots.drop(execution_id)
             raise
-        self._write(connection, pending, outgoing, bump=execution_id)
+        self._write(writes, pending, outgoing, bump=execution_id)
         return row.version + 1, snapshot
 
     def _start_in(
-        self, connection: sa.Connection, item: StartItem, outgoing: Outgoing
+        self, connection: sa.Connection, item: StartItem, writes: _Writes, outgoing: Outgoing
     ) -> engine.Snapshot | None:
         if not item.definition:
             where = f", namespace={item.namespace}" if item.namespace else ""
@@ -272,7 +314,7 @@ class Stepper:
         self._absorb(decision, snapshot, pending)
         # No inline rounds here: the caller waits for the start (POST /v2/executions);
         # the results of inline actions are decided in the next batch.
-        self._write(connection, pending, outgoing)
+        self._write(writes, pending, outgoing)
         return snapshot
 
     def _consume(self, connection: sa.Connection, envelopes: Sequence[Envelope]) -> list[Envelope]:
@@ -309,7 +351,9 @@ class Stepper:
             if outbox_id is not None:
                 connection.execute(_DELETE_OUTBOX, {"ids": [outbox_id]})
             pending = _Pending(commands=[commands.SendEvent(event=event)])
-            self._write(connection, pending, outgoing)
+            writes = _Writes()
+            self._write(writes, pending, outgoing)
+            writes.flush(connection)
         return outgoing
 
     # ------------------------------------------------------------ deciding
@@ -358,45 +402,38 @@ class Stepper:
 
     def _write(
         self,
-        connection: sa.Connection,
+        writes: _Writes,
         pending: _Pending,
         outgoing: Outgoing,
         *,
         bump: str | None = None,
     ) -> None:
+        """Add one execution's changes to the batch's writes (flushed together)."""
         now = self.clock()
         workflow = pending.workflow
         if workflow is not None:
             if pending.workflow_is_new:
-                executions.insert_workflow(connection, workflow)
+                writes.new_workflows.append(executions.workflow_row(workflow))
             else:
-                executions.update_workflow(connection, workflow)
+                writes.workflow_updates.append(executions.workflow_update_row(workflow))
             if workflow.state in TERMINAL:
                 outgoing.ended.append((workflow.id, str(workflow.state)))
-        if pending.tasks:
-            executions.save_records(
-                connection,
-                tables.task_executions,
-                [executions.task_row(task) for task in pending.tasks.values()],
-                pending.new_tasks.__contains__,
-            )
-        if pending.actions:
-            executions.save_records(
-                connection,
-                tables.action_executions,
-                [executions.action_row(action) for action in pending.actions.values()],
-                pending.new_actions.__contains__,
-            )
-        if workflow is None and bump is not None:
+        elif bump is not None:
             # Bump the version so that another engine drops its cached snapshot.
-            connection.execute(_BUMP_VERSION, {"execution_id": bump})
-        outbox_rows: list[dict[str, Any]] = []
-        timer_rows: list[dict[str, Any]] = []
+            writes.bumps.append({"execution_id": bump})
+        for task in pending.tasks.values():
+            target = writes.new_tasks if task.id in pending.new_tasks else writes.task_updates
+            target.append(executions.task_row(task))
+        for action in pending.actions.values():
+            is_new = action.id in pending.new_actions
+            (writes.new_actions if is_new else writes.action_updates).append(
+                executions.action_row(action)
+            )
         for command in pending.commands:
             if isinstance(command, commands.ScheduleTimer):
                 timer_id = new_id()
                 due_now = command.due <= now
-                timer_rows.append(
+                writes.timers.append(
                     {
                         "id": timer_id,
                         "due": command.due,
@@ -417,7 +454,7 @@ class Stepper:
             else:
                 outbox_id = new_id()
                 is_action = isinstance(command, commands.RunAction)
-                outbox_rows.append(
+                writes.outbox.append(
                     {
                         "id": outbox_id,
                         "workflow_execution_id": getattr(command, "workflow_execution_id", None),
@@ -433,10 +470,6 @@ class Stepper:
                     }
                 )
                 outgoing.items.append((outbox_id, command))
-        if outbox_rows:
-            connection.execute(sa.insert(tables.outbox), outbox_rows)
-        if timer_rows:
-            connection.execute(sa.insert(tables.timers), timer_rows)
         outgoing.followups.extend(pending.inline)
         for problem in pending.problems:
             log.error("engine problem", extra={"problem": problem})

@@ -291,10 +291,34 @@ _UPDATE_WORKFLOW = (
 
 
 def update_workflow(connection: sa.Connection, record: WorkflowExecution) -> None:
+    update_workflows(connection, [workflow_update_row(record)])
+
+
+def workflow_update_row(record: WorkflowExecution) -> dict[str, Any]:
+    """The parameters of the update a step makes to a workflow execution."""
     row = workflow_row(record)
-    connection.execute(
-        _UPDATE_WORKFLOW, {"_id": record.id, **{name: row[name] for name in _WORKFLOW_MUTABLE}}
-    )
+    return {"_id": record.id, **{name: row[name] for name in _WORKFLOW_MUTABLE}}
+
+
+def update_workflows(connection: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        connection.execute(_UPDATE_WORKFLOW, rows)
+
+
+def insert_rows(connection: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert rows in one executemany."""
+    if rows:
+        connection.execute(_INSERT[table.name], rows)
+
+
+def update_rows(connection: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Update rows (every column given) in one executemany per shape."""
+    shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        columns = tuple(name for name in row if name != "id")
+        shapes.setdefault(columns, []).append({"_id": row["id"], **{n: row[n] for n in columns}})
+    for columns, batch in shapes.items():
+        connection.execute(_update_statement(table, columns), batch)
 
 
 def save_records(
