@@ -172,19 +172,20 @@ def action_record(row: Any) -> ActionExecution:
     )
 
 
-_SCALARS = (str, int, float, bool, type(None))
+_AS_IS = frozenset({str, int, float, bool, type(None), dict, list})
 
 
 def _plain(value: Any) -> Any:
-    """Turn mappings (ChainMap, MappingProxy) and tuples into JSON-ready values."""
-    if isinstance(value, _SCALARS):
+    """A JSON-ready value: plain values pass as they are; nested mappings that are not
+    dicts (ChainMap, MappingProxy) are converted by ``tables.JSONText`` when written."""
+    if type(value) in _AS_IS:
         return value
     if isinstance(value, Mapping):
-        return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
+        return dict(value)
+    if isinstance(value, tuple):
+        return list(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return _plain(dataclasses.asdict(value))
+        return dataclasses.asdict(value)
     return value
 
 

@@ -7,6 +7,7 @@ hold the same bytes. Times are naive UTC.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -42,6 +43,8 @@ class JSONText(sa.types.TypeDecorator[Any]):
 
 
 def _json_default(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return dict(value)
     if isinstance(value, (set, frozenset, tuple)):
         return list(value)
     if hasattr(value, "isoformat"):
