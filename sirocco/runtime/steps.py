@@ -15,7 +15,7 @@ transaction forever; what is left goes back to the queue.
 from __future__ import annotations
 
 import logging
-import uuid
+import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -141,8 +141,18 @@ class _Writes:
             rows.clear()
 
 
+_random = random.Random()  # seeded from os.urandom; ids need uniqueness, not secrecy
+
+
 def new_id() -> str:
-    return str(uuid.uuid4())
+    """A random (version 4) UUID as text, cheaper than ``str(uuid.uuid4())``."""
+    value = (
+        (_random.getrandbits(128) & ~(0xF000 << 64) & ~(0xC000 << 48))
+        | (0x4000 << 64)
+        | (0x8000 << 48)
+    )
+    text = f"{value:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 class SnapshotCache:
