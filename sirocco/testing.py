@@ -120,7 +120,17 @@ STANDARD_ACTIONS: Mapping[str, ports.ActionSignature] = {
 
 
 def standard_result(name: str, action_input: Mapping[str, Any], action_id: str) -> Any:
-    """What the standard actions return (``Fail`` for an error)."""
+    """What the standard actions return (``Fail`` for an error, as Mistral words it)."""
+    try:
+        return _standard_result(name, action_input, action_id)
+    except (TypeError, ValueError) as error:
+        return Fail(
+            f"The action raised an exception [action={name}, action_ex_id={action_id}, "
+            f"msg='{error}']"
+        )
+
+
+def _standard_result(name: str, action_input: Mapping[str, Any], action_id: str) -> Any:
     if name == "std.echo":
         return action_input.get("output")
     if name == "std.fail":
@@ -167,7 +177,9 @@ class FakeLookup:
 
     def item_results(self, task_execution_id: str) -> Sequence[Any]:
         run = self._run
-        task = run.tasks[task_execution_id]
+        task = run.tasks.get(task_execution_id)
+        if task is None:
+            return []
         if task.type == "WORKFLOW":
             children = [run.workflows[child] for child in run.children.get(task.id, ())]
             latest: dict[int, records.WorkflowExecution] = {}
@@ -335,7 +347,8 @@ class Driver:
         self.timers: list[tuple[datetime, int, events.Event]] = []
 
     def new_id(self) -> str:
-        return f"id-{next(self.counter):06d}"
+        """Ids shaped like Mistral's UUIDs, in creation order (``...-000000000001``)."""
+        return f"00000000-0000-4000-8000-{next(self.counter):012x}"
 
     def apply(self, decision: Decision) -> None:
         """Commit a decision to the world, update the snapshots, dispatch its commands."""
@@ -503,6 +516,24 @@ class Driver:
                 message=None if state == State.SUCCESS else str(result),
             )
         )
+
+    def advance(self, seconds: float, max_rounds: int = 1_000_000) -> None:
+        """Let ``seconds`` pass: deliver what is pending and the timers due meanwhile."""
+        target = self.clock.now + timedelta(seconds=seconds)
+        rounds = 0
+        while rounds < max_rounds:
+            rounds += 1
+            if self.pending:
+                batch, self.pending = self.pending, []
+                self.deliver(batch)
+                continue
+            if self.timers and self.timers[0][0] <= target:
+                due, _, timer = heapq.heappop(self.timers)
+                self.clock.move_to(due)
+                self.deliver([timer])
+                continue
+            break
+        self.clock.move_to(target)
 
     def loop(
         self, max_rounds: int = 1_000_000, *, until: Callable[[Run], bool] | None = None

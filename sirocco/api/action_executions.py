@@ -25,19 +25,30 @@ FILTERS = (
 )  # fmt: skip
 list_query = listing.query_dependency(FILTERS, ("include_output",))
 SUPPORTED_STATES = ("SUCCESS", "ERROR", "CANCELLED", "PAUSED", "RUNNING")
+_COMPLETED = ("SUCCESS", "ERROR", "CANCELLED")
 #: What a single action execution shows.
 GET_FIELDS = tuple(name for name in render.ACTION_EXECUTION if name != "params")
 LIST_FIELDS = tuple(name for name in GET_FIELDS if name != "output")
 
 
 def show(row: Mapping[str, Any], *, only: Sequence[str] | None = None) -> dict[str, Any]:
-    """An action execution as Mistral shows it (output as ``{"result": ...}``)."""
+    """An action execution as Mistral 23 shows it.
+
+    The output reads ``{"result": ...}``; an error stays in the output and
+    ``state_info`` is always null; ``tags`` are null rather than empty; and
+    ``task_name`` is left out unless asked for (Mistral 23 no longer fills it).
+    """
     shown = dict(row)
     if "output" in shown:
         shown["output"] = render.action_output(row)
     if "workflow_namespace" in shown and shown["workflow_namespace"] is None:
         shown["workflow_namespace"] = ""
-    return render.resource(shown, render.ACTION_EXECUTION, only=only or None)
+    if "state_info" in shown:
+        shown["state_info"] = None
+    if "tags" in shown and not shown["tags"]:
+        shown["tags"] = None
+    drop = () if only and "task_name" in only else ("task_name",)
+    return render.resource(shown, render.ACTION_EXECUTION, only=only or None, drop=drop)
 
 
 def read(
@@ -90,7 +101,10 @@ def run_action(*, action_ex: bodies.ActionExecutionBody, service: deps.ServiceDe
         timeout=float(timeout) if isinstance(timeout, (int, float)) else None,
     )
     if result.get("id"):
-        return MistralJSONResponse(show(read(service.database, str(result["id"]))), status_code=201)
+        stored = read(service.database, str(result["id"]))
+        if stored["state"] == "RUNNING":
+            stored["updated_at"] = None  # as Mistral answers for a row it just inserted
+        return MistralJSONResponse(show(stored), status_code=201)
     row = {name: result.get(name) for name in GET_FIELDS}
     row.update({"id": None, "workflow_namespace": "", "task_name": None})
     return MistralJSONResponse(show(row), status_code=201)
@@ -133,6 +147,8 @@ def update_action_execution(
             f"Error. Expected one of {list(SUPPORTED_STATES)}, actual: {action_ex.state or 'Unset'}"
         )
     current = read(service.database, action_execution_id)
+    if current["state"] in _COMPLETED:
+        raise errors.InputError(f"Action {action_execution_id} is already completed")
     output = bodies.json_value("output", action_ex.output)
     if action_ex.state == "ERROR" and not output:
         output = "Unknown error"
@@ -146,8 +162,12 @@ def update_action_execution(
 
 
 @router.delete("/v2/action_executions/{action_execution_id}", status_code=204)
-def delete_action_execution(*, action_execution_id: str, database: deps.DatabaseDep) -> Response:
-    """Delete a completed action execution that was run alone."""
+def delete_action_execution(
+    *, request: Request, action_execution_id: str, database: deps.DatabaseDep
+) -> Response:
+    """Delete a completed action execution that was run alone (when the app allows it)."""
+    if not getattr(request.app.state, "allow_action_execution_deletion", False):
+        raise ApiError("Action execution deletion is not allowed.", 403)
     try:
         with database.transaction() as connection:
             definitions.delete_standalone_action_execution(connection, action_execution_id)

@@ -41,11 +41,15 @@ def show(row: Mapping[str, Any], *, only: Any = None, uploaded: bool = False) ->
 
 
 def system_row(action: Mapping[str, Any]) -> dict[str, Any]:
-    """A registry action as an action row."""
+    """A registry action as an action row.
+
+    Mistral 23 builds these rows from its action providers and always says
+    ``is_system: false`` for them (only its old database rows had the flag).
+    """
     return {
         "id": action["name"],
         "name": action["name"],
-        "is_system": bool(action.get("is_system", True)),
+        "is_system": False,
         "input": action.get("input") or "",
         "description": action.get("description") or "",
         "tags": None,

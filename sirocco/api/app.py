@@ -12,6 +12,7 @@ from sirocco.api import (
     environments,
     errors,
     executions,
+    openapi,
     tasks,
     triggers,
     workbooks,
@@ -46,12 +47,17 @@ def maintenance() -> Response:
     return MistralJSONResponse({"status": "RUNNING"})
 
 
-def create_app(service: deps.EngineService) -> FastAPI:
+def create_app(
+    service: deps.EngineService, *, allow_action_execution_deletion: bool = False
+) -> FastAPI:
     """The API application for one engine service.
 
     Args:
         service: what starts, changes and deletes executions and runs actions
             (``sirocco.runtime.service.Service``); its ``database`` serves the reads.
+        allow_action_execution_deletion: let ``DELETE /v2/action_executions/{id}``
+            delete completed standalone action executions (Mistral's
+            ``[api] allow_action_execution_deletion``, off by default: 403).
 
     Returns:
         The FastAPI application (serve it with uvicorn).
@@ -63,6 +69,8 @@ def create_app(service: deps.EngineService) -> FastAPI:
         default_response_class=MistralJSONResponse,
     )
     app.state.service = service
+    app.openapi = lambda: openapi.document(app)  # type: ignore[method-assign]
+    app.state.allow_action_execution_deletion = allow_action_execution_deletion
     errors.install(app)
     app.include_router(_root)
     for module in (

@@ -119,10 +119,15 @@ def _query_names(dependant: Dependant) -> set[str]:
     return names
 
 
-def scope_of(value: str | None) -> str:
-    """The ``scope`` parameter, checked."""
+def scope_of(value: str | None, *, in_body: bool = False) -> str:
+    """The ``scope`` of an upload (query parameter) or of a JSON body, checked."""
     scope = value or "private"
     if scope not in ("private", "public"):
+        if in_body:
+            raise ApiError(
+                f"Invalid input for field/attribute scope. Value: '{scope}'. "
+                "Value should be one of: private, public"
+            )
         raise ApiError(
             "Scope must be one of the following: ['private', 'public']; actual: " + scope
         )

@@ -36,7 +36,7 @@ def create_environment(*, env: bodies.EnvironmentBody, database: deps.DatabaseDe
             name=env.name,
             description=env.description,
             variables=variables,
-            scope=deps.scope_of(env.scope),
+            scope=deps.scope_of(env.scope, in_body=True),
             now=deps.now(),
         )
     return MistralJSONResponse(show(row, created=True), status_code=201)
@@ -46,7 +46,7 @@ def create_environment(*, env: bodies.EnvironmentBody, database: deps.DatabaseDe
 def update_environment(*, env: bodies.EnvironmentBody, database: deps.DatabaseDep) -> Response:
     """Change an environment named in the body."""
     if not env.name:
-        raise errors.InputError("Environment name is required.")
+        raise errors.InputError("Name of the environment is not provided.")
     changes: dict[str, Any] = {}
     given = env.model_fields_set
     if "description" in given:
@@ -54,7 +54,7 @@ def update_environment(*, env: bodies.EnvironmentBody, database: deps.DatabaseDe
     if "variables" in given and env.variables is not None:
         changes["variables"] = bodies.json_object("variables", env.variables)
     if "scope" in given and env.scope is not None:
-        changes["scope"] = deps.scope_of(env.scope)
+        changes["scope"] = deps.scope_of(env.scope, in_body=True)
     with database.transaction() as connection:
         row = definitions.update_environment(connection, env.name, changes, now=deps.now())
     return MistralJSONResponse(show(row))

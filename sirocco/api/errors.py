@@ -76,12 +76,14 @@ def validation_message(error: RequestValidationError, argument: str = "body") ->
     kind = str(first.get("type", ""))
     location = [str(part) for part in first.get("loc", ())]
     name = location[1] if len(location) > 1 and location[0] == "body" else (location or [""])[-1]
+    if location == ["body"]:
+        name = argument  # the body as a whole: Mistral names the argument (wf_ex, ...)
     if kind == "json_invalid":
         return "Request is not in valid JSON format"
     if kind == "extra_forbidden":
         return f"Unknown attribute for argument {argument}: {name}"
     if kind == "missing" and location[:1] == ["body"] and len(location) == 1:
-        return "Request body is missing."
+        return f'Missing argument: "{argument}"'
     value = first.get("input")
     return f"Invalid input for field/attribute {name}. Value: '{value}'. {first.get('msg', '')}"
 

@@ -28,6 +28,7 @@ FILTERS = (
 _list_query = listing.query_dependency(FILTERS, ("include_output", "all_projects"))
 _TERMINAL = ("SUCCESS", "ERROR", "CANCELLED")
 _ALLOWED_STATES = ("RUNNING", "PAUSED", "SUCCESS", "ERROR", "CANCELLED")
+_ENV_STATES = ("IDLE", "PAUSED", "ERROR")
 #: Fields of a list item (no output unless asked, no published_global).
 LIST_FIELDS = tuple(
     name for name in render.EXECUTION if name not in ("published_global", "source_execution_id")
@@ -88,6 +89,7 @@ def create_execution(*, wf_ex: bodies.ExecutionBody, service: deps.ServiceDep) -
         raise errors.InputError(
             "Workflow ID or workflow name must be provided. Workflow ID is recommended."
         )
+    _check_env(database, (params or {}).get("env"))
     execution_id = service.start_workflow(
         workflow=workflow,
         namespace=namespace or "",
@@ -137,7 +139,7 @@ def update_execution(
 ) -> Response:
     """Pause, resume, stop, describe, or change the env of an execution."""
     database = service.database
-    current = read(database, execution_id, ("state",))
+    current = read(database, execution_id, ("state", "workflow_name"))
     params = bodies.json_object("params", wf_ex.params) or {}
     env = params.get("env") or None
     state, description = wf_ex.state, wf_ex.description
@@ -152,8 +154,14 @@ def update_execution(
             "The property env can only be updated when workflow execution is not running "
             "or on resume from pause."
         )
+    if env and not state and current["state"] not in _ENV_STATES:
+        raise ApiError(
+            "Updating env to workflow execution is only permitted if it is in IDLE, PAUSED, "
+            "or ERROR state.",
+            403,
+        )
     if env is not None and not isinstance(env, Mapping):
-        raise errors.InputError("The property env must be a dictionary.")
+        raise errors.InputError(f"Unexpected value type for environment [env={env}]")
     if description:
         with database.transaction() as connection:
             definitions.set_execution_description(
@@ -162,7 +170,7 @@ def update_execution(
     if env and not state:
         service.update_env(execution_id, env)
     if state:
-        _change_state(service, execution_id, str(current["state"]), state, env, wf_ex.state_info)
+        _change_state(service, current | {"id": execution_id}, state, env, wf_ex.state_info)
     drop: tuple[str, ...] = ("published_global",)
     if not state:
         drop += ("input", "output") if env else ("params", "input", "output")
@@ -171,24 +179,30 @@ def update_execution(
 
 def _change_state(
     service: deps.EngineService,
-    execution_id: str,
-    current: str,
+    current: Mapping[str, Any],
     state: str,
     env: Mapping[str, Any] | None,
     message: str | None,
 ) -> None:
-    if state == "PAUSED":
-        service.pause_workflow(execution_id)
-    elif state == "RUNNING":
-        if current in ("PAUSED", "IDLE"):
-            service.resume_workflow(execution_id, env=env)
-    elif state in _TERMINAL:
-        if current not in _TERMINAL:
-            service.stop_workflow(execution_id, state, message)
-    else:
+    """Mistral's rules: resuming, failing or cancelling a finished execution changes
+    nothing; pausing it, or making it SUCCESS from another end state, is refused."""
+    execution_id, now_in = str(current["id"]), str(current["state"])
+    if state not in _ALLOWED_STATES:
         raise errors.InputError(
             f"Cannot change state to {state}. Allowed states are: '{', '.join(_ALLOWED_STATES)}"
         )
+    if now_in in _TERMINAL and state in ("PAUSED", "SUCCESS") and state != now_in:
+        raise errors.InputError(
+            f"Can't change workflow execution state from {now_in} to {state}. "
+            f"[workflow={current['workflow_name']}, execution_id={execution_id}]"
+        )
+    if state == "PAUSED":
+        service.pause_workflow(execution_id)
+    elif state == "RUNNING":
+        if now_in in ("PAUSED", "IDLE"):
+            service.resume_workflow(execution_id, env=env)
+    elif now_in not in _TERMINAL:
+        service.stop_workflow(execution_id, state, message)
 
 
 @router.delete("/v2/executions/{execution_id}", status_code=204)
@@ -220,6 +234,7 @@ def list_execution_tasks(
     database: deps.DatabaseDep,
 ) -> Response:
     """The task executions of one workflow execution."""
+    listing.check_uuid("workflow_execution_id", execution_id)
     where = [tables.task_executions.c.workflow_execution_id == execution_id]
     return tasks.list_response(request, values, database, where)
 
@@ -234,6 +249,7 @@ def list_sub_executions(
     database: deps.DatabaseDep,
 ) -> Response:
     """The execution and every sub-workflow execution below it, flattened."""
+    listing.check_uuid("id", execution_id)
     options = reports.Options.parse(errors_only, max_depth)
     with database.read() as connection:
         rows = reports.sub_executions(connection, execution_id, options)
@@ -252,11 +268,28 @@ def execution_report(
     database: deps.DatabaseDep,
 ) -> Response:
     """Statistics and the tree of tasks, actions and sub-workflows of an execution."""
+    listing.check_uuid("workflow_execution_id", execution_id)
     options = reports.Options.parse(errors_only, max_depth)
     only_statistics = listing.boolean("statistics_only", statistics_only)
     with database.read() as connection:
         report = reports.build(connection, execution_id, options, statistics_only=only_statistics)
     return MistralJSONResponse(report)
+
+
+def _check_env(database: Database, env: Any) -> None:
+    """``params.env`` is an object or the name of a stored environment (400 otherwise)."""
+    if env is None or isinstance(env, Mapping):
+        return
+    if not isinstance(env, str):
+        raise errors.InputError(
+            f"Unexpected value type for environment [env={env}, type={type(env)}]"
+        )
+    with database.read() as connection:
+        found = queries.get_row(
+            connection, queries.ENVIRONMENTS, where=[tables.environments.c.name == env]
+        )
+    if found is None:
+        raise errors.InputError(f"Environment is not found: {env}")
 
 
 def _merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:

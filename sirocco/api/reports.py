@@ -160,6 +160,7 @@ def _workflow_entry(
                     "accepted": bool(action.accepted),
                     "last_heartbeat": render.timestamp(action.updated_at or action.created_at),
                     **_entry(action, name=action.name),
+                    "state_info": None,  # Mistral keeps an action's error in its output
                 }
             )
         for child in _children(connection, task.id):
@@ -175,4 +176,5 @@ def _entry(row: Any, *, name: str) -> dict[str, Any]:
     mapping = row._mapping
     values = {field: mapping.get(field) for field in _ENTRY}
     values["name"] = name
+    values["updated_at"] = values["updated_at"] or values["created_at"]
     return {field: render.timestamp(values[field]) for field in _ENTRY}

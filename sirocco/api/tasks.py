@@ -150,6 +150,7 @@ def list_task_actions(
     database: deps.DatabaseDep,
 ) -> Response:
     """The action executions of one task (every attempt and item)."""
+    listing.check_uuid("task_execution_id", task_id)
     where = [tables.action_executions.c.task_execution_id == task_id]
     return action_executions.list_response(request, values, database, where)
 
@@ -174,6 +175,7 @@ def list_task_workflows(
     database: deps.DatabaseDep,
 ) -> Response:
     """The sub-workflow executions a task started."""
+    listing.check_uuid("task_execution_id", task_id)
     wanted = listing.parse(values, resource_fields=render.EXECUTION, filters=_EXECUTION_FILTERS)
     fields = wanted.fields or _SUB_EXECUTION_FIELDS
     where = [tables.workflow_executions.c.task_execution_id == task_id]
@@ -197,6 +199,7 @@ def list_task_sub_executions(
     database: deps.DatabaseDep,
 ) -> Response:
     """Every sub-workflow execution below a task, flattened."""
+    listing.check_uuid("id", task_id)
     options = reports.Options.parse(errors_only, max_depth)
     with database.read() as connection:
         rows = reports.task_sub_executions(connection, task_id, options, depth=0)

@@ -63,7 +63,7 @@ def create_cron_trigger(
             pattern=cron_trigger.pattern,
             first_execution_time=cron_trigger.first_execution_time,
             remaining_executions=cron_trigger.remaining_executions,
-            scope=deps.scope_of(cron_trigger.scope),
+            scope=deps.scope_of(cron_trigger.scope, in_body=True),
             now=deps.now(),
         )
     return MistralJSONResponse(show_cron(row, created=True), status_code=201)
@@ -134,7 +134,7 @@ def create_event_trigger(
             event=body.event,
             workflow_input=bodies.json_object("workflow_input", body.workflow_input),
             workflow_params=bodies.json_object("workflow_params", body.workflow_params),
-            scope=deps.scope_of(body.scope),
+            scope=deps.scope_of(body.scope, in_body=True),
             now=deps.now(),
         )
     return MistralJSONResponse(show_event(row), status_code=201)
@@ -162,7 +162,7 @@ def update_event_trigger(
     if body.workflow_params is not None:
         changes["workflow_params"] = bodies.json_object("workflow_params", body.workflow_params)
     if body.scope is not None:
-        changes["scope"] = deps.scope_of(body.scope)
+        changes["scope"] = deps.scope_of(body.scope, in_body=True)
     with database.transaction() as connection:
         row = stored.update_event_trigger(connection, identifier, changes, now=deps.now())
     return MistralJSONResponse(show_event(row))

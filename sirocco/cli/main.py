@@ -18,7 +18,8 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_PAUSED = 0, 1, 2, 3
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     """One readable line on stderr and a non-zero exit; never a traceback."""
-    click.echo(f"sirocco: {message}", err=True)
+    line = " ".join(part.strip() for part in message.splitlines() if part.strip())
+    click.echo(f"sirocco: {line}", err=True)
     sys.exit(code)
 
 
@@ -112,6 +113,8 @@ def run(
             as_json=as_json,
             timeout=timeout,
         )
+    except running.StoppedFollowing as exc:
+        fail(exc.message, exc.exit_code)
     except errors.SiroccoError as exc:
         fail(exc.message)
     sys.exit(code)
@@ -126,7 +129,8 @@ def run(
 def resume(
     execution_id: str, db_url: str | None, env_text: str | None, as_json: bool, timeout: float
 ) -> None:
-    """Resume a paused execution and follow it to its end."""
+    """Resume a paused execution (or take over one that a dead process left RUNNING) and
+    follow it to its end."""
     from sirocco.cli import running
 
     env = _json_argument(env_text, "--env") if env_text is not None else None
@@ -134,6 +138,8 @@ def resume(
         code = running.resume_execution(
             execution_id, db_url=db_url, env=env, as_json=as_json, timeout=timeout
         )
+    except running.StoppedFollowing as exc:
+        fail(exc.message, exc.exit_code)
     except errors.SiroccoError as exc:
         fail(exc.message)
     sys.exit(code)

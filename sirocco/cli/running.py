@@ -1,23 +1,34 @@
-"""``sirocco run`` and ``sirocco resume``: start or resume, follow, print, exit with the state."""
+"""``sirocco run`` and ``sirocco resume``: start or resume, follow, print, exit with the state.
+
+The runtime (SQLAlchemy, the store, the engine) is imported only once the file
+has been read and checked, so that a bad file is reported without that cost.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
 import time
-from collections.abc import Mapping
-from typing import Any
-
-import sqlalchemy as sa
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 from sirocco import errors, lang
-from sirocco.cli.embedded import Embedded, open_embedded
 from sirocco.lang import specs
-from sirocco.runtime import definitions
-from sirocco.store import tables
+
+if TYPE_CHECKING:
+    from sirocco.cli.embedded import Embedded
 
 EXIT_CODES = {"SUCCESS": 0, "ERROR": 1, "CANCELLED": 1, "PAUSED": 3}
 POLL = 0.05
+
+
+class StoppedFollowing(errors.SiroccoError):
+    """The command stopped following an execution that goes on (timeout or Ctrl-C)."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 def run_file(
@@ -37,8 +48,9 @@ def run_file(
     if not workflows:
         raise errors.DefinitionError(f"{source} defines no workflow to run.")
     chosen = _choose(workflows, workflow_name, source)
-    app = open_embedded(db_url)
-    try:
+    from sirocco.runtime import definitions
+
+    with _embedded(db_url) as app:
         definitions.save_for_run(
             app.parts.database,
             [(spec.name, spec.definition, spec.input_text(), spec.workbook) for spec in workflows],
@@ -48,8 +60,6 @@ def run_file(
             workflow=chosen.name, input=dict(workflow_input), params=dict(params)
         )
         return _follow(app, execution_id, as_json=as_json, timeout=timeout)
-    finally:
-        app.close()
 
 
 def resume_execution(
@@ -60,12 +70,37 @@ def resume_execution(
     as_json: bool,
     timeout: float,
 ) -> int:
-    app = open_embedded(db_url)
-    try:
+    """Resume a paused execution (or take over one left RUNNING by a process that died),
+    follow it, print its result, return the exit code."""
+    with _embedded(db_url) as app:
         app.service.resume_workflow(execution_id, env=env)
         return _follow(app, execution_id, as_json=as_json, timeout=timeout)
+
+
+@contextmanager
+def _embedded(db_url: str | None) -> Iterator[Embedded]:
+    """The embedded runtime on ``db_url``; a database that can't be used is a SiroccoError."""
+    import sqlalchemy as sa
+
+    from sirocco.cli.embedded import open_embedded
+
+    try:
+        app = open_embedded(db_url)
+    except sa.exc.SQLAlchemyError as exc:
+        raise errors.ConfigurationError(f"can't use the database: {_first_line(exc)}") from exc
+    try:
+        yield app
+    except sa.exc.SQLAlchemyError as exc:
+        raise errors.SiroccoError(f"database error: {_first_line(exc)}") from exc
     finally:
         app.close()
+
+
+def _first_line(exc: BaseException) -> str:
+    """A driver error's first line (its message), without SQL and background links."""
+    original = getattr(exc, "orig", None) or exc
+    lines = str(original).strip().splitlines() or [type(original).__name__]
+    return lines[0]
 
 
 def _definitions(
@@ -85,7 +120,9 @@ def _choose(
         if len(workflows) == 1:
             return workflows[0]
         names = ", ".join(spec.name for spec in workflows)
-        raise errors.InputError(f"{source} has several workflows ({names}); choose one with --workflow.")
+        raise errors.InputError(
+            f"{source} has several workflows ({names}); choose one with --workflow."
+        )
     for spec in workflows:
         if name in (spec.name, spec.name.split(".", 1)[-1]):
             return spec
@@ -98,6 +135,8 @@ def _choose(
 def _follow(app: Embedded, execution_id: str, *, as_json: bool, timeout: float) -> int:
     deadline = time.monotonic() + timeout
     view = None if as_json or not sys.stdout.isatty() else _LiveView()
+    report: dict[str, Any] = {"state": "RUNNING"}
+    later = f"(sirocco resume {execution_id} follows it again)"
     try:
         while True:
             report = read_report(app, execution_id)
@@ -106,11 +145,16 @@ def _follow(app: Embedded, execution_id: str, *, as_json: bool, timeout: float) 
             if report["state"] in EXIT_CODES:
                 break
             if time.monotonic() > deadline:
-                raise errors.SiroccoError(
+                raise StoppedFollowing(
                     f"the execution {execution_id} did not end within {timeout:g} s; it is "
-                    f"{report['state']} (follow it with `sirocco resume` or the API)"
+                    f"{report['state']} {later}",
+                    1,
                 )
             time.sleep(POLL)
+    except KeyboardInterrupt:
+        raise StoppedFollowing(
+            f"interrupted; the execution {execution_id} is {report['state']} {later}", 130
+        ) from None
     finally:
         if view is not None:
             view.close()
@@ -123,6 +167,10 @@ def _follow(app: Embedded, execution_id: str, *, as_json: bool, timeout: float) 
 
 def read_report(app: Embedded, execution_id: str) -> dict[str, Any]:
     """The execution as ``sirocco run --json`` prints it."""
+    import sqlalchemy as sa
+
+    from sirocco.store import tables
+
     workflow_table = tables.workflow_executions
     task_table = tables.task_executions
     with app.parts.database.read() as connection:
@@ -162,20 +210,23 @@ def read_report(app: Embedded, execution_id: str) -> dict[str, Any]:
 
 
 def _progress(runtime: Mapping[str, Any] | None) -> tuple[int, int] | None:
+    """(finished items, all items) of a with-items task, from the engine's counters."""
     items = (runtime or {}).get("with_items")
     if not isinstance(items, Mapping):
         return None
     total = items.get("count")
-    done = items.get("done", items.get("completed"))
-    if isinstance(total, int) and isinstance(done, int):
-        return done, total
-    return None
+    counts = [items.get(key, 0) for key in ("succeeded", "failed", "cancelled")]
+    if not isinstance(total, int) or not all(isinstance(count, int) for count in counts):
+        return None
+    return min(sum(counts), total), total
 
 
 def _strip(report: Mapping[str, Any]) -> dict[str, Any]:
     return {
         **report,
-        "tasks": [{k: v for k, v in task.items() if not k.startswith("_")} for task in report["tasks"]],
+        "tasks": [
+            {k: v for k, v in task.items() if not k.startswith("_")} for task in report["tasks"]
+        ],
     }
 
 
@@ -224,4 +275,6 @@ def _print_summary(report: Mapping[str, Any], *, plain: bool) -> None:
     print(f"execution {report['id']}: {report['state']}")
     if report["state_info"]:
         print(f"state info: {report['state_info']}")
+    if report["state"] == "PAUSED":
+        print(f"resume it with: sirocco resume {report['id']} (and the same --db)")
     print(json.dumps(report["output"], indent=4, default=str, ensure_ascii=False))

@@ -21,7 +21,7 @@ from typing import Any
 
 from sirocco import errors
 from sirocco.engine import dataflow, evaluation, ports, records
-from sirocco.engine.step import Step, message_of
+from sirocco.engine.step import Step
 from sirocco.lang import specs
 
 ADHOC_CLASS = "mistral.actions.adhoc.AdHocAction"
@@ -178,9 +178,9 @@ def prepare(
         try:
             expanded = evaluation.evaluate(step, level.base_input, data, task)
         except errors.SiroccoError as error:
-            raise ExpansionError(_instantiate_text(resolved.name, message_of(error))) from error
+            raise ExpansionError(_instantiate_text(resolved)) from error
         if not isinstance(expanded, dict):
-            raise ExpansionError(_instantiate_text(resolved.name, "base-input is not a dict"))
+            raise ExpansionError(_instantiate_text(resolved))
         level_input = expanded
     base = resolved.base
     problem = check_input(
@@ -192,7 +192,7 @@ def prepare(
         level_input,
     )
     if problem:
-        raise ExpansionError(_instantiate_text(resolved.name, problem))
+        raise ExpansionError(_instantiate_text(resolved))
     return PreparedRun(
         recorded_input=recorded,
         base_name=base.name,
@@ -209,20 +209,16 @@ def output_transforms(resolved: ResolvedAction) -> list[Any]:
 def transform_output(step: Step, transforms: Sequence[Any], result: Any) -> Any:
     """Apply ad-hoc output transforms to a result (``$`` is the result)."""
     for transform in transforms:
-        data = result if isinstance(result, Mapping) else _Scalar(result)
-        result = evaluation.evaluate(step, transform, data, None)
+        # ``$`` is the result itself, whatever its type.
+        result = evaluation.evaluate(step, transform, result, None)
     return result
 
 
-class _Scalar(dict[str, Any]):
-    """A non-mapping result seen as ``$`` (expressions get a mapping; ``$`` reads the value)."""
-
-    def __init__(self, value: Any) -> None:
-        super().__init__()
-        self.value = value
-
-
-def _instantiate_text(name: str, detail: str) -> str:
+def _instantiate_text(resolved: ResolvedAction) -> str:
+    """Mistral's text when an ad-hoc action cannot be built: it names the action and
+    quotes its definition, but not the cause (which may hold secrets)."""
+    outer = resolved.chain[0]
     return (
-        f"Failed to instantiate an action [action_desc=AdHoc action [name={name}], error={detail}]"
+        "Failed to instantiate an action [action_desc=AdHoc action "
+        f"[name={resolved.name}, definition={outer.definition}]]"
     )

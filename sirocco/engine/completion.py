@@ -71,8 +71,12 @@ def failure_message(step: Step) -> str:
             for number, action in enumerate(step.task_actions(task.id)):
                 if action.state == State.ERROR:
                     text += f"    [action_ex_id={action.id}, idx={number}]: {action.output}\n"
-        for number, (child_id, result) in enumerate(task.runtime.get("failed_subworkflows") or ()):
-            text += f"    [wf_ex_id={child_id}, idx={number}]: {result}\n"
+        # ``idx`` counts every sub-workflow of the task, in creation order.
+        positions = {
+            child: number for number, child in enumerate(task.runtime.get("subworkflows") or {})
+        }
+        for child_id, result in task.runtime.get("failed_subworkflows") or ():
+            text += f"    [wf_ex_id={child_id}, idx={positions.get(child_id, 0)}]: {result}\n"
     return text
 
 
@@ -130,23 +134,28 @@ def _fail(step: Step, message: str | None) -> None:
     workflow = step.workflow
     if workflow.state == State.PAUSED or states.is_terminal(workflow.state):
         return
-    on_error: Any = None
+    try:
+        final = final_context(step)
+    except errors.SiroccoError:
+        final = dataflow.EMPTY_CONTEXT
+    # Like the output, output-on-error falls back to the final context when
+    # it is unset or empty; a failure to evaluate it leaves nothing.
+    on_error: Any = dataflow.as_dict(final.values)
     if workflow.spec.output_on_error is not None:
         try:
-            final = final_context(step)
             on_error = evaluation.evaluate(
                 step,
                 workflow.spec.output_on_error,
                 evaluation.workflow_data(step, final.values),
                 None,
-            )
+            ) or dataflow.as_dict(final.values)
         except errors.SiroccoError as error:
             message = (
                 "Failed to evaluate expression in output-on-error! "
                 f"(output-on-error: '{workflow.spec.output_on_error}', "
                 f"exception: '{message_of(error)}' Cause: '{message}'"
             )
-            on_error = None
+            on_error = {}
     output: dict[str, Any] = {"result": message}
     if isinstance(on_error, Mapping):
         output = publishing.merge_dicts(output, on_error)

@@ -18,11 +18,11 @@ from sirocco.engine import (
     dispatch,
     evaluation,
     events,
-    joins,
     lifecycle,
     policies,
     ports,
     records,
+    running,
     states,
     subworkflows,
     tasks,
@@ -103,7 +103,11 @@ def _handle(step: Step, event: events.Event) -> None:
         try:
             completion.stop_workflow(step, event.state, event.message)
         except errors.SiroccoError as error:
-            completion.stop_workflow(step, State.ERROR, message_of(error))
+            # Mistral refuses the request (HTTP 400) and the execution goes on.
+            step.problem(
+                f"Can't stop the workflow execution {step.workflow.id} with state "
+                f"{event.state}: {message_of(error)}"
+            )
     elif isinstance(event, events.RerunTask):
         lifecycle.rerun_task(step, event)
     elif isinstance(event, events.SkipTask):
@@ -122,7 +126,9 @@ def drain(step: Step) -> None:
         if kind == "start":
             tasks.start_new(step, task)
         elif kind == "join":
-            joins.evaluate(step, task)
+            # Mistral checks a join in a scheduler job, after the step that
+            # triggered it: inbound tasks that finish meanwhile count too.
+            policies.schedule_join_check(step, task)
         elif kind == "run_existing" and task.state == State.IDLE:
             tasks.run_existing(step, task)
 
@@ -140,6 +146,9 @@ def on_action_completed(step: Step, event: events.ActionCompleted) -> None:
     else:
         output = event.result if event.result is not None else event.message
     task = step.task(action.task_execution_id) if action.task_execution_id else None
+    if task is not None and event.state != State.SUCCESS and policies.is_timed_out(step, task):
+        policies.time_out(step, task)
+        task = step.current(task)
     stale = (
         task is None
         or states.is_completed(task.state)
@@ -214,6 +223,11 @@ def start_workflow(
     """
     given = dict(input)
     parameters = dict(params)
+    carried_parent = parameters.pop(running.PARENT_PARAM, None)
+    root_env = parameters.pop(running.ROOT_ENV_PARAM, None)
+    parent_execution_id = parent_execution_id or (
+        str(carried_parent) if carried_parent and task_execution_id else None
+    )
     declared = {parameter.name for parameter in spec.input}
     if task_execution_id:
         for key in list(given):
@@ -234,6 +248,8 @@ def start_workflow(
     runtime: dict[str, Any] = {"index": int(parameters.get("index") or 0)}
     if parent_execution_id:
         runtime[completion.PARENT_KEY] = parent_execution_id
+    if task_execution_id and isinstance(root_env, Mapping):
+        runtime[records.ROOT_ENV] = dict(root_env)
     workflow = records.WorkflowExecution(
         id=execution_id,
         workflow_name=spec.name,
@@ -294,7 +310,9 @@ def _environment(parameters: Mapping[str, Any], *, evaluate: bool) -> dict[str, 
             f"Unexpected value type for environment [env={env}, type={type(env)}]"
         )
     plain = dict(env)
-    if not evaluate or parameters.get("evaluate_env", True) is False:
+    evaluate_env = parameters.get("evaluate_env", True)
+    # ``sirocco run --param evaluate_env=false`` gives text.
+    if not evaluate or evaluate_env is False or str(evaluate_env).lower() == "false":
         return plain
     from sirocco import expressions
 

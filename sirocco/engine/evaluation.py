@@ -21,17 +21,20 @@ from sirocco.lang import specs
 DataLayers = ChainMap[str, Any]
 
 
-def evaluate(
-    step: Step, value: Any, data: Mapping[str, Any], task: records.TaskExecution | None
-) -> Any:
-    """Evaluate ``value`` (any structure) against ``data``; plain values out.
+def evaluate(step: Step, value: Any, data: Any, task: records.TaskExecution | None) -> Any:
+    """Evaluate ``value`` (any structure) against ``data`` (``$``); plain values out.
 
     Raises:
         errors.ExpressionError: the expression failed (a structural error).
     """
     if not _may_hold_expression(value):
         return _plain(value)
-    functions = EngineFunctions(step, task)
+    if task is None and _may_hold_jinja(value):
+        return _evaluate_outside_task(step, value, data)
+    return _evaluate_with(EngineFunctions(step, task), value, data)
+
+
+def _evaluate_with(functions: EngineFunctions, value: Any, data: Any) -> Any:
     try:
         result = expressions.evaluate(value, data, functions)
     except errors.SiroccoError:
@@ -39,6 +42,22 @@ def evaluate(
     except Exception as error:  # an evaluator bug must not escape as a crash
         raise errors.ExpressionEvaluationError(str(error)) from error
     return _plain(result)
+
+
+def _evaluate_outside_task(step: Step, value: Any, data: Any) -> Any:
+    """Evaluate where there is no current task (workflow output, vars), value by value.
+
+    Mistral's Jinja ``task()`` reads the current task from the context and
+    fails without one, while its YAQL ``task(name)`` still finds the task.
+    """
+    if isinstance(value, Mapping):
+        return {key: _evaluate_outside_task(step, item, data) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_evaluate_outside_task(step, item, data) for item in value]
+    if not _may_hold_expression(value):
+        return _plain(value)
+    strict = isinstance(value, str) and _may_hold_jinja(value)
+    return _evaluate_with(EngineFunctions(step, None, jinja=strict), value, data)
 
 
 def env_layer(step: Step) -> dict[str, Any]:
@@ -104,12 +123,18 @@ def workflow_data(step: Step, final: Mapping[str, Any]) -> DataLayers:
 class EngineFunctions:
     """Mistral's engine-aware expression functions, answered from the step."""
 
-    def __init__(self, step: Step, task: records.TaskExecution | None) -> None:
+    def __init__(
+        self, step: Step, task: records.TaskExecution | None, *, jinja: bool = False
+    ) -> None:
         self._step = step
         self._task = task
+        self._jinja = jinja
 
     def task(self, name: str | None) -> Mapping[str, Any] | None:
         step = self._step
+        if self._task is None and self._jinja:
+            # Mistral's Jinja task() looks the current task up in its context.
+            raise KeyError("__task_execution")
         if self._task is not None and (not name or name == self._task.name):
             found = step.current(self._task)
         elif name:
@@ -248,6 +273,16 @@ def _may_hold_expression(value: Any) -> bool:
         return any(_may_hold_expression(item) for item in value.values())
     if isinstance(value, list | tuple):
         return any(_may_hold_expression(item) for item in value)
+    return False
+
+
+def _may_hold_jinja(value: Any) -> bool:
+    if isinstance(value, str):
+        return "{{" in value or "{%" in value
+    if isinstance(value, Mapping):
+        return any(_may_hold_jinja(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return any(_may_hold_jinja(item) for item in value)
     return False
 
 

@@ -108,6 +108,11 @@ def update_env(step: Step, env: Mapping[str, Any] | None) -> None:
             "PAUSED, or ERROR state."
         )
         return
+    if records.ROOT_ENV in workflow.runtime:
+        runtime = dict(workflow.runtime)
+        runtime[records.ROOT_ENV] = publishing.merge_dicts(dict(workflow.env), env)
+        step.change_workflow(runtime=runtime)
+        return
     params = dict(workflow.params)
     params["env"] = publishing.merge_dicts(dict(workflow.env), env)
     step.change_workflow(params=params)

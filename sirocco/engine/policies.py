@@ -11,8 +11,9 @@ so a timer that no longer applies (after a rerun, say) is ignored.
 
 from __future__ import annotations
 
+import pprint
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sirocco import errors
@@ -90,24 +91,36 @@ def _evaluate(step: Step, task: records.TaskExecution, policy_spec: specs.Policy
 
 
 def _check_type(value: Any, policy: str, name: str, kind: str) -> None:
+    schema: dict[str, Any] = {"type": kind}
+    validator = "type"
     if kind == _BOOLEAN:
         valid = isinstance(value, bool)
         problem = f"{value!r} is not of type 'boolean'"
     else:
+        schema["minimum"] = 0
         integral = (isinstance(value, int) and not isinstance(value, bool)) or (
             isinstance(value, float) and value.is_integer()
         )
         valid = integral and value >= 0
-        problem = (
-            f"{value!r} is not of type 'integer'"
-            if not integral
-            else f"{value!r} is less than the minimum of 0"
-        )
+        problem = f"{value!r} is not of type 'integer'"
+        if integral:
+            validator = "minimum"
+            problem = f"{value!r} is less than the minimum of 0"
     if not valid:
+        # Mistral validates with jsonschema and quotes its whole error text.
+        detail = (
+            f"{problem}\n\nFailed validating {validator!r} in schema['properties'][{name!r}]:\n"
+            f"{_indented(schema)}\n\nOn instance[{name!r}]:\n{_indented(value)}"
+        )
         raise errors.InputError(
-            f"Invalid data type in {policy}: {problem}. Value(s) can be shown after "
+            f"Invalid data type in {policy}: {detail}. Value(s) can be shown after "
             "YAQL evaluating. If you use YAQL here, please correct it."
         )
+
+
+def _indented(value: Any) -> str:
+    text = pprint.pformat(value, width=72, sort_dicts=False)
+    return "\n".join("    " + line for line in text.splitlines())
 
 
 def schedule_timer(
@@ -163,7 +176,15 @@ def before_start(step: Step, task: records.TaskExecution) -> None:
                 step, task, "wait_before", values.wait_before, wait_before_policy={"skip": True}
             )
     if values.timeout:
-        schedule_timer(step, task, "timeout", values.timeout, timeout=values.timeout)
+        due = step.now + timedelta(seconds=values.timeout)
+        schedule_timer(
+            step,
+            task,
+            "timeout",
+            values.timeout,
+            timeout=values.timeout,
+            timeout_due=due.isoformat(),
+        )
     if values.concurrency:
         task = step.current(task)
         runtime = dict(task.runtime)
@@ -244,7 +265,7 @@ def _retry(
     info = f"Delayed by 'retry' policy [delay={values.retry_delay}]"
     if task_spec.is_join:
         task = step.change_task(task, state=State.WAITING, state_info=info, runtime=runtime)
-        schedule_timer(step, task, "join", values.retry_delay)
+        schedule_timer(step, task, "retry", values.retry_delay)
         return
     task = step.change_task(task, state=State.DELAYED, state_info=info, runtime=runtime)
     schedule_timer(step, task, "retry", values.retry_delay)
@@ -261,7 +282,18 @@ def _invalidate_results(step: Step, task: records.TaskExecution) -> None:
         current = step.action(str(action_id)) if action_id else None
         if current is not None and current.accepted:
             step.change_action(current, accepted=False)
-    step.change_task(task, result=None, has_result=False)
+    step.change_task(task, result=[], has_result=False)
+
+
+_JOIN_CHECK = "join_check"
+
+
+def schedule_join_check(step: Step, task: records.TaskExecution) -> None:
+    """Check a waiting join in a later step (one pending check at a time)."""
+    task = step.current(task)
+    if task.state != State.WAITING or task.runtime.get(_JOIN_CHECK):
+        return
+    schedule_timer(step, task, "join", 0, **{_JOIN_CHECK: True})
 
 
 def on_timer(step: Step, event: events.TimerFired) -> None:
@@ -276,7 +308,12 @@ def on_timer(step: Step, event: events.TimerFired) -> None:
     if purpose in ("wait_before", "retry"):
         if task.state == State.DELAYED:
             tasks.run_existing(step, task)
+        elif task.state == State.WAITING and step.spec.tasks[task.name].is_join:
+            joins.evaluate(step, task)
     elif purpose == "join":
+        if task.runtime.get(_JOIN_CHECK):
+            runtime = {key: value for key, value in task.runtime.items() if key != _JOIN_CHECK}
+            task = step.change_task(task, runtime=runtime)
         if task.state == State.WAITING:
             joins.evaluate(step, task)
     elif purpose == "wait_after":
@@ -291,15 +328,38 @@ def on_timer(step: Step, event: events.TimerFired) -> None:
                 lambda: tasks.complete(step, task, state, info),
             )
     elif purpose == "timeout":
-        if not states.is_completed(task.state):
-            timeout = task.runtime.get("timeout")
-            tasks.guarded(
-                step,
-                task,
-                tasks.COMPLETE_FAILED,
-                lambda: tasks.complete(
-                    step, task, State.ERROR, f"Task timed out [timeout(s)={timeout}]."
-                ),
-            )
+        time_out(step, task)
     elif purpose == "continue":
         with_items.finish(step, task)
+
+
+def time_out(step: Step, task: records.TaskExecution) -> None:
+    """The timeout policy fired: the task fails (``on-error`` may handle it)."""
+    if states.is_completed(task.state):
+        return
+    timeout = task.runtime.get("timeout")
+    tasks.guarded(
+        step,
+        task,
+        tasks.COMPLETE_FAILED,
+        lambda: tasks.complete(step, task, State.ERROR, f"Task timed out [timeout(s)={timeout}]."),
+    )
+
+
+def is_timed_out(step: Step, task: records.TaskExecution) -> bool:
+    """Whether the task's timeout is due (its timer may not have been delivered yet).
+
+    An executor gives up on a slow action at the same moment; Mistral's
+    executor reports only once the action ends, so its timeout policy always
+    fires first. Checking the due time keeps that order here.
+    """
+    due = task.runtime.get("timeout_due")
+    if not isinstance(due, str) or states.is_completed(task.state):
+        return False
+    timers: Mapping[str, Any] = task.runtime.get("timers") or {}
+    if "timeout" not in timers:
+        return False
+    try:
+        return step.now >= datetime.fromisoformat(due)
+    except ValueError:
+        return False

@@ -17,6 +17,8 @@ from sirocco.lang import specs
 
 TaskType = Literal["ACTION", "WORKFLOW"]
 EMPTY = specs.EMPTY
+#: Key of a sub-workflow's runtime holding the root execution's env.
+ROOT_ENV = "root_env"
 
 
 def _empty() -> Mapping[str, Any]:
@@ -59,7 +61,10 @@ class WorkflowExecution:
 
     @property
     def env(self) -> Mapping[str, Any]:
-        env = self.params.get("env")
+        """What ``env()`` reads: the root execution's env (a sub-workflow keeps a copy)."""
+        env = self.runtime.get(ROOT_ENV)
+        if not isinstance(env, Mapping):
+            env = self.params.get("env")
         return env if isinstance(env, Mapping) else EMPTY
 
 

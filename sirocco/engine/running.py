@@ -16,6 +16,13 @@ from sirocco.engine import actions, commands, dataflow, evaluation, records, tas
 from sirocco.engine.states import State
 from sirocco.engine.step import Step
 
+#: The start parameter naming the parent workflow execution of a sub-workflow;
+#: ``start_workflow`` removes it from the params.
+PARENT_PARAM = "__parent_execution_id"
+#: The start parameter carrying the root execution's env to a sub-workflow;
+#: ``start_workflow`` moves it into the child's runtime (``records.ROOT_ENV``).
+ROOT_ENV_PARAM = "__root_env"
+
 
 def schedule(step: Step, task: records.TaskExecution) -> None:
     """Schedule the task's action(s) or sub-workflow(s). Raises on structural errors."""
@@ -96,16 +103,23 @@ def run_action(
     *,
     index: int,
     attempt: int,
+    given: dict[str, Any] | None = None,
 ) -> None:
-    """Create one action execution (RUNNING) and the command that runs it."""
-    given = action_input(step, task, data)
+    """Create one action execution (RUNNING) and the command that runs it.
+
+    ``given`` is the evaluated input when the caller has it already. For a
+    with-items task an ad-hoc expansion error is raised (the caller fails
+    the task); for a regular task it fails the task here.
+    """
+    if given is None:
+        given = action_input(step, task, data)
     target = _target(step, task, given)
     branch = step.inbound(task).values
     try:
         prepared = actions.prepare(step, plan.resolved, given, task, branch)
     except actions.ExpansionError as error:
         if step.spec.tasks[task.name].is_with_items:
-            raise errors.ActionError(error.message) from error
+            raise
         tasks.complete(step, task, State.ERROR, error.message)
         return
     action = records.ActionExecution(
@@ -178,7 +192,13 @@ def start_subworkflow(
         "task_execution_id": task.id,
         "index": index,
         "namespace": workflow.namespace,
-        "env": dict(step.env),
+        # Mistral gives a sub-workflow an empty env of its own; env() reads the
+        # root execution's, which travels in ROOT_ENV_PARAM.
+        "env": {},
+        ROOT_ENV_PARAM: dict(step.env),
+        # Carried to ``start_workflow``, which moves it into the child's runtime
+        # (so that the child can report back even if its starter forgets it).
+        PARENT_PARAM: workflow.id,
     }
     if "notify" in workflow.params:
         params["notify"] = workflow.params["notify"]

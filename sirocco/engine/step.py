@@ -108,12 +108,14 @@ class Step:
         """All action executions of a task: the stored ones with this step's on top."""
         stored = getattr(self.lookup, "task_action_executions", None)
         found = {action.id: action for action in (stored(task_id) if stored else ())}
+        # The snapshot holds decisions the runtime may not have written yet, and
+        # this step's changes are newer still: each layer wins over the one before.
+        for action in self.snapshot.actions.values():
+            if action.task_execution_id == task_id:
+                found[action.id] = action
         for action_id, action in self._changed_actions.items():
             if action.task_execution_id == task_id:
                 found[action_id] = action
-        for action in self.snapshot.actions.values():
-            if action.task_execution_id == task_id and action.id not in found:
-                found[action.id] = action
         return sorted(found.values(), key=lambda action: (action.created_at, action.index))
 
     # Commands and problems.
@@ -175,6 +177,9 @@ class Step:
     def _inbound_from_sources(self, task: records.TaskExecution) -> dataflow.Context:
         sources = [self.task(source_id) for source_id in task.triggered_by]
         found = [source for source in sources if source is not None]
+        # Mistral reads a join's inbound executions ordered by id; the last one
+        # is the base of the merge and wins ties. Its ids are random, ours come
+        # in creation order here.
         found.sort(key=lambda source: source.seq)
         return dataflow.merge([self.outbound(source) for source in found])
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sirocco.engine import events, lifecycle, states, tasks, with_items
+from sirocco.engine import events, lifecycle, records, states, tasks, with_items
 from sirocco.engine.states import State
 from sirocco.engine.step import Step
 
@@ -28,13 +28,9 @@ def on_subworkflow_completed(step: Step, event: events.SubworkflowCompleted) -> 
     if int(known[1]) != int(task.runtime.get("attempt", 0)):
         return  # a sub-workflow of an earlier attempt
     if event.start_failed:
-        tasks.force_fail_task(
-            step,
-            task,
-            tasks.RUN_FAILED.format(
-                error=event.message, wf=step.workflow.workflow_name, task=task.name
-            ),
-        )
+        # As in Mistral 23, a sub-workflow that cannot start (not found, bad
+        # input) is an ordinary task error: ``on-error`` may handle it.
+        _start_failed(step, task, event)
         return
     output = event.output
     if event.state != State.SUCCESS:
@@ -51,6 +47,26 @@ def on_subworkflow_completed(step: Step, event: events.SubworkflowCompleted) -> 
         with_items.on_item_completed(step, task, event.state)
         return
     tasks.on_result(step, task, event.state, output, str(step.spec.tasks[task.name].workflow))
+
+
+def _start_failed(
+    step: Step, task: records.TaskExecution, event: events.SubworkflowCompleted
+) -> None:
+    runtime = dict(task.runtime)
+    children = dict(runtime.get("subworkflows") or {})
+    children.pop(event.subworkflow_execution_id, None)
+    runtime["subworkflows"] = children
+    task = step.change_task(task, runtime=runtime)
+    message = event.message or "Failed to start a sub-workflow."
+    if step.spec.tasks[task.name].is_with_items:
+        with_items.fail_scheduling(step, task, message)
+        return
+    tasks.guarded(
+        step,
+        task,
+        tasks.completion_failed(str(step.spec.tasks[task.name].workflow)),
+        lambda: tasks.complete(step, task, State.ERROR, message),
+    )
 
 
 def on_subworkflow_paused(step: Step, event: events.SubworkflowPaused) -> None:

@@ -59,6 +59,8 @@ def create_task(
         state=state,
         state_info=state_info,
         triggered_by=triggered_by,
+        # Mistral's task result lists the accepted results: none yet reads as [].
+        result=[],
         runtime=runtime,
         tags=task_spec.tags,
         created_at=step.now,
@@ -100,10 +102,10 @@ def completion_failed(action_name: str) -> str:
 def force_fail_task(step: Step, task: records.TaskExecution, message: str) -> None:
     """Fail the task and the whole workflow, bypassing ``on-error`` (Mistral's force fail)."""
     task = step.current(task)
-    if task.state != State.ERROR:
-        step.change_task(task, state=State.ERROR, state_info=message)
-    else:
-        step.change_task(task, state_info=message)
+    changes: dict[str, Any] = {"state": State.ERROR, "state_info": message}
+    if not task.has_result and task.result is None:
+        changes["result"] = []
+    step.change_task(task, **changes)
     completion.stop_workflow(step, State.ERROR, message)
 
 
@@ -172,7 +174,7 @@ def next_attempt(step: Step, task: records.TaskExecution) -> tuple[records.TaskE
     attempt = int(task.runtime.get("attempt", 0)) + 1
     runtime = dict(task.runtime)
     runtime["attempt"] = attempt
-    return step.change_task(task, runtime=runtime, result=None, has_result=False), attempt
+    return step.change_task(task, runtime=runtime, result=[], has_result=False), attempt
 
 
 # Completing.
@@ -221,7 +223,15 @@ def complete(
     task = step.current(task)
     if states.is_completed(task.state) and state != State.SKIPPED:
         return
-    task = step.change_task(task, state=state, state_info=state_info)
+    changes: dict[str, Any] = {"state": state, "state_info": state_info}
+    if not task.has_result and task.result is None:
+        # Mistral's task result lists the accepted results: none reads as [].
+        changes["result"] = []
+    if "timeout_due" in task.runtime:
+        changes["runtime"] = {
+            key: value for key, value in task.runtime.items() if key != "timeout_due"
+        }
+    task = step.change_task(task, **changes)
     publishing.publish(step, task)
     task = step.current(task)
     if not step.spec.tasks[task.name].keep_result:
@@ -234,7 +244,7 @@ def complete(
     if task.state in (State.DELAYED, State.WAITING):
         return
     next_commands = dispatch.next_commands(step, task)
-    changes: dict[str, Any] = {
+    changes = {
         "next_tasks": tuple(
             (command.name, command.event or "")
             for command in next_commands
@@ -253,6 +263,14 @@ def complete(
 
 def _drop_result(step: Step, task: records.TaskExecution) -> records.TaskExecution:
     """keep-result: false — forget the result once it was published."""
+    task_spec = step.spec.tasks[task.name]
+    if task_spec.is_with_items:
+        # Each item's output is dropped; the list keeps one null per result.
+        result = task.result
+        dropped = [None] * len(result) if isinstance(result, list) else None
+        return step.change_task(task, result=dropped)
+    if task.type == "WORKFLOW":
+        return task  # Mistral drops action outputs only: a sub-workflow's stays
     action_id = task.runtime.get("action_id")
     found = step.action(str(action_id)) if action_id else None
     if found is not None and found.accepted:

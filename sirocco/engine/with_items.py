@@ -16,9 +16,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sirocco import errors
-from sirocco.engine import actions, evaluation, policies, records, running, states, tasks
+from sirocco.engine import evaluation, policies, records, running, states, tasks
 from sirocco.engine.states import State
-from sirocco.engine.step import Step
+from sirocco.engine.step import Step, message_of
 
 ITEMS_KEY = "with_items"
 RERUN_KEY = "with_items_rerun"
@@ -114,19 +114,43 @@ def _start_more(step: Step, task: records.TaskExecution) -> None:
         counters["running"] += 1
         started.append(index)
     task = _set_counters(step, task, counters)
-    for index in started:
-        item = {variable: values[index] for variable, values in found.items()}
-        data = evaluation.task_data(step, task, items=item)
-        if task_spec.workflow:
+    items = [
+        (index, evaluation.task_data(step, task, items=_item(found, index))) for index in started
+    ]
+    if task_spec.workflow:
+        for index, data in items:
             running.start_subworkflow(step, task, data, index=index)
-            continue
-        if plan is None:
-            plan = running.plan_action(step, task, evaluation.task_data(step, task))
-        try:
-            running.run_action(step, task, plan, data, index=index, attempt=attempt)
-        except actions.ExpansionError as error:
-            tasks.complete(step, task, State.ERROR, error.message)
-            return
+        return
+    # As in Mistral, the inputs are evaluated first (an error there is
+    # structural); then each action is resolved and scheduled, where an
+    # error other than a parameter mismatch fails just the task.
+    inputs = [(index, data, running.action_input(step, task, data)) for index, data in items]
+    try:
+        for index, data, given in inputs:
+            if plan is None:
+                plan = running.plan_action(step, task, evaluation.task_data(step, task))
+            running.run_action(step, task, plan, data, index=index, attempt=attempt, given=given)
+    except errors.SiroccoError as error:
+        if isinstance(error, errors.ActionInputError):
+            raise
+        fail_scheduling(step, task, message_of(error))
+
+
+def _item(found: Mapping[str, list[Any]], index: int) -> dict[str, Any]:
+    return {variable: values[index] for variable, values in found.items()}
+
+
+def fail_scheduling(step: Step, task: records.TaskExecution, message: str) -> None:
+    """An item could not be scheduled (or its sub-workflow started): the task
+    fails, and ``on-error`` may handle it."""
+    task = step.current(task)
+    if task.state != State.RUNNING:
+        return
+    counters = dict(task.runtime.get(ITEMS_KEY) or {})
+    counters["finishing"] = True
+    task = _set_counters(step, task, counters)
+    task = step.change_task(task, result=list(step.lookup.item_results(task.id)), has_result=True)
+    tasks.complete(step, task, State.ERROR, message)
 
 
 def on_item_completed(step: Step, task: records.TaskExecution, state: State) -> None:

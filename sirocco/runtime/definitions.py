@@ -101,6 +101,7 @@ def save_for_run(
                 }
                 if is_workflow:
                     values["checksum"] = hashlib.md5(text.encode()).hexdigest()
+                    values["interface"] = workflow_interface(text, name, workbook)
                 if existing is not None:
                     connection.execute(
                         sa.update(table).where(table.c.id == existing.id).values(values)
@@ -121,3 +122,19 @@ def save_for_run(
                     connection.execute(sa.insert(table), [values])
                     ids[name] = new_id
     return ids
+
+
+def workflow_interface(text: str, name: str, workbook: str | None) -> dict[str, object]:
+    """The ``interface`` column: the declared input as written and the output keys."""
+    from sirocco import lang
+
+    document = lang.parse_workflows(text, workbook=workbook)
+    spec = document.workflows.get(name) or next(iter(document.workflows.values()))
+    declared: list[object] = [
+        {item.name: item.default} if item.has_default else item.name for item in spec.input
+    ]
+    output = spec.output
+    return {
+        "input": declared,
+        "output": list(output) if isinstance(output, (dict, list)) else [],
+    }

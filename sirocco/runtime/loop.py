@@ -44,6 +44,8 @@ from sirocco.store.database import Database
 log = logging.getLogger("sirocco.runtime")
 
 BATCH = 512
+#: ``claimed_until`` of a RunAction row once handed to this process's executor.
+HANDED = datetime(9999, 12, 31)
 #: Seconds between looks at the outbox when roles run in separate processes.
 OUTBOX_POLL = 0.05
 
@@ -191,44 +193,58 @@ class Runtime:
         """Send again what was committed but not delivered before a crash.
 
         ``lost_actions``: the executor ran in this process too, so an action that
-        was handed over and has no result died with it (run it again where
-        ``safe-rerun`` allows, else fail it). Leave it False when executors are
-        separate processes: they may still be running those actions.
+        was handed over and has no result died with it: run it again where
+        ``safe-rerun`` allows (or it has no side effect), else fail it. Leave it
+        False when executors are separate processes: they may still be running.
         """
         with self.database.read() as connection:
             rows = list(
                 connection.execute(sa.select(tables.outbox).order_by(tables.outbox.c.created_at))
             )
-            running = executions.running_actions(connection) if lost_actions else []
-        pending_actions: set[str] = set()
+            running = (
+                {action.id: action for action in executions.running_actions(connection)}
+                if lost_actions
+                else {}
+            )
+        if lost_actions:
+            # Timers this (dead) process had claimed to deliver itself are free again.
+            with self.database.transaction() as connection:
+                connection.execute(sa.update(tables.timers).values(claimed_until=None))
         outgoing = Outgoing()
+        finished: list[str] = []
         for row in rows:
-            if row.kind == outbox.RUN_ACTION:
-                command = codec.decode(row.payload)
-                outgoing.items.append((row.id, command))
-                pending_actions.add(command.action_execution_id)
-            else:
+            if row.kind != outbox.RUN_ACTION:
                 self.deliver_row(row)
-        for action in running:
-            if action.id in pending_actions or action.workflow_execution_id is None:
                 continue
-            # Handed to an executor that died with the process.
-            if bool(action.params.get("safe_rerun")) or action.name in PURE_ACTIONS:
-                outgoing.items.append((None, _rerun_command(action)))
+            command = codec.decode(row.payload)
+            if row.claimed_until is None or row.claimed_until < HANDED:
+                outgoing.items.append((row.id, command))  # never started
+            elif not lost_actions:
+                continue
+            elif command.action_execution_id not in running:
+                finished.append(row.id)  # completed, or async and waiting for the API
+            elif command.safe_rerun or command.action_name in PURE_ACTIONS:
+                outgoing.items.append((row.id, _redelivered(command)))
             else:
-                self.submit(
-                    events.ActionCompleted(
-                        workflow_execution_id=action.workflow_execution_id,
-                        action_execution_id=action.id,
-                        state=State.ERROR,
-                        result=None,
-                        message=(
-                            "Request to run an action was redelivered, but it cannot be re-run "
-                            "safely. The action execution is marked as failed "
-                            f"[action_ex_id={action.id}]."
+                self._queue.put(
+                    Envelope(
+                        event=events.ActionCompleted(
+                            workflow_execution_id=command.workflow_execution_id or "",
+                            action_execution_id=command.action_execution_id,
+                            state=State.ERROR,
+                            result=None,
+                            message=(
+                                "Request to run an action was redelivered, but it cannot be "
+                                "re-run safely. The action execution is marked as failed "
+                                f"[action_ex_id={command.action_execution_id}]."
+                            ),
                         ),
+                        outbox_id=row.id,
                     )
                 )
+        if finished:
+            with self.database.transaction() as connection:
+                connection.execute(sa.delete(tables.outbox).where(tables.outbox.c.id.in_(finished)))
         self._dispatch(outgoing)
 
     def deliver_row(self, row: Any) -> None:
@@ -380,13 +396,18 @@ class Runtime:
                 self._queue.put(StartRequest(self._subworkflow_item(command, outbox_id)))
             elif isinstance(command, (commands.NotifyParent, commands.SendEvent)):
                 self._queue.put(Envelope(event=command.event, outbox_id=outbox_id))
-        for event in outgoing.followups:
-            self._queue.put(Envelope(event=event))
+        for outbox_id, event in outgoing.followups:
+            self._queue.put(Envelope(event=event, outbox_id=outbox_id))
         for timer_id, timer_event in outgoing.timers_now:
             self._queue.put(Envelope(event=timer_event, timer_id=timer_id))
         if handed:
+            # Marked before they run: after a crash, these are the actions that may have run.
             with self.database.transaction() as connection:
-                connection.execute(sa.delete(tables.outbox).where(tables.outbox.c.id.in_(handed)))
+                connection.execute(
+                    sa.update(tables.outbox)
+                    .where(tables.outbox.c.id.in_(handed))
+                    .values(claimed_until=HANDED)
+                )
         for command in to_run:
             if self._run_action is not None:
                 self._run_action(command)
@@ -460,7 +481,7 @@ class Runtime:
 
 
 def _with_outbox(command: commands.RunAction, outbox_id: str | None) -> commands.RunAction:
-    if outbox_id is None or command.action_name not in PURE_ACTIONS:
+    if outbox_id is None:
         return command
     import dataclasses
 
@@ -469,22 +490,10 @@ def _with_outbox(command: commands.RunAction, outbox_id: str | None) -> commands
     return dataclasses.replace(command, execution=execution)
 
 
-def _rerun_command(action: executions.ActionExecution) -> commands.RunAction:
-    return commands.RunAction(
-        action_execution_id=action.id,
-        workflow_execution_id=action.workflow_execution_id,
-        task_execution_id=action.task_execution_id,
-        action_name=action.name,
-        input=action.input,
-        safe_rerun=True,
-        execution={
-            "workflow_execution_id": action.workflow_execution_id,
-            "task_execution_id": action.task_execution_id,
-            "action_execution_id": action.id,
-            "with_items_index": action.index,
-            "redelivered": True,
-        },
-    )
+def _redelivered(command: commands.RunAction) -> commands.RunAction:
+    import dataclasses
+
+    return dataclasses.replace(command, execution={**command.execution, "redelivered": True})
 
 
 def _message(exc: BaseException) -> str:

@@ -57,7 +57,7 @@ class Outgoing:
     """What a committed step leaves for the dispatcher."""
 
     items: list[tuple[str | None, commands.Command]] = field(default_factory=list)
-    followups: list[events.Event] = field(default_factory=list)
+    followups: list[tuple[str, events.Event]] = field(default_factory=list)
     ended: list[tuple[str, str]] = field(default_factory=list)
     timers_due: list[datetime] = field(default_factory=list)
     timers_now: list[tuple[str, events.TimerFired]] = field(default_factory=list)
@@ -339,6 +339,14 @@ class Stepper:
         if timer_ids:
             deleted = set(connection.execute(_DELETE_TIMERS, {"ids": timer_ids}).scalars())
             gone.update(item for item in timer_ids if item not in deleted)
+        # An action completed through the API: its RunAction row (id = action id) is done.
+        completed_elsewhere = [
+            item.event.action_execution_id
+            for item in envelopes
+            if isinstance(item.event, events.ActionCompleted) and item.outbox_id is None
+        ]
+        if completed_elsewhere:
+            connection.execute(_DELETE_OUTBOX, {"ids": completed_elsewhere})
         if not gone:
             return list(envelopes)
         return [
@@ -462,8 +470,14 @@ class Stepper:
             elif isinstance(command, commands.WorkflowEnded):
                 continue
             else:
-                outbox_id = new_id()
                 is_action = isinstance(command, commands.RunAction)
+                # A RunAction row has the action execution's id: whoever completes the
+                # action (an executor, the API) deletes it by that id.
+                outbox_id = (
+                    command.action_execution_id
+                    if isinstance(command, commands.RunAction)
+                    else new_id()
+                )
                 writes.outbox.append(
                     {
                         "id": outbox_id,
@@ -480,7 +494,21 @@ class Stepper:
                     }
                 )
                 outgoing.items.append((outbox_id, command))
-        outgoing.followups.extend(pending.inline)
+        for event in pending.inline:
+            # Results decided on in a later batch (the rounds ran out): durable until then.
+            outbox_id = new_id()
+            writes.outbox.append(
+                {
+                    "id": outbox_id,
+                    "workflow_execution_id": event.workflow_execution_id,
+                    "kind": "ActionResult",
+                    "payload": codec.encode(event),
+                    "created_at": now,
+                    "claimed_until": now + CLAIM_FOR,
+                    "target": None,
+                }
+            )
+            outgoing.followups.append((outbox_id, event))
         for problem in pending.problems:
             log.error("engine problem", extra={"problem": problem})
 

@@ -4,7 +4,7 @@ Creating, migrating and dropping a PostgreSQL database costs about a second;
 the runtime tests need dozens of them. So ``database_url`` here keeps the
 root fixture's contract (SQLite file or PostgreSQL, a database with no rows)
 but, for PostgreSQL, migrates one database per session (per xdist worker) and
-truncates its tables before each test.
+empties its tables before each test.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from tests.conftest import PG_URL, port_open
 
 @pytest.fixture(scope="session")
 def _session_postgres() -> Iterator[tuple[str | None, str | None]]:
-    """(url, None) for a migrated database, (url, reason) when migrating it failed, or
+    """(url, None) for a migrated database, (url, problem) when migrating it failed, or
     (None, None) when PostgreSQL is not running."""
     if not port_open(5432):
         yield None, None
@@ -37,7 +37,7 @@ def _session_postgres() -> Iterator[tuple[str | None, str | None]]:
     database = Database(url)
     try:
         migrate.upgrade(database)
-    except Exception as exc:  # reported by every PostgreSQL test as an expected failure
+    except Exception as exc:  # reported by every PostgreSQL test
         failure = f"migrations fail on PostgreSQL: {type(exc).__name__}: {str(exc)[:200]}"
     finally:
         database.dispose()
@@ -54,10 +54,11 @@ def _truncate(url: str) -> None:
 
     engine = sa.create_engine(url)
     try:
-        names = ", ".join(f'"{table.name}"' for table in tables.metadata.sorted_tables)
         with engine.begin() as connection:
             connection.exec_driver_sql("SET lock_timeout = '5s'")
-            connection.exec_driver_sql(f"TRUNCATE {names} CASCADE")
+            # DELETE, not TRUNCATE: on a few rows it is much faster (no new files to sync)
+            for table in reversed(tables.metadata.sorted_tables):
+                connection.execute(table.delete())
     finally:
         engine.dispose()
 
@@ -75,6 +76,6 @@ def database_url(
     if url is None:
         pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
     if failure is not None:
-        pytest.xfail(failure)
+        pytest.fail(failure, pytrace=False)
     _truncate(url)
     return url

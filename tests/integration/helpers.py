@@ -3,28 +3,76 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
 from sirocco import lang
+from sirocco.actions.registry import ActionRegistry
 from sirocco.cli.embedded import Embedded, open_embedded
+from sirocco.executor.pool import ExecutorPool
 from sirocco.lang import specs
-from sirocco.runtime import definitions
-from sirocco.store import tables
+from sirocco.runtime import compose, definitions
+from sirocco.runtime.loop import Runtime
+from sirocco.runtime.service import Service
+from sirocco.store import migrate, tables
+from sirocco.store.database import Database
+from tests.integration import custom_actions
 
 ENDED = frozenset({"SUCCESS", "ERROR", "CANCELLED"})
 
 
+class FastClock:
+    """UTC time running ``speed`` times faster than the wall clock (for whole-second policies)."""
+
+    def __init__(self, speed: float) -> None:
+        self.speed = speed
+        self._origin = datetime.now(UTC).replace(tzinfo=None)
+        self._start = time.monotonic()
+
+    def __call__(self) -> datetime:
+        return self._origin + timedelta(seconds=(time.monotonic() - self._start) * self.speed)
+
+
+def build(url: str, *, clock: Callable[[], datetime] | None = None) -> Embedded:
+    """What ``open_embedded`` builds (not started), with the test actions and ``clock``."""
+    if clock is None:
+        app = open_embedded(url, start=False)
+    else:
+        database = Database(url)
+        migrate.upgrade(database)
+        registry = ActionRegistry()
+        runtime = Runtime(database, registry, clock=clock)
+        parts = compose.Parts(
+            database=database, registry=registry, runtime=runtime, service=Service(runtime)
+        )
+
+        def report(command: Any, state: Any, result: Any, message: str | None) -> None:
+            if command.workflow_execution_id is None:
+                parts.service.report_standalone(command, state, result, message)
+            else:
+                runtime.report(command, state, result, message)
+
+        pool = ExecutorPool(registry, report)
+        runtime.attach_executor(pool.submit, pool.run_inline)
+        parts.service.attach_executor(pool.submit)
+        app = Embedded(parts=parts, pool=pool)
+    for name, action_class in custom_actions.REGISTERED.items():
+        app.parts.registry.register(name, action_class)
+    return app
+
+
 @contextmanager
-def embedded(url: str, **registered: type) -> Iterator[Embedded]:
-    """A started embedded Sirocco on ``url`` (custom action classes registered by name)."""
-    app = open_embedded(url, start=False)
-    for name, action_class in registered.items():
-        app.parts.registry.register(name.replace("__", "."), action_class)
-    app.parts.runtime.start()
+def embedded(
+    url: str, *, clock: Callable[[], datetime] | None = None, start: bool = True
+) -> Iterator[Embedded]:
+    """An embedded Sirocco on ``url`` (started unless told), with the test actions registered."""
+    app = build(url, clock=clock)
+    if start:
+        app.parts.runtime.start()
     try:
         yield app
     finally:
@@ -32,7 +80,8 @@ def embedded(url: str, **registered: type) -> Iterator[Embedded]:
 
 
 def deploy(app: Embedded, text: str, *, namespace: str = "") -> None:
-    """Store every workflow and ad-hoc action of ``text`` (a workflow, action or workbook file)."""
+    """Store every workflow and ad-hoc action of ``text`` (a workflow, action or workbook
+    file) as ``sirocco run`` does."""
     document = lang.parse_document(text, source="test.yaml")
     workflows: list[specs.WorkflowSpec] = []
     actions: list[specs.ActionSpec] = []
@@ -48,6 +97,14 @@ def deploy(app: Embedded, text: str, *, namespace: str = "") -> None:
         [(spec.name, spec.definition, spec.input_text(), spec.workbook) for spec in actions],
         namespace=namespace,
     )
+
+
+def create_workflows(app: Embedded, text: str) -> None:
+    """Store the workflows of ``text`` as ``POST /v2/workflows`` does."""
+    from sirocco.store import definitions as stored
+
+    with app.parts.database.transaction() as connection:
+        stored.create_workflows(connection, text, now=app.parts.runtime.clock())
 
 
 def start(
@@ -95,6 +152,29 @@ def wait_task(
             raise AssertionError(
                 f"task {name} never reached {sorted(wanted)}: {task_states(app, execution_id)}"
             )
+        time.sleep(0.01)
+
+
+def wait_until(condition: Callable[[], bool], *, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("the condition never came true")
+        time.sleep(0.01)
+
+
+def wait_for_actions(
+    app: Embedded, task_execution_id: str, states: Iterable[str], *, timeout: float = 5.0
+) -> list[Any]:
+    """The task's action rows once there is at least one and all are in ``states``."""
+    wanted = frozenset(states)
+    deadline = time.monotonic() + timeout
+    while True:
+        found = actions(app, task_execution_id)
+        if found and all(row.state in wanted for row in found):
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"actions never reached {sorted(wanted)}: {found}")
         time.sleep(0.01)
 
 

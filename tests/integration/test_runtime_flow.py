@@ -104,7 +104,8 @@ def test_error_unhandled_fails_the_workflow(database_url: str) -> None:
         row = helpers.run(app, "unhandled")
         assert row.state == "ERROR"
         assert row.state_info.startswith("Failure caused by error in tasks: broken")
-        assert row.output == {"failed": True}
+        assert row.output["failed"] is True
+        assert row.output["result"].startswith("Failure caused by error in tasks: broken")
         # on-complete still ran, but does not handle the error
         assert helpers.task_states(app, row.id) == {"broken": "ERROR", "after": "SUCCESS"}
         assert helpers.task(app, row.id, "broken").error_handled is False
@@ -118,15 +119,15 @@ fan_in:
       action: std.noop
       on-success: [left, right, middle]
     left:
-      action: std.echo output=L
+      action: std.echo output="L"
       publish: {left: <% task().result %>}
       on-success: [gather]
     middle:
-      action: std.sleep seconds=0.05
-      publish: {middle: M}
+      action: test.nap seconds="0.05" value="M"
+      publish: {middle: <% task().result %>}
       on-success: [gather]
     right:
-      action: std.echo output=R
+      action: std.echo output="R"
       publish: {right: <% task().result %>}
       on-success: [gather]
     gather:
@@ -165,7 +166,7 @@ squares:
     slow:
       with-items: [x in <% $.numbers %>, y in <% $.numbers.reverse() %>]
       concurrency: 2
-      action: std.sleep seconds=0.01
+      action: test.nap seconds="0.02"
       publish:
         pairs: <% task().result.len() %>
   output:
@@ -278,20 +279,38 @@ def test_nested_workflow_failure_reaches_the_parent(database_url: str) -> None:
         assert "explode" in call.state_info
 
 
+def test_nested_workflow_that_does_not_exist_fails_the_task(database_url: str) -> None:
+    text = """
+version: '2.0'
+orphan:
+  tasks:
+    call:
+      workflow: nowhere_to_be_found
+"""
+    with helpers.embedded(database_url) as app:
+        helpers.deploy(app, text)
+        row = helpers.run(app, "orphan")
+        assert row.state == "ERROR"
+        call = helpers.task(app, row.id, "call")
+        assert call.state == "ERROR"
+        assert "nowhere_to_be_found" in call.state_info
+        assert helpers.children(app, call.id) == []
+
+
 REVERSE = """
 version: '2.0'
 build:
   type: reverse
   tasks:
     fetch:
-      action: std.echo output=sources
+      action: std.echo output="sources"
       publish: {sources: <% task().result %>}
     compile:
       action: std.echo output="binary from <% $.sources %>"
       publish: {binary: <% task().result %>}
       requires: [fetch]
     docs:
-      action: std.echo output=manual
+      action: std.echo output="manual"
       publish: {manual: <% task().result %>}
       requires: [fetch]
     package:
@@ -321,17 +340,33 @@ version: '2.0'
 greet:
   base: std.echo
   base-input:
-    output: "<% $.greeting %>, <% $.name %>!"
+    output:
+      text: "<% $.greeting %>, <% $.name %>!"
   input:
     - name
     - greeting: Hi
+  output:
+    loud: <% $.text.toUpper() %>
+shout:
+  base: std.echo
+  base-input:
+    output: "<% $.word %>"
+  input: [word]
   output: <% $.toUpper() %>
 ---
 version: '2.0'
 uses_adhoc:
   tasks:
     hello:
-      action: greet name=Bob
+      action: greet name="Bob"
+      publish:
+        said: <% task().result.loud %>
+  output:
+    said: <% $.said %>
+uses_scalar_adhoc:
+  tasks:
+    hello:
+      action: shout word="hey"
       publish:
         said: <% task().result %>
   output:
@@ -351,6 +386,17 @@ def test_adhoc_action(database_url: str) -> None:
         (action,) = helpers.actions(app, hello.id)
         assert action.name == "greet"
         assert action.state == "SUCCESS"
+        assert action.input == {"name": "Bob", "greeting": "Hi"}
+
+
+def test_adhoc_action_output_of_a_scalar_result(database_url: str) -> None:
+    actions_text, workflow_text = ADHOC.split("---\n")
+    with helpers.embedded(database_url) as app:
+        helpers.deploy(app, actions_text)
+        helpers.deploy(app, workflow_text)
+        row = helpers.run(app, "uses_scalar_adhoc")
+        assert row.state == "SUCCESS", row.state_info
+        assert row.output == {"said": "HEY"}
 
 
 ENV = """
@@ -393,6 +439,28 @@ def test_env_named_environment(database_url: str) -> None:
         row = helpers.run(app, "uses_env", env="production")
         assert row.state == "SUCCESS", row.state_info
         assert row.output == {"where": "us/silver"}
+
+
+def test_many_executions_at_once(database_url: str) -> None:
+    import threading
+
+    with helpers.embedded(database_url) as app:
+        helpers.deploy(app, SEQUENCE)
+        started: dict[int, str] = {}
+
+        def start(number: int) -> None:
+            started[number] = helpers.start(app, "sequence", {"name": f"n{number}"})
+
+        threads = [threading.Thread(target=start, args=(number,)) for number in range(20)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+        assert len(started) == 20
+        for number, execution_id in started.items():
+            row = helpers.wait_for(app, execution_id, timeout=10)
+            assert row.state == "SUCCESS", row.state_info
+            assert row.output["sentence"] == f"Hello, n{number}"
 
 
 def test_bad_input_is_refused_and_stores_nothing(database_url: str) -> None:

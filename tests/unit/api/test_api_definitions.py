@@ -285,7 +285,7 @@ def test_workbook_update_get_list_delete(client: TestClient) -> None:
 def test_update_of_a_missing_workbook_is_404(client: TestClient) -> None:
     response = upload(client, "/v2/workbooks", WORKBOOK, "PUT")
     assert response.status_code == 404
-    assert response.json() == {"faultstring": "Workbook not found [workbook_name=book, namespace=]"}
+    assert response.json() == {"faultstring": "Workbook not found [name=book, namespace=]"}
 
 
 def test_validate_workbook(client: TestClient) -> None:
@@ -325,8 +325,10 @@ def test_list_actions_mixes_python_and_adhoc_sorted_by_name(client: TestClient) 
     marker = page["actions"][-1]["id"]
     rest = client.get(f"/v2/actions?limit=2&marker={marker}").json()
     assert [item["name"] for item in rest["actions"]] == ["std.async_noop", "std.echo"]
-    system = client.get("/v2/actions?is_system=true").json()["actions"]
-    assert {item["name"] for item in system} == {"std.async_noop", "std.echo", "std.noop"}
+    # Mistral 23 says is_system: false for every action, Python ones included.
+    assert client.get("/v2/actions?is_system=true").json()["actions"] == []
+    plain = client.get("/v2/actions?is_system=false").json()["actions"]
+    assert len(plain) == 5
     assert client.get("/v2/actions?name=has:ee").json()["actions"][0]["name"] == "greet"
 
 
@@ -335,7 +337,7 @@ def test_get_python_action_and_trailing_slash(client: TestClient) -> None:
     assert echo == {
         "id": "std.echo",
         "name": "std.echo",
-        "is_system": True,
+        "is_system": False,
         "input": "output, delay=0",
         "description": "Echo.",
         "tags": None,

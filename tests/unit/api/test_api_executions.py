@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from api_fakes import FakeService, add_action, add_task
 from fastapi.testclient import TestClient
 
+from sirocco.api.app import create_app
 from sirocco.store import tables
 from sirocco.store.database import Database
 
@@ -290,8 +291,12 @@ def test_action_executions_of_a_task(client: TestClient, database: Database) -> 
     listed = client.get(f"/v2/tasks/{task}/action_executions").json()["action_executions"]
     assert [item["id"] for item in listed] == [action]
     assert "output" not in listed[0]
-    assert listed[0]["task_name"] == "t1"
+    # Mistral 23 leaves task_name out (and keeps tags and state_info null).
+    assert "task_name" not in listed[0]
+    assert (listed[0]["tags"], listed[0]["state_info"]) == (None, None)
     assert listed[0]["workflow_name"] == "wf"
+    named = client.get(f"/v2/action_executions/{action}?fields=task_name").json()
+    assert named == {"id": action, "task_name": "t1"}
     got = client.get(f"/v2/action_executions/{action}").json()
     assert got["output"] == '{"result": 5}'
     assert got["input"] == '{"output": 5}'
@@ -338,12 +343,28 @@ def test_action_execution_errors_and_delete(client: TestClient) -> None:
         "Error. Expected one of ['SUCCESS', 'ERROR', 'CANCELLED', 'PAUSED', 'RUNNING'], "
         "actual: BOGUS"
     )
-    running = client.delete(f"/v2/action_executions/{pending['id']}")
-    assert running.status_code == 403
-    assert running.json()["faultstring"] == "Only completed action execution can be deleted."
-    client.put(f"/v2/action_executions/{pending['id']}", json={"state": "SUCCESS", "output": "1"})
-    assert client.delete(f"/v2/action_executions/{pending['id']}").status_code == 204
-    assert client.get(f"/v2/action_executions/{pending['id']}").status_code == 404
+    refused = client.delete(f"/v2/action_executions/{pending['id']}")
+    assert refused.status_code == 403
+    assert refused.json()["faultstring"] == "Action execution deletion is not allowed."
+    missing = client.put("/v2/action_executions/nope", json={"state": "SUCCESS"})
+    assert missing.status_code == 404
+    assert missing.json()["faultstring"] == "ActionExecution not found [id=nope]"
+
+
+def test_deleting_action_executions_when_the_app_allows_it(service: FakeService) -> None:
+    app = create_app(service, allow_action_execution_deletion=True)
+    with TestClient(app) as client:
+        pending = client.post("/v2/action_executions", json={"name": "std.async_noop"}).json()
+        url = f"/v2/action_executions/{pending['id']}"
+        running = client.delete(url)
+        assert running.status_code == 403
+        assert running.json()["faultstring"] == "Only completed action execution can be deleted."
+        client.put(url, json={"state": "SUCCESS", "output": "1"})
+        again = client.put(url, json={"state": "ERROR"})
+        assert again.status_code == 400
+        assert again.json()["faultstring"] == f"Action {pending['id']} is already completed"
+        assert client.delete(url).status_code == 204
+        assert client.get(url).status_code == 404
 
 
 # ---------------------------------------------------------------- trees and reports
