@@ -36,6 +36,47 @@ def build(db_url: str | None = None, *, upgrade: bool = True) -> Parts:
             url = sa.engine.make_url(database.url).render_as_string(hide_password=True)
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
             raise errors.ConfigurationError(f"Can't open the database {url}: {reason}") from exc
+        populate(database)
     registry = ActionRegistry()
     runtime = Runtime(database, registry)
     return Parts(database=database, registry=registry, runtime=runtime, service=Service(runtime))
+
+
+#: Ad-hoc actions every Mistral installation has (its `mistral-db-manage populate`).
+PREINSTALLED_ACTIONS = """\
+version: '2.0'
+
+std.wait_ssh:
+  description: Simple SSH command.
+  base: std.ssh
+  base-input:
+    host: <% $.host %>
+    username: <% $.username %>
+    password: <% $.password %>
+    cmd: 'ls -l'
+  input:
+    - host
+    - username
+    - password
+"""
+
+
+def populate(database: Database) -> None:
+    """Store the preinstalled ad-hoc actions a database lacks."""
+    from datetime import UTC, datetime
+
+    from sirocco.store import definitions, tables
+
+    table = tables.action_definitions
+    with database.transaction() as connection:
+        present = connection.execute(
+            sa.select(table.c.id).where(table.c.name == "std.wait_ssh", table.c.namespace == "")
+        ).first()
+        if present is None:
+            definitions.save_actions(
+                connection,
+                PREINSTALLED_ACTIONS,
+                now=datetime.now(UTC).replace(tzinfo=None),
+                scope="public",
+                create=True,
+            )

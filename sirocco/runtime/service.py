@@ -221,7 +221,7 @@ class Service:
             name=name,
             state=State.RUNNING,
             input=dict(input),
-            accepted=True,
+            accepted=False,  # Mistral: not accepted until its result arrives
             is_sync=descriptor.is_sync,
             params={"save_result": save_result, "run_sync": run_sync, "target": target},
             description=description,

@@ -334,14 +334,6 @@ def test_run_action_sync_and_async(workflows: Server) -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "Service.run_action stores a saved/async standalone action with accepted=True and "
-        "store.executions.finish_standalone_action never sets it; Mistral 23 shows "
-        "accepted=False until the result arrives, then True"
-    ),
-)
 def test_a_stored_standalone_action_is_not_accepted_until_its_result(workflows: Server) -> None:
     server = workflows
     pending = server.json("run-action", "std.async_noop", "-s")
@@ -350,7 +342,6 @@ def test_a_stored_standalone_action_is_not_accepted_until_its_result(workflows: 
     assert server.json("action-execution-get", pending["ID"])["Accepted"] is True
 
 
-@pytest.mark.xfail(strict=True, reason="the std actions have no std.wait_ssh (Mistral 23 lists it)")
 def test_the_action_list_has_every_std_action_of_mistral(workflows: Server) -> None:
     names = {item["Name"] for item in workflows.json("action-list")}
     assert "std.wait_ssh" in names
