@@ -145,12 +145,41 @@ def resume(
     sys.exit(code)
 
 
+def _role_settings(db_url: str | None, **overrides: object) -> Settings:
+    try:
+        return Settings.load({"db": db_url, **overrides})
+    except errors.SiroccoError as exc:
+        fail(exc.message)
+
+
+def _server_log_level(ctx: click.Context) -> str:
+    """The level of a long-running role: its own --log-level, else the group's, where the
+    group's default (WARNING) means INFO (a line per request and per state change)."""
+    own = ctx.params.get("role_log_level")
+    level = str(own or (ctx.parent.params.get("log_level", "INFO") if ctx.parent else "INFO"))
+    if own is None and level.upper() == "WARNING":
+        level = "INFO"
+    logging.getLogger().setLevel(level.upper())
+    return level
+
+
+_role_log_level = click.option(
+    "--log-level",
+    "role_log_level",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    help="Log level of this process (default INFO).",
+)
+
+
 @main.command()
+@_role_log_level
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8989, show_default=True, type=int)
 @click.option("--db", "db_url", envvar="SIROCCO_DB", help="Database URL or SQLite file.")
 @click.pass_context
-def server(ctx: click.Context, host: str, port: int, db_url: str | None) -> None:
+def server(
+    ctx: click.Context, host: str, port: int, db_url: str | None, role_log_level: str | None
+) -> None:
     """Serve Mistral's REST API v2 with the engine, executor and timers in this process."""
     from sirocco.cli.server import serve
 
@@ -162,27 +191,15 @@ def server(ctx: click.Context, host: str, port: int, db_url: str | None) -> None
         fail(f"can't serve on {host}:{port}: {exc.strerror or exc}")
 
 
-def _role_settings(db_url: str | None, **overrides: object) -> Settings:
-    try:
-        return Settings.load({"db": db_url, **overrides})
-    except errors.SiroccoError as exc:
-        fail(exc.message)
-
-
-def _server_log_level(ctx: click.Context) -> str:
-    level = str(ctx.parent.params.get("log_level", "INFO")) if ctx.parent else "INFO"
-    if level.upper() == "WARNING":
-        level = "INFO"
-        logging.getLogger().setLevel(logging.INFO)
-    return level
-
-
 @main.command()
+@_role_log_level
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8989, show_default=True, type=int)
 @click.option("--db", "db_url", envvar="SIROCCO_DB", help="Database URL or SQLite file.")
 @click.pass_context
-def api(ctx: click.Context, host: str, port: int, db_url: str | None) -> None:
+def api(
+    ctx: click.Context, host: str, port: int, db_url: str | None, role_log_level: str | None
+) -> None:
     """The REST API alone (engines, executors and a scheduler run elsewhere)."""
     from sirocco.cli import roles
 
@@ -195,11 +212,14 @@ def api(ctx: click.Context, host: str, port: int, db_url: str | None) -> None:
 
 
 @main.command()
+@_role_log_level
 @click.option("--db", "db_url", envvar="SIROCCO_DB", help="Database URL or SQLite file.")
-def engine(db_url: str | None) -> None:
+@click.pass_context
+def engine(ctx: click.Context, db_url: str | None, role_log_level: str | None) -> None:
     """An engine alone: applies events and starts workflows from the shared database."""
     from sirocco.cli import roles
 
+    _server_log_level(ctx)
     try:
         roles.run_engine(_role_settings(db_url))
     except errors.SiroccoError as exc:
@@ -207,13 +227,22 @@ def engine(db_url: str | None) -> None:
 
 
 @main.command()
+@_role_log_level
 @click.option("--db", "db_url", envvar="SIROCCO_DB", help="Database URL or SQLite file.")
 @click.option("--target", help="The name this executor serves (a task's `target`).")
 @click.option("--workers", type=int, help="Threads running actions.")
-def executor(db_url: str | None, target: str | None, workers: int | None) -> None:
+@click.pass_context
+def executor(
+    ctx: click.Context,
+    db_url: str | None,
+    target: str | None,
+    workers: int | None,
+    role_log_level: str | None,
+) -> None:
     """An executor alone: runs the actions the engines left for it."""
     from sirocco.cli import roles
 
+    _server_log_level(ctx)
     settings = _role_settings(db_url, executor_target=target, executor_workers=workers)
     try:
         roles.run_executor(settings)
@@ -222,11 +251,14 @@ def executor(db_url: str | None, target: str | None, workers: int | None) -> Non
 
 
 @main.command()
+@_role_log_level
 @click.option("--db", "db_url", envvar="SIROCCO_DB", help="Database URL or SQLite file.")
-def scheduler(db_url: str | None) -> None:
+@click.pass_context
+def scheduler(ctx: click.Context, db_url: str | None, role_log_level: str | None) -> None:
     """The scheduler alone: delivers due timers and cron triggers to the engines."""
     from sirocco.cli import roles
 
+    _server_log_level(ctx)
     try:
         roles.run_scheduler(_role_settings(db_url))
     except errors.SiroccoError as exc:

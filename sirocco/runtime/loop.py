@@ -413,11 +413,15 @@ class Runtime:
                 self._run_action(command)
         if outgoing.timers_due:
             self.timers.wake(min(outgoing.timers_due))
-        for execution_id, state in outgoing.ended:
+        for execution_id, name, state in outgoing.changed:
             log.info(
-                "workflow execution ended",
+                "workflow execution %s (%s) is %s",
+                execution_id,
+                name,
+                state,
                 extra={"workflow_execution_id": execution_id, "state": state},
             )
+        for execution_id, state in outgoing.ended:
             for listener in self._listeners:
                 listener(execution_id, state)
 

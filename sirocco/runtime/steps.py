@@ -59,6 +59,8 @@ class Outgoing:
     items: list[tuple[str | None, commands.Command]] = field(default_factory=list)
     followups: list[tuple[str, events.Event]] = field(default_factory=list)
     ended: list[tuple[str, str]] = field(default_factory=list)
+    #: (execution id, workflow name, new state) of every execution whose state changed.
+    changed: list[tuple[str, str, str]] = field(default_factory=list)
     timers_due: list[datetime] = field(default_factory=list)
     timers_now: list[tuple[str, events.TimerFired]] = field(default_factory=list)
 
@@ -97,6 +99,7 @@ class _Pending:
 
     workflow: records.WorkflowExecution | None = None
     workflow_is_new: bool = False
+    previous_state: str | None = None
     tasks: dict[str, records.TaskExecution] = field(default_factory=dict)
     new_tasks: set[str] = field(default_factory=set)
     actions: dict[str, records.ActionExecution] = field(default_factory=dict)
@@ -278,7 +281,7 @@ class Stepper:
         missing = [item for item in wanted if item not in snapshot.actions]
         if missing:
             snapshot.add_actions(executions.load_actions(connection, missing))
-        pending = _Pending()
+        pending = _Pending(previous_state=str(snapshot.workflow.state))
         try:
             decision = engine.decide(
                 snapshot, [item.event for item in envelopes], now=self.clock(), new_id=new_id
@@ -436,6 +439,8 @@ class Stepper:
                 writes.workflow_updates.append(executions.workflow_update_row(workflow))
             if workflow.state in TERMINAL:
                 outgoing.ended.append((workflow.id, str(workflow.state)))
+            if str(workflow.state) != pending.previous_state:
+                outgoing.changed.append((workflow.id, workflow.workflow_name, str(workflow.state)))
         elif bump is not None:
             # Bump the version so that another engine drops its cached snapshot.
             writes.bumps.append({"execution_id": bump})
