@@ -337,6 +337,10 @@ def time_out(step: Step, task: records.TaskExecution) -> None:
     """The timeout policy fired: the task fails (``on-error`` may handle it)."""
     if states.is_completed(task.state):
         return
+    if step.spec.tasks[task.name].is_with_items:
+        # The items that finished count; those still running do not.
+        results = list(step.lookup.item_results(task.id))
+        task = step.change_task(task, result=results, has_result=True)
     timeout = task.runtime.get("timeout")
     tasks.guarded(
         step,
