@@ -34,6 +34,23 @@ from sirocco.actions.std import STANDARD_ACTIONS
 
 logger = logging.getLogger(__name__)
 
+#: Mistral's class of each std action, as its error messages name them.
+_MISTRAL_STD_CLASSES = {
+    "std.echo": "EchoAction",
+    "std.noop": "NoOpAction",
+    "std.async_noop": "AsyncNoOpAction",
+    "std.fail": "FailAction",
+    "std.http": "HTTPAction",
+    "std.mistral_http": "MistralHTTPAction",
+    "std.email": "SendEmailAction",
+    "std.ssh": "SSHAction",
+    "std.ssh_proxied": "SSHProxiedAction",
+    "std.javascript": "JavaScriptAction",
+    "std.js": "JavaScriptAction",
+    "std.sleep": "SleepAction",
+    "std.test_dict": "TestDictAction",
+}
+
 #: The entry point group Mistral loads Python actions from.
 ENTRY_POINT_GROUP = "mistral.actions"
 
@@ -60,7 +77,11 @@ class ActionDescriptor:
 
     @property
     def class_path(self) -> str:
-        """``module.ClassName`` of the action class, as Mistral's messages name it."""
+        """``module.ClassName`` of the action class, as Mistral's messages name it (the
+        std actions by the names of Mistral's own classes, which users' checks quote)."""
+        mistral_name = _MISTRAL_STD_CLASSES.get(self.name) if self.is_system else None
+        if mistral_name is not None:
+            return f"mistral.actions.std_actions.{mistral_name}"
         return f"{self.action_class.__module__}.{self.action_class.__qualname__}"
 
 

@@ -16,6 +16,7 @@ _EVENT_TYPES: dict[str, type[Any]] = {
         events.ActionCompleted,
         events.SubworkflowCompleted,
         events.SubworkflowPaused,
+        events.SubworkflowRerun,
         events.TimerFired,
         events.PauseWorkflow,
         events.ResumeWorkflow,

@@ -91,6 +91,8 @@ class Runtime:
         self._poller: threading.Thread | None = None
         self._stopping = threading.Event()
         self._listeners: list[Callable[[str, str], None]] = []
+        #: The last problem the engine reported per execution (refused requests).
+        self.problems: dict[str, str] = {}
         self.timers = TimerThread(database, self._deliver_timer, clock)
         self.cron = CronThread(database, self.start_from_outbox, clock)
 
@@ -421,6 +423,10 @@ class Runtime:
                 state,
                 extra={"workflow_execution_id": execution_id, "state": state},
             )
+        for execution_id, problem in outgoing.problems:
+            self.problems[execution_id] = problem
+            while len(self.problems) > 1000:
+                self.problems.pop(next(iter(self.problems)))
         for execution_id, state in outgoing.ended:
             for listener in self._listeners:
                 listener(execution_id, state)

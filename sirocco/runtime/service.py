@@ -106,9 +106,13 @@ class Service:
                 f"Can't change the state of the workflow execution {execution_id} from "
                 f"{row.state} to {target}."
             )
+        self.runtime.problems.pop(execution_id, None)
         self._apply(
             events.StopWorkflow(workflow_execution_id=execution_id, state=target, message=message)
         )
+        refused = self.runtime.problems.pop(execution_id, None)
+        if refused is not None and self._execution_row(execution_id).state not in TERMINAL:
+            raise errors.InputError(refused)
 
     def rerun_task(
         self, task_execution_id: str, *, reset: bool = True, env: Mapping[str, Any] | None = None

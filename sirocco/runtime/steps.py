@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -59,6 +60,8 @@ class Outgoing:
     items: list[tuple[str | None, commands.Command]] = field(default_factory=list)
     followups: list[tuple[str, events.Event]] = field(default_factory=list)
     ended: list[tuple[str, str]] = field(default_factory=list)
+    #: (execution id, problem) the engine reported: requests it refused, or bugs.
+    problems: list[tuple[str, str]] = field(default_factory=list)
     #: (execution id, workflow name, new state) of every execution whose state changed.
     changed: list[tuple[str, str, str]] = field(default_factory=list)
     timers_due: list[datetime] = field(default_factory=list)
@@ -145,14 +148,29 @@ class _Writes:
 
 
 _random = random.Random()  # seeded from os.urandom; ids need uniqueness, not secrecy
+_last_stamp = 0
+_counter = 0
 
 
 def new_id() -> str:
-    """A random (version 4) UUID as text, cheaper than ``str(uuid.uuid4())``."""
+    """A time-ordered UUID (version 7) as text: ids made later sort later, so records
+    created within one second (the API's time resolution) still list in creation order."""
+    global _last_stamp, _counter
+    stamp = time.time_ns() // 1_000_000
+    if stamp <= _last_stamp:
+        stamp = _last_stamp
+        _counter = (_counter + 1) & 0xFFF
+        if _counter == 0:  # 4096 ids in one millisecond: borrow the next one
+            stamp += 1
+    else:
+        _counter = 0
+    _last_stamp = stamp
     value = (
-        (_random.getrandbits(128) & ~(0xF000 << 64) & ~(0xC000 << 48))
-        | (0x4000 << 64)
-        | (0x8000 << 48)
+        (stamp & 0xFFFF_FFFF_FFFF) << 80
+        | 0x7 << 76
+        | _counter << 64
+        | 0b10 << 62
+        | _random.getrandbits(62)
     )
     text = f"{value:032x}"
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
@@ -298,9 +316,8 @@ class Stepper:
         self, connection: sa.Connection, item: StartItem, writes: _Writes, outgoing: Outgoing
     ) -> engine.Snapshot | None:
         if not item.definition:
-            where = f", namespace={item.namespace}" if item.namespace else ""
             raise errors.NotFoundError(
-                f"Workflow not found [workflow_identifier={item.spec_name}{where}]"
+                f"Failed to find workflow [name={item.spec_name}] [namespace={item.namespace}]"
             )
         spec = self.specs.workflow(item.spec_name, item.definition, item.workbook)
         if item.outbox_id is not None:
@@ -320,6 +337,7 @@ class Stepper:
             workflow_id=item.workflow_id,
             task_execution_id=item.task_execution_id,
             root_execution_id=item.root_execution_id,
+            parent_execution_id=item.parent_execution_id,
         )
         workflow = next(record for record in decision.workflows if record.id == item.execution_id)
         snapshot = engine.Snapshot(workflow, [], [], self.lookup)
@@ -515,7 +533,9 @@ class Stepper:
             )
             outgoing.followups.append((outbox_id, event))
         for problem in pending.problems:
-            log.error("engine problem", extra={"problem": problem})
+            log.warning("engine refused or failed: %s", problem, extra={"problem": problem})
+            if bump is not None:
+                outgoing.problems.append((bump, problem))
 
     def _cache(self, execution_id: str, version: int, snapshot: engine.Snapshot | None) -> None:
         if snapshot is None or snapshot.workflow.state in TERMINAL:

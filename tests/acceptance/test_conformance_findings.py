@@ -29,14 +29,6 @@ child:
 """
 
 
-@pytest.mark.xfail(
-    reason=(
-        "sirocco.runtime.steps: Stepper._start_in calls engine.start_workflow without "
-        "parent_execution_id=item.parent_execution_id, so a sub-workflow could not report "
-        "to its parent (the engine now carries the id in the start params as a workaround)"
-    ),
-    strict=True,
-)
 def test_the_runtime_gives_a_subworkflow_its_parent(
     tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -62,14 +54,6 @@ def test_the_runtime_gives_a_subworkflow_its_parent(
     assert children[0].get("parent_execution_id") == seen[0]["execution_id"]
 
 
-@pytest.mark.xfail(
-    reason=(
-        "sirocco.runtime.codec: events.SubworkflowRerun is missing from _EVENT_TYPES, so an "
-        "outbox row holding NotifyParent(SubworkflowRerun) decodes to a plain dict (a rerun "
-        "inside a sub-workflow would not revive the parent after a restart)"
-    ),
-    strict=True,
-)
 def test_a_subworkflow_rerun_notice_survives_the_outbox() -> None:
     command = commands.NotifyParent(
         event=events.SubworkflowRerun(

@@ -302,33 +302,15 @@ def _check_task(name: str, wanted: Any, executions: Sequence[ObservedTask]) -> l
 #: ("driver": the pure engine driver, "cli": ``sirocco run``, "api": the REST
 #: API) and why. The tests mark them ``xfail(strict=True)``, so a fix shows.
 KNOWN_DIFFERENCES: dict[str, tuple[frozenset[str], str]] = {
-    "129_action_bad_input": (
-        frozenset({"cli", "api"}),
-        "sirocco.actions: a std action's 'Invalid input' text names its Python class "
-        "(sirocco.actions.std.basic.EchoAction), Mistral's names "
-        "mistral.actions.std_actions.EchoAction",
-    ),
     "159_jinja_undefined": (
         frozenset({"driver", "cli", "api"}),
         "sirocco.expressions: Jinja's undefined-attribute text says 'dict object' where "
         "Mistral's says 'mistral.workflow.data_flow.ContextView object'",
     ),
-    "212_succeed_execution_via_api": (
-        frozenset({"api"}),
-        "sirocco.runtime service: PUT state SUCCESS whose output cannot be evaluated is "
-        "answered 200 (the engine leaves the execution unchanged and reports a problem in "
-        "Decision.problems); Mistral answers 400",
-    ),
     "195_jinja_if_block": (
         frozenset({"driver", "cli", "api"}),
         "sirocco.expressions: Mistral 23 fails on a Jinja value with a {% %} statement and "
         "no {{ }} expression ('list index out of range'); Sirocco renders it",
-    ),
-    "164_subworkflow_not_found": (
-        frozenset({"cli", "api"}),
-        "sirocco.runtime: a sub-workflow that is not found fails its task with 'Workflow not "
-        "found [workflow_identifier=X]'; Mistral says 'Failed to find workflow [name=X] "
-        "[namespace=]'",
     ),
 }
 

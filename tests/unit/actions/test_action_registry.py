@@ -94,7 +94,7 @@ def test_std_actions_are_always_there_and_are_system_actions() -> None:
     assert echo.input_text == "output, delay=0"
     assert echo.is_system is True
     assert echo.is_sync is True
-    assert echo.class_path == "sirocco.actions.std.basic.EchoAction"
+    assert echo.class_path == "mistral.actions.std_actions.EchoAction"
     assert issubclass(echo.action_class, actions.Action)
 
 

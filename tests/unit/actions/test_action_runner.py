@@ -258,13 +258,13 @@ def test_check_input_messages() -> None:
     with pytest.raises(errors.ActionInputError) as missing:
         runner.check_input(echo, {"delay": 2})
     assert str(missing.value) == (
-        "Invalid input [name=std.echo, class=sirocco.actions.std.basic.EchoAction, "
+        "Invalid input [name=std.echo, class=mistral.actions.std_actions.EchoAction, "
         "missing=['output']]"
     )
     with pytest.raises(errors.ActionInputError) as unexpected:
         runner.check_input(echo, {"output": 1, "colour": "red", "size": 3})
     assert str(unexpected.value) == (
-        "Invalid input [name=std.echo, class=sirocco.actions.std.basic.EchoAction, "
+        "Invalid input [name=std.echo, class=mistral.actions.std_actions.EchoAction, "
         "unexpected=['colour', 'size']]"
     )
 
