@@ -22,7 +22,19 @@ import pytest
 
 from tests.conformance import casekit
 
-RUNNER = pathlib.Path("/work/shared/conformance/run_cases.py")
+#: The shared runner: in ``shared/`` beside the checkout (as CI lays it out), else the
+#: development machine's copy.
+RUNNER = next(
+    (
+        candidate
+        for candidate in (
+            pathlib.Path(__file__).resolve().parents[3] / "shared/conformance/run_cases.py",
+            pathlib.Path("/work/shared/conformance/run_cases.py"),
+        )
+        if candidate.exists()
+    ),
+    pathlib.Path("/work/shared/conformance/run_cases.py"),
+)
 SIROCCO = pathlib.Path(sys.executable).parent / "sirocco"
 
 
