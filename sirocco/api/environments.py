@@ -68,14 +68,17 @@ def list_environments(
     database: deps.DatabaseDep,
 ) -> Response:
     """List environments."""
-    wanted = listing.parse(values, resource_fields=render.ENVIRONMENT, filters=FILTERS)
-    with database.read() as connection:
-        rows = queries.list_rows(
-            connection, queries.ENVIRONMENTS, wanted.page, fields=wanted.fields
-        )
-    items = [show(row, only=wanted.fields or None) for row in rows]
     return MistralJSONResponse(
-        listing.body(request, "environments", wanted, queries.ENVIRONMENTS, rows, items)
+        listing.page(
+            request,
+            values,
+            database,
+            collection="environments",
+            view=queries.ENVIRONMENTS,
+            resource_fields=render.ENVIRONMENT,
+            filters=FILTERS,
+            show=show,
+        )
     )
 
 

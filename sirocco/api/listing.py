@@ -20,6 +20,7 @@ from fastapi import Query, Request
 
 from sirocco.api.errors import ApiError
 from sirocco.store import queries
+from sirocco.store.database import Database
 
 PAGING = ("marker", "limit", "sort_keys", "sort_dirs", "fields")
 _UUID = re.compile(
@@ -222,6 +223,25 @@ def body(
     if link is not None:
         result["next"] = link
     return result
+
+
+def page(
+    request: Request,
+    values: Mapping[str, str | None],
+    database: Database,
+    *,
+    collection: str,
+    view: queries.View,
+    resource_fields: Sequence[str],
+    filters: Sequence[str],
+    show: Callable[..., dict[str, Any]],
+) -> dict[str, Any]:
+    """The body of a plain list endpoint: parse the query, read one page, show each row."""
+    wanted = parse(values, resource_fields=resource_fields, filters=filters)
+    with database.read() as connection:
+        rows = queries.list_rows(connection, view, wanted.page, fields=wanted.fields)
+    items = [show(row, only=wanted.fields or None) for row in rows]
+    return body(request, collection, wanted, view, rows, items)
 
 
 def selected_fields(value: str | None, resource_fields: Sequence[str]) -> tuple[str, ...]:

@@ -77,14 +77,17 @@ def list_cron_triggers(
     database: deps.DatabaseDep,
 ) -> Response:
     """List cron triggers."""
-    wanted = listing.parse(values, resource_fields=render.CRON_TRIGGER, filters=CRON_FILTERS)
-    with database.read() as connection:
-        rows = queries.list_rows(
-            connection, queries.CRON_TRIGGERS, wanted.page, fields=wanted.fields
-        )
-    items = [show_cron(row, only=wanted.fields or None) for row in rows]
     return MistralJSONResponse(
-        listing.body(request, "cron_triggers", wanted, queries.CRON_TRIGGERS, rows, items)
+        listing.page(
+            request,
+            values,
+            database,
+            collection="cron_triggers",
+            view=queries.CRON_TRIGGERS,
+            resource_fields=render.CRON_TRIGGER,
+            filters=CRON_FILTERS,
+            show=show_cron,
+        )
     )
 
 
@@ -176,14 +179,17 @@ def list_event_triggers(
     database: deps.DatabaseDep,
 ) -> Response:
     """List event triggers."""
-    wanted = listing.parse(values, resource_fields=render.EVENT_TRIGGER, filters=EVENT_FILTERS)
-    with database.read() as connection:
-        rows = queries.list_rows(
-            connection, queries.EVENT_TRIGGERS, wanted.page, fields=wanted.fields
-        )
-    items = [show_event(row, only=wanted.fields or None) for row in rows]
     return MistralJSONResponse(
-        listing.body(request, "event_triggers", wanted, queries.EVENT_TRIGGERS, rows, items)
+        listing.page(
+            request,
+            values,
+            database,
+            collection="event_triggers",
+            view=queries.EVENT_TRIGGERS,
+            resource_fields=render.EVENT_TRIGGER,
+            filters=EVENT_FILTERS,
+            show=show_event,
+        )
     )
 
 

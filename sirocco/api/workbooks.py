@@ -85,12 +85,17 @@ def list_workbooks(
     database: deps.DatabaseDep,
 ) -> Response:
     """List workbooks."""
-    wanted = listing.parse(values, resource_fields=render.WORKBOOK, filters=FILTERS)
-    with database.read() as connection:
-        rows = queries.list_rows(connection, queries.WORKBOOKS, wanted.page, fields=wanted.fields)
-    items = [show(row, only=wanted.fields or None) for row in rows]
     return MistralJSONResponse(
-        listing.body(request, "workbooks", wanted, queries.WORKBOOKS, rows, items)
+        listing.page(
+            request,
+            values,
+            database,
+            collection="workbooks",
+            view=queries.WORKBOOKS,
+            resource_fields=render.WORKBOOK,
+            filters=FILTERS,
+            show=show,
+        )
     )
 
 

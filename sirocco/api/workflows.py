@@ -112,12 +112,17 @@ def list_workflows(
     database: deps.DatabaseDep,
 ) -> Response:
     """List workflows with Mistral's filters and paging."""
-    wanted = listing.parse(values, resource_fields=render.WORKFLOW, filters=FILTERS)
-    with database.read() as connection:
-        rows = queries.list_rows(connection, queries.WORKFLOWS, wanted.page, fields=wanted.fields)
-    items = [show(row, only=wanted.fields or None) for row in rows]
     return MistralJSONResponse(
-        listing.body(request, "workflows", wanted, queries.WORKFLOWS, rows, items)
+        listing.page(
+            request,
+            values,
+            database,
+            collection="workflows",
+            view=queries.WORKFLOWS,
+            resource_fields=render.WORKFLOW,
+            filters=FILTERS,
+            show=show,
+        )
     )
 
 
