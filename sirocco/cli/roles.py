@@ -14,6 +14,7 @@ import signal
 import threading
 from types import FrameType
 
+from sirocco.cli.process import settle_heap
 from sirocco.executor.pool import ExecutorPool
 from sirocco.executor.worker import ExecutorWorker
 from sirocco.runtime import compose
@@ -42,6 +43,7 @@ def run_engine(settings: Settings) -> None:
     inline = ExecutorPool(parts.registry, lambda *_: None, workers=1)
     parts.runtime.attach_executor(None, inline.run_inline)
     parts.runtime.start(lost_actions=False, timers=False, cron=False, poll_outbox=True)
+    settle_heap()
     log.warning("sirocco engine running (database %s)", settings.db or "default")
     try:
         _wait_for_signal()
@@ -62,6 +64,7 @@ def run_executor(settings: Settings) -> None:
         workers=settings.executor_workers,
     )
     worker.start()
+    settle_heap()
     log.warning("sirocco executor running (target %s)", settings.executor_target or "any")
     try:
         _wait_for_signal()
@@ -75,6 +78,7 @@ def run_scheduler(settings: Settings) -> None:
     parts = compose.build(settings.db)
     scheduler = Scheduler(parts.database, utcnow)
     scheduler.start()
+    settle_heap()
     log.warning("sirocco scheduler running")
     try:
         _wait_for_signal()

@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 
 from sirocco.api.app import create_app
 from sirocco.cli.embedded import open_embedded
+from sirocco.cli.process import settle_heap
 from sirocco.runtime import compose
 
 log = logging.getLogger("sirocco.server")
@@ -50,6 +51,7 @@ def serve_parts(parts: compose.Parts, *, host: str, port: int, log_level: str) -
         timeout_graceful_shutdown=10,
     )
     server = _Server(config)
+    settle_heap()
 
     def _on_signal(signum: int, _frame: FrameType | None) -> None:
         log.warning("stopping on signal %s", signal.Signals(signum).name)
