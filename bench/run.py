@@ -48,7 +48,7 @@ def run_one(name: str, scale: int) -> dict[str, Any]:
 
     from sirocco import lang
     from sirocco.cli.embedded import open_embedded
-    from sirocco.cli.process import settle_heap
+    from sirocco.cli.process import settle_process
     from sirocco.runtime import definitions
     from sirocco.store import tables
 
@@ -56,7 +56,7 @@ def run_one(name: str, scale: int) -> dict[str, Any]:
     folder = tempfile.mkdtemp(prefix="sirocco-bench-")
     db_path = os.path.join(folder, "bench.sqlite")
     app = open_embedded(f"sqlite:///{db_path}")
-    settle_heap()  # as sirocco server and sirocco run do once started
+    settle_process()  # as sirocco server and sirocco run do once started
     try:
         document = lang.parse_workflows(spec["text"])
         workflow = next(iter(document.workflows.values()))

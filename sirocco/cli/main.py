@@ -171,20 +171,40 @@ _role_log_level = click.option(
 )
 
 
+_access_log = click.option(
+    "--access-log/--no-access-log",
+    default=False,
+    show_default=True,
+    help="Log one line per HTTP request.",
+)
+
+
 @main.command()
 @_role_log_level
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8989, show_default=True, type=int)
 @click.option("--db", "db_url", envvar="SIROCCO_DB", help="Database URL or SQLite file.")
+@_access_log
 @click.pass_context
 def server(
-    ctx: click.Context, host: str, port: int, db_url: str | None, role_log_level: str | None
+    ctx: click.Context,
+    host: str,
+    port: int,
+    db_url: str | None,
+    access_log: bool,
+    role_log_level: str | None,
 ) -> None:
     """Serve Mistral's REST API v2 with the engine, executor and timers in this process."""
     from sirocco.cli.server import serve
 
     try:
-        serve(host=host, port=port, db_url=db_url, log_level=_server_log_level(ctx))
+        serve(
+            host=host,
+            port=port,
+            db_url=db_url,
+            log_level=_server_log_level(ctx),
+            access_log=access_log,
+        )
     except errors.SiroccoError as exc:
         fail(exc.message)
     except OSError as exc:
@@ -196,16 +216,26 @@ def server(
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8989, show_default=True, type=int)
 @click.option("--db", "db_url", envvar="SIROCCO_DB", help="Database URL or SQLite file.")
+@_access_log
 @click.pass_context
 def api(
-    ctx: click.Context, host: str, port: int, db_url: str | None, role_log_level: str | None
+    ctx: click.Context,
+    host: str,
+    port: int,
+    db_url: str | None,
+    access_log: bool,
+    role_log_level: str | None,
 ) -> None:
     """The REST API alone (engines, executors and a scheduler run elsewhere)."""
     from sirocco.cli import roles
 
     try:
         roles.run_api(
-            _role_settings(db_url), host=host, port=port, log_level=_server_log_level(ctx)
+            _role_settings(db_url),
+            host=host,
+            port=port,
+            log_level=_server_log_level(ctx),
+            access_log=access_log,
         )
     except errors.SiroccoError as exc:
         fail(exc.message)

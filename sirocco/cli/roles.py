@@ -14,7 +14,7 @@ import signal
 import threading
 from types import FrameType
 
-from sirocco.cli.process import settle_heap
+from sirocco.cli.process import settle_process
 from sirocco.executor.pool import ExecutorPool
 from sirocco.executor.worker import ExecutorWorker
 from sirocco.runtime import compose
@@ -43,7 +43,7 @@ def run_engine(settings: Settings) -> None:
     inline = ExecutorPool(parts.registry, lambda *_: None, workers=1)
     parts.runtime.attach_executor(None, inline.run_inline)
     parts.runtime.start(lost_actions=False, timers=False, cron=False, poll_outbox=True)
-    settle_heap()
+    settle_process()
     log.warning("sirocco engine running (database %s)", settings.db or "default")
     try:
         _wait_for_signal()
@@ -64,7 +64,7 @@ def run_executor(settings: Settings) -> None:
         workers=settings.executor_workers,
     )
     worker.start()
-    settle_heap()
+    settle_process()
     log.warning("sirocco executor running (target %s)", settings.executor_target or "any")
     try:
         _wait_for_signal()
@@ -78,7 +78,7 @@ def run_scheduler(settings: Settings) -> None:
     parts = compose.build(settings.db)
     scheduler = Scheduler(parts.database, utcnow)
     scheduler.start()
-    settle_heap()
+    settle_process()
     log.warning("sirocco scheduler running")
     try:
         _wait_for_signal()
@@ -87,7 +87,9 @@ def run_scheduler(settings: Settings) -> None:
         parts.database.dispose()
 
 
-def run_api(settings: Settings, *, host: str, port: int, log_level: str) -> None:
+def run_api(
+    settings: Settings, *, host: str, port: int, log_level: str, access_log: bool = False
+) -> None:
     """Serve the REST API; it starts executions itself and leaves actions to executors."""
     from sirocco.cli.server import serve_parts
 
@@ -97,7 +99,7 @@ def run_api(settings: Settings, *, host: str, port: int, log_level: str) -> None
     parts.service.attach_executor(None)
     parts.runtime.start(recover=False, timers=False, cron=False)
     try:
-        serve_parts(parts, host=host, port=port, log_level=log_level)
+        serve_parts(parts, host=host, port=port, log_level=log_level, access_log=access_log)
     finally:
         parts.runtime.stop()
         inline.shutdown()

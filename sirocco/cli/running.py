@@ -83,13 +83,13 @@ def _embedded(db_url: str | None) -> Iterator[Embedded]:
     import sqlalchemy as sa
 
     from sirocco.cli.embedded import open_embedded
-    from sirocco.cli.process import settle_heap
+    from sirocco.cli.process import settle_process
 
     try:
         app = open_embedded(db_url)
     except sa.exc.SQLAlchemyError as exc:
         raise errors.ConfigurationError(f"can't use the database: {_first_line(exc)}") from exc
-    settle_heap()
+    settle_process()
     try:
         yield app
     except sa.exc.SQLAlchemyError as exc:

@@ -12,8 +12,9 @@ import uvicorn
 from sqlalchemy.engine import make_url
 
 from sirocco.api.app import create_app
+from sirocco.api.warmup import warm_up
 from sirocco.cli.embedded import open_embedded
-from sirocco.cli.process import settle_heap
+from sirocco.cli.process import settle_process
 from sirocco.runtime import compose
 
 log = logging.getLogger("sirocco.server")
@@ -28,30 +29,36 @@ class _Server(uvicorn.Server):
         yield
 
 
-def serve(*, host: str, port: int, db_url: str | None, log_level: str) -> None:
+def serve(
+    *, host: str, port: int, db_url: str | None, log_level: str, access_log: bool = False
+) -> None:
     """Run every role in this process until SIGTERM or SIGINT."""
     app = open_embedded(db_url)
     try:
-        serve_parts(app.parts, host=host, port=port, log_level=log_level)
+        serve_parts(app.parts, host=host, port=port, log_level=log_level, access_log=access_log)
     finally:
         app.close()
         log.warning("sirocco server stopped")
 
 
-def serve_parts(parts: compose.Parts, *, host: str, port: int, log_level: str) -> None:
+def serve_parts(
+    parts: compose.Parts, *, host: str, port: int, log_level: str, access_log: bool = False
+) -> None:
     """Serve the API over ``parts`` until SIGTERM or SIGINT: stop taking requests, let the
     requests in hand finish; the caller then stops the engine after its batch in hand."""
+    app = create_app(parts.service)
     config = uvicorn.Config(
-        create_app(parts.service),
+        app,
         host=host,
         port=port,
         log_level=log_level.lower(),
-        access_log=True,
+        access_log=access_log,
         lifespan="off",
         timeout_graceful_shutdown=10,
     )
     server = _Server(config)
-    settle_heap()
+    warm_up(app)
+    settle_process()
 
     def _on_signal(signum: int, _frame: FrameType | None) -> None:
         log.warning("stopping on signal %s", signal.Signals(signum).name)
