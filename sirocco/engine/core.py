@@ -335,6 +335,4 @@ def _variables(step: Step) -> dict[str, Any]:
 def _with_context(
     workflow: records.WorkflowExecution, context: Mapping[str, Any]
 ) -> records.WorkflowExecution:
-    import dataclasses
-
-    return dataclasses.replace(workflow, context=dict(context))
+    return records.evolve(workflow, {"context": dict(context)})

@@ -12,13 +12,14 @@ if the runtime never commits them.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, MutableMapping
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, overload
 
 from sirocco.engine import records, states
 from sirocco.engine.states import State
 
 Key = TypeVar("Key")
 Value = TypeVar("Value")
+Other = TypeVar("Other")
 
 _GONE = object()
 
@@ -39,6 +40,19 @@ class Overlay(MutableMapping[Key, Value], Generic[Key, Value]):
                 raise KeyError(key)
             return value  # type: ignore[return-value]
         return self._base[key]
+
+    @overload
+    def get(self, key: Key, /) -> Value | None: ...
+    @overload
+    def get(self, key: Key, /, default: Value | Other) -> Value | Other: ...
+
+    def get(self, key: Key, /, default: object = None) -> object:
+        # Mapping.get goes through __getitem__ and a KeyError for every miss.
+        changes = self._changes
+        if key in changes:
+            value = changes[key]
+            return default if value is _GONE else value
+        return self._base.get(key, default)
 
     def __contains__(self, key: object) -> bool:
         if key in self._changes:

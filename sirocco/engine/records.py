@@ -1,16 +1,17 @@
 """The records the engine reads and writes: workflow, task and action executions.
 
 They are frozen values; the store maps them to rows and back, the engine
-changes them with ``dataclasses.replace``. Times are naive UTC datetimes
+changes them with :func:`evolve`. Times are naive UTC datetimes
 supplied by the caller (the engine never reads a clock).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from sirocco.engine.states import State
 from sirocco.lang import specs
@@ -132,3 +133,30 @@ class ActionExecution:
     project_id: str = "<default-project>"
     created_at: datetime
     updated_at: datetime | None = None
+
+
+Record = TypeVar("Record", WorkflowExecution, TaskExecution, ActionExecution)
+
+_FIELDS: dict[type, tuple[tuple[str, ...], frozenset[str]]] = {
+    cls: (names, frozenset(names))
+    for cls in (WorkflowExecution, TaskExecution, ActionExecution)
+    for names in [tuple(item.name for item in dataclasses.fields(cls))]
+}
+_new = object.__new__
+_set = object.__setattr__
+
+
+def evolve(record: Record, changes: Mapping[str, Any]) -> Record:
+    """A copy of ``record`` with ``changes``: ``dataclasses.replace`` without its per-call
+    field inspection and ``__init__`` (the engine makes several copies per task)."""
+    cls = type(record)
+    names, known = _FIELDS[cls]
+    if not known.issuperset(changes):
+        unknown = sorted(set(changes) - known)
+        raise TypeError(f"{cls.__name__} has no field(s) {unknown}")
+    copy = _new(cls)
+    for name in names:
+        _set(copy, name, getattr(record, name))
+    for name, value in changes.items():
+        _set(copy, name, value)
+    return copy

@@ -10,7 +10,6 @@ once never deepens the stack.
 
 from __future__ import annotations
 
-import dataclasses
 import traceback
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -54,7 +53,7 @@ class Step:
 
     def put_workflow(self, workflow: records.WorkflowExecution, *, new: bool = False) -> None:
         if not new:
-            workflow = dataclasses.replace(workflow, updated_at=self.now)
+            workflow = records.evolve(workflow, {"updated_at": self.now})
         self.workflow = workflow
         self._workflow_changed = True
         self._new_workflow = self._new_workflow or new
@@ -64,7 +63,7 @@ class Step:
         new_state = changes.get("state")
         if new_state is not None:
             states.check_transition(self.workflow.state, new_state, what="workflow execution")
-        self.put_workflow(dataclasses.replace(self.workflow, **changes))
+        self.put_workflow(records.evolve(self.workflow, changes))
         return self.workflow
 
     def task(self, task_id: str) -> records.TaskExecution | None:
@@ -84,7 +83,7 @@ class Step:
             if states.is_completed(new_state):
                 changes.setdefault("finished_at", self.now)
         changes.setdefault("updated_at", self.now)
-        return self.put_task(dataclasses.replace(current, **changes))
+        return self.put_task(records.evolve(current, changes))
 
     def current(self, task: records.TaskExecution) -> records.TaskExecution:
         """The latest value of ``task`` in this step."""
@@ -102,7 +101,7 @@ class Step:
         self, action: records.ActionExecution, **changes: Any
     ) -> records.ActionExecution:
         changes.setdefault("updated_at", self.now)
-        return self.put_action(dataclasses.replace(action, **changes))
+        return self.put_action(records.evolve(action, changes))
 
     def task_actions(self, task_id: str) -> list[records.ActionExecution]:
         """All action executions of a task: the stored ones with this step's on top."""
