@@ -73,15 +73,20 @@ class EngineService(Protocol):
     def list_actions(self) -> list[Mapping[str, Any]]: ...
 
 
-def service(request: Request) -> EngineService:
+# The two dependencies below are coroutines only so that FastAPI calls them on the
+# event loop: a plain function dependency costs a hop to the thread pool per request.
+
+
+async def service(request: Request) -> EngineService:
     """The service the app was created with."""
     found: EngineService = request.app.state.service
     return found
 
 
-def database(request: Request) -> Database:
+async def database(request: Request) -> Database:
     """The service's database."""
-    return service(request).database
+    found: EngineService = request.app.state.service
+    return found.database
 
 
 def now() -> datetime:

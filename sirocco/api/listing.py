@@ -12,7 +12,7 @@ from __future__ import annotations
 import inspect
 import re
 import urllib.parse
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,12 +42,12 @@ class ListRequest:
 
 def query_dependency(
     filters: Sequence[str], options: Sequence[str] = ()
-) -> Callable[..., dict[str, str | None]]:
+) -> Callable[..., Coroutine[Any, Any, dict[str, str | None]]]:
     """A dependency declaring the paging parameters, ``filters`` and ``options`` as queries."""
     names = [*PAGING, *filters, *options]
 
-    def dependency(**values: str | None) -> dict[str, str | None]:
-        return values
+    async def dependency(**values: str | None) -> dict[str, str | None]:
+        return values  # a coroutine, so that FastAPI does not send it to the thread pool
 
     parameters = [
         inspect.Parameter(
