@@ -72,16 +72,18 @@ def create_app(
     app.openapi = lambda: openapi.document(app)  # type: ignore[method-assign]
     app.state.allow_action_execution_deletion = allow_action_execution_deletion
     errors.install(app)
-    app.include_router(_root)
+    # Routes are tried in order and no two routers share a path prefix: the busiest
+    # (executions, polled by every client) come first.
     for module in (
-        workbooks,
-        workflows,
-        actions,
         executions,
         tasks,
         action_executions,
+        workflows,
+        workbooks,
+        actions,
         environments,
         triggers,
     ):
         app.include_router(module.router)
+    app.include_router(_root)
     return app
