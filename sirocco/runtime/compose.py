@@ -68,15 +68,20 @@ def populate(database: Database) -> None:
     from sirocco.store import definitions, tables
 
     table = tables.action_definitions
-    with database.transaction() as connection:
-        present = connection.execute(
-            sa.select(table.c.id).where(table.c.name == "std.wait_ssh", table.c.namespace == "")
-        ).first()
-        if present is None:
-            definitions.save_actions(
-                connection,
-                PREINSTALLED_ACTIONS,
-                now=datetime.now(UTC).replace(tzinfo=None),
-                scope="public",
-                create=True,
-            )
+    present = sa.select(table.c.id).where(table.c.name == "std.wait_ssh", table.c.namespace == "")
+    try:
+        with database.transaction() as connection:
+            if connection.execute(present).first() is None:
+                definitions.save_actions(
+                    connection,
+                    PREINSTALLED_ACTIONS,
+                    now=datetime.now(UTC).replace(tzinfo=None),
+                    scope="public",
+                    create=True,
+                )
+    except sa.exc.IntegrityError:
+        # Processes started together (an engine and an API, say) race to store them;
+        # the one that lost finds them there.
+        with database.read() as connection:
+            if connection.execute(present).first() is None:
+                raise
