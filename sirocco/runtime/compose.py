@@ -79,9 +79,9 @@ def populate(database: Database) -> None:
                     scope="public",
                     create=True,
                 )
-    except sa.exc.IntegrityError:
+    except (sa.exc.IntegrityError, errors.ConflictError):
         # Processes started together (an engine and an API, say) race to store them;
-        # the one that lost finds them there.
+        # the one that lost (on the unique constraint) finds them there.
         with database.read() as connection:
             if connection.execute(present).first() is None:
                 raise
