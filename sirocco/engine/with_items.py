@@ -12,6 +12,7 @@ separate job.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -114,21 +115,27 @@ def _start_more(step: Step, task: records.TaskExecution) -> None:
         counters["running"] += 1
         started.append(index)
     task = _set_counters(step, task, counters)
-    items = [
-        (index, evaluation.task_data(step, task, items=_item(found, index))) for index in started
-    ]
     if task_spec.workflow:
-        for index, data in items:
-            running.start_subworkflow(step, task, data, index=index)
+        for index in started:
+            running.start_subworkflow(step, task, _item_data(step, task, found, index), index=index)
         return
     # As in Mistral, the inputs are evaluated first (an error there is
     # structural); then each action is resolved and scheduled, where an
-    # error other than a parameter mismatch fails just the task.
-    inputs = [(index, data, running.action_input(step, task, data)) for index, data in items]
+    # error other than a parameter mismatch fails just the task. Only the
+    # inputs are kept in between: each item's data layers are built again
+    # when its action is scheduled, so that the data of many items (a
+    # hundred thousand, without a concurrency limit) never all exist at once.
+    inputs = deque(
+        (index, running.action_input(step, task, _item_data(step, task, found, index)))
+        for index in started
+    )
     try:
-        for index, data, given in inputs:
+        while inputs:
+            # Taken off once scheduled: the action execution keeps its own copy.
+            index, given = inputs.popleft()
             if plan is None:
                 plan = running.plan_action(step, task, evaluation.task_data(step, task))
+            data = _item_data(step, task, found, index)
             running.run_action(step, task, plan, data, index=index, attempt=attempt, given=given)
     except errors.SiroccoError as error:
         if isinstance(error, errors.ActionInputError):
@@ -136,8 +143,12 @@ def _start_more(step: Step, task: records.TaskExecution) -> None:
         fail_scheduling(step, task, message_of(error))
 
 
-def _item(found: Mapping[str, list[Any]], index: int) -> dict[str, Any]:
-    return {variable: values[index] for variable, values in found.items()}
+def _item_data(
+    step: Step, task: records.TaskExecution, found: Mapping[str, list[Any]], index: int
+) -> evaluation.DataLayers:
+    """The data of one item: the task's data with the item's variables."""
+    item = {variable: values[index] for variable, values in found.items()}
+    return evaluation.task_data(step, task, items=item)
 
 
 def fail_scheduling(step: Step, task: records.TaskExecution, message: str) -> None:

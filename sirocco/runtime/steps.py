@@ -103,48 +103,100 @@ class _Pending:
     workflow: records.WorkflowExecution | None = None
     workflow_is_new: bool = False
     previous_state: str | None = None
-    tasks: dict[str, records.TaskExecution] = field(default_factory=dict)
-    new_tasks: set[str] = field(default_factory=set)
-    actions: dict[str, records.ActionExecution] = field(default_factory=dict)
-    new_actions: set[str] = field(default_factory=set)
+    #: Records by id at their latest value, those to insert apart from those to update.
+    new_tasks: dict[str, records.TaskExecution] = field(default_factory=dict)
+    task_updates: dict[str, records.TaskExecution] = field(default_factory=dict)
+    new_actions: dict[str, records.ActionExecution] = field(default_factory=dict)
+    action_updates: dict[str, records.ActionExecution] = field(default_factory=dict)
     commands: list[commands.Command] = field(default_factory=list)
     inline: list[events.Event] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _OutboxRow:
+    """An outbox row to write, its payload encoded only when it is written."""
+
+    id: str
+    workflow_execution_id: str | None
+    kind: str
+    payload: commands.Command | events.Event
+    created_at: datetime
+    claimed_until: datetime | None
+    target: str | None = None
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "workflow_execution_id": self.workflow_execution_id,
+            "kind": self.kind,
+            "payload": codec.encode(self.payload),
+            "created_at": self.created_at,
+            "claimed_until": self.claimed_until,
+            "target": self.target,
+        }
+
+
 @dataclass(slots=True)
 class _Writes:
-    """The rows a batch writes, one executemany per table and kind at the end."""
+    """What a batch writes, per table and kind, until flushed (parents before children).
 
-    new_workflows: list[dict[str, Any]] = field(default_factory=list)
-    workflow_updates: list[dict[str, Any]] = field(default_factory=list)
-    bumps: list[dict[str, Any]] = field(default_factory=list)
-    new_tasks: list[dict[str, Any]] = field(default_factory=list)
-    task_updates: list[dict[str, Any]] = field(default_factory=list)
-    new_actions: list[dict[str, Any]] = field(default_factory=list)
-    action_updates: list[dict[str, Any]] = field(default_factory=list)
-    outbox: list[dict[str, Any]] = field(default_factory=list)
+    Records and commands are kept as they are and made into rows only when
+    flushed, a chunk at a time (``executions.execute_many``): a step that starts
+    a with-items task of 100,000 items would otherwise hold 100,000 row dicts,
+    and as many encoded payloads, on top of the records.
+    """
+
+    new_workflows: list[records.WorkflowExecution] = field(default_factory=list)
+    workflow_updates: list[records.WorkflowExecution] = field(default_factory=list)
+    bumps: list[str] = field(default_factory=list)
+    new_tasks: list[records.TaskExecution] = field(default_factory=list)
+    task_updates: list[records.TaskExecution] = field(default_factory=list)
+    new_actions: list[records.ActionExecution] = field(default_factory=list)
+    action_updates: list[records.ActionExecution] = field(default_factory=list)
+    outbox: list[_OutboxRow] = field(default_factory=list)
     timers: list[dict[str, Any]] = field(default_factory=list)
 
     def flush(self, connection: sa.Connection) -> None:
         """Write everything collected (parents before children), then forget it."""
-        executions.insert_rows(connection, tables.workflow_executions, self.new_workflows)
-        executions.update_workflows(connection, self.workflow_updates)
-        if self.bumps:
-            connection.execute(_BUMP_VERSION, self.bumps)
-        executions.insert_rows(connection, tables.task_executions, self.new_tasks)
-        executions.update_rows(connection, tables.task_executions, self.task_updates)
-        executions.insert_rows(connection, tables.action_executions, self.new_actions)
-        executions.update_rows(connection, tables.action_executions, self.action_updates)
-        if self.outbox:
-            connection.execute(sa.insert(tables.outbox), self.outbox)
-        if self.timers:
-            connection.execute(sa.insert(tables.timers), self.timers)
-        for rows in (
+        executions.insert_rows(
+            connection,
+            tables.workflow_executions,
+            (executions.workflow_row(record) for record in self.new_workflows),
+        )
+        executions.update_workflows(
+            connection, (executions.workflow_update_row(record) for record in self.workflow_updates)
+        )
+        executions.execute_many(
+            connection, _BUMP_VERSION, ({"execution_id": item} for item in self.bumps)
+        )
+        executions.insert_rows(
+            connection,
+            tables.task_executions,
+            (executions.task_row(record) for record in self.new_tasks),
+        )
+        executions.update_rows(
+            connection,
+            tables.task_executions,
+            (executions.task_row(record) for record in self.task_updates),
+        )
+        executions.insert_rows(
+            connection,
+            tables.action_executions,
+            (executions.action_row(record) for record in self.new_actions),
+        )
+        executions.update_rows(
+            connection,
+            tables.action_executions,
+            (executions.action_row(record) for record in self.action_updates),
+        )
+        executions.execute_many(connection, _INSERT_OUTBOX, (item.row() for item in self.outbox))
+        executions.execute_many(connection, _INSERT_TIMER, self.timers)
+        for kept in (
             self.new_workflows, self.workflow_updates, self.bumps, self.new_tasks,
             self.task_updates, self.new_actions, self.action_updates, self.outbox, self.timers,
         ):  # fmt: skip
-            rows.clear()
+            kept.clear()
 
 
 _random = random.Random()  # seeded from os.urandom; ids need uniqueness, not secrecy
@@ -301,10 +353,14 @@ class Stepper:
             snapshot.add_actions(executions.load_actions(connection, missing))
         pending = _Pending(previous_state=str(snapshot.workflow.state))
         try:
-            decision = engine.decide(
-                snapshot, [item.event for item in envelopes], now=self.clock(), new_id=new_id
+            # The decision is not kept once absorbed (see ``_absorb``).
+            self._absorb(
+                engine.decide(
+                    snapshot, [item.event for item in envelopes], now=self.clock(), new_id=new_id
+                ),
+                snapshot,
+                pending,
             )
-            self._absorb(decision, snapshot, pending)
             self._rounds(snapshot, pending)
         except BaseException:
             self.snapshots.drop(execution_id)
@@ -343,6 +399,7 @@ class Stepper:
         snapshot = engine.Snapshot(workflow, [], [], self.lookup)
         pending = _Pending(workflow_is_new=True)
         self._absorb(decision, snapshot, pending)
+        del decision  # not kept once absorbed (see ``_absorb``)
         # No inline rounds here: the caller waits for the start (POST /v2/executions);
         # the results of inline actions are decided in the next batch.
         self._write(writes, pending, outgoing)
@@ -400,22 +457,32 @@ class Stepper:
     def _absorb(
         self, decision: engine.Decision, snapshot: engine.Snapshot, pending: _Pending
     ) -> None:
-        """Fold one round's decision into the snapshot and the pending writes."""
+        """Fold one round's decision into the snapshot and the pending writes.
+
+        Callers drop the decision once absorbed: what is left to write is in
+        ``pending``, and the commands run inline (one per item of a with-items
+        task, each with its input) need not outlive this call.
+        """
         for workflow in decision.workflows:
             pending.workflow = workflow
+        # A record is new if it is neither known from an earlier round nor stored.
         for task in decision.tasks:
-            if task.id not in pending.tasks and snapshot.tasks.get(task.id) is None:
-                pending.new_tasks.add(task.id)
-            pending.tasks[task.id] = task
+            if task.id in pending.new_tasks or (
+                task.id not in pending.task_updates and snapshot.tasks.get(task.id) is None
+            ):
+                pending.new_tasks[task.id] = task
+            else:
+                pending.task_updates[task.id] = task
         stored = self.lookup.loaded_action_ids()
         for action in decision.actions:
-            if (
-                action.id not in pending.actions
+            if action.id in pending.new_actions or (
+                action.id not in pending.action_updates
                 and action.id not in snapshot.actions
                 and action.id not in stored
             ):
-                pending.new_actions.add(action.id)
-            pending.actions[action.id] = action
+                pending.new_actions[action.id] = action
+            else:
+                pending.action_updates[action.id] = action
         pending.problems.extend(decision.problems)
         snapshot.apply(decision)
         for command in decision.commands:
@@ -433,8 +500,9 @@ class Stepper:
             if snapshot.workflow.state in TERMINAL:
                 break
             batch, pending.inline = pending.inline, []
-            decision = engine.decide(snapshot, batch, now=self.clock(), new_id=new_id)
-            self._absorb(decision, snapshot, pending)
+            self._absorb(
+                engine.decide(snapshot, batch, now=self.clock(), new_id=new_id), snapshot, pending
+            )
             rounds += 1
 
     # ------------------------------------------------------------ writing
@@ -449,27 +517,24 @@ class Stepper:
     ) -> None:
         """Add one execution's changes to the batch's writes (flushed together)."""
         now = self.clock()
+        claim_until = now + CLAIM_FOR  # one value for every row this call writes
         workflow = pending.workflow
         if workflow is not None:
             if pending.workflow_is_new:
-                writes.new_workflows.append(executions.workflow_row(workflow))
+                writes.new_workflows.append(workflow)
             else:
-                writes.workflow_updates.append(executions.workflow_update_row(workflow))
+                writes.workflow_updates.append(workflow)
             if workflow.state in TERMINAL:
                 outgoing.ended.append((workflow.id, str(workflow.state)))
             if str(workflow.state) != pending.previous_state:
                 outgoing.changed.append((workflow.id, workflow.workflow_name, str(workflow.state)))
         elif bump is not None:
             # Bump the version so that another engine drops its cached snapshot.
-            writes.bumps.append({"execution_id": bump})
-        for task in pending.tasks.values():
-            target = writes.new_tasks if task.id in pending.new_tasks else writes.task_updates
-            target.append(executions.task_row(task))
-        for action in pending.actions.values():
-            is_new = action.id in pending.new_actions
-            (writes.new_actions if is_new else writes.action_updates).append(
-                executions.action_row(action)
-            )
+            writes.bumps.append(bump)
+        writes.new_tasks.extend(pending.new_tasks.values())
+        writes.task_updates.extend(pending.task_updates.values())
+        writes.new_actions.extend(pending.new_actions.values())
+        writes.action_updates.extend(pending.action_updates.values())
         for command in pending.commands:
             if isinstance(command, commands.ScheduleTimer):
                 timer_id = new_id()
@@ -482,7 +547,7 @@ class Stepper:
                         "payload": codec.encode(command.event),
                         # Due now: this process delivers it right after the commit; the
                         # timer thread takes it over only if that never happens.
-                        "claimed_until": now + CLAIM_FOR if due_now else None,
+                        "claimed_until": claim_until if due_now else None,
                         "created_at": now,
                     }
                 )
@@ -502,34 +567,31 @@ class Stepper:
                     else new_id()
                 )
                 writes.outbox.append(
-                    {
-                        "id": outbox_id,
-                        "workflow_execution_id": getattr(command, "workflow_execution_id", None),
-                        "kind": type(command).__name__,
-                        "payload": codec.encode(command),
-                        "created_at": now,
+                    _OutboxRow(
+                        id=outbox_id,
+                        workflow_execution_id=getattr(command, "workflow_execution_id", None),
+                        kind=type(command).__name__,
+                        payload=command,
+                        created_at=now,
                         # This process delivers the events it made itself, right after the
                         # commit; another engine takes them over only if that never happens.
-                        "claimed_until": None if is_action else now + CLAIM_FOR,
-                        "target": (
-                            command.target if isinstance(command, commands.RunAction) else None
-                        ),
-                    }
+                        claimed_until=None if is_action else claim_until,
+                        target=command.target if isinstance(command, commands.RunAction) else None,
+                    )
                 )
                 outgoing.items.append((outbox_id, command))
         for event in pending.inline:
             # Results decided on in a later batch (the rounds ran out): durable until then.
             outbox_id = new_id()
             writes.outbox.append(
-                {
-                    "id": outbox_id,
-                    "workflow_execution_id": event.workflow_execution_id,
-                    "kind": "ActionResult",
-                    "payload": codec.encode(event),
-                    "created_at": now,
-                    "claimed_until": now + CLAIM_FOR,
-                    "target": None,
-                }
+                _OutboxRow(
+                    id=outbox_id,
+                    workflow_execution_id=event.workflow_execution_id,
+                    kind="ActionResult",
+                    payload=event,
+                    created_at=now,
+                    claimed_until=claim_until,
+                )
             )
             outgoing.followups.append((outbox_id, event))
         for problem in pending.problems:
@@ -554,6 +616,8 @@ _DELETE_TIMERS = (
     .where(tables.timers.c.id.in_(sa.bindparam("ids", expanding=True)))
     .returning(tables.timers.c.id)
 )
+_INSERT_OUTBOX = sa.insert(tables.outbox)
+_INSERT_TIMER = sa.insert(tables.timers)
 _BUMP_VERSION = (
     sa.update(tables.workflow_executions)
     .where(tables.workflow_executions.c.id == sa.bindparam("execution_id"))

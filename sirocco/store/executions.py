@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,6 +22,11 @@ ActionExecution = records.ActionExecution
 _wf = tables.workflow_executions
 _task = tables.task_executions
 _action = tables.action_executions
+
+#: Rows per executemany. A step may write 100,000 rows to one table (a with-items
+#: task); written a chunk at a time, their dicts and bound parameters never all
+#: exist at once, while a thousand rows still keep the per-statement cost negligible.
+CHUNK_ROWS = 1000
 
 
 # ---------------------------------------------------------------- rows <-> records
@@ -301,25 +307,45 @@ def workflow_update_row(record: WorkflowExecution) -> dict[str, Any]:
     return {"_id": record.id, **{name: row[name] for name in _WORKFLOW_MUTABLE}}
 
 
-def update_workflows(connection: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        connection.execute(_UPDATE_WORKFLOW, rows)
+def update_workflows(connection: sa.Connection, rows: Iterable[dict[str, Any]]) -> None:
+    execute_many(connection, _UPDATE_WORKFLOW, rows)
 
 
-def insert_rows(connection: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert rows in one executemany."""
-    if rows:
-        connection.execute(_INSERT[table.name], rows)
+def insert_rows(connection: sa.Connection, table: sa.Table, rows: Iterable[dict[str, Any]]) -> None:
+    """Insert rows, one executemany per chunk (``rows`` may be a generator)."""
+    execute_many(connection, _INSERT[table.name], rows)
 
 
-def update_rows(connection: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Update rows (every column given) in one executemany per shape."""
-    shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for row in rows:
-        columns = tuple(name for name in row if name != "id")
-        shapes.setdefault(columns, []).append({"_id": row["id"], **{n: row[n] for n in columns}})
-    for columns, batch in shapes.items():
-        connection.execute(_update_statement(table, columns), batch)
+def update_rows(connection: sa.Connection, table: sa.Table, rows: Iterable[dict[str, Any]]) -> None:
+    """Update rows (every column given), one executemany per chunk and shape
+    (``rows`` may be a generator)."""
+    for chunk in _chunks(rows):
+        shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for row in chunk:
+            columns = tuple(name for name in row if name != "id")
+            shapes.setdefault(columns, []).append(
+                {"_id": row["id"], **{name: row[name] for name in columns}}
+            )
+        for columns, batch in shapes.items():
+            connection.execute(_update_statement(table, columns), batch)
+
+
+def execute_many(
+    connection: sa.Connection, statement: sa.Executable, rows: Iterable[dict[str, Any]]
+) -> None:
+    """Execute ``statement`` once per row, in one executemany per chunk of ``CHUNK_ROWS``.
+
+    ``rows`` is consumed a chunk at a time: given a generator, only one chunk of
+    row dicts exists at any moment.
+    """
+    for chunk in _chunks(rows):
+        connection.execute(statement, chunk)
+
+
+def _chunks(rows: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    iterator = iter(rows)
+    while chunk := list(itertools.islice(iterator, CHUNK_ROWS)):
+        yield chunk
 
 
 def save_records(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from sirocco.store import executions, tables
 from tests.integration import helpers
 
 SEQUENCE = """
@@ -206,6 +207,49 @@ def test_with_items_empty_list_succeeds_with_empty_result(database_url: str) -> 
         row = helpers.run(app, "squares", {"numbers": []})
         assert row.state == "SUCCESS", row.state_info
         assert row.output == {"squares": [], "pairs": 0}
+
+
+MANY_ITEMS = """
+version: '2.0'
+many_items:
+  input: [numbers]
+  tasks:
+    first:
+      with-items: number in <% $.numbers %>
+      action: std.echo output=<% $.number * 2 %>
+      publish:
+        doubled: <% task().result %>
+      on-success: [again]
+    again:
+      with-items: number in <% $.doubled %>
+      action: std.echo output=<% $.number + 1 %>
+      publish:
+        plus_one: <% task().result %>
+  output:
+    doubled: <% $.doubled %>
+    plus_one: <% $.plus_one %>
+"""
+
+
+def test_with_items_larger_than_a_write_chunk_stores_every_row(database_url: str) -> None:
+    # More items than two executemany chunks: ``first`` starts with the workflow (its
+    # action rows are written RUNNING, its results come back through as many outbox
+    # rows); ``again`` is started and run inside one step (its rows written once, done).
+    numbers = list(range(2 * executions.CHUNK_ROWS + 1))
+    with helpers.embedded(database_url) as app:
+        helpers.deploy(app, MANY_ITEMS)
+        row = helpers.run(app, "many_items", {"numbers": numbers}, timeout=60)
+        assert row.state == "SUCCESS", row.state_info
+        assert row.output == {
+            "doubled": [n * 2 for n in numbers],
+            "plus_one": [n * 2 + 1 for n in numbers],
+        }
+        for name, expected in (("first", row.output["doubled"]), ("again", row.output["plus_one"])):
+            actions = helpers.actions(app, helpers.task(app, row.id, name).id)
+            assert [action.index for action in actions] == numbers
+            assert [action.output for action in actions] == expected
+            assert {(action.state, action.accepted) for action in actions} == {("SUCCESS", True)}
+        assert helpers.count_rows(app, tables.outbox) == 0
 
 
 NESTED = """
