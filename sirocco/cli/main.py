@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -171,71 +174,74 @@ _role_log_level = click.option(
 )
 
 
-_access_log = click.option(
-    "--access-log/--no-access-log",
-    default=False,
-    show_default=True,
-    help="Log one line per HTTP request.",
-)
+@dataclass(frozen=True, slots=True)
+class HttpOptions:
+    """What ``sirocco server`` and ``sirocco api`` are told about serving HTTP."""
+
+    host: str
+    port: int
+    db_url: str | None
+    access_log: bool
+
+
+def _http_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Add --host, --port, --db and --access-log, given to ``command`` as ``http``."""
+
+    @click.option("--host", default="127.0.0.1", show_default=True)
+    @click.option("--port", default=8989, show_default=True, type=int)
+    @click.option("--db", "db_url", envvar="SIROCCO_DB", help="Database URL or SQLite file.")
+    @click.option(
+        "--access-log/--no-access-log",
+        default=False,
+        show_default=True,
+        help="Log one line per HTTP request.",
+    )
+    @functools.wraps(command)
+    def with_http(
+        *args: Any, host: str, port: int, db_url: str | None, access_log: bool, **kwargs: Any
+    ) -> None:
+        command(*args, http=HttpOptions(host, port, db_url, access_log), **kwargs)
+
+    return with_http
 
 
 @main.command()
 @_role_log_level
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8989, show_default=True, type=int)
-@click.option("--db", "db_url", envvar="SIROCCO_DB", help="Database URL or SQLite file.")
-@_access_log
+@_http_options
 @click.pass_context
-def server(
-    ctx: click.Context,
-    host: str,
-    port: int,
-    db_url: str | None,
-    access_log: bool,
-    role_log_level: str | None,
-) -> None:
+def server(ctx: click.Context, http: HttpOptions, role_log_level: str | None) -> None:
     """Serve Mistral's REST API v2 with the engine, executor and timers in this process."""
     from sirocco.cli.server import serve
 
     try:
         serve(
-            host=host,
-            port=port,
-            db_url=db_url,
+            host=http.host,
+            port=http.port,
+            db_url=http.db_url,
             log_level=_server_log_level(ctx),
-            access_log=access_log,
+            access_log=http.access_log,
         )
     except errors.SiroccoError as exc:
         fail(exc.message)
     except OSError as exc:
-        fail(f"can't serve on {host}:{port}: {exc.strerror or exc}")
+        fail(f"can't serve on {http.host}:{http.port}: {exc.strerror or exc}")
 
 
 @main.command()
 @_role_log_level
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8989, show_default=True, type=int)
-@click.option("--db", "db_url", envvar="SIROCCO_DB", help="Database URL or SQLite file.")
-@_access_log
+@_http_options
 @click.pass_context
-def api(
-    ctx: click.Context,
-    host: str,
-    port: int,
-    db_url: str | None,
-    access_log: bool,
-    role_log_level: str | None,
-) -> None:
+def api(ctx: click.Context, http: HttpOptions, role_log_level: str | None) -> None:
     """The REST API alone (engines, executors and a scheduler run elsewhere)."""
     from sirocco.cli import roles
 
     try:
         roles.run_api(
-            _role_settings(db_url),
-            host=host,
-            port=port,
+            _role_settings(http.db_url),
+            host=http.host,
+            port=http.port,
             log_level=_server_log_level(ctx),
-            access_log=access_log,
+            access_log=http.access_log,
         )
     except errors.SiroccoError as exc:
         fail(exc.message)
