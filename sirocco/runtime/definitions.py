@@ -28,10 +28,9 @@ def find_workflow(
 ) -> FoundWorkflow:
     """A workflow definition by id, or by name: same workbook first, then the
     namespace, then the default namespace (Mistral's resolution order)."""
-    table = tables.workflow_definitions
     with database.read() as connection:
         if _UUID.match(identifier):
-            row = connection.execute(sa.select(table).where(table.c.id == identifier)).first()
+            row = connection.execute(_WORKFLOW_BY_ID, {"id": identifier}).first()
             if row is not None:
                 return _found(row)
         candidates: list[tuple[str, str]] = []
@@ -44,14 +43,23 @@ def find_workflow(
             candidates.append((identifier, ""))
         for name, candidate_namespace in candidates:
             row = connection.execute(
-                sa.select(table).where(
-                    table.c.name == name, table.c.namespace == candidate_namespace
-                )
+                _WORKFLOW_BY_NAME, {"name": name, "namespace": candidate_namespace}
             ).first()
             if row is not None:
                 return _found(row)
     where = f" in namespace '{namespace}'" if namespace else ""
     raise errors.NotFoundError(f"Workflow not found [workflow_identifier={identifier}{where}]")
+
+
+# Built once: every start looks a workflow up (building a select per call cost more
+# than running it).
+_WORKFLOW_BY_ID = sa.select(tables.workflow_definitions).where(
+    tables.workflow_definitions.c.id == sa.bindparam("id")
+)
+_WORKFLOW_BY_NAME = sa.select(tables.workflow_definitions).where(
+    tables.workflow_definitions.c.name == sa.bindparam("name"),
+    tables.workflow_definitions.c.namespace == sa.bindparam("namespace"),
+)
 
 
 def _found(row: sa.Row[tuple[object, ...]]) -> FoundWorkflow:
