@@ -43,6 +43,7 @@ class _Plan:
 
     language: str  # "jinja", "yaql" or "" (no expression)
     whole: str | None = None  # the Jinja or YAQL expression that is the whole string
+    blocks_only: bool = False  # Jinja with {% %} statements and no {{ }} expression
     yaql_parts: tuple[tuple[str, str], ...] = ()  # (delimited text, expression)
 
 
@@ -63,7 +64,7 @@ def _plan(text: str) -> _Plan:
     if _is_jinja(text):
         first = _JINJA_VARIABLE_PATTERN.search(text)
         whole = first.group(1) if first is not None and first.group(0) == text else None
-        return _Plan(language="jinja", whole=whole)
+        return _Plan(language="jinja", whole=whole, blocks_only=first is None)
     found = _YAQL_PATTERN.findall(text)
     if not found:
         return _NO_EXPRESSION
@@ -111,6 +112,11 @@ def _evaluate_yaql(
 def _evaluate_jinja(
     plan: _Plan, text: str, data: Any, functions: expression_functions.Functions | None
 ) -> Any:
+    if plan.blocks_only:
+        # Mistral 23 looks for the first {{ }} of a Jinja string and fails when there
+        # is none ("list index out of range"): a text of statements alone never
+        # evaluates there, so it does not here either (checked on the oracle).
+        raise _failure("Jinja", text, IndexError("list index out of range"))
     try:
         if plan.whole is not None:
             return jinja_evaluator.evaluate_expression(plan.whole, data, functions)

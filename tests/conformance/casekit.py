@@ -307,11 +307,6 @@ KNOWN_DIFFERENCES: dict[str, tuple[frozenset[str], str]] = {
         "sirocco.expressions: Jinja's undefined-attribute text says 'dict object' where "
         "Mistral's says 'mistral.workflow.data_flow.ContextView object'",
     ),
-    "195_jinja_if_block": (
-        frozenset({"driver", "cli", "api"}),
-        "sirocco.expressions: Mistral 23 fails on a Jinja value with a {% %} statement and "
-        "no {{ }} expression ('list index out of range'); Sirocco renders it",
-    ),
 }
 
 

@@ -107,9 +107,16 @@ def test_jinja_wins_when_a_string_holds_both_kinds(data: Any) -> None:
     assert evaluate("<% $.x %> {{ _.x }}", data) == "<% $.x %> 1"
 
 
-def test_a_template_of_blocks_only_renders_to_text(data: Any) -> None:
-    # Mistral 23 fails here ("list index out of range"); rendering is the evident intent.
-    assert evaluate("{% if _.t %}yes{% endif %}", data) == "yes"
+def test_a_template_of_blocks_only_fails_as_in_mistral(data: Any) -> None:
+    # Mistral 23 looks for the first {{ }} and fails without one (conformance case 195).
+    with pytest.raises(errors.ExpressionEvaluationError) as failure:
+        evaluate("{% if _.t %}yes{% endif %}", data)
+    assert str(failure.value) == (
+        "Can not evaluate Jinja expression "
+        "[expression={% if _.t %}yes{% endif %}, error=list index out of range]"
+    )
+    # With an expression inside, the statements work.
+    assert evaluate("{% if _.t %}{{ _.x }}{% endif %}", data) == "1"
 
 
 def test_the_same_expression_twice_in_a_text_is_evaluated_once() -> None:
