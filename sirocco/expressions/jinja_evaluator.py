@@ -36,8 +36,20 @@ _FUNCTIONS_NAME = " sirocco functions"
 # Attribute names a dict answers; on the ChainMap root any other name is a key.
 _DICT_ATTRIBUTES = frozenset(name for name in dir(dict) if not name.startswith("_"))
 
-# Undefined values name the type of their owner; the root is a dict in Mistral.
-_DICT_STAND_IN: dict[str, Any] = {}
+
+
+class _ContextView(dict[str, Any]):
+    """Stands for the data root in the text of an undefined value.
+
+    Jinja's message names the type of the value's owner ("'dict object' has no
+    attribute 'x'"); the root Mistral gives its templates is its
+    ``mistral.workflow.data_flow.ContextView``, so its messages name that.
+    """
+
+
+_ContextView.__module__ = "mistral.workflow.data_flow"
+_ContextView.__name__ = _ContextView.__qualname__ = "ContextView"
+_ROOT_STAND_IN = _ContextView()
 
 
 class _Evaluation:
@@ -100,7 +112,7 @@ class _Environment(sandbox.SandboxedEnvironment):
             try:
                 return obj[attribute]
             except KeyError:
-                return self.undefined(obj=_DICT_STAND_IN, name=attribute)
+                return self.undefined(obj=_ROOT_STAND_IN, name=attribute)
         return super().getattr(obj, attribute)
 
     def getitem(self, obj: Any, argument: Any) -> Any:
@@ -110,7 +122,7 @@ class _Environment(sandbox.SandboxedEnvironment):
             except (KeyError, TypeError):
                 if isinstance(argument, str) and argument in _DICT_ATTRIBUTES:
                     return super().getattr(obj, argument)
-                return self.undefined(obj=_DICT_STAND_IN, name=argument)
+                return self.undefined(obj=_ROOT_STAND_IN, name=argument)
         return super().getitem(obj, argument)
 
 

@@ -302,11 +302,6 @@ def _check_task(name: str, wanted: Any, executions: Sequence[ObservedTask]) -> l
 #: ("driver": the pure engine driver, "cli": ``sirocco run``, "api": the REST
 #: API) and why. The tests mark them ``xfail(strict=True)``, so a fix shows.
 KNOWN_DIFFERENCES: dict[str, tuple[frozenset[str], str]] = {
-    "159_jinja_undefined": (
-        frozenset({"driver", "cli", "api"}),
-        "sirocco.expressions: Jinja's undefined-attribute text says 'dict object' where "
-        "Mistral's says 'mistral.workflow.data_flow.ContextView object'",
-    ),
 }
 
 

@@ -79,9 +79,11 @@ def test_data_keys_are_not_template_variables(data: Any) -> None:
 def test_the_chain_map_root_answers_missing_names_like_a_dict() -> None:
     with pytest.raises(errors.ExpressionEvaluationError) as raised:
         evaluate("{{ _.parents }}", layered())
-    assert "'dict object' has no attribute 'parents'" in raised.value.message
-    with pytest.raises(errors.ExpressionEvaluationError, match="'dict object' has no attribute"):
+    root = "'mistral.workflow.data_flow.ContextView object'"  # as Mistral names its root
+    assert f"{root} has no attribute 'parents'" in raised.value.message
+    with pytest.raises(errors.ExpressionEvaluationError) as raised:
         evaluate("{{ _['new_child'] }}", layered())
+    assert f"{root} has no attribute 'new_child'" in raised.value.message
 
 
 def test_the_root_can_be_written_as_json(data: Any) -> None:
