@@ -119,7 +119,10 @@ def _succeed(step: Step, message: str | None) -> None:
     output: Any = None
     if workflow.spec.output is not None:
         output = evaluation.evaluate(
-            step, workflow.spec.output, evaluation.workflow_data(step, final.values), None
+            step,
+            workflow.spec.output,
+            evaluation.workflow_data(step, dataflow.visible(final)),
+            None,
         )
     if not output:
         output = dataflow.as_dict(final.values)
@@ -146,7 +149,7 @@ def _fail(step: Step, message: str | None) -> None:
             on_error = evaluation.evaluate(
                 step,
                 workflow.spec.output_on_error,
-                evaluation.workflow_data(step, final.values),
+                evaluation.workflow_data(step, dataflow.visible(final)),
                 None,
             ) or dataflow.as_dict(final.values)
         except errors.SiroccoError as error:

@@ -9,13 +9,16 @@ Mistral versions every published leaf key (``context_versioning``): a key's
 version is how many times it was published along the branch, and when
 branches meet (a join, the final context) the value with the higher version
 wins, the first context merged in losing ties. Versions are kept the same
-way, as layers of ``{"a.b": n}``.
+way, as layers of ``{"a.b": n}``. Expressions see them as Mistral shows
+them, under the key ``__versions`` (each path's md5), in every context that
+came out of a task (not in a start task's inbound context).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import ChainMap
-from collections.abc import Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
@@ -39,6 +42,8 @@ class Context:
     values: Mapping[str, Any]
     versions: Mapping[str, int]
     depth: int = 0
+    #: Whether the context came out of a task (Mistral then shows ``__versions``).
+    versioned: bool = False
 
 
 EMPTY_CONTEXT = Context(specs.EMPTY, specs.EMPTY, 0)
@@ -47,18 +52,21 @@ EMPTY_CONTEXT = Context(specs.EMPTY, specs.EMPTY, 0)
 def extend(context: Context, published: Mapping[str, Any]) -> Context:
     """The context ``published`` makes on top of ``context`` (top-level keys replace)."""
     if not published:
-        return context
+        if context.versioned:
+            return context
+        return Context(context.values, context.versions, context.depth, versioned=True)
     layer = dict(published)
     version_layer = {path: context.versions.get(path, 0) + 1 for path in leaf_paths(published)}
     depth = context.depth + 1
     if depth > MAX_LAYERS:
         values: Mapping[str, Any] = {**context.values, **layer}
         versions: Mapping[str, int] = {**context.versions, **version_layer}
-        return Context(values, versions, 1)
+        return Context(values, versions, 1, versioned=True)
     return Context(
         chain(layer, *_maps(context.values)),
         chain(version_layer, *_maps(context.versions)),
         depth,
+        versioned=True,
     )
 
 
@@ -82,7 +90,7 @@ def merge(contexts: Sequence[Context]) -> Context:
         for path, version in right_versions.items():
             if version > versions.get(path, 0):
                 versions[path] = version
-    return Context(values, versions, 1)
+    return Context(values, versions, 1, versioned=any(c.versioned for c in contexts))
 
 
 def _merge_values(
@@ -114,6 +122,44 @@ def leaf_paths(published: Mapping[str, Any], prefix: str = "") -> Iterable[str]:
             yield from leaf_paths(value, path)
         elif not isinstance(value, dict):
             yield path
+
+
+def visible(context: Context) -> Mapping[str, Any]:
+    """The values expressions see: with ``__versions`` once the context came out of a task."""
+    if not context.versioned:
+        return context.values
+    return chain(context.values, {VERSIONS_KEY: HashedVersions(context.versions)})
+
+
+#: The key under which Mistral shows the versions of a context.
+VERSIONS_KEY = "__versions"
+
+
+class HashedVersions(Mapping[str, int]):
+    """The versions keyed by the md5 of each path, as Mistral shows them, hashed when read."""
+
+    __slots__ = ("_hashed", "_versions")
+
+    def __init__(self, versions: Mapping[str, int]) -> None:
+        self._versions = versions
+        self._hashed: dict[str, int] | None = None
+
+    def _data(self) -> dict[str, int]:
+        if self._hashed is None:
+            self._hashed = {
+                hashlib.md5(path.encode("utf-8"), usedforsecurity=False).hexdigest(): version
+                for path, version in dict(self._versions).items()
+            }
+        return self._hashed
+
+    def __getitem__(self, key: str) -> int:
+        return self._data()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data())
+
+    def __len__(self) -> int:
+        return len(self._data())
 
 
 def as_dict(values: Mapping[str, Any]) -> dict[str, Any]:

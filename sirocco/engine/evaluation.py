@@ -79,7 +79,7 @@ def task_data(
     Item variables sit under the branch context (Mistral merges the branch
     over them), so a branch variable of the same name hides an item.
     """
-    inbound = step.inbound(task).values
+    inbound = dataflow.visible(step.inbound(task))
     layers: list[Mapping[str, Any]] = [task_layer(task), env_layer(step), inbound]
     if items:
         layers.append(items)
@@ -89,7 +89,7 @@ def task_data(
 
 def outbound_data(step: Step, task: records.TaskExecution) -> DataLayers:
     """Data for transition guards, command parameters and retry conditions."""
-    outbound = step.outbound(task).values
+    outbound = dataflow.visible(step.outbound(task))
     return dataflow.chain(
         task_layer(task),
         outbound,
@@ -103,7 +103,7 @@ def publish_data(step: Step, task: records.TaskExecution) -> DataLayers:
     """Data for ``publish``: current task, inbound context, env, globals, input."""
     return dataflow.chain(
         task_layer(task),
-        step.inbound(task).values,
+        dataflow.visible(step.inbound(task)),
         env_layer(step),
         step.workflow.context,
         step.workflow.input,

@@ -229,7 +229,7 @@ def _retry(
     data = dataflow.chain(
         evaluation.task_layer(task),
         evaluation.env_layer(step),
-        step.outbound(task).values,
+        dataflow.visible(step.outbound(task)),
         step.workflow.context,
         step.workflow.input,
     )

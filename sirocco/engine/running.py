@@ -170,7 +170,7 @@ def _target(step: Step, task: records.TaskExecution, given: Mapping[str, Any]) -
         return None
     data = dataflow.chain(
         given,
-        step.inbound(task).values,
+        dataflow.visible(step.inbound(task)),
         evaluation.env_layer(step),
         step.workflow.context,
         step.workflow.input,

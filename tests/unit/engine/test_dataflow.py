@@ -99,3 +99,53 @@ def test_long_chain_keeps_every_published_value() -> None:
 
     assert run.workflow.state == State.SUCCESS
     assert run.workflow.output == {f"k{number}": number for number in range(size)}
+
+
+def test_contexts_out_of_a_task_show_hashed_versions() -> None:
+    assert dataflow.visible(dataflow.EMPTY_CONTEXT) is dataflow.EMPTY_CONTEXT.values
+    nothing_published = dataflow.extend(dataflow.EMPTY_CONTEXT, {})
+    assert dict(dataflow.visible(nothing_published)) == {"__versions": {}}
+
+    first = dataflow.extend(dataflow.EMPTY_CONTEXT, {"a": 1, "b": {"c": 2}})
+    second = dataflow.extend(first, {"a": 3})
+    shown = dataflow.visible(second)
+    # md5("a") and md5("b.c"), as Mistral's hash_version_keys writes them.
+    assert dict(shown["__versions"]) == {
+        "0cc175b9c0f1b6a831c399e269772661": 2,
+        "4e28e05897892c5707f8ae02929ef952": 1,
+    }
+    assert shown["a"] == 3
+    assert "__versions" not in second.values  # the default output never shows it
+    assert dataflow.merge([first, second]).versioned
+
+
+def test_versions_key_in_expressions_after_the_first_task() -> None:
+    spec = parsing.workflow(
+        """
+version: '2.0'
+wf:
+  output:
+    keys: <% $.keys().toList().orderBy($) %>
+  tasks:
+    a:
+      action: std.noop
+      publish:
+        first: <% $.keys().toList().orderBy($) %>
+      on-success: b
+    b:
+      action: std.noop
+      publish:
+        second: <% $.keys().toList().orderBy($) %>
+"""
+    )
+    run = testing.run_until_idle(spec)
+
+    assert run.task("a").published["first"] == ["__env", "__execution", "__task_execution"]
+    assert run.task("b").published["second"] == [
+        "__env",
+        "__execution",
+        "__task_execution",
+        "__versions",
+        "first",
+    ]
+    assert run.workflow.output["keys"] == ["__env", "__execution", "__versions", "first", "second"]
