@@ -283,24 +283,32 @@ def _json_pp_filter(value: Any, data: Any = None) -> str:
     return expression_functions.json_pp(data, value)
 
 
-# With no argument, a data filter works on the piped value (``_.x | json_dump``).
+# Mistral's data functions take (context, data): as filters the piped value is the
+# context, so ``_ | json_dump(_.x)`` works and ``_.x | json_dump`` fails in Mistral 23
+# (checked on the oracle), with the words of Python's TypeError for its function.
 _NO_ARGUMENT = object()
 
 
+def _data_argument(name: str, data: Any) -> Any:
+    if data is _NO_ARGUMENT:
+        raise TypeError(f"{name}_() missing 1 required positional argument: 'data'")
+    return data
+
+
 def _json_dump_filter(value: Any, data: Any = _NO_ARGUMENT) -> str:
-    return _json_dump(value if data is _NO_ARGUMENT else data)
+    return _json_dump(_data_argument("json_dump", data))
 
 
 def _json_parse_filter(value: Any, data: Any = _NO_ARGUMENT) -> Any:
-    return _json_parse(value if data is _NO_ARGUMENT else data)
+    return _json_parse(_data_argument("json_parse", data))
 
 
 def _yaml_dump_filter(value: Any, data: Any = _NO_ARGUMENT) -> str:
-    return _yaml_dump(value if data is _NO_ARGUMENT else data)
+    return _yaml_dump(_data_argument("yaml_dump", data))
 
 
 def _yaml_parse_filter(value: Any, data: Any = _NO_ARGUMENT) -> Any:
-    return _yaml_parse(value if data is _NO_ARGUMENT else data)
+    return _yaml_parse(_data_argument("yaml_parse", data))
 
 
 def _uuid_filter(value: Any) -> str:

@@ -197,7 +197,6 @@ YAML_OF_D = "a:\n- 1\n- 'x\n\n  y'\nb: 1\nu: \"\\xE9\"\n"
         "<% json_dump($.d) %>",
         "<% json_dump(data => $.d) %>",
         "{{ json_dump(_.d) }}",
-        "{{ _.d | json_dump }}",
         "{{ _ | json_dump(_.d) }}",
     ],
 )
@@ -218,7 +217,7 @@ def test_json_dump_of_other_values() -> None:
 
 @pytest.mark.parametrize(
     "expression",
-    ["<% yaml_dump($.d) %>", "{{ yaml_dump(_.d) }}", "{{ _.d | yaml_dump }}"],
+    ["<% yaml_dump($.d) %>", "{{ yaml_dump(_.d) }}", "{{ _ | yaml_dump(_.d) }}"],
 )
 def test_yaml_dump(expression: str) -> None:
     assert evaluate(expression, DATA) == YAML_OF_D
@@ -239,7 +238,7 @@ def test_json_and_yaml_round_trips(language: str) -> None:
         yamled = evaluate("<% yaml_parse(yaml_dump($.d)) %>", DATA)
     else:
         dumped = evaluate("{{ json_parse(json_dump(_.d)) }}", DATA)
-        yamled = evaluate("{{ _.d | yaml_dump | yaml_parse }}", DATA)
+        yamled = evaluate("{{ yaml_parse(yaml_dump(_.d)) }}", DATA)
     assert dumped == DATA["d"]
     assert yamled == DATA["d"]
     assert list(dumped) == ["b", "a", "u"]  # JSON keeps the order
@@ -249,7 +248,7 @@ def test_json_and_yaml_round_trips(language: str) -> None:
 def test_json_parse() -> None:
     assert evaluate('<% json_parse("[1, 2.50, \\"a\\"]") %>', {"a": 1}) == [1, 2.5, "a"]
     assert evaluate("{{ json_parse(_.text) }}", {"text": '{"a": [1]}'}) == {"a": [1]}
-    assert evaluate("{{ _.text | json_parse }}", {"text": "[true]"}) == [True]
+    assert evaluate("{{ _ | json_parse(_.text) }}", {"text": "[true]"}) == [True]
     with pytest.raises(errors.ExpressionEvaluationError) as raised:
         evaluate('<% json_parse("x") %>', {"a": 1})
     assert raised.value.message == (
@@ -326,3 +325,14 @@ def test_both_languages_offer_mistral_23_functions_and_json_pp() -> None:
     assert set(yaql_evaluator._REGISTERED) == expected
     assert expected <= set(jinja_evaluator._GLOBALS)
     assert set(jinja_evaluator._FILTERS) == expected
+
+
+@pytest.mark.parametrize("name", ["json_dump", "json_parse", "yaml_dump", "yaml_parse"])
+def test_a_data_filter_without_its_argument_fails_as_in_mistral(name: str) -> None:
+    # Mistral's functions take (context, data): the piped value is the context.
+    with pytest.raises(errors.ExpressionEvaluationError) as raised:
+        evaluate(f"{{{{ _.text | {name} }}}}", {"text": "[1]"})
+    assert raised.value.message == (
+        f"Can not evaluate Jinja expression [expression={{{{ _.text | {name} }}}}, "
+        f"error={name}_() missing 1 required positional argument: 'data']"
+    )
