@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -170,26 +170,14 @@ class _Writes:
         executions.execute_many(
             connection, _BUMP_VERSION, ({"execution_id": item} for item in self.bumps)
         )
-        executions.insert_rows(
-            connection,
-            tables.task_executions,
-            (executions.task_row(record) for record in self.new_tasks),
-        )
-        executions.update_rows(
-            connection,
-            tables.task_executions,
-            (executions.task_row(record) for record in self.task_updates),
-        )
-        executions.insert_rows(
-            connection,
-            tables.action_executions,
-            (executions.action_row(record) for record in self.new_actions),
-        )
-        executions.update_rows(
-            connection,
-            tables.action_executions,
-            (executions.action_row(record) for record in self.action_updates),
-        )
+        _write_records(
+            connection, tables.task_executions, executions.task_row, self.new_tasks,
+            self.task_updates,
+        )  # fmt: skip
+        _write_records(
+            connection, tables.action_executions, executions.action_row, self.new_actions,
+            self.action_updates,
+        )  # fmt: skip
         executions.execute_many(connection, _INSERT_OUTBOX, (item.row() for item in self.outbox))
         executions.execute_many(connection, _INSERT_TIMER, self.timers)
         for kept in (
@@ -197,6 +185,21 @@ class _Writes:
             self.task_updates, self.new_actions, self.action_updates, self.outbox, self.timers,
         ):  # fmt: skip
             kept.clear()
+
+
+Written = TypeVar("Written", records.TaskExecution, records.ActionExecution)
+
+
+def _write_records(
+    connection: sa.Connection,
+    table: sa.Table,
+    row: Callable[[Written], dict[str, Any]],
+    new: Sequence[Written],
+    changed: Sequence[Written],
+) -> None:
+    """Insert the new records of a table, then update the changed ones (rows built lazily)."""
+    executions.insert_rows(connection, table, map(row, new))
+    executions.update_rows(connection, table, map(row, changed))
 
 
 _random = random.Random()  # seeded from os.urandom; ids need uniqueness, not secrecy
