@@ -41,7 +41,7 @@ def schedule(step: Step, task: records.TaskExecution) -> None:
         except actions.ExpansionError as error:
             tasks.complete(step, task, State.ERROR, error.message)
             return
-        run_action(step, task, plan, data, index=0, attempt=attempt)
+        run_action(step, task, plan, action_input(step, task, data), index=0, attempt=attempt)
 
 
 class ActionPlan:
@@ -99,20 +99,17 @@ def run_action(
     step: Step,
     task: records.TaskExecution,
     plan: ActionPlan,
-    data: Mapping[str, Any],
+    given: dict[str, Any],
     *,
     index: int,
     attempt: int,
-    given: dict[str, Any] | None = None,
 ) -> None:
-    """Create one action execution (RUNNING) and the command that runs it.
+    """Create one action execution (RUNNING) with the evaluated input ``given`` (see
+    :func:`action_input`) and the command that runs it.
 
-    ``given`` is the evaluated input when the caller has it already. For a
-    with-items task an ad-hoc expansion error is raised (the caller fails
+    For a with-items task an ad-hoc expansion error is raised (the caller fails
     the task); for a regular task it fails the task here.
     """
-    if given is None:
-        given = action_input(step, task, data)
     target = _target(step, task, given)
     branch = step.inbound(task).values
     try:

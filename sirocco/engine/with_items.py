@@ -122,9 +122,8 @@ def _start_more(step: Step, task: records.TaskExecution) -> None:
     # As in Mistral, the inputs are evaluated first (an error there is
     # structural); then each action is resolved and scheduled, where an
     # error other than a parameter mismatch fails just the task. Only the
-    # inputs are kept in between: each item's data layers are built again
-    # when its action is scheduled, so that the data of many items (a
-    # hundred thousand, without a concurrency limit) never all exist at once.
+    # inputs are kept in between, so that the data of many items (a hundred
+    # thousand, without a concurrency limit) never all exist at once.
     inputs = deque(
         (index, running.action_input(step, task, _item_data(step, task, found, index)))
         for index in started
@@ -135,8 +134,7 @@ def _start_more(step: Step, task: records.TaskExecution) -> None:
             index, given = inputs.popleft()
             if plan is None:
                 plan = running.plan_action(step, task, evaluation.task_data(step, task))
-            data = _item_data(step, task, found, index)
-            running.run_action(step, task, plan, data, index=index, attempt=attempt, given=given)
+            running.run_action(step, task, plan, given, index=index, attempt=attempt)
     except errors.SiroccoError as error:
         if isinstance(error, errors.ActionInputError):
             raise
