@@ -85,8 +85,7 @@ async def service(request: Request) -> EngineService:
 
 async def database(request: Request) -> Database:
     """The service's database."""
-    found: EngineService = request.app.state.service
-    return found.database
+    return (await service(request)).database
 
 
 def now() -> datetime:

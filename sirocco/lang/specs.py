@@ -249,6 +249,14 @@ class WorkflowsDocument:
 
     workflows: Mapping[str, WorkflowSpec]
 
+    def workflow(self, name: str) -> WorkflowSpec | None:
+        """The workflow ``name``, or the document's only workflow (a stored definition
+        whose name changed since), or None."""
+        found = self.workflows.get(name)
+        if found is None and len(self.workflows) == 1:
+            found = next(iter(self.workflows.values()))
+        return found
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ActionsDocument:

@@ -30,9 +30,7 @@ class SpecCache:
                 self._workflows.move_to_end(key)
                 return found
         document = lang.parse_workflows(definition, workbook=workbook)
-        spec = document.workflows.get(name)
-        if spec is None and len(document.workflows) == 1:
-            spec = next(iter(document.workflows.values()))
+        spec = document.workflow(name)
         if spec is None:
             raise errors.DefinitionError(f"Workflow '{name}' is not in its definition.")
         with self._lock:

@@ -98,12 +98,7 @@ def get_row(
 ) -> dict[str, Any] | None:
     """The first row of ``view`` matching ``where`` (all fields, or only ``fields``)."""
     query = _select(view, fields).select_from(view.source).where(*where).limit(1)
-    found = connection.execute(query).first()
-    if found is None:
-        return None
-    rows = [dict(found._mapping)]
-    _finish(connection, view, rows)
-    return rows[0]
+    return _finished(connection, view, connection.execute(query).first())
 
 
 def get_by_id(
@@ -111,8 +106,18 @@ def get_by_id(
 ) -> dict[str, Any]:
     """One row by id; raises NotFoundError with Mistral's message."""
     found = connection.execute(_by_id_query(view, tuple(fields)), {"_by_id": identifier}).first()
-    if found is None:
+    row = _finished(connection, view, found)
+    if row is None:
         raise errors.NotFoundError(f"{view.entity} not found [id={identifier}]")
+    return row
+
+
+def _finished(
+    connection: sa.Connection, view: View, found: sa.Row[Any] | None
+) -> dict[str, Any] | None:
+    """One fetched row as a dict of fields, its derived fields done."""
+    if found is None:
+        return None
     rows = [dict(found._mapping)]
     _finish(connection, view, rows)
     return rows[0]

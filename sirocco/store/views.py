@@ -369,7 +369,5 @@ def _declared_vars(definition: str, workflow_name: str, workbook: str | None) ->
         document = lang.parse_workflows(definition, workbook=workbook)
     except errors.DefinitionError:
         return frozenset()
-    spec = document.workflows.get(workflow_name)
-    if spec is None and len(document.workflows) == 1:
-        spec = next(iter(document.workflows.values()))
+    spec = document.workflow(workflow_name)
     return frozenset(str(key) for key in spec.vars) if spec is not None else frozenset()
