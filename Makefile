@@ -8,15 +8,22 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint typecheck unit bench clean services
 
+# pip's output goes to $(VENV)/install.log; it is shown only when installing fails.
 $(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "installing Sirocco and its test tools into $(VENV) (pip's log: $(VENV)/install.log)"
+	@{ $(BIN)/python -m pip install --upgrade pip && $(BIN)/python -m pip install -e '.[test]'; } \
+		> $(VENV)/install.log 2>&1 \
+		|| { tail -n 40 $(VENV)/install.log; echo "make: pip failed; its log: $(VENV)/install.log"; exit 1; }
+	@touch $(STAMP)
+
+EXAMPLE_FILES := $(sort $(wildcard examples/*.yaml examples/reference/*.yaml))
 
 run: $(STAMP)
-	$(BIN)/sirocco validate sirocco/examples/*.yaml
-	$(BIN)/sirocco run sirocco/examples/hello.yaml --input '{"name": "Sirocco"}'
+	@$(BIN)/sirocco validate $(EXAMPLE_FILES) > $(VENV)/validate.log \
+		|| { cat $(VENV)/validate.log; echo "make run: FAILED: an example is not valid"; exit 1; }
+	$(BIN)/sirocco run examples/hello.yaml --input '{"name": "Sirocco"}'
+	@echo "make run: OK: $(words $(EXAMPLE_FILES)) example files valid; examples/hello.yaml ran to SUCCESS (its output above)"
 
 services:
 	bash .ci/services.sh
@@ -30,6 +37,7 @@ typecheck: $(STAMP)
 
 test: $(STAMP) services lint typecheck
 	$(BIN)/pytest -n 2 tests
+	@echo "make test: OK: ruff, lint-imports, mypy and the tests passed (the line above counts them)"
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

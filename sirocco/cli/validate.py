@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from importlib import resources
 from typing import TextIO
 
 from sirocco import errors, lang
 from sirocco.lang import specs
 
-__all__ = ["bundled_examples", "validate_command", "validate_text"]
+__all__ = ["validate_command", "validate_text"]
 
 
 def validate_text(text: str, *, source: str) -> str:
@@ -47,12 +46,6 @@ def validate_command(paths: Sequence[str], *, out: TextIO | None = None) -> int:
             status = 1
         print(f"{path}: {line}", file=stream)
     return status
-
-
-def bundled_examples() -> list[str]:
-    """Paths of the example definitions shipped in ``sirocco/examples``."""
-    folder = resources.files("sirocco") / "examples"
-    return sorted(str(item) for item in folder.iterdir() if item.name.endswith(".yaml"))
 
 
 def _counts(

@@ -1,26 +1,40 @@
-"""The workflows of Mistral's documentation (written out as files) and the conformance cases."""
+"""Every example file is valid (``examples/`` and ``examples/reference/``); the conformance cases.
+
+``tests/acceptance/test_examples.py`` runs the ones in ``examples/``.
+"""
 
 from __future__ import annotations
 
 import pathlib
+import re
 
 import pytest
 import yaml
 
 from sirocco import lang
-from sirocco.cli.validate import bundled_examples
 from sirocco.lang import specs
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
-EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
+EXAMPLES = sorted((ROOT / "examples").glob("**/*.yaml"))
+REFERENCE = ROOT / "examples" / "reference"
 CONFORMANCE = pathlib.Path("/work/shared/conformance/cases")
 
 
-def test_there_are_documentation_examples() -> None:
-    assert len(EXAMPLES) >= 20
+def test_there_are_examples_and_reference_snippets() -> None:
+    assert len(EXAMPLES) >= 25
+    assert len(list(REFERENCE.glob("*.yaml"))) >= 15
 
 
-@pytest.mark.parametrize("path", EXAMPLES, ids=[path.name for path in EXAMPLES])
+def test_the_reference_readme_names_every_snippet() -> None:
+    readme = (REFERENCE / "README.md").read_text()
+    assert sorted(re.findall(r"`(\w+\.yaml)`", readme)) == sorted(
+        path.name for path in REFERENCE.glob("*.yaml")
+    )
+
+
+@pytest.mark.parametrize(
+    "path", EXAMPLES, ids=[str(path.relative_to(ROOT / "examples")) for path in EXAMPLES]
+)
 def test_every_documentation_example_is_valid(path: pathlib.Path) -> None:
     document = lang.parse_document(path.read_text(), source=str(path))
     assert isinstance(
@@ -28,15 +42,8 @@ def test_every_documentation_example_is_valid(path: pathlib.Path) -> None:
     )
 
 
-def test_the_bundled_examples_are_the_same_files() -> None:
-    bundled = {
-        pathlib.Path(path).name: pathlib.Path(path).read_text() for path in bundled_examples()
-    }
-    assert bundled == {path.name: path.read_text() for path in EXAMPLES}
-
-
 def test_a_few_documentation_examples_read_as_expected() -> None:
-    join = lang.parse_workflows((ROOT / "examples" / "doc_join.yaml").read_text())
+    join = lang.parse_workflows((REFERENCE / "doc_join.yaml").read_text())
     full = join.workflows["full_join"].tasks["wait_for_all_registrations"]
     assert (full.join, join.workflows["full_join"].inbound[full.name]) == (
         "all",
@@ -47,7 +54,7 @@ def test_a_few_documentation_examples_read_as_expected() -> None:
         ),
     )
     assert join.workflows["discriminator"].tasks["wait_for_any_registration"].join == 1
-    items = lang.parse_workflows((ROOT / "examples" / "doc_with_items.yaml").read_text())
+    items = lang.parse_workflows((REFERENCE / "doc_with_items.yaml").read_text())
     create = items.workflows["create_vms"].tasks["create_servers"]
     assert [(item.variable, item.items) for item in create.with_items] == [
         ("vm_name", "<% $.vm_names %>")
@@ -57,7 +64,7 @@ def test_a_few_documentation_examples_read_as_expected() -> None:
         "image": "<% $.image_ref %>",
         "flavor": "<% $.flavor_ref %>",
     }
-    book = lang.parse_workbook((ROOT / "examples" / "doc_workbook.yaml").read_text())
+    book = lang.parse_workbook((REFERENCE / "doc_workbook.yaml").read_text())
     assert book.actions["my_workbook.local_action"].base_input == {
         "output": "<% $.str1 %><% $.str2 %>"
     }
