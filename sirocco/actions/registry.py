@@ -66,6 +66,9 @@ class ActionDescriptor:
         description: the action's description (its class docstring by default).
         is_sync: False when the action completes later through the API.
         is_system: True for the built-in ``std.*`` actions.
+        source: where the action comes from: ``"built-in"``, the distribution that
+            declares its entry point (``"acme-actions 1.0 (acme_actions:Checksum)"``),
+            or ``"module acme_actions:Checksum"``.
     """
 
     name: str
@@ -74,6 +77,7 @@ class ActionDescriptor:
     description: str
     is_sync: bool
     is_system: bool
+    source: str = ""
 
     @property
     def class_path(self) -> str:
@@ -86,7 +90,12 @@ class ActionDescriptor:
 
 
 def describe(
-    name: str, action_class: type, *, description: str = "", is_system: bool = False
+    name: str,
+    action_class: type,
+    *,
+    description: str = "",
+    is_system: bool = False,
+    source: str = "",
 ) -> ActionDescriptor:
     """Build the descriptor of an action class (its input text and sync-ness by introspection).
 
@@ -95,6 +104,7 @@ def describe(
         action_class: the action's class.
         description: the description; the class docstring when empty.
         is_system: whether this is a built-in action.
+        source: where it comes from (see :class:`ActionDescriptor`).
 
     Returns:
         The descriptor.
@@ -113,6 +123,7 @@ def describe(
         description=description or inspect.getdoc(action_class) or "",
         is_sync=_class_is_sync(action_class),
         is_system=is_system,
+        source=source or ("built-in" if is_system else ""),
     )
 
 
@@ -149,7 +160,9 @@ class ActionRegistry:
         Raises:
             ActionError: ``action_class`` is not a class with a ``run`` method.
         """
-        self._descriptors[name] = describe(name, action_class, description=description)
+        self._descriptors[name] = describe(
+            name, action_class, description=description, source="registered in code"
+        )
 
     def _load_entry_points(self) -> None:
         for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
@@ -165,7 +178,7 @@ class ActionRegistry:
             except Exception as error:
                 _skip(name, entry_point.value, f"{type(error).__name__}: {error}")
                 continue
-            self._add_plugin(name, loaded, entry_point.value)
+            self._add_plugin(name, loaded, entry_point.value, _distribution(entry_point))
 
     def _load_module_spec(self, module_spec: str) -> None:
         name, equals, path = module_spec.partition("=")
@@ -181,11 +194,11 @@ class ActionRegistry:
         if name in STANDARD_ACTIONS:
             _skip(name, path, "the name of a standard action")
             return
-        self._add_plugin(name, loaded, path)
+        self._add_plugin(name, loaded, path, f"module {path}")
 
-    def _add_plugin(self, name: str, loaded: Any, source: str) -> None:
+    def _add_plugin(self, name: str, loaded: Any, source: str, origin: str) -> None:
         try:
-            self._descriptors[name] = describe(name, loaded)
+            self._descriptors[name] = describe(name, loaded, source=origin)
         except errors.ActionError:
             _skip(name, source, "not a class with a run method")
             return
@@ -207,6 +220,14 @@ def import_class_path(path: str) -> Any:
     for attribute in attribute_path.split("."):
         loaded = getattr(loaded, attribute)
     return loaded
+
+
+def _distribution(entry_point: importlib.metadata.EntryPoint) -> str:
+    """``"acme-actions 1.0 (acme_actions:Checksum)"``: who declares the entry point."""
+    distribution = entry_point.dist
+    if distribution is None:
+        return f"entry point {entry_point.value}"
+    return f"{distribution.name} {distribution.version} ({entry_point.value})"
 
 
 def _skip(name: str, source: str, reason: str) -> None:

@@ -301,6 +301,20 @@ def scheduler(ctx: click.Context, db_url: str | None, role_log_level: str | None
         fail(exc.message)
 
 
+@main.command("actions")
+@click.argument("patterns", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON list.")
+def actions_command(patterns: tuple[str, ...], as_json: bool) -> None:
+    """List the Python actions installed here (std.* and mistral.actions entry points),
+    optionally only those matching PATTERNS such as 'acme.*'."""
+    from sirocco.cli import actions
+
+    found = actions.list_actions(patterns)
+    click.echo(actions.as_json(found) if as_json else actions.as_text(found))
+    if patterns and not found:
+        fail(f"no action matches {' '.join(patterns)}", 1)
+
+
 @main.group()
 def db() -> None:
     """Database schema."""

@@ -1,0 +1,1 @@
+"""Example actions for Sirocco and Mistral: ``acme.checksum`` and ``acme.open_ticket``."""
