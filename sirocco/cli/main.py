@@ -337,6 +337,34 @@ def db_upgrade(db_url: str | None) -> None:
         fail(f"can't upgrade the database: {type(exc).__name__}: {exc}")
 
 
+@db.command("current")
+@click.option("--db", "db_url", envvar="SIROCCO_DB", help="Database URL or SQLite file.")
+def db_current(db_url: str | None) -> None:
+    """Tell the database's schema revision and whether `sirocco db upgrade` has work to do."""
+    from sirocco.cli import schema
+
+    try:
+        click.echo(schema.current_text(db_url))
+    except errors.SiroccoError as exc:
+        fail(exc.message)
+    except Exception as exc:  # driver errors: one line, not a traceback
+        fail(f"can't read the database: {type(exc).__name__}: {exc}")
+
+
+@db.command("history")
+@click.option("--db", "db_url", envvar="SIROCCO_DB", help="Mark the revision of this database.")
+def db_history(db_url: str | None) -> None:
+    """List the schema revisions this version of Sirocco ships, oldest first."""
+    from sirocco.cli import schema
+
+    try:
+        click.echo(schema.history_text(db_url))
+    except errors.SiroccoError as exc:
+        fail(exc.message)
+    except Exception as exc:  # driver errors: one line, not a traceback
+        fail(f"can't read the database: {type(exc).__name__}: {exc}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
 

@@ -1,7 +1,9 @@
-"""Schema migrations with Alembic: upgrade to the newest revision, tell the current one."""
+"""Schema migrations with Alembic: upgrade to the newest revision, the current one, the list."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from alembic import command
@@ -12,6 +14,21 @@ from alembic.script import ScriptDirectory
 from sirocco.store.database import Database
 
 _HERE = Path(__file__).parent / "migrations"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Revision:
+    """One schema migration shipped with Sirocco.
+
+    Attributes:
+        revision: its id (``0002``).
+        down_revision: the revision it applies on top of (None for the first).
+        message: what it changes (the first line of its docstring).
+    """
+
+    revision: str
+    down_revision: str | None
+    message: str
 
 
 def _config() -> Config:
@@ -39,3 +56,23 @@ def upgrade(database: Database) -> None:
     with database.engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def history() -> list[Revision]:
+    """Every shipped revision, oldest first."""
+    script = ScriptDirectory.from_config(_config())
+    found = [
+        Revision(
+            revision=item.revision,
+            down_revision=_single(item.down_revision),
+            message=(item.doc or "").strip().splitlines()[0] if item.doc else "",
+        )
+        for item in script.walk_revisions()
+    ]
+    return list(reversed(found))
+
+
+def _single(value: str | Sequence[str] | None) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return ", ".join(value)
