@@ -17,6 +17,13 @@ class Settings(BaseModel):
     ``SIROCCO_TRANSPORT`` (``memory://`` or an AMQP URL), ``SIROCCO_EXECUTOR_WORKERS``
     (threads running actions), ``SIROCCO_EXECUTOR_TARGET`` (the name this executor
     serves, Mistral's ``target``).
+
+    Heartbeats (Mistral's ``[action_heartbeat]``): an executor in its own process renews
+    the lease of every action it holds each ``SIROCCO_HEARTBEAT_INTERVAL`` seconds
+    (Mistral's ``check_interval``); an engine fails (or, for ``safe-rerun`` tasks, offers
+    again) an action whose executor missed ``SIROCCO_HEARTBEAT_MAX_MISSED`` heartbeats in a
+    row (``max_missed_heartbeats``); ``SIROCCO_HEARTBEAT_FIRST_TIMEOUT`` is the lease an
+    action gets when it is taken (``first_heartbeat_timeout``; default: the same lease).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -25,6 +32,17 @@ class Settings(BaseModel):
     transport: str = "memory://"
     executor_workers: int = Field(default=32, ge=1, le=1024)
     executor_target: str | None = None
+    heartbeat_interval: float = Field(default=5.0, gt=0, le=3600)
+    heartbeat_max_missed: int = Field(default=3, ge=1, le=1000)
+    heartbeat_first_timeout: float | None = Field(default=None, gt=0)
+
+    def heartbeat_lease(self) -> float:
+        """Seconds an executor's silence is allowed before its actions are taken over."""
+        return self.heartbeat_interval * self.heartbeat_max_missed
+
+    def heartbeat_first_lease(self) -> float:
+        """Seconds an action may wait for its first heartbeat once taken."""
+        return self.heartbeat_first_timeout or self.heartbeat_lease()
 
     @classmethod
     def load(

@@ -43,5 +43,8 @@ def open_embedded(db_url: str | None, *, start: bool = True) -> Embedded:
     runtime.attach_executor(pool.submit, pool.run_inline)
     service.attach_executor(pool.submit)
     if start:
-        runtime.start()
+        from sirocco.cli.roles import heartbeat_timing
+
+        # Executor processes may share this database (or have left actions in it).
+        runtime.start(heartbeats=heartbeat_timing(settings))
     return Embedded(parts=parts, pool=pool)

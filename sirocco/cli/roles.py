@@ -18,6 +18,7 @@ from sirocco.cli.process import settle_process
 from sirocco.executor.pool import ExecutorPool
 from sirocco.executor.worker import ExecutorWorker
 from sirocco.runtime import compose
+from sirocco.runtime.heartbeats import Timing
 from sirocco.runtime.loop import utcnow
 from sirocco.runtime.scheduler import Scheduler
 from sirocco.settings import Settings
@@ -42,7 +43,13 @@ def run_engine(settings: Settings) -> None:
     parts = compose.build(settings.db)
     inline = ExecutorPool(parts.registry, lambda *_: None, workers=1)
     parts.runtime.attach_executor(None, inline.run_inline)
-    parts.runtime.start(lost_actions=False, timers=False, cron=False, poll_outbox=True)
+    parts.runtime.start(
+        lost_actions=False,
+        timers=False,
+        cron=False,
+        poll_outbox=True,
+        heartbeats=heartbeat_timing(settings),
+    )
     settle_process()
     log.warning("sirocco engine running (database %s)", settings.db or "default")
     try:
@@ -51,6 +58,15 @@ def run_engine(settings: Settings) -> None:
         parts.runtime.stop()
         inline.shutdown()
         parts.database.dispose()
+
+
+def heartbeat_timing(settings: Settings) -> Timing:
+    """The heartbeat settings as the executors and engines use them."""
+    return Timing(
+        interval=settings.heartbeat_interval,
+        max_missed=settings.heartbeat_max_missed,
+        first_timeout=settings.heartbeat_first_timeout,
+    )
 
 
 def run_executor(settings: Settings) -> None:
@@ -62,6 +78,7 @@ def run_executor(settings: Settings) -> None:
         clock=utcnow,
         target=settings.executor_target,
         workers=settings.executor_workers,
+        timing=heartbeat_timing(settings),
     )
     worker.start()
     settle_process()

@@ -75,12 +75,17 @@ class ExecutorPool:
             message=outcome.message,
         )
 
-    def run(self, command: commands.RunAction) -> None:
-        """Run one action in the calling thread and report its outcome."""
+    def spawn(self, job: Callable[[], None]) -> None:
+        """Run ``job`` on a pool thread."""
+        self._pool.submit(job)
+
+    def run(self, command: commands.RunAction) -> bool:
+        """Run one action in the calling thread and report its outcome; False when the
+        action is asynchronous (its result arrives through the API, nothing reported)."""
         descriptor = self._registry.get(command.action_name)
         if descriptor is None:
             self._report(command, State.ERROR, None, f"Action not found: {command.action_name}")
-            return
+            return True
         try:
             outcome = runner.run_action(
                 descriptor, command.input, execution=command.execution, timeout=command.timeout
@@ -88,15 +93,16 @@ class ExecutorPool:
         except Exception as exc:  # a bug in the runner must not kill the pool thread
             log.exception("action runner failed", extra={"action": command.action_name})
             self._report(command, State.ERROR, None, f"{type(exc).__name__}: {exc}")
-            return
+            return True
         if outcome is None:
-            return  # an async action: its result arrives through the API
+            return False
         if outcome.cancelled:
             self._report(command, State.CANCELLED, outcome.result, outcome.message)
         elif outcome.error:
             self._report(command, State.ERROR, outcome.result, outcome.message)
         else:
             self._report(command, State.SUCCESS, outcome.result, None)
+        return True
 
-    def shutdown(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+    def shutdown(self, *, wait: bool = False) -> None:
+        self._pool.shutdown(wait=wait, cancel_futures=True)

@@ -1,10 +1,23 @@
-"""`sirocco executor`: takes RunAction rows from the outbox, runs them, writes results back."""
+"""`sirocco executor`: leases RunAction rows, runs them, sends heartbeats, hands results back.
+
+Three threads, each kept alive through database outages (``runtime.health.Guard``):
+
+* the taker leases as many RunAction rows as there are free workers;
+* the heartbeat renews the leases of every action this process holds, so that an
+  engine can tell a live executor from a dead one (``runtime.heartbeats``);
+* the writer hands results back: each replaces its RunAction row by an ActionResult
+  row in one transaction. A result that meets an outage waits in memory and is
+  written once the database is back; its lease is renewed meanwhile.
+"""
 
 from __future__ import annotations
 
+import functools
 import logging
+import queue
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -12,13 +25,29 @@ from sirocco.actions.registry import ActionRegistry
 from sirocco.engine import commands, events
 from sirocco.engine.states import State
 from sirocco.executor.pool import ExecutorPool
-from sirocco.runtime import codec, outbox
-from sirocco.store import executions
+from sirocco.runtime import codec
+from sirocco.runtime.health import Guard, Health
+from sirocco.runtime.heartbeats import Timing
+from sirocco.runtime.steps import new_id
+from sirocco.store import executions, leases
 from sirocco.store.database import Database
 
 log = logging.getLogger("sirocco.executor")
 
 POLL = 0.05
+#: Results written per transaction.
+WRITE_BATCH = 256
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Result:
+    """An action's outcome on its way to the database (``state`` None: async action)."""
+
+    row_id: str
+    command: commands.RunAction
+    state: State | None
+    result: Any = None
+    message: str | None = None
 
 
 class ExecutorWorker:
@@ -32,52 +61,85 @@ class ExecutorWorker:
         clock: Callable[[], datetime],
         target: str | None = None,
         workers: int = 32,
+        timing: Timing | None = None,
+        health: Health | None = None,
     ) -> None:
         self._database = database
         self._clock = clock
         self._targets: list[str | None] = [None] if target is None else [None, target]
         self._workers = workers
+        self._timing = timing or Timing()
+        self.health = health or Health()
         self._pool = ExecutorPool(registry, self._report, workers=workers)
         self._busy = threading.Semaphore(workers)
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        #: Leased rows not yet handed back, by row id.
+        self._held: dict[str, commands.RunAction] = {}
+        self._held_lock = threading.Lock()
+        self._results: queue.Queue[_Result] = queue.Queue()
+        #: The row each running command came from (set before the pool runs it).
+        self._rows = threading.local()
+
+    # ------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
         self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="sirocco-executor", daemon=True)
-        self._thread.start()
+        for name, target in (
+            ("executor-taker", self._take_loop),
+            ("executor-heartbeat", self._heartbeat_loop),
+            ("executor-writer", self._write_loop),
+        ):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            self._threads.append(thread)
+            self.health.watch(thread)
+            thread.start()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 8.0) -> None:
+        """Stop taking actions; let running ones finish and their results be written for up
+        to ``timeout`` seconds. Actions still running then are left to their leases."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
-            self._thread = None
-        self._pool.shutdown()
+        taker = self._threads[0] if self._threads else None
+        if taker is not None:
+            self.health.forget(taker)
+            taker.join(5)
+        waited = threading.Thread(target=self._pool.shutdown, kwargs={"wait": True}, daemon=True)
+        waited.start()
+        waited.join(timeout / 2)
+        self._results.put(_STOP)
+        for thread in self._threads[1:]:
+            self.health.forget(thread)
+            thread.join(timeout / 2)
+        self._threads = []
 
-    def _run(self) -> None:
-        while not self._stop.wait(POLL):
-            try:
-                self.take()
-            except Exception:
-                log.exception("executor poll failed")
+    def held(self) -> list[str]:
+        """Ids of the rows this executor holds (running, or result not yet written)."""
+        with self._held_lock:
+            return list(self._held)
+
+    # ------------------------------------------------------------ taking
+
+    def _take_loop(self) -> None:
+        guard = Guard("executor-taker", self.health)
+        while not self._stop.wait(POLL + guard.backoff):
+            guard.call(self.take)
 
     def take(self) -> int:
-        """Take as many RunAction rows as there are free workers and start them."""
+        """Lease as many RunAction rows as there are free workers and start them."""
         free = self._free()
         if free == 0:
             return 0
-        rows = outbox.claim(
-            self._database,
-            [outbox.RUN_ACTION],
-            now=self._clock(),
-            limit=free,
-            targets=self._targets,
-            take=True,
-        )
+        now = self._clock()
+        with self._database.transaction() as connection:
+            rows = leases.take(
+                connection, limit=free, targets=self._targets, until=now + self._timing.first_lease
+            )
         for row in rows:
             command = codec.decode(row.payload)
+            with self._held_lock:
+                self._held[row.id] = command
             self._busy.acquire()
-            self._pool.submit(command, on_done=self._busy.release)
+            self._pool.spawn(_Job(self, row.id, command))
         return len(rows)
 
     def _free(self) -> int:
@@ -88,31 +150,128 @@ class ExecutorWorker:
             self._busy.release()
         return count
 
+    def _run(self, row_id: str, command: commands.RunAction) -> None:
+        self._rows.row_id = row_id
+        try:
+            if not self._pool.run(command):
+                self._results.put(_Result(row_id=row_id, command=command, state=None))
+        finally:
+            self._rows.row_id = None
+            self._busy.release()
+
     def _report(
         self, command: commands.RunAction, state: State, result: Any, message: str | None
     ) -> None:
-        if command.workflow_execution_id is None:
-            with self._database.transaction() as connection:
-                executions.finish_standalone_action(
-                    connection,
-                    command.action_execution_id,
-                    state=state,
-                    result=result,
-                    message=message,
-                    now=self._clock(),
-                )
-            return
+        row_id = getattr(self._rows, "row_id", None) or command.action_execution_id
+        self._results.put(
+            _Result(row_id=row_id, command=command, state=state, result=result, message=message)
+        )
+
+    # ------------------------------------------------------------ heartbeats
+
+    def _heartbeat_loop(self) -> None:
+        guard = Guard("executor-heartbeat", self.health)
+        while not self._stop.wait(self._timing.interval if not guard.in_outage else guard.backoff):
+            guard.call(self.beat)
+
+    def beat(self) -> int:
+        """Renew the lease of every row this executor holds; returns how many."""
+        held = self.held()
+        if not held:
+            return 0
+        with self._database.transaction() as connection:
+            renewed = leases.renew(connection, held, until=self._clock() + self._timing.lease)
+        if renewed < len(held):
+            log.warning(
+                "%d of %d actions held here were taken over (their heartbeats were missed)",
+                len(held) - renewed,
+                len(held),
+            )
+        return renewed
+
+    # ------------------------------------------------------------ results
+
+    def _write_loop(self) -> None:
+        guard = Guard("executor-writer", self.health)
+        pending: list[_Result] = []
+        stopping = False
+        while not (stopping and not pending):
+            if not pending:
+                item = self._results.get()
+                if item is _STOP:
+                    stopping = True
+                    continue
+                pending.append(item)
+            while len(pending) < WRITE_BATCH:
+                try:
+                    item = self._results.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stopping = True
+                    break
+                pending.append(item)
+            if guard.call(functools.partial(self.write, pending)):
+                pending = []
+            elif stopping:
+                log.warning("%d results not written before stopping", len(pending))
+                return
+            else:
+                self._stop.wait(guard.backoff)
+
+    def write(self, results: list[_Result]) -> None:
+        """Hand results back in one transaction (all, or none on error)."""
+        now = self._clock()
+        with self._database.transaction() as connection:
+            for item in results:
+                _write_one(connection, item, now)
+        with self._held_lock:
+            for item in results:
+                self._held.pop(item.row_id, None)
+
+
+class _Job:
+    """One leased action on its way to a pool thread."""
+
+    def __init__(self, worker: ExecutorWorker, row_id: str, command: commands.RunAction) -> None:
+        self._worker = worker
+        self._row_id = row_id
+        self._command = command
+
+    def __call__(self) -> None:
+        self._worker._run(self._row_id, self._command)
+
+
+def _write_one(connection: Any, item: _Result, now: datetime) -> None:
+    command = item.command
+    if item.state is None:
+        leases.hold_forever(connection, item.row_id)  # its result comes through the API
+    elif command.workflow_execution_id is None:
+        executions.finish_standalone_action(
+            connection,
+            command.action_execution_id,
+            state=item.state,
+            result=item.result,
+            message=item.message,
+            now=now,
+        )
+        leases.delete(connection, item.row_id)
+    else:
         event = events.ActionCompleted(
             workflow_execution_id=command.workflow_execution_id,
             action_execution_id=command.action_execution_id,
-            state=state,
-            result=result,
-            message=message,
+            state=item.state,
+            result=item.result,
+            message=item.message,
         )
-        outbox.put(
-            self._database,
-            "ActionResult",
-            codec.encode(event),
-            now=self._clock(),
+        leases.hand_back(
+            connection,
+            run_action_id=item.row_id,
+            result_id=new_id(),
             workflow_execution_id=command.workflow_execution_id,
+            payload=codec.encode(event),
+            now=now,
         )
+
+
+_STOP: Any = object()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ from sirocco.engine import commands, events
 from sirocco.engine.states import State
 from sirocco.runtime import codec, cron, definitions, outbox
 from sirocco.runtime.cron import CronThread
+from sirocco.runtime.health import Guard, Health
+from sirocco.runtime.heartbeats import HeartbeatChecker, Timing
 from sirocco.runtime.lookup import StoreLookup
 from sirocco.runtime.specs import SpecCache
 from sirocco.runtime.steps import (
@@ -36,16 +39,17 @@ from sirocco.runtime.steps import (
     Outgoing,
     StartItem,
     Stepper,
+    new_id,
 )
 from sirocco.runtime.timers import TimerThread
-from sirocco.store import executions, tables
+from sirocco.store import executions, leases, tables
 from sirocco.store.database import Database
 
 log = logging.getLogger("sirocco.runtime")
 
 BATCH = 512
 #: ``claimed_until`` of a RunAction row once handed to this process's executor.
-HANDED = datetime(9999, 12, 31)
+HANDED = leases.FOREVER
 #: Seconds between looks at the outbox when roles run in separate processes.
 OUTBOX_POLL = 0.05
 
@@ -95,6 +99,10 @@ class Runtime:
         self.problems: dict[str, str] = {}
         self.timers = TimerThread(database, self._deliver_timer, clock)
         self.cron = CronThread(database, self.start_from_outbox, clock)
+        #: Threads of this process and the failures they met (``/ready``).
+        self.health = Health()
+        self._heartbeats: HeartbeatChecker | None = None
+        self._checker: threading.Thread | None = None
 
     # ------------------------------------------------------------ wiring
 
@@ -153,14 +161,28 @@ class Runtime:
         timers: bool = True,
         cron: bool = True,
         poll_outbox: bool = False,
+        heartbeats: Timing | None = None,
     ) -> None:
         """Recover what a previous process left, then start the engine thread and the
-        timer, cron and outbox-polling threads this process runs."""
+        timer, cron and outbox-polling threads this process runs.
+
+        ``heartbeats``: check the leases of actions held by executor processes, and fail
+        (or offer again) those whose executor stopped sending heartbeats.
+        """
+        if heartbeats is not None:
+            self._heartbeats = HeartbeatChecker(
+                self.database,
+                self.clock,
+                heartbeats,
+                new_id=new_id,
+                keep_offered=self._run_action is not None,
+            )
         if recover:
             self.recover(lost_actions=lost_actions)
         self._stopping.clear()
         self._thread = threading.Thread(target=self._loop, name="sirocco-engine", daemon=True)
         self._thread.start()
+        self.health.watch(self._thread)
         if timers:
             self.timers.start()
         if cron:
@@ -170,13 +192,39 @@ class Runtime:
                 target=self._poll_loop, name="sirocco-outbox", daemon=True
             )
             self._poller.start()
+            self.health.watch(self._poller)
+        if self._heartbeats is not None:
+            self._checker = threading.Thread(
+                target=self._check_loop, name="sirocco-heartbeats", daemon=True
+            )
+            self._checker.start()
+            self.health.watch(self._checker)
 
     def _poll_loop(self) -> None:
-        while not self._stopping.wait(OUTBOX_POLL):
-            try:
-                self.poll_outbox()
-            except Exception:
-                log.exception("outbox poll failed")
+        guard = Guard("outbox-poll", self.health)
+        while not self._stopping.wait(OUTBOX_POLL + guard.backoff):
+            guard.call(self.poll_outbox)
+
+    def _check_loop(self) -> None:
+        checker = self._heartbeats
+        assert checker is not None
+        guard = Guard("heartbeat-check", self.health)
+        while not self._stopping.wait(
+            guard.backoff if guard.in_outage else checker.timing.interval
+        ):
+            if not guard.call(self.check_heartbeats):
+                checker.outage()
+
+    def check_heartbeats(self) -> int:
+        """Fail or offer again the actions whose executor missed its heartbeats."""
+        if self._heartbeats is None:
+            return 0
+        outcome = self._heartbeats.check()
+        for result_id, event in outcome.failed:
+            self._queue.put(Envelope(event=event, outbox_id=result_id))
+        if outcome.offered and self._run_action is not None:
+            self._dispatch(Outgoing(items=list(outcome.offered)))
+        return len(outcome.failed) + len(outcome.offered)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Finish the batch in hand and stop taking work."""
@@ -184,12 +232,11 @@ class Runtime:
         self._queue.put(None)
         self.timers.stop()
         self.cron.stop()
-        if self._poller is not None:
-            self._poller.join(timeout)
-            self._poller = None
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        for thread in (self._poller, self._checker, self._thread):
+            self.health.forget(thread)
+            if thread is not None:
+                thread.join(timeout)
+        self._poller = self._checker = self._thread = None
 
     def recover(self, *, lost_actions: bool = True) -> None:
         """Send again what was committed but not delivered before a crash.
@@ -219,8 +266,10 @@ class Runtime:
                 self.deliver_row(row)
                 continue
             command = codec.decode(row.payload)
-            if row.claimed_until is None or row.claimed_until < HANDED:
+            if row.claimed_until is None:
                 outgoing.items.append((row.id, command))  # never started
+            elif row.claimed_until < HANDED:
+                continue  # leased by an executor process: its heartbeats tell (heartbeats.py)
             elif not lost_actions:
                 continue
             elif command.action_execution_id not in running:
@@ -291,7 +340,10 @@ class Runtime:
                     self._stopping.set()
                     break
                 batch.append(item)
-            self.process(batch)
+            try:
+                self.process(batch)
+            except Exception:  # a bug: the engine thread must go on with the next batch
+                log.exception("engine batch failed")
 
     def run_pending(self) -> bool:
         """Process everything queued now, in the calling thread (one-shot runs, tests)."""
@@ -321,7 +373,7 @@ class Runtime:
                 grouped.setdefault(item.event.workflow_execution_id, []).append(item)
         try:
             try:
-                result = self.stepper.run_batch([request.item for request in starts], grouped)
+                result = self._run_batch_waiting(starts, grouped)
             except Exception:
                 log.warning("batch failed; applying its items one by one", exc_info=True)
                 self._one_by_one(starts, grouped)
@@ -329,7 +381,27 @@ class Runtime:
                 self._settle(starts, result)
         finally:
             for barrier in barriers:
-                barrier.set_result(None)
+                if not barrier.done():
+                    barrier.set_result(None)
+
+    def _run_batch_waiting(
+        self, starts: list[StartRequest], grouped: dict[str, list[Envelope]]
+    ) -> BatchResult:
+        """Run a batch; while the database can't be reached, wait (backing off) and try the
+        same batch again, so that no event is dropped by an outage."""
+        guard = Guard("engine", self.health)
+        while True:
+            try:
+                result = self.stepper.run_batch([request.item for request in starts], grouped)
+            except Exception as exc:
+                if not is_outage(exc) or self._stopping.is_set():
+                    guard.succeeded()
+                    raise
+                guard.failed(exc)
+                time.sleep(guard.backoff)
+                continue
+            guard.succeeded()
+            return result
 
     def _one_by_one(self, starts: list[StartRequest], grouped: dict[str, list[Envelope]]) -> None:
         for request in starts:
@@ -404,12 +476,7 @@ class Runtime:
             self._queue.put(Envelope(event=timer_event, timer_id=timer_id))
         if handed:
             # Marked before they run: after a crash, these are the actions that may have run.
-            with self.database.transaction() as connection:
-                connection.execute(
-                    sa.update(tables.outbox)
-                    .where(tables.outbox.c.id.in_(handed))
-                    .values(claimed_until=HANDED)
-                )
+            self._mark_handed(handed)
         for command in to_run:
             if self._run_action is not None:
                 self._run_action(command)
@@ -430,6 +497,26 @@ class Runtime:
         for execution_id, state in outgoing.ended:
             for listener in self._listeners:
                 listener(execution_id, state)
+
+    def _mark_handed(self, handed: list[str]) -> None:
+        guard = Guard("engine-dispatch", self.health)
+        while True:
+            try:
+                with self.database.transaction() as connection:
+                    connection.execute(
+                        sa.update(tables.outbox)
+                        .where(tables.outbox.c.id.in_(handed))
+                        .values(claimed_until=HANDED)
+                    )
+            except Exception as exc:
+                if not is_outage(exc) or self._stopping.is_set():
+                    guard.succeeded()
+                    raise
+                guard.failed(exc)
+                time.sleep(guard.backoff)
+                continue
+            guard.succeeded()
+            return
 
     def start_from_outbox(self, outbox_id: str, payload: Mapping[str, Any]) -> None:
         """Start a workflow that a durable outbox row asks for (cron triggers)."""
@@ -488,6 +575,14 @@ class Runtime:
 
     def _deliver_timer(self, timer_id: str, event: events.Event) -> None:
         self._queue.put(Envelope(event=event, timer_id=timer_id))
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database can't be used now (down, restarting, locked, a
+    deadlock) rather than that the work is wrong: the same work may be tried again."""
+    if isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError)):
+        return True
+    return isinstance(exc, sa.exc.DBAPIError) and bool(exc.connection_invalidated)
 
 
 def _with_outbox(command: commands.RunAction, outbox_id: str | None) -> commands.RunAction:

@@ -42,9 +42,10 @@ def put(
     *,
     now: datetime,
     workflow_execution_id: str | None = None,
+    row_id: str | None = None,
 ) -> str:
     """Add one row (in its own transaction) and return its id."""
-    row_id = str(uuid.uuid4())
+    row_id = row_id or str(uuid.uuid4())
     with database.transaction() as connection:
         connection.execute(
             sa.insert(_outbox),

@@ -269,8 +269,15 @@ class Service:
         elif self._submit_action is not None:
             self._submit_action(command)
         else:
-            # Executors run in other processes: they take it from the outbox.
-            outbox.put(self.database, outbox.RUN_ACTION, codec.encode(command), now=utcnow())
+            # Executors run in other processes: they take it from the outbox. The row has
+            # the action's id, as a workflow action's row has (its executor deletes it).
+            outbox.put(
+                self.database,
+                outbox.RUN_ACTION,
+                codec.encode(command),
+                now=utcnow(),
+                row_id=record.id,
+            )
         return self._action_dict(record.id)
 
     def complete_action(self, action_execution_id: str, *, state: str, output: Any) -> None:

@@ -1,0 +1,147 @@
+"""The health of one process: its long-running threads, what they failed to reach, and
+the loop that keeps each of them alive through any failure (log, back off, go on).
+
+``/health`` says the process is alive; ``/ready`` asks :meth:`Health.report`, which
+is ready only while every watched thread is alive and no thread is failing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+log = logging.getLogger("sirocco.health")
+
+#: Back-off after a failure: first wait, and the longest.
+FIRST_BACKOFF = 0.1
+MAX_BACKOFF = 5.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Report:
+    """Whether the process is ready, and why not."""
+
+    ready: bool
+    reasons: tuple[str, ...]
+
+
+class Health:
+    """Threads to watch and the failures they report, shared by the threads of a process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._threads: dict[str, threading.Thread] = {}
+        self._failing: dict[str, str] = {}
+        self._probes: dict[str, Callable[[], None]] = {}
+
+    def watch(self, thread: threading.Thread) -> None:
+        """``thread`` must stay alive while the process runs."""
+        with self._lock:
+            self._threads[thread.name] = thread
+
+    def forget(self, thread: threading.Thread | None) -> None:
+        """``thread`` stopped on purpose."""
+        if thread is None:
+            return
+        with self._lock:
+            if self._threads.get(thread.name) is thread:
+                del self._threads[thread.name]
+            self._failing.pop(thread.name, None)
+
+    def probe(self, name: str, check: Callable[[], None]) -> None:
+        """``check()`` raises while the service ``name`` (database, broker) can't be reached."""
+        with self._lock:
+            self._probes[name] = check
+
+    def failing(self, name: str, reason: str) -> None:
+        with self._lock:
+            self._failing[name] = reason
+
+    def recovered(self, name: str) -> None:
+        with self._lock:
+            self._failing.pop(name, None)
+
+    def report(self) -> Report:
+        """Ready when every watched thread lives, none fails, and every probe passes."""
+        with self._lock:
+            threads = dict(self._threads)
+            failing = dict(self._failing)
+            probes = dict(self._probes)
+        reasons = [
+            f"thread {name} is dead" for name, thread in threads.items() if not thread.is_alive()
+        ]
+        reasons.extend(f"{name}: {reason}" for name, reason in sorted(failing.items()))
+        for name, check in probes.items():
+            try:
+                check()
+            except Exception as exc:
+                reasons.append(f"{name} can't be reached: {first_line(exc)}")
+        return Report(ready=not reasons, reasons=tuple(reasons))
+
+
+def first_line(exc: BaseException) -> str:
+    """An error's first line (a driver's message without its SQL and links)."""
+    original = getattr(exc, "orig", None) or exc
+    lines = str(original).strip().splitlines()
+    return f"{type(original).__name__}: {lines[0]}" if lines else type(original).__name__
+
+
+class Guard:
+    """Runs one step of a thread's work again and again; a failure is logged (once per
+    outage), reported to :class:`Health`, and followed by a growing pause."""
+
+    def __init__(self, name: str, health: Health | None) -> None:
+        self.name = name
+        self._health = health
+        self._backoff = 0.0
+        self._since: float | None = None
+
+    def call(self, step: Callable[[], object]) -> bool:
+        """Run ``step()``; True when it succeeded."""
+        try:
+            step()
+        except Exception as exc:
+            self.failed(exc)
+            return False
+        self.succeeded()
+        return True
+
+    def failed(self, exc: BaseException) -> None:
+        reason = first_line(exc)
+        if self._since is None:
+            self._since = time.monotonic()
+            log.warning(
+                "%s failed; retrying with back-off: %s",
+                self.name,
+                reason,
+                exc_info=True,
+                extra={"thread": self.name},
+            )
+        self._backoff = min(MAX_BACKOFF, max(FIRST_BACKOFF, self._backoff * 2))
+        if self._health is not None:
+            self._health.failing(self.name, reason)
+
+    def succeeded(self) -> None:
+        if self._since is not None:
+            log.warning(
+                "%s works again after %.1f s",
+                self.name,
+                time.monotonic() - self._since,
+                extra={"thread": self.name},
+            )
+            self._since = None
+            if self._health is not None:
+                self._health.recovered(self.name)
+        self._backoff = 0.0
+
+    @property
+    def backoff(self) -> float:
+        """Seconds to wait before the next try (0 when the last one succeeded)."""
+        return self._backoff
+
+    @property
+    def in_outage(self) -> bool:
+        return self._since is not None

@@ -1,0 +1,152 @@
+"""Actions whose executor stopped sending heartbeats: failed, or offered again when safe.
+
+Executors in their own processes hold each action they run on a lease that their
+heartbeats renew (``sirocco.store.leases``). A lease that ran out means the executor
+died, or lost the database for longer than the lease. Its action is then failed with
+Mistral's message, or, when its task is ``safe-rerun`` (or the action has no side
+effect), offered again to any executor, marked as redelivered.
+
+After an outage of the database seen by this process (and at start) the check waits
+one lease: executors that were cut off as well get the time to renew their leases
+before their actions are taken from them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sirocco.engine import commands, events
+from sirocco.engine.states import State
+from sirocco.runtime import codec
+from sirocco.store import executions, leases
+from sirocco.store.database import Database
+
+log = logging.getLogger("sirocco.heartbeats")
+
+#: Mistral's state_info for an action whose heartbeats stopped.
+MISSED_MESSAGE = "Heartbeat wasn't received."
+
+#: Actions that have no side effect: running one again is harmless.
+PURE_ACTIONS = frozenset({"std.noop", "std.echo", "std.test_dict", "std.fail"})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Timing:
+    """How often executors send heartbeats and how many may be missed."""
+
+    interval: float = 5.0
+    max_missed: int = 3
+    first_timeout: float | None = None
+
+    @property
+    def lease(self) -> timedelta:
+        return timedelta(seconds=self.interval * self.max_missed)
+
+    @property
+    def first_lease(self) -> timedelta:
+        return timedelta(seconds=self.first_timeout) if self.first_timeout else self.lease
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Outcome:
+    """What one check did: results written (row id, event) and actions offered again."""
+
+    failed: list[tuple[str, events.ActionCompleted]] = dataclasses.field(default_factory=list)
+    offered: list[tuple[str, commands.RunAction]] = dataclasses.field(default_factory=list)
+
+
+class HeartbeatChecker:
+    """Looks for expired leases and decides the fate of their actions."""
+
+    def __init__(
+        self,
+        database: Database,
+        clock: Callable[[], datetime],
+        timing: Timing,
+        *,
+        new_id: Callable[[], str],
+        keep_offered: bool = False,
+    ) -> None:
+        """``keep_offered``: actions offered again are leased forever to this process
+        (it runs them itself) instead of being left free for executor processes."""
+        self._database = database
+        self._clock = clock
+        self.timing = timing
+        self._new_id = new_id
+        self._keep_offered = keep_offered
+        self._ready_at = clock() + timing.lease
+
+    def outage(self) -> None:
+        """This process could not reach the database: give executors a lease to catch up."""
+        self._ready_at = self._clock() + self.timing.lease
+
+    def check(self) -> Outcome:
+        """Fail or offer again every action whose lease ran out."""
+        now = self._clock()
+        outcome = Outcome()
+        if now < self._ready_at:
+            return outcome
+        with self._database.read() as connection:
+            if not leases.any_expired(connection, now=now):
+                return outcome
+        with self._database.transaction() as connection:
+            for row in leases.expired(connection, now=now):
+                command = codec.decode(row.payload)
+                if not isinstance(command, commands.RunAction):
+                    continue
+                if command.safe_rerun or command.action_name in PURE_ACTIONS:
+                    again = dataclasses.replace(
+                        command, execution={**command.execution, "redelivered": True}
+                    )
+                    leases.offer_again(
+                        connection,
+                        row.id,
+                        codec.encode(again),
+                        held=leases.FOREVER if self._keep_offered else None,
+                    )
+                    outcome.offered.append((row.id, again))
+                elif command.workflow_execution_id is None:
+                    executions.finish_standalone_action(
+                        connection,
+                        command.action_execution_id,
+                        state=State.ERROR,
+                        result=None,
+                        message=MISSED_MESSAGE,
+                        now=now,
+                    )
+                    leases.delete(connection, row.id)
+                else:
+                    event = events.ActionCompleted(
+                        workflow_execution_id=command.workflow_execution_id,
+                        action_execution_id=command.action_execution_id,
+                        state=State.ERROR,
+                        result=None,
+                        message=MISSED_MESSAGE,
+                    )
+                    result_id = self._new_id()
+                    leases.hand_back(
+                        connection,
+                        run_action_id=row.id,
+                        result_id=result_id,
+                        workflow_execution_id=command.workflow_execution_id,
+                        payload=codec.encode(event),
+                        now=now,
+                    )
+                    outcome.failed.append((result_id, event))
+        for row_id, command in outcome.offered:
+            log.warning(
+                "executor of action %s missed its heartbeats; running it again (safe-rerun)",
+                command.action_execution_id,
+                extra={"action_execution_id": command.action_execution_id, "outbox_id": row_id},
+            )
+        for _, event in outcome.failed:
+            log.warning(
+                "executor of action %s missed its heartbeats; the action fails",
+                event.action_execution_id,
+                extra={"action_execution_id": event.action_execution_id},
+            )
+        return outcome

@@ -1,0 +1,155 @@
+"""RunAction rows held by executors in other processes: taken on a lease, kept alive by
+heartbeats, handed back as a result, and found once their executor stopped renewing them.
+
+An executor takes a RunAction row by setting ``claimed_until`` (its lease) and leaves the
+row in place while the action runs; every heartbeat pushes the lease further. Its
+result replaces the row in one transaction (the RunAction row is deleted, an
+ActionResult row inserted), so at any moment the work is in exactly one row. A row
+whose lease ran out belongs to an executor that died (or lost the database for longer
+than its lease): :func:`expired` finds it, and the caller fails it or offers it again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from sirocco.store import tables
+
+RUN_ACTION = "RunAction"
+ACTION_RESULT = "ActionResult"
+#: A lease that never runs out: the action is asynchronous (its result comes through the
+#: API), or its executor is this process (the embedded server recovers it at start).
+FOREVER = datetime(9999, 12, 31)
+
+_outbox = tables.outbox
+
+
+def take(
+    connection: sa.Connection,
+    *,
+    limit: int,
+    targets: Sequence[str | None],
+    until: datetime,
+) -> list[Any]:
+    """Lease up to ``limit`` RunAction rows no executor holds, oldest first.
+
+    Only rows never leased are taken: a row whose lease ran out is the checker's
+    (:func:`expired`), which decides whether it may run again.
+    """
+    named = [target for target in targets if target is not None]
+    choices = [_outbox.c.target.in_(named)] if named else []
+    if None in targets:
+        choices.append(_outbox.c.target.is_(None))
+    query = (
+        sa.select(_outbox)
+        .where(_outbox.c.kind == RUN_ACTION, _outbox.c.claimed_until.is_(None), sa.or_(*choices))
+        .order_by(_outbox.c.created_at)
+        .limit(limit)
+    )
+    if connection.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    rows = list(connection.execute(query))
+    if rows:
+        connection.execute(
+            sa.update(_outbox)
+            .where(_outbox.c.id.in_([row.id for row in rows]))
+            .values(claimed_until=until)
+        )
+    return rows
+
+
+def renew(connection: sa.Connection, ids: Iterable[str], *, until: datetime) -> int:
+    """Push the leases of the rows ``ids`` to ``until`` (a heartbeat); returns how many
+    rows were still there to renew."""
+    wanted = list(ids)
+    renewed = 0
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        result = connection.execute(
+            sa.update(_outbox)
+            .where(
+                _outbox.c.id.in_(chunk),
+                _outbox.c.kind == RUN_ACTION,
+                _outbox.c.claimed_until < FOREVER,
+            )
+            .values(claimed_until=until)
+        )
+        renewed += result.rowcount or 0
+    return renewed
+
+
+def hold_forever(connection: sa.Connection, row_id: str) -> None:
+    """The action went asynchronous: its result comes through the API, not a heartbeat."""
+    connection.execute(
+        sa.update(_outbox).where(_outbox.c.id == row_id).values(claimed_until=FOREVER)
+    )
+
+
+def hand_back(
+    connection: sa.Connection,
+    *,
+    run_action_id: str,
+    result_id: str,
+    workflow_execution_id: str | None,
+    payload: dict[str, Any],
+    now: datetime,
+) -> None:
+    """Replace a RunAction row by the ActionResult row of its outcome (``payload``, an
+    encoded ActionCompleted event), in the caller's transaction."""
+    connection.execute(sa.delete(_outbox).where(_outbox.c.id == run_action_id))
+    connection.execute(
+        sa.insert(_outbox),
+        [
+            {
+                "id": result_id,
+                "workflow_execution_id": workflow_execution_id,
+                "kind": ACTION_RESULT,
+                "payload": payload,
+                "created_at": now,
+                "claimed_until": None,
+                "target": None,
+            }
+        ],
+    )
+
+
+def delete(connection: sa.Connection, row_id: str) -> None:
+    """Forget one RunAction row (its standalone action's outcome is stored)."""
+    connection.execute(sa.delete(_outbox).where(_outbox.c.id == row_id))
+
+
+def expired(connection: sa.Connection, *, now: datetime, limit: int = 100) -> list[Any]:
+    """Lock and return RunAction rows whose lease ran out (their executor is gone)."""
+    query = (
+        sa.select(_outbox)
+        .where(_outbox.c.kind == RUN_ACTION, _outbox.c.claimed_until < now)
+        .order_by(_outbox.c.claimed_until)
+        .limit(limit)
+    )
+    if connection.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return list(connection.execute(query))
+
+
+def offer_again(
+    connection: sa.Connection, row_id: str, payload: dict[str, Any], *, held: datetime | None
+) -> None:
+    """Give an expired row its (redelivered) payload and free it for any executor
+    (``held`` None), or lease it to the caller until ``held``."""
+    connection.execute(
+        sa.update(_outbox).where(_outbox.c.id == row_id).values(claimed_until=held, payload=payload)
+    )
+
+
+def any_expired(connection: sa.Connection, *, now: datetime) -> bool:
+    """Whether some RunAction row's lease ran out (a cheap read before locking)."""
+    query = (
+        sa.select(_outbox.c.id)
+        .where(_outbox.c.kind == RUN_ACTION, _outbox.c.claimed_until < now)
+        .limit(1)
+    )
+    return connection.execute(query).first() is not None

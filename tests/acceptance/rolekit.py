@@ -1,0 +1,133 @@
+"""Sirocco roles as real processes for acceptance tests: start, SIGKILL, restart, read
+their logs, and wait on a condition with a bound that reports what the processes printed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+SIROCCO = str(Path(sys.executable).parent / "sirocco")
+
+Value = TypeVar("Value")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def call(
+    url: str, method: str = "GET", body: Any = None, *, text: bool = False, timeout: float = 10
+) -> Any:
+    """One HTTP request; the decoded JSON body (HTTPError for a status >= 400)."""
+    data = None
+    if body is not None:
+        data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+    headers = {"Content-Type": "text/plain" if text else "application/json", "Accept": "*/*"}
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.loads(response.read() or b"null")
+
+
+def status(url: str, timeout: float = 5) -> tuple[int, Any]:
+    """(HTTP status, decoded body) of a GET, whatever the status; (0, reason) if unreachable."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        body = exc.read()
+        try:
+            return exc.code, json.loads(body or b"null")
+        except ValueError:
+            return exc.code, body.decode(errors="replace")
+    except OSError as exc:
+        return 0, str(exc)
+
+
+@dataclass
+class Role:
+    name: str
+    args: list[str]
+    log: Path
+    process: subprocess.Popen[bytes]
+
+
+@dataclass
+class Roles:
+    """Role processes on one database, their logs under ``folder``."""
+
+    folder: Path
+    env: dict[str, str]
+    running: list[Role] = field(default_factory=list)
+    _count: int = 0
+
+    def start(self, name: str, *args: str) -> Role:
+        self._count += 1
+        log = self.folder / f"{name}-{self._count}.log"
+        process = subprocess.Popen(
+            [SIROCCO, name, *args],
+            env=self.env,
+            stdout=open(log, "w"),  # noqa: SIM115
+            stderr=subprocess.STDOUT,
+        )
+        role = Role(name=name, args=list(args), log=log, process=process)
+        self.running.append(role)
+        return role
+
+    def kill(self, role: Role) -> None:
+        """SIGKILL: the process gets no chance to clean up."""
+        role.process.send_signal(signal.SIGKILL)
+        role.process.wait(10)
+        self.running.remove(role)
+
+    def stop_all(self, timeout: float = 20) -> list[str]:
+        """SIGTERM every role; the problems (a non-zero exit, a hang) as text."""
+        problems = []
+        for role in self.running:
+            role.process.send_signal(signal.SIGTERM)
+        for role in self.running:
+            try:
+                code = role.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                role.process.kill()
+                problems.append(f"{role.name} did not stop on SIGTERM")
+                continue
+            if code != 0:
+                problems.append(f"{role.name} exited {code}")
+        self.running = []
+        return problems
+
+    def logs(self, tail: int = 3000) -> str:
+        parts = []
+        for log in sorted(self.folder.glob("*.log")):
+            text = log.read_text(errors="replace")
+            parts.append(f"--- {log.name}\n{text[-tail:]}")
+        return "\n".join(parts)
+
+    def wait_for(
+        self, condition: Callable[[], Value | None], bound: float, what: str
+    ) -> Value:
+        """Wait until ``condition()`` is truthy (at most ``bound`` seconds)."""
+        deadline = time.monotonic() + bound
+        while True:
+            value = condition()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}\n{self.logs()}")
+            time.sleep(0.05)
+
+    def wait_http(self, url: str, bound: float = 30) -> None:
+        self.wait_for(lambda: status(url)[0] != 0, bound, f"{url} to answer")

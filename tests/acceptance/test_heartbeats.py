@@ -1,0 +1,113 @@
+"""An executor process killed (SIGKILL) while it runs long actions: an engine notices the
+missed heartbeats, fails the action that is not safe to re-run with Mistral's message,
+and offers the `safe-rerun` one again to another executor, which finishes it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from rolekit import Roles, call, free_port
+
+from sirocco.store import tables
+
+WORKFLOWS = """
+version: '2.0'
+sleeper:
+  input:
+    - seconds
+  tasks:
+    nap:
+      action: std.sleep seconds=<% $.seconds %>
+safe_sleeper:
+  input:
+    - seconds
+  tasks:
+    nap:
+      action: std.sleep seconds=<% $.seconds %>
+      safe-rerun: true
+"""
+
+#: Short heartbeats so that the test is quick: a lease of 3 x 0.3 s.
+HEARTBEATS = {"SIROCCO_HEARTBEAT_INTERVAL": "0.3", "SIROCCO_HEARTBEAT_MAX_MISSED": "3"}
+
+
+@pytest.fixture
+def roles(postgres_url: str, tmp_path: Path) -> Iterator[tuple[Roles, str, str]]:
+    env = {**os.environ, "SIROCCO_DB": postgres_url, **HEARTBEATS}
+    group = Roles(folder=tmp_path, env=env)
+    port = free_port()
+    group.start("api", "--port", str(port))
+    group.start("engine")
+    base = f"http://127.0.0.1:{port}/v2"
+    try:
+        group.wait_http(base)
+        yield group, base, postgres_url
+    finally:
+        problems = group.stop_all()
+        assert not problems, f"{problems}\n{group.logs()}"
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_killed_executor_actions_fail_or_run_again(roles: tuple[Roles, str, str]) -> None:
+    group, base, url = roles
+    doomed = group.start("executor", "--workers", "4")
+    call(f"{base}/workflows", "POST", WORKFLOWS, text=True)
+    unsafe = call(
+        f"{base}/executions", "POST", {"workflow_name": "sleeper", "input": '{"seconds": 600}'}
+    )["id"]
+    safe = call(
+        f"{base}/executions", "POST", {"workflow_name": "safe_sleeper", "input": '{"seconds": 4}'}
+    )["id"]
+    engine = sa.create_engine(url)
+    outbox = tables.outbox
+    try:
+
+        def taken() -> bool:
+            """Both actions run, and no RunAction row waits for an executor."""
+            actions = tables.action_executions
+            with engine.connect() as connection:
+                running = connection.execute(
+                    sa.select(actions.c.workflow_execution_id).where(actions.c.state == "RUNNING")
+                ).all()
+                waiting = connection.execute(
+                    sa.select(outbox.c.id).where(
+                        outbox.c.kind == "RunAction", outbox.c.claimed_until.is_(None)
+                    )
+                ).all()
+            return {row.workflow_execution_id for row in running} == {unsafe, safe} and not waiting
+
+        group.wait_for(taken, 30, "the executor to take both actions")
+        group.kill(doomed)
+        group.start("executor")
+
+        def ended() -> dict[str, dict[str, object]] | None:
+            found = {
+                execution_id: call(f"{base}/executions/{execution_id}")
+                for execution_id in (unsafe, safe)
+            }
+            done = all(item["state"] in ("SUCCESS", "ERROR") for item in found.values())
+            return found if done else None
+
+        found = group.wait_for(ended, 60, "both executions to end")
+        assert found[safe]["state"] == "SUCCESS", found[safe]
+        assert found[unsafe]["state"] == "ERROR", found[unsafe]
+        actions = tables.action_executions
+        with engine.connect() as connection:
+
+            def attempts(execution_id: str) -> list[tuple[str, str | None]]:
+                query = sa.select(actions.c.state, actions.c.state_info).where(
+                    actions.c.workflow_execution_id == execution_id
+                )
+                return [tuple(row) for row in connection.execute(query)]
+
+            assert attempts(unsafe) == [("ERROR", "Heartbeat wasn't received.")]
+            assert attempts(safe) == [("SUCCESS", None)]
+        with engine.connect() as connection:
+            assert connection.execute(sa.select(outbox)).all() == []
+    finally:
+        engine.dispose()
