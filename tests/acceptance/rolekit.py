@@ -4,7 +4,6 @@ their logs, and wait on a condition with a bound that reports what the processes
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
