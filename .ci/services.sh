@@ -10,5 +10,10 @@ if ! up 5672 && command -v rabbitmq-server >/dev/null 2>&1; then
     rabbitmq-server -detached || true
     for _ in $(seq 1 60); do up 5672 && break; sleep 1; done
 fi
+# The web view's browser tests drive Debian's chromium (never a browser download).
+if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
+        >/dev/null 2>&1 || echo "chromium could not be installed: the browser tests will be skipped"
+fi
 for _ in $(seq 1 30); do up 5432 || ! command -v pg_ctlcluster >/dev/null 2>&1 && break; sleep 1; done
 exit 0

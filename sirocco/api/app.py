@@ -19,6 +19,7 @@ from sirocco.api import (
     workflows,
 )
 from sirocco.api.render import MistralJSONResponse
+from sirocco.api.ui import negotiation, site
 
 _root = APIRouter(route_class=deps.StrictRoute, tags=["versions"])
 
@@ -29,9 +30,15 @@ def _base(request: Request) -> str:
 
 @_root.get("/")
 def versions(request: Request) -> Response:
-    """The API versions this server speaks (only v2)."""
-    link = {"href": f"{_base(request)}/v2", "target": "v2", "rel": "self"}
-    return MistralJSONResponse({"versions": [{"id": "v2.0", "status": "CURRENT", "links": [link]}]})
+    """The API versions this server speaks (only v2); a browser is sent to the web view."""
+    if negotiation.prefers_html(request.headers.get("accept")):
+        response = site.home(request)
+    else:
+        link = {"href": f"{_base(request)}/v2", "target": "v2", "rel": "self"}
+        version = {"id": "v2.0", "status": "CURRENT", "links": [link]}
+        response = MistralJSONResponse({"versions": [version]})
+    response.headers["Vary"] = "Accept"
+    return response
 
 
 @_root.get("/v2")
@@ -85,5 +92,6 @@ def create_app(
         triggers,
     ):
         app.include_router(module.router)
+    site.install(app)
     app.include_router(_root)
     return app

@@ -1,0 +1,1 @@
+"""The web view: server-rendered pages of executions, workflows and triggers at ``/ui/``."""
