@@ -8,6 +8,11 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests judge results, never speed: a loaded machine must not fail them.
+settings.register_profile("sirocco", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("sirocco")
 
 PG_URL = os.environ.get("SIROCCO_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 AMQP_URL = os.environ.get("SIROCCO_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672//")

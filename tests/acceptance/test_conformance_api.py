@@ -10,16 +10,13 @@ from __future__ import annotations
 import os
 import pathlib
 import re
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from tests import processes
 from tests.conformance import casekit
 
 #: The shared runner: in ``shared/`` beside the checkout (as CI lays it out), else the
@@ -37,6 +34,9 @@ RUNNER = next(
 )
 SIROCCO = pathlib.Path(sys.executable).parent / "sirocco"
 
+#: The runner's bound for one case (its own default, 60 s, is short on a loaded machine).
+CASE_BOUND = 240
+
 
 pytestmark = [
     pytest.mark.slow,
@@ -44,52 +44,34 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
-def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str | processes.StartFailure]:
+    """The module's ``sirocco server``: its URL, or why it did not start (reported once)."""
     folder = tmp_path_factory.mktemp("conformance_api")
-    port = _free_port()
-    log = (folder / "server.log").open("w")
+    port = processes.free_port()
     environment = {key: value for key, value in os.environ.items() if key != "SIROCCO_DB"}
-    server = subprocess.Popen(
-        [
-            str(SIROCCO),
-            "server",
-            "--port",
-            str(port),
-            "--db",
-            f"sqlite:///{folder / 'sirocco.sqlite'}",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
+    server = processes.Process(
+        [SIROCCO, "server", "--port", str(port), "--db", f"sqlite:///{folder / 'sirocco.sqlite'}"],
+        log=folder / "server.log",
         env=environment,
     )
     url = f"http://127.0.0.1:{port}/v2"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert server.poll() is None, (folder / "server.log").read_text()
-            try:
-                with urllib.request.urlopen(url + "/", timeout=1):
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, "sirocco server did not answer"
-                time.sleep(0.1)
-        yield url
-    finally:
-        server.terminate()
         try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(5)
-        log.close()
+            server.wait_answering(url + "/")
+        except AssertionError as failure:
+            yield processes.StartFailure(str(failure))
+        else:
+            yield url
+    finally:
+        server.assert_stopped_cleanly()
+
+
+@pytest.fixture
+def base_url(server: str | processes.StartFailure) -> str:
+    if isinstance(server, processes.StartFailure):
+        server.report()
+    return server
 
 
 def _api_cases() -> list[Any]:
@@ -108,12 +90,17 @@ _SUMMARY = re.compile(r"^(\d+) passed, (\d+) failed$", re.M)
 
 @pytest.mark.parametrize("path", _api_cases())
 def test_case_through_the_api(base_url: str, path: pathlib.Path) -> None:
-    outcome = subprocess.run(
-        [sys.executable, str(RUNNER), base_url, "--cases", str(path.parent), path.stem],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
+    outcome = processes.run(
+        [
+            sys.executable,
+            str(RUNNER),
+            base_url,
+            "--timeout",
+            str(CASE_BOUND),
+            "--cases",
+            str(path.parent),
+            path.stem,
+        ]
     )
     summary = _SUMMARY.search(outcome.stdout)
     assert summary is not None, outcome.stdout + outcome.stderr

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
-import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests import processes
+from tests.waiting import wait_for
 
 SIROCCO = str(Path(sys.executable).parent / "sirocco")
 
@@ -52,55 +51,37 @@ roles_child:
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _call(url: str, method: str = "GET", body: bytes | None = None, text: bool = False) -> object:
     headers = {"Content-Type": "text/plain" if text else "application/json", "Accept": "*/*"}
     request = urllib.request.Request(url, data=body, method=method, headers=headers)
-    with urllib.request.urlopen(request, timeout=10) as response:
+    with urllib.request.urlopen(request, timeout=60) as response:
         return json.loads(response.read() or b"null")
 
 
 @pytest.fixture
 def roles(database_url: str, tmp_path: Path) -> Iterator[str]:
     env = {**os.environ, "SIROCCO_DB": database_url}
-    subprocess.run([SIROCCO, "db", "upgrade"], env=env, check=True, capture_output=True)
-    port = _free_port()
+    upgraded = processes.run([SIROCCO, "db", "upgrade"], env=env)
+    assert upgraded.returncode == 0, upgraded.stdout + upgraded.stderr
+    port = processes.free_port()
     commands = [["engine"], ["engine"], ["executor"], ["scheduler"], ["api", "--port", str(port)]]
-    processes = [
-        subprocess.Popen(
-            [SIROCCO, *command],
-            env=env,
-            stdout=open(tmp_path / f"{command[0]}-{index}.log", "w"),  # noqa: SIM115
-            stderr=subprocess.STDOUT,
-        )
+    started = [
+        processes.Process([SIROCCO, *command], log=tmp_path / f"{command[0]}-{index}.log", env=env)
         for index, command in enumerate(commands)
     ]
+    api = started[-1]
     base = f"http://127.0.0.1:{port}/v2"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                _call(base)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+        api.wait_answering(base)
         yield base
     finally:
-        for process in processes:
-            process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                assert process.wait(15) == 0, f"{process.args} exited {process.returncode}"
-            except subprocess.TimeoutExpired:
-                process.kill()
-                raise
+        codes = [process.stop() for process in started]
+        problems = [
+            f"{process} exited {code} after SIGTERM\n{process.output()}"
+            for process, code in zip(started, codes, strict=True)
+            if code not in processes.STOPPED
+        ]
+        assert not problems, "\n".join(problems)
 
 
 def test_roles_in_separate_processes_run_a_workflow(roles: str) -> None:
@@ -111,14 +92,14 @@ def test_roles_in_separate_processes_run_a_workflow(roles: str) -> None:
         ]
         for _ in range(3)
     ]
-    deadline = time.monotonic() + 30
     states: dict[str, object] = {}
-    while time.monotonic() < deadline:
+
+    def ended() -> bool:
         executions = [_call(f"{roles}/executions/{execution_id}") for execution_id in ids]
-        states = {item["id"]: item["state"] for item in executions}  # type: ignore[index]
-        if all(state in ("SUCCESS", "ERROR") for state in states.values()):
-            break
-        time.sleep(0.2)
+        states.update({item["id"]: item["state"] for item in executions})  # type: ignore[index]
+        return all(state in ("SUCCESS", "ERROR") for state in states.values())
+
+    wait_for(ended, what="the three executions to end", seen=lambda: states)
     assert set(states.values()) == {"SUCCESS"}, states
     output = json.loads(_call(f"{roles}/executions/{ids[0]}")["output"])  # type: ignore[index]
     assert output == {"a": "one", "b": "slept", "child": "child"}

@@ -9,6 +9,7 @@ empties its tables before each test.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 
@@ -16,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import PG_URL, port_open
+from tests.integration import custom_actions
 
 
 @pytest.fixture(scope="session")
@@ -79,3 +81,11 @@ def database_url(
         pytest.fail(failure, pytrace=False)
     _truncate(url)
     return url
+
+
+@pytest.fixture
+def gate() -> Iterator[threading.Event]:
+    """The event ``test.hold`` actions wait for; released at the end whatever happens."""
+    custom_actions.Hold.gate.clear()
+    yield custom_actions.Hold.gate
+    custom_actions.Hold.gate.set()

@@ -9,6 +9,8 @@ from typing import Any, ClassVar
 
 from mistral_lib import actions
 
+from tests.waiting import BOUND
+
 
 class Nap(actions.Action):  # type: ignore[misc]
     """Sleeps a fraction of a second and returns ``value``."""
@@ -61,7 +63,7 @@ class AppendLine(actions.Action):  # type: ignore[misc]
 
 
 class Hold(actions.Action):  # type: ignore[misc]
-    """Blocks until the test releases ``Hold.gate`` (or a few seconds pass)."""
+    """Blocks until the test releases ``Hold.gate`` (or the tests' bound passes)."""
 
     gate: ClassVar[threading.Event] = threading.Event()
 
@@ -70,7 +72,7 @@ class Hold(actions.Action):  # type: ignore[misc]
         self.value = value
 
     def run(self, context: Any) -> Any:
-        self.gate.wait(5)
+        self.gate.wait(BOUND)
         return self.value
 
 

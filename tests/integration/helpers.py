@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from sirocco import lang
+from sirocco import lang, testing
 from sirocco.actions.registry import ActionRegistry
 from sirocco.cli.embedded import Embedded, open_embedded
 from sirocco.executor.pool import ExecutorPool
@@ -20,7 +20,9 @@ from sirocco.runtime.loop import Runtime
 from sirocco.runtime.service import Service
 from sirocco.store import migrate, tables
 from sirocco.store.database import Database
+from tests import waiting
 from tests.integration import custom_actions
+from tests.waiting import BOUND
 
 ENDED = frozenset({"SUCCESS", "ERROR", "CANCELLED"})
 
@@ -117,78 +119,99 @@ def start(
 
 
 def wait_for(
-    app: Embedded,
-    execution_id: str,
-    states: Iterable[str] = ENDED,
-    *,
-    timeout: float = 5.0,
+    app: Embedded, execution_id: str, states: Iterable[str] = ENDED, *, bound: float = BOUND
 ) -> Any:
-    """The execution row once its state is one of ``states``; fails the test at timeout."""
+    """The execution row once its state is one of ``states``; fails the test at the bound."""
     wanted = frozenset(states)
-    deadline = time.monotonic() + timeout
-    while True:
+    return waiting.wait_for(
+        lambda: _first(row for row in [execution(app, execution_id)] if row.state in wanted),
+        what=f"execution {execution_id} to be {'/'.join(sorted(wanted))}",
+        bound=bound,
+        interval=0.01,
+        seen=lambda: _execution_seen(app, execution_id),
+    )
+
+
+def run_on_clock(app: Embedded, execution_id: str, clock: testing.FakeClock) -> Any:
+    """The execution row once it ended, moving ``clock`` to each timer's due time meanwhile.
+
+    The clock stands still otherwise, so a state that lasts until a timer fires
+    (DELAYED, a running action before its timeout) lasts until this is called,
+    however slow the machine.
+    """
+
+    def ended() -> Any:
         row = execution(app, execution_id)
-        if row.state in wanted:
+        if row.state in ENDED:
             return row
-        if time.monotonic() > deadline:
-            raise AssertionError(
-                f"execution {execution_id} is {row.state} ({row.state_info}), "
-                f"not {sorted(wanted)}, after {timeout} s; tasks: {task_states(app, execution_id)}"
-            )
-        time.sleep(0.01)
+        with app.parts.database.read() as connection:
+            due = connection.execute(sa.select(sa.func.min(tables.timers.c.due))).scalar()
+        if due is not None:
+            clock.move_to(due)
+        return None
+
+    return waiting.wait_for(
+        ended,
+        what=f"execution {execution_id} to end",
+        interval=0.01,
+        seen=lambda: _execution_seen(app, execution_id),
+    )
 
 
-def wait_task(
-    app: Embedded, execution_id: str, name: str, states: Iterable[str], *, timeout: float = 5.0
-) -> Any:
+def wait_task(app: Embedded, execution_id: str, name: str, states: Iterable[str]) -> Any:
     """The task row once task ``name`` is in one of ``states``."""
     wanted = frozenset(states)
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def arrived() -> Any:
         found = [row for row in tasks(app, execution_id) if row.name == name]
-        if found and found[-1].state in wanted:
-            return found[-1]
-        if time.monotonic() > deadline:
-            raise AssertionError(
-                f"task {name} never reached {sorted(wanted)}: {task_states(app, execution_id)}"
-            )
-        time.sleep(0.01)
+        return found[-1] if found and found[-1].state in wanted else None
+
+    return waiting.wait_for(
+        arrived,
+        what=f"task {name} to be {'/'.join(sorted(wanted))}",
+        interval=0.01,
+        seen=lambda: _execution_seen(app, execution_id),
+    )
 
 
-def wait_until(condition: Callable[[], bool], *, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("the condition never came true")
-        time.sleep(0.01)
+def wait_until(condition: Callable[[], bool], *, what: str = "the condition") -> None:
+    waiting.wait_for(condition, what=what, interval=0.01)
 
 
-def wait_for_actions(
-    app: Embedded, task_execution_id: str, states: Iterable[str], *, timeout: float = 5.0
-) -> list[Any]:
+def wait_for_actions(app: Embedded, task_execution_id: str, states: Iterable[str]) -> list[Any]:
     """The task's action rows once there is at least one and all are in ``states``."""
     wanted = frozenset(states)
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def arrived() -> list[Any]:
         found = actions(app, task_execution_id)
-        if found and all(row.state in wanted for row in found):
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"actions never reached {sorted(wanted)}: {found}")
-        time.sleep(0.01)
+        return found if found and all(row.state in wanted for row in found) else []
+
+    return waiting.wait_for(
+        arrived,
+        what=f"the actions of task {task_execution_id} to be {'/'.join(sorted(wanted))}",
+        interval=0.01,
+        seen=lambda: actions(app, task_execution_id),
+    )
+
+
+def _first(rows: Iterable[Any]) -> Any:
+    return next(iter(rows), None)
+
+
+def _execution_seen(app: Embedded, execution_id: str) -> str:
+    row = execution(app, execution_id)
+    return f"it is {row.state} ({row.state_info}); tasks: {task_states(app, execution_id)}"
 
 
 def run(
     app: Embedded,
     workflow: str,
     workflow_input: Mapping[str, Any] | None = None,
-    *,
-    timeout: float = 5.0,
     **params: Any,
 ) -> Any:
     """Start ``workflow`` and return its execution row once it ended."""
     execution_id = start(app, workflow, workflow_input, **params)
-    return wait_for(app, execution_id, timeout=timeout)
+    return wait_for(app, execution_id)
 
 
 def execution(app: Embedded, execution_id: str) -> Any:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -15,16 +14,8 @@ from sirocco import errors
 from sirocco.cli.embedded import Embedded
 from sirocco.runtime import cron
 from sirocco.store import tables, triggers
-from tests.integration import custom_actions, helpers
-
-
-@pytest.fixture
-def gate() -> Iterator[threading.Event]:
-    """The event ``test.hold`` actions wait for; released at the end whatever happens."""
-    custom_actions.Hold.gate.clear()
-    yield custom_actions.Hold.gate
-    custom_actions.Hold.gate.set()
-
+from tests.integration import helpers
+from tests.waiting import BOUND
 
 HELD = """
 version: '2.0'
@@ -64,7 +55,7 @@ def test_pause_and_resume(database_url: str, gate: threading.Event) -> None:
         gate.set()
         # the running action finishes and its task completes, but nothing new starts
         helpers.wait_task(app, execution_id, "wait", {"SUCCESS"})
-        app.parts.runtime.barrier().result(5)
+        app.parts.runtime.barrier().result(BOUND)
         assert helpers.execution(app, execution_id).state == "PAUSED"
         assert helpers.task_states(app, execution_id) == {"wait": "SUCCESS"}
         app.service.resume_workflow(execution_id)
@@ -93,7 +84,7 @@ def test_stop_ignores_the_late_result(
             assert stopped.output == {}
         gate.set()
         helpers.wait_for_actions(app, wait.id, {"SUCCESS", "CANCELLED", "ERROR"})
-        app.parts.runtime.barrier().result(5)
+        app.parts.runtime.barrier().result(BOUND)
         assert helpers.execution(app, execution_id).state == target
         assert "next" not in helpers.task_states(app, execution_id)
         with pytest.raises(errors.InvalidStateError):
@@ -113,7 +104,7 @@ def test_two_engines_on_one_database_share_an_execution(
         assert helpers.execution(first, execution_id).state == "PAUSED"
         gate.set()  # the result goes to the first engine, which cached a RUNNING snapshot
         helpers.wait_task(first, execution_id, "wait", {"SUCCESS"})
-        first.parts.runtime.barrier().result(5)
+        first.parts.runtime.barrier().result(BOUND)
         assert helpers.execution(first, execution_id).state == "PAUSED"
         assert helpers.task_states(first, execution_id) == {"wait": "SUCCESS"}
         second.service.resume_workflow(execution_id)
@@ -136,7 +127,7 @@ def test_cancel_cascades_to_sub_workflows(database_url: str, gate: threading.Eve
         # the child tells its parent task, after the parent ended (as Mistral does)
         helpers.wait_task(app, execution_id, "call", {"CANCELLED"})
         gate.set()
-        app.parts.runtime.barrier().result(5)
+        app.parts.runtime.barrier().result(BOUND)
         assert "next" not in helpers.task_states(app, child.id)
         assert helpers.execution(app, execution_id).state == "CANCELLED"
 
@@ -170,7 +161,7 @@ def test_pause_and_resume_cascade_to_sub_workflows(
         assert helpers.execution(app, execution_id).state == "PAUSED"
         gate.set()
         helpers.wait_task(app, child.id, "wait", {"SUCCESS"})
-        app.parts.runtime.barrier().result(5)
+        app.parts.runtime.barrier().result(BOUND)
         assert helpers.execution(app, child.id).state == "PAUSED"
         assert "next" not in helpers.task_states(app, child.id)
         app.service.resume_workflow(execution_id)
@@ -332,10 +323,10 @@ def test_cron_trigger_is_claimed_once_and_starts_the_workflow(database_url: str)
         for thread in threads:
             thread.start()
         for thread in threads:
-            thread.join(10)
+            thread.join(BOUND)
         assert sorted(started) == [0, 1]
         for item in (app, other):  # the starts were queued; let both engines apply them
-            item.parts.runtime.barrier().result(5)
+            item.parts.runtime.barrier().result(BOUND)
         table = tables.workflow_executions
         with app.parts.database.read() as connection:
             rows = list(connection.execute(sa.select(table.c.id)))
@@ -368,7 +359,7 @@ def test_cron_last_execution_deletes_the_trigger(database_url: str) -> None:
         assert helpers.count_rows(app, tables.cron_triggers) == 0
         # the claim left a durable start request; the runtime starts it
         app.parts.runtime.start_from_outbox(*claimed[0])
-        app.parts.runtime.barrier().result(5)
+        app.parts.runtime.barrier().result(BOUND)
         execution_id = claimed[0][1]["execution_id"]
         row = helpers.wait_for(app, execution_id)
         assert row.state == "SUCCESS", row.state_info

@@ -6,6 +6,7 @@ import pytest
 
 from sirocco.store import executions, tables
 from tests.integration import helpers
+from tests.waiting import BOUND
 
 SEQUENCE = """
 version: '2.0'
@@ -238,7 +239,7 @@ def test_with_items_larger_than_a_write_chunk_stores_every_row(database_url: str
     numbers = list(range(2 * executions.CHUNK_ROWS + 1))
     with helpers.embedded(database_url) as app:
         helpers.deploy(app, MANY_ITEMS)
-        row = helpers.run(app, "many_items", {"numbers": numbers}, timeout=60)
+        row = helpers.run(app, "many_items", {"numbers": numbers})
         assert row.state == "SUCCESS", row.state_info
         assert row.output == {
             "doubled": [n * 2 for n in numbers],
@@ -499,10 +500,10 @@ def test_many_executions_at_once(database_url: str) -> None:
         for thread in threads:
             thread.start()
         for thread in threads:
-            thread.join(10)
+            thread.join(BOUND)
         assert len(started) == 20
         for number, execution_id in started.items():
-            row = helpers.wait_for(app, execution_id, timeout=10)
+            row = helpers.wait_for(app, execution_id)
             assert row.state == "SUCCESS", row.state_info
             assert row.output["sentence"] == f"Hello, n{number}"
 

@@ -6,10 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from sirocco.store import tables
+from tests import processes
 
 SIROCCO = [sys.executable, "-m", "sirocco.cli.main"]
 
@@ -33,7 +31,7 @@ interrupted:
         greeting: <% task().result %>
       on-success: [later]
     later:
-      wait-before: 1
+      wait-before: 3
       action: std.echo output="<% $.greeting %>, later"
       publish:
         greeting: <% task().result %>
@@ -49,23 +47,6 @@ interrupted:
 """
 
 EXPECTED_OUTPUT = {"greeting": "hello world, later", "numbers": [10, 20, 30]}
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _wait(condition: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def _rows(engine: sa.Engine, query: Any) -> list[Any]:
@@ -84,67 +65,51 @@ def test_sigkill_mid_run_then_restart_finishes_the_execution(tmp_path: Path) -> 
     workflow_file.write_text(WORKFLOW)
     environment = {**os.environ, "SIROCCO_DB": ""}
     engine = sa.create_engine(url)
-    run = subprocess.Popen(
+    run = processes.Process(
         [*SIROCCO, "run", str(workflow_file), "--db", url, "--json"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        log=tmp_path / "run.log",
         env=environment,
     )
+    task_table = tables.task_executions
     try:
-        task_table = tables.task_executions
-        _wait(
+        # The kill must land while `later` waits (3 s): long enough on a loaded machine.
+        run.wait_until(
             lambda: _rows(
                 engine,
                 sa.select(task_table.c.id).where(
                     task_table.c.name == "later", task_table.c.state == "DELAYED"
                 ),
             ),
-            15,
             "the task to wait",
         )
-        run.send_signal(signal.SIGKILL)
-        run.wait(5)
     finally:
-        if run.poll() is None:
-            run.kill()
-        run.communicate()
-    assert run.returncode == -signal.SIGKILL
+        code = run.kill()
+    assert code == -signal.SIGKILL, run.output()
     (execution,) = _rows(engine, sa.select(tables.workflow_executions))
     assert execution.state == "RUNNING"
     assert _rows(engine, sa.select(tables.timers))  # the wait is a durable timer
 
-    port = _free_port()
-    server = subprocess.Popen(
+    port = processes.free_port()
+    server = processes.Process(
         [*SIROCCO, "server", "--db", url, "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        log=tmp_path / "server.log",
         env=environment,
     )
     try:
-
-        def listening() -> bool:
-            with socket.socket() as probe:
-                return probe.connect_ex(("127.0.0.1", port)) == 0
-
-        _wait(listening, 20, "the restarted server to listen")
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}/v2", timeout=5) as client:
+        server.wait_answering(f"http://127.0.0.1:{port}/v2/")
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}/v2", timeout=60) as client:
 
             def finished() -> dict[str, Any] | None:
                 body: dict[str, Any] = client.get(f"/executions/{execution.id}").json()
                 return body if body.get("state") in ("SUCCESS", "ERROR", "CANCELLED") else None
 
-            body = _wait(finished, 10, "the restarted server to finish the execution")
+            body = server.wait_until(finished, "the restarted server to finish the execution")
         assert body["state"] == "SUCCESS", body.get("state_info")
         assert json.loads(body["output"]) == EXPECTED_OUTPUT
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            _, errors = server.communicate(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            _, errors = server.communicate()
-    assert server.returncode == 0, errors.decode()[-2000:]
-    assert b"Traceback" not in errors
+        code = server.stop()
+    assert code == 0, server.output()
+    assert "Traceback" not in server.output()
     task_rows = _rows(
         engine,
         sa.select(task_table.c.name, task_table.c.state).order_by(task_table.c.seq),

@@ -23,6 +23,7 @@ from sirocco.runtime import definitions, timers
 from sirocco.runtime.steps import Envelope, StartItem
 from sirocco.store import tables
 from tests.integration import helpers
+from tests.waiting import BOUND
 
 ADHOC_EFFECT = """
 version: '2.0'
@@ -184,7 +185,7 @@ def _run_and_lose_the_result(
         helpers.deploy(app, SIDE_EFFECT)
         execution_id = helpers.start(app, workflow, {"path": str(path)})
         helpers.wait_until(lambda: bool(taken))
-        app.parts.runtime.barrier().result(5)
+        app.parts.runtime.barrier().result(BOUND)
     finally:
         app.close()
     return execution_id, taken
@@ -271,7 +272,7 @@ def test_with_items_results_committed_before_a_crash_complete_after_restart(
     finally:
         app.close()
     with helpers.embedded(database_url) as app:
-        row = helpers.wait_for(app, item.execution_id, timeout=1)
+        row = helpers.wait_for(app, item.execution_id)
         assert row.state == "SUCCESS", row.state_info
         assert row.output == {"lines": ["item 1", "item 2", "item 3"]}
         assert not path.exists()  # the results came in; nothing ran again
@@ -295,7 +296,7 @@ def test_a_duplicate_result_is_ignored(database_url: str, tmp_path: Path) -> Non
                 message="a late duplicate",
             )
         )
-        app.parts.runtime.barrier().result(5)
+        app.parts.runtime.barrier().result(BOUND)
         after = [(task.name, task.state, task.published) for task in helpers.tasks(app, row.id)]
         assert after == before
         assert helpers.execution(app, row.id).state == "SUCCESS"

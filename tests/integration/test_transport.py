@@ -10,6 +10,7 @@ import pytest
 
 from sirocco.transport import Delivery, MemoryTransport, Transport, open_transport
 from tests.conftest import AMQP_URL, port_open
+from tests.waiting import BOUND
 
 
 @pytest.fixture(params=["memory", "amqp"])
@@ -34,7 +35,7 @@ def _collect(transport: Transport, queue: str, expected: int) -> list[Delivery]:
             done.set()
 
     transport.consume(queue, handler)
-    assert done.wait(10), f"got {len(received)} of {expected} messages"
+    assert done.wait(BOUND), f"got {len(received)} of {expected} messages"
     return received
 
 
@@ -69,7 +70,7 @@ def test_a_failing_handler_does_not_stop_the_consumer(transport: Transport) -> N
     transport.publish(queue, {"n": 0})
     transport.publish(queue, {"n": 1})
     transport.consume(queue, handler)
-    assert done.wait(10)
+    assert done.wait(BOUND)
     assert received == [1]
 
 

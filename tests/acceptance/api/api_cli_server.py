@@ -13,7 +13,6 @@ import io
 import itertools
 import json
 import logging
-import time
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 from mistralclient import shell
 
 from sirocco.cli.embedded import Embedded
+from tests.waiting import wait_for
 
 
 @dataclass
@@ -77,15 +77,16 @@ class Server:
         path.write_text(text)
         return str(path)
 
-    def wait(self, execution_id: str, *states: str, timeout: float = 10) -> dict[str, Any]:
+    def wait(self, execution_id: str, *states: str) -> dict[str, Any]:
         """Poll ``execution-get`` until the execution is in one of ``states``."""
-        deadline = time.monotonic() + timeout
-        while True:
-            found: dict[str, Any] = self.json("execution-get", execution_id)
-            if found["State"] in states:
-                return found
-            assert time.monotonic() < deadline, f"{execution_id} stayed {found['State']}"
-            time.sleep(0.05)
+        found: dict[str, Any] = {}
+
+        def arrived() -> bool:
+            found.update(self.json("execution-get", execution_id))
+            return found["State"] in states
+
+        wait_for(arrived, what=f"{execution_id} to be {'/'.join(states)}", seen=lambda: found)
+        return found
 
 
 # ---------------------------------------------------------------- tables

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import socket
 import threading
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -14,6 +13,7 @@ from api_cli_server import Server
 
 from sirocco.api.app import create_app
 from sirocco.cli.embedded import open_embedded
+from tests.waiting import wait_for
 
 
 def _free_port() -> int:
@@ -39,10 +39,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     web = uvicorn.Server(config)
     thread = threading.Thread(target=web.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not web.started:
-        assert time.monotonic() < deadline, "the API server did not start"
-        time.sleep(0.02)
+    wait_for(lambda: web.started or not thread.is_alive(), what="the API server to start")
+    assert web.started, "the API server's thread ended before it started (see its log above)"
     try:
         yield Server(url=f"http://127.0.0.1:{port}/v2", embedded=embedded, folder=folder)
     finally:

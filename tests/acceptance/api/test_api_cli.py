@@ -8,12 +8,13 @@ values were compared with what Mistral 23 prints for the same commands.
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from api_cli_server import Server, assert_table_matches, parse_table
+
+from tests import processes
 
 WORKFLOW = """version: '2.0'
 cli_wf:
@@ -68,11 +69,8 @@ def _future(**delta: float) -> str:
 
 
 def test_the_mistral_program_talks_to_the_server(server: Server) -> None:
-    result = subprocess.run(
+    result = processes.run(
         [str(MISTRAL), "--os-mistral-url", server.url, "workflow-list", "-f", "json"],
-        capture_output=True,
-        text=True,
-        timeout=60,
         env={"PATH": "/usr/bin:/bin"},
     )
     assert result.returncode == 0, result.stderr

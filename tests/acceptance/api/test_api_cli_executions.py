@@ -13,6 +13,8 @@ import json
 import pytest
 from api_cli_server import Server
 
+from tests.waiting import wait_for
+
 RUNNABLE = """version: '2.0'
 run_wf:
   input:
@@ -300,6 +302,12 @@ def test_run_action_sync_and_async(workflows: Server) -> None:
     assert list(saved) == ACTION_EXECUTION_FIELDS
     assert (saved["Name"], saved["Workflow name"], saved["Task ID"]) == ("std.echo", "None", "None")
     assert saved["State"] in ("RUNNING", "SUCCESS")
+    # Saved, it runs on the executor: its output is there once it has finished.
+    wait_for(
+        lambda: server.json("action-execution-get", saved["ID"])["State"] == "SUCCESS",
+        what=f"action execution {saved['ID']} to succeed",
+        seen=lambda: server.json("action-execution-get", saved["ID"]),
+    )
     kept = server.both("action-execution-get", saved["ID"])
     assert kept["Name"] == "std.echo"
     assert json.loads(server.ok("action-execution-get-output", saved["ID"])) == {"result": "kept"}

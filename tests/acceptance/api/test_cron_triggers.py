@@ -24,6 +24,7 @@ from sirocco.cli.embedded import Embedded, open_embedded
 from sirocco.runtime import cron
 from sirocco.store import definitions, migrate, tables, triggers
 from sirocco.store.database import Database
+from tests.waiting import BOUND, wait_for
 
 WORKFLOW = """version: '2.0'
 ticked:
@@ -62,15 +63,16 @@ def _first_time(minutes: int = 2) -> tuple[str, datetime]:
     return moment.strftime("%Y-%m-%d %H:%M"), moment
 
 
-def _executions(client: TestClient, count: int, timeout: float = 10) -> list[dict[str, Any]]:
+def _executions(client: TestClient, count: int) -> list[dict[str, Any]]:
     """The executions once ``count`` of them exist and all have finished."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = client.get("/v2/executions?include_output=true").json()["executions"]
-        if len(found) >= count and all(item["state"] == "SUCCESS" for item in found):
-            return list(found)
-        assert time.monotonic() < deadline, found
-        time.sleep(0.02)
+    found: list[dict[str, Any]] = []
+
+    def finished() -> bool:
+        found[:] = client.get("/v2/executions?include_output=true").json()["executions"]
+        return len(found) >= count and all(item["state"] == "SUCCESS" for item in found)
+
+    wait_for(finished, what=f"{count} executions to succeed", seen=lambda: found)
+    return list(found)
 
 
 def test_a_cron_trigger_starts_its_workflow_once_per_tick_and_counts_down(
@@ -212,7 +214,7 @@ def _race(databases: list[Database], now: datetime) -> list[str]:
 
     def schedule(database: Database) -> None:
         try:
-            barrier.wait(5)
+            barrier.wait(BOUND)
             for _ in range(2):
                 for _outbox_id, payload in cron.claim_due(database, now):
                     trigger = json.loads(payload["description"])["triggered_by"]["id"]
@@ -225,7 +227,7 @@ def _race(databases: list[Database], now: datetime) -> list[str]:
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(30)
+        thread.join(BOUND)
     assert not failures, failures
     return claimed
 

@@ -11,6 +11,7 @@ from mistral_lib import actions
 
 from sirocco import errors
 from sirocco.actions import registry, runner
+from tests.waiting import BOUND
 
 EXECUTION = {
     "workflow_execution_id": "wf-1",
@@ -87,7 +88,7 @@ class Blocks(actions.Action):  # type: ignore[misc]
     release = threading.Event()
 
     def run(self, context: Any) -> str:
-        self.release.wait(2)
+        self.release.wait(BOUND)  # released by the test
         return "late"
 
 
@@ -229,9 +230,9 @@ def test_timeout_stops_waiting_and_reports_mistrals_text() -> None:
 
 
 def test_with_a_timeout_results_and_errors_still_arrive() -> None:
-    done = runner.run_action(_descriptor(Returns), {"result": 5}, execution={}, timeout=1)
+    done = runner.run_action(_descriptor(Returns), {"result": 5}, execution={}, timeout=BOUND)
     assert done == runner.ActionOutcome(result=5)
-    failed = runner.run_action(_descriptor(Raises), {"text": "x"}, execution={}, timeout=1)
+    failed = runner.run_action(_descriptor(Raises), {"text": "x"}, execution={}, timeout=BOUND)
     assert failed is not None and failed.message is not None
     assert failed.message.endswith("msg='x']")
 

@@ -1,8 +1,9 @@
-"""A big workflow parses quickly (Mistral needs about 150 ms per task to upload one)."""
+"""A big workflow parses completely, and a second parse of the same text is the cached one.
+
+How fast it parses is measured by ``bench/parsing.py``, not here.
+"""
 
 from __future__ import annotations
-
-import time
 
 from sirocco import lang
 
@@ -23,15 +24,10 @@ def big_workflow(size: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def test_a_thousand_tasks_parse_in_well_under_a_second() -> None:
+def test_a_thousand_tasks_parse_and_the_second_parse_is_cached() -> None:
     text = big_workflow(1000)
-    started = time.perf_counter()
     flow = lang.parse_workflows(text).workflows["wf"]
-    elapsed = time.perf_counter() - started
     assert len(flow.tasks) == 1000
     assert flow.start_tasks == ("t0",)
     assert flow.inbound["t999"] == ("t998",)
-    assert elapsed < 1.0, f"parsing took {elapsed:.2f} s"
-    started = time.perf_counter()
     assert lang.parse_workflows(text).workflows["wf"] is flow  # cached by text
-    assert time.perf_counter() - started < 0.01
