@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sirocco import errors
+from sirocco.limits import DEFAULT as DEFAULT_LIMITS
+from sirocco.limits import Limits
 
 
 class Settings(BaseModel):
@@ -16,7 +19,9 @@ class Settings(BaseModel):
     Environment variables: ``SIROCCO_DB`` (database URL or SQLite file),
     ``SIROCCO_TRANSPORT`` (``memory://`` or an AMQP URL), ``SIROCCO_EXECUTOR_WORKERS``
     (threads running actions), ``SIROCCO_EXECUTOR_TARGET`` (the name this executor
-    serves, Mistral's ``target``).
+    serves, Mistral's ``target``), and one ``SIROCCO_<NAME>`` for each limit of
+    :class:`sirocco.limits.Limits` (``SIROCCO_EXPRESSION_MAX_ITEMS``,
+    ``SIROCCO_FIELD_SIZE_LIMIT_KB``, ...; ``-1`` lifts a limit).
 
     Heartbeats (Mistral's ``[action_heartbeat]``): an executor in its own process renews
     the lease of every action it holds each ``SIROCCO_HEARTBEAT_INTERVAL`` seconds
@@ -43,6 +48,24 @@ class Settings(BaseModel):
     def heartbeat_first_lease(self) -> float:
         """Seconds an action may wait for its first heartbeat once taken."""
         return self.heartbeat_first_timeout or self.heartbeat_lease()
+
+    # The limits (sirocco.limits.Limits, docs/limits.md); -1 means no limit.
+    expression_max_items: int = Field(default=DEFAULT_LIMITS.expression_max_items, ge=-1)
+    expression_max_bytes: int = Field(default=DEFAULT_LIMITS.expression_max_bytes, ge=-1)
+    expression_timeout: float = Field(default=DEFAULT_LIMITS.expression_timeout, ge=-1)
+    step_expression_timeout: float = Field(default=DEFAULT_LIMITS.step_expression_timeout, ge=-1)
+    with_items_max_items: int = Field(default=DEFAULT_LIMITS.with_items_max_items, ge=-1)
+    subworkflow_max_depth: int = Field(default=DEFAULT_LIMITS.subworkflow_max_depth, ge=-1)
+    field_size_limit_kb: int = Field(default=DEFAULT_LIMITS.field_size_limit_kb, ge=-1)
+    request_max_bytes: int = Field(default=DEFAULT_LIMITS.request_max_bytes, ge=-1)
+    javascript_timeout: float = Field(default=DEFAULT_LIMITS.javascript_timeout, ge=-1)
+    javascript_max_memory_mb: int = Field(default=DEFAULT_LIMITS.javascript_max_memory_mb, ge=-1)
+
+    def limits(self) -> Limits:
+        """The limits these settings give (:mod:`sirocco.limits`)."""
+        return Limits(
+            **{field.name: getattr(self, field.name) for field in dataclasses.fields(Limits)}
+        )
 
     @classmethod
     def load(

@@ -30,7 +30,7 @@ class Embedded:
 def open_embedded(db_url: str | None, *, start: bool = True) -> Embedded:
     """Build every role of Sirocco in this process and (by default) start its threads."""
     settings = Settings.load({"db": db_url})
-    parts = compose.build(settings.db)
+    parts = compose.build(settings.db, limits=settings.limits())
     runtime, service = parts.runtime, parts.service
 
     def report(command: commands.RunAction, state: State, result: Any, message: str | None) -> None:

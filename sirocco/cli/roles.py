@@ -40,7 +40,7 @@ def _wait_for_signal() -> None:
 
 def run_engine(settings: Settings) -> None:
     """Apply events and start workflows; actions go to executor processes."""
-    parts = compose.build(settings.db)
+    parts = compose.build(settings.db, limits=settings.limits())
     inline = ExecutorPool(parts.registry, lambda *_: None, workers=1)
     parts.runtime.attach_executor(None, inline.run_inline)
     parts.runtime.start(
@@ -71,7 +71,7 @@ def heartbeat_timing(settings: Settings) -> Timing:
 
 def run_executor(settings: Settings) -> None:
     """Run the actions that engines left in the outbox for this executor."""
-    parts = compose.build(settings.db)
+    parts = compose.build(settings.db, limits=settings.limits())
     worker = ExecutorWorker(
         parts.database,
         parts.registry,
@@ -92,7 +92,7 @@ def run_executor(settings: Settings) -> None:
 
 def run_scheduler(settings: Settings) -> None:
     """Deliver due timers and cron ticks to the engines."""
-    parts = compose.build(settings.db)
+    parts = compose.build(settings.db, limits=settings.limits())
     scheduler = Scheduler(parts.database, utcnow)
     scheduler.start()
     settle_process()
@@ -110,7 +110,7 @@ def run_api(
     """Serve the REST API; it starts executions itself and leaves actions to executors."""
     from sirocco.cli.server import serve_parts
 
-    parts = compose.build(settings.db)
+    parts = compose.build(settings.db, limits=settings.limits())
     inline = ExecutorPool(parts.registry, lambda *_: None, workers=1)
     parts.runtime.attach_executor(None, inline.run_inline)
     parts.service.attach_executor(None)

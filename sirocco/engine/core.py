@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sirocco import errors
+from sirocco import errors, expressions
 from sirocco.engine import (
     completion,
     dispatch,
@@ -52,6 +52,7 @@ def decide(
     *,
     now: datetime,
     new_id: Callable[[], str],
+    budget: expressions.Budget | None = None,
 ) -> Decision:
     """Apply ``batch`` to the snapshot's workflow execution and say what changed.
 
@@ -60,11 +61,14 @@ def decide(
         batch: events for this workflow execution, applied in order.
         now: the current time (naive UTC).
         new_id: makes ids for new records.
+        budget: what the step's expressions may spend, and the limits of the
+            with-items cap and the sub-workflow depth (default: the default
+            limits, expressions without time limits).
 
     Returns:
         The changed records and the commands to dispatch after the commit.
     """
-    step = Step(snapshot, now=now, new_id=new_id)
+    step = Step(snapshot, now=now, new_id=new_id, budget=budget)
     for event in batch:
         if event.workflow_execution_id != step.workflow.id:
             step.problem(
@@ -209,6 +213,7 @@ def start_workflow(
     task_execution_id: str | None = None,
     root_execution_id: str | None = None,
     parent_execution_id: str | None = None,
+    budget: expressions.Budget | None = None,
 ) -> Decision:
     """Create a workflow execution, RUNNING, with its start tasks started.
 
@@ -244,7 +249,7 @@ def start_workflow(
                 f"Invalid task name [wf_spec={spec.name}, task_name={task_name}]"
             )
     parameters.setdefault("namespace", namespace)
-    parameters["env"] = _environment(parameters, evaluate=task_execution_id is None)
+    parameters["env"] = _environment(parameters, evaluate=task_execution_id is None, budget=budget)
     runtime: dict[str, Any] = {"index": int(parameters.get("index") or 0)}
     if parent_execution_id:
         runtime[completion.PARENT_KEY] = parent_execution_id
@@ -268,7 +273,7 @@ def start_workflow(
         created_at=now,
     )
     snapshot = Snapshot(workflow, (), (), lookup)
-    step = Step(snapshot, now=now, new_id=new_id)
+    step = Step(snapshot, now=now, new_id=new_id, budget=budget)
     step.put_workflow(workflow, new=True)
     try:
         context = _variables(step)
@@ -303,7 +308,9 @@ def _validate_input(spec: specs.WorkflowSpec, given: Mapping[str, Any]) -> None:
         raise errors.InputError(text + "]")
 
 
-def _environment(parameters: Mapping[str, Any], *, evaluate: bool) -> dict[str, Any]:
+def _environment(
+    parameters: Mapping[str, Any], *, evaluate: bool, budget: expressions.Budget | None
+) -> dict[str, Any]:
     env = parameters.get("env") or {}
     if not isinstance(env, Mapping):
         raise errors.InputError(
@@ -314,10 +321,8 @@ def _environment(parameters: Mapping[str, Any], *, evaluate: bool) -> dict[str, 
     # ``sirocco run --param evaluate_env=false`` gives text.
     if not evaluate or evaluate_env is False or str(evaluate_env).lower() == "false":
         return plain
-    from sirocco import expressions
-
     try:
-        evaluated = expressions.evaluate(plain, {"__env": plain}, None)
+        evaluated = expressions.evaluate(plain, {"__env": plain}, None, budget)
     except errors.SiroccoError as error:
         raise errors.InputError(message_of(error)) from error
     return dict(evaluated) if isinstance(evaluated, Mapping) else plain

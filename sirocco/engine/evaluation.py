@@ -31,12 +31,12 @@ def evaluate(step: Step, value: Any, data: Any, task: records.TaskExecution | No
         return _plain(value)
     if task is None and _may_hold_jinja(value):
         return _evaluate_outside_task(step, value, data)
-    return _evaluate_with(EngineFunctions(step, task), value, data)
+    return _evaluate_with(step, EngineFunctions(step, task), value, data)
 
 
-def _evaluate_with(functions: EngineFunctions, value: Any, data: Any) -> Any:
+def _evaluate_with(step: Step, functions: EngineFunctions, value: Any, data: Any) -> Any:
     try:
-        result = expressions.evaluate(value, data, functions)
+        result = expressions.evaluate(value, data, functions, step.budget)
     except errors.SiroccoError:
         raise
     except Exception as error:  # an evaluator bug must not escape as a crash
@@ -57,7 +57,7 @@ def _evaluate_outside_task(step: Step, value: Any, data: Any) -> Any:
     if not _may_hold_expression(value):
         return _plain(value)
     strict = isinstance(value, str) and _may_hold_jinja(value)
-    return _evaluate_with(EngineFunctions(step, None, jinja=strict), value, data)
+    return _evaluate_with(step, EngineFunctions(step, None, jinja=strict), value, data)
 
 
 def env_layer(step: Step) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Literal
 
-from sirocco import errors
+from sirocco import errors, expressions
 from sirocco.engine import commands, dataflow, index, records, states
 from sirocco.engine.decision import Decision
 from sirocco.engine.snapshot import Snapshot
@@ -29,8 +29,18 @@ QueueKind = Literal["start", "join", "run_existing"]
 class Step:
     """Mutable working state of one engine call."""
 
-    def __init__(self, snapshot: Snapshot, *, now: datetime, new_id: Callable[[], str]) -> None:
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        *,
+        now: datetime,
+        new_id: Callable[[], str],
+        budget: expressions.Budget | None = None,
+    ) -> None:
         self.snapshot = snapshot
+        #: What this step's expressions may spend; its limits are the engine's too.
+        self.budget = budget if budget is not None else expressions.Budget()
+        self.limits = self.budget.limits
         self.lookup = snapshot.lookup
         self.now = now
         self.new_id = new_id

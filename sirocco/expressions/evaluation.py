@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sirocco import errors
+from sirocco.expressions import budget as expression_budget
 from sirocco.expressions import functions as expression_functions
 from sirocco.expressions import jinja_evaluator, yaql_evaluator
 
@@ -91,6 +92,14 @@ def _failure(
     )
 
 
+def _limit_failure(
+    expression: str, error: expression_budget.LimitExceeded
+) -> expression_budget.LimitExceeded:
+    return expression_budget.LimitExceeded(
+        f"Expression evaluation exceeded {error.message} [expression={_quote(expression)}]"
+    )
+
+
 def _passes_through(error: Exception) -> bool:
     # A Sirocco error raised by the engine's functions keeps its words: an
     # evaluation error is already worded, and the others are not about the
@@ -102,7 +111,12 @@ def _evaluate_yaql(
     expression: str, data: Any, functions: expression_functions.Functions | None
 ) -> Any:
     try:
+        expression_budget.current().begin()
         return yaql_evaluator.evaluate(expression, data, functions)
+    except expression_budget.LimitExceeded as error:
+        raise _limit_failure(expression, error) from error
+    except RecursionError as error:
+        raise _failure("YAQL", expression, RecursionError("nested too deeply")) from error
     except Exception as error:
         if _passes_through(error):
             raise
@@ -118,9 +132,14 @@ def _evaluate_jinja(
         # evaluates there, so it does not here either (checked on the oracle).
         raise _failure("Jinja", text, IndexError("list index out of range"))
     try:
+        expression_budget.current().begin()
         if plan.whole is not None:
             return jinja_evaluator.evaluate_expression(plan.whole, data, functions)
         return jinja_evaluator.render(text, data, functions)
+    except expression_budget.LimitExceeded as error:
+        raise _limit_failure(text, error) from error
+    except RecursionError as error:
+        raise _failure("Jinja", text, RecursionError("nested too deeply")) from error
     except Exception as error:
         if _passes_through(error):
             raise
@@ -143,7 +162,12 @@ def _evaluate_string(text: str, data: Any, functions: expression_functions.Funct
     return result
 
 
-def evaluate(value: Any, data: Any, functions: expression_functions.Functions | None = None) -> Any:
+def evaluate(
+    value: Any,
+    data: Any,
+    functions: expression_functions.Functions | None = None,
+    budget: expression_budget.Budget | None = None,
+) -> Any:
     """Evaluate the expressions inside ``value`` against the data context ``data``.
 
     ``data`` is ``$`` in YAQL and ``_`` in Jinja; it may be any mapping (the
@@ -160,20 +184,33 @@ def evaluate(value: Any, data: Any, functions: expression_functions.Functions | 
         data: the data context.
         functions: what ``task()``, ``tasks()``, ``execution()``, ``executions()``
             and ``global()`` read; without it they fail, the other functions work.
+        budget: the sizes and times the expressions may use (default: the
+            default limits, without time limits).
 
     Returns:
         ``value`` with every expression replaced by its result.
 
     Raises:
         sirocco.errors.ExpressionEvaluationError: an expression failed; the
-            message quotes the expression and the error, never the data.
+            message quotes the expression and the error, never the data. When it
+            exceeded a limit of the budget, the message names the limit.
     """
+    if budget is None:
+        return _evaluate_value(value, data, functions)
+    previous = expression_budget.enter(budget)
+    try:
+        return _evaluate_value(value, data, functions)
+    finally:
+        expression_budget.leave(previous)
+
+
+def _evaluate_value(value: Any, data: Any, functions: expression_functions.Functions | None) -> Any:
     if isinstance(value, str):
         return _evaluate_string(value, data, functions)
     if isinstance(value, dict):
-        return {key: evaluate(item, data, functions) for key, item in value.items()}
+        return {key: _evaluate_value(item, data, functions) for key, item in value.items()}
     if isinstance(value, list):
-        return [evaluate(item, data, functions) for item in value]
+        return [_evaluate_value(item, data, functions) for item in value]
     return value
 
 

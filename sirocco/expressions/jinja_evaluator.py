@@ -19,14 +19,14 @@ import contextvars
 import functools
 import json
 from collections import ChainMap
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import jinja2
 from jinja2 import nodes, sandbox
 from jinja2 import parser as jinja_parser
 
-from sirocco.expressions import conversion
+from sirocco.expressions import budget, conversion
 from sirocco.expressions import functions as expression_functions
 
 # Variable names a template cannot spell (they contain a space).
@@ -35,7 +35,6 @@ _FUNCTIONS_NAME = " sirocco functions"
 
 # Attribute names a dict answers; on the ChainMap root any other name is a key.
 _DICT_ATTRIBUTES = frozenset(name for name in dir(dict) if not name.startswith("_"))
-
 
 
 class _ContextView(dict[str, Any]):
@@ -89,6 +88,43 @@ _CURRENT_EVALUATION: contextvars.ContextVar[_Evaluation | None] = contextvars.Co
 )
 
 
+_SIZED = (str, list, tuple, bytes)
+
+
+def _check_size(value: Any) -> Any:
+    """``value``, once its size is within the budget (strings and lists only)."""
+    if isinstance(value, _SIZED):
+        current = budget.current()
+        size = len(value) if isinstance(value, str | bytes) else 8 * len(value)
+        current.check_bytes(size)
+    return value
+
+
+def _check_text(value: Any) -> Any:
+    """``value``; a string built by the template (``ns.s ~ ns.s`` in a loop) must fit."""
+    if type(value) is str and len(value) > 4096:
+        budget.current().check_bytes(len(value))
+    return value
+
+
+def _check_repeat(left: Any, right: Any) -> None:
+    """Refuse ``sequence * count`` before Python builds it, when it would be too large."""
+    for sequence, count in ((left, right), (right, left)):
+        if isinstance(sequence, _SIZED) and isinstance(count, int) and count > 0:
+            unit = 1 if isinstance(sequence, str | bytes) else 8
+            budget.current().check_bytes(len(sequence) * count * unit)
+
+
+def _check_power(base: Any, exponent: Any) -> None:
+    if (
+        isinstance(base, int)
+        and isinstance(exponent, int)
+        and exponent > 0
+        and base.bit_length() * exponent > 8 * budget.MAX_NUMBER_BYTES
+    ):
+        raise budget.LimitExceeded(budget.number_problem())
+
+
 class _Environment(sandbox.SandboxedEnvironment):
     """Mistral's sandbox that cannot change the data, with the ChainMap root read like a dict.
 
@@ -99,6 +135,23 @@ class _Environment(sandbox.SandboxedEnvironment):
     containers the template builds itself stay changeable.
     """
 
+    intercepted_binops = frozenset({"*", "**", "+"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        budget.current().tick()
+        if operator == "*":
+            _check_repeat(left, right)
+        elif operator == "**":
+            _check_power(left, right)
+        result = super().call_binop(context, operator, left, right)
+        if type(result) is int and operator != "+":
+            budget.current().check_number(result)
+        return _check_size(result)
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        budget.current().tick()
+        return _check_size(super().call(__context, __obj, *args, **kwargs))
+
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         if not super().is_safe_attribute(obj, attr, value):
             return False
@@ -108,14 +161,16 @@ class _Environment(sandbox.SandboxedEnvironment):
         return True
 
     def getattr(self, obj: Any, attribute: str) -> Any:
+        budget.current().tick()
         if isinstance(obj, ChainMap) and attribute not in _DICT_ATTRIBUTES:
             try:
                 return obj[attribute]
             except KeyError:
                 return self.undefined(obj=_ROOT_STAND_IN, name=attribute)
-        return super().getattr(obj, attribute)
+        return _check_text(super().getattr(obj, attribute))
 
     def getitem(self, obj: Any, argument: Any) -> Any:
+        budget.current().tick()
         if isinstance(obj, ChainMap):
             try:
                 return obj[argument]
@@ -123,7 +178,7 @@ class _Environment(sandbox.SandboxedEnvironment):
                 if isinstance(argument, str) and argument in _DICT_ATTRIBUTES:
                     return super().getattr(obj, argument)
                 return self.undefined(obj=_ROOT_STAND_IN, name=argument)
-        return super().getitem(obj, argument)
+        return _check_text(super().getitem(obj, argument))
 
 
 def _data_of(context: Any) -> Any:
@@ -406,6 +461,19 @@ def _context(
     return template.new_context(variables, shared=True)
 
 
+def _drain(pieces: Iterator[str]) -> list[str]:
+    """The rendered pieces of text, checking the budget at each (a loop renders many)."""
+    current = budget.current()
+    kept: list[str] = []
+    size = 0
+    for piece in pieces:
+        current.tick()
+        size += len(piece)
+        current.check_bytes(size)
+        kept.append(piece)
+    return kept
+
+
 def evaluate_expression(
     expression: str, data: Any, functions: expression_functions.Functions | None
 ) -> Any:
@@ -418,8 +486,7 @@ def evaluate_expression(
     context = _context(template, data, functions)
     token = _CURRENT_EVALUATION.set(_Evaluation(data))
     try:
-        for _ in template.root_render_func(context):
-            pass
+        _drain(template.root_render_func(context))
         result = context.vars["result"]
         if isinstance(result, jinja2.Undefined):
             str(result)  # a StrictUndefined raises here, naming what is missing
@@ -435,6 +502,6 @@ def render(text: str, data: Any, functions: expression_functions.Functions | Non
     context = _context(template, data, functions)
     token = _CURRENT_EVALUATION.set(_Evaluation(data))
     try:
-        return "".join(template.root_render_func(context))
+        return "".join(_drain(template.root_render_func(context)))
     finally:
         _CURRENT_EVALUATION.reset(token)

@@ -1,8 +1,12 @@
 """YAQL evaluation with Mistral's engine options and functions, each expression parsed once.
 
 The engine is built as Mistral builds it (keyword operator ``=>``, no
-delegates, no iterator or memory limits, output converted to plain data with
-tuples as lists and sets kept) over YAQL's standard library. The data root
+delegates, output converted to plain data with tuples as lists and sets kept)
+over YAQL's standard library. Its iterator and memory limits (Mistral's
+``limit_iterators`` and ``memory_quota``) come from the evaluation's
+:class:`~sirocco.expressions.budget.Budget`, read each time YAQL asks for
+them, that is at every function call and for every collection a function
+takes; the budget's clock is looked at there too. The data root
 ``$`` is a lazy :class:`~sirocco.expressions.conversion.FrozenView`, so the
 context is never copied or converted as a whole; ``$__env``,
 ``$__execution`` and ``$__task_execution`` are set as in Mistral. A plain key
@@ -26,7 +30,7 @@ from yaql.language import expressions as yaql_expressions
 from yaql.language import factory
 from yaql.language import utils as yaql_utils
 
-from sirocco.expressions import conversion, yaql_speedups, yaql_tables
+from sirocco.expressions import budget, conversion, yaql_speedups, yaql_tables
 from sirocco.expressions import functions as expression_functions
 
 _ENGINE_OPTIONS = {
@@ -38,10 +42,64 @@ _ENGINE_OPTIONS = {
     "yaql.convertOutputData": True,
 }
 
-with yaql_tables.cached_tables():
-    _ENGINE = factory.YaqlFactory(keyword_operator="=>", allow_delegates=False).create(
-        options=_ENGINE_OPTIONS
-    )
+
+class _BudgetedOptions(Mapping[str, Any]):
+    """The engine's options, with the limits of the evaluation in progress.
+
+    YAQL reads ``yaql.memoryQuota`` after every function call and
+    ``yaql.limitIterators`` for every collection a function takes: the
+    places where an expression does work, so the clock is checked there too.
+    """
+
+    def __init__(self, fixed: Mapping[str, Any]) -> None:
+        self._fixed = dict(fixed)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if key == "yaql.memoryQuota":
+            current = budget.current()
+            current.tick()
+            return current.limits.expression_max_bytes
+        if key == "yaql.limitIterators":
+            current = budget.current()
+            current.check_time()
+            return current.limits.expression_max_items
+        return self._fixed.get(key, default)
+
+    def __getitem__(self, key: str) -> Any:
+        found = self.get(key, _MISSING)
+        if found is _MISSING:
+            raise KeyError(key)
+        return found
+
+    def __iter__(self) -> Any:
+        return iter(self._fixed)
+
+    def __len__(self) -> int:
+        return len(self._fixed)
+
+
+_MISSING = object()
+
+
+class _Engine(factory.YaqlEngine):  # type: ignore[misc]
+    """YAQL's engine whose limits are those of the evaluation in progress."""
+
+    _budgeted = _BudgetedOptions(_ENGINE_OPTIONS)
+
+    @property
+    def options(self) -> Mapping[str, Any]:
+        return self._budgeted
+
+
+def _create_engine() -> Any:
+    with yaql_tables.cached_tables():
+        plain = factory.YaqlFactory(keyword_operator="=>", allow_delegates=False).create(
+            options=_ENGINE_OPTIONS
+        )
+    return _Engine(plain.lexer, plain.parser, _ENGINE_OPTIONS, plain.factory)
+
+
+_ENGINE = _create_engine()
 
 # The PLY lexer and parser behind the engine keep state while parsing.
 _PARSE_LOCK = threading.Lock()
@@ -183,11 +241,11 @@ def _finalize(result: Any) -> Any:
     """YAQL's output conversion (Mistral's options: tuples to lists, sets kept)."""
     if isinstance(result, _SCALAR_RESULTS):
         return result
-    return yaql_utils.convert_output_data(result, _no_limit, _ENGINE)
+    return yaql_utils.convert_output_data(result, _limited, _ENGINE)
 
 
-def _no_limit(iterable: Any) -> Any:
-    return iterable
+def _limited(iterable: Any) -> Any:
+    return yaql_utils.limit_iterable(iterable, _ENGINE)
 
 
 _SCALAR_RESULTS = (str, int, float, type(None))
@@ -247,7 +305,12 @@ def evaluate(expression: str, data: Any, functions: expression_functions.Functio
             return value
     context = new_context(data, functions)
     try:
-        result = compiled.expression(yaql_utils.NO_VALUE, context, _ENGINE)
+        return _finalize(compiled.expression(yaql_utils.NO_VALUE, context, _ENGINE))
     except yaql_exceptions.WrappedException as error:
         raise error.wrapped from None
-    return _finalize(result)
+    except yaql_exceptions.CollectionTooLargeException as error:
+        limit = budget.items_problem(budget.current().limits.expression_max_items)
+        raise budget.LimitExceeded(limit) from error
+    except yaql_exceptions.MemoryQuotaExceededException as error:
+        limit = budget.bytes_problem(budget.current().limits.expression_max_bytes)
+        raise budget.LimitExceeded(limit) from error

@@ -27,6 +27,8 @@ from typing import Any
 from yaql.language import expressions as yaql_expressions
 from yaql.language import utils as yaql_utils
 
+from sirocco.expressions import budget
+
 NO_VALUE = yaql_utils.NO_VALUE
 
 _NUMBER_TYPES = (int, float)
@@ -48,6 +50,24 @@ _EQUALITY_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
 }
 
 _ATTRIBUTE = "#operator_."
+
+#: Operators whose result may be much larger than their operands.
+_GROWING_OPERATORS = frozenset({"#operator_+", "#operator_*"})
+_SMALL = 1 << 12
+
+
+def _is_large(value: Any) -> bool:
+    if type(value) is str:
+        return len(value) > _SMALL
+    return type(value) is int and not -(1 << 64) < value < 1 << 64
+
+
+def _check_size(value: Any, engine: Any) -> None:
+    if type(value) is int:
+        budget.current().check_number(value)
+    else:
+        # What YAQL checks after each of its functions: the memory quota.
+        yaql_utils.limit_memory_usage(engine, (1, value))
 
 
 class _Evaluated(yaql_expressions.Expression):  # type: ignore[misc]
@@ -120,6 +140,7 @@ class _TypedOperator(_Replacement):
         self.uses_receiver = False
         self.name = node.name
         self.function, self.strings_too = _TYPED_OPERATORS[node.name]
+        self.grows = node.name in _GROWING_OPERATORS
         self.left, self.right = node.args
 
     def __call__(self, receiver: Any, context: Any, engine: Any) -> Any:
@@ -129,7 +150,11 @@ class _TypedOperator(_Replacement):
         if (left_type in _NUMBER_TYPES and right_type in _NUMBER_TYPES) or (
             self.strings_too and left_type is str and right_type is str
         ):
-            return self.function(left, right)
+            result = self.function(left, right)
+            if self.grows and _is_large(result):
+                # A string doubled in a loop, a product squared again and again.
+                _check_size(result, engine)
+            return result
         return _dispatch(self.name, receiver, context, engine, _Evaluated(left), _Evaluated(right))
 
 
@@ -193,6 +218,27 @@ class _DirectCall(_Replacement):
                 evaluated = (_Evaluated(value) for value in values)
                 return _dispatch(self.name, receiver, context, engine, *evaluated)
         return self.function(context, *values)
+
+
+class _Power(_Replacement):
+    """``pow(a, b)``: refused before Python computes it when the result would be too large."""
+
+    def __init__(self, node: Any) -> None:
+        self.original = node
+        self.uses_receiver = node.uses_receiver
+        self.arguments = node.args
+
+    def __call__(self, receiver: Any, context: Any, engine: Any) -> Any:
+        if receiver is not NO_VALUE:
+            return self.original(receiver, context, engine)
+        values = [_evaluate(argument, context, engine) for argument in self.arguments]
+        base, exponent = values[0], values[1]
+        if type(base) is int and type(exponent) is int and exponent > 0:
+            estimate = base.bit_length() * exponent
+            if estimate > 8 * budget.MAX_NUMBER_BYTES:
+                raise budget.LimitExceeded(budget.number_problem())
+        evaluated = (_Evaluated(value) for value in values)
+        return _dispatch("pow", receiver, context, engine, *evaluated)
 
 
 def _parameter_types(function: Callable[..., Any]) -> tuple[range, tuple[type, ...]]:
@@ -262,6 +308,16 @@ def speed_up(node: Any, functions: Mapping[str, Callable[..., Any]]) -> Any:
             return _EqualityOperator(node)
         if len(node.args) == 2 and name in ("#operator_and", "#operator_or"):
             return _BooleanOperator(node)
+        if (
+            name == "pow"
+            and type(node) is yaql_expressions.Function
+            and len(node.args) in (2, 3)
+            and not any(
+                isinstance(argument, yaql_expressions.MappingRuleExpression)
+                for argument in node.args
+            )
+        ):
+            return _Power(node)
         return _direct_call(node, functions) or node
     if isinstance(node, yaql_expressions.MappingRuleExpression):
         node.destination = speed_up(node.destination, functions)

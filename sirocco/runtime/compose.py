@@ -11,6 +11,8 @@ import sqlalchemy as sa
 
 from sirocco import errors
 from sirocco.actions.registry import ActionRegistry
+from sirocco.limits import DEFAULT as DEFAULT_LIMITS
+from sirocco.limits import Limits
 from sirocco.runtime.loop import Runtime
 from sirocco.runtime.service import Service
 from sirocco.store import migrate
@@ -25,7 +27,9 @@ class Parts:
     service: Service
 
 
-def build(db_url: str | None = None, *, upgrade: bool = True) -> Parts:
+def build(
+    db_url: str | None = None, *, upgrade: bool = True, limits: Limits = DEFAULT_LIMITS
+) -> Parts:
     """Open the database (applying migrations) and build the runtime and service."""
     database = Database(db_url)
     if upgrade:
@@ -38,7 +42,7 @@ def build(db_url: str | None = None, *, upgrade: bool = True) -> Parts:
             raise errors.ConfigurationError(f"Can't open the database {url}: {reason}") from exc
         populate(database)
     registry = ActionRegistry()
-    runtime = Runtime(database, registry)
+    runtime = Runtime(database, registry, limits=limits)
     return Parts(database=database, registry=registry, runtime=runtime, service=Service(runtime))
 
 

@@ -26,6 +26,8 @@ from sirocco import errors
 from sirocco.actions.registry import ActionRegistry
 from sirocco.engine import commands, events
 from sirocco.engine.states import State
+from sirocco.limits import DEFAULT as DEFAULT_LIMITS
+from sirocco.limits import Limits
 from sirocco.runtime import codec, cron, definitions, outbox
 from sirocco.runtime.cron import CronThread
 from sirocco.runtime.health import Guard, Health
@@ -82,13 +84,15 @@ class Runtime:
         registry: ActionRegistry,
         *,
         clock: Callable[[], datetime] = utcnow,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self.database = database
         self.registry = registry
         self.clock = clock
+        self.limits = limits
         self.specs = SpecCache()
         self.lookup = StoreLookup(database, registry, self.specs)
-        self.stepper = Stepper(database, self.lookup, self.specs, clock)
+        self.stepper = Stepper(database, self.lookup, self.specs, clock, limits=limits)
         self._queue: queue.Queue[Any] = queue.Queue()
         self._run_action: RunActionPort | None = None
         self._thread: threading.Thread | None = None

@@ -24,9 +24,11 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
-from sirocco import engine, errors
+from sirocco import engine, errors, expressions
 from sirocco.engine import commands, events, records
 from sirocco.engine.states import TERMINAL
+from sirocco.limits import DEFAULT as DEFAULT_LIMITS
+from sirocco.limits import Limits
 from sirocco.runtime import codec
 from sirocco.runtime.lookup import StoreLookup
 from sirocco.runtime.specs import SpecCache
@@ -262,11 +264,17 @@ class Stepper:
         lookup: StoreLookup,
         spec_cache: SpecCache,
         clock: Callable[[], datetime],
+        *,
+        limits: Limits = DEFAULT_LIMITS,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.database = database
         self.lookup = lookup
         self.specs = spec_cache
         self.clock = clock
+        self.limits = limits
+        #: The clock of the expressions' time limits (seconds, never set back).
+        self.monotonic = monotonic
         self.snapshots = SnapshotCache()
         self.run_inline: InlineRunner | None = None
 
@@ -355,16 +363,21 @@ class Stepper:
         if missing:
             snapshot.add_actions(executions.load_actions(connection, missing))
         pending = _Pending(previous_state=str(snapshot.workflow.state))
+        budget = self.budget()  # one for the step and its rounds
         try:
             # The decision is not kept once absorbed (see ``_absorb``).
             self._absorb(
                 engine.decide(
-                    snapshot, [item.event for item in envelopes], now=self.clock(), new_id=new_id
+                    snapshot,
+                    [item.event for item in envelopes],
+                    now=self.clock(),
+                    new_id=new_id,
+                    budget=budget,
                 ),
                 snapshot,
                 pending,
             )
-            self._rounds(snapshot, pending)
+            self._rounds(snapshot, pending, budget)
         except BaseException:
             self.snapshots.drop(execution_id)
             raise
@@ -397,6 +410,7 @@ class Stepper:
             task_execution_id=item.task_execution_id,
             root_execution_id=item.root_execution_id,
             parent_execution_id=item.parent_execution_id,
+            budget=self.budget(),
         )
         workflow = next(record for record in decision.workflows if record.id == item.execution_id)
         snapshot = engine.Snapshot(workflow, [], [], self.lookup)
@@ -496,7 +510,13 @@ class Stepper:
                     continue
             pending.commands.append(command)
 
-    def _rounds(self, snapshot: engine.Snapshot, pending: _Pending) -> None:
+    def budget(self) -> expressions.Budget:
+        """What the expressions of one step may spend."""
+        return expressions.Budget(self.limits, self.monotonic)
+
+    def _rounds(
+        self, snapshot: engine.Snapshot, pending: _Pending, budget: expressions.Budget
+    ) -> None:
         """Decide on the results of actions run inside the step, round after round."""
         rounds = 0
         while pending.inline and rounds < MAX_ROUNDS:
@@ -504,7 +524,9 @@ class Stepper:
                 break
             batch, pending.inline = pending.inline, []
             self._absorb(
-                engine.decide(snapshot, batch, now=self.clock(), new_id=new_id), snapshot, pending
+                engine.decide(snapshot, batch, now=self.clock(), new_id=new_id, budget=budget),
+                snapshot,
+                pending,
             )
             rounds += 1
 

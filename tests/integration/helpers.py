@@ -16,7 +16,9 @@ from sirocco.cli.embedded import Embedded, open_embedded
 from sirocco.executor.pool import ExecutorPool
 from sirocco.lang import specs
 from sirocco.runtime import compose, definitions
-from sirocco.runtime.loop import Runtime
+from sirocco.limits import DEFAULT as DEFAULT_LIMITS
+from sirocco.limits import Limits
+from sirocco.runtime.loop import Runtime, utcnow
 from sirocco.runtime.service import Service
 from sirocco.store import migrate, tables
 from sirocco.store.database import Database
@@ -39,15 +41,20 @@ class FastClock:
         return self._origin + timedelta(seconds=(time.monotonic() - self._start) * self.speed)
 
 
-def build(url: str, *, clock: Callable[[], datetime] | None = None) -> Embedded:
-    """What ``open_embedded`` builds (not started), with the test actions and ``clock``."""
-    if clock is None:
+def build(
+    url: str, *, clock: Callable[[], datetime] | None = None, limits: Limits | None = None
+) -> Embedded:
+    """What ``open_embedded`` builds (not started), with the test actions, ``clock`` and
+    ``limits``."""
+    if clock is None and limits is None:
         app = open_embedded(url, start=False)
     else:
         database = Database(url)
         migrate.upgrade(database)
         registry = ActionRegistry()
-        runtime = Runtime(database, registry, clock=clock)
+        runtime = Runtime(
+            database, registry, clock=clock or utcnow, limits=limits or DEFAULT_LIMITS
+        )
         parts = compose.Parts(
             database=database, registry=registry, runtime=runtime, service=Service(runtime)
         )
@@ -69,10 +76,14 @@ def build(url: str, *, clock: Callable[[], datetime] | None = None) -> Embedded:
 
 @contextmanager
 def embedded(
-    url: str, *, clock: Callable[[], datetime] | None = None, start: bool = True
+    url: str,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    start: bool = True,
+    limits: Limits | None = None,
 ) -> Iterator[Embedded]:
     """An embedded Sirocco on ``url`` (started unless told), with the test actions registered."""
-    app = build(url, clock=clock)
+    app = build(url, clock=clock, limits=limits)
     if start:
         app.parts.runtime.start()
     try:

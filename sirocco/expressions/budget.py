@@ -1,0 +1,138 @@
+"""The budget of expression evaluations: how many items, how many bytes, how much time.
+
+The caller makes a :class:`Budget` (the engine makes one per step) from the
+process's :class:`~sirocco.limits.Limits` and, for the time limits, a clock it
+passes in (the expressions never read the time themselves). While an
+expression evaluates, its budget is the thread's current one, so the checks
+deep inside YAQL's and Jinja's evaluation (every function call, every item of
+a collection, every rendered piece of text) find it without threading it
+through those libraries.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+
+from sirocco import errors, limits
+
+
+class LimitExceeded(errors.ExpressionEvaluationError):
+    """An expression exceeded a limit; the message names the limit and its setting."""
+
+
+def items_problem(max_items: int) -> str:
+    return f"the limit of {max_items} items per collection (SIROCCO_EXPRESSION_MAX_ITEMS)"
+
+
+def bytes_problem(max_bytes: int) -> str:
+    return f"the limit of {max_bytes} bytes per value (SIROCCO_EXPRESSION_MAX_BYTES)"
+
+
+#: The largest integer an expression may compute, in bytes: multiplying larger ones
+#: again and again takes minutes long before they fill memory.
+MAX_NUMBER_BYTES = 64 * limits.KIB
+
+
+def number_problem() -> str:
+    return f"the limit of {MAX_NUMBER_BYTES} bytes per number"
+
+
+class Budget:
+    """What the evaluations of one engine step may still spend.
+
+    Args:
+        limits: the sizes and times allowed.
+        clock: seconds from any fixed origin (``time.monotonic``); without it
+            the time limits are not checked.
+    """
+
+    __slots__ = ("_deadline", "_problem", "_step_deadline", "_ticks", "clock", "limits")
+
+    def __init__(
+        self, limits_: limits.Limits = limits.DEFAULT, clock: Callable[[], float] | None = None
+    ) -> None:
+        self.limits = limits_
+        self.clock = clock
+        self._ticks = 0
+        self._deadline: float | None = None
+        self._problem = ""
+        self._step_deadline: float | None = None
+        if clock is not None and limits_.step_expression_timeout >= 0:
+            self._step_deadline = clock() + limits_.step_expression_timeout
+
+    def begin(self) -> None:
+        """Start the clock of one expression."""
+        if self.clock is None:
+            return
+        per_expression = self.limits.expression_timeout
+        deadline = self.clock() + per_expression if per_expression >= 0 else None
+        self._problem = (
+            f"the evaluation time limit of {per_expression:g} s per expression "
+            "(SIROCCO_EXPRESSION_TIMEOUT)"
+        )
+        if self._step_deadline is not None and (deadline is None or self._step_deadline < deadline):
+            deadline = self._step_deadline
+            self._problem = (
+                f"the evaluation time limit of {self.limits.step_expression_timeout:g} s "
+                "per engine step (SIROCCO_STEP_EXPRESSION_TIMEOUT)"
+            )
+        self._deadline = deadline
+        self.check_time()
+
+    def tick(self) -> None:
+        """Called at every unit of work; looks at the clock every 16th time."""
+        self._ticks += 1
+        if not self._ticks & 15:
+            self.check_time()
+
+    def check_time(self) -> None:
+        if self._deadline is not None and self.clock is not None and self.clock() > self._deadline:
+            raise LimitExceeded(self._problem)
+
+    def check_items(self, count: int) -> None:
+        maximum = self.limits.expression_max_items
+        if 0 <= maximum < count:
+            raise LimitExceeded(items_problem(maximum))
+
+    def check_number(self, value: int) -> None:
+        if value.bit_length() > 8 * MAX_NUMBER_BYTES:
+            raise LimitExceeded(number_problem())
+
+    def check_bytes(self, size: int) -> None:
+        maximum = self.limits.expression_max_bytes
+        if 0 <= maximum < size:
+            raise LimitExceeded(bytes_problem(maximum))
+
+
+_UNLIMITED_TIME = Budget()
+_local = threading.local()
+
+
+def current() -> Budget:
+    """The budget of the evaluation running in this thread (the default limits, no clock)."""
+    found: Budget | None = getattr(_local, "budget", None)
+    return _UNLIMITED_TIME if found is None else found
+
+
+def enter(budget: Budget | None) -> Budget | None:
+    """Make ``budget`` the thread's current one; returns the one to give back to :func:`leave`."""
+    previous: Budget | None = getattr(_local, "budget", None)
+    _local.budget = budget
+    return previous
+
+
+def leave(previous: Budget | None) -> None:
+    _local.budget = previous
+
+
+@contextlib.contextmanager
+def active(budget: Budget) -> Iterator[Budget]:
+    """Make ``budget`` the thread's current one while one expression evaluates."""
+    previous = enter(budget)
+    budget.begin()
+    try:
+        yield budget
+    finally:
+        leave(previous)
