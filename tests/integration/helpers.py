@@ -15,9 +15,9 @@ from sirocco.actions.registry import ActionRegistry
 from sirocco.cli.embedded import Embedded, open_embedded
 from sirocco.executor.pool import ExecutorPool
 from sirocco.lang import specs
-from sirocco.runtime import compose, definitions
 from sirocco.limits import DEFAULT as DEFAULT_LIMITS
 from sirocco.limits import Limits
+from sirocco.runtime import compose, definitions
 from sirocco.runtime.loop import Runtime, utcnow
 from sirocco.runtime.service import Service
 from sirocco.store import migrate, tables

@@ -32,7 +32,8 @@ endless_jinja:
     eat:
       action: std.echo
       input:
-        output: "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}{{ 1 }}"
+        output: >-
+          {% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}{{ 1 }}
 small:
   input:
     - n
@@ -68,14 +69,14 @@ def test_a_greedy_expression_fails_its_task_and_others_go_on(
         greedy = helpers.start(app, workflow)
         others = [helpers.start(app, "small", {"n": n}) for n in range(1, 6)]
         for n, execution_id in enumerate(others, start=1):
-            row = helpers.wait_for(app, execution_id, timeout=60)
+            row = helpers.wait_for(app, execution_id)
             assert row.state == "SUCCESS", row.state_info
             assert row.output == {"total": sum(range(n))}
-        row = helpers.wait_for(app, greedy, timeout=60)
+        row = helpers.wait_for(app, greedy)
         assert row.state == "ERROR"
         task = helpers.task(app, greedy, "eat")
         assert task.state == "ERROR"
         assert f"Expression evaluation exceeded {limit}" in task.state_info
         # The service still serves after the failure too.
-        after = helpers.run(app, "small", {"n": 3}, timeout=60)
+        after = helpers.run(app, "small", {"n": 3})
         assert after.state == "SUCCESS", after.state_info
