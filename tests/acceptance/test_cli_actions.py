@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from click.testing import CliRunner, Result
 
@@ -40,3 +41,15 @@ def test_no_match_exits_1_with_one_line() -> None:
     result = invoke("nothing.*")
     assert result.exit_code == 1
     assert result.stderr == "sirocco: no action matches nothing.*\n"
+
+
+def test_an_async_action_under_sirocco_run_waits_until_the_timeout(tmp_path: Path) -> None:
+    """docs/actions.md: `sirocco run` serves no API to complete it."""
+    path = tmp_path / "wait.yaml"
+    path.write_text("version: '2.0'\nwait:\n  tasks:\n    t:\n      action: std.async_noop\n")
+    db = f"sqlite:///{tmp_path / 'wait.sqlite'}"
+    result = CliRunner().invoke(
+        main, ["run", str(path), "--db", db, "--timeout", "0.5"], catch_exceptions=False
+    )
+    assert result.exit_code == 1
+    assert "did not end within 0.5 s; it is RUNNING" in result.stderr
