@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Mapping
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -29,6 +30,13 @@ class Settings(BaseModel):
     again) an action whose executor missed ``SIROCCO_HEARTBEAT_MAX_MISSED`` heartbeats in a
     row (``max_missed_heartbeats``); ``SIROCCO_HEARTBEAT_FIRST_TIMEOUT`` is the lease an
     action gets when it is taken (``first_heartbeat_timeout``; default: the same lease).
+
+    Authentication: ``SIROCCO_AUTH`` (``none``, ``tokens``,
+    ``keystone`` or ``oidc``; unset: ``none`` on a loopback address, ``tokens``
+    elsewhere), ``SIROCCO_KEYSTONE_URL``, ``SIROCCO_OIDC_ISSUER``,
+    ``SIROCCO_OIDC_JWKS_URL``, ``SIROCCO_OIDC_AUDIENCE``, ``SIROCCO_OIDC_PROJECT_CLAIM``,
+    ``SIROCCO_POLICY_FILE`` (JSON or YAML rules over Mistral's defaults) and
+    ``SIROCCO_SECRET_KEYS`` (comma-separated key parts whose values are masked).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -66,6 +74,15 @@ class Settings(BaseModel):
         return Limits(
             **{field.name: getattr(self, field.name) for field in dataclasses.fields(Limits)}
         )
+
+    auth: Literal["none", "tokens", "keystone", "oidc"] | None = None
+    keystone_url: str | None = None
+    oidc_issuer: str | None = None
+    oidc_jwks_url: str | None = None
+    oidc_audience: str | None = None
+    oidc_project_claim: str = "project_id"
+    policy_file: str | None = None
+    secret_keys: str = "password,token,secret,auth"
 
     @classmethod
     def load(

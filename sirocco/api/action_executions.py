@@ -10,10 +10,10 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from sirocco import errors
-from sirocco.api import bodies, deps, listing, render
+from sirocco.api import bodies, deps, identity, listing, projects, render
 from sirocco.api.errors import ApiError
 from sirocco.api.render import MistralJSONResponse
-from sirocco.store import definitions, queries
+from sirocco.store import definitions, queries, tables
 from sirocco.store.database import Database
 
 router = APIRouter(route_class=deps.StrictRoute, tags=["action_executions"])
@@ -66,12 +66,14 @@ def list_response(
     request: Request,
     values: Mapping[str, str | None],
     database: Database,
+    caller: identity.Caller,
     where: Sequence[sa.ColumnElement[bool]] = (),
 ) -> Response:
     """A page of action executions (outputs only with ``include_output``)."""
     include_output = listing.boolean("include_output", values.get("include_output"))
     wanted = listing.parse(values, resource_fields=render.ACTION_EXECUTION, filters=FILTERS)
     fields = wanted.fields or (GET_FIELDS if include_output else LIST_FIELDS)
+    where = [*where, *projects.list_scope(queries.ACTION_EXECUTIONS, caller, values)]
     with database.read() as connection:
         rows = queries.list_rows(
             connection, queries.ACTION_EXECUTIONS, wanted.page, fields=fields, where=where
@@ -83,10 +85,20 @@ def list_response(
 
 
 @router.post("/v2/action_executions", status_code=201)
-def run_action(*, action_ex: bodies.ActionExecutionBody, service: deps.ServiceDep) -> Response:
+def run_action(
+    *, action_ex: bodies.ActionExecutionBody, service: deps.ServiceDep, caller: identity.CallerDep
+) -> Response:
     """Run an action: its result at once (sync, not saved) or a stored RUNNING record."""
     if not action_ex.name:
         raise errors.InputError("Please provide at least action name to run action.")
+    with service.database.read() as connection:
+        projects.check_named(
+            connection,
+            caller,
+            tables.action_definitions,
+            action_ex.name,
+            f"Failed to find action [action_name={action_ex.name}]",
+        )
     action_input = bodies.json_object("input", action_ex.input) or {}
     params = bodies.json_object("params", action_ex.params) or {}
     timeout = params.get("timeout")
@@ -99,6 +111,7 @@ def run_action(*, action_ex: bodies.ActionExecutionBody, service: deps.ServiceDe
         run_sync=bool(params.get("run_sync", False)),
         target=params.get("target"),
         timeout=float(timeout) if isinstance(timeout, (int, float)) else None,
+        project_id=caller.project_id if caller.authenticated else None,
     )
     if result.get("id"):
         stored = read(service.database, str(result["id"]))
@@ -116,9 +129,10 @@ def list_action_executions(
     request: Request,
     values: Annotated[dict[str, str | None], Depends(list_query)],
     database: deps.DatabaseDep,
+    caller: identity.CallerDep,
 ) -> Response:
     """List action executions."""
-    return list_response(request, values, database)
+    return list_response(request, values, database, caller)
 
 
 @router.get("/v2/action_executions/{action_execution_id}")

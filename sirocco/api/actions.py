@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from sirocco import errors
-from sirocco.api import deps, listing, render
+from sirocco.api import deps, identity, listing, projects, render
 from sirocco.api.render import MistralJSONResponse
 from sirocco.store import definitions, queries, tables
 from sirocco.store.database import Database
@@ -77,6 +77,7 @@ def _save(
     namespace: str | None,
     scope: str | None,
     database: Database,
+    caller: identity.Caller,
     *,
     create: bool,
     identifier: str | None = None,
@@ -91,6 +92,10 @@ def _save(
             scope=checked_scope,
             create=create,
             identifier=identifier,
+            project_id=caller.project_id,
+        )
+        projects.require_own(
+            rows, caller, "Action definition not found [action_name={name}, namespace={namespace}]"
         )
     body = {"actions": [show(row, uploaded=True) for row in rows]}
     return MistralJSONResponse(body, status_code=201 if create else 200)
@@ -103,9 +108,10 @@ def create_actions(
     namespace: str | None = None,
     scope: str | None = None,
     database: deps.DatabaseDep,
+    caller: identity.CallerDep,
 ) -> Response:
     """Store every ad-hoc action of the text."""
-    return _save(text, namespace, scope, database, create=True)
+    return _save(text, namespace, scope, database, caller, create=True)
 
 
 @router.put("/v2/actions", openapi_extra=deps.TEXT_BODY)
@@ -115,9 +121,10 @@ def update_actions(
     namespace: str | None = None,
     scope: str | None = None,
     database: deps.DatabaseDep,
+    caller: identity.CallerDep,
 ) -> Response:
     """Replace the ad-hoc actions named in the text."""
-    return _save(text, namespace, scope, database, create=False)
+    return _save(text, namespace, scope, database, caller, create=False)
 
 
 @router.put("/v2/actions/{identifier}", openapi_extra=deps.TEXT_BODY)
@@ -128,9 +135,10 @@ def update_action(
     namespace: str | None = None,
     scope: str | None = None,
     database: deps.DatabaseDep,
+    caller: identity.CallerDep,
 ) -> Response:
     """Replace one ad-hoc action, given by name or id."""
-    return _save(text, namespace, scope, database, create=False, identifier=identifier)
+    return _save(text, namespace, scope, database, caller, create=False, identifier=identifier)
 
 
 @router.get("/v2/actions")
@@ -139,6 +147,7 @@ def list_actions(
     request: Request,
     values: Annotated[dict[str, str | None], Depends(_list_query)],
     service: deps.ServiceDep,
+    caller: identity.CallerDep,
 ) -> Response:
     """Python and ad-hoc actions together, paged in memory."""
     wanted = listing.parse(
@@ -150,8 +159,9 @@ def list_actions(
         defaults={"namespace": ""},
     )
     everything = queries.Page(limit=queries.MAX_LIMIT * 100)
+    where = projects.list_scope(queries.ACTIONS, caller, values)
     with service.database.read() as connection:
-        stored = queries.list_rows(connection, queries.ACTIONS, everything)
+        stored = queries.list_rows(connection, queries.ACTIONS, everything, where=where)
     rows = [_stamped(row) for row in stored]
     rows.extend(system_row(action) for action in service.list_actions())
     keys, directions = queries.sort_order(queries.ACTIONS, wanted.page)

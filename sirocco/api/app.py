@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from starlette.responses import Response
 
 from sirocco.api import (
@@ -12,14 +12,20 @@ from sirocco.api import (
     environments,
     errors,
     executions,
+    identity,
     openapi,
+    projects,
     tasks,
     triggers,
     workbooks,
     workflows,
 )
+from sirocco.api.policy import Policy
 from sirocco.api.render import MistralJSONResponse
 from sirocco.api.ui import negotiation, site
+
+#: What every /v2 resource route checks first: who calls, may they, and is it theirs.
+_CHECKS = [Depends(identity.caller), Depends(projects.authorize), Depends(projects.guard)]
 
 _root = APIRouter(route_class=deps.StrictRoute, tags=["versions"])
 
@@ -55,7 +61,11 @@ def maintenance() -> Response:
 
 
 def create_app(
-    service: deps.EngineService, *, allow_action_execution_deletion: bool = False
+    service: deps.EngineService,
+    *,
+    allow_action_execution_deletion: bool = False,
+    gate: identity.Gate | None = None,
+    policy: Policy | None = None,
 ) -> FastAPI:
     """The API application for one engine service.
 
@@ -65,6 +75,9 @@ def create_app(
         allow_action_execution_deletion: let ``DELETE /v2/action_executions/{id}``
             delete completed standalone action executions (Mistral's
             ``[api] allow_action_execution_deletion``, off by default: 403).
+        gate: how callers prove who they are (``sirocco.api.authentication``);
+            None: no authentication, every caller is the default project's admin.
+        policy: who may do what (Mistral's defaults when None).
 
     Returns:
         The FastAPI application (serve it with uvicorn).
@@ -78,6 +91,8 @@ def create_app(
     app.state.service = service
     app.openapi = lambda: openapi.document(app)  # type: ignore[method-assign]
     app.state.allow_action_execution_deletion = allow_action_execution_deletion
+    app.state.gate = gate
+    app.state.policy = policy or Policy.defaults()
     errors.install(app)
     # Routes are tried in order and no two routers share a path prefix: the busiest
     # (executions, polled by every client) come first.
@@ -91,7 +106,9 @@ def create_app(
         environments,
         triggers,
     ):
-        app.include_router(module.router)
+        # Every /v2 resource route needs a caller (401 otherwise); the routes that
+        # use it take it again as a parameter (FastAPI computes it once a request).
+        app.include_router(module.router, dependencies=_CHECKS)
     site.install(app)
     app.include_router(_root)
     return app

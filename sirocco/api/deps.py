@@ -37,6 +37,7 @@ class EngineService(Protocol):
         params: Mapping[str, Any] | None = None,
         description: str = "",
         execution_id: str | None = None,
+        project_id: str | None = None,
     ) -> str: ...
 
     def pause_workflow(self, execution_id: str) -> None: ...
@@ -66,6 +67,7 @@ class EngineService(Protocol):
         run_sync: bool = False,
         target: str | None = None,
         timeout: float | None = None,
+        project_id: str | None = None,
     ) -> Mapping[str, Any]: ...
 
     def complete_action(self, action_execution_id: str, *, state: str, output: Any) -> None: ...

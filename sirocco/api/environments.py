@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from sirocco import errors
-from sirocco.api import bodies, deps, listing, render
+from sirocco.api import bodies, deps, identity, listing, projects, render
 from sirocco.api.render import MistralJSONResponse
 from sirocco.store import definitions, queries, tables
 
@@ -25,7 +25,9 @@ def show(row: dict[str, Any], *, only: Any = None, created: bool = False) -> dic
 
 
 @router.post("/v2/environments", status_code=201)
-def create_environment(*, env: bodies.EnvironmentBody, database: deps.DatabaseDep) -> Response:
+def create_environment(
+    *, env: bodies.EnvironmentBody, database: deps.DatabaseDep, caller: identity.CallerDep
+) -> Response:
     """Store an environment."""
     if not env.name:
         raise errors.InputError("Environment name is required.")
@@ -38,12 +40,15 @@ def create_environment(*, env: bodies.EnvironmentBody, database: deps.DatabaseDe
             variables=variables,
             scope=deps.scope_of(env.scope, in_body=True),
             now=deps.now(),
+            project_id=caller.project_id,
         )
     return MistralJSONResponse(show(row, created=True), status_code=201)
 
 
 @router.put("/v2/environments")
-def update_environment(*, env: bodies.EnvironmentBody, database: deps.DatabaseDep) -> Response:
+def update_environment(
+    *, env: bodies.EnvironmentBody, database: deps.DatabaseDep, caller: identity.CallerDep
+) -> Response:
     """Change an environment named in the body."""
     if not env.name:
         raise errors.InputError("Name of the environment is not provided.")
@@ -57,6 +62,7 @@ def update_environment(*, env: bodies.EnvironmentBody, database: deps.DatabaseDe
         changes["scope"] = deps.scope_of(env.scope, in_body=True)
     with database.transaction() as connection:
         row = definitions.update_environment(connection, env.name, changes, now=deps.now())
+        projects.require_own([row], caller, "Environment not found [name={name}]")
     return MistralJSONResponse(show(row))
 
 
@@ -66,6 +72,7 @@ def list_environments(
     request: Request,
     values: Annotated[dict[str, str | None], Depends(_list_query)],
     database: deps.DatabaseDep,
+    caller: identity.CallerDep,
 ) -> Response:
     """List environments."""
     return MistralJSONResponse(
@@ -78,6 +85,7 @@ def list_environments(
             resource_fields=render.ENVIRONMENT,
             filters=FILTERS,
             show=show,
+            caller=caller,
         )
     )
 

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from sirocco import errors
-from sirocco.api import bodies, deps, listing, render, reports, tasks
+from sirocco.api import bodies, deps, identity, listing, projects, render, reports, tasks
 from sirocco.api.errors import ApiError
 from sirocco.api.render import MistralJSONResponse
 from sirocco.store import definitions, queries, tables
@@ -61,13 +61,20 @@ def list_fields(wanted: listing.ListRequest, include_output: bool) -> tuple[str,
 
 
 @router.post("/v2/executions", status_code=201)
-def create_execution(*, wf_ex: bodies.ExecutionBody, service: deps.ServiceDep) -> Response:
+def create_execution(
+    *, wf_ex: bodies.ExecutionBody, service: deps.ServiceDep, caller: identity.CallerDep
+) -> Response:
     """Start a workflow (or return the execution that already has the given id)."""
     database = service.database
     if wf_ex.id:
         with database.read() as connection:
             existing = queries.get_row(
-                connection, queries.EXECUTIONS, where=[queries.EXECUTIONS.id_column == wf_ex.id]
+                connection,
+                queries.EXECUTIONS,
+                where=[
+                    queries.EXECUTIONS.id_column == wf_ex.id,
+                    projects.visible(queries.EXECUTIONS, caller),
+                ],
             )
         if existing is not None:
             return MistralJSONResponse(show(existing, drop=("published_global",)), status_code=201)
@@ -77,6 +84,8 @@ def create_execution(*, wf_ex: bodies.ExecutionBody, service: deps.ServiceDep) -
     params = bodies.json_object("params", wf_ex.params)
     description = wf_ex.description or ""
     if wf_ex.source_execution_id:
+        with database.read() as connection:
+            projects.check_execution(connection, caller, wf_ex.source_execution_id)
         source = read(database, wf_ex.source_execution_id)
         workflow = workflow or source.get("workflow_id") or source.get("workflow_name")
         if namespace is None:
@@ -89,7 +98,9 @@ def create_execution(*, wf_ex: bodies.ExecutionBody, service: deps.ServiceDep) -
         raise errors.InputError(
             "Workflow ID or workflow name must be provided. Workflow ID is recommended."
         )
-    _check_env(database, (params or {}).get("env"))
+    with database.read() as connection:
+        projects.check_workflow(connection, caller, workflow, namespace or "")
+    _check_env(database, (params or {}).get("env"), caller)
     execution_id = service.start_workflow(
         workflow=workflow,
         namespace=namespace or "",
@@ -97,6 +108,7 @@ def create_execution(*, wf_ex: bodies.ExecutionBody, service: deps.ServiceDep) -
         params=params or {},
         description=description,
         execution_id=wf_ex.id or None,
+        project_id=caller.project_id if caller.authenticated else None,
     )
     row = read(database, execution_id, LIST_FIELDS)
     return MistralJSONResponse(show(row), status_code=201)
@@ -108,13 +120,17 @@ def list_executions(
     request: Request,
     values: Annotated[dict[str, str | None], Depends(_list_query)],
     database: deps.DatabaseDep,
+    caller: identity.CallerDep,
 ) -> Response:
     """List executions (outputs only with ``include_output``)."""
     include_output = listing.boolean("include_output", values.get("include_output"))
     wanted = listing.parse(values, resource_fields=render.EXECUTION, filters=FILTERS)
     fields = list_fields(wanted, include_output)
+    where = projects.list_scope(queries.EXECUTIONS, caller, values)
     with database.read() as connection:
-        rows = queries.list_rows(connection, queries.EXECUTIONS, wanted.page, fields=fields)
+        rows = queries.list_rows(
+            connection, queries.EXECUTIONS, wanted.page, fields=fields, where=where
+        )
     items = [show(row, only=wanted.fields) for row in rows]
     return MistralJSONResponse(
         listing.body(request, "executions", wanted, queries.EXECUTIONS, rows, items)
@@ -232,11 +248,12 @@ def list_execution_tasks(
     execution_id: str,
     values: Annotated[dict[str, str | None], Depends(tasks.list_query)],
     database: deps.DatabaseDep,
+    caller: identity.CallerDep,
 ) -> Response:
     """The task executions of one workflow execution."""
     listing.check_uuid("workflow_execution_id", execution_id)
     where = [tables.task_executions.c.workflow_execution_id == execution_id]
-    return tasks.list_response(request, values, database, where)
+    return tasks.list_response(request, values, database, caller, where)
 
 
 @router.get("/v2/executions/{execution_id}/executions")
@@ -276,7 +293,7 @@ def execution_report(
     return MistralJSONResponse(report)
 
 
-def _check_env(database: Database, env: Any) -> None:
+def _check_env(database: Database, env: Any, caller: identity.Caller) -> None:
     """``params.env`` is an object or the name of a stored environment (400 otherwise)."""
     if env is None or isinstance(env, Mapping):
         return
@@ -286,7 +303,12 @@ def _check_env(database: Database, env: Any) -> None:
         )
     with database.read() as connection:
         found = queries.get_row(
-            connection, queries.ENVIRONMENTS, where=[tables.environments.c.name == env]
+            connection,
+            queries.ENVIRONMENTS,
+            where=[
+                tables.environments.c.name == env,
+                projects.visible(queries.ENVIRONMENTS, caller),
+            ],
         )
     if found is None:
         raise errors.InputError(f"Environment is not found: {env}")

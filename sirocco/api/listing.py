@@ -18,7 +18,9 @@ from typing import Any
 
 from fastapi import Query, Request
 
+from sirocco.api import projects
 from sirocco.api.errors import ApiError
+from sirocco.api.identity import Caller
 from sirocco.store import queries
 from sirocco.store.database import Database
 
@@ -235,11 +237,14 @@ def page(
     resource_fields: Sequence[str],
     filters: Sequence[str],
     show: Callable[..., dict[str, Any]],
+    caller: Caller,
 ) -> dict[str, Any]:
-    """The body of a plain list endpoint: parse the query, read one page, show each row."""
+    """The body of a plain list endpoint: parse the query, read one page of what
+    ``caller`` may see, show each row."""
     wanted = parse(values, resource_fields=resource_fields, filters=filters)
+    where = projects.list_scope(view, caller, values)
     with database.read() as connection:
-        rows = queries.list_rows(connection, view, wanted.page, fields=wanted.fields)
+        rows = queries.list_rows(connection, view, wanted.page, fields=wanted.fields, where=where)
     items = [show(row, only=wanted.fields or None) for row in rows]
     return body(request, collection, wanted, view, rows, items)
 

@@ -11,7 +11,16 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from sirocco import errors
-from sirocco.api import action_executions, bodies, deps, listing, render, reports
+from sirocco.api import (
+    action_executions,
+    bodies,
+    deps,
+    identity,
+    listing,
+    projects,
+    render,
+    reports,
+)
 from sirocco.api.render import MistralJSONResponse
 from sirocco.store import queries, tables
 from sirocco.store.database import Database
@@ -53,11 +62,13 @@ def list_response(
     request: Request,
     values: Mapping[str, str | None],
     database: Database,
+    caller: identity.Caller,
     where: Sequence[sa.ColumnElement[bool]] = (),
 ) -> Response:
     """A page of task executions."""
     wanted = listing.parse(values, resource_fields=render.TASK, filters=FILTERS)
     fields = wanted.fields or LIST_FIELDS
+    where = [*where, *projects.list_scope(queries.TASKS, caller, values)]
     with database.read() as connection:
         rows = queries.list_rows(connection, queries.TASKS, wanted.page, fields=fields, where=where)
     items = [show(row, only=wanted.fields) for row in rows]
@@ -76,9 +87,10 @@ def list_tasks(
     request: Request,
     values: Annotated[dict[str, str | None], Depends(list_query)],
     database: deps.DatabaseDep,
+    caller: identity.CallerDep,
 ) -> Response:
     """List task executions."""
-    return list_response(request, values, database)
+    return list_response(request, values, database, caller)
 
 
 @router.get("/v2/tasks/{task_id}")
@@ -148,11 +160,12 @@ def list_task_actions(
     task_id: str,
     values: Annotated[dict[str, str | None], Depends(action_executions.list_query)],
     database: deps.DatabaseDep,
+    caller: identity.CallerDep,
 ) -> Response:
     """The action executions of one task (every attempt and item)."""
     listing.check_uuid("task_execution_id", task_id)
     where = [tables.action_executions.c.task_execution_id == task_id]
-    return action_executions.list_response(request, values, database, where)
+    return action_executions.list_response(request, values, database, caller, where)
 
 
 @router.get("/v2/tasks/{task_id}/action_executions/{action_execution_id}")
@@ -173,12 +186,16 @@ def list_task_workflows(
     task_id: str,
     values: Annotated[dict[str, str | None], Depends(_execution_query)],
     database: deps.DatabaseDep,
+    caller: identity.CallerDep,
 ) -> Response:
     """The sub-workflow executions a task started."""
     listing.check_uuid("task_execution_id", task_id)
     wanted = listing.parse(values, resource_fields=render.EXECUTION, filters=_EXECUTION_FILTERS)
     fields = wanted.fields or _SUB_EXECUTION_FIELDS
-    where = [tables.workflow_executions.c.task_execution_id == task_id]
+    where = [
+        tables.workflow_executions.c.task_execution_id == task_id,
+        *projects.list_scope(queries.EXECUTIONS, caller, values),
+    ]
     with database.read() as connection:
         rows = queries.list_rows(
             connection, queries.EXECUTIONS, wanted.page, fields=fields, where=where

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from sirocco import errors
-from sirocco.api import bodies, deps, listing, render
+from sirocco.api import bodies, deps, identity, listing, projects, render
 from sirocco.api.errors import ApiError
 from sirocco.api.render import MistralJSONResponse
 from sirocco.store import definitions, queries
@@ -45,7 +45,10 @@ def show_event(row: dict[str, Any], *, only: Any = None) -> dict[str, Any]:
 
 @router.post("/v2/cron_triggers", status_code=201)
 def create_cron_trigger(
-    *, cron_trigger: bodies.CronTriggerBody, database: deps.DatabaseDep
+    *,
+    cron_trigger: bodies.CronTriggerBody,
+    database: deps.DatabaseDep,
+    caller: identity.CallerDep,
 ) -> Response:
     """Store a cron trigger; the workflow input is checked against the workflow."""
     if not cron_trigger.name:
@@ -54,6 +57,7 @@ def create_cron_trigger(
     if not workflow:
         raise errors.InputError("Workflow name or workflow ID must be provided.")
     with database.transaction() as connection:
+        projects.check_workflow(connection, caller, workflow)
         row = stored.create_cron_trigger(
             connection,
             name=cron_trigger.name,
@@ -65,6 +69,7 @@ def create_cron_trigger(
             remaining_executions=cron_trigger.remaining_executions,
             scope=deps.scope_of(cron_trigger.scope, in_body=True),
             now=deps.now(),
+            project_id=caller.project_id,
         )
     return MistralJSONResponse(show_cron(row, created=True), status_code=201)
 
@@ -75,6 +80,7 @@ def list_cron_triggers(
     request: Request,
     values: Annotated[dict[str, str | None], Depends(_cron_query)],
     database: deps.DatabaseDep,
+    caller: identity.CallerDep,
 ) -> Response:
     """List cron triggers."""
     return MistralJSONResponse(
@@ -87,6 +93,7 @@ def list_cron_triggers(
             resource_fields=render.CRON_TRIGGER,
             filters=CRON_FILTERS,
             show=show_cron,
+            caller=caller,
         )
     )
 
@@ -116,7 +123,11 @@ def delete_cron_trigger(*, identifier: str, database: deps.DatabaseDep) -> Respo
 
 @router.post("/v2/event_triggers", status_code=201)
 def create_event_trigger(
-    *, event_trigger: bodies.EventTriggerBody, database: deps.DatabaseDep
+    *,
+    request: Request,
+    event_trigger: bodies.EventTriggerBody,
+    database: deps.DatabaseDep,
+    caller: identity.CallerDep,
 ) -> Response:
     """Store an event trigger for a workflow given by id."""
     body = event_trigger
@@ -127,7 +138,11 @@ def create_event_trigger(
         )
     if not definitions.is_uuid(body.workflow_id):
         raise ApiError(f"Expected a uuid but received {body.workflow_id}.")
+    scope = deps.scope_of(body.scope, in_body=True)
+    if scope == "public":
+        request.app.state.policy.enforce("event_triggers:create:public", caller)
     with database.transaction() as connection:
+        projects.check_workflow(connection, caller, body.workflow_id)
         row = stored.create_event_trigger(
             connection,
             name=body.name,
@@ -137,8 +152,9 @@ def create_event_trigger(
             event=body.event,
             workflow_input=bodies.json_object("workflow_input", body.workflow_input),
             workflow_params=bodies.json_object("workflow_params", body.workflow_params),
-            scope=deps.scope_of(body.scope, in_body=True),
+            scope=scope,
             now=deps.now(),
+            project_id=caller.project_id,
         )
     return MistralJSONResponse(show_event(row), status_code=201)
 
@@ -177,6 +193,7 @@ def list_event_triggers(
     request: Request,
     values: Annotated[dict[str, str | None], Depends(_event_query)],
     database: deps.DatabaseDep,
+    caller: identity.CallerDep,
 ) -> Response:
     """List event triggers."""
     return MistralJSONResponse(
@@ -189,6 +206,7 @@ def list_event_triggers(
             resource_fields=render.EVENT_TRIGGER,
             filters=EVENT_FILTERS,
             show=show_event,
+            caller=caller,
         )
     )
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from sirocco import errors
-from sirocco.api import deps, listing, render
+from sirocco.api import deps, identity, listing, projects, render
 from sirocco.api.render import MistralJSONResponse
 from sirocco.store import definitions, queries, tables
 from sirocco.store.database import Database
@@ -36,7 +36,13 @@ def validate_workbook(*, text: deps.TextBody) -> Response:
 
 
 def _save(
-    text: str, namespace: str | None, scope: str | None, database: Database, *, create: bool
+    text: str,
+    namespace: str | None,
+    scope: str | None,
+    database: Database,
+    caller: identity.Caller,
+    *,
+    create: bool,
 ) -> Response:
     checked_scope = deps.scope_of(scope)
     with database.transaction() as connection:
@@ -47,6 +53,10 @@ def _save(
             namespace=namespace or "",
             scope=checked_scope,
             create=create,
+            project_id=caller.project_id,
+        )
+        projects.require_own(
+            [row], caller, "Workbook not found [name={name}, namespace={namespace}]"
         )
     return MistralJSONResponse(show(row, uploaded=True), status_code=201 if create else 200)
 
@@ -59,9 +69,10 @@ def create_workbook(
     scope: str | None = None,
     skip_validation: str | None = None,
     database: deps.DatabaseDep,
+    caller: identity.CallerDep,
 ) -> Response:
     """Store a workbook with its workflows and actions."""
-    return _save(text, namespace, scope, database, create=True)
+    return _save(text, namespace, scope, database, caller, create=True)
 
 
 @router.put("/v2/workbooks", openapi_extra=deps.TEXT_BODY)
@@ -72,9 +83,10 @@ def update_workbook(
     scope: str | None = None,
     skip_validation: str | None = None,
     database: deps.DatabaseDep,
+    caller: identity.CallerDep,
 ) -> Response:
     """Replace a workbook (named in the text) and store its workflows and actions again."""
-    return _save(text, namespace, scope, database, create=False)
+    return _save(text, namespace, scope, database, caller, create=False)
 
 
 @router.get("/v2/workbooks")
@@ -83,6 +95,7 @@ def list_workbooks(
     request: Request,
     values: Annotated[dict[str, str | None], Depends(_list_query)],
     database: deps.DatabaseDep,
+    caller: identity.CallerDep,
 ) -> Response:
     """List workbooks."""
     return MistralJSONResponse(
@@ -95,6 +108,7 @@ def list_workbooks(
             resource_fields=render.WORKBOOK,
             filters=FILTERS,
             show=show,
+            caller=caller,
         )
     )
 

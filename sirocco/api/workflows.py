@@ -8,11 +8,13 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from sirocco import errors
-from sirocco.api import deps, listing, render
+from sirocco.api import deps, identity, listing, projects, render
 from sirocco.api.render import MistralJSONResponse
 from sirocco.store import definitions, queries
 
 router = APIRouter(route_class=deps.StrictRoute, tags=["workflows"])
+
+_MISSING = "Workflow not found [workflow_identifier={name}, namespace={namespace}]"
 
 FILTERS = (
     "created_at", "name", "scope", "tags", "updated_at", "input", "definition", "project_id",
@@ -51,12 +53,18 @@ def create_workflows(
     scope: str | None = None,
     skip_validation: str | None = None,
     database: deps.DatabaseDep,
+    caller: identity.CallerDep,
 ) -> Response:
     """Store every workflow of the text."""
     checked_scope = deps.scope_of(scope)
     with database.transaction() as connection:
         rows = definitions.create_workflows(
-            connection, text, now=deps.now(), namespace=namespace or "", scope=checked_scope
+            connection,
+            text,
+            now=deps.now(),
+            namespace=namespace or "",
+            scope=checked_scope,
+            project_id=caller.project_id,
         )
     body = {"workflows": [show(row, uploaded=True) for row in rows]}
     return MistralJSONResponse(body, status_code=201)
@@ -70,6 +78,7 @@ def update_workflows(
     scope: str | None = None,
     skip_validation: str | None = None,
     database: deps.DatabaseDep,
+    caller: identity.CallerDep,
 ) -> Response:
     """Replace the workflows named in the text."""
     checked_scope = deps.scope_of(scope)
@@ -77,6 +86,7 @@ def update_workflows(
         rows = definitions.update_workflows(
             connection, text, now=deps.now(), namespace=namespace or "", scope=checked_scope
         )
+        projects.require_own(rows, caller, _MISSING)
     return MistralJSONResponse({"workflows": [show(row, uploaded=True) for row in rows]})
 
 
@@ -110,6 +120,7 @@ def list_workflows(
     request: Request,
     values: Annotated[dict[str, str | None], Depends(_list_query)],
     database: deps.DatabaseDep,
+    caller: identity.CallerDep,
 ) -> Response:
     """List workflows with Mistral's filters and paging."""
     return MistralJSONResponse(
@@ -122,6 +133,7 @@ def list_workflows(
             resource_fields=render.WORKFLOW,
             filters=FILTERS,
             show=show,
+            caller=caller,
         )
     )
 

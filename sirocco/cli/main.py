@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 import click
 
 from sirocco import errors
+from sirocco.cli import tokens
 from sirocco.settings import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_PAUSED = 0, 1, 2, 3
@@ -182,10 +183,17 @@ class HttpOptions:
     port: int
     db_url: str | None
     access_log: bool
+    auth: str | None = None
+    insecure_no_auth: bool = False
+
+    def settings(self) -> Settings:
+        """The process settings, with ``--db`` and ``--auth`` over ``SIROCCO_*``."""
+        return _role_settings(self.db_url, auth=self.auth)
 
 
 def _http_options(command: Callable[..., None]) -> Callable[..., None]:
-    """Add --host, --port, --db and --access-log, given to ``command`` as ``http``."""
+    """Add --host, --port, --db, --access-log, --auth and --insecure-no-auth, given to
+    ``command`` as ``http``."""
 
     @click.option("--host", default="127.0.0.1", show_default=True)
     @click.option("--port", default=8989, show_default=True, type=int)
@@ -196,11 +204,30 @@ def _http_options(command: Callable[..., None]) -> Callable[..., None]:
         show_default=True,
         help="Log one line per HTTP request.",
     )
+    @click.option(
+        "--auth",
+        type=click.Choice(["none", "tokens", "keystone", "oidc"]),
+        envvar="SIROCCO_AUTH",
+        help="How callers authenticate (default: none on 127.0.0.1/::1, tokens elsewhere).",
+    )
+    @click.option(
+        "--insecure-no-auth",
+        is_flag=True,
+        help="Allow --auth none on an address other machines can reach.",
+    )
     @functools.wraps(command)
     def with_http(
-        *args: Any, host: str, port: int, db_url: str | None, access_log: bool, **kwargs: Any
+        *args: Any,
+        host: str,
+        port: int,
+        db_url: str | None,
+        access_log: bool,
+        auth: str | None,
+        insecure_no_auth: bool,
+        **kwargs: Any,
     ) -> None:
-        command(*args, http=HttpOptions(host, port, db_url, access_log), **kwargs)
+        http = HttpOptions(host, port, db_url, access_log, auth, insecure_no_auth)
+        command(*args, http=http, **kwargs)
 
     return with_http
 
@@ -220,6 +247,8 @@ def server(ctx: click.Context, http: HttpOptions, role_log_level: str | None) ->
             db_url=http.db_url,
             log_level=_server_log_level(ctx),
             access_log=http.access_log,
+            settings=http.settings(),
+            insecure_no_auth=http.insecure_no_auth,
         )
     except errors.SiroccoError as exc:
         fail(exc.message)
@@ -237,11 +266,12 @@ def api(ctx: click.Context, http: HttpOptions, role_log_level: str | None) -> No
 
     try:
         roles.run_api(
-            _role_settings(http.db_url),
+            http.settings(),
             host=http.host,
             port=http.port,
             log_level=_server_log_level(ctx),
             access_log=http.access_log,
+            insecure_no_auth=http.insecure_no_auth,
         )
     except errors.SiroccoError as exc:
         fail(exc.message)
@@ -363,6 +393,9 @@ def db_history(db_url: str | None) -> None:
         fail(exc.message)
     except Exception as exc:  # driver errors: one line, not a traceback
         fail(f"can't read the database: {type(exc).__name__}: {exc}")
+
+
+main.add_command(tokens.token)
 
 
 if __name__ == "__main__":  # pragma: no cover

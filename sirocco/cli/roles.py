@@ -105,7 +105,13 @@ def run_scheduler(settings: Settings) -> None:
 
 
 def run_api(
-    settings: Settings, *, host: str, port: int, log_level: str, access_log: bool = False
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    log_level: str,
+    access_log: bool = False,
+    insecure_no_auth: bool = False,
 ) -> None:
     """Serve the REST API; it starts executions itself and leaves actions to executors."""
     from sirocco.cli.server import serve_parts
@@ -116,7 +122,15 @@ def run_api(
     parts.service.attach_executor(None)
     parts.runtime.start(recover=False, timers=False, cron=False)
     try:
-        serve_parts(parts, host=host, port=port, log_level=log_level, access_log=access_log)
+        serve_parts(
+            parts,
+            host=host,
+            port=port,
+            log_level=log_level,
+            access_log=access_log,
+            settings=settings,
+            insecure_no_auth=insecure_no_auth,
+        )
     finally:
         parts.runtime.stop()
         inline.shutdown()

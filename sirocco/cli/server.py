@@ -11,11 +11,14 @@ from types import FrameType
 import uvicorn
 from sqlalchemy.engine import make_url
 
+from sirocco.api import authentication
 from sirocco.api.app import create_app
+from sirocco.api.policy import Policy
 from sirocco.api.warmup import warm_up
 from sirocco.cli.embedded import open_embedded
 from sirocco.cli.process import settle_process
 from sirocco.runtime import compose
+from sirocco.settings import Settings
 
 log = logging.getLogger("sirocco.server")
 
@@ -30,23 +33,50 @@ class _Server(uvicorn.Server):
 
 
 def serve(
-    *, host: str, port: int, db_url: str | None, log_level: str, access_log: bool = False
+    *,
+    host: str,
+    port: int,
+    db_url: str | None,
+    log_level: str,
+    access_log: bool = False,
+    settings: Settings | None = None,
+    insecure_no_auth: bool = False,
 ) -> None:
     """Run every role in this process until SIGTERM or SIGINT."""
+    settings = settings or Settings.load({"db": db_url})
+    authentication.mode_for(settings, host, insecure_no_auth=insecure_no_auth)  # refuse early
     app = open_embedded(db_url)
     try:
-        serve_parts(app.parts, host=host, port=port, log_level=log_level, access_log=access_log)
+        serve_parts(
+            app.parts,
+            host=host,
+            port=port,
+            log_level=log_level,
+            access_log=access_log,
+            settings=settings,
+            insecure_no_auth=insecure_no_auth,
+        )
     finally:
         app.close()
         log.warning("sirocco server stopped")
 
 
 def serve_parts(
-    parts: compose.Parts, *, host: str, port: int, log_level: str, access_log: bool = False
+    parts: compose.Parts,
+    *,
+    host: str,
+    port: int,
+    log_level: str,
+    access_log: bool = False,
+    settings: Settings | None = None,
+    insecure_no_auth: bool = False,
 ) -> None:
     """Serve the API over ``parts`` until SIGTERM or SIGINT: stop taking requests, let the
     requests in hand finish; the caller then stops the engine after its batch in hand."""
-    app = create_app(parts.service)
+    settings = settings or Settings.load()
+    mode = authentication.mode_for(settings, host, insecure_no_auth=insecure_no_auth)
+    gate = authentication.gate_for(mode, settings, parts.database)
+    app = create_app(parts.service, gate=gate, policy=Policy.from_file(settings.policy_file))
     config = uvicorn.Config(
         app,
         host=host,
@@ -67,5 +97,7 @@ def serve_parts(
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     url = make_url(parts.database.url).render_as_string(hide_password=True)
-    log.warning("sirocco API on http://%s:%s/v2 (database %s)", host, port, url)
+    log.warning("sirocco API on http://%s:%s/v2 (database %s, auth %s)", host, port, url, mode)
+    if mode == "none" and not authentication.is_loopback(host):
+        log.warning("no authentication on %s: anyone who reaches the port owns it", host)
     server.run()

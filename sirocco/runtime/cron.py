@@ -104,6 +104,7 @@ def _start_payload(row: Any) -> dict[str, Any]:
         "params": row.workflow_params or {},
         "description": description,
         "execution_id": str(uuid.uuid4()),
+        "project_id": row.project_id,
     }
 
 

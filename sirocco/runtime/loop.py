@@ -547,6 +547,7 @@ class Runtime:
             description=str(payload.get("description", "")),
             namespace=found.namespace,
             outbox_id=outbox_id,
+            project_id=payload.get("project_id"),
         )
         self._queue.put(StartRequest(item))
 

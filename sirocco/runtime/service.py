@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import uuid
@@ -48,8 +49,12 @@ class Service:
         params: Mapping[str, Any] | None = None,
         description: str = "",
         execution_id: str | None = None,
+        project_id: str | None = None,
     ) -> str:
-        """Start an execution and return its id once it is stored (RUNNING or already done)."""
+        """Start an execution and return its id once it is stored (RUNNING or already done).
+
+        ``project_id``: the project the execution belongs to (the default project when None).
+        """
         if execution_id is not None and self._execution_row(execution_id, required=False):
             return execution_id
         found = definitions.find_workflow(self.database, workflow, namespace=namespace)
@@ -71,6 +76,7 @@ class Service:
             params=start_params,
             description=description,
             namespace=found.namespace,
+            project_id=project_id,
         )
         return self.runtime.request_start(item).result(START_TIMEOUT)
 
@@ -211,8 +217,9 @@ class Service:
         run_sync: bool = False,
         target: str | None = None,
         timeout: float | None = None,
+        project_id: str | None = None,
     ) -> Mapping[str, Any]:
-        """Run one action outside a workflow (Mistral's run-action)."""
+        """Run one action outside a workflow (Mistral's run-action), for ``project_id``."""
         descriptor = self.runtime.registry.get(name)
         if descriptor is None:
             raise errors.ActionNotFoundError(f"Failed to find action [action_name={name}]")
@@ -231,6 +238,8 @@ class Service:
             description=description,
             created_at=now,
         )
+        if project_id is not None:
+            record = dataclasses.replace(record, project_id=project_id)
         if descriptor.is_sync and not save_result:
             outcome = runner.run_action(
                 descriptor, input, execution={"action_execution_id": None}, timeout=timeout

@@ -14,6 +14,7 @@ transaction forever; what is left goes back to the queue.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import time
@@ -87,6 +88,8 @@ class StartItem:
     root_execution_id: str | None = None
     parent_execution_id: str | None = None
     outbox_id: str | None = None
+    #: The owner; None: the root execution's project (sub-workflows), else the default.
+    project_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -412,6 +415,9 @@ class Stepper:
             parent_execution_id=item.parent_execution_id,
             budget=self.budget(),
         )
+        project_id = item.project_id or _project_of(connection, item.root_execution_id)
+        if project_id is not None:
+            decision = _owned_by(decision, item.execution_id, project_id)
         workflow = next(record for record in decision.workflows if record.id == item.execution_id)
         snapshot = engine.Snapshot(workflow, [], [], self.lookup)
         pending = _Pending(workflow_is_new=True)
@@ -648,3 +654,24 @@ _BUMP_VERSION = (
     .where(tables.workflow_executions.c.id == sa.bindparam("execution_id"))
     .values(version=tables.workflow_executions.c.version + 1)
 )
+
+
+def _project_of(connection: sa.Connection, root_execution_id: str | None) -> str | None:
+    """The project of a sub-workflow: its root execution's."""
+    if root_execution_id is None:
+        return None
+    found = connection.execute(
+        sa.select(tables.workflow_executions.c.project_id).where(
+            tables.workflow_executions.c.id == root_execution_id
+        )
+    ).scalar()
+    return None if found is None else str(found)
+
+
+def _owned_by(decision: engine.Decision, execution_id: str, project_id: str) -> engine.Decision:
+    """``decision`` with the new execution given to ``project_id``."""
+    workflows = tuple(
+        dataclasses.replace(record, project_id=project_id) if record.id == execution_id else record
+        for record in decision.workflows
+    )
+    return dataclasses.replace(decision, workflows=workflows)

@@ -37,6 +37,8 @@ from sirocco import errors, lang
 from sirocco.store import queries, tables
 
 IdFactory = Callable[[], str]
+#: The project of rows made without authentication (Mistral's value).
+DEFAULT_PROJECT = "<default-project>"
 _UUID = re.compile(
     r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$"
 )
@@ -73,6 +75,7 @@ def create_workflows(
     now: datetime,
     namespace: str = "",
     scope: str = "private",
+    project_id: str = DEFAULT_PROJECT,
     new_id: IdFactory = _uuid,
 ) -> list[dict[str, Any]]:
     """Store every workflow of ``text``; ConflictError if one exists in the namespace."""
@@ -91,6 +94,7 @@ def create_workflows(
                 namespace=namespace,
                 created_at=now,
                 updated_at=None,
+                project_id=project_id,
                 **values,
             )
         )
@@ -222,6 +226,7 @@ def save_workbook(
     namespace: str = "",
     scope: str = "private",
     create: bool,
+    project_id: str = DEFAULT_PROJECT,
     new_id: IdFactory = _uuid,
 ) -> dict[str, Any]:
     """Create (``create=True``) or update a workbook, then store its workflows and actions."""
@@ -237,7 +242,12 @@ def save_workbook(
         existing = new_id()
         connection.execute(
             sa.insert(_wb).values(
-                id=existing, name=book.name, namespace=namespace, created_at=now, **values
+                id=existing,
+                name=book.name,
+                namespace=namespace,
+                created_at=now,
+                project_id=project_id,
+                **values,
             )
         )
     else:
@@ -264,6 +274,7 @@ def save_workbook(
                 "input": _action_input_text(action, body),
                 "tags": list(action.tags),
                 "scope": scope,
+                "project_id": project_id,
             },
             now=now,
             new_id=new_id,
@@ -278,7 +289,7 @@ def save_workbook(
             _wf,
             f"{book.name}.{short}",
             namespace,
-            {**columns, "workbook_name": book.name},
+            {**columns, "workbook_name": book.name, "project_id": project_id},
             now=now,
             new_id=new_id,
         )
@@ -340,6 +351,7 @@ def save_actions(
     scope: str = "private",
     create: bool,
     identifier: str | None = None,
+    project_id: str = DEFAULT_PROJECT,
     new_id: IdFactory = _uuid,
 ) -> list[dict[str, Any]]:
     """Create or update every ad-hoc action of ``text`` (each keeps the whole text)."""
@@ -373,7 +385,12 @@ def save_actions(
             ids.append(new_id())
             connection.execute(
                 sa.insert(_act).values(
-                    id=ids[-1], name=name, namespace=namespace, created_at=now, **values
+                    id=ids[-1],
+                    name=name,
+                    namespace=namespace,
+                    created_at=now,
+                    project_id=project_id,
+                    **values,
                 )
             )
         else:
@@ -426,6 +443,7 @@ def create_environment(
     variables: Mapping[str, Any] | None,
     scope: str = "private",
     now: datetime,
+    project_id: str = DEFAULT_PROJECT,
     new_id: IdFactory = _uuid,
 ) -> dict[str, Any]:
     """Store a new environment; ConflictError if the name is taken."""
@@ -442,6 +460,7 @@ def create_environment(
             variables=None if variables is None else dict(variables),
             scope=scope,
             created_at=now,
+            project_id=project_id,
         )
     )
     return _read(connection, queries.ENVIRONMENTS, identifier)

@@ -417,7 +417,5 @@ def finish_standalone_action(
     connection.execute(
         sa.update(_action)
         .where(_action.c.id == action_execution_id)
-        .values(
-            state=str(state), output=result, state_info=message, accepted=True, updated_at=now
-        )
+        .values(state=str(state), output=result, state_info=message, accepted=True, updated_at=now)
     )

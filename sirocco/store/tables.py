@@ -276,3 +276,28 @@ event_triggers = sa.Table(
     *_times(),
     sa.UniqueConstraint("exchange", "topic", "event", "workflow_id", "project_id"),
 )
+
+auth_tokens = sa.Table(
+    "auth_tokens",
+    metadata,
+    _id(),
+    sa.Column("digest", sa.String(64), nullable=False, unique=True),
+    sa.Column("project_id", sa.String(80), nullable=False),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("description", sa.String(255), nullable=True),
+    sa.Column("expires_at", sa.DateTime, nullable=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+resource_members = sa.Table(
+    "resource_members",
+    metadata,
+    _id(),
+    sa.Column("resource_id", sa.String(80), nullable=False),
+    sa.Column("resource_type", sa.String(50), nullable=False),
+    sa.Column("project_id", sa.String(80), nullable=False),
+    sa.Column("member_id", sa.String(80), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    *_times(),
+    sa.UniqueConstraint("resource_id", "resource_type", "member_id"),
+)

@@ -50,6 +50,7 @@ def create_cron_trigger(
     scope: str = "private",
     namespace: str = "",
     now: datetime,
+    project_id: str = definitions.DEFAULT_PROJECT,
     new_id: IdFactory = _uuid,
 ) -> dict[str, Any]:
     """Store a cron trigger after Mistral's checks; computes the next execution time."""
@@ -108,6 +109,7 @@ def create_cron_trigger(
             workflow_namespace=found["namespace"] or "",
             workflow_input=dict(workflow_input or {}),
             workflow_params=dict(workflow_params or {}),
+            project_id=project_id,
             scope=scope,
             created_at=now,
         )
@@ -180,6 +182,7 @@ def create_event_trigger(
     workflow_params: Mapping[str, Any] | None,
     scope: str = "private",
     now: datetime,
+    project_id: str = definitions.DEFAULT_PROJECT,
     new_id: IdFactory = _uuid,
 ) -> dict[str, Any]:
     """Store an event trigger for a workflow given by id."""
@@ -208,6 +211,7 @@ def create_event_trigger(
             workflow_id=workflow_id,
             workflow_input=dict(workflow_input or {}),
             workflow_params=dict(workflow_params or {}),
+            project_id=project_id,
             exchange=exchange,
             topic=topic,
             event=event,

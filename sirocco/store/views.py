@@ -346,7 +346,11 @@ ACTION_EXECUTIONS = View(
         "tags": _ae.c.tags,
         "name": _ae.c.name,
         "description": _ae.c.description,
-        "project_id": _ae.c.project_id,
+        # An action of a workflow belongs to the workflow's project; a standalone one to
+        # the project that ran it.
+        "project_id": sa.func.coalesce(_ae_parent.c.project_id, _ae.c.project_id).label(
+            "project_id"
+        ),
         "accepted": _ae.c.accepted,
         "input": _ae.c.input,
         "output": _ae.c.output,

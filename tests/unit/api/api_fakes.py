@@ -34,6 +34,7 @@ class FakeService:
         params: Mapping[str, Any] | None = None,
         description: str = "",
         execution_id: str | None = None,
+        project_id: str | None = None,
     ) -> str:
         self.calls.append(("start_workflow", (workflow, namespace, dict(input or {}), params)))
         with self.database.transaction() as connection:
@@ -152,6 +153,7 @@ class FakeService:
         run_sync: bool = False,
         target: str | None = None,
         timeout: float | None = None,
+        project_id: str | None = None,
     ) -> Mapping[str, Any]:
         self.calls.append(("run_action", (name, dict(input), save_result, run_sync)))
         if name not in {action["name"] for action in self.list_actions()}:

@@ -1,0 +1,382 @@
+"""Projects: every resource belongs to the caller's project, checked in one place.
+
+* **Lists** see the caller's rows, plus ``scope: public`` definitions and the
+  workflows shared with the caller's project (accepted members);
+  ``?all_projects=true`` and a ``project_id`` filter are for administrators
+  (Mistral's ``*:list:all_projects`` rules) and lift that restriction.
+* **One resource named in the path** (an id, or a name with ``?namespace=``)
+  is looked up by :func:`guard` before the route runs: another project's
+  resource answers 404 in the route's own words, as if it did not exist;
+  a public one of another project can be read but not changed (403).
+* **Creations** are stamped with the caller's project (:func:`stamp`) in the
+  transaction that writes them.
+
+Names are unique across projects (the store's duplicate checks ignore the
+project), so a name names one row and the route finds the row the guard checked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import Request
+
+from sirocco import errors
+from sirocco.api.errors import ApiError
+from sirocco.api.identity import Caller, CallerDep
+from sirocco.api.policy import Policy
+from sirocco.store import definitions, queries, tables
+from sirocco.store.database import Database
+
+_wf = tables.workflow_definitions
+_ex = tables.workflow_executions
+_task = tables.task_executions
+_ae = tables.action_executions
+_members = tables.resource_members
+ACCEPTED = "accepted"
+
+
+# ---------------------------------------------------------------- lists
+
+
+def list_scope(
+    view: queries.View, caller: Caller, values: Mapping[str, str | None]
+) -> list[sa.ColumnElement[bool]]:
+    """The conditions a list of ``view`` adds for ``caller``: none for an
+    ``all_projects`` or ``project_id`` list (:func:`authorize` let it through)."""
+    if _across_projects(values):
+        return []
+    return [visible(view, caller)]
+
+
+def _across_projects(values: Mapping[str, str | None]) -> bool:
+    everything = str(values.get("all_projects") or "").lower() in (
+        "true",
+        "1",
+        "yes",
+        "on",
+        "t",
+        "y",
+    )
+    return everything or bool(values.get("project_id"))
+
+
+def visible(view: queries.View, caller: Caller) -> sa.ColumnElement[bool]:
+    """Rows of ``view`` that ``caller`` may read."""
+    project = view.columns["project_id"]
+    condition: sa.ColumnElement[bool] = project == caller.project_id
+    if "scope" in view.columns:
+        condition = sa.or_(condition, view.columns["scope"] == "public")
+    if view is queries.WORKFLOWS:
+        condition = sa.or_(condition, view.columns["id"].in_(_shared_with(caller.project_id)))
+    return condition
+
+
+def _shared_with(project_id: str) -> sa.Select[Any]:
+    return sa.select(_members.c.resource_id).where(
+        _members.c.resource_type == "workflow",
+        _members.c.member_id == project_id,
+        _members.c.status == ACCEPTED,
+    )
+
+
+#: The resources a route path can end in (the last of them names the policy rule).
+RESOURCES = (
+    "workflows", "workbooks", "actions", "executions", "tasks", "action_executions",
+    "environments", "cron_triggers", "event_triggers", "members",
+)  # fmt: skip
+_OPERATIONS = {"POST": "create", "PUT": "update", "DELETE": "delete"}
+
+
+def rule_of(method: str, route: str) -> str | None:
+    """The policy rule of a route (``GET /v2/executions/{id}/tasks`` -> ``tasks:list``)."""
+    parts = [part for part in route.split("/") if part]
+    named = [index for index, part in enumerate(parts) if part in RESOURCES]
+    if not named or parts[-1] == "validate":
+        return None
+    last = named[-1]
+    resource = parts[last]
+    if method in _READS:
+        operation = "list" if last == len(parts) - 1 else "get"
+    else:
+        operation = _OPERATIONS.get(method, "update")
+    return f"{resource}:{operation}"
+
+
+async def authorize(request: Request, caller: CallerDep) -> None:
+    """Enforce the policy rule of the route (a router dependency); lists across
+    projects also need the resource's ``list:all_projects`` rule."""
+    if not caller.authenticated:
+        return
+    policy: Policy = request.app.state.policy
+    route = getattr(request.scope.get("route"), "path", "")
+    rule = rule_of(request.method, route)
+    if rule is None:
+        return
+    policy.enforce(rule, caller)
+    if rule.endswith(":list") and _across_projects(request.query_params):
+        policy.enforce(f"{rule}:all_projects", caller)
+
+
+# ---------------------------------------------------------------- one resource
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """The owner of a looked-up resource, and whether others may read it."""
+
+    project_id: str
+    public: bool = False
+    members: frozenset[str] = frozenset()
+
+
+Finder = Callable[[sa.Connection, Mapping[str, str], Mapping[str, str]], Found | None]
+
+
+def _first(connection: sa.Connection, query: sa.Select[Any]) -> Found | None:
+    row = connection.execute(query.limit(1)).first()
+    if row is None:
+        return None
+    public = len(row) > 1 and row[1] == "public"
+    return Found(project_id=str(row[0]), public=public)
+
+
+def _by_id(
+    table: sa.Table, project: sa.ColumnElement[Any], source: sa.FromClause, key: str
+) -> Finder:
+    def find(
+        connection: sa.Connection, path: Mapping[str, str], _query: Mapping[str, str]
+    ) -> Found | None:
+        return _first(
+            connection, sa.select(project).select_from(source).where(table.c.id == path[key])
+        )
+
+    return find
+
+
+def _named(table: sa.Table, key: str, *, ids: bool, namespaced: bool) -> Finder:
+    def find(
+        connection: sa.Connection, path: Mapping[str, str], query: Mapping[str, str]
+    ) -> Found | None:
+        value = path[key]
+        columns = sa.select(table.c.project_id, table.c.scope, table.c.id)
+        if ids and definitions.is_uuid(value):
+            found = _first(connection, columns.where(table.c.id == value))
+            if found is not None:
+                return _shared(connection, table, value, found)
+        condition = table.c.name == value
+        if namespaced:
+            namespace = path.get("namespace") or query.get("namespace") or ""
+            condition = sa.and_(condition, table.c.namespace == namespace)
+        row = connection.execute(columns.where(condition).limit(1)).first()
+        if row is None:
+            return None
+        found = Found(project_id=str(row[0]), public=row[1] == "public")
+        return _shared(connection, table, str(row[2]), found)
+
+    return find
+
+
+def _shared(connection: sa.Connection, table: sa.Table, identifier: str, found: Found) -> Found:
+    if table is not _wf:
+        return found
+    members = connection.execute(
+        sa.select(_members.c.member_id).where(
+            _members.c.resource_id == identifier,
+            _members.c.resource_type == "workflow",
+            _members.c.status == ACCEPTED,
+        )
+    ).scalars()
+    return Found(found.project_id, found.public, frozenset(members))
+
+
+_task_parent = _ex.alias("guard_task_parent")
+_ae_parent = _ex.alias("guard_ae_parent")
+
+#: path parameter -> how to find the owner of the resource it names, and the 404 message.
+FINDERS: Mapping[str, tuple[str, Finder, str]] = {
+    "execution_id": (
+        "/v2/executions/",
+        _by_id(_ex, _ex.c.project_id, _ex, "execution_id"),
+        "WorkflowExecution not found [id={value}]",
+    ),
+    "task_id": (
+        "/v2/tasks/",
+        _by_id(
+            _task,
+            _task_parent.c.project_id,
+            _task.join(_task_parent, _task.c.workflow_execution_id == _task_parent.c.id),
+            "task_id",
+        ),
+        "Task execution not found [id={value}]",
+    ),
+    "action_execution_id": (
+        "",
+        _by_id(
+            _ae,
+            sa.func.coalesce(_ae_parent.c.project_id, _ae.c.project_id),
+            _ae.outerjoin(_ae_parent, _ae.c.workflow_execution_id == _ae_parent.c.id),
+            "action_execution_id",
+        ),
+        "ActionExecution not found [id={value}]",
+    ),
+}
+
+#: route prefix -> (path parameter, finder, 404 message) for resources named by name.
+NAMED: tuple[tuple[str, str, Finder, str], ...] = (
+    (
+        "/v2/workflows/",
+        "identifier",
+        _named(_wf, "identifier", ids=True, namespaced=True),
+        "Workflow not found [workflow_identifier={value}, namespace={namespace}]",
+    ),
+    (
+        "/v2/workbooks/",
+        "name",
+        _named(tables.workbooks, "name", ids=False, namespaced=True),
+        "Workbook not found [workbook_name={value}, namespace={namespace}]",
+    ),
+    (
+        "/v2/actions/",
+        "name",
+        _named(tables.action_definitions, "name", ids=True, namespaced=True),
+        "Action not found [name={value}, namespace={namespace}]",
+    ),
+    (
+        "/v2/environments/",
+        "name",
+        _named(tables.environments, "name", ids=False, namespaced=False),
+        "Environment not found [name={value}]",
+    ),
+    (
+        "/v2/cron_triggers/",
+        "identifier",
+        _named(tables.cron_triggers, "identifier", ids=True, namespaced=False),
+        "Cron trigger not found [identifier={value}]",
+    ),
+    (
+        "/v2/event_triggers/",
+        "identifier",
+        _named(tables.event_triggers, "identifier", ids=True, namespaced=False),
+        "Event trigger not found [id={value}].",
+    ),
+)
+
+_READS = ("GET", "HEAD")
+
+
+async def guard(request: Request, caller: CallerDep) -> None:
+    """Refuse a request naming another project's resource (a router dependency).
+
+    A coroutine that does its look-ups in the thread pool only when auth is on:
+    with ``--auth none`` everything belongs to the one default project.
+    """
+    if not caller.authenticated:
+        return
+    from starlette.concurrency import run_in_threadpool
+
+    database: Database = request.app.state.service.database
+    await run_in_threadpool(_check_path, database, request, caller)
+
+
+def _check_path(database: Database, request: Request, caller: Caller) -> None:
+    path = {key: str(value) for key, value in request.path_params.items()}
+    query = dict(request.query_params)
+    route = getattr(request.scope.get("route"), "path", "")
+    writing = request.method not in _READS
+    checks: list[tuple[Finder, str, str]] = []
+    for key, (prefix, finder, message) in FINDERS.items():
+        if key in path and route.startswith(prefix or "/v2/"):
+            checks.append((finder, message, path[key]))
+    for prefix, key, finder, message in NAMED:
+        if key in path and route.startswith(prefix):
+            checks.append((finder, message, path[key]))
+    if not checks:
+        return
+    with database.read() as connection:
+        for finder, message, value in checks:
+            found = finder(connection, path, query)
+            namespace = path.get("namespace") or query.get("namespace") or ""
+            check(
+                found,
+                caller,
+                writing=writing,
+                missing=message.format(value=value, namespace=namespace),
+            )
+
+
+def check(found: Found | None, caller: Caller, *, writing: bool, missing: str) -> None:
+    """404 (``missing``) unless ``caller`` may see ``found``; 403 to change another's.
+
+    Administrators too see only their project here, as in Mistral: only lists
+    reach across projects (``all_projects``)."""
+    if found is None or found.project_id == caller.project_id:
+        return
+    readable = found.public or caller.project_id in found.members
+    if not readable:
+        raise errors.NotFoundError(missing)
+    if writing:
+        raise ApiError("Can not modify a resource of another project.", 403)
+
+
+def check_workflow(
+    connection: sa.Connection, caller: Caller, identifier: str, namespace: str = ""
+) -> None:
+    """The workflow an execution or trigger would start must be one the caller may read."""
+    if not caller.authenticated:
+        return
+    finder = _named(_wf, "identifier", ids=True, namespaced=True)
+    found = finder(connection, {"identifier": identifier}, {"namespace": namespace})
+    check(
+        found,
+        caller,
+        writing=False,
+        missing=f"Workflow not found [workflow_identifier={identifier}, namespace={namespace}]",
+    )
+
+
+def check_execution(connection: sa.Connection, caller: Caller, execution_id: str) -> None:
+    """A workflow execution named in a body must be the caller's."""
+    if not caller.authenticated:
+        return
+    _prefix, finder, message = FINDERS["execution_id"]
+    found = finder(connection, {"execution_id": execution_id}, {})
+    check(found, caller, writing=True, missing=message.format(value=execution_id))
+
+
+def check_named(
+    connection: sa.Connection, caller: Caller, table: sa.Table, name: str, missing: str
+) -> None:
+    """A definition named in a body (an environment, an ad-hoc action) must be readable."""
+    if not caller.authenticated:
+        return
+    found = _first(
+        connection, sa.select(table.c.project_id, table.c.scope).where(table.c.name == name)
+    )
+    check(found, caller, writing=False, missing=missing)
+
+
+def stamp(connection: sa.Connection, table: sa.Table, ids: Iterable[str], caller: Caller) -> None:
+    """Give rows just created in this transaction to the caller's project."""
+    wanted = [str(item) for item in ids]
+    if wanted and caller.authenticated:
+        connection.execute(
+            sa.update(table).where(table.c.id.in_(wanted)).values(project_id=caller.project_id)
+        )
+
+
+def require_own(rows: Iterable[Mapping[str, Any]], caller: Caller, missing: str) -> None:
+    """Refuse (inside the writing transaction, so nothing stays) a change that
+    reached another project's definitions: 404 (``missing``, formatted with the
+    row) unless public, 403 then."""
+    if not caller.authenticated:
+        return
+    for row in rows:
+        if row.get("project_id") in (None, caller.project_id):
+            continue
+        if row.get("scope") == "public":
+            raise ApiError("Can not modify a resource of another project.", 403)
+        raise errors.NotFoundError(missing.format(**row))
