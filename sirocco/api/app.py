@@ -16,6 +16,7 @@ from sirocco.api import (
     openapi,
     projects,
     tasks,
+    token_endpoint,
     triggers,
     workbooks,
     workflows,
@@ -111,4 +112,6 @@ def create_app(
         app.include_router(module.router, dependencies=_CHECKS)
     site.install(app)
     app.include_router(_root)
+    if gate is not None and getattr(gate, "mode", None) == "tokens":
+        app.include_router(token_endpoint.router)
     return app

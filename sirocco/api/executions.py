@@ -78,6 +78,12 @@ def create_execution(
             )
         if existing is not None:
             return MistralJSONResponse(show(existing, drop=("published_global",)), status_code=201)
+        with database.read() as connection:
+            taken = queries.get_row(
+                connection, queries.EXECUTIONS, where=[queries.EXECUTIONS.id_column == wf_ex.id]
+            )
+        if taken is not None:  # another project's: never answered with its data
+            raise errors.ConflictError(f"Duplicate entry for WorkflowExecution ['id']: {wf_ex.id}")
     workflow = wf_ex.workflow_id or wf_ex.workflow_name
     namespace = wf_ex.workflow_namespace
     given_input = bodies.json_object("input", wf_ex.input)

@@ -6,7 +6,6 @@ import json
 import re
 import sys
 from datetime import UTC, datetime, timedelta
-
 from typing import TYPE_CHECKING
 
 import click
