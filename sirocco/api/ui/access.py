@@ -1,15 +1,22 @@
 """Who may see the pages: the one dependency every page of the web view goes through.
 
-The web view applies the API's own rules. The API has no caller identity yet,
-so :func:`viewer` lets every request through; when the API gains one, this is
-the one place that takes it on, and every page follows.
+The web view applies the API's own rules: the caller is found as for the API
+(:func:`sirocco.api.identity.caller`, 401 without a valid token when
+authentication is on). The pages do not filter by project yet, so with
+authentication on only administrators may see them (403 for the others);
+without authentication everyone is the default project's administrator.
 """
 
 from __future__ import annotations
 
 from fastapi import Request
 
+from sirocco.api.errors import ApiError
+from sirocco.api.identity import caller
+
 
 async def viewer(request: Request) -> None:
-    """Let the request see the pages (the API itself is open to every caller today)."""
-    return None
+    """Let the request see the pages: any caller without authentication, admins with it."""
+    found = await caller(request)
+    if found.authenticated and not found.is_admin:
+        raise ApiError("The web view is for administrators while authentication is on.", 403)
