@@ -28,6 +28,6 @@ class Checksum(actions.Action):
         return {"algorithm": self.algorithm, "digest": digest}
 
     def test(self, context: Any) -> Any:
-        # What older Mistral called instead of run() in a dry run. mistral-lib 3
-        # no longer declares it and neither Sirocco nor Mistral 23 calls it.
+        # What older Mistral called instead of run() in a dry run. The Action of
+        # mistral-lib 3 no longer declares it, and Sirocco never calls it.
         return {"algorithm": self.algorithm, "digest": "0" * 64}
