@@ -65,8 +65,10 @@ def tasks(report: dict[str, Any]) -> list[tuple[str, str]]:
     return [(task["name"], task["state"]) for task in report["tasks"]]
 
 
-def test_every_example_runs_in_a_test() -> None:
+def test_every_example_runs_in_a_test_and_is_in_the_readme() -> None:
     assert {path.name for path in EXAMPLES.glob("*.yaml")} == COVERED
+    readme = (EXAMPLES / "README.md").read_text()
+    assert {name for name in COVERED if f"`{name}`" not in readme} == set()
 
 
 def test_hello(db: str) -> None:
