@@ -1,0 +1,93 @@
+"""Helpers of the browser tests: the server under test, waiting on a condition, Chromium's flags."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+WORKFLOWS = Path(__file__).with_name("workflows.yaml")
+#: How long a condition may take on a loaded machine before the test gives up.
+BOUND = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for(condition: Callable[[], Any], what: str, bound: float = BOUND) -> Any:
+    """Poll ``condition`` until it returns a true value; fail naming ``what`` at the bound."""
+    deadline = time.monotonic() + bound
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.05)
+
+
+@dataclass
+class Server:
+    """A running ``sirocco server`` and an HTTP client for its API."""
+
+    url: str
+    api: httpx.Client
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def start(self, workflow: str, **input: Any) -> str:
+        response = self.api.post("/v2/executions", json={"workflow_name": workflow, "input": input})
+        assert response.status_code == 201, response.text
+        return str(response.json()["id"])
+
+    def execution(self, execution_id: str) -> dict[str, Any]:
+        return dict(self.api.get(f"/v2/executions/{execution_id}").json())
+
+    def wait_state(self, execution_id: str, *states: str) -> dict[str, Any]:
+        def reached() -> dict[str, Any] | None:
+            found = self.execution(execution_id)
+            return found if found["state"] in states else None
+
+        return dict(wait_for(reached, f"execution {execution_id} in {states}"))
+
+    def running_action(self, execution_id: str, task: str) -> str:
+        """The id of the RUNNING action execution of ``task``, once there is one."""
+
+        def found() -> str | None:
+            tasks = self.api.get(f"/v2/executions/{execution_id}/tasks").json()["tasks"]
+            for item in tasks:
+                if item["name"] != task:
+                    continue
+                actions = self.api.get(f"/v2/tasks/{item['id']}/action_executions").json()
+                for action in actions["action_executions"]:
+                    if action["state"] == "RUNNING":
+                        return str(action["id"])
+            return None
+
+        return str(wait_for(found, f"a running action of {task}"))
+
+    def complete(self, action_id: str, state: str, output: Any) -> None:
+        body = {"state": state, "output": json.dumps(output)}
+        response = self.api.put(f"/v2/action_executions/{action_id}", json=body)
+        assert response.status_code == 200, response.text
