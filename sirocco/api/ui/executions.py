@@ -16,6 +16,8 @@ from sirocco.api.ui import access, reads, templating, views
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(access.viewer)])
 EXPLAIN_PATH = "/v2/executions/{execution_id}/explain"
+#: Rows of an execution's task table (the graph shows every task).
+TASK_ROWS = 200
 
 
 def guarded(request: Request, build: Callable[[], Response]) -> Response:
@@ -144,7 +146,8 @@ def execution_page(request: Request, execution_id: str, database: deps.DatabaseD
             execution=row,
             env=(row.get("params") or {}).get("env"),
             duration=reads.duration(row["created_at"], finished_at, now),
-            tasks=[{**task, "status": views.status_line(task, now)} for task in tasks],
+            tasks=[{**task, "status": views.status_line(task, now)} for task in tasks[:TASK_ROWS]],
+            task_total=len(tasks),
             children=children,
             failed=failed,
             drawing=drawing,
@@ -194,8 +197,9 @@ def execution_live(execution_id: str, database: deps.DatabaseDep) -> Response:
                 "state_info": task.get("state_info") or "",
                 "sub_execution_id": (children.get(task["id"]) or [{"id": ""}])[0]["id"],
             }
-            for task in tasks
+            for task in tasks[:TASK_ROWS]
         ],
+        "task_total": len(tasks),
     }
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
 

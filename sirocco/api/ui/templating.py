@@ -15,6 +15,8 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import JsonLexer, YamlLexer
 from starlette.responses import HTMLResponse
 
+from sirocco.api.ui import svg
+
 _FORMATTER = HtmlFormatter(cssclass="highlight")
 
 
@@ -58,6 +60,9 @@ def environment() -> jinja2.Environment:
     )
     loaded.filters["pretty_json"] = pretty_json
     loaded.filters["when"] = when
+    loaded.filters["svg"] = lambda drawn, statuses, workflow_view: svg.draw(
+        drawn, statuses, workflow_view=workflow_view
+    )
     loaded.filters["yaml_html"] = lambda text: Markup(highlight_yaml(text))
     loaded.filters["json_html"] = lambda value: Markup(highlight_json(value))
     return loaded

@@ -146,7 +146,8 @@
     }
     document.getElementById("execution-state").replaceChildren(badge(live.state));
     document.getElementById("execution-duration").textContent = live.duration;
-    document.getElementById("execution-count").textContent = String(live.tasks.length);
+    document.getElementById("execution-count").textContent = String(live.task_total);
+    document.getElementById("tasks-cut").hidden = live.task_total <= live.tasks.length;
     const info = document.getElementById("execution-state-info");
     info.textContent = live.state_info;
     info.hidden = !live.state_info;
