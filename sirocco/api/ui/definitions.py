@@ -39,6 +39,10 @@ def workflow_page(request: Request, identifier: str, database: deps.DatabaseDep)
                 )
             ).scalar()
             executions = reads.executions_of_workflow(connection, row["name"])
+        now = deps.now()
+        for item in executions:
+            finished = item["updated_at"] if item["state"] in reads.FINISHED else None
+            item["duration"] = reads.duration(item["created_at"], finished, now)
         spec, problem = views.parsed_or_problem(row["definition"], row["name"], workbook)
         return templating.page(
             request,

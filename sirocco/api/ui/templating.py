@@ -37,9 +37,13 @@ def highlight_json(value: Any) -> str:
     return str(highlight(pretty_json(value), JsonLexer(), _FORMATTER))
 
 
-def when(value: datetime | None) -> str:
-    """A stored (naive UTC) time as ``2026-12-07 06:55:46``."""
-    return "" if value is None else value.strftime("%Y-%m-%d %H:%M:%S")
+def when(value: datetime | str | None) -> str:
+    """A stored (naive UTC) time as ``2026-12-07 06:55:46`` (whole seconds)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value[:19]
+    return value.strftime("%Y-%m-%d %H:%M:%S")
 
 
 @functools.cache
