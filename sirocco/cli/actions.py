@@ -18,7 +18,11 @@ def list_actions(patterns: Sequence[str]) -> list[ActionDescriptor]:
     found = ActionRegistry().list()
     if not patterns:
         return found
-    return [item for item in found if any(fnmatch.fnmatchcase(item.name, p) for p in patterns)]
+    return [
+        item
+        for item in found
+        if any(fnmatch.fnmatchcase(item.name, pattern) for pattern in patterns)
+    ]
 
 
 def as_json(descriptors: Sequence[ActionDescriptor]) -> str:
