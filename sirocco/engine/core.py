@@ -230,6 +230,7 @@ def start_workflow(
     parameters = dict(params)
     carried_parent = parameters.pop(running.PARENT_PARAM, None)
     root_env = parameters.pop(running.ROOT_ENV_PARAM, None)
+    depth = parameters.pop(running.DEPTH_PARAM, None)
     parent_execution_id = parent_execution_id or (
         str(carried_parent) if carried_parent and task_execution_id else None
     )
@@ -255,6 +256,8 @@ def start_workflow(
         runtime[completion.PARENT_KEY] = parent_execution_id
     if task_execution_id and isinstance(root_env, Mapping):
         runtime[records.ROOT_ENV] = dict(root_env)
+    if task_execution_id and isinstance(depth, int):
+        runtime[records.DEPTH] = depth
     workflow = records.WorkflowExecution(
         id=execution_id,
         workflow_name=spec.name,

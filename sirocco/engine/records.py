@@ -20,6 +20,8 @@ TaskType = Literal["ACTION", "WORKFLOW"]
 EMPTY = specs.EMPTY
 #: Key of a sub-workflow's runtime holding the root execution's env.
 ROOT_ENV = "root_env"
+#: Key of a sub-workflow's runtime: how many levels below its root execution it runs.
+DEPTH = "depth"
 
 
 def _empty() -> Mapping[str, Any]:

@@ -22,6 +22,9 @@ PARENT_PARAM = "__parent_execution_id"
 #: The start parameter carrying the root execution's env to a sub-workflow;
 #: ``start_workflow`` moves it into the child's runtime (``records.ROOT_ENV``).
 ROOT_ENV_PARAM = "__root_env"
+#: The start parameter carrying a sub-workflow's depth below its root execution;
+#: ``start_workflow`` moves it into the child's runtime (``records.DEPTH``).
+DEPTH_PARAM = "__depth"
 
 
 def schedule(step: Step, task: records.TaskExecution) -> None:
@@ -181,8 +184,15 @@ def start_subworkflow(
     """Ask the runtime to start the task's sub-workflow (one per item for with-items)."""
     task_spec = step.spec.tasks[task.name]
     name = evaluation.evaluate(step, task_spec.workflow, data, task)
-    given = action_input(step, task, data)
     workflow = step.workflow
+    depth = int(workflow.runtime.get(records.DEPTH) or 0) + 1
+    maximum = step.limits.subworkflow_max_depth
+    if 0 <= maximum < depth:
+        raise errors.InputError(
+            f"Sub-workflow {name} would be nested {depth} levels below the root execution, "
+            f"more than the limit of {maximum} (SIROCCO_SUBWORKFLOW_MAX_DEPTH)"
+        )
+    given = action_input(step, task, data)
     child_id = step.new_id()
     params: dict[str, Any] = {
         "root_execution_id": workflow.root_execution_id or workflow.id,
@@ -196,6 +206,7 @@ def start_subworkflow(
         # Carried to ``start_workflow``, which moves it into the child's runtime
         # (so that the child can report back even if its starter forgets it).
         PARENT_PARAM: workflow.id,
+        DEPTH_PARAM: depth,
     }
     if "notify" in workflow.params:
         params["notify"] = workflow.params["notify"]

@@ -13,7 +13,7 @@ separate job.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sized
 from typing import Any
 
 from sirocco import errors
@@ -49,7 +49,9 @@ def values_of(step: Step, task: records.TaskExecution) -> dict[str, list[Any]]:
             raise errors.InputError(
                 f"Wrong input format for: {found}. Iterable type is expected for each value."
             )
+        _check_count(step, len(items) if isinstance(items, Sized) else 0)
         listed = list(items)
+        _check_count(step, len(listed))
         found[variable] = listed
         if length < 0:
             length = len(listed)
@@ -59,6 +61,15 @@ def values_of(step: Step, task: records.TaskExecution) -> dict[str, list[Any]]:
             )
     step.snapshot.item_values[task.id] = (attempt, found)
     return found
+
+
+def _check_count(step: Step, count: int) -> None:
+    maximum = step.limits.with_items_max_items
+    if 0 <= maximum < count:
+        raise errors.InputError(
+            f"with-items has {count} items, more than the limit of {maximum} items per task "
+            "(SIROCCO_WITH_ITEMS_MAX_ITEMS)"
+        )
 
 
 def schedule(step: Step, task: records.TaskExecution) -> None:

@@ -119,6 +119,31 @@ class Service:
         refused = self.runtime.problems.pop(execution_id, None)
         if refused is not None and self._execution_row(execution_id).state not in TERMINAL:
             raise errors.InputError(refused)
+        if target == State.CANCELLED and row.root_execution_id is None:
+            self._cancel_descendants(execution_id, message)
+
+    def _cancel_descendants(self, root_execution_id: str, message: str | None) -> None:
+        """Cancel every running execution below a cancelled root at once.
+
+        Each parent also cancels its children, level by level; this reaches
+        the whole tree in one batch, and no child starts once the root is
+        CANCELLED (the start checks it), so a recursion stops spawning.
+        """
+        table = tables.workflow_executions
+        with self.runtime.database.read() as connection:
+            below = connection.execute(
+                sa.select(table.c.id).where(
+                    table.c.root_execution_id == root_execution_id,
+                    table.c.state.not_in([str(state) for state in TERMINAL]),
+                )
+            ).scalars()
+            ids = list(below)
+        for child_id in ids:
+            self.runtime.submit(
+                events.StopWorkflow(
+                    workflow_execution_id=child_id, state=State.CANCELLED, message=message
+                )
+            )
 
     def rerun_task(
         self, task_execution_id: str, *, reset: bool = True, env: Mapping[str, Any] | None = None

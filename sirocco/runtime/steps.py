@@ -27,7 +27,7 @@ import sqlalchemy as sa
 
 from sirocco import engine, errors, expressions
 from sirocco.engine import commands, events, records
-from sirocco.engine.states import TERMINAL
+from sirocco.engine.states import TERMINAL, State
 from sirocco.limits import DEFAULT as DEFAULT_LIMITS
 from sirocco.limits import Limits
 from sirocco.runtime import codec
@@ -399,6 +399,15 @@ class Stepper:
             connection.execute(_DELETE_OUTBOX, {"ids": [item.outbox_id]})
         if executions.lock_workflow(connection, item.execution_id) is not None:
             return None  # started already (a redelivered request)
+        if item.parent_execution_id is not None and _stopped_above(connection, item):
+            # The parent ended, or the root was cancelled, before this start came
+            # through (also when it comes again after a restart): a child never
+            # starts then, so a cancelled recursion stops spawning.
+            log.info(
+                "sub-workflow not started: its parent or root ended",
+                extra={"execution_id": item.execution_id, "parent": item.parent_execution_id},
+            )
+            return None
         decision = engine.start_workflow(
             spec=spec,
             execution_id=item.execution_id,
@@ -635,6 +644,16 @@ class Stepper:
             self.snapshots.drop(execution_id)
         else:
             self.snapshots.put(execution_id, version, snapshot)
+
+
+def _stopped_above(connection: sa.Connection, item: StartItem) -> bool:
+    table = tables.workflow_executions
+    ids = {item.parent_execution_id, item.root_execution_id} - {None}
+    found = dict(
+        connection.execute(sa.select(table.c.id, table.c.state).where(table.c.id.in_(ids))).all()
+    )
+    parent_state = found.get(item.parent_execution_id)
+    return parent_state in TERMINAL or found.get(item.root_execution_id) == str(State.CANCELLED)
 
 
 _DELETE_OUTBOX = (
