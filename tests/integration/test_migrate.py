@@ -1,0 +1,63 @@
+"""The start-up check "is the database up to date?" gives Alembic's answers without Alembic."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from sirocco.store import migrate
+from sirocco.store.database import Database
+from tests.waiting import BOUND
+
+
+def test_the_head_read_from_the_files_is_alembics() -> None:
+    assert migrate.head() == ScriptDirectory.from_config(migrate._config()).get_current_head()
+    assert migrate.head() == migrate.history()[-1].revision
+
+
+def test_the_current_revision_is_alembics(database_url: str) -> None:
+    database = Database(database_url)
+    try:
+        migrate.upgrade(database)
+        with database.engine.connect() as connection:
+            assert (
+                migrate.current(database)
+                == MigrationContext.configure(connection).get_current_revision()
+            )
+        assert migrate.current(database) == migrate.head()
+    finally:
+        database.dispose()
+
+
+def test_a_new_database_has_no_revision_until_upgraded(sqlite_url: str) -> None:
+    database = Database(sqlite_url)
+    try:
+        assert migrate.current(database) is None
+        migrate.upgrade(database)
+        assert migrate.current(database) == migrate.head()
+    finally:
+        database.dispose()
+
+
+def test_an_up_to_date_database_is_opened_without_alembic(sqlite_url: str) -> None:
+    database = Database(sqlite_url)
+    migrate.upgrade(database)
+    database.dispose()
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from sirocco.store import migrate
+        from sirocco.store.database import Database
+        migrate.upgrade(Database({sqlite_url!r}))
+        print(sorted(name for name in sys.modules if name.split(".")[0] == "alembic"))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=BOUND, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "[]\n", done.stdout
