@@ -22,6 +22,7 @@ import importlib
 import importlib.metadata
 import inspect
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -141,17 +142,24 @@ class ActionRegistry:
             name: describe(name, action_class, is_system=True)
             for name, action_class in STANDARD_ACTIONS.items()
         }
-        if load_entry_points:
-            self._load_entry_points()
+        # Reading the entry points scans every installed distribution: done when an action
+        # is not found otherwise, or all are listed, so that a run of std actions skips it.
+        self._entry_points_pending = load_entry_points
+        self._entry_points_lock = threading.Lock()
         for module_spec in modules:
             self._load_module_spec(module_spec)
 
     def get(self, name: str) -> ActionDescriptor | None:
         """The action called ``name``, or None."""
-        return self._descriptors.get(name)
+        found = self._descriptors.get(name)
+        if found is None and self._entry_points_pending:
+            self._load_pending_entry_points()
+            found = self._descriptors.get(name)
+        return found
 
     def list(self) -> list[ActionDescriptor]:
         """Every action, sorted by name."""
+        self._load_pending_entry_points()
         return [self._descriptors[name] for name in sorted(self._descriptors)]
 
     def register(self, name: str, action_class: type, *, description: str = "") -> None:
@@ -164,7 +172,14 @@ class ActionRegistry:
             name, action_class, description=description, source="registered in code"
         )
 
+    def _load_pending_entry_points(self) -> None:
+        with self._entry_points_lock:
+            if self._entry_points_pending:
+                self._load_entry_points()
+                self._entry_points_pending = False
+
     def _load_entry_points(self) -> None:
+        # Module specs and actions registered in code were added first; they keep their names.
         for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
             name = entry_point.name
             if name in STANDARD_ACTIONS:

@@ -19,7 +19,7 @@ SWITCH_INTERVAL = 0.0005
 _settled = False
 
 
-def settle_process() -> None:
+def settle_process(*, collect: bool = True) -> None:
     """Call once start-up is over (modules imported, the app built).
 
     Moves every object alive now (modules, classes, compiled grammars and
@@ -28,12 +28,18 @@ def settle_process() -> None:
     runs pays tens of milliseconds for that walk. Then makes young collections
     rarer and hands the GIL over sooner. Only the first call in a process does
     anything.
+
+    Args:
+        collect: collect the start-up garbage first (a server's memory stays lower);
+            a short command such as ``sirocco run`` ends before that would matter,
+            and the collection costs it tens of milliseconds.
     """
     global _settled
     if _settled:
         return
     _settled = True
-    gc.collect()
+    if collect:
+        gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
     sys.setswitchinterval(SWITCH_INTERVAL)

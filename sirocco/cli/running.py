@@ -89,7 +89,7 @@ def _embedded(db_url: str | None) -> Iterator[Embedded]:
         app = open_embedded(db_url)
     except sa.exc.SQLAlchemyError as exc:
         raise errors.ConfigurationError(f"can't use the database: {_first_line(exc)}") from exc
-    settle_process()
+    settle_process(collect=False)
     try:
         yield app
     except sa.exc.SQLAlchemyError as exc:

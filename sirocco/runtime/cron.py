@@ -17,7 +17,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-import croniter
 import sqlalchemy as sa
 
 from sirocco.store import tables
@@ -35,6 +34,8 @@ def next_time(pattern: str | None, after: datetime) -> datetime | None:
     """The first tick of ``pattern`` after ``after`` (None when there is no pattern)."""
     if not pattern:
         return None
+    import croniter  # only when there are triggers: a `sirocco run` has none
+
     return croniter.croniter(pattern, after).get_next(datetime)  # type: ignore[no-any-return]
 
 
