@@ -20,6 +20,7 @@ import paramiko
 import pytest
 
 from sirocco.actions import registry, runner
+from tests.waiting import BOUND
 
 REGISTRY = registry.ActionRegistry(load_entry_points=False)
 USER, PASSWORD = "alice", "wonderland"
@@ -150,6 +151,20 @@ def no_local_keys(monkeypatch: pytest.MonkeyPatch) -> None:
         original(self, *args, **{**kwargs, "look_for_keys": False, "allow_agent": False})
 
     monkeypatch.setattr(paramiko.SSHClient, "connect", connect)
+
+
+@pytest.fixture(autouse=True)
+def patient_transports(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Client and server transports wait the tests' bound for the banner, the key exchange
+    and the authentication (paramiko's 15-30 s are short for a loaded machine, where both
+    ends share one process's GIL)."""
+    original = paramiko.Transport.__init__
+
+    def init(self: paramiko.Transport, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self.banner_timeout = self.handshake_timeout = self.auth_timeout = BOUND
+
+    monkeypatch.setattr(paramiko.Transport, "__init__", init)
 
 
 def run(name: str, action_input: dict[str, Any]) -> runner.ActionOutcome | None:
