@@ -13,6 +13,7 @@ from sirocco.api import (
     errors,
     executions,
     identity,
+    members,
     openapi,
     projects,
     tasks,
@@ -98,6 +99,7 @@ def create_app(
     # Routes are tried in order and no two routers share a path prefix: the busiest
     # (executions, polled by every client) come first.
     for module in (
+        members,
         executions,
         tasks,
         action_executions,

@@ -23,6 +23,17 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class MemberBody(Body):
+    id: str | None = None
+    resource_id: str | None = None
+    resource_type: str | None = None
+    project_id: str | None = None
+    member_id: str | None = None
+    status: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
 class EnvironmentBody(Body):
     id: str | None = None
     name: str | None = None

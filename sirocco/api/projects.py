@@ -286,6 +286,8 @@ def _check_path(database: Database, request: Request, caller: Caller) -> None:
     path = {key: str(value) for key, value in request.path_params.items()}
     query = dict(request.query_params)
     route = getattr(request.scope.get("route"), "path", "")
+    if "/members" in route:
+        return  # sharing has its own rules: the member project acts on another's workflow
     writing = request.method not in _READS
     checks: list[tuple[Finder, str, str]] = []
     for key, (prefix, finder, message) in FINDERS.items():
