@@ -79,7 +79,9 @@ def test_a_workflow_shared_with_another_project(tmp_path: Path) -> None:
         assert "Resource member not found" in fails(
             beta, "member-delete", wf_id, "workflow", "beta"
         )
-        assert "Resource member not found" in fails(gamma, "member-get", wf_id, "workflow", "-m", "beta")
+        assert "Resource member not found" in fails(
+            gamma, "member-get", wf_id, "workflow", "-m", "beta"
+        )
         accepted = ok(beta, "member-update", wf_id, "workflow", "-m", "beta", "-s", "accepted")
         assert isinstance(accepted, dict) and accepted["Status"] == "accepted"
         assert ok(beta, "workflow-get", wf_id)["Name"] == "shared_wf"  # type: ignore[call-overload]
