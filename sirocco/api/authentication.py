@@ -104,15 +104,22 @@ class Gate:
         return found
 
 
+#: The cookie the web view's sign-in page sets (HttpOnly, SameSite=Strict), so that a
+#: browser's page loads and the pages' own API calls carry the token.
+TOKEN_COOKIE = "sirocco_token"
+
+
 def token_of(request: Request) -> str | None:
-    """The token of a request: ``X-Auth-Token``, else an ``Authorization: Bearer`` value."""
+    """The token of a request: ``X-Auth-Token``, else an ``Authorization: Bearer`` value,
+    else the web view's :data:`TOKEN_COOKIE`."""
     token = request.headers.get("x-auth-token")
     if token:
         return token.strip()
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
-    return None
+    cookie = request.cookies.get(TOKEN_COOKIE, "").strip()
+    return cookie or None
 
 
 def is_loopback(host: str) -> bool:

@@ -9,14 +9,26 @@ without authentication everyone is the default project's administrator.
 
 from __future__ import annotations
 
-from fastapi import Request
+import urllib.parse
+
+from fastapi import HTTPException, Request
 
 from sirocco.api.errors import ApiError
 from sirocco.api.identity import caller
 
 
 async def viewer(request: Request) -> None:
-    """Let the request see the pages: any caller without authentication, admins with it."""
-    found = await caller(request)
+    """Let the request see the pages: any caller without authentication, admins with it.
+
+    A browser without a valid token is sent to the sign-in page (``/ui/login``).
+    """
+    try:
+        found = await caller(request)
+    except ApiError as error:
+        if error.status_code != 401:
+            raise
+        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        target = "/ui/login?" + urllib.parse.urlencode({"next": path})
+        raise HTTPException(303, "Sign in first.", headers={"Location": target}) from None
     if found.authenticated and not found.is_admin:
         raise ApiError("The web view is for administrators while authentication is on.", 403)

@@ -6,12 +6,12 @@ from fastapi import FastAPI, Request
 from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
-from sirocco.api.ui import definitions, executions, resources, templating
+from sirocco.api.ui import definitions, executions, login, resources, templating
 
 
 def install(app: FastAPI) -> None:
     """Serve the pages under ``/ui/`` in ``app`` (before the API's routes)."""
-    for module in (executions, definitions, resources):
+    for module in (executions, definitions, resources, login):
         app.include_router(module.router)
 
     @app.get("/ui", include_in_schema=False)

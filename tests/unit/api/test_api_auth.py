@@ -193,3 +193,32 @@ def test_the_default_mode_depends_on_the_address() -> None:
     assert Settings.load(environ={"SIROCCO_AUTH": "oidc"}).auth == "oidc"
     with pytest.raises(errors.ConfigurationError):
         Settings.load(environ={"SIROCCO_AUTH": "ldap"})
+
+
+def test_the_web_view_needs_a_token_kept_in_a_cookie(
+    secured: TestClient, database: Database
+) -> None:
+    sent_away = secured.get("/ui/executions?state=ERROR", follow_redirects=False)
+    assert sent_away.status_code == 303
+    assert sent_away.headers["location"] == "/ui/login?next=%2Fui%2Fexecutions%3Fstate%3DERROR"
+    assert secured.get("/ui/login").status_code == 200
+    refused = secured.post("/ui/login", data={"token": "sir_not-a-token", "next": "/ui/"})
+    assert refused.status_code == 401
+    assert "Invalid or expired token." in refused.text
+    member = _token(database, "alpha")
+    secured.post("/ui/login", data={"token": member}, follow_redirects=False)
+    assert secured.get("/ui/executions", follow_redirects=False).status_code == 403
+    admin = _token(database, "alpha", role="admin")
+    signed_in = secured.post(
+        "/ui/login",
+        data={"token": admin, "next": "https://elsewhere.test/"},
+        follow_redirects=False,
+    )
+    assert signed_in.status_code == 303 and signed_in.headers["location"] == "/ui/"
+    cookie = signed_in.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
+    assert secured.get("/ui/executions").status_code == 200
+    assert secured.get("/v2/workflows").status_code == 200  # the pages' own API calls
+    secured.post("/ui/logout")
+    assert secured.get("/ui/executions", follow_redirects=False).status_code == 303
+    assert secured.get("/ui/executions", headers=_as(admin)).status_code == 200
