@@ -153,3 +153,35 @@ def test_pages_read_without_javascript(server: Server, browser: Any, tmp_path: A
 
 def _has(name: str) -> Any:
     return re.compile(rf"(^|\s){re.escape(name)}(\s|$)")
+
+
+def test_skipping_a_failed_task_from_its_panel(server: Server, page: Any) -> None:
+    execution_id = server.start("ui_fail")
+    server.complete(server.running_action(execution_id, "approve"), "ERROR", "no")
+    server.wait_state(execution_id, "ERROR")
+    page.goto(f"/ui/executions/{execution_id}")
+    page.click("#failed-tasks a.failed-task-link")
+    page.locator('#task-panel button[data-action="skip"]').click()
+    expect(node(page, "approve")).to_have_class(_has("state-SKIPPED"))
+    expect(node(page, "finish")).to_have_class(_has("state-SUCCESS"))
+    expect(page.locator("#execution-state")).to_have_text("SUCCESS")
+
+
+def test_rerunning_only_the_failed_items(server: Server, page: Any) -> None:
+    execution_id = server.start("ui_items_hold")
+    first, second, third = server.running_actions(execution_id, "approve_each", 3)
+    server.complete(first, "SUCCESS", "ok")
+    server.complete(second, "ERROR", "bob is away")
+    server.complete(third, "SUCCESS", "ok")
+    server.wait_state(execution_id, "ERROR")
+    page.goto(f"/ui/tasks/{server.task_id(execution_id, 'approve_each')}")
+    expect(page.locator("#task-progress")).to_have_text("3/3")
+    expect(page.locator("#actions-table")).to_contain_text("bob is away")
+    page.click('button[data-action="rerun-failed"]')
+    expect(page.locator("#message")).to_contain_text("Done")
+    again = server.running_actions(execution_id, "approve_each", 1)
+    assert len(again) == 1  # the failed item only
+    server.complete(again[0], "SUCCESS", "back")
+    server.wait_state(execution_id, "SUCCESS")
+    page.reload()
+    expect(page.locator("#task-detail h2 .badge")).to_have_text("SUCCESS")

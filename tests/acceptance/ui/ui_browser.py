@@ -73,19 +73,30 @@ class Server:
 
     def running_action(self, execution_id: str, task: str) -> str:
         """The id of the RUNNING action execution of ``task``, once there is one."""
+        return self.running_actions(execution_id, task, 1)[0]
 
-        def found() -> str | None:
+    def running_actions(self, execution_id: str, task: str, count: int) -> list[str]:
+        """The ids of the RUNNING action executions of ``task``, once there are ``count``."""
+
+        def found() -> list[str] | None:
             tasks = self.api.get(f"/v2/executions/{execution_id}/tasks").json()["tasks"]
+            running = []
             for item in tasks:
                 if item["name"] != task:
                     continue
                 actions = self.api.get(f"/v2/tasks/{item['id']}/action_executions").json()
-                for action in actions["action_executions"]:
-                    if action["state"] == "RUNNING":
-                        return str(action["id"])
-            return None
+                running += [
+                    str(action["id"])
+                    for action in actions["action_executions"]
+                    if action["state"] == "RUNNING"
+                ]
+            return running if len(running) >= count else None
 
-        return str(wait_for(found, f"a running action of {task}"))
+        return list(wait_for(found, f"{count} running actions of {task}"))
+
+    def task_id(self, execution_id: str, task: str) -> str:
+        tasks = self.api.get(f"/v2/executions/{execution_id}/tasks").json()["tasks"]
+        return str(next(item["id"] for item in tasks if item["name"] == task))
 
     def complete(self, action_id: str, state: str, output: Any) -> None:
         body = {"state": state, "output": json.dumps(output)}
