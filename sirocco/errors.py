@@ -6,6 +6,7 @@
     │   ├── ExpressionSyntaxError     an expression does not parse
     │   └── ExpressionEvaluationError an expression failed while evaluating
     ├── InputError               workflow or action input does not match its declaration
+    │   └── SizeLimitError       a value is larger than the field size limit
     ├── ActionError
     │   ├── ActionNotFoundError  no action with that name
     │   └── ActionInputError     the action's parameters do not match its signature
@@ -79,6 +80,10 @@ class ExpressionEvaluationError(ExpressionError):
 
 class InputError(SiroccoError):
     """The input does not match the declaration."""
+
+
+class SizeLimitError(InputError):
+    """A value is larger than the field size limit."""
 
 
 class ActionError(SiroccoError):

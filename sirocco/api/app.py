@@ -12,6 +12,7 @@ from sirocco.api import (
     environments,
     errors,
     executions,
+    guard,
     identity,
     members,
     openapi,
@@ -25,6 +26,8 @@ from sirocco.api import (
 from sirocco.api.policy import Policy
 from sirocco.api.render import MistralJSONResponse
 from sirocco.api.ui import negotiation, site
+from sirocco.limits import DEFAULT as DEFAULT_LIMITS
+from sirocco.limits import Limits
 
 #: What every /v2 resource route checks first: who calls, may they, and is it theirs.
 _CHECKS = [Depends(identity.caller), Depends(projects.authorize), Depends(projects.guard)]
@@ -68,6 +71,7 @@ def create_app(
     allow_action_execution_deletion: bool = False,
     gate: identity.Gate | None = None,
     policy: Policy | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> FastAPI:
     """The API application for one engine service.
 
@@ -80,6 +84,8 @@ def create_app(
         gate: how callers prove who they are (``sirocco.api.authentication``);
             None: no authentication, every caller is the default project's admin.
         policy: who may do what (Mistral's defaults when None).
+        limits: the request body limit (``request_max_bytes``, 413 above it)
+            and the field size limit checked on the way in.
 
     Returns:
         The FastAPI application (serve it with uvicorn).
@@ -95,7 +101,9 @@ def create_app(
     app.state.allow_action_execution_deletion = allow_action_execution_deletion
     app.state.gate = gate
     app.state.policy = policy or Policy.defaults()
+    app.state.limits = limits
     errors.install(app)
+    app.add_middleware(guard.BodyLimit, limit=limits.request_max_bytes)
     # Routes are tried in order and no two routers share a path prefix: the busiest
     # (executions, polled by every client) come first.
     for module in (

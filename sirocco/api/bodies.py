@@ -150,12 +150,7 @@ def json_object(name: str, value: Any) -> dict[str, Any] | None:
     if isinstance(value, str):
         if not value.strip():
             return {}
-        try:
-            value = json.loads(value)
-        except ValueError as exc:
-            raise ApiError(
-                f"Invalid input for field/attribute {name}. Value: '{value}'. {exc}"
-            ) from exc
+        value = _parse(name, value)
     if not value:
         return {}
     if not isinstance(value, dict):
@@ -166,10 +161,23 @@ def json_object(name: str, value: Any) -> dict[str, Any] | None:
 def json_value(name: str, value: Any) -> Any:
     """A JSON value given as such or as JSON text (action results may be any JSON)."""
     if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError as exc:
-            raise ApiError(
-                f"Invalid input for field/attribute {name}. Value: '{value}'. {exc}"
-            ) from exc
+        return _parse(name, value)
     return value
+
+
+def _parse(name: str, text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise ApiError(
+            f"Invalid input for field/attribute {name}. Value: '{_quote(text)}'. {exc}"
+        ) from exc
+    except RecursionError as exc:
+        raise ApiError(
+            f"Invalid input for field/attribute {name}. Value: '{_quote(text)}'. "
+            "The JSON is nested too deeply."
+        ) from exc
+
+
+def _quote(text: str) -> str:
+    return text if len(text) <= 200 else text[:200] + "..."

@@ -99,7 +99,12 @@ async def definition_text(request: Request) -> str:
     """The raw text body of a definition upload (any content type)."""
     request.state.text_upload = True
     body = await request.body()
-    return body.decode("utf-8", errors="replace")
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ApiError(
+            f"The definition is not valid UTF-8 text [byte {exc.start}: {exc.reason}]"
+        ) from exc
 
 
 class StrictRoute(APIRoute):

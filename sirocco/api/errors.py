@@ -126,6 +126,9 @@ def install(app: FastAPI) -> None:
         return response
 
     async def on_unexpected(request: Request, error: Exception) -> Response:
+        if isinstance(error, RecursionError):
+            # JSON nested deeper than Python's parser or a walk over it can go.
+            return fault_response(request, "The request is nested too deeply.", 400)
         log.exception("unexpected error", extra={"path": request.url.path})
         return fault_response(request, "Internal server error.", 500)
 

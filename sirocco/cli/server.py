@@ -76,7 +76,12 @@ def serve_parts(
     settings = settings or Settings.load()
     mode = authentication.mode_for(settings, host, insecure_no_auth=insecure_no_auth)
     gate = authentication.gate_for(mode, settings, parts.database)
-    app = create_app(parts.service, gate=gate, policy=Policy.from_file(settings.policy_file))
+    app = create_app(
+        parts.service,
+        gate=gate,
+        policy=Policy.from_file(settings.policy_file),
+        limits=settings.limits(),
+    )
     config = uvicorn.Config(
         app,
         host=host,

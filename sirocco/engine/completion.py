@@ -13,7 +13,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from sirocco import errors
-from sirocco.engine import commands, dataflow, evaluation, events, publishing, records, states
+from sirocco.engine import (
+    commands,
+    dataflow,
+    evaluation,
+    events,
+    publishing,
+    records,
+    sizes,
+    states,
+)
 from sirocco.engine.states import State
 from sirocco.engine.step import Step, message_of
 
@@ -126,6 +135,7 @@ def _succeed(step: Step, message: str | None) -> None:
         )
     if not output:
         output = dataflow.as_dict(final.values)
+    sizes.check(step.limits, "WorkflowExecution", "output", output)
     if not states.is_valid_transition(workflow.state, State.SUCCESS):
         step.problem(f"Can't change workflow execution state from {workflow.state} to SUCCESS.")
         return

@@ -23,6 +23,7 @@ from sirocco.engine import (
     ports,
     records,
     running,
+    sizes,
     states,
     subworkflows,
     tasks,
@@ -33,6 +34,7 @@ from sirocco.engine.snapshot import Snapshot
 from sirocco.engine.states import State
 from sirocco.engine.step import Step, message_of
 from sirocco.lang import specs
+from sirocco.limits import DEFAULT as DEFAULT_LIMITS
 
 #: Events still handled when the workflow has ended: results are recorded,
 #: and a failed or cancelled workflow can be rerun (also from a sub-workflow) or
@@ -168,6 +170,11 @@ def on_action_completed(step: Step, event: events.ActionCompleted) -> None:
                 f"Failed to complete action [error={message_of(error)}, action={action.name}, "
                 f"task={task.name if task else None}]"
             )
+    if failure is None and not stale:
+        try:
+            sizes.check(step.limits, "ActionExecution", "output", output)
+        except errors.SizeLimitError as error:
+            failure = error.message
     state = event.state if failure is None else State.ERROR
     action = step.change_action(
         action,
@@ -240,6 +247,9 @@ def start_workflow(
             if key not in declared:
                 parameters[key] = given.pop(key)
     _validate_input(spec, given)
+    field_limits = budget.limits if budget is not None else DEFAULT_LIMITS
+    sizes.check(field_limits, "WorkflowExecution", "input", given)
+    sizes.check(field_limits, "WorkflowExecution", "params", params)
     for parameter in spec.input:
         if parameter.name not in given and parameter.has_default:
             given[parameter.name] = parameter.default

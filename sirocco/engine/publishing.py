@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sirocco.engine import evaluation, records
+from sirocco.engine import evaluation, records, sizes
 from sirocco.engine.states import State
 from sirocco.engine.step import Step
 from sirocco.lang import specs
@@ -34,6 +34,7 @@ def publish(step: Step, task: records.TaskExecution) -> None:
         if isinstance(values, dict) and values:
             context = merge_dicts(dict(step.workflow.context), values)
             step.change_workflow(context=context)
+    sizes.check(step.limits, "TaskExecution", "published", published)
     step.change_task(task, published=published)
 
 
