@@ -31,7 +31,9 @@ from mistral_lib import actions
 
 from sirocco import errors
 from sirocco.actions import signature
-from sirocco.actions.std import STANDARD_ACTIONS
+from sirocco.actions.std import STANDARD_ACTIONS, javascript
+from sirocco.limits import DEFAULT as DEFAULT_LIMITS
+from sirocco.limits import Limits
 
 logger = logging.getLogger(__name__)
 
@@ -131,15 +133,27 @@ def describe(
 class ActionRegistry:
     """The Python actions known to this process, by name."""
 
-    def __init__(self, *, load_entry_points: bool = True, modules: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        *,
+        load_entry_points: bool = True,
+        modules: Sequence[str] = (),
+        limits: Limits = DEFAULT_LIMITS,
+    ) -> None:
         """Load the standard actions, then the plugins.
 
         Args:
             load_entry_points: read the ``mistral.actions`` entry points.
             modules: extra action classes, ``"NAME=package.module:Class"`` or a bare class path.
+            limits: the time and memory of each ``std.javascript`` call.
         """
+        limited = javascript.with_limits(limits)
         self._descriptors: dict[str, ActionDescriptor] = {
-            name: describe(name, action_class, is_system=True)
+            name: describe(
+                name,
+                limited if action_class is javascript.JavaScriptAction else action_class,
+                is_system=True,
+            )
             for name, action_class in STANDARD_ACTIONS.items()
         }
         # Reading the entry points scans every installed distribution: done when an action

@@ -41,7 +41,7 @@ def build(
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
             raise errors.ConfigurationError(f"Can't open the database {url}: {reason}") from exc
         populate(database)
-    registry = ActionRegistry()
+    registry = ActionRegistry(limits=limits)
     runtime = Runtime(database, registry, limits=limits)
     return Parts(database=database, registry=registry, runtime=runtime, service=Service(runtime))
 

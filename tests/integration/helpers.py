@@ -51,7 +51,7 @@ def build(
     else:
         database = Database(url)
         migrate.upgrade(database)
-        registry = ActionRegistry()
+        registry = ActionRegistry(limits=limits or DEFAULT_LIMITS)
         runtime = Runtime(
             database, registry, clock=clock or utcnow, limits=limits or DEFAULT_LIMITS
         )
