@@ -5,7 +5,8 @@ the outcome is returned as data (:class:`ActionOutcome`), never raised. A
 returned ``mistral_lib.actions.Result`` gives data, error or cancellation;
 any other value is the result; an exception becomes an error whose text is
 Mistral's ("The action raised an exception [action=..., action_ex_id=...,
-msg='...']"). An asynchronous action that did not fail gives no outcome: its
+msg='...']"), the action named by its text or its registered name, never by an
+object address. An asynchronous action that did not fail gives no outcome: its
 result arrives later through the API.
 """
 
@@ -137,7 +138,7 @@ def run_action(
         returned = _call_run(action, context, timeout)
     except (Exception, SystemExit) as error:
         message = (
-            f"The action raised an exception [action={_text_of(action)}, "
+            f"The action raised an exception [action={_text_of(action, descriptor.name)}, "
             f"action_ex_id={action_execution_id}, msg='{error}']"
         )
         return _failure(descriptor, action_execution_id, message, error_type=type(error).__name__)
@@ -247,8 +248,19 @@ def _state_info(value: Any) -> str | None:
     return str(value) if value else None
 
 
-def _text_of(action: Any) -> str:
+_TEXTS = ("__str__", "__repr__")
+
+
+def _text_of(action: Any, name: str) -> str:
+    """How the action is named in an error: its own text where its class gives one
+    (Mistral's std.fail says "Fail action"), else its registered name. Mistral writes
+    ``str(action)`` whatever it is; the default ``<... object at 0x7f...>`` names no
+    action a user knows and changes with every run."""
+    kind = type(action)
+    own_text = any(getattr(kind, method) is not getattr(object, method) for method in _TEXTS)
+    if not own_text:
+        return name
     try:
         return str(action)
     except Exception:
-        return object.__repr__(action)
+        return name

@@ -2,29 +2,90 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from sirocco import errors
 from sirocco.cli import tokens
-from sirocco.settings import Settings
+
+if TYPE_CHECKING:  # pydantic costs a third of a second: not before the live view is up
+    from sirocco.settings import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_PAUSED = 0, 1, 2, 3
 
 
+#: The live view on the terminal, if any: closed (and cleared) before an error line.
+_views: list[Any] = []
+
+
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     """One readable line on stderr and a non-zero exit; never a traceback."""
+    _close_views()
     line = " ".join(part.strip() for part in message.splitlines() if part.strip())
     click.echo(f"sirocco: {line}", err=True)
     sys.exit(code)
+
+
+def _stopped_following(stopped: Any) -> NoReturn:
+    """Say why the command stopped following the execution. After Ctrl-C, leave at once:
+    the actions still running in this process's threads are abandoned (the message says
+    what becomes of them), where a normal exit would wait for each to finish."""
+    if not stopped.interrupted:
+        fail(stopped.message, stopped.exit_code)
+    try:
+        fail(stopped.message, stopped.exit_code)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        logging.shutdown()
+        os._exit(stopped.exit_code)
+
+
+@contextlib.contextmanager
+def _quiet_execution_log(ctx: click.Context) -> Iterator[None]:
+    """``run`` and ``resume`` print how the execution ended; unless a log level was asked
+    for, the log line of the same failure would only say it twice."""
+    group = ctx.parent
+    logger = logging.getLogger("sirocco.executions")
+    level = logger.level
+    if group is not None and group.get_parameter_source("log_level") in (
+        click.core.ParameterSource.DEFAULT,
+        click.core.ParameterSource.DEFAULT_MAP,
+        None,
+    ):
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _live_view(source: str, as_json: bool) -> Any:
+    """The live view, on at once when stdout is a terminal and no JSON is asked for."""
+    if as_json or not sys.stdout.isatty():
+        return None
+    from sirocco.cli.live import LiveView
+
+    view = LiveView(source)
+    _views.append(view)
+    return view
+
+
+def _close_views() -> None:
+    """Close the live view without leaving its frame (a finished run closed it already,
+    keeping its last frame)."""
+    while _views:
+        _views.pop().close(keep=False)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -78,7 +139,9 @@ def _json_argument(value: str | None, what: str) -> dict[str, Any]:
 @click.option("--db", "db_url", envvar="SIROCCO_DB", help="Database URL or SQLite file.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the result.")
 @click.option("--timeout", default=3600.0, show_default=True, help="Seconds to wait for the end.")
+@click.pass_context
 def run(
+    ctx: click.Context,
     file: str,
     workflow_name: str | None,
     input_text: str | None,
@@ -88,7 +151,41 @@ def run(
     as_json: bool,
     timeout: float,
 ) -> None:
-    """Run a workflow from FILE to its end and print its output."""
+    """Run a workflow from FILE to its end and print its output.
+
+    Reverse workflows need --param task_name=NAME, the task to reach.
+    """
+    view = _live_view(file, as_json)
+    try:
+        with _quiet_execution_log(ctx):
+            code = _run(
+                file,
+                workflow_name=workflow_name,
+                input_text=input_text,
+                env_text=env_text,
+                params=params,
+                db_url=db_url,
+                as_json=as_json,
+                timeout=timeout,
+                view=view,
+            )
+    finally:
+        _close_views()
+    sys.exit(code)
+
+
+def _run(
+    file: str,
+    *,
+    workflow_name: str | None,
+    input_text: str | None,
+    env_text: str | None,
+    params: tuple[str, ...],
+    db_url: str | None,
+    as_json: bool,
+    timeout: float,
+    view: Any,
+) -> int:
     from sirocco.cli import running
 
     workflow_input = _json_argument(input_text, "--input")
@@ -116,12 +213,13 @@ def run(
             db_url=db_url,
             as_json=as_json,
             timeout=timeout,
+            view=view,
         )
     except running.StoppedFollowing as exc:
-        fail(exc.message, exc.exit_code)
+        _stopped_following(exc)
     except errors.SiroccoError as exc:
         fail(exc.message)
-    sys.exit(code)
+    return code
 
 
 @main.command()
@@ -130,26 +228,55 @@ def run(
 @click.option("--env", "env_text", help="Environment to merge on resume: JSON, or @file.json.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the result.")
 @click.option("--timeout", default=3600.0, show_default=True, help="Seconds to wait for the end.")
+@click.pass_context
 def resume(
-    execution_id: str, db_url: str | None, env_text: str | None, as_json: bool, timeout: float
+    ctx: click.Context,
+    execution_id: str,
+    db_url: str | None,
+    env_text: str | None,
+    as_json: bool,
+    timeout: float,
 ) -> None:
     """Resume a paused execution (or take over one that a dead process left RUNNING) and
     follow it to its end."""
-    from sirocco.cli import running
-
     env = _json_argument(env_text, "--env") if env_text is not None else None
+    _live_view(execution_id, as_json)
     try:
-        code = running.resume_execution(
-            execution_id, db_url=db_url, env=env, as_json=as_json, timeout=timeout
-        )
-    except running.StoppedFollowing as exc:
-        fail(exc.message, exc.exit_code)
-    except errors.SiroccoError as exc:
-        fail(exc.message)
+        with _quiet_execution_log(ctx):
+            code = _resume(execution_id, db_url=db_url, env=env, as_json=as_json, timeout=timeout)
+    finally:
+        _close_views()
     sys.exit(code)
 
 
+def _resume(
+    execution_id: str,
+    *,
+    db_url: str | None,
+    env: dict[str, Any] | None,
+    as_json: bool,
+    timeout: float,
+) -> int:
+    from sirocco.cli import running
+
+    try:
+        return running.resume_execution(
+            execution_id,
+            db_url=db_url,
+            env=env,
+            as_json=as_json,
+            timeout=timeout,
+            view=_views[-1] if _views else None,
+        )
+    except running.StoppedFollowing as exc:
+        _stopped_following(exc)
+    except errors.SiroccoError as exc:
+        fail(exc.message)
+
+
 def _role_settings(db_url: str | None, **overrides: object) -> Settings:
+    from sirocco.settings import Settings
+
     try:
         return Settings.load({"db": db_url, **overrides})
     except errors.SiroccoError as exc:

@@ -30,7 +30,7 @@ def _wait_for_signal() -> None:
     stop = threading.Event()
 
     def _on_signal(signum: int, _frame: FrameType | None) -> None:
-        log.warning("stopping on signal %s", signal.Signals(signum).name)
+        log.info("stopping on signal %s", signal.Signals(signum).name)
         stop.set()
 
     signal.signal(signal.SIGTERM, _on_signal)
@@ -51,7 +51,7 @@ def run_engine(settings: Settings) -> None:
         heartbeats=heartbeat_timing(settings),
     )
     settle_process()
-    log.warning("sirocco engine running (database %s)", settings.db or "default")
+    log.info("sirocco engine running (database %s)", settings.db or "default")
     try:
         _wait_for_signal()
     finally:
@@ -82,7 +82,7 @@ def run_executor(settings: Settings) -> None:
     )
     worker.start()
     settle_process()
-    log.warning("sirocco executor running (target %s)", settings.executor_target or "any")
+    log.info("sirocco executor running (target %s)", settings.executor_target or "any")
     try:
         _wait_for_signal()
     finally:
@@ -96,7 +96,7 @@ def run_scheduler(settings: Settings) -> None:
     scheduler = Scheduler(parts.database, utcnow)
     scheduler.start()
     settle_process()
-    log.warning("sirocco scheduler running")
+    log.info("sirocco scheduler running")
     try:
         _wait_for_signal()
     finally:

@@ -18,17 +18,23 @@ from sirocco.lang import specs
 
 if TYPE_CHECKING:
     from sirocco.cli.embedded import Embedded
+    from sirocco.cli.live import LiveView
 
 EXIT_CODES = {"SUCCESS": 0, "ERROR": 1, "CANCELLED": 1, "PAUSED": 3}
 POLL = 0.05
 
 
 class StoppedFollowing(errors.SiroccoError):
-    """The command stopped following an execution that goes on (timeout or Ctrl-C)."""
+    """The command stopped following an execution that goes on (timeout or Ctrl-C).
 
-    def __init__(self, message: str, exit_code: int) -> None:
+    ``interrupted``: by Ctrl-C; the actions still running in this process are
+    abandoned (the process leaves without waiting for them).
+    """
+
+    def __init__(self, message: str, exit_code: int, *, interrupted: bool = False) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+        self.interrupted = interrupted
 
 
 def run_file(
@@ -41,8 +47,12 @@ def run_file(
     db_url: str | None,
     as_json: bool,
     timeout: float,
+    view: LiveView | None = None,
 ) -> int:
-    """Store the file's definitions, run one workflow, print its result, return the exit code."""
+    """Store the file's definitions, run one workflow, print its result, return the exit code.
+
+    ``view``: the live view already on the terminal (None: print plain text or JSON).
+    """
     document = lang.parse_document(text, source=source)
     workflows, actions = _definitions(document)
     if not workflows:
@@ -56,10 +66,15 @@ def run_file(
             [(spec.name, spec.definition, spec.input_text(), spec.workbook) for spec in workflows],
             [(spec.name, spec.definition, spec.input_text(), spec.workbook) for spec in actions],
         )
-        execution_id = app.service.start_workflow(
-            workflow=chosen.name, input=dict(workflow_input), params=dict(params)
-        )
-        return _follow(app, execution_id, as_json=as_json, timeout=timeout)
+        if view is not None:
+            view.note("starting the workflow")
+        try:
+            execution_id = app.service.start_workflow(
+                workflow=chosen.name, input=dict(workflow_input), params=dict(params)
+            )
+        except errors.InputError as exc:
+            raise _with_hint(exc, chosen) from None
+        return _follow(app, execution_id, as_json=as_json, timeout=timeout, view=view)
 
 
 def resume_execution(
@@ -69,12 +84,15 @@ def resume_execution(
     env: Mapping[str, Any] | None,
     as_json: bool,
     timeout: float,
+    view: LiveView | None = None,
 ) -> int:
     """Resume a paused execution (or take over one left RUNNING by a process that died),
     follow it, print its result, return the exit code."""
     with _embedded(db_url) as app:
+        if view is not None:
+            view.note("resuming the execution")
         app.service.resume_workflow(execution_id, env=env)
-        return _follow(app, execution_id, as_json=as_json, timeout=timeout)
+        return _follow(app, execution_id, as_json=as_json, timeout=timeout, view=view)
 
 
 @contextmanager
@@ -131,12 +149,29 @@ def _choose(
     raise errors.NotFoundError(f"{source} has no workflow named '{name}'.")
 
 
+def _with_hint(error: errors.InputError, chosen: specs.WorkflowSpec) -> errors.InputError:
+    """The engine's input error, with what to do about it on the command line."""
+    if chosen.workflow_type == "reverse" and error.message.startswith("Invalid task name"):
+        names = ", ".join(chosen.tasks)
+        return errors.InputError(
+            f"{error.message}: reverse workflows need --param task_name=NAME, "
+            f"the task to reach (one of: {names})"
+        )
+    return error
+
+
 # ---------------------------------------------------------------- following
 
 
-def _follow(app: Embedded, execution_id: str, *, as_json: bool, timeout: float) -> int:
+def _follow(
+    app: Embedded,
+    execution_id: str,
+    *,
+    as_json: bool,
+    timeout: float,
+    view: LiveView | None,
+) -> int:
     deadline = time.monotonic() + timeout
-    view = None if as_json or not sys.stdout.isatty() else _LiveView()
     report: dict[str, Any] = {"state": "RUNNING"}
     later = f"(sirocco resume {execution_id} follows it again)"
     try:
@@ -154,8 +189,10 @@ def _follow(app: Embedded, execution_id: str, *, as_json: bool, timeout: float) 
                 )
             time.sleep(POLL)
     except KeyboardInterrupt:
+        if view is not None:
+            view.close()
         raise StoppedFollowing(
-            f"interrupted; the execution {execution_id} is {report['state']} {later}", 130
+            interrupted_message(app, execution_id, str(report["state"])), 130, interrupted=True
         ) from None
     finally:
         if view is not None:
@@ -163,12 +200,74 @@ def _follow(app: Embedded, execution_id: str, *, as_json: bool, timeout: float) 
     if as_json:
         sys.stdout.write(json.dumps(_strip(report), default=str) + "\n")
     else:
-        _print_summary(report, plain=view is None)
+        from sirocco.cli.summary import print_summary
+
+        print_summary(report, tasks=view is None, out=sys.stdout)
     return EXIT_CODES[report["state"]]
 
 
+def interrupted_message(app: Embedded, execution_id: str, state: str) -> str:
+    """What Ctrl-C leaves behind: the execution's state, its actions in flight and what
+    ``sirocco resume`` will do with them (Mistral's ``safe-rerun`` rule)."""
+    from sirocco.runtime import in_flight
+
+    text = (
+        f"interrupted; the execution {execution_id} is {state}, and "
+        f"'sirocco resume {execution_id}' follows it again"
+    )
+    try:
+        actions = in_flight.handed_over(app.parts.database, _execution_tree(app, execution_id))
+    except Exception:  # a second Ctrl-C or a broken connection: say what is known
+        return (
+            f"{text}. Actions that were running stopped with this process: on resume they "
+            "fail, as whether they took effect is unknown, except those whose task says "
+            "'safe-rerun: true', which run again"
+        )
+    if not actions:
+        return f"{text} (no action was running)"
+    failing = [action for action in actions if not action.runs_again]
+    again = [action for action in actions if action.runs_again]
+    outcomes = []
+    if failing:
+        outcomes.append(
+            f"{_listed(failing)} {_verb(failing, 'fails', 'fail')}, as whether "
+            f"{_verb(failing, 'it', 'they')} took effect is unknown (an action whose task "
+            "says 'safe-rerun: true' runs again instead)"
+        )
+    if again:
+        outcomes.append(f"{_listed(again)} {_verb(again, 'runs', 'run')} again (safe-rerun: true)")
+    return f"{text}. Actions that were running stopped with this process: on resume " + (
+        "; ".join(outcomes)
+    )
+
+
+def _verb(actions: list[Any], one: str, several: str) -> str:
+    return one if len(actions) == 1 else several
+
+
+def _listed(actions: list[Any]) -> str:
+    shown = ", ".join(f"{action.action_name} (task {action.task_name})" for action in actions[:5])
+    more = f" and {len(actions) - 5} more" if len(actions) > 5 else ""
+    return f"{shown}{more}"
+
+
+def _execution_tree(app: Embedded, execution_id: str) -> list[str]:
+    """The execution and its sub-workflows, at any depth."""
+    import sqlalchemy as sa
+
+    from sirocco.store import tables
+
+    table = tables.workflow_executions
+    with app.parts.database.read() as connection:
+        children = connection.execute(
+            sa.select(table.c.id).where(table.c.root_execution_id == execution_id)
+        ).scalars()
+        return [execution_id, *children]
+
+
 def read_report(app: Embedded, execution_id: str) -> dict[str, Any]:
-    """The execution as ``sirocco run --json`` prints it."""
+    """The execution as ``sirocco run --json`` prints it; keys that start with ``_`` are
+    for the live view only (times, progress) and left out of the JSON."""
     import sqlalchemy as sa
 
     from sirocco.store import tables
@@ -183,15 +282,22 @@ def read_report(app: Embedded, execution_id: str) -> dict[str, Any]:
             raise errors.NotFoundError(f"Workflow execution not found [id={execution_id}]")
         tasks = connection.execute(
             sa.select(
+                task_table.c.id,
                 task_table.c.name,
+                task_table.c.type,
                 task_table.c.state,
                 task_table.c.state_info,
                 task_table.c.published,
                 task_table.c.runtime,
+                task_table.c.started_at,
+                task_table.c.finished_at,
             )
             .where(task_table.c.workflow_execution_id == execution_id)
             .order_by(task_table.c.seq)
         ).all()
+        subworkflows = _subworkflow_progress(
+            connection, [task.id for task in tasks if task.type == "WORKFLOW"]
+        )
     return {
         "id": row.id,
         "workflow": row.workflow_name,
@@ -205,10 +311,41 @@ def read_report(app: Embedded, execution_id: str) -> dict[str, Any]:
                 "state_info": task.state_info,
                 "published": task.published or {},
                 "_progress": _progress(task.runtime),
+                "_subworkflow": subworkflows.get(task.id),
+                "_started": task.started_at,
+                "_finished": task.finished_at,
             }
             for task in tasks
         ],
+        "_created": row.created_at,
+        "_finished": row.updated_at if row.state in _STILL else None,
     }
+
+
+#: States in which an execution's clock stops (its elapsed time ends at updated_at).
+_STILL = frozenset({"SUCCESS", "ERROR", "CANCELLED", "PAUSED"})
+
+
+def _subworkflow_progress(connection: Any, task_ids: list[str]) -> dict[str, tuple[int, int]]:
+    """(finished tasks, tasks) of the sub-workflow each of these tasks started."""
+    if not task_ids:
+        return {}
+    import sqlalchemy as sa
+
+    from sirocco.store import tables
+
+    children = tables.workflow_executions
+    tasks = tables.task_executions
+    finished = sa.func.sum(
+        sa.case((tasks.c.state.in_(["SUCCESS", "ERROR", "CANCELLED"]), 1), else_=0)
+    )
+    rows = connection.execute(
+        sa.select(children.c.task_execution_id, finished, sa.func.count(tasks.c.id))
+        .join(tasks, tasks.c.workflow_execution_id == children.c.id)
+        .where(children.c.task_execution_id.in_(task_ids))
+        .group_by(children.c.task_execution_id)
+    ).all()
+    return {row[0]: (int(row[1] or 0), int(row[2])) for row in rows}
 
 
 def _progress(runtime: Mapping[str, Any] | None) -> tuple[int, int] | None:
@@ -224,59 +361,10 @@ def _progress(runtime: Mapping[str, Any] | None) -> tuple[int, int] | None:
 
 
 def _strip(report: Mapping[str, Any]) -> dict[str, Any]:
+    """The report without the live view's keys."""
     return {
-        **report,
+        **{key: value for key, value in report.items() if not key.startswith("_")},
         "tasks": [
             {k: v for k, v in task.items() if not k.startswith("_")} for task in report["tasks"]
         ],
     }
-
-
-class _LiveView:
-    """Tasks appearing with their state, and with-items progress, redrawn in place."""
-
-    def __init__(self) -> None:
-        from rich.console import Console
-        from rich.live import Live
-
-        self._console = Console()
-        self._live = Live(console=self._console, refresh_per_second=10, transient=False)
-        self._live.start()
-
-    def update(self, report: Mapping[str, Any]) -> None:
-        from rich.table import Table
-
-        table = Table(title=f"{report['workflow']}  {report['id']}  [{report['state']}]")
-        table.add_column("task")
-        table.add_column("state")
-        table.add_column("progress")
-        table.add_column("info", overflow="fold")
-        for task in report["tasks"][-40:]:
-            progress = task["_progress"]
-            table.add_row(
-                task["name"],
-                _styled(task["state"]),
-                f"{progress[0]}/{progress[1]}" if progress else "",
-                (task["state_info"] or "")[:120],
-            )
-        self._live.update(table)
-
-    def close(self) -> None:
-        self._live.stop()
-
-
-def _styled(state: str) -> str:
-    colour = {"SUCCESS": "green", "ERROR": "red", "RUNNING": "yellow", "PAUSED": "cyan"}.get(state)
-    return f"[{colour}]{state}[/{colour}]" if colour else state
-
-
-def _print_summary(report: Mapping[str, Any], *, plain: bool) -> None:
-    if plain:
-        for task in report["tasks"]:
-            print(f"{task['name']}: {task['state']}")
-    print(f"execution {report['id']}: {report['state']}")
-    if report["state_info"]:
-        print(f"state info: {report['state_info']}")
-    if report["state"] == "PAUSED":
-        print(f"resume it with: sirocco resume {report['id']} (and the same --db)")
-    print(json.dumps(report["output"], indent=4, default=str, ensure_ascii=False))

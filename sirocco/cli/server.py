@@ -58,7 +58,7 @@ def serve(
         )
     finally:
         app.close()
-        log.warning("sirocco server stopped")
+        log.info("sirocco server stopped")
 
 
 def serve_parts(
@@ -96,13 +96,13 @@ def serve_parts(
     settle_process()
 
     def _on_signal(signum: int, _frame: FrameType | None) -> None:
-        log.warning("stopping on signal %s", signal.Signals(signum).name)
+        log.info("stopping on signal %s", signal.Signals(signum).name)
         server.should_exit = True
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     url = make_url(parts.database.url).render_as_string(hide_password=True)
-    log.warning("sirocco API on http://%s:%s/v2 (database %s, auth %s)", host, port, url, mode)
+    log.info("sirocco API on http://%s:%s/v2 (database %s, auth %s)", host, port, url, mode)
     if mode == "none" and not authentication.is_loopback(host):
         log.warning("no authentication on %s: anyone who reaches the port owns it", host)
     server.run()

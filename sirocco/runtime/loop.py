@@ -24,11 +24,11 @@ import sqlalchemy as sa
 
 from sirocco import errors
 from sirocco.actions.registry import ActionRegistry
-from sirocco.engine import commands, events
+from sirocco.engine import commands, events, reasons
 from sirocco.engine.states import State
 from sirocco.limits import DEFAULT as DEFAULT_LIMITS
 from sirocco.limits import Limits
-from sirocco.runtime import codec, cron, definitions, outbox
+from sirocco.runtime import codec, cron, definitions, in_flight, outbox
 from sirocco.runtime.cron import CronThread
 from sirocco.runtime.health import Guard, Health
 from sirocco.runtime.heartbeats import HeartbeatChecker, Timing
@@ -44,20 +44,16 @@ from sirocco.runtime.steps import (
     new_id,
 )
 from sirocco.runtime.timers import TimerThread
-from sirocco.store import executions, leases, tables
+from sirocco.store import executions, tables
 from sirocco.store.database import Database
 
 log = logging.getLogger("sirocco.runtime")
+#: One line per change of an execution's state (``sirocco run`` prints them itself).
+executions_log = logging.getLogger("sirocco.executions")
 
 BATCH = 512
-#: ``claimed_until`` of a RunAction row once handed to this process's executor.
-HANDED = leases.FOREVER
 #: Seconds between looks at the outbox when roles run in separate processes.
 OUTBOX_POLL = 0.05
-
-#: Actions that have no side effect: running one again after a crash is harmless,
-#: so they skip the "handed to the executor" transaction.
-PURE_ACTIONS = frozenset({"std.noop", "std.echo", "std.test_dict", "std.fail"})
 
 
 def utcnow() -> datetime:
@@ -272,13 +268,13 @@ class Runtime:
             command = codec.decode(row.payload)
             if row.claimed_until is None:
                 outgoing.items.append((row.id, command))  # never started
-            elif row.claimed_until < HANDED:
+            elif row.claimed_until < in_flight.HANDED:
                 continue  # leased by an executor process: its heartbeats tell (heartbeats.py)
             elif not lost_actions:
                 continue
             elif command.action_execution_id not in running:
                 finished.append(row.id)  # completed, or async and waiting for the API
-            elif command.safe_rerun or command.action_name in PURE_ACTIONS:
+            elif in_flight.runs_again(command):
                 outgoing.items.append((row.id, _redelivered(command)))
             else:
                 self._queue.put(
@@ -288,11 +284,7 @@ class Runtime:
                             action_execution_id=command.action_execution_id,
                             state=State.ERROR,
                             result=None,
-                            message=(
-                                "Request to run an action was redelivered, but it cannot be "
-                                "re-run safely. The action execution is marked as failed "
-                                f"[action_ex_id={command.action_execution_id}]."
-                            ),
+                            message=in_flight.failure_message(command),
                         ),
                         outbox_id=row.id,
                     )
@@ -467,7 +459,7 @@ class Runtime:
             if isinstance(command, commands.RunAction):
                 if self._run_action is None:
                     continue  # executors in other processes take it from the outbox
-                if command.action_name not in PURE_ACTIONS and outbox_id is not None:
+                if command.action_name not in in_flight.PURE_ACTIONS and outbox_id is not None:
                     handed.append(outbox_id)
                 to_run.append(_with_outbox(command, outbox_id))
             elif isinstance(command, commands.StartSubworkflow):
@@ -486,14 +478,8 @@ class Runtime:
                 self._run_action(command)
         if outgoing.timers_due:
             self.timers.wake(min(outgoing.timers_due))
-        for execution_id, name, state in outgoing.changed:
-            log.info(
-                "workflow execution %s (%s) is %s",
-                execution_id,
-                name,
-                state,
-                extra={"workflow_execution_id": execution_id, "state": state},
-            )
+        for execution_id, name, state, state_info in outgoing.changed:
+            _log_change(execution_id, name, state, state_info)
         for execution_id, problem in outgoing.problems:
             self.problems[execution_id] = problem
             while len(self.problems) > 1000:
@@ -510,7 +496,7 @@ class Runtime:
                     connection.execute(
                         sa.update(tables.outbox)
                         .where(tables.outbox.c.id.in_(handed))
-                        .values(claimed_until=HANDED)
+                        .values(claimed_until=in_flight.HANDED)
                     )
             except Exception as exc:
                 if not is_outage(exc) or self._stopping.is_set():
@@ -598,6 +584,21 @@ def _with_outbox(command: commands.RunAction, outbox_id: str | None) -> commands
     execution = dict(command.execution)
     execution["outbox_id"] = outbox_id
     return dataclasses.replace(command, execution=execution)
+
+
+def _log_change(execution_id: str, name: str, state: str, state_info: str | None) -> None:
+    """One line per state change; a failure at WARNING with its reason, condensed (task
+    names and messages, cut short, no HTTP response content)."""
+    extra = {"workflow_execution_id": execution_id, "state": state}
+    if state == State.ERROR:
+        reason = reasons.one_line(state_info) or "no reason given"
+        executions_log.warning(
+            "workflow execution %s (%s) failed: %s", execution_id, name, reason, extra=extra
+        )
+    else:
+        executions_log.info(
+            "workflow execution %s (%s) is %s", execution_id, name, state, extra=extra
+        )
 
 
 def _redelivered(command: commands.RunAction) -> commands.RunAction:

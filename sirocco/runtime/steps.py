@@ -65,8 +65,9 @@ class Outgoing:
     ended: list[tuple[str, str]] = field(default_factory=list)
     #: (execution id, problem) the engine reported: requests it refused, or bugs.
     problems: list[tuple[str, str]] = field(default_factory=list)
-    #: (execution id, workflow name, new state) of every execution whose state changed.
-    changed: list[tuple[str, str, str]] = field(default_factory=list)
+    #: (execution id, workflow name, new state, its state_info) of every execution whose
+    #: state changed.
+    changed: list[tuple[str, str, str, str | None]] = field(default_factory=list)
     timers_due: list[datetime] = field(default_factory=list)
     timers_now: list[tuple[str, events.TimerFired]] = field(default_factory=list)
 
@@ -567,7 +568,9 @@ class Stepper:
             if workflow.state in TERMINAL:
                 outgoing.ended.append((workflow.id, str(workflow.state)))
             if str(workflow.state) != pending.previous_state:
-                outgoing.changed.append((workflow.id, workflow.workflow_name, str(workflow.state)))
+                outgoing.changed.append(
+                    (workflow.id, workflow.workflow_name, str(workflow.state), workflow.state_info)
+                )
         elif bump is not None:
             # Bump the version so that another engine drops its cached snapshot.
             writes.bumps.append(bump)

@@ -366,7 +366,7 @@ def test_input_from_a_file(workflows: Path, db: str, tmp_path: Path) -> None:
         ([], "several workflows"),
         (["--workflow", "greet", "--input", '{"name": "x"}', "--env", "3"], "--env"),
         (["--workflow", "greet", "--input", '{"name": "x"}', "--param", "novalue"], "NAME=VALUE"),
-        (["--workflow", "build"], "task_name"),
+        (["--workflow", "build"], "reverse workflows need --param task_name="),
         (["--workflow", "build", "--param", "task_name=nope"], "nope"),
     ],
     ids=[

@@ -47,9 +47,7 @@ def test_a_thrown_error_fails_the_action() -> None:
     outcome = run("std.js", {"script": "throw new Error('boom');"})
     assert outcome is not None and outcome.error
     assert outcome.message is not None
-    assert outcome.message.startswith(
-        "The action raised an exception [action=<sirocco.actions.std.javascript.JavaScriptAction"
-    )
+    assert outcome.message.startswith("The action raised an exception [action=std.js")
     assert "msg='JavaScriptAction failed: " in outcome.message
     assert "boom" in outcome.message
 

@@ -1,0 +1,408 @@
+"""What the CLI tells a user: errors once and short, Ctrl-C and what resume will do,
+the live view, log lines at the right level.
+
+Waits are on conditions (a line printed, a request received) with generous
+bounds; a bound that runs out reports what the process printed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.acceptance.test_cli_run import (
+    SIROCCO,
+    _environment,
+    _one_json_object,
+    _one_line,
+    _run_in_terminal,
+    invoke,
+)
+from tests.conftest import port_open
+
+#: Seconds a condition is awaited (a process start on a loaded machine is slow).
+BOUND = 120.0
+
+
+def _wait(condition: Callable[[], bool], what: str, printed: Callable[[], str]) -> None:
+    deadline = time.monotonic() + BOUND
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen within {BOUND:g} s; printed:\n{printed()}")
+        time.sleep(0.02)
+
+
+# ---------------------------------------------------------------- a small HTTP server
+
+
+class Service:
+    """An HTTP server on 127.0.0.1: ``/fail`` answers 500 with a long body; any other path
+    is held until :attr:`release` is set, then answered 200. Paths are recorded."""
+
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+        self.release = threading.Event()
+        service = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                service.paths.append(self.path)
+                if self.path == "/fail":
+                    self._answer(500, "the service is down: " + "x" * 1000)
+                    return
+                service.release.wait(BOUND)
+                self._answer(200, "done")
+
+            def _answer(self, status: int, text: str) -> None:
+                body = text.encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "text/plain")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except OSError:  # the caller went away (interrupted)
+                    pass
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def service() -> Iterator[Service]:
+    running = Service()
+    try:
+        yield running
+    finally:
+        running.close()
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'messages.sqlite'}"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _write(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "workflow.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+# ---------------------------------------------------------------- errors once
+
+
+BROKEN = """
+version: '2.0'
+broken:
+  tasks:
+    explode:
+      action: std.fail error_data="the disk is full"
+"""
+
+
+def test_an_error_is_printed_once_without_the_result_echo(tmp_path: Path, db: str) -> None:
+    result = invoke("run", _write(tmp_path, BROKEN), "--db", db)
+    assert result.exit_code == 1
+    assert result.stdout.count("the disk is full") == 1, result.stdout
+    assert '"result"' not in result.stdout
+    assert result.stdout.splitlines()[-2:] == [
+        "state info: Failure caused by error in tasks: explode",
+        "  explode: the disk is full",
+    ]
+    assert result.stderr == ""  # the log line of the failure would say it again
+    report = _one_json_object(invoke("run", _write(tmp_path, BROKEN), "--db", db, "--json").stdout)
+    assert report["output"] == {"result": report["state_info"]}  # --json keeps it all
+
+
+def test_a_paused_run_prints_no_null(tmp_path: Path, db: str) -> None:
+    text = """
+version: '2.0'
+careful:
+  tasks:
+    wait_for_me:
+      pause-before: true
+      action: std.noop
+"""
+    result = invoke("run", _write(tmp_path, text), "--db", db)
+    assert result.exit_code == 3
+    assert "null" not in result.stdout
+    assert result.stdout.splitlines()[-1].startswith("resume it with: sirocco resume ")
+
+
+def test_an_http_failure_is_short_and_names_the_action(
+    tmp_path: Path, db: str, service: Service
+) -> None:
+    text = f"""
+version: '2.0'
+calls:
+  tasks:
+    refused:
+      action: std.http url="http://127.0.0.1:{_free_port()}/nothing"
+    failing:
+      action: std.http url="{service.url}/fail"
+"""
+    result = invoke("run", _write(tmp_path, text), "--db", db)
+    assert result.exit_code == 1
+    out = result.stdout
+    assert "object at 0x" not in out
+    assert "[action=std.http, action_ex_id=" in out
+    assert out.count("HTTP 500 Internal Server Error") == 1, out
+    assert out.count("the service is down") == 1, out
+    assert "more characters)" in out  # the long body is cut
+    report = _one_json_object(invoke("run", _write(tmp_path, text), "--db", db, "--json").stdout)
+    failing = next(task for task in report["tasks"] if task["name"] == "failing")
+    assert "x" * 1000 in failing["state_info"]  # the stored text is Mistral's, whole
+
+
+def test_a_reverse_workflow_without_a_task_name_gets_a_hint(tmp_path: Path, db: str) -> None:
+    text = """
+version: '2.0'
+build:
+  type: reverse
+  tasks:
+    fetch:
+      action: std.noop
+    compile:
+      requires: [fetch]
+      action: std.noop
+"""
+    result = invoke("run", _write(tmp_path, text), "--db", db)
+    assert result.exit_code == 2
+    line = _one_line(result.stderr)
+    assert "Invalid task name [wf_spec=build, task_name=None]" in line
+    assert "reverse workflows need --param task_name=NAME" in line
+    assert "fetch, compile" in line
+
+
+# ---------------------------------------------------------------- Ctrl-C, then resume
+
+
+def test_ctrl_c_says_what_resume_does_with_actions_in_flight(
+    tmp_path: Path, db: str, service: Service
+) -> None:
+    text = f"""
+version: '2.0'
+calls:
+  tasks:
+    unsafe:
+      action: std.http url="{service.url}/unsafe"
+    safe:
+      action: std.http url="{service.url}/safe"
+      safe-rerun: true
+"""
+    process = subprocess.Popen(
+        [*SIROCCO, "run", _write(tmp_path, text), "--db", db, "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_environment(),
+    )
+    try:
+        _wait(
+            lambda: {"/unsafe", "/safe"} <= set(service.paths) or process.poll() is not None,
+            "both actions calling the service",
+            lambda: f"{service.paths} {process.poll()}",
+        )
+        assert process.poll() is None, process.communicate()
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=BOUND)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 130, stderr
+    assert stdout == ""
+    line = _one_line(stderr)
+    found = re.search(r"the execution ([0-9a-f-]{36}) is RUNNING", line)
+    assert found, line
+    assert "std.http (task unsafe) fails, as whether it took effect is unknown" in line
+    assert "std.http (task safe) runs again (safe-rerun: true)" in line
+    service.release.set()
+
+    resumed = invoke("resume", found[1], "--db", db, "--json")
+    assert resumed.exit_code == 1, resumed.stderr
+    report = _one_json_object(resumed.stdout)
+    states = {task["name"]: task for task in report["tasks"]}
+    assert states["safe"]["state"] == "SUCCESS"
+    assert states["unsafe"]["state"] == "ERROR"
+    info = states["unsafe"]["state_info"]
+    assert info.startswith(  # Mistral's words first
+        "Request to run an action was redelivered, but it cannot be re-run safely. "
+        "The only safe thing to do is fail it [action=std.http, action_ex_id="
+    )
+    assert "whether it took effect is unknown" in info
+    assert "'safe-rerun: true'" in info
+    assert sorted(service.paths) == ["/safe", "/safe", "/unsafe"]  # unsafe: not run twice
+
+
+# ---------------------------------------------------------------- the live view
+
+
+NESTED = """
+version: '2.0'
+main:
+  tasks:
+    first:
+      action: std.echo output=1
+      on-success: [child]
+    child:
+      workflow: inner
+      on-success: [many]
+    many:
+      with-items: i in [1, 2, 3]
+      action: std.echo output=<% $.i %>
+inner:
+  tasks:
+    a:
+      action: std.echo output="a"
+      on-success: [b]
+    b:
+      action: std.echo output="b"
+"""
+
+
+def test_live_view_starts_at_once_and_shows_times_and_sub_workflow_progress(
+    tmp_path: Path, db: str
+) -> None:
+    status, output = _run_in_terminal(
+        [*SIROCCO, "run", _write(tmp_path, NESTED), "--workflow", "main", "--db", db],
+        timeout=BOUND,
+    )
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", output)
+    assert status == 0, plain
+    starting = plain.find("workflow.yaml  STARTING")
+    first_task = plain.find("│ first")
+    assert 0 <= starting < first_task, plain  # a frame before the runtime was even up
+    headers = re.findall(r"main  (?:RUNNING|SUCCESS)  [^\r\n]*", plain)
+    assert headers, plain
+    for header in headers:  # one line each: state, time, counts and id together
+        assert re.fullmatch(
+            r"main  (RUNNING|SUCCESS)  \d+\.\d s  \d/\d tasks done  [0-9a-f-]{36}", header
+        ), header
+    assert re.search(r"child\s*│\s*SUCCESS\s*│\s*2/2 tasks\s*│\s*\d+\.\d s", plain), plain
+    assert re.search(r"many\s*│\s*SUCCESS\s*│\s*3/3 items\s*│\s*\d+\.\d s", plain), plain
+    assert re.search(r"\nexecution [0-9a-f-]{36}: SUCCESS\r?\n", plain), plain
+
+
+# ---------------------------------------------------------------- log levels
+
+
+class Role:
+    """A long-running ``sirocco`` role whose stderr lines are collected as they come."""
+
+    def __init__(self, *args: str) -> None:
+        self.lines: list[str] = []
+        self.process = subprocess.Popen(
+            [*SIROCCO, *args],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_environment(),
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.lines.append(line.rstrip("\n"))
+
+    def line_with(self, text: str) -> str:
+        _wait(
+            lambda: any(text in line for line in self.lines) or self.process.poll() is not None,
+            f"a line with {text!r}",
+            lambda: "\n".join(self.lines),
+        )
+        found = [line for line in self.lines if text in line]
+        assert found, "\n".join(self.lines)
+        return found[0]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(BOUND)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._reader.join(BOUND)
+
+
+def _post(url: str, body: bytes, content_type: str) -> Any:
+    import urllib.request
+
+    request = urllib.request.Request(
+        url, data=body, method="POST", headers={"Content-Type": content_type}
+    )
+    with urllib.request.urlopen(request, timeout=BOUND) as response:
+        return json.loads(response.read())
+
+
+def test_server_start_and_stop_are_info_and_a_failure_is_a_warning_with_its_reason(
+    db: str,
+) -> None:
+    port = _free_port()
+    server = Role("server", "--port", str(port), "--db", db)
+    try:
+        started = server.line_with("sirocco API on")
+        assert f" INFO sirocco.server: sirocco API on http://127.0.0.1:{port}/v2" in started
+        _wait(
+            lambda: port_open(port) or server.process.poll() is not None,
+            "the API answering",
+            lambda: "\n".join(server.lines),
+        )
+        api = f"http://127.0.0.1:{port}/v2"
+        _post(f"{api}/workflows", BROKEN.encode(), "text/plain")
+        execution = _post(
+            f"{api}/executions",
+            json.dumps({"workflow_name": "broken"}).encode(),
+            "application/json",
+        )
+        failed = server.line_with(f"workflow execution {execution['id']} (broken) failed")
+        assert " WARNING sirocco.executions: " in failed
+        assert failed.endswith(
+            "failed: Failure caused by error in tasks: explode; explode: the disk is full"
+        )
+    finally:
+        server.stop()
+    stopped = server.line_with("sirocco server stopped")
+    assert " INFO sirocco.server: " in stopped
+    assert not [line for line in server.lines if " WARNING sirocco.server" in line]
+
+
+def test_a_role_says_it_runs_at_info(db: str) -> None:
+    assert invoke("db", "upgrade", "--db", db).exit_code == 0
+    engine = Role("engine", "--db", db)
+    try:
+        running = engine.line_with("sirocco engine running")
+        assert " INFO sirocco.roles: " in running
+    finally:
+        engine.stop()
