@@ -13,7 +13,9 @@
     ├── NotFoundError            an object asked for by name or id does not exist
     ├── ConflictError            an object with that name already exists / is in use
     ├── InvalidStateError        the requested state change is not allowed
-    └── ConfigurationError       settings or environment are wrong
+    ├── ConfigurationError       settings or environment are wrong
+    └── UnavailableError         the work can't be taken now; the same request may succeed later
+        └── OverloadedError      too much work in flight: back-pressure
 
 Only ``sirocco.api.errors`` maps these to HTTP status codes.
 """
@@ -112,3 +114,16 @@ class InvalidStateError(SiroccoError):
 
 class ConfigurationError(SiroccoError):
     """The configuration is wrong."""
+
+
+class UnavailableError(SiroccoError):
+    """The service can't take this request now (its database can't be reached); try again
+    later."""
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class OverloadedError(UnavailableError):
+    """Too much work is in flight; try again later."""

@@ -48,6 +48,10 @@ class Settings(BaseModel):
     heartbeat_interval: float = Field(default=5.0, gt=0, le=3600)
     heartbeat_max_missed: int = Field(default=3, ge=1, le=1000)
     heartbeat_first_timeout: float | None = Field(default=None, gt=0)
+    #: Port of the ``/health`` and ``/ready`` listener of ``engine``, ``executor`` and
+    #: ``scheduler`` (``SIROCCO_HEALTH_PORT``; none by default).
+    health_port: int | None = Field(default=None, ge=1, le=65535)
+    health_host: str = "127.0.0.1"
 
     def heartbeat_lease(self) -> float:
         """Seconds an executor's silence is allowed before its actions are taken over."""

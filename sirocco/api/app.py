@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from fastapi import APIRouter, Depends, FastAPI, Request
 from starlette.responses import Response
 
@@ -13,6 +16,7 @@ from sirocco.api import (
     errors,
     executions,
     guard,
+    health,
     identity,
     members,
     openapi,
@@ -72,6 +76,7 @@ def create_app(
     gate: identity.Gate | None = None,
     policy: Policy | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    readiness: Callable[[], Any] | None = None,
 ) -> FastAPI:
     """The API application for one engine service.
 
@@ -86,6 +91,8 @@ def create_app(
         policy: who may do what (Mistral's defaults when None).
         limits: the request body limit (``request_max_bytes``, 413 above it)
             and the field size limit checked on the way in.
+        readiness: what ``GET /ready`` asks (``sirocco.runtime.health.Health.report``);
+            without it the API is ready whenever it answers.
 
     Returns:
         The FastAPI application (serve it with uvicorn).
@@ -102,6 +109,7 @@ def create_app(
     app.state.gate = gate
     app.state.policy = policy or Policy.defaults()
     app.state.limits = limits
+    app.state.readiness = readiness
     errors.install(app)
     app.add_middleware(guard.BodyLimit, limit=limits.request_max_bytes)
     # Routes are tried in order and no two routers share a path prefix: the busiest
@@ -124,4 +132,5 @@ def create_app(
     app.include_router(_root)
     if gate is not None and getattr(gate, "mode", None) == "tokens":
         app.include_router(token_endpoint.router)
+    app.include_router(health.router)
     return app

@@ -13,6 +13,7 @@ import json
 import logging
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -32,6 +33,8 @@ STATUS_CODES: tuple[tuple[type[errors.SiroccoError], int], ...] = (
     (errors.ActionError, 400),
     (errors.InvalidStateError, 400),
     (errors.ConfigurationError, 500),
+    (errors.OverloadedError, 429),
+    (errors.UnavailableError, 503),
 )
 
 
@@ -94,6 +97,13 @@ def _body_name(request: Request) -> str:
     return str(getattr(field, "name", "body"))
 
 
+def _is_outage(error: Exception) -> bool:
+    """A driver error that says the database can't be used now, not that the request is bad."""
+    if isinstance(error, (sa.exc.OperationalError, sa.exc.InterfaceError)):
+        return True
+    return isinstance(error, sa.exc.DBAPIError) and bool(error.connection_invalidated)
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every error into Mistral's error body."""
 
@@ -104,7 +114,20 @@ def install(app: FastAPI) -> None:
             log.error(
                 "request failed", extra={"path": request.url.path, "error": type(error).__name__}
             )
-        return fault_response(request, error.message, status)
+        response = fault_response(request, error.message, status)
+        if isinstance(error, errors.UnavailableError):
+            response.headers["Retry-After"] = str(error.retry_after)
+        return response
+
+    async def on_database_error(request: Request, error: Exception) -> Response:
+        if not _is_outage(error):
+            return await on_unexpected(request, error)
+        log.warning("database unavailable", extra={"path": request.url.path})
+        response = fault_response(
+            request, "The database can't be reached now; try again later.", 503
+        )
+        response.headers["Retry-After"] = "5"
+        return response
 
     async def on_api_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, ApiError)
@@ -136,4 +159,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(sa.exc.DBAPIError, on_database_error)
     app.add_exception_handler(Exception, on_unexpected)

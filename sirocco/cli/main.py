@@ -302,6 +302,14 @@ _role_log_level = click.option(
 )
 
 
+_health_port = click.option(
+    "--health-port",
+    type=click.IntRange(1, 65535),
+    envvar="SIROCCO_HEALTH_PORT",
+    help="Serve GET /health and GET /ready on this port (127.0.0.1).",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class HttpOptions:
     """What ``sirocco server`` and ``sirocco api`` are told about serving HTTP."""
@@ -406,21 +414,25 @@ def api(ctx: click.Context, http: HttpOptions, role_log_level: str | None) -> No
 
 @main.command()
 @_role_log_level
+@_health_port
 @click.option("--db", "db_url", envvar="SIROCCO_DB", help="Database URL or SQLite file.")
 @click.pass_context
-def engine(ctx: click.Context, db_url: str | None, role_log_level: str | None) -> None:
+def engine(
+    ctx: click.Context, db_url: str | None, role_log_level: str | None, health_port: int | None
+) -> None:
     """An engine alone: applies events and starts workflows from the shared database."""
     from sirocco.cli import roles
 
     _server_log_level(ctx)
     try:
-        roles.run_engine(_role_settings(db_url))
+        roles.run_engine(_role_settings(db_url, health_port=health_port))
     except errors.SiroccoError as exc:
         fail(exc.message)
 
 
 @main.command()
 @_role_log_level
+@_health_port
 @click.option("--db", "db_url", envvar="SIROCCO_DB", help="Database URL or SQLite file.")
 @click.option("--target", help="The name this executor serves (a task's `target`).")
 @click.option("--workers", type=int, help="Threads running actions.")
@@ -431,12 +443,15 @@ def executor(
     target: str | None,
     workers: int | None,
     role_log_level: str | None,
+    health_port: int | None,
 ) -> None:
     """An executor alone: runs the actions the engines left for it."""
     from sirocco.cli import roles
 
     _server_log_level(ctx)
-    settings = _role_settings(db_url, executor_target=target, executor_workers=workers)
+    settings = _role_settings(
+        db_url, executor_target=target, executor_workers=workers, health_port=health_port
+    )
     try:
         roles.run_executor(settings)
     except errors.SiroccoError as exc:
@@ -445,15 +460,18 @@ def executor(
 
 @main.command()
 @_role_log_level
+@_health_port
 @click.option("--db", "db_url", envvar="SIROCCO_DB", help="Database URL or SQLite file.")
 @click.pass_context
-def scheduler(ctx: click.Context, db_url: str | None, role_log_level: str | None) -> None:
+def scheduler(
+    ctx: click.Context, db_url: str | None, role_log_level: str | None, health_port: int | None
+) -> None:
     """The scheduler alone: delivers due timers and cron triggers to the engines."""
     from sirocco.cli import roles
 
     _server_log_level(ctx)
     try:
-        roles.run_scheduler(_role_settings(db_url))
+        roles.run_scheduler(_role_settings(db_url, health_port=health_port))
     except errors.SiroccoError as exc:
         fail(exc.message)
 

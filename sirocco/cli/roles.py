@@ -12,18 +12,38 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from types import FrameType
 
+from sirocco import errors
+from sirocco.cli.health_port import HealthListener
 from sirocco.cli.process import settle_process
 from sirocco.executor.pool import ExecutorPool
 from sirocco.executor.worker import ExecutorWorker
 from sirocco.runtime import compose
+from sirocco.runtime.health import Report
 from sirocco.runtime.heartbeats import Timing
 from sirocco.runtime.loop import utcnow
 from sirocco.runtime.scheduler import Scheduler
 from sirocco.settings import Settings
 
 log = logging.getLogger("sirocco.roles")
+
+
+def _listen_for_health(
+    settings: Settings, readiness: Callable[[], Report]
+) -> HealthListener | None:
+    if settings.health_port is None:
+        return None
+    try:
+        listener = HealthListener(settings.health_host, settings.health_port, readiness)
+    except OSError as exc:
+        raise errors.ConfigurationError(
+            f"can't serve /health on {settings.health_host}:{settings.health_port}: "
+            f"{exc.strerror or exc}"
+        ) from exc
+    listener.start()
+    return listener
 
 
 def _wait_for_signal() -> None:
@@ -50,11 +70,14 @@ def run_engine(settings: Settings) -> None:
         poll_outbox=True,
         heartbeats=heartbeat_timing(settings),
     )
+    listener = _listen_for_health(settings, parts.runtime.health.report)
     settle_process()
     log.info("sirocco engine running (database %s)", settings.db or "default")
     try:
         _wait_for_signal()
     finally:
+        if listener is not None:
+            listener.stop()
         parts.runtime.stop()
         inline.shutdown()
         parts.database.dispose()
@@ -81,11 +104,14 @@ def run_executor(settings: Settings) -> None:
         timing=heartbeat_timing(settings),
     )
     worker.start()
+    listener = _listen_for_health(settings, worker.health.report)
     settle_process()
     log.info("sirocco executor running (target %s)", settings.executor_target or "any")
     try:
         _wait_for_signal()
     finally:
+        if listener is not None:
+            listener.stop()
         worker.stop()
         parts.database.dispose()
 
@@ -95,11 +121,14 @@ def run_scheduler(settings: Settings) -> None:
     parts = compose.build(settings.db, limits=settings.limits())
     scheduler = Scheduler(parts.database, utcnow)
     scheduler.start()
+    listener = _listen_for_health(settings, scheduler.health.report)
     settle_process()
     log.info("sirocco scheduler running")
     try:
         _wait_for_signal()
     finally:
+        if listener is not None:
+            listener.stop()
         scheduler.stop()
         parts.database.dispose()
 

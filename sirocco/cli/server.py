@@ -81,6 +81,7 @@ def serve_parts(
         gate=gate,
         policy=Policy.from_file(settings.policy_file),
         limits=settings.limits(),
+        readiness=parts.runtime.health.report,
     )
     config = uvicorn.Config(
         app,

@@ -70,6 +70,7 @@ class ExecutorWorker:
         self._workers = workers
         self._timing = timing or Timing()
         self.health = health or Health()
+        self.health.probe("database", database.ping)
         self._pool = ExecutorPool(registry, self._report, workers=workers)
         self._busy = threading.Semaphore(workers)
         self._stop = threading.Event()
@@ -171,7 +172,8 @@ class ExecutorWorker:
 
     def _heartbeat_loop(self) -> None:
         guard = Guard("executor-heartbeat", self.health)
-        while not self._stop.wait(self._timing.interval if not guard.in_outage else guard.backoff):
+        interval = self._timing.interval
+        while not self._stop.wait(min(guard.backoff, interval) if guard.in_outage else interval):
             guard.call(self.beat)
 
     def beat(self) -> int:

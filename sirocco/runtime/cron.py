@@ -19,6 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from sirocco.runtime.health import Guard, Health
 from sirocco.store import tables
 from sirocco.store.database import Database
 
@@ -117,10 +118,12 @@ class CronThread:
         database: Database,
         start: Callable[[str, dict[str, Any]], None],
         clock: Callable[[], datetime],
+        health: Health | None = None,
     ) -> None:
         self._database = database
         self._start = start
         self._clock = clock
+        self._health = health
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -128,19 +131,21 @@ class CronThread:
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="sirocco-cron", daemon=True)
         self._thread.start()
+        if self._health is not None:
+            self._health.watch(self._thread)
 
     def stop(self) -> None:
         self._stop.set()
+        if self._health is not None:
+            self._health.forget(self._thread)
         if self._thread is not None:
             self._thread.join(5)
             self._thread = None
 
     def _run(self) -> None:
-        while not self._stop.wait(POLL):
-            try:
-                self.fire_due()
-            except Exception:
-                log.exception("cron pass failed")
+        guard = Guard("cron", self._health)
+        while not self._stop.wait(POLL + guard.backoff):
+            guard.call(self.fire_due)
 
     def fire_due(self) -> int:
         """One pass: claim and start every due trigger; return how many were started."""

@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import sqlalchemy as sa
+
 log = logging.getLogger("sirocco.health")
 
 #: Back-off after a failure: first wait, and the longest.
@@ -82,6 +84,14 @@ class Health:
         return Report(ready=not reasons, reasons=tuple(reasons))
 
 
+def is_outage(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database can't be used now (down, restarting, locked, a
+    deadlock) rather than that the work is wrong: the same work may be tried again."""
+    if isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError)):
+        return True
+    return isinstance(exc, sa.exc.DBAPIError) and bool(exc.connection_invalidated)
+
+
 def first_line(exc: BaseException) -> str:
     """An error's first line (a driver's message without its SQL and links)."""
     original = getattr(exc, "orig", None) or exc
@@ -117,8 +127,8 @@ class Guard:
                 "%s failed; retrying with back-off: %s",
                 self.name,
                 reason,
-                exc_info=True,
-                extra={"thread": self.name},
+                exc_info=not is_outage(exc),  # a bug's traceback, not an outage's
+                extra={"role_thread": self.name},
             )
         self._backoff = min(MAX_BACKOFF, max(FIRST_BACKOFF, self._backoff * 2))
         if self._health is not None:
@@ -130,7 +140,7 @@ class Guard:
                 "%s works again after %.1f s",
                 self.name,
                 time.monotonic() - self._since,
-                extra={"thread": self.name},
+                extra={"role_thread": self.name},
             )
             self._since = None
             if self._health is not None:

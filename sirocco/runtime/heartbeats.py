@@ -79,10 +79,12 @@ class HeartbeatChecker:
         self._new_id = new_id
         self._keep_offered = keep_offered
         self._ready_at = clock() + timing.lease
+        self._after_outage = False
 
     def outage(self) -> None:
-        """This process could not reach the database: give executors a lease to catch up."""
-        self._ready_at = self._clock() + self.timing.lease
+        """This process could not reach the database: once it can again, give executors a
+        lease to renew theirs before taking any action from them."""
+        self._after_outage = True
 
     def check(self) -> Outcome:
         """Fail or offer again every action whose lease ran out."""
@@ -91,8 +93,13 @@ class HeartbeatChecker:
         if now < self._ready_at:
             return outcome
         with self._database.read() as connection:
-            if not leases.any_expired(connection, now=now):
-                return outcome
+            expired = leases.any_expired(connection, now=now)
+        if self._after_outage:
+            self._after_outage = False
+            self._ready_at = now + self.timing.lease
+            return outcome
+        if not expired:
+            return outcome
         with self._database.transaction() as connection:
             for row in leases.expired(connection, now=now):
                 command = codec.decode(row.payload)

@@ -30,7 +30,7 @@ from sirocco.limits import DEFAULT as DEFAULT_LIMITS
 from sirocco.limits import Limits
 from sirocco.runtime import codec, cron, definitions, in_flight, outbox
 from sirocco.runtime.cron import CronThread
-from sirocco.runtime.health import Guard, Health
+from sirocco.runtime.health import Guard, Health, is_outage
 from sirocco.runtime.heartbeats import HeartbeatChecker, Timing
 from sirocco.runtime.lookup import StoreLookup
 from sirocco.runtime.specs import SpecCache
@@ -97,10 +97,11 @@ class Runtime:
         self._listeners: list[Callable[[str, str], None]] = []
         #: The last problem the engine reported per execution (refused requests).
         self.problems: dict[str, str] = {}
-        self.timers = TimerThread(database, self._deliver_timer, clock)
-        self.cron = CronThread(database, self.start_from_outbox, clock)
         #: Threads of this process and the failures they met (``/ready``).
         self.health = Health()
+        self.health.probe("database", database.ping)
+        self.timers = TimerThread(database, self._deliver_timer, clock, self.health)
+        self.cron = CronThread(database, self.start_from_outbox, clock, self.health)
         self._heartbeats: HeartbeatChecker | None = None
         self._checker: threading.Thread | None = None
 
@@ -566,14 +567,6 @@ class Runtime:
 
     def _deliver_timer(self, timer_id: str, event: events.Event) -> None:
         self._queue.put(Envelope(event=event, timer_id=timer_id))
-
-
-def is_outage(exc: BaseException) -> bool:
-    """Whether ``exc`` says the database can't be used now (down, restarting, locked, a
-    deadlock) rather than that the work is wrong: the same work may be tried again."""
-    if isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError)):
-        return True
-    return isinstance(exc, sa.exc.DBAPIError) and bool(exc.connection_invalidated)
 
 
 def _with_outbox(command: commands.RunAction, outbox_id: str | None) -> commands.RunAction:

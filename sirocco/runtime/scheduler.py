@@ -9,6 +9,7 @@ from typing import Any
 from sirocco.engine import events
 from sirocco.runtime import codec, outbox
 from sirocco.runtime.cron import CronThread
+from sirocco.runtime.health import Health
 from sirocco.runtime.timers import TimerThread
 from sirocco.store.database import Database
 
@@ -19,11 +20,14 @@ class Scheduler:
     def __init__(self, database: Database, clock: Callable[[], datetime]) -> None:
         self._database = database
         self._clock = clock
-        self.timers = TimerThread(database, self._timer_due, clock)
+        self.health = Health()
+        self.health.probe("database", database.ping)
+        self.timers = TimerThread(database, self._timer_due, clock, self.health)
         # claim_due already wrote the start as an outbox row; an engine takes it from there.
-        self.cron = CronThread(database, _left_to_engines, clock)
+        self.cron = CronThread(database, _left_to_engines, clock, self.health)
 
     def start(self) -> None:
+        """Start the timer and cron threads (watched by ``health``)."""
         self.timers.start()
         self.cron.start()
 

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from sirocco.engine import events
 from sirocco.runtime import codec
+from sirocco.runtime.health import Guard, Health
 from sirocco.store import tables
 from sirocco.store.database import Database
 
@@ -33,10 +34,12 @@ class TimerThread:
         database: Database,
         deliver: Callable[[str, events.Event], None],
         clock: Callable[[], datetime],
+        health: Health | None = None,
     ) -> None:
         self._database = database
         self._deliver = deliver
         self._clock = clock
+        self._health = health
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -45,10 +48,14 @@ class TimerThread:
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="sirocco-timers", daemon=True)
         self._thread.start()
+        if self._health is not None:
+            self._health.watch(self._thread)
 
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
+        if self._health is not None:
+            self._health.forget(self._thread)
         if self._thread is not None:
             self._thread.join(5)
             self._thread = None
@@ -58,12 +65,15 @@ class TimerThread:
         self._wake.set()
 
     def _run(self) -> None:
+        guard = Guard("timers", self._health)
         while not self._stop.is_set():
             try:
                 delay = self.fire_due()
-            except Exception:
-                log.exception("timer pass failed")
-                delay = IDLE_POLL
+            except Exception as exc:
+                guard.failed(exc)
+                delay = max(guard.backoff, IDLE_POLL)
+            else:
+                guard.succeeded()
             self._wake.wait(delay)
             self._wake.clear()
 

@@ -64,6 +64,8 @@ class Database:
             kwargs["pool_size"] = 10
             kwargs["max_overflow"] = 20
             kwargs["pool_pre_ping"] = True
+            # A database that does not answer is an outage to report, not a hang.
+            kwargs["connect_args"] = {"connect_timeout": 5}
         try:
             self.engine = sa.create_engine(self.url, **kwargs)
         except (sa.exc.ArgumentError, ImportError) as exc:
@@ -88,6 +90,12 @@ class Database:
         """A read-only connection (a consistent snapshot for its duration)."""
         with self.engine.connect() as connection:
             yield connection
+            connection.rollback()
+
+    def ping(self) -> None:
+        """Raise unless the database answers a trivial query."""
+        with self.engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
             connection.rollback()
 
     def dispose(self) -> None:

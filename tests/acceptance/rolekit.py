@@ -4,10 +4,13 @@ their logs, and wait on a condition with a bound that reports what the processes
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -130,3 +133,61 @@ class Roles:
 
     def wait_http(self, url: str, bound: float = 30) -> None:
         self.wait_for(lambda: status(url)[0] != 0, bound, f"{url} to answer")
+
+
+class PrivatePostgres:
+    """A PostgreSQL server of the test's own (``initdb`` and ``pg_ctl`` on a free port),
+    never the machine's shared one, so that the test may stop and restart it."""
+
+    def __init__(self) -> None:
+        found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+        if not found:
+            raise FileNotFoundError("no PostgreSQL binaries under /usr/lib/postgresql")
+        self.bin = found[-1].parent
+        self.folder = Path(tempfile.mkdtemp(prefix="sirocco-pg-"))
+        self.data = self.folder / "data"
+        self.port = free_port()
+        # PostgreSQL refuses to run as root: run its tools as the postgres user then.
+        self._as: list[str] = []
+        if os.geteuid() == 0:
+            self._as = ["runuser", "-u", "postgres", "--"]
+            shutil.chown(self.folder, "postgres")
+        self._tool(
+            "initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "--no-sync", "-E",
+            "UTF8",
+        )  # fmt: skip
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _tool(self, name: str, *args: str) -> None:
+        subprocess.run(
+            [*self._as, str(self.bin / name), *args],
+            check=True,
+            capture_output=True,
+            cwd=self.folder,
+        )
+
+    def start(self) -> None:
+        # fsync off: an OS crash is not what the tests simulate; synchronous_commit stays on,
+        # or a stop as in a crash would lose transactions that were reported committed.
+        options = (
+            f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c full_page_writes=off -c max_connections=200"
+        )
+        self._tool(
+            "pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.folder / "log"), "-w",
+            "start",
+        )  # fmt: skip
+
+    def stop(self, mode: str = "immediate") -> None:
+        """``immediate``: as a crash, no shutdown checkpoint, clients cut off."""
+        self._tool("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def destroy(self) -> None:
+        try:
+            self.stop("immediate")
+        except subprocess.CalledProcessError:
+            pass  # not running
+        shutil.rmtree(self.folder, ignore_errors=True)
