@@ -81,7 +81,7 @@ def test_a_batch_that_meets_an_outage_waits_for_the_database(
         down.set()
         _wait(lambda: "engine" in _reasons(app), "the result's batch to meet the outage")
         down.clear()
-        row = helpers.wait_for(app, execution_id, timeout=20)
+        row = helpers.wait_for(app, execution_id)
         assert (row.state, row.output) == ("SUCCESS", {"said": "done"})
 
 
@@ -104,7 +104,7 @@ def test_an_unexpected_error_does_not_end_the_engine_thread(
         runtime.barrier()  # this batch meets the bug (its barrier never resolves)
         _wait(lambda: failures, "the batch with the bug")
         execution_id = helpers.start(app, "outage")
-        row = helpers.wait_for(app, execution_id, timeout=20)
+        row = helpers.wait_for(app, execution_id)
         assert row.state == "SUCCESS"
         assert failures == [1]
         assert runtime.health.report().ready
