@@ -49,8 +49,7 @@ def run_one(name: str, scale: int) -> dict[str, Any]:
     from sirocco import lang
     from sirocco.cli.embedded import open_embedded
     from sirocco.cli.process import settle_process
-    from sirocco.runtime import definitions
-    from sirocco.store import tables
+    from sirocco.store import sources, tables
 
     spec = workloads.workload(name, scale)
     folder = tempfile.mkdtemp(prefix="sirocco-bench-")
@@ -60,7 +59,7 @@ def run_one(name: str, scale: int) -> dict[str, Any]:
     try:
         document = lang.parse_workflows(spec["text"])
         workflow = next(iter(document.workflows.values()))
-        definitions.save_for_run(
+        sources.save_for_run(
             app.parts.database,
             [(workflow.name, workflow.definition, workflow.input_text(), None)],
             [],
@@ -68,7 +67,7 @@ def run_one(name: str, scale: int) -> dict[str, Any]:
         # Warm up (as a server that has been serving is): connections, WAL, caches.
         warm = lang.parse_workflows(workloads.chain(2).replace("chain2", "warmup"))
         warm_spec = next(iter(warm.workflows.values()))
-        definitions.save_for_run(
+        sources.save_for_run(
             app.parts.database, [(warm_spec.name, warm_spec.definition, "", None)], []
         )
         warm_id = app.service.start_workflow(workflow=warm_spec.name)

@@ -9,14 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from sirocco import errors
 from sirocco.api import deps, identity, listing, projects, render
 from sirocco.api.render import MistralJSONResponse
-from sirocco.store import definitions, queries, tables
+from sirocco.store import definitions, queries
 from sirocco.store.database import Database
 
 router = APIRouter(route_class=deps.StrictRoute, tags=["actions"])
@@ -187,12 +186,12 @@ def _stamped(row: Mapping[str, Any]) -> dict[str, Any]:
 def _find(
     database: Database, service: deps.EngineService, name: str, namespace: str
 ) -> dict[str, Any]:
-    table = tables.action_definitions
-    condition = sa.and_(table.c.name == name, table.c.namespace == namespace)
-    if definitions.is_uuid(name):
-        condition = sa.or_(condition, table.c.id == name)
     with database.read() as connection:
-        row = queries.get_row(connection, queries.ACTIONS, where=[condition])
+        row = queries.get_row(
+            connection, queries.ACTIONS, where={"name": name, "namespace": namespace}
+        )
+        if row is None and definitions.is_uuid(name):
+            row = queries.get_row(connection, queries.ACTIONS, where={"id": name})
     if row is not None:
         return row
     if not namespace:

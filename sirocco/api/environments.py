@@ -10,7 +10,7 @@ from starlette.responses import Response
 from sirocco import errors
 from sirocco.api import bodies, deps, identity, listing, projects, render
 from sirocco.api.render import MistralJSONResponse
-from sirocco.store import definitions, queries, tables
+from sirocco.store import definitions, queries
 
 router = APIRouter(route_class=deps.StrictRoute, tags=["environments"])
 
@@ -100,7 +100,7 @@ def get_environment(
         row = queries.get_row(
             connection,
             queries.ENVIRONMENTS,
-            where=[tables.environments.c.name == name],
+            where={"name": name},
             fields=only,
         )
     if row is None:

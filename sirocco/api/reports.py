@@ -10,15 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
-
 from sirocco.api import listing, render
 from sirocco.api.errors import ApiError
-from sirocco.store import queries, tables
+from sirocco.store import queries, trees
+from sirocco.store.database import Connection
 
-_ex = tables.workflow_executions
-_task = tables.task_executions
-_action = tables.action_executions
 _ENTRY = ("id", "name", "created_at", "updated_at", "state", "state_info")
 _EXECUTION_FIELDS = tuple(
     name for name in render.EXECUTION if name not in ("published_global", "source_execution_id")
@@ -50,28 +46,8 @@ class Options:
         return 0 <= self.max_depth < depth
 
 
-def _tasks(connection: sa.Connection, execution_id: str) -> list[Any]:
-    return list(
-        connection.execute(
-            sa.select(_task)
-            .where(_task.c.workflow_execution_id == execution_id)
-            .order_by(_task.c.created_at, _task.c.seq)
-        )
-    )
-
-
-def _children(connection: sa.Connection, task_id: str) -> list[str]:
-    return list(
-        connection.execute(
-            sa.select(_ex.c.id)
-            .where(_ex.c.task_execution_id == task_id)
-            .order_by(_ex.c.created_at, _ex.c.id)
-        ).scalars()
-    )
-
-
 def sub_executions(
-    connection: sa.Connection, execution_id: str, options: Options, depth: int = 0
+    connection: Connection, execution_id: str, options: Options, depth: int = 0
 ) -> list[dict[str, Any]]:
     """The execution and all sub-workflow executions below it, depth first."""
     if options.too_deep(depth):
@@ -80,16 +56,16 @@ def sub_executions(
         connection, queries.EXECUTIONS, execution_id, fields=_EXECUTION_FIELDS
     )
     result = [found]
-    for task in _tasks(connection, execution_id):
+    for task in trees.tasks(connection, execution_id):
         result.extend(_below_task(connection, task, options, depth + 1))
     return result
 
 
 def task_sub_executions(
-    connection: sa.Connection, task_id: str, options: Options, *, depth: int
+    connection: Connection, task_id: str, options: Options, *, depth: int
 ) -> list[dict[str, Any]]:
     """Every sub-workflow execution below one task execution."""
-    task = connection.execute(sa.select(_task).where(_task.c.id == task_id)).first()
+    task = trees.task(connection, task_id)
     if task is None:
         queries.get_by_id(connection, queries.TASKS, task_id)
         return []
@@ -97,18 +73,18 @@ def task_sub_executions(
 
 
 def _below_task(
-    connection: sa.Connection, task: Any, options: Options, depth: int
+    connection: Connection, task: Any, options: Options, depth: int
 ) -> list[dict[str, Any]]:
     if options.errors_only and task.state != "ERROR":
         return []
     result: list[dict[str, Any]] = []
-    for child in _children(connection, task.id):
+    for child in trees.children(connection, task.id):
         result.extend(sub_executions(connection, child, options, depth))
     return result
 
 
 def build(
-    connection: sa.Connection, execution_id: str, options: Options, *, statistics_only: bool
+    connection: Connection, execution_id: str, options: Options, *, statistics_only: bool
 ) -> dict[str, Any]:
     """Mistral's execution report: statistics and (unless asked not to) the tree."""
     root = queries.get_by_id(connection, queries.EXECUTIONS, execution_id, fields=("state",))
@@ -129,18 +105,18 @@ def build(
 
 
 def _workflow_entry(
-    connection: sa.Connection,
+    connection: Connection,
     execution_id: str,
     options: Options,
     depth: int,
     counts: dict[str, int],
 ) -> dict[str, Any]:
-    row = connection.execute(sa.select(_ex).where(_ex.c.id == execution_id)).one()
+    row = trees.execution(connection, execution_id)
     entry = _entry(row, name=row.workflow_name)
     if options.too_deep(depth):
         return entry
     entry["task_executions"] = []
-    for task in _tasks(connection, execution_id):
+    for task in trees.tasks(connection, execution_id):
         if options.errors_only and task.state != "ERROR":
             continue
         if task.state in counts:
@@ -149,12 +125,7 @@ def _workflow_entry(
         retry = (task.runtime or {}).get("retry_task_policy")
         if isinstance(retry, dict) and "retry_no" in retry:
             task_entry["retry_count"] = retry["retry_no"]
-        actions = connection.execute(
-            sa.select(_action)
-            .where(_action.c.task_execution_id == task.id)
-            .order_by(_action.c.created_at, _action.c.index)
-        )
-        for action in actions:
+        for action in trees.actions(connection, task.id):
             task_entry["action_executions"].append(
                 {
                     "accepted": bool(action.accepted),
@@ -163,7 +134,7 @@ def _workflow_entry(
                     "state_info": None,  # Mistral keeps an action's error in its output
                 }
             )
-        for child in _children(connection, task.id):
+        for child in trees.children(connection, task.id):
             task_entry["workflow_executions"].append(
                 _workflow_entry(connection, child, options, depth + 1, counts)
             )

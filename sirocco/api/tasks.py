@@ -22,7 +22,7 @@ from sirocco.api import (
     reports,
 )
 from sirocco.api.render import MistralJSONResponse
-from sirocco.store import queries, tables
+from sirocco.store import queries, rows, tables
 from sirocco.store.database import Database
 
 router = APIRouter(route_class=deps.StrictRoute, tags=["tasks"])
@@ -131,13 +131,7 @@ def update_task(*, task_id: str, task: bodies.TaskBody, service: deps.ServiceDep
 
 
 def _is_with_items(database: Database, task: Mapping[str, Any]) -> bool:
-    table = tables.workflow_executions
-    with database.read() as connection:
-        found = connection.execute(
-            sa.select(table.c.definition, table.c.workflow_name).where(
-                table.c.id == task["workflow_execution_id"]
-            )
-        ).first()
+    found = rows.workflow_execution(database, str(task["workflow_execution_id"]))
     if found is None:
         return False
     try:

@@ -222,7 +222,7 @@ def get_event_trigger(
         row = queries.get_row(
             connection,
             queries.EVENT_TRIGGERS,
-            where=[queries.EVENT_TRIGGERS.id_column == identifier],
+            where={"id": identifier},
             fields=only,
         )
     if row is None:

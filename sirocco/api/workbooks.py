@@ -10,7 +10,7 @@ from starlette.responses import Response
 from sirocco import errors
 from sirocco.api import deps, identity, listing, projects, render
 from sirocco.api.render import MistralJSONResponse
-from sirocco.store import definitions, queries, tables
+from sirocco.store import definitions, queries
 from sirocco.store.database import Database
 
 router = APIRouter(route_class=deps.StrictRoute, tags=["workbooks"])
@@ -123,12 +123,11 @@ def get_workbook(
 ) -> Response:
     """One workbook by name."""
     only = listing.selected_fields(fields, render.WORKBOOK)
-    table = tables.workbooks
     with database.read() as connection:
         row = queries.get_row(
             connection,
             queries.WORKBOOKS,
-            where=[table.c.name == name, table.c.namespace == (namespace or "")],
+            where={"name": name, "namespace": namespace or ""},
             fields=only,
         )
     if row is None:

@@ -1,6 +1,6 @@
 """One role per process on a shared database: `sirocco api`, `engine`, `executor`, `scheduler`.
 
-The roles talk through the outbox table (``sirocco.runtime.outbox``): the API
+The roles talk through the outbox table (``sirocco.store.outbox``): the API
 and engines write commands and events there, executors take RunAction rows
 and write results back, the scheduler turns due timers and cron ticks into rows
 that engines take. Any number of each may run; on PostgreSQL rows are claimed

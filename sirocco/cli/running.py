@@ -58,10 +58,10 @@ def run_file(
     if not workflows:
         raise errors.DefinitionError(f"{source} defines no workflow to run.")
     chosen = _choose(workflows, workflow_name, source)
-    from sirocco.runtime import definitions
+    from sirocco.store import sources
 
     with _embedded(db_url) as app:
-        definitions.save_for_run(
+        sources.save_for_run(
             app.parts.database,
             [(spec.name, spec.definition, spec.input_text(), spec.workbook) for spec in workflows],
             [(spec.name, spec.definition, spec.input_text(), spec.workbook) for spec in actions],

@@ -12,15 +12,13 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
-import sqlalchemy as sa
-
 from sirocco.engine import commands
-from sirocco.runtime import codec, outbox
-from sirocco.store import leases, tables
+from sirocco.runtime import codec
+from sirocco.store import outbox
 from sirocco.store.database import Database
 
 #: ``claimed_until`` of a RunAction row once handed to this process's executor.
-HANDED = leases.FOREVER
+HANDED = outbox.HANDED
 
 #: Actions that have no side effect: running one again after a crash is harmless,
 #: so they skip the "handed to the executor" transaction.
@@ -64,20 +62,9 @@ def handed_over(database: Database, workflow_execution_ids: Collection[str]) -> 
     """The actions of these executions handed to an executor and not finished."""
     if not workflow_execution_ids:
         return []
-    table = tables.outbox
-    with database.read() as connection:
-        rows = connection.execute(
-            sa.select(table.c.payload)
-            .where(
-                table.c.kind == outbox.RUN_ACTION,
-                table.c.claimed_until >= HANDED,
-                table.c.workflow_execution_id.in_(list(workflow_execution_ids)),
-            )
-            .order_by(table.c.created_at)
-        ).all()
     found = []
-    for row in rows:
-        command = codec.decode(row.payload)
+    for payload in outbox.handed_payloads(database, workflow_execution_ids):
+        command = codec.decode(payload)
         if isinstance(command, commands.RunAction):
             found.append(
                 InFlight(

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
-
-import sqlalchemy as sa
 
 from sirocco.actions import signature
 from sirocco.actions.registry import ActionDescriptor, ActionRegistry
 from sirocco.engine import ports
 from sirocco.lang import specs
 from sirocco.runtime.specs import SpecCache
-from sirocco.store import executions, tables
-from sirocco.store.database import Database
+from sirocco.store import executions, lookups
+from sirocco.store.database import Connection
 
 
 def signature_of(descriptor: ActionDescriptor) -> ports.ActionSignature:
@@ -31,49 +29,41 @@ def signature_of(descriptor: ActionDescriptor) -> ports.ActionSignature:
 
 
 class StoreLookup:
-    """Implements :class:`sirocco.engine.ports.Lookup` for the runtime.
+    """What the engine's look-ups need for the whole process: the registry, the spec
+    cache and the action signatures made from it. A step asks it for a
+    :class:`StepLookup` over the step's own connection."""
 
-    Reads made while a step holds its transaction go through ``connection``
-    (set by the step), so they see the step's own writes.
-    """
-
-    def __init__(self, database: Database, registry: ActionRegistry, spec_cache: SpecCache) -> None:
-        self._database = database
-        self._registry = registry
-        self._specs = spec_cache
+    def __init__(self, registry: ActionRegistry, spec_cache: SpecCache) -> None:
+        self.registry = registry
+        self.specs = spec_cache
         self._signatures: dict[str, ports.ActionSignature | None] = {}
-        self._local = threading.local()
 
-    # The step sets the connection it runs in.
-    def bind(self, connection: sa.Connection | None) -> None:
-        self._local.connection = connection
-        self._local.loaded = set()
-
-    def loaded_action_ids(self) -> set[str]:
-        """Ids of the stored action executions handed to the engine during this step."""
-        loaded: set[str] | None = getattr(self._local, "loaded", None)
-        return loaded if loaded is not None else set()
-
-    def _connection(self) -> sa.Connection | None:
-        return getattr(self._local, "connection", None)
-
-    def _read(self, query: Any) -> list[Any]:
-        connection = self._connection()
-        if connection is not None:
-            return list(connection.execute(query))
-        with self._database.read() as reader:
-            return list(reader.execute(query))
+    def bound(self, connection: Connection) -> StepLookup:
+        """Look-ups answered through ``connection``, so they see the step's own writes."""
+        return StepLookup(self, connection)
 
     def action_signature(self, name: str) -> ports.ActionSignature | None:
         if name not in self._signatures:
-            descriptor = self._registry.get(name)
+            descriptor = self.registry.get(name)
             self._signatures[name] = None if descriptor is None else signature_of(descriptor)
         return self._signatures[name]
+
+
+class StepLookup:
+    """Implements :class:`sirocco.engine.ports.Lookup` for one step's transaction."""
+
+    def __init__(self, shared: StoreLookup, connection: Connection) -> None:
+        self._shared = shared
+        self._connection = connection
+        #: Ids of the stored action executions handed to the engine during this step.
+        self.loaded: set[str] = set()
+
+    def action_signature(self, name: str) -> ports.ActionSignature | None:
+        return self._shared.action_signature(name)
 
     def adhoc_action(
         self, name: str, *, namespace: str, workbook: str | None
     ) -> specs.ActionSpec | None:
-        table = tables.action_definitions
         candidates: list[tuple[str, str]] = []
         if workbook:
             candidates.append((f"{workbook}.{name}", namespace))
@@ -81,47 +71,29 @@ class StoreLookup:
         if namespace:
             candidates.append((name, ""))
         for candidate_name, candidate_namespace in candidates:
-            rows = self._read(
-                sa.select(table.c.definition, table.c.workbook_name, table.c.updated_at).where(
-                    table.c.name == candidate_name, table.c.namespace == candidate_namespace
-                )
-            )
-            if rows:
-                row = rows[0]
-                return self._specs.action(candidate_name, row.definition, row.workbook_name)
+            row = lookups.adhoc_action(self._connection, candidate_name, candidate_namespace)
+            if row is not None:
+                return self._shared.specs.action(candidate_name, row.definition, row.workbook_name)
         return None
 
     def item_results(self, task_execution_id: str) -> Sequence[Any]:
-        connection = self._connection()
-        if connection is not None:
-            results = executions.item_results(connection, task_execution_id)
-            if not results:
-                results = executions.subworkflow_results(connection, task_execution_id)
-            return results
-        with self._database.read() as reader:
-            return executions.item_results(reader, task_execution_id)
+        results = executions.item_results(self._connection, task_execution_id)
+        if not results:
+            results = executions.subworkflow_results(self._connection, task_execution_id)
+        return results
 
     def task_action_executions(
         self, task_execution_id: str
     ) -> Sequence[executions.ActionExecution]:
-        table = tables.action_executions
-        rows = self._read(
-            sa.select(table)
-            .where(table.c.task_execution_id == task_execution_id)
-            .order_by(table.c.created_at, table.c.index)
-        )
-        found = [executions.action_record(row) for row in rows]
-        self.loaded_action_ids().update(action.id for action in found)
+        found = lookups.task_actions(self._connection, task_execution_id)
+        self.loaded.update(action.id for action in found)
         return found
 
     def task_executions(self, workflow_execution_id: str) -> Sequence[Mapping[str, Any]]:
-        table = tables.task_executions
-        rows = self._read(
-            sa.select(table)
-            .where(table.c.workflow_execution_id == workflow_execution_id)
-            .order_by(table.c.seq)
-        )
-        return [task_dict(executions.task_record(row)) for row in rows]
+        return [
+            task_dict(task)
+            for task in lookups.task_executions(self._connection, workflow_execution_id)
+        ]
 
     def executions(
         self,
@@ -132,24 +104,18 @@ class StoreLookup:
         from_time: str | None,
         to_time: str | None,
     ) -> Sequence[Mapping[str, Any]]:
-        table = tables.workflow_executions
-        query = sa.select(table)
-        if id:
-            query = query.where(table.c.id == id)
-        if root_execution_id:
-            query = query.where(table.c.root_execution_id == root_execution_id)
-        if state:
-            query = query.where(table.c.state == state)
-        if from_time:
-            query = query.where(table.c.created_at >= _parse_time(from_time))
-        if to_time:
-            query = query.where(table.c.created_at < _parse_time(to_time))
-        return [execution_dict(row) for row in self._read(query.order_by(table.c.created_at))]
+        rows = lookups.workflow_executions(
+            self._connection,
+            id=id,
+            root_execution_id=root_execution_id,
+            state=state,
+            from_time=_parse_time(from_time) if from_time else None,
+            to_time=_parse_time(to_time) if to_time else None,
+        )
+        return [execution_dict(row) for row in rows]
 
 
-def _parse_time(text: str) -> Any:
-    from datetime import datetime
-
+def _parse_time(text: str) -> datetime:
     return datetime.fromisoformat(str(text))
 
 

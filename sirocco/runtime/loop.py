@@ -20,15 +20,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import sqlalchemy as sa
-
 from sirocco import errors
 from sirocco.actions.registry import ActionRegistry
 from sirocco.engine import commands, events, reasons
 from sirocco.engine.states import State
 from sirocco.limits import DEFAULT as DEFAULT_LIMITS
 from sirocco.limits import Limits
-from sirocco.runtime import codec, cron, definitions, in_flight, outbox
+from sirocco.runtime import codec, in_flight
 from sirocco.runtime.cron import CronThread
 from sirocco.runtime.health import Guard, Health, is_outage
 from sirocco.runtime.heartbeats import HeartbeatChecker, Timing
@@ -44,8 +42,8 @@ from sirocco.runtime.steps import (
     new_id,
 )
 from sirocco.runtime.timers import TimerThread
-from sirocco.store import executions, tables
-from sirocco.store.database import Database
+from sirocco.store import executions, outbox, sources, timers
+from sirocco.store.database import Database, is_outage
 
 log = logging.getLogger("sirocco.runtime")
 #: One line per change of an execution's state (``sirocco run`` prints them itself).
@@ -87,7 +85,7 @@ class Runtime:
         self.clock = clock
         self.limits = limits
         self.specs = SpecCache()
-        self.lookup = StoreLookup(database, registry, self.specs)
+        self.lookup = StoreLookup(registry, self.specs)
         self.stepper = Stepper(database, self.lookup, self.specs, clock, limits=limits)
         self._queue: queue.Queue[Any] = queue.Queue()
         self._run_action: RunActionPort | None = None
@@ -247,23 +245,18 @@ class Runtime:
         ``safe-rerun`` allows (or it has no side effect), else fail it. Leave it
         False when executors are separate processes: they may still be running.
         """
-        with self.database.read() as connection:
-            rows = list(
-                connection.execute(sa.select(tables.outbox).order_by(tables.outbox.c.created_at))
-            )
-            running = (
-                {action.id: action for action in executions.running_actions(connection)}
-                if lost_actions
-                else {}
-            )
+        rows = outbox.everything(self.database)
+        running: dict[str, executions.ActionExecution] = {}
+        if lost_actions:
+            with self.database.read() as connection:
+                running = {action.id: action for action in executions.running_actions(connection)}
         if lost_actions:
             # Timers this (dead) process had claimed to deliver itself are free again.
-            with self.database.transaction() as connection:
-                connection.execute(sa.update(tables.timers).values(claimed_until=None))
+            timers.release_all(self.database)
         outgoing = Outgoing()
         finished: list[str] = []
         for row in rows:
-            if row.kind != outbox.RUN_ACTION:
+            if row.kind != outbox.Kind.RUN_ACTION:
                 self.deliver_row(row)
                 continue
             command = codec.decode(row.payload)
@@ -291,20 +284,19 @@ class Runtime:
                     )
                 )
         if finished:
-            with self.database.transaction() as connection:
-                connection.execute(sa.delete(tables.outbox).where(tables.outbox.c.id.in_(finished)))
+            outbox.remove(self.database, finished)
         self._dispatch(outgoing)
 
     def deliver_row(self, row: Any) -> None:
         """Queue what an outbox row (of an engine kind) carries."""
-        if row.kind == cron.OUTBOX_KIND:
+        if row.kind == outbox.Kind.CRON_START:
             self.start_from_outbox(row.id, row.payload)
-        elif row.kind == "TimerEvent":
+        elif row.kind == outbox.Kind.TIMER_EVENT:
             event = codec.decode(row.payload["event"])
             self._queue.put(
                 Envelope(event=event, outbox_id=row.id, timer_id=row.payload["timer_id"])
             )
-        elif row.kind == "ActionResult":
+        elif row.kind == outbox.Kind.ACTION_RESULT:
             self._queue.put(Envelope(event=codec.decode(row.payload), outbox_id=row.id))
         else:
             command = codec.decode(row.payload)
@@ -444,10 +436,7 @@ class Runtime:
             self._dispatch(self.stepper.notify_parent(failed, item.outbox_id))
         elif item.outbox_id is not None:
             log.warning("scheduled start failed", extra={"error": _message(exc)})
-            with self.database.transaction() as connection:
-                connection.execute(
-                    sa.delete(tables.outbox).where(tables.outbox.c.id == item.outbox_id)
-                )
+            outbox.remove(self.database, [item.outbox_id])
         if request.future is not None:
             request.future.set_exception(exc)
 
@@ -493,12 +482,7 @@ class Runtime:
         guard = Guard("engine-dispatch", self.health)
         while True:
             try:
-                with self.database.transaction() as connection:
-                    connection.execute(
-                        sa.update(tables.outbox)
-                        .where(tables.outbox.c.id.in_(handed))
-                        .values(claimed_until=in_flight.HANDED)
-                    )
+                outbox.hand(self.database, handed)
             except Exception as exc:
                 if not is_outage(exc) or self._stopping.is_set():
                     guard.succeeded()
@@ -512,13 +496,12 @@ class Runtime:
     def start_from_outbox(self, outbox_id: str, payload: Mapping[str, Any]) -> None:
         """Start a workflow that a durable outbox row asks for (cron triggers)."""
         try:
-            found = definitions.find_workflow(
+            found = sources.find_workflow(
                 self.database, str(payload["workflow"]), namespace=str(payload.get("namespace", ""))
             )
         except errors.NotFoundError as exc:
             log.warning("cron trigger workflow is gone", extra={"error": exc.message})
-            with self.database.transaction() as connection:
-                connection.execute(sa.delete(tables.outbox).where(tables.outbox.c.id == outbox_id))
+            outbox.remove(self.database, [outbox_id])
             return
         params = dict(payload.get("params") or {})
         if found.namespace:
@@ -542,7 +525,7 @@ class Runtime:
         self, command: commands.StartSubworkflow, outbox_id: str | None
     ) -> StartItem:
         try:
-            found: definitions.FoundWorkflow | None = definitions.find_workflow(
+            found: sources.FoundWorkflow | None = sources.find_workflow(
                 self.database,
                 command.workflow_name,
                 namespace=command.namespace,

@@ -7,10 +7,11 @@ from datetime import datetime
 from typing import Any
 
 from sirocco.engine import events
-from sirocco.runtime import codec, outbox
+from sirocco.runtime import codec
 from sirocco.runtime.cron import CronThread
 from sirocco.runtime.health import Health
 from sirocco.runtime.timers import TimerThread
+from sirocco.store import outbox
 from sirocco.store.database import Database
 
 
@@ -38,7 +39,7 @@ class Scheduler:
     def _timer_due(self, timer_id: str, event: events.Event) -> None:
         outbox.put(
             self._database,
-            "TimerEvent",
+            outbox.Kind.TIMER_EVENT,
             {"timer_id": timer_id, "event": codec.encode(event)},
             now=self._clock(),
             workflow_execution_id=event.workflow_execution_id,

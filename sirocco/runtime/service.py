@@ -9,16 +9,14 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-import sqlalchemy as sa
-
 from sirocco import errors
 from sirocco.actions import runner
 from sirocco.engine import commands, events
 from sirocco.engine.states import INCOMPLETE, TERMINAL, State
-from sirocco.runtime import codec, definitions, outbox
+from sirocco.runtime import codec
 from sirocco.runtime.loop import Runtime, utcnow
 from sirocco.runtime.steps import StartItem
-from sirocco.store import executions, tables
+from sirocco.store import executions, lookups, outbox, rows, sources
 from sirocco.store.database import Database
 
 log = logging.getLogger("sirocco.service")
@@ -57,7 +55,7 @@ class Service:
         """
         if execution_id is not None and self._execution_row(execution_id, required=False):
             return execution_id
-        found = definitions.find_workflow(self.database, workflow, namespace=namespace)
+        found = sources.find_workflow(self.database, workflow, namespace=namespace)
         start_params = dict(params or {})
         env = start_params.get("env")
         if isinstance(env, str):
@@ -129,15 +127,8 @@ class Service:
         the whole tree in one batch, and no child starts once the root is
         CANCELLED (the start checks it), so a recursion stops spawning.
         """
-        table = tables.workflow_executions
         with self.runtime.database.read() as connection:
-            below = connection.execute(
-                sa.select(table.c.id).where(
-                    table.c.root_execution_id == root_execution_id,
-                    table.c.state.not_in([str(state) for state in TERMINAL]),
-                )
-            ).scalars()
-            ids = list(below)
+            ids = lookups.unfinished_below(connection, root_execution_id)
         for child_id in ids:
             self.runtime.submit(
                 events.StopWorkflow(
@@ -191,13 +182,7 @@ class Service:
             )
         params = dict(row.params or {})
         params["env"] = _deep_merge(params.get("env") or {}, env)
-        table = tables.workflow_executions
-        with self.database.transaction() as connection:
-            connection.execute(
-                sa.update(table)
-                .where(table.c.id == execution_id)
-                .values(params=params, updated_at=utcnow(), version=table.c.version + 1)
-            )
+        rows.set_params(self.database, execution_id, params, now=utcnow())
 
     def delete_execution(self, execution_id: str, *, force: bool = False) -> None:
         row = self._execution_row(execution_id)
@@ -281,8 +266,7 @@ class Service:
                 "state_info": outcome.message if outcome is not None else None,
                 "output": outcome.result if outcome is not None else None,
             }
-        with self.database.transaction() as connection:
-            connection.execute(sa.insert(tables.action_executions), [executions.action_row(record)])
+        rows.insert_action(self.database, record)
         command = commands.RunAction(
             action_execution_id=record.id,
             workflow_execution_id=None,
@@ -307,7 +291,7 @@ class Service:
             # the action's id, as a workflow action's row has (its executor deletes it).
             outbox.put(
                 self.database,
-                outbox.RUN_ACTION,
+                outbox.Kind.RUN_ACTION,
                 codec.encode(command),
                 now=utcnow(),
                 row_id=record.id,
@@ -316,11 +300,7 @@ class Service:
 
     def complete_action(self, action_execution_id: str, *, state: str, output: Any) -> None:
         """Deliver an action's result (async actions, or a manual completion)."""
-        table = tables.action_executions
-        with self.database.read() as connection:
-            row = connection.execute(
-                sa.select(table).where(table.c.id == action_execution_id)
-            ).first()
+        row = rows.action_execution(self.database, action_execution_id)
         if row is None:
             raise errors.NotFoundError(f"Action execution not found [id={action_execution_id}]")
         target = State(state)
@@ -364,11 +344,7 @@ class Service:
             )
 
     def _action_dict(self, action_execution_id: str) -> Mapping[str, Any]:
-        table = tables.action_executions
-        with self.database.read() as connection:
-            row = connection.execute(
-                sa.select(table).where(table.c.id == action_execution_id)
-            ).one()
+        row = rows.action_execution(self.database, action_execution_id)
         return executions.action_row(executions.action_record(row))
 
     # ------------------------------------------------------------ helpers
@@ -378,27 +354,19 @@ class Service:
         self.runtime.barrier().result(START_TIMEOUT)
 
     def _execution_row(self, execution_id: str, *, required: bool = True) -> Any:
-        table = tables.workflow_executions
-        with self.database.read() as connection:
-            row = connection.execute(sa.select(table).where(table.c.id == execution_id)).first()
+        row = rows.workflow_execution(self.database, execution_id)
         if row is None and required:
             raise errors.NotFoundError(f"Workflow execution not found [id={execution_id}]")
         return row
 
     def _task_row(self, task_execution_id: str) -> Any:
-        table = tables.task_executions
-        with self.database.read() as connection:
-            row = connection.execute(
-                sa.select(table).where(table.c.id == task_execution_id)
-            ).first()
+        row = rows.task_execution(self.database, task_execution_id)
         if row is None:
             raise errors.NotFoundError(f"Task execution not found [id={task_execution_id}]")
         return row
 
     def _environment(self, name: str) -> Mapping[str, Any]:
-        table = tables.environments
-        with self.database.read() as connection:
-            row = connection.execute(sa.select(table).where(table.c.name == name)).first()
+        row = rows.environment(self.database, name)
         if row is None:
             raise errors.NotFoundError(f"Environment not found [name={name}]")
         return dict(row.variables or {})

@@ -21,21 +21,18 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
-
-import sqlalchemy as sa
+from typing import Any
 
 from sirocco import engine, errors, expressions
 from sirocco.engine import commands, events, records
-from sirocco.engine.states import TERMINAL, State
+from sirocco.engine.states import TERMINAL
 from sirocco.limits import DEFAULT as DEFAULT_LIMITS
 from sirocco.limits import Limits
 from sirocco.runtime import codec
-from sirocco.runtime.lookup import StoreLookup
+from sirocco.runtime.lookup import StepLookup, StoreLookup
 from sirocco.runtime.specs import SpecCache
-from sirocco.runtime.timers import CLAIM_FOR
-from sirocco.store import executions, tables
-from sirocco.store.database import Database
+from sirocco.store import executions, lookups, outbox, timers, writer
+from sirocco.store.database import Connection, Database
 
 log = logging.getLogger("sirocco.engine")
 
@@ -132,80 +129,15 @@ class _OutboxRow:
     target: str | None = None
 
     def row(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "workflow_execution_id": self.workflow_execution_id,
-            "kind": self.kind,
-            "payload": codec.encode(self.payload),
-            "created_at": self.created_at,
-            "claimed_until": self.claimed_until,
-            "target": self.target,
-        }
-
-
-@dataclass(slots=True)
-class _Writes:
-    """What a batch writes, per table and kind, until flushed (parents before children).
-
-    Records and commands are kept as they are and made into rows only when
-    flushed, a chunk at a time (``executions.execute_many``): a step that starts
-    a with-items task of 100,000 items would otherwise hold 100,000 row dicts,
-    and as many encoded payloads, on top of the records.
-    """
-
-    new_workflows: list[records.WorkflowExecution] = field(default_factory=list)
-    workflow_updates: list[records.WorkflowExecution] = field(default_factory=list)
-    bumps: list[str] = field(default_factory=list)
-    new_tasks: list[records.TaskExecution] = field(default_factory=list)
-    task_updates: list[records.TaskExecution] = field(default_factory=list)
-    new_actions: list[records.ActionExecution] = field(default_factory=list)
-    action_updates: list[records.ActionExecution] = field(default_factory=list)
-    outbox: list[_OutboxRow] = field(default_factory=list)
-    timers: list[dict[str, Any]] = field(default_factory=list)
-
-    def flush(self, connection: sa.Connection) -> None:
-        """Write everything collected (parents before children), then forget it."""
-        executions.insert_rows(
-            connection,
-            tables.workflow_executions,
-            (executions.workflow_row(record) for record in self.new_workflows),
+        return outbox.row(
+            id=self.id,
+            kind=self.kind,
+            payload=codec.encode(self.payload),
+            created_at=self.created_at,
+            workflow_execution_id=self.workflow_execution_id,
+            claimed_until=self.claimed_until,
+            target=self.target,
         )
-        executions.update_workflows(
-            connection, (executions.workflow_update_row(record) for record in self.workflow_updates)
-        )
-        executions.execute_many(
-            connection, _BUMP_VERSION, ({"execution_id": item} for item in self.bumps)
-        )
-        _write_records(
-            connection, tables.task_executions, executions.task_row, self.new_tasks,
-            self.task_updates,
-        )  # fmt: skip
-        _write_records(
-            connection, tables.action_executions, executions.action_row, self.new_actions,
-            self.action_updates,
-        )  # fmt: skip
-        executions.execute_many(connection, _INSERT_OUTBOX, (item.row() for item in self.outbox))
-        executions.execute_many(connection, _INSERT_TIMER, self.timers)
-        for kept in (
-            self.new_workflows, self.workflow_updates, self.bumps, self.new_tasks,
-            self.task_updates, self.new_actions, self.action_updates, self.outbox, self.timers,
-        ):  # fmt: skip
-            kept.clear()
-
-
-Written = TypeVar("Written", records.TaskExecution, records.ActionExecution)
-
-
-def _write_records(
-    connection: sa.Connection,
-    table: sa.Table,
-    row: Callable[[Written], dict[str, Any]],
-    new: Sequence[Written],
-    changed: Sequence[Written],
-) -> None:
-    """Insert the new records of a table, then update the changed ones (rows built lazily)."""
-    executions.insert_rows(connection, table, map(row, new))
-    executions.update_rows(connection, table, map(row, changed))
 
 
 _random = random.Random()  # seeded from os.urandom; ids need uniqueness, not secrecy
@@ -297,13 +229,13 @@ class Stepper:
         """
         result = BatchResult()
         touched: list[tuple[str, int, engine.Snapshot]] = []
-        writes = _Writes()
+        writes = writer.Writes()
         try:
             with self.database.transaction() as connection:
-                self.lookup.bind(connection)
+                lookup = self.lookup.bound(connection)
                 for item in starts:
                     try:
-                        started = self._start_in(connection, item, writes, result.outgoing)
+                        started = self._start_in(connection, lookup, item, writes, result.outgoing)
                     except errors.SiroccoError as exc:
                         result.failed_starts.append((item, exc))
                         continue
@@ -314,7 +246,7 @@ class Stepper:
                 writes.flush(connection)
                 for execution_id, envelopes in groups.items():
                     stepped = self._step_in(
-                        connection, execution_id, envelopes, writes, result.outgoing
+                        connection, lookup, execution_id, envelopes, writes, result.outgoing
                     )
                     if stepped is not None:
                         touched.append((execution_id, stepped[0], stepped[1]))
@@ -325,8 +257,6 @@ class Stepper:
             for execution_id in groups:
                 self.snapshots.drop(execution_id)
             raise
-        finally:
-            self.lookup.bind(None)
         for execution_id, version, snapshot in touched:
             self._cache(execution_id, version, snapshot)
         return result
@@ -347,17 +277,18 @@ class Stepper:
 
     def _step_in(
         self,
-        connection: sa.Connection,
+        connection: Connection,
+        lookup: StepLookup,
         execution_id: str,
         envelopes: Sequence[Envelope],
-        writes: _Writes,
+        writes: writer.Writes,
         outgoing: Outgoing,
     ) -> tuple[int, engine.Snapshot] | None:
         envelopes = self._consume(connection, envelopes)
         row = executions.lock_workflow(connection, execution_id)
         if row is None or not envelopes:
             return None
-        snapshot = self._snapshot(connection, row)
+        snapshot = self._snapshot(connection, lookup, row)
         wanted = [
             envelope.event.action_execution_id
             for envelope in envelopes
@@ -380,8 +311,9 @@ class Stepper:
                 ),
                 snapshot,
                 pending,
+                lookup,
             )
-            self._rounds(snapshot, pending, budget)
+            self._rounds(snapshot, pending, budget, lookup)
         except BaseException:
             self.snapshots.drop(execution_id)
             raise
@@ -389,7 +321,12 @@ class Stepper:
         return row.version + 1, snapshot
 
     def _start_in(
-        self, connection: sa.Connection, item: StartItem, writes: _Writes, outgoing: Outgoing
+        self,
+        connection: Connection,
+        lookup: StepLookup,
+        item: StartItem,
+        writes: writer.Writes,
+        outgoing: Outgoing,
     ) -> engine.Snapshot | None:
         if not item.definition:
             raise errors.NotFoundError(
@@ -397,10 +334,14 @@ class Stepper:
             )
         spec = self.specs.workflow(item.spec_name, item.definition, item.workbook)
         if item.outbox_id is not None:
-            connection.execute(_DELETE_OUTBOX, {"ids": [item.outbox_id]})
+            outbox.delete(connection, [item.outbox_id])
         if executions.lock_workflow(connection, item.execution_id) is not None:
             return None  # started already (a redelivered request)
-        if item.parent_execution_id is not None and _stopped_above(connection, item):
+        if item.parent_execution_id is not None and lookups.stopped_above(
+            connection,
+            parent_execution_id=item.parent_execution_id,
+            root_execution_id=item.root_execution_id,
+        ):
             # The parent ended, or the root was cancelled, before this start came
             # through (also when it comes again after a restart): a child never
             # starts then, so a cancelled recursion stops spawning.
@@ -416,7 +357,7 @@ class Stepper:
             params=item.params,
             now=self.clock(),
             new_id=new_id,
-            lookup=self.lookup,
+            lookup=lookup,
             description=item.description,
             namespace=item.namespace,
             workflow_id=item.workflow_id,
@@ -425,30 +366,30 @@ class Stepper:
             parent_execution_id=item.parent_execution_id,
             budget=self.budget(),
         )
-        project_id = item.project_id or _project_of(connection, item.root_execution_id)
+        project_id = item.project_id or lookups.project_of(connection, item.root_execution_id)
         if project_id is not None:
             decision = _owned_by(decision, item.execution_id, project_id)
         workflow = next(record for record in decision.workflows if record.id == item.execution_id)
-        snapshot = engine.Snapshot(workflow, [], [], self.lookup)
+        snapshot = engine.Snapshot(workflow, [], [], lookup)
         pending = _Pending(workflow_is_new=True)
-        self._absorb(decision, snapshot, pending)
+        self._absorb(decision, snapshot, pending, lookup)
         del decision  # not kept once absorbed (see ``_absorb``)
         # No inline rounds here: the caller waits for the start (POST /v2/executions);
         # the results of inline actions are decided in the next batch.
         self._write(writes, pending, outgoing)
         return snapshot
 
-    def _consume(self, connection: sa.Connection, envelopes: Sequence[Envelope]) -> list[Envelope]:
+    def _consume(self, connection: Connection, envelopes: Sequence[Envelope]) -> list[Envelope]:
         """Delete the rows that carried the events; keep only events whose row was still
         there (a row already gone means its event was applied before: a duplicate)."""
         outbox_ids = [item.outbox_id for item in envelopes if item.outbox_id is not None]
         timer_ids = [item.timer_id for item in envelopes if item.timer_id is not None]
         gone: set[str] = set()
         if outbox_ids:
-            deleted = set(connection.execute(_DELETE_OUTBOX, {"ids": outbox_ids}).scalars())
+            deleted = outbox.delete(connection, outbox_ids)
             gone.update(item for item in outbox_ids if item not in deleted)
         if timer_ids:
-            deleted = set(connection.execute(_DELETE_TIMERS, {"ids": timer_ids}).scalars())
+            deleted = timers.delete(connection, timer_ids)
             gone.update(item for item in timer_ids if item not in deleted)
         # An action completed through the API: its RunAction row (id = action id) is done.
         completed_elsewhere = [
@@ -457,30 +398,31 @@ class Stepper:
             if isinstance(item.event, events.ActionCompleted) and item.outbox_id is None
         ]
         if completed_elsewhere:
-            connection.execute(_DELETE_OUTBOX, {"ids": completed_elsewhere})
+            outbox.delete(connection, completed_elsewhere)
         if not gone:
             return list(envelopes)
         return [
             item for item in envelopes if item.outbox_id not in gone and item.timer_id not in gone
         ]
 
-    def _snapshot(self, connection: sa.Connection, row: Any) -> engine.Snapshot:
+    def _snapshot(self, connection: Connection, lookup: StepLookup, row: Any) -> engine.Snapshot:
         cached = self.snapshots.get(row.id, row.version)
         if cached is not None:
+            cached.lookup = lookup  # kept between steps; it asks through this step's connection
             return cached
         spec = self.specs.workflow(row.workflow_name, row.definition, row.workbook_name)
         workflow = executions.workflow_record(row, spec)
         tasks = executions.load_tasks(connection, row.id)
-        return engine.Snapshot(workflow, tasks, [], self.lookup)
+        return engine.Snapshot(workflow, tasks, [], lookup)
 
     def notify_parent(self, event: events.Event, outbox_id: str | None) -> Outgoing:
         """A sub-workflow could not start: tell its parent through a durable outbox row."""
         outgoing = Outgoing()
         with self.database.transaction() as connection:
             if outbox_id is not None:
-                connection.execute(_DELETE_OUTBOX, {"ids": [outbox_id]})
+                outbox.delete(connection, [outbox_id])
             pending = _Pending(commands=[commands.SendEvent(event=event)])
-            writes = _Writes()
+            writes = writer.Writes()
             self._write(writes, pending, outgoing)
             writes.flush(connection)
         return outgoing
@@ -488,7 +430,11 @@ class Stepper:
     # ------------------------------------------------------------ deciding
 
     def _absorb(
-        self, decision: engine.Decision, snapshot: engine.Snapshot, pending: _Pending
+        self,
+        decision: engine.Decision,
+        snapshot: engine.Snapshot,
+        pending: _Pending,
+        lookup: StepLookup,
     ) -> None:
         """Fold one round's decision into the snapshot and the pending writes.
 
@@ -506,7 +452,7 @@ class Stepper:
                 pending.new_tasks[task.id] = task
             else:
                 pending.task_updates[task.id] = task
-        stored = self.lookup.loaded_action_ids()
+        stored = lookup.loaded
         for action in decision.actions:
             if action.id in pending.new_actions or (
                 action.id not in pending.action_updates
@@ -531,7 +477,11 @@ class Stepper:
         return expressions.Budget(self.limits, self.monotonic)
 
     def _rounds(
-        self, snapshot: engine.Snapshot, pending: _Pending, budget: expressions.Budget
+        self,
+        snapshot: engine.Snapshot,
+        pending: _Pending,
+        budget: expressions.Budget,
+        lookup: StepLookup,
     ) -> None:
         """Decide on the results of actions run inside the step, round after round."""
         rounds = 0
@@ -543,6 +493,7 @@ class Stepper:
                 engine.decide(snapshot, batch, now=self.clock(), new_id=new_id, budget=budget),
                 snapshot,
                 pending,
+                lookup,
             )
             rounds += 1
 
@@ -550,7 +501,7 @@ class Stepper:
 
     def _write(
         self,
-        writes: _Writes,
+        writes: writer.Writes,
         pending: _Pending,
         outgoing: Outgoing,
         *,
@@ -558,7 +509,7 @@ class Stepper:
     ) -> None:
         """Add one execution's changes to the batch's writes (flushed together)."""
         now = self.clock()
-        claim_until = now + CLAIM_FOR  # one value for every row this call writes
+        claim_until = now + outbox.CLAIM_FOR  # one value for every row this call writes
         workflow = pending.workflow
         if workflow is not None:
             if pending.workflow_is_new:
@@ -613,7 +564,7 @@ class Stepper:
                     _OutboxRow(
                         id=outbox_id,
                         workflow_execution_id=getattr(command, "workflow_execution_id", None),
-                        kind=type(command).__name__,
+                        kind=outbox.Kind(type(command).__name__),
                         payload=command,
                         created_at=now,
                         # This process delivers the events it made itself, right after the
@@ -630,7 +581,7 @@ class Stepper:
                 _OutboxRow(
                     id=outbox_id,
                     workflow_execution_id=event.workflow_execution_id,
-                    kind="ActionResult",
+                    kind=outbox.Kind.ACTION_RESULT,
                     payload=event,
                     created_at=now,
                     claimed_until=claim_until,
@@ -647,47 +598,6 @@ class Stepper:
             self.snapshots.drop(execution_id)
         else:
             self.snapshots.put(execution_id, version, snapshot)
-
-
-def _stopped_above(connection: sa.Connection, item: StartItem) -> bool:
-    table = tables.workflow_executions
-    ids = {item.parent_execution_id, item.root_execution_id} - {None}
-    found = dict(
-        connection.execute(sa.select(table.c.id, table.c.state).where(table.c.id.in_(ids))).all()
-    )
-    parent_state = found.get(item.parent_execution_id)
-    return parent_state in TERMINAL or found.get(item.root_execution_id) == str(State.CANCELLED)
-
-
-_DELETE_OUTBOX = (
-    sa.delete(tables.outbox)
-    .where(tables.outbox.c.id.in_(sa.bindparam("ids", expanding=True)))
-    .returning(tables.outbox.c.id)
-)
-_DELETE_TIMERS = (
-    sa.delete(tables.timers)
-    .where(tables.timers.c.id.in_(sa.bindparam("ids", expanding=True)))
-    .returning(tables.timers.c.id)
-)
-_INSERT_OUTBOX = sa.insert(tables.outbox)
-_INSERT_TIMER = sa.insert(tables.timers)
-_BUMP_VERSION = (
-    sa.update(tables.workflow_executions)
-    .where(tables.workflow_executions.c.id == sa.bindparam("execution_id"))
-    .values(version=tables.workflow_executions.c.version + 1)
-)
-
-
-def _project_of(connection: sa.Connection, root_execution_id: str | None) -> str | None:
-    """The project of a sub-workflow: its root execution's."""
-    if root_execution_id is None:
-        return None
-    found = connection.execute(
-        sa.select(tables.workflow_executions.c.project_id).where(
-            tables.workflow_executions.c.id == root_execution_id
-        )
-    ).scalar()
-    return None if found is None else str(found)
 
 
 def _owned_by(decision: engine.Decision, execution_id: str, project_id: str) -> engine.Decision:

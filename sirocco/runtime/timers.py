@@ -10,20 +10,20 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta
-
-import sqlalchemy as sa
+from datetime import datetime
 
 from sirocco.engine import events
 from sirocco.runtime import codec
 from sirocco.runtime.health import Guard, Health
-from sirocco.store import tables
+from sirocco.store import timers
 from sirocco.store.database import Database
 
 log = logging.getLogger("sirocco.timers")
 
-CLAIM_FOR = timedelta(seconds=60)
+CLAIM_FOR = timers.CLAIM_FOR
 IDLE_POLL = 1.0
+#: Due timers leased per pass.
+BATCH = 1000
 
 
 class TimerThread:
@@ -80,35 +80,12 @@ class TimerThread:
     def fire_due(self) -> float:
         """Deliver every due timer; return seconds until the next one (capped)."""
         now = self._clock()
-        table = tables.timers
-        unclaimed = sa.or_(table.c.claimed_until.is_(None), table.c.claimed_until < now)
-        with self._database.read() as connection:
-            due = connection.execute(
-                sa.select(table.c.id).where(table.c.due <= now, unclaimed).limit(1)
-            ).first()
-            if due is None:
-                upcoming = connection.execute(
-                    sa.select(sa.func.min(table.c.due)).where(unclaimed)
-                ).scalar()
-                return _seconds_until(upcoming, now)
-        with self._database.transaction() as connection:
-            rows = list(
-                connection.execute(
-                    sa.select(table.c.id, table.c.payload)
-                    .where(table.c.due <= now, unclaimed)
-                    .order_by(table.c.due)
-                    .limit(1000)
-                )
-            )
-            if rows:
-                connection.execute(
-                    sa.update(table)
-                    .where(table.c.id.in_([row.id for row in rows]), unclaimed)
-                    .values(claimed_until=now + CLAIM_FOR)
-                )
-        for row in rows:
-            self._deliver(row.id, codec.decode(row.payload))
-        return 0.0 if len(rows) == 1000 else 0.001
+        rows, upcoming = timers.claim_due(self._database, now, limit=BATCH)
+        if not rows:
+            return _seconds_until(upcoming, now)
+        for timer_id, payload in rows:
+            self._deliver(timer_id, codec.decode(payload))
+        return 0.0 if len(rows) == BATCH else 0.001
 
 
 def _seconds_until(due: datetime | None, now: datetime) -> float:

@@ -16,6 +16,9 @@ from sirocco import errors
 
 DB_ENV = "SIROCCO_DB"
 
+#: The connection a transaction runs on (callers outside the store name it by this).
+Connection = sa.Connection
+
 
 def default_url() -> str:
     """``$SIROCCO_DB``, else a SQLite file under the user's data directory."""
@@ -121,3 +124,11 @@ def _configure_sqlite(engine: sa.Engine) -> None:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             connection.exec_driver_sql("BEGIN")
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database can't be used now (down, restarting, locked, a
+    deadlock) rather than that the work is wrong: the same work may be tried again."""
+    if isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError)):
+        return True
+    return isinstance(exc, sa.exc.DBAPIError) and bool(exc.connection_invalidated)

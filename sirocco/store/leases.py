@@ -17,13 +17,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from sirocco.store import tables
+from sirocco.store import outbox, tables
 
-RUN_ACTION = "RunAction"
-ACTION_RESULT = "ActionResult"
+RUN_ACTION = outbox.Kind.RUN_ACTION
+ACTION_RESULT = outbox.Kind.ACTION_RESULT
 #: A lease that never runs out: the action is asynchronous (its result comes through the
 #: API), or its executor is this process (the embedded server recovers it at start).
-FOREVER = datetime(9999, 12, 31)
+FOREVER = outbox.HANDED
 
 _outbox = tables.outbox
 

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
+from sirocco import errors
+from sirocco.store import preinstalled
 from sirocco.store.database import Database
 
 if TYPE_CHECKING:
@@ -139,3 +141,16 @@ def _single(value: str | Sequence[str] | None) -> str | None:
     if value is None or isinstance(value, str):
         return value
     return ", ".join(value)
+
+
+def prepare(database: Database) -> None:
+    """Upgrade the schema and store the preinstalled actions; a database that cannot be
+    opened is a ConfigurationError naming it (its password hidden)."""
+    try:
+        upgrade(database)
+    except sa.exc.DBAPIError as exc:
+        database.dispose()
+        url = sa.engine.make_url(database.url).render_as_string(hide_password=True)
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise errors.ConfigurationError(f"Can't open the database {url}: {reason}") from exc
+    preinstalled.populate(database)

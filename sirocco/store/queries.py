@@ -60,6 +60,9 @@ __all__ = [
     "sort_order",
 ]
 
+#: Rows to keep: fields equal to values (by field name), or conditions already built.
+Where = Mapping[str, Any] | Sequence[sa.ColumnElement[bool]] | None
+
 OPERATORS: tuple[str, ...] = ("eq", "neq", "gt", "gte", "lt", "lte", "in", "nin", "has")
 MAX_LIMIT = 1000
 
@@ -93,11 +96,18 @@ def get_row(
     connection: sa.Connection,
     view: View,
     *,
-    where: Sequence[sa.ColumnElement[bool]],
+    where: Where = None,
+    conditions: Sequence[sa.ColumnElement[bool]] = (),
     fields: Sequence[str] = (),
 ) -> dict[str, Any] | None:
-    """The first row of ``view`` matching ``where`` (all fields, or only ``fields``)."""
-    query = _select(view, fields).select_from(view.source).where(*where).limit(1)
+    """The first row of ``view`` whose fields equal ``where`` and that meets ``conditions``
+    (all fields, or only ``fields``)."""
+    query = (
+        _select(view, fields)
+        .select_from(view.source)
+        .where(*_equal(view, where), *conditions)
+        .limit(1)
+    )
     return _finished(connection, view, connection.execute(query).first())
 
 
@@ -151,11 +161,13 @@ def list_rows(
     page: Page,
     *,
     fields: Sequence[str] = (),
-    where: Sequence[sa.ColumnElement[bool]] = (),
+    where: Where = None,
+    conditions: Sequence[sa.ColumnElement[bool]] = (),
 ) -> list[dict[str, Any]]:
-    """One page of ``view`` (rows as dicts keyed by field name)."""
+    """One page of ``view`` (rows as dicts keyed by field name) among the rows whose
+    fields equal ``where`` and that meet ``conditions``."""
     keys, directions = sort_order(view, page)
-    query = _select(view, fields).select_from(view.source).where(*where)
+    query = _select(view, fields).select_from(view.source).where(*_equal(view, where), *conditions)
     query = query.where(*[_condition(view, item) for item in page.filters])
     for tag in page.tags:
         query = query.where(_text(view.columns["tags"]).like(f'%"{_escape(tag)}"%', escape="\\"))
@@ -211,6 +223,14 @@ def _finish(connection: sa.Connection, view: View, rows: list[dict[str, Any]]) -
         for name in list(row):
             if name.startswith("_"):
                 del row[name]
+
+
+def _equal(view: View, where: Where) -> list[sa.ColumnElement[bool]]:
+    if where is None:
+        return []
+    if isinstance(where, Mapping):
+        return [_stored(view, name) == value for name, value in where.items()]
+    return list(where)
 
 
 def _stored(view: View, name: str) -> sa.ColumnElement[Any]:

@@ -21,8 +21,7 @@ from sirocco import lang
 from sirocco.cli.embedded import open_embedded
 from sirocco.cli.main import main
 from sirocco.lang import specs
-from sirocco.runtime import definitions
-from sirocco.store import tables
+from sirocco.store import sources, tables
 from tests.conformance import casekit
 
 
@@ -54,7 +53,7 @@ def _store_definitions(db_url: str, text: str) -> None:
         workflows, actions = list(document.workflows.values()), []
     app = open_embedded(db_url, start=False)
     try:
-        definitions.save_for_run(
+        sources.save_for_run(
             app.parts.database,
             [(spec.name, spec.definition, spec.input_text(), spec.workbook) for spec in workflows],
             [(spec.name, spec.definition, spec.input_text(), spec.workbook) for spec in actions],

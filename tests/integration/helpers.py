@@ -17,10 +17,10 @@ from sirocco.executor.pool import ExecutorPool
 from sirocco.lang import specs
 from sirocco.limits import DEFAULT as DEFAULT_LIMITS
 from sirocco.limits import Limits
-from sirocco.runtime import compose, definitions
+from sirocco.runtime import compose
 from sirocco.runtime.loop import Runtime, utcnow
 from sirocco.runtime.service import Service
-from sirocco.store import migrate, tables
+from sirocco.store import migrate, sources, tables
 from sirocco.store.database import Database
 from tests import waiting
 from tests.integration import custom_actions
@@ -104,7 +104,7 @@ def deploy(app: Embedded, text: str, *, namespace: str = "") -> None:
         actions = list(document.actions.values())
     else:
         workflows = list(document.workflows.values())
-    definitions.save_for_run(
+    sources.save_for_run(
         app.parts.database,
         [(spec.name, spec.definition, spec.input_text(), spec.workbook) for spec in workflows],
         [(spec.name, spec.definition, spec.input_text(), spec.workbook) for spec in actions],

@@ -6,8 +6,7 @@ import threading
 
 import sqlalchemy as sa
 
-from sirocco.runtime import compose
-from sirocco.store import migrate, tables
+from sirocco.store import migrate, preinstalled, tables
 from sirocco.store.database import Database
 
 
@@ -22,7 +21,7 @@ def test_processes_starting_together_store_the_preinstalled_actions_once(
         database = Database(database_url)  # each "process" has its own connections
         try:
             ready.wait()
-            compose.populate(database)
+            preinstalled.populate(database)
         except BaseException as exc:  # reported below
             failures.append(exc)
         finally:

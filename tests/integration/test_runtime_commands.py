@@ -12,8 +12,7 @@ import sqlalchemy as sa
 
 from sirocco import errors
 from sirocco.cli.embedded import Embedded
-from sirocco.runtime import cron
-from sirocco.store import tables, triggers
+from sirocco.store import cron, tables, triggers
 from tests.integration import helpers
 from tests.waiting import BOUND
 

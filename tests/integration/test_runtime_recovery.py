@@ -19,9 +19,9 @@ import sqlalchemy as sa
 from sirocco.cli.embedded import Embedded
 from sirocco.engine import commands, events
 from sirocco.engine.states import State
-from sirocco.runtime import definitions, timers
+from sirocco.runtime import timers
 from sirocco.runtime.steps import Envelope, StartItem
-from sirocco.store import tables
+from sirocco.store import sources, tables
 from tests.integration import helpers
 from tests.waiting import BOUND
 
@@ -99,7 +99,7 @@ items:
 
 
 def _start_item(app: Embedded, workflow: str, workflow_input: dict[str, Any]) -> StartItem:
-    found = definitions.find_workflow(app.parts.database, workflow)
+    found = sources.find_workflow(app.parts.database, workflow)
     return StartItem(
         spec_name=found.name,
         definition=found.definition,

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from sirocco import errors
 from sirocco.api import deps
-from sirocco.api.ui import access, reads, templating, views
+from sirocco.api.ui import access, templating, views
 from sirocco.api.ui.executions import guarded
 from sirocco.lang import parser
-from sirocco.store import queries, tables
+from sirocco.store import pages as reads
+from sirocco.store import queries
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(access.viewer)])
 
@@ -33,11 +33,7 @@ def workflow_page(request: Request, identifier: str, database: deps.DatabaseDep)
             row = reads.by_id_or_name(connection, queries.WORKFLOWS, identifier)
             if row is None:
                 raise errors.NotFoundError(f"Workflow not found [identifier={identifier}]")
-            workbook = connection.execute(
-                sa.select(tables.workflow_definitions.c.workbook_name).where(
-                    tables.workflow_definitions.c.id == row["id"]
-                )
-            ).scalar()
+            workbook = reads.workbook_of_workflow(connection, row["id"])
             executions = reads.executions_of_workflow(connection, row["name"])
         now = deps.now()
         for item in executions:

@@ -12,7 +12,8 @@ from starlette.responses import JSONResponse, Response
 
 from sirocco import errors
 from sirocco.api import deps
-from sirocco.api.ui import access, reads, templating, views
+from sirocco.api.ui import access, templating, views
+from sirocco.store import pages as reads
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(access.viewer)])
 EXPLAIN_PATH = "/v2/executions/{execution_id}/explain"

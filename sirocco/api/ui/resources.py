@@ -6,7 +6,8 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from sirocco.api import deps
-from sirocco.api.ui import access, reads, templating
+from sirocco.api.ui import access, templating
+from sirocco.store import pages as reads
 from sirocco.store import queries
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(access.viewer)])

@@ -8,8 +8,9 @@ from datetime import datetime
 from typing import Any
 
 from sirocco import errors
-from sirocco.api.ui import graph, layout, reads
+from sirocco.api.ui import graph, layout
 from sirocco.lang import parser, specs
+from sirocco.store import pages as reads
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -21,8 +21,8 @@ from fastapi.testclient import TestClient
 
 from sirocco.api.app import create_app
 from sirocco.cli.embedded import Embedded, open_embedded
-from sirocco.runtime import cron
-from sirocco.store import definitions, migrate, tables, triggers
+from sirocco.runtime import cron as runtime_cron
+from sirocco.store import cron, definitions, migrate, outbox, tables, triggers
 from sirocco.store.database import Database
 from tests.waiting import BOUND, wait_for
 
@@ -95,7 +95,9 @@ def test_a_cron_trigger_starts_its_workflow_once_per_tick_and_counts_down(
     assert trigger["next_execution_time"] == first.strftime("%Y-%m-%d %H:%M:%S")
     clock = {"now": first - timedelta(seconds=1)}
     runtime = embedded.parts.runtime
-    scheduler = cron.CronThread(runtime.database, runtime.start_from_outbox, lambda: clock["now"])
+    scheduler = runtime_cron.CronThread(
+        runtime.database, runtime.start_from_outbox, lambda: clock["now"]
+    )
 
     assert scheduler.fire_due() == 0  # not yet
     clock["now"] = first
@@ -174,7 +176,7 @@ def test_a_claimed_tick_survives_a_crash_before_the_start(
         kinds = connection.execute(
             sa.select(tables.outbox.c.kind).where(tables.outbox.c.id == outbox_id)
         ).scalars()
-        assert list(kinds) == [cron.OUTBOX_KIND]
+        assert list(kinds) == [outbox.Kind.CRON_START]
     embedded.parts.runtime.recover()  # what a restarted process does first
     (started,) = _executions(client, 1)
     assert started["id"] == payload["execution_id"]
@@ -254,7 +256,7 @@ def test_concurrent_schedulers_never_start_the_same_tick_twice(
         assert len(second_tick) == len(set(second_tick)) == 30
         with setup.read() as connection:
             starts = connection.execute(
-                sa.select(sa.func.count()).where(tables.outbox.c.kind == cron.OUTBOX_KIND)
+                sa.select(sa.func.count()).where(tables.outbox.c.kind == outbox.Kind.CRON_START)
             ).scalar_one()
         assert starts == 60
     finally:

@@ -1,4 +1,5 @@
-"""Finding the workflow definition an execution starts from."""
+"""Where an execution's workflow definition comes from: found by id or name, or stored from
+a file for `sirocco run`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What the pages read: one page of executions by marker, an execution with its tasks.
+"""What the web view's pages read: one page of executions by marker, an execution with its tasks.
 
 Every query is bounded by an index: a page of executions is read by
 ``created_at`` (newest first) after a marker, and the task counts of that page
@@ -81,7 +81,9 @@ def executions_page(
         limit=limit,
         marker=filters.marker,
     )
-    return queries.list_rows(connection, queries.EXECUTIONS, page, fields=_LIST_FIELDS, where=where)
+    return queries.list_rows(
+        connection, queries.EXECUTIONS, page, fields=_LIST_FIELDS, conditions=where
+    )
 
 
 def task_counts(connection: sa.Connection, execution_ids: Sequence[str]) -> dict[str, TaskCount]:
@@ -168,7 +170,7 @@ def task_runtime(connection: sa.Connection, task_id: str) -> dict[str, Any]:
 def actions_of(connection: sa.Connection, task_id: str) -> list[dict[str, Any]]:
     """The action executions of one task, by item index."""
     page = queries.Page(sort_keys=("created_at",), sort_dirs=("asc",), limit=queries.MAX_LIMIT)
-    where = [_action.c.task_execution_id == task_id]
+    where = {"task_execution_id": task_id}
     return queries.list_rows(connection, queries.ACTION_EXECUTIONS, page, where=where)
 
 
@@ -185,10 +187,19 @@ def by_id_or_name(
 ) -> dict[str, Any] | None:
     """A definition by id, else by name (in any namespace, the first one)."""
     for column in (view.id_column, view.columns["name"]):
-        found = queries.get_row(connection, view, where=[column == identifier])
+        found = queries.get_row(connection, view, conditions=[column == identifier])
         if found is not None:
             return found
     return None
+
+
+def workbook_of_workflow(connection: sa.Connection, workflow_id: str) -> str | None:
+    """The workbook a stored workflow definition came from, if any."""
+    table = tables.workflow_definitions
+    found = connection.execute(
+        sa.select(table.c.workbook_name).where(table.c.id == workflow_id)
+    ).scalar()
+    return None if found is None else str(found)
 
 
 def executions_of_workflow(

@@ -1,0 +1,204 @@
+"""The outbox table: every command and event a transaction makes, until it is applied.
+
+A row is written in the transaction that makes the command. It is claimed
+before it is delivered: deleted at once (an executor taking a RunAction in the
+database transport), marked ``HANDED`` (an action handed to an executor that
+may run it), or leased until ``claimed_until`` (an event on its way to an
+engine; the step that applies it deletes the row). A lease that runs out
+because its process died is taken over by another process.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Iterable, Sequence
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+
+from sirocco.store import executions, tables
+from sirocco.store.database import Database
+
+
+class Kind(StrEnum):
+    """The kinds of work that travel between roles (the ``kind`` column of a row)."""
+
+    RUN_ACTION = "RunAction"
+    ACTION_RESULT = "ActionResult"
+    TIMER_EVENT = "TimerEvent"
+    START_SUBWORKFLOW = "StartSubworkflow"
+    NOTIFY_PARENT = "NotifyParent"
+    SEND_EVENT = "SendEvent"
+    CRON_START = "CronStart"
+
+
+#: Kinds an engine applies: events for executions and requests to start one.
+ENGINE_KINDS: tuple[Kind, ...] = (
+    Kind.SEND_EVENT,
+    Kind.NOTIFY_PARENT,
+    Kind.START_SUBWORKFLOW,
+    Kind.CRON_START,
+    Kind.ACTION_RESULT,
+    Kind.TIMER_EVENT,
+)
+
+#: How long a process may keep a row it leased before another takes it over.
+CLAIM_FOR = timedelta(seconds=60)
+#: ``claimed_until`` of a RunAction row once handed to an executor that may run it.
+HANDED = datetime(9999, 12, 31)
+
+_outbox = tables.outbox
+
+_DELETE = (
+    sa.delete(_outbox)
+    .where(_outbox.c.id.in_(sa.bindparam("ids", expanding=True)))
+    .returning(_outbox.c.id)
+)
+_INSERT = sa.insert(_outbox)
+_HAND = (
+    sa.update(_outbox)
+    .where(_outbox.c.id.in_(sa.bindparam("ids", expanding=True)))
+    .values(claimed_until=HANDED)
+)
+
+
+def row(
+    *,
+    id: str,
+    kind: str,
+    payload: Any,
+    created_at: datetime,
+    workflow_execution_id: str | None = None,
+    claimed_until: datetime | None = None,
+    target: str | None = None,
+) -> dict[str, Any]:
+    """One outbox row as the insert statement takes it."""
+    return {
+        "id": id,
+        "workflow_execution_id": workflow_execution_id,
+        "kind": str(kind),
+        "payload": payload,
+        "created_at": created_at,
+        "claimed_until": claimed_until,
+        "target": target,
+    }
+
+
+def insert(connection: sa.Connection, rows: Iterable[dict[str, Any]]) -> None:
+    """Write rows (a chunk per ``executemany``)."""
+    executions.execute_many(connection, _INSERT, rows)
+
+
+def delete(connection: sa.Connection, ids: Sequence[str]) -> set[str]:
+    """Delete rows by id; return the ids that were still there."""
+    if not ids:
+        return set()
+    return set(connection.execute(_DELETE, {"ids": list(ids)}).scalars())
+
+
+def hand(database: Database, ids: Sequence[str]) -> None:
+    """Mark RunAction rows handed to an executor (after a crash: they may have run)."""
+    with database.transaction() as connection:
+        connection.execute(_HAND, {"ids": list(ids)})
+
+
+def remove(database: Database, ids: Sequence[str]) -> None:
+    """Delete rows in a transaction of their own."""
+    with database.transaction() as connection:
+        delete(connection, ids)
+
+
+def everything(database: Database) -> list[Any]:
+    """Every row, oldest first (recovery after a crash)."""
+    with database.read() as connection:
+        return list(connection.execute(sa.select(_outbox).order_by(_outbox.c.created_at)))
+
+
+def handed_payloads(database: Database, workflow_execution_ids: Collection[str]) -> list[Any]:
+    """Payloads of the RunAction rows of these executions handed to an executor, oldest first."""
+    with database.read() as connection:
+        return list(
+            connection.execute(
+                sa.select(_outbox.c.payload)
+                .where(
+                    _outbox.c.kind == Kind.RUN_ACTION,
+                    _outbox.c.claimed_until >= HANDED,
+                    _outbox.c.workflow_execution_id.in_(list(workflow_execution_ids)),
+                )
+                .order_by(_outbox.c.created_at)
+            ).scalars()
+        )
+
+
+def put(
+    database: Database,
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    now: datetime,
+    workflow_execution_id: str | None = None,
+    row_id: str | None = None,
+) -> str:
+    """Add one row (in its own transaction) and return its id (``row_id`` if given)."""
+    row_id = row_id or str(uuid.uuid4())
+    with database.transaction() as connection:
+        connection.execute(
+            _INSERT,
+            [
+                row(
+                    id=row_id,
+                    kind=kind,
+                    payload=payload,
+                    created_at=now,
+                    workflow_execution_id=workflow_execution_id,
+                )
+            ],
+        )
+    return row_id
+
+
+def claim(
+    database: Database,
+    kinds: Sequence[str],
+    *,
+    now: datetime,
+    limit: int = 500,
+    targets: Sequence[str | None] | None = None,
+    take: bool = False,
+) -> list[Any]:
+    """Claim up to ``limit`` unclaimed rows of ``kinds``, oldest first.
+
+    With ``take`` the rows are deleted (handed over for good); otherwise they
+    are leased for ``CLAIM_FOR``. ``targets`` restricts RunAction rows to those
+    for one of the given targets (``None`` in it: rows for any executor).
+    """
+    free = sa.or_(_outbox.c.claimed_until.is_(None), _outbox.c.claimed_until < now)
+    query = sa.select(_outbox).where(_outbox.c.kind.in_([str(kind) for kind in kinds]), free)
+    if targets is not None:
+        named = [target for target in targets if target is not None]
+        choices = [_outbox.c.target.in_(named)] if named else []
+        if None in targets:
+            choices.append(_outbox.c.target.is_(None))
+        query = query.where(sa.or_(*choices))
+    query = query.order_by(_outbox.c.created_at).limit(limit)
+    with database.read() as connection:
+        if connection.execute(query.with_only_columns(_outbox.c.id)).first() is None:
+            return []
+    with database.transaction() as connection:
+        if connection.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        rows = list(connection.execute(query))
+        if not rows:
+            return []
+        ids = [found.id for found in rows]
+        if take:
+            connection.execute(sa.delete(_outbox).where(_outbox.c.id.in_(ids)))
+        else:
+            connection.execute(
+                sa.update(_outbox)
+                .where(_outbox.c.id.in_(ids))
+                .values(claimed_until=now + CLAIM_FOR)
+            )
+    return rows

@@ -1,0 +1,91 @@
+"""The batch writer: every record, outbox row and timer a batch of steps makes, written
+per table and kind at the end of the batch (parents before children)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+import sqlalchemy as sa
+
+from sirocco.engine import records
+from sirocco.store import executions, outbox, tables, timers
+
+
+class LazyRow(Protocol):
+    """A row that is built (its payload encoded) only when it is written."""
+
+    def row(self) -> dict[str, Any]: ...
+
+
+@dataclass(slots=True)
+class Writes:
+    """What a batch writes, per table and kind, until flushed (parents before children).
+
+    Records and commands are kept as they are and made into rows only when
+    flushed, a chunk at a time (``executions.execute_many``): a step that starts
+    a with-items task of 100,000 items would otherwise hold 100,000 row dicts,
+    and as many encoded payloads, on top of the records.
+    """
+
+    new_workflows: list[records.WorkflowExecution] = field(default_factory=list)
+    workflow_updates: list[records.WorkflowExecution] = field(default_factory=list)
+    bumps: list[str] = field(default_factory=list)
+    new_tasks: list[records.TaskExecution] = field(default_factory=list)
+    task_updates: list[records.TaskExecution] = field(default_factory=list)
+    new_actions: list[records.ActionExecution] = field(default_factory=list)
+    action_updates: list[records.ActionExecution] = field(default_factory=list)
+    outbox: list[LazyRow] = field(default_factory=list)
+    timers: list[dict[str, Any]] = field(default_factory=list)
+
+    def flush(self, connection: sa.Connection) -> None:
+        """Write everything collected (parents before children), then forget it."""
+        executions.insert_rows(
+            connection,
+            tables.workflow_executions,
+            (executions.workflow_row(record) for record in self.new_workflows),
+        )
+        executions.update_workflows(
+            connection, (executions.workflow_update_row(record) for record in self.workflow_updates)
+        )
+        executions.execute_many(
+            connection, _BUMP_VERSION, ({"execution_id": item} for item in self.bumps)
+        )
+        _write_records(
+            connection, tables.task_executions, executions.task_row, self.new_tasks,
+            self.task_updates,
+        )  # fmt: skip
+        _write_records(
+            connection, tables.action_executions, executions.action_row, self.new_actions,
+            self.action_updates,
+        )  # fmt: skip
+        outbox.insert(connection, (item.row() for item in self.outbox))
+        timers.insert(connection, self.timers)
+        for kept in (
+            self.new_workflows, self.workflow_updates, self.bumps, self.new_tasks,
+            self.task_updates, self.new_actions, self.action_updates, self.outbox, self.timers,
+        ):  # fmt: skip
+            kept.clear()
+
+
+Written = TypeVar("Written", records.TaskExecution, records.ActionExecution)
+
+
+def _write_records(
+    connection: sa.Connection,
+    table: sa.Table,
+    row: Callable[[Written], dict[str, Any]],
+    new: Sequence[Written],
+    changed: Sequence[Written],
+) -> None:
+    """Insert the new records of a table, then update the changed ones (rows built lazily)."""
+    executions.insert_rows(connection, table, map(row, new))
+    executions.update_rows(connection, table, map(row, changed))
+
+
+_BUMP_VERSION = (
+    sa.update(tables.workflow_executions)
+    .where(tables.workflow_executions.c.id == sa.bindparam("execution_id"))
+    .values(version=tables.workflow_executions.c.version + 1)
+)
