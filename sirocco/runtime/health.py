@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import sqlalchemy as sa
+from sirocco.store.database import is_outage as is_outage  # the threads of every role ask it
 
 log = logging.getLogger("sirocco.health")
 
@@ -82,14 +82,6 @@ class Health:
             except Exception as exc:
                 reasons.append(f"{name} can't be reached: {first_line(exc)}")
         return Report(ready=not reasons, reasons=tuple(reasons))
-
-
-def is_outage(exc: BaseException) -> bool:
-    """Whether ``exc`` says the database can't be used now (down, restarting, locked, a
-    deadlock) rather than that the work is wrong: the same work may be tried again."""
-    if isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError)):
-        return True
-    return isinstance(exc, sa.exc.DBAPIError) and bool(exc.connection_invalidated)
 
 
 def first_line(exc: BaseException) -> str:

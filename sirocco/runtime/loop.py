@@ -43,7 +43,7 @@ from sirocco.runtime.steps import (
 )
 from sirocco.runtime.timers import TimerThread
 from sirocco.store import executions, outbox, sources, timers
-from sirocco.store.database import Database, is_outage
+from sirocco.store.database import Database
 
 log = logging.getLogger("sirocco.runtime")
 #: One line per change of an execution's state (``sirocco run`` prints them itself).
