@@ -13,13 +13,13 @@ import json
 import logging
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from sirocco import errors
+from sirocco.store import database
 
 log = logging.getLogger("sirocco.api")
 
@@ -97,13 +97,6 @@ def _body_name(request: Request) -> str:
     return str(getattr(field, "name", "body"))
 
 
-def _is_outage(error: Exception) -> bool:
-    """A driver error that says the database can't be used now, not that the request is bad."""
-    if isinstance(error, (sa.exc.OperationalError, sa.exc.InterfaceError)):
-        return True
-    return isinstance(error, sa.exc.DBAPIError) and bool(error.connection_invalidated)
-
-
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every error into Mistral's error body."""
 
@@ -120,7 +113,7 @@ def install(app: FastAPI) -> None:
         return response
 
     async def on_database_error(request: Request, error: Exception) -> Response:
-        if not _is_outage(error):
+        if not database.is_outage(error):
             return await on_unexpected(request, error)
         log.warning("database unavailable", extra={"path": request.url.path})
         response = fault_response(
@@ -159,5 +152,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
-    app.add_exception_handler(sa.exc.DBAPIError, on_database_error)
+    app.add_exception_handler(database.DatabaseError, on_database_error)
     app.add_exception_handler(Exception, on_unexpected)

@@ -18,6 +18,8 @@ DB_ENV = "SIROCCO_DB"
 
 #: The connection a transaction runs on (callers outside the store name it by this).
 Connection = sa.Connection
+#: Any error the database driver raised (callers outside the store catch it by this).
+DatabaseError = sa.exc.DBAPIError
 
 
 def default_url() -> str:
