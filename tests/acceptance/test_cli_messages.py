@@ -10,17 +10,16 @@ from __future__ import annotations
 import json
 import re
 import signal
-import socket
 import subprocess
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests import processes
 from tests.acceptance.test_cli_run import (
     SIROCCO,
     _environment,
@@ -29,19 +28,7 @@ from tests.acceptance.test_cli_run import (
     _run_in_terminal,
     invoke,
 )
-from tests.conftest import port_open
-
-#: Seconds a condition is awaited (a process start on a loaded machine is slow).
-BOUND = 120.0
-
-
-def _wait(condition: Callable[[], bool], what: str, printed: Callable[[], str]) -> None:
-    deadline = time.monotonic() + BOUND
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} did not happen within {BOUND:g} s; printed:\n{printed()}")
-        time.sleep(0.02)
-
+from tests.waiting import BOUND, wait_for
 
 # ---------------------------------------------------------------- a small HTTP server
 
@@ -104,12 +91,6 @@ def db(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'messages.sqlite'}"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _write(tmp_path: Path, text: str) -> str:
     path = tmp_path / "workflow.yaml"
     path.write_text(text)
@@ -165,7 +146,7 @@ version: '2.0'
 calls:
   tasks:
     refused:
-      action: std.http url="http://127.0.0.1:{_free_port()}/nothing"
+      action: std.http url="http://127.0.0.1:{processes.free_port()}/nothing"
     failing:
       action: std.http url="{service.url}/fail"
 """
@@ -226,10 +207,10 @@ calls:
         env=_environment(),
     )
     try:
-        _wait(
+        wait_for(
             lambda: {"/unsafe", "/safe"} <= set(service.paths) or process.poll() is not None,
-            "both actions calling the service",
-            lambda: f"{service.paths} {process.poll()}",
+            what="both actions calling the service",
+            seen=lambda: f"requests {service.paths}, exit status {process.poll()}",
         )
         assert process.poll() is None, process.communicate()
         process.send_signal(signal.SIGINT)
@@ -293,8 +274,7 @@ def test_live_view_starts_at_once_and_shows_times_and_sub_workflow_progress(
     tmp_path: Path, db: str
 ) -> None:
     status, output = _run_in_terminal(
-        [*SIROCCO, "run", _write(tmp_path, NESTED), "--workflow", "main", "--db", db],
-        timeout=BOUND,
+        [*SIROCCO, "run", _write(tmp_path, NESTED), "--workflow", "main", "--db", db]
     )
     plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", output)
     assert status == 0, plain
@@ -315,45 +295,16 @@ def test_live_view_starts_at_once_and_shows_times_and_sub_workflow_progress(
 # ---------------------------------------------------------------- log levels
 
 
-class Role:
-    """A long-running ``sirocco`` role whose stderr lines are collected as they come."""
+def _role(tmp_path: Path, *args: str) -> processes.Process:
+    return processes.Process([*SIROCCO, *args], log=tmp_path / f"{args[0]}.log", env=_environment())
 
-    def __init__(self, *args: str) -> None:
-        self.lines: list[str] = []
-        self.process = subprocess.Popen(
-            [*SIROCCO, *args],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=_environment(),
-        )
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
 
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self.lines.append(line.rstrip("\n"))
+def _line_with(role: processes.Process, text: str) -> str:
+    def found() -> str | None:
+        lines = [line for line in role.log.read_text().splitlines() if text in line]
+        return lines[0] if lines else None
 
-    def line_with(self, text: str) -> str:
-        _wait(
-            lambda: any(text in line for line in self.lines) or self.process.poll() is not None,
-            f"a line with {text!r}",
-            lambda: "\n".join(self.lines),
-        )
-        found = [line for line in self.lines if text in line]
-        assert found, "\n".join(self.lines)
-        return found[0]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(BOUND)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self._reader.join(BOUND)
+    return role.wait_until(found, f"a line with {text!r}")
 
 
 def _post(url: str, body: bytes, content_type: str) -> Any:
@@ -367,42 +318,38 @@ def _post(url: str, body: bytes, content_type: str) -> Any:
 
 
 def test_server_start_and_stop_are_info_and_a_failure_is_a_warning_with_its_reason(
-    db: str,
+    tmp_path: Path, db: str
 ) -> None:
-    port = _free_port()
-    server = Role("server", "--port", str(port), "--db", db)
+    port = processes.free_port()
+    server = _role(tmp_path, "server", "--port", str(port), "--db", db)
     try:
-        started = server.line_with("sirocco API on")
+        started = _line_with(server, "sirocco API on")
         assert f" INFO sirocco.server: sirocco API on http://127.0.0.1:{port}/v2" in started
-        _wait(
-            lambda: port_open(port) or server.process.poll() is not None,
-            "the API answering",
-            lambda: "\n".join(server.lines),
-        )
         api = f"http://127.0.0.1:{port}/v2"
+        server.wait_answering(f"{api}/workflows")
         _post(f"{api}/workflows", BROKEN.encode(), "text/plain")
         execution = _post(
             f"{api}/executions",
             json.dumps({"workflow_name": "broken"}).encode(),
             "application/json",
         )
-        failed = server.line_with(f"workflow execution {execution['id']} (broken) failed")
+        failed = _line_with(server, f"workflow execution {execution['id']} (broken) failed")
         assert " WARNING sirocco.executions: " in failed
         assert failed.endswith(
             "failed: Failure caused by error in tasks: explode; explode: the disk is full"
         )
     finally:
-        server.stop()
-    stopped = server.line_with("sirocco server stopped")
-    assert " INFO sirocco.server: " in stopped
-    assert not [line for line in server.lines if " WARNING sirocco.server" in line]
+        server.assert_stopped_cleanly()
+    log = server.log.read_text()
+    assert " INFO sirocco.server: sirocco server stopped" in log, log
+    assert " WARNING sirocco.server" not in log, log
 
 
-def test_a_role_says_it_runs_at_info(db: str) -> None:
+def test_a_role_says_it_runs_at_info(tmp_path: Path, db: str) -> None:
     assert invoke("db", "upgrade", "--db", db).exit_code == 0
-    engine = Role("engine", "--db", db)
+    engine = _role(tmp_path, "engine", "--db", db)
     try:
-        running = engine.line_with("sirocco engine running")
+        running = _line_with(engine, "sirocco engine running")
         assert " INFO sirocco.roles: " in running
     finally:
-        engine.stop()
+        engine.assert_stopped_cleanly()
