@@ -118,3 +118,35 @@ def _first_lines(failure: BaseException) -> str:
     text = str(failure)
     found = re.findall(r"- (ST\d+ [^\n]*)", text)
     return "; ".join(found) or text[:500]
+
+
+DEEP = "[" * 50_000 + "]" * 50_000
+#: The JSON-typed fields of the bodies: each may be given as JSON text too.
+JSON_FIELDS = ("input", "params", "output", "variables", "workflow_input", "workflow_params")
+
+
+def test_deep_json_and_invalid_utf8_bodies_are_400_on_every_operation(app: FastAPI) -> None:
+    """Every operation that takes a JSON body, given JSON nested 50,000 deep (as the body
+    and as a JSON-typed field) or bytes that are not UTF-8: 400, never a 5xx."""
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    client = TestClient(app, raise_server_exceptions=False)
+    seen: list[str] = []
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        if not _takes_json(operation):
+            continue
+        path = re.sub(r"\{[^}]+\}", "x", operation.path)
+        bodies = [DEEP.encode(), b'{"name": "\xff\xfe"}']
+        for field in JSON_FIELDS:  # one at a time: a body with an unknown field is refused
+            bodies.append(('{"' + field + '": "' + DEEP + '"}').encode())
+            bodies.append(('{"' + field + '": ' + DEEP + "}").encode())
+        for body in bodies:
+            answer = client.request(
+                operation.method.upper(),
+                path,
+                content=body,
+                headers={"content-type": "application/json"},
+            )
+            if answer.status_code >= 500 or answer.status_code == 422:
+                seen.append(f"{operation.label}: {answer.status_code} {answer.text[:200]}")
+    assert not seen, "\n".join(seen[:10])
