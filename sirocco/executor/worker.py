@@ -225,7 +225,7 @@ class ExecutorWorker:
         """Hand results back in one transaction (all, or none on error)."""
         now = self._clock()
         with self._database.transaction() as connection:
-            for item in results:
+            for item in sorted(results, key=_row_id):  # one lock order for every writer
                 _write_one(connection, item, now)
         with self._held_lock:
             for item in results:
@@ -242,6 +242,10 @@ class _Job:
 
     def __call__(self) -> None:
         self._worker._run(self._row_id, self._command)
+
+
+def _row_id(item: _Result) -> str:
+    return item.row_id
 
 
 def _write_one(connection: Any, item: _Result, now: datetime) -> None:

@@ -169,6 +169,10 @@ def new_id() -> str:
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
+def _execution_id(item: StartItem) -> str:
+    return item.execution_id
+
+
 class SnapshotCache:
     """Snapshots of live executions, reused while their row version is unchanged."""
 
@@ -233,7 +237,7 @@ class Stepper:
         try:
             with self.database.transaction() as connection:
                 lookup = self.lookup.bound(connection)
-                for item in starts:
+                for item in sorted(starts, key=_execution_id):
                     try:
                         started = self._start_in(connection, lookup, item, writes, result.outgoing)
                     except errors.SiroccoError as exc:
@@ -244,7 +248,10 @@ class Stepper:
                         touched.append((item.execution_id, 0, started))
                 # Flushed before the steps: an event may be for an execution started just now.
                 writes.flush(connection)
-                for execution_id, envelopes in groups.items():
+                # Rows are locked in one order (by id) in every batch of every engine, so
+                # that two engines never wait for each other's locks (a deadlock).
+                for execution_id in sorted(groups):
+                    envelopes = groups[execution_id]
                     stepped = self._step_in(
                         connection, lookup, execution_id, envelopes, writes, result.outgoing
                     )
@@ -284,8 +291,10 @@ class Stepper:
         writes: writer.Writes,
         outgoing: Outgoing,
     ) -> tuple[int, engine.Snapshot] | None:
-        envelopes = self._consume(connection, envelopes)
+        # The execution row first, then the rows that carried its events: the same order
+        # in every engine, whatever rows a duplicate delivery shares.
         row = executions.lock_workflow(connection, execution_id)
+        envelopes = self._consume(connection, envelopes)
         if row is None or not envelopes:
             return None
         snapshot = self._snapshot(connection, lookup, row)
