@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from sirocco.engine import events
-from sirocco.runtime.lookup import StoreLookup
 from sirocco.runtime.steps import Envelope, Stepper
 from sirocco.store import executions
 from tests.integration import helpers
@@ -53,8 +52,6 @@ def test_batches_in_opposite_orders_do_not_deadlock(
         failures: list[BaseException] = []
 
         def engine(order: list[str]) -> None:
-            lookup = StoreLookup(app.parts.database, app.parts.registry, runtime.specs)
-            stepper = Stepper(app.parts.database, lookup, runtime.specs, runtime.clock)
             groups = {
                 execution_id: [
                     Envelope(event=events.PauseWorkflow(workflow_execution_id=execution_id))
@@ -62,6 +59,7 @@ def test_batches_in_opposite_orders_do_not_deadlock(
                 for execution_id in order
             }
             try:
+                stepper = Stepper(app.parts.database, runtime.lookup, runtime.specs, runtime.clock)
                 stepper.run_batch([], groups)
             except BaseException as exc:
                 failures.append(exc)
