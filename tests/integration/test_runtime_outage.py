@@ -20,7 +20,7 @@ version: '2.0'
 outage:
   tasks:
     nap:
-      action: std.sleep seconds=0.3
+      action: std.sleep seconds=2
       on-success: say
     say:
       action: std.echo output="done" delay=0.01
