@@ -80,3 +80,17 @@ def test_a_greedy_expression_fails_its_task_and_others_go_on(
         # The service still serves after the failure too.
         after = helpers.run(app, "small", {"n": 3})
         assert after.state == "SUCCESS", after.state_info
+
+
+def test_the_expressions_of_one_step_share_a_time_limit(sqlite_url: str) -> None:
+    limits = Limits(expression_timeout=-1, step_expression_timeout=0.2)
+    with helpers.embedded(sqlite_url, limits=limits) as app:
+        helpers.deploy(app, WORKFLOWS)
+        greedy = helpers.start(app, "endless")
+        after = helpers.run(app, "small", {"n": 3})
+        assert after.state == "SUCCESS", after.state_info
+        assert helpers.wait_for(app, greedy).state == "ERROR"
+        assert (
+            "Expression evaluation exceeded the evaluation time limit of 0.2 s per engine step "
+            "(SIROCCO_STEP_EXPRESSION_TIMEOUT)" in helpers.task(app, greedy, "eat").state_info
+        )

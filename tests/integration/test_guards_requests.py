@@ -29,6 +29,12 @@ big_result:
   tasks:
     say:
       action: std.echo output=<% 'ab' * 50000 %>
+big_output:
+  tasks:
+    say:
+      action: std.noop
+  output:
+    many: <% 'ab' * 50000 %>
 big_publish:
   tasks:
     say:
@@ -158,3 +164,18 @@ def test_a_result_or_publish_over_the_field_size_limit_fails_the_task(
     assert task.state == "ERROR"
     assert f"Field size limit exceeded [{where}" in task.state_info
     assert "(SIROCCO_FIELD_SIZE_LIMIT_KB)" in task.state_info
+
+
+def test_an_output_over_the_field_size_limit_fails_the_workflow(
+    served: tuple[helpers.Embedded, TestClient],
+) -> None:
+    app, client = served
+    answer = client.post("/v2/executions", json={"workflow_name": "big_output"})
+    assert answer.status_code == 201, answer.text
+    _serves(app, client)
+    row = helpers.wait_for(app, answer.json()["id"])
+    assert row.state == "ERROR"
+    assert "Field size limit exceeded [class=WorkflowExecution, field=output" in row.state_info, (
+        row.state_info
+    )
+    assert "ab" * 1000 not in str(row.output)
