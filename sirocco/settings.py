@@ -18,6 +18,7 @@ from typing import Any, Literal
 from sirocco import errors
 from sirocco.limits import DEFAULT as DEFAULT_LIMITS
 from sirocco.limits import Limits
+from sirocco.runtime.admission import InFlightLimits
 
 
 def Field(
@@ -71,6 +72,11 @@ class Settings:
     #: ``scheduler`` (``SIROCCO_HEALTH_PORT``; none by default).
     health_port: int | None = Field(default=None, ge=1, le=65535)
     health_host: str = "127.0.0.1"
+    #: Back-pressure: ``POST /v2/executions`` answers 429 with Retry-After while this many
+    #: executions are RUNNING (``SIROCCO_MAX_EXECUTIONS_IN_FLIGHT``), or this many actions
+    #: wait for or run on an executor (``SIROCCO_MAX_ACTIONS_IN_FLIGHT``); none by default.
+    max_executions_in_flight: int | None = Field(default=None, ge=1)
+    max_actions_in_flight: int | None = Field(default=None, ge=1)
 
     def heartbeat_lease(self) -> float:
         """Seconds an executor's silence is allowed before its actions are taken over."""
@@ -91,6 +97,12 @@ class Settings:
     request_max_bytes: int = Field(default=DEFAULT_LIMITS.request_max_bytes, ge=-1)
     javascript_timeout: float = Field(default=DEFAULT_LIMITS.javascript_timeout, ge=-1)
     javascript_max_memory_mb: int = Field(default=DEFAULT_LIMITS.javascript_max_memory_mb, ge=-1)
+
+    def in_flight(self) -> InFlightLimits:
+        """The back-pressure limits of ``POST /v2/executions``."""
+        return InFlightLimits(
+            executions=self.max_executions_in_flight, actions=self.max_actions_in_flight
+        )
 
     def limits(self) -> Limits:
         """The limits these settings give (:mod:`sirocco.limits`)."""

@@ -31,6 +31,7 @@ def open_embedded(db_url: str | None, *, start: bool = True) -> Embedded:
     """Build every role of Sirocco in this process and (by default) start its threads."""
     settings = Settings.load({"db": db_url})
     parts = compose.build(settings.db, limits=settings.limits())
+    parts.service.limit_in_flight(settings.in_flight())
     runtime, service = parts.runtime, parts.service
 
     def report(command: commands.RunAction, state: State, result: Any, message: str | None) -> None:

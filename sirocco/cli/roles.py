@@ -146,6 +146,7 @@ def run_api(
     from sirocco.cli.server import serve_parts
 
     parts = compose.build(settings.db, limits=settings.limits())
+    parts.service.limit_in_flight(settings.in_flight())
     inline = ExecutorPool(parts.registry, lambda *_: None, workers=1)
     parts.runtime.attach_executor(None, inline.run_inline)
     parts.service.attach_executor(None)

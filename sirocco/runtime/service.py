@@ -14,6 +14,7 @@ from sirocco.actions import runner
 from sirocco.engine import commands, events
 from sirocco.engine.states import INCOMPLETE, TERMINAL, State
 from sirocco.runtime import codec
+from sirocco.runtime.admission import Admission, InFlightLimits
 from sirocco.runtime.loop import Runtime, utcnow
 from sirocco.runtime.steps import StartItem
 from sirocco.store import executions, lookups, outbox, rows, sources
@@ -31,6 +32,11 @@ class Service:
         self.runtime = runtime
         self.database: Database = runtime.database
         self._submit_action: Any = None
+        self.admission = Admission(self.database, InFlightLimits())
+
+    def limit_in_flight(self, limits: InFlightLimits) -> None:
+        """Refuse new executions (OverloadedError) while this much work is in flight."""
+        self.admission = Admission(self.database, limits)
 
     def attach_executor(self, submit: Any) -> None:
         """Where standalone actions run (the same executor as workflow actions)."""
@@ -55,6 +61,7 @@ class Service:
         """
         if execution_id is not None and self._execution_row(execution_id, required=False):
             return execution_id
+        self.admission.check()
         found = sources.find_workflow(self.database, workflow, namespace=namespace)
         start_params = dict(params or {})
         env = start_params.get("env")
