@@ -192,3 +192,51 @@ def test_a_wide_layer_wraps_onto_rows() -> None:
     rows = {placed.y for placed in drawn.nodes if placed.node.key != "start"}
     assert len(rows) == 3  # 60 tasks, 24 a row
     assert drawn.width < 26 * (layout.NODE_WIDTH + layout.GAP_X)
+
+
+WORKBOOK = """\
+version: '2.0'
+name: ops
+workflows:
+  restart:
+    tasks:
+      stop:
+        action: std.noop
+        on-success: [start]
+      start:
+        action: std.noop
+"""
+
+
+def test_a_workbook_page_draws_each_workflow(client: TestClient) -> None:
+    created = client.post("/v2/workbooks", content=WORKBOOK, headers={"Content-Type": "text/plain"})
+    assert created.status_code == 201, created.text
+    assert "ops" in client.get("/ui/workbooks").text
+    page = client.get("/ui/workbooks/ops")
+    assert page.status_code == 200
+    assert "Workflow <a" in page.text and "ops.restart" in page.text
+    assert 'data-task="stop"' in page.text and 'data-task="start"' in page.text
+    assert 'class="highlight"' in page.text
+
+
+def test_triggers_and_environments_are_listed(client: TestClient) -> None:
+    created = client.post("/v2/workflows", content=WORKFLOW, headers={"Content-Type": "text/plain"})
+    workflow_id = created.json()["workflows"][0]["id"]
+    cron = {"name": "nightly", "workflow_name": "deploy", "pattern": "0 2 * * *"}
+    assert client.post("/v2/cron_triggers", json=cron).status_code == 201
+    event = {
+        "name": "on_boot",
+        "workflow_id": workflow_id,
+        "exchange": "nova",
+        "topic": "notifications",
+        "event": "compute.instance.create.end",
+    }
+    assert client.post("/v2/event_triggers", json=event).status_code == 201
+    environment = {"name": "staging", "description": "pre-prod", "variables": {"region": "eu"}}
+    assert client.post("/v2/environments", json=environment).status_code == 201
+    crons = client.get("/ui/cron-triggers").text
+    assert "nightly" in crons and "0 2 * * *" in crons
+    events = client.get("/ui/event-triggers").text
+    assert "on_boot" in events and "compute.instance.create.end" in events
+    environments = client.get("/ui/environments").text
+    assert "staging" in environments and "pre-prod" in environments and "region" in environments
