@@ -153,6 +153,8 @@ workflow_executions = sa.Table(
     *_times(),
     sa.Index("ix_workflow_executions_state", "state"),
     sa.Index("ix_workflow_executions_created_at", "created_at"),
+    # The web view's list of one state, newest first, reads a page without sorting.
+    sa.Index("ix_workflow_executions_state_created_at", "state", "created_at"),
 )
 
 task_executions = sa.Table(
