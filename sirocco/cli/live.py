@@ -140,7 +140,7 @@ class LiveView:
                 _styled(task["state"]),
                 _progress(task),
                 _duration(self._span(started, task.get("_finished"))) if started else "",
-                (task["state_info"] or "")[:INFO_WIDTH],
+                _info(task["state_info"]),
             )
         return table
 
@@ -148,6 +148,17 @@ class LiveView:
         if start is None:
             return self._waited()
         return max(0.0, ((end or self._now()) - start).total_seconds())
+
+
+def _info(state_info: str | None) -> str:
+    """A task's state info on one short line (an HTTP response as its status, ids left out)."""
+    if not state_info:
+        return ""
+    # Imported here: the engine is loaded by the time a task exists, not at the first frame.
+    from sirocco.engine import reasons
+
+    lines = reasons.condensed(state_info, limit=INFO_WIDTH)
+    return reasons.cut("; ".join(line.strip() for line in lines), INFO_WIDTH)
 
 
 def _progress(task: Mapping[str, Any]) -> str:

@@ -79,7 +79,8 @@ def _condensed_line(line: str, seen: set[str], limit: int, content: bool) -> str
             return None
         seen.add(message)
         return f"{item['indent']}#{item['index']}: {message}"
-    return cut(line, limit) if len(line) > limit else line.rstrip()
+    indent = line[: len(line) - len(line.lstrip())]
+    return indent + readable(line.strip(), limit, content=content)
 
 
 def readable(message: str, limit: int = MESSAGE_LIMIT, *, content: bool = True) -> str:

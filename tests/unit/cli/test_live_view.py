@@ -141,3 +141,16 @@ def test_many_tasks_show_the_latest_and_count_the_others() -> None:
     text = "\n".join(_lines(view, console))
     assert "… 5 earlier tasks" in text
     assert "t44" in text and "t4 " not in text
+
+
+def test_a_task_state_info_is_condensed_to_one_short_line() -> None:
+    view, _clocks, console = _view(width=200)
+    response = (
+        "{'content': 'no such user', 'status': 404, 'headers': {}, 'url': 'http://h/u?k=1', "
+        "'history': [], 'encoding': None, 'reason': 'Not Found', 'cookies': {}, 'elapsed': 0.1}"
+    )
+    view.update(_report({**_task("get", "ERROR", 0.0, 1.0), "state_info": response}))
+    rows = [line for line in _lines(view, console) if line.startswith("│ get")]
+    assert len(rows) == 1
+    assert "HTTP 404 Not Found from http://h/u: no such user" in rows[0]
+    assert "'headers'" not in rows[0]
