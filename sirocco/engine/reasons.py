@@ -70,8 +70,12 @@ def _condensed_line(line: str, seen: set[str], limit: int, content: bool) -> str
     task = _TASK_LINE.match(line)
     if task is not None:
         message = readable(task["message"], limit, content=content)
-        seen.add(message)
-        return f"{task['indent']}{task['name']}: {message}"
+        # A failed sub-workflow's text is quoted again under its parent task: said once.
+        shown = f"{task['name']}: {message}"
+        if shown in seen:
+            return None
+        seen.update((message, shown))
+        return f"{task['indent']}{shown}"
     item = _ITEM_LINE.match(line)
     if item is not None:
         message = readable(item["message"], limit, content=content)

@@ -60,3 +60,24 @@ def test_other_texts_pass_through() -> None:
     assert reasons.condensed(None) == []
     assert reasons.one_line("") == ""
     assert reasons.readable("{'status': 1") == "{'status': 1"  # not a dict: left as it is
+
+
+def test_a_failed_sub_workflow_quoted_again_is_said_once() -> None:
+    inner = (
+        "Failure caused by error in tasks: boom\n\n"
+        f"  boom [task_ex_id={TASK_ID}] -> One or more actions had failed.\n"
+        f"    [action_ex_id={ACTION_ID}, idx=0]: item 1 broke\n"
+        f"    [action_ex_id={ACTION_ID}, idx=1]: item 2 broke\n"
+    )
+    outer = (
+        "Failure caused by error in tasks: call\n\n"
+        f"  call [task_ex_id={TASK_ID}] -> {inner}\n"
+        f"    [wf_ex_id={ACTION_ID}, idx=0]: {inner}"
+    )
+    assert reasons.condensed(outer) == [
+        "Failure caused by error in tasks: call",
+        "  call: Failure caused by error in tasks: boom",
+        "  boom: One or more actions had failed.",
+        "    #0: item 1 broke",
+        "    #1: item 2 broke",
+    ]
