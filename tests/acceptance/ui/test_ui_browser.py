@@ -185,3 +185,14 @@ def test_rerunning_only_the_failed_items(server: Server, page: Any) -> None:
     server.wait_state(execution_id, "SUCCESS")
     page.reload()
     expect(page.locator("#task-detail h2 .badge")).to_have_text("SUCCESS")
+
+
+def test_the_list_follows_states_without_a_reload(server: Server, page: Any) -> None:
+    execution_id = server.start("ui_hold")
+    server.running_action(execution_id, "wait_here")
+    page.goto("/ui/executions?workflow=ui_hold")
+    row = page.locator(f'tr[data-execution="{execution_id}"]')
+    expect(row.locator(".badge")).to_have_text("RUNNING")
+    cancelled = server.api.put(f"/v2/executions/{execution_id}", json={"state": "CANCELLED"})
+    assert cancelled.status_code == 200, cancelled.text
+    expect(row.locator(".badge")).to_have_text("CANCELLED")
