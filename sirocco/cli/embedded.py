@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,9 +28,16 @@ class Embedded:
         self.parts.database.dispose()
 
 
-def open_embedded(db_url: str | None, *, start: bool = True) -> Embedded:
-    """Build every role of Sirocco in this process and (by default) start its threads."""
-    settings = Settings.load({"db": db_url})
+def open_embedded(
+    db_url: str | None, *, start: bool = True, settings: Settings | None = None
+) -> Embedded:
+    """Build every role of Sirocco in this process and (by default) start its threads.
+
+    ``settings``: the process's settings (default: from ``SIROCCO_*``); ``db_url`` wins.
+    """
+    settings = Settings.load({"db": db_url}) if settings is None else settings
+    if db_url is not None and settings.db != db_url:
+        settings = dataclasses.replace(settings, db=db_url)
     parts = compose.build(settings.db, limits=settings.limits())
     parts.service.limit_in_flight(settings.in_flight())
     runtime, service = parts.runtime, parts.service

@@ -274,6 +274,30 @@ def _resume(
         fail(exc.message)
 
 
+_limit_option = click.option(
+    "--limit",
+    "limit_values",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A limit of docs/limits.md over its SIROCCO_<NAME> (expression_timeout=5); repeatable.",
+)
+
+
+def _limits(values: tuple[str, ...]) -> dict[str, object]:
+    """``--limit NAME=VALUE`` options as settings overrides (checked by the settings)."""
+    from sirocco import limits
+
+    known = limits.Limits.__dataclass_fields__
+    found: dict[str, object] = {}
+    for value in values:
+        name, equals, given = value.partition("=")
+        name = name.strip().lower().removeprefix("sirocco_")
+        if not equals or name not in known:
+            fail(f"--limit {value}: expected NAME=VALUE, NAME one of {', '.join(known)}")
+        found[name] = given.strip()
+    return found
+
+
 def _role_settings(db_url: str | None, **overrides: object) -> Settings:
     from sirocco.settings import Settings
 
@@ -320,10 +344,11 @@ class HttpOptions:
     access_log: bool
     auth: str | None = None
     insecure_no_auth: bool = False
+    limit_values: tuple[str, ...] = ()
 
     def settings(self) -> Settings:
-        """The process settings, with ``--db`` and ``--auth`` over ``SIROCCO_*``."""
-        return _role_settings(self.db_url, auth=self.auth)
+        """The process settings, with ``--db``, ``--auth`` and ``--limit`` over ``SIROCCO_*``."""
+        return _role_settings(self.db_url, auth=self.auth, **_limits(self.limit_values))
 
 
 def _http_options(command: Callable[..., None]) -> Callable[..., None]:
@@ -350,6 +375,7 @@ def _http_options(command: Callable[..., None]) -> Callable[..., None]:
         is_flag=True,
         help="Allow --auth none on an address other machines can reach.",
     )
+    @_limit_option
     @functools.wraps(command)
     def with_http(
         *args: Any,
@@ -359,9 +385,10 @@ def _http_options(command: Callable[..., None]) -> Callable[..., None]:
         access_log: bool,
         auth: str | None,
         insecure_no_auth: bool,
+        limit_values: tuple[str, ...],
         **kwargs: Any,
     ) -> None:
-        http = HttpOptions(host, port, db_url, access_log, auth, insecure_no_auth)
+        http = HttpOptions(host, port, db_url, access_log, auth, insecure_no_auth, limit_values)
         command(*args, http=http, **kwargs)
 
     return with_http
@@ -416,16 +443,21 @@ def api(ctx: click.Context, http: HttpOptions, role_log_level: str | None) -> No
 @_role_log_level
 @_health_port
 @click.option("--db", "db_url", envvar="SIROCCO_DB", help="Database URL or SQLite file.")
+@_limit_option
 @click.pass_context
 def engine(
-    ctx: click.Context, db_url: str | None, role_log_level: str | None, health_port: int | None
+    ctx: click.Context,
+    db_url: str | None,
+    role_log_level: str | None,
+    health_port: int | None,
+    limit_values: tuple[str, ...],
 ) -> None:
     """An engine alone: applies events and starts workflows from the shared database."""
     from sirocco.cli import roles
 
     _server_log_level(ctx)
     try:
-        roles.run_engine(_role_settings(db_url, health_port=health_port))
+        roles.run_engine(_role_settings(db_url, health_port=health_port, **_limits(limit_values)))
     except errors.SiroccoError as exc:
         fail(exc.message)
 
@@ -436,6 +468,7 @@ def engine(
 @click.option("--db", "db_url", envvar="SIROCCO_DB", help="Database URL or SQLite file.")
 @click.option("--target", help="The name this executor serves (a task's `target`).")
 @click.option("--workers", type=int, help="Threads running actions.")
+@_limit_option
 @click.pass_context
 def executor(
     ctx: click.Context,
@@ -444,13 +477,18 @@ def executor(
     workers: int | None,
     role_log_level: str | None,
     health_port: int | None,
+    limit_values: tuple[str, ...],
 ) -> None:
     """An executor alone: runs the actions the engines left for it."""
     from sirocco.cli import roles
 
     _server_log_level(ctx)
     settings = _role_settings(
-        db_url, executor_target=target, executor_workers=workers, health_port=health_port
+        db_url,
+        executor_target=target,
+        executor_workers=workers,
+        health_port=health_port,
+        **_limits(limit_values),
     )
     try:
         roles.run_executor(settings)

@@ -45,7 +45,7 @@ def serve(
     """Run every role in this process until SIGTERM or SIGINT."""
     settings = settings or Settings.load({"db": db_url})
     authentication.mode_for(settings, host, insecure_no_auth=insecure_no_auth)  # refuse early
-    app = open_embedded(db_url)
+    app = open_embedded(db_url, settings=settings)
     try:
         serve_parts(
             app.parts,

@@ -1,5 +1,5 @@
 """A running ``sirocco server`` refuses oversized requests and inputs, keeps its memory, and
-serves the others; the limits come from ``SIROCCO_*`` variables."""
+serves the others; the limits come from ``SIROCCO_*`` variables and ``--limit``."""
 
 from __future__ import annotations
 
@@ -34,13 +34,18 @@ def _rss_kb(pid: int) -> int:
 
 def test_oversized_bodies_and_inputs_are_refused_and_memory_comes_back(tmp_path: Path) -> None:
     port = processes.free_port()
-    env = {
-        **os.environ,
-        "SIROCCO_REQUEST_MAX_BYTES": str(20_000_000),
-        "SIROCCO_FIELD_SIZE_LIMIT_KB": "1024",
-    }
+    env = {**os.environ, "SIROCCO_FIELD_SIZE_LIMIT_KB": "1024"}
     server = processes.Process(
-        [SIROCCO, "server", "--port", str(port), "--db", str(tmp_path / "s.sqlite")],
+        [
+            SIROCCO,
+            "server",
+            "--port",
+            str(port),
+            "--db",
+            str(tmp_path / "s.sqlite"),
+            "--limit",
+            "request_max_bytes=20000000",
+        ],
         log=tmp_path / "server.log",
         env=env,
     )
@@ -96,3 +101,11 @@ def test_oversized_bodies_and_inputs_are_refused_and_memory_comes_back(tmp_path:
             assert len(stored) == 4
     finally:
         server.assert_stopped_cleanly()
+
+
+def test_a_bad_limit_option_is_one_line_and_a_non_zero_exit() -> None:
+    for value in ("nonsense", "expression_timeout", "expression_max_items=many"):
+        result = processes.run([SIROCCO, "server", "--limit", value, "--port", "1"])
+        assert result.returncode != 0
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
