@@ -334,6 +334,14 @@ _health_port = click.option(
 )
 
 
+_transport = click.option(
+    "--transport",
+    help="How roles hand work over: amqp://user:pass@host:5672// (RabbitMQ), or the "
+    "database alone (default; PostgreSQL wakes the roles with LISTEN/NOTIFY). "
+    "Also SIROCCO_TRANSPORT.",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class HttpOptions:
     """What ``sirocco server`` and ``sirocco api`` are told about serving HTTP."""
@@ -346,9 +354,10 @@ class HttpOptions:
     insecure_no_auth: bool = False
     limit_values: tuple[str, ...] = ()
 
-    def settings(self) -> Settings:
-        """The process settings, with ``--db``, ``--auth`` and ``--limit`` over ``SIROCCO_*``."""
-        return _role_settings(self.db_url, auth=self.auth, **_limits(self.limit_values))
+    def settings(self, **more: object) -> Settings:
+        """The process settings, with ``--db``, ``--auth``, ``--limit`` (and ``more``, where
+        given) over ``SIROCCO_*``."""
+        return _role_settings(self.db_url, auth=self.auth, **_limits(self.limit_values), **more)
 
 
 def _http_options(command: Callable[..., None]) -> Callable[..., None]:
@@ -420,15 +429,19 @@ def server(ctx: click.Context, http: HttpOptions, role_log_level: str | None) ->
 
 @main.command()
 @_role_log_level
+@_transport
 @_http_options
 @click.pass_context
-def api(ctx: click.Context, http: HttpOptions, role_log_level: str | None) -> None:
+def api(
+    ctx: click.Context, http: HttpOptions, role_log_level: str | None, transport: str | None
+) -> None:
     """The REST API alone (engines, executors and a scheduler run elsewhere)."""
     from sirocco.cli import roles
 
+    settings = http.settings(transport=transport)
     try:
         roles.run_api(
-            http.settings(),
+            settings,
             host=http.host,
             port=http.port,
             log_level=_server_log_level(ctx),
@@ -442,6 +455,7 @@ def api(ctx: click.Context, http: HttpOptions, role_log_level: str | None) -> No
 @main.command()
 @_role_log_level
 @_health_port
+@_transport
 @click.option("--db", "db_url", envvar="SIROCCO_DB", help="Database URL or SQLite file.")
 @_limit_option
 @click.pass_context
@@ -451,13 +465,18 @@ def engine(
     role_log_level: str | None,
     health_port: int | None,
     limit_values: tuple[str, ...],
+    transport: str | None,
 ) -> None:
     """An engine alone: applies events and starts workflows from the shared database."""
     from sirocco.cli import roles
 
     _server_log_level(ctx)
     try:
-        roles.run_engine(_role_settings(db_url, health_port=health_port, **_limits(limit_values)))
+        roles.run_engine(
+            _role_settings(
+                db_url, health_port=health_port, transport=transport, **_limits(limit_values)
+            )
+        )
     except errors.SiroccoError as exc:
         fail(exc.message)
 
@@ -465,6 +484,7 @@ def engine(
 @main.command()
 @_role_log_level
 @_health_port
+@_transport
 @click.option("--db", "db_url", envvar="SIROCCO_DB", help="Database URL or SQLite file.")
 @click.option("--target", help="The name this executor serves (a task's `target`).")
 @click.option("--workers", type=int, help="Threads running actions.")
@@ -478,6 +498,7 @@ def executor(
     role_log_level: str | None,
     health_port: int | None,
     limit_values: tuple[str, ...],
+    transport: str | None,
 ) -> None:
     """An executor alone: runs the actions the engines left for it."""
     from sirocco.cli import roles
@@ -489,6 +510,7 @@ def executor(
         executor_workers=workers,
         health_port=health_port,
         **_limits(limit_values),
+        transport=transport,
     )
     try:
         roles.run_executor(settings)
@@ -499,17 +521,22 @@ def executor(
 @main.command()
 @_role_log_level
 @_health_port
+@_transport
 @click.option("--db", "db_url", envvar="SIROCCO_DB", help="Database URL or SQLite file.")
 @click.pass_context
 def scheduler(
-    ctx: click.Context, db_url: str | None, role_log_level: str | None, health_port: int | None
+    ctx: click.Context,
+    db_url: str | None,
+    role_log_level: str | None,
+    health_port: int | None,
+    transport: str | None,
 ) -> None:
     """The scheduler alone: delivers due timers and cron triggers to the engines."""
     from sirocco.cli import roles
 
     _server_log_level(ctx)
     try:
-        roles.run_scheduler(_role_settings(db_url, health_port=health_port))
+        roles.run_scheduler(_role_settings(db_url, health_port=health_port, transport=transport))
     except errors.SiroccoError as exc:
         fail(exc.message)
 

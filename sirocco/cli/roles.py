@@ -20,7 +20,7 @@ from sirocco.cli.health_port import HealthListener
 from sirocco.cli.process import settle_process
 from sirocco.executor.pool import ExecutorPool
 from sirocco.executor.worker import ExecutorWorker
-from sirocco.runtime import compose
+from sirocco.runtime import compose, delivery
 from sirocco.runtime.health import Report
 from sirocco.runtime.heartbeats import Timing
 from sirocco.runtime.loop import utcnow
@@ -61,8 +61,10 @@ def _wait_for_signal() -> None:
 def run_engine(settings: Settings) -> None:
     """Apply events and start workflows; actions go to executor processes."""
     parts = compose.build(settings.db, limits=settings.limits())
+    parcels = delivery.open_delivery(parts.database, settings.transport)
     inline = ExecutorPool(parts.registry, lambda *_: None, workers=1)
     parts.runtime.attach_executor(None, inline.run_inline)
+    parts.runtime.attach_delivery(parcels)
     parts.runtime.start(
         lost_actions=False,
         timers=False,
@@ -79,6 +81,7 @@ def run_engine(settings: Settings) -> None:
         if listener is not None:
             listener.stop()
         parts.runtime.stop()
+        parcels.close()
         inline.shutdown()
         parts.database.dispose()
 
@@ -95,6 +98,7 @@ def heartbeat_timing(settings: Settings) -> Timing:
 def run_executor(settings: Settings) -> None:
     """Run the actions that engines left in the outbox for this executor."""
     parts = compose.build(settings.db, limits=settings.limits())
+    parcels = delivery.open_delivery(parts.database, settings.transport)
     worker = ExecutorWorker(
         parts.database,
         parts.registry,
@@ -102,6 +106,7 @@ def run_executor(settings: Settings) -> None:
         target=settings.executor_target,
         workers=settings.executor_workers,
         timing=heartbeat_timing(settings),
+        parcels=parcels,
     )
     worker.start()
     listener = _listen_for_health(settings, worker.health.report)
@@ -113,13 +118,15 @@ def run_executor(settings: Settings) -> None:
         if listener is not None:
             listener.stop()
         worker.stop()
+        parcels.close()
         parts.database.dispose()
 
 
 def run_scheduler(settings: Settings) -> None:
     """Deliver due timers and cron ticks to the engines."""
     parts = compose.build(settings.db, limits=settings.limits())
-    scheduler = Scheduler(parts.database, utcnow)
+    parcels = delivery.open_delivery(parts.database, settings.transport)
+    scheduler = Scheduler(parts.database, utcnow, parcels)
     scheduler.start()
     listener = _listen_for_health(settings, scheduler.health.report)
     settle_process()
@@ -130,6 +137,7 @@ def run_scheduler(settings: Settings) -> None:
         if listener is not None:
             listener.stop()
         scheduler.stop()
+        parcels.close()
         parts.database.dispose()
 
 
@@ -147,8 +155,10 @@ def run_api(
 
     parts = compose.build(settings.db, limits=settings.limits())
     parts.service.limit_in_flight(settings.in_flight())
+    parcels = delivery.open_delivery(parts.database, settings.transport)
     inline = ExecutorPool(parts.registry, lambda *_: None, workers=1)
     parts.runtime.attach_executor(None, inline.run_inline)
+    parts.runtime.attach_delivery(parcels)  # the actions of the starts it makes
     parts.service.attach_executor(None)
     parts.runtime.start(recover=False, timers=False, cron=False)
     try:
@@ -163,5 +173,6 @@ def run_api(
         )
     finally:
         parts.runtime.stop()
+        parcels.close()
         inline.shutdown()
         parts.database.dispose()

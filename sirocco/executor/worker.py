@@ -12,6 +12,7 @@ Three threads, each kept alive through database outages (``runtime.health.Guard`
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import queue
@@ -25,11 +26,11 @@ from sirocco.actions.registry import ActionRegistry
 from sirocco.engine import commands, events
 from sirocco.engine.states import State
 from sirocco.executor.pool import ExecutorPool
-from sirocco.runtime import codec
+from sirocco.runtime import codec, delivery
 from sirocco.runtime.health import Guard, Health
 from sirocco.runtime.heartbeats import Timing
 from sirocco.runtime.steps import new_id
-from sirocco.store import executions, leases
+from sirocco.store import executions, leases, notify, outbox
 from sirocco.store.database import Database
 
 log = logging.getLogger("sirocco.executor")
@@ -63,8 +64,11 @@ class ExecutorWorker:
         workers: int = 32,
         timing: Timing | None = None,
         health: Health | None = None,
+        parcels: delivery.Delivery | None = None,
     ) -> None:
         self._database = database
+        #: How actions are announced and results sent (None: the database alone, polled).
+        self._delivery = parcels
         self._clock = clock
         self._targets: list[str | None] = [None] if target is None else [None, target]
         self._workers = workers
@@ -86,6 +90,11 @@ class ExecutorWorker:
 
     def start(self) -> None:
         self._stop.clear()
+        if self._delivery is not None:
+            for served in self._targets:
+                self._delivery.receive(
+                    delivery.executor_queue(served), self.receive, prefetch=self._workers
+                )
         for name, target in (
             ("executor-taker", self._take_loop),
             ("executor-heartbeat", self._heartbeat_loop),
@@ -122,8 +131,40 @@ class ExecutorWorker:
 
     def _take_loop(self) -> None:
         guard = Guard("executor-taker", self.health)
-        while not self._stop.wait(POLL + guard.backoff):
-            guard.call(self.take)
+        while not self._stop.is_set():
+            if self._delivery is not None and not guard.in_outage:
+                self._delivery.wait(notify.EXECUTOR)
+            elif self._stop.wait(POLL + guard.backoff):
+                break
+            if not self._stop.is_set():
+                guard.call(self.take)
+
+    def receive(self, parcel: delivery.Parcel) -> None:
+        """A broker announced an action: lease its row (unless another executor has) and
+        run it; the announcement is acknowledged once the lease is committed."""
+        self._busy.acquire()  # back-pressure: the broker holds what no worker can take
+        try:
+            now = self._clock()
+            with self._database.transaction() as connection:
+                row = leases.take_one(
+                    connection, parcel.outbox_id, until=now + self._timing.first_lease
+                )
+        except BaseException:
+            self._busy.release()
+            raise  # not acknowledged: the broker delivers it again; the outbox still has it
+        parcel.acknowledge()
+        if row is None:
+            self._busy.release()  # taken by another executor, or done already
+            return
+        command = codec.decode(row.payload)
+        if parcel.redelivered:
+            # Its first receiver died before leasing it, so it never ran (the lease says so).
+            command = dataclasses.replace(
+                command, execution={**command.execution, "redelivered": True}
+            )
+        with self._held_lock:
+            self._held[row.id] = command
+        self._pool.spawn(_Job(self, row.id, command))
 
     def take(self) -> int:
         """Lease as many RunAction rows as there are free workers and start them."""
@@ -222,14 +263,28 @@ class ExecutorWorker:
                 self._stop.wait(guard.backoff)
 
     def write(self, results: list[_Result]) -> None:
-        """Hand results back in one transaction (all, or none on error)."""
+        """Hand results back in one transaction (all, or none on error), then announce them
+        to the engines (through the broker, else by a NOTIFY in that transaction)."""
         now = self._clock()
+        brokered = self._delivery is not None and self._delivery.brokered
+        leased = now + outbox.CLAIM_FOR if brokered else None
+        parcels: list[delivery.Parcel] = []
         with self._database.transaction() as connection:
             for item in sorted(results, key=_row_id):  # one lock order for every writer
-                _write_one(connection, item, now)
+                parcel = _write_one(connection, item, now, leased)
+                if parcel is not None:
+                    parcels.append(parcel)
+            if parcels and not brokered:
+                notify.send(connection, notify.ENGINE)
         with self._held_lock:
             for item in results:
                 self._held.pop(item.row_id, None)
+        if parcels and brokered and self._delivery is not None:
+            left = self._delivery.send(parcels)
+            if left:
+                outbox.release(
+                    self._database, [parcel.outbox_id for parcel in left], channel=notify.ENGINE
+                )
 
 
 class _Job:
@@ -248,7 +303,10 @@ def _row_id(item: _Result) -> str:
     return item.row_id
 
 
-def _write_one(connection: Any, item: _Result, now: datetime) -> None:
+def _write_one(
+    connection: Any, item: _Result, now: datetime, leased: datetime | None
+) -> delivery.Parcel | None:
+    """Write one outcome; the parcel that announces its ActionResult row, if it made one."""
     command = item.command
     if item.state is None:
         leases.hold_forever(connection, item.row_id)  # its result comes through the API
@@ -270,14 +328,19 @@ def _write_one(connection: Any, item: _Result, now: datetime) -> None:
             result=item.result,
             message=item.message,
         )
+        result_id = new_id()
+        payload = codec.encode(event)
         leases.hand_back(
             connection,
             run_action_id=item.row_id,
-            result_id=new_id(),
+            result_id=result_id,
             workflow_execution_id=command.workflow_execution_id,
-            payload=codec.encode(event),
+            payload=payload,
             now=now,
+            claimed_until=leased,
         )
+        return delivery.Parcel(kind=outbox.Kind.ACTION_RESULT, outbox_id=result_id, payload=payload)
+    return None
 
 
 _STOP: Any = object()

@@ -26,7 +26,7 @@ from sirocco.engine import commands, events, reasons
 from sirocco.engine.states import State
 from sirocco.limits import DEFAULT as DEFAULT_LIMITS
 from sirocco.limits import Limits
-from sirocco.runtime import codec, in_flight
+from sirocco.runtime import codec, delivery, in_flight
 from sirocco.runtime.cron import CronThread
 from sirocco.runtime.health import Guard, Health, is_outage
 from sirocco.runtime.heartbeats import HeartbeatChecker, Timing
@@ -42,7 +42,7 @@ from sirocco.runtime.steps import (
     new_id,
 )
 from sirocco.runtime.timers import TimerThread
-from sirocco.store import executions, outbox, sources, timers
+from sirocco.store import executions, notify, outbox, sources, timers
 from sirocco.store.database import Database
 
 log = logging.getLogger("sirocco.runtime")
@@ -64,6 +64,7 @@ class StartRequest:
 
     item: StartItem
     future: Future[str] | None = None
+    acknowledge: Callable[[], None] | None = None
 
 
 RunActionPort = Callable[[commands.RunAction], None]
@@ -89,6 +90,8 @@ class Runtime:
         self.stepper = Stepper(database, self.lookup, self.specs, clock, limits=limits)
         self._queue: queue.Queue[Any] = queue.Queue()
         self._run_action: RunActionPort | None = None
+        self._delivery: delivery.Delivery | None = None
+        self._last_poll = 0
         self._thread: threading.Thread | None = None
         self._poller: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -112,6 +115,13 @@ class Runtime:
         which cheap side-effect-free actions may run inside a step."""
         self._run_action = run_action
         self.stepper.run_inline = run_inline
+
+    def attach_delivery(self, parcels: delivery.Delivery) -> None:
+        """Roles in separate processes: RunAction parcels go out through ``parcels`` after
+        each commit, engine parcels come in through it (when ``poll_outbox`` runs), and
+        the outbox poller waits on it instead of sleeping a fixed time."""
+        self._delivery = parcels
+        self.stepper.wake = notify.EXECUTOR
 
     def on_state(self, listener: Callable[[str, str], None]) -> None:
         """Call ``listener(execution_id, state)`` whenever a workflow ends."""
@@ -186,6 +196,8 @@ class Runtime:
             self.timers.start()
         if cron:
             self.cron.start()
+        if poll_outbox and self._delivery is not None:
+            self._delivery.receive(delivery.ENGINE_QUEUE, self.receive, prefetch=512)
         if poll_outbox:
             self._poller = threading.Thread(
                 target=self._poll_loop, name="sirocco-outbox", daemon=True
@@ -201,8 +213,15 @@ class Runtime:
 
     def _poll_loop(self) -> None:
         guard = Guard("outbox-poll", self.health)
-        while not self._stopping.wait(OUTBOX_POLL + guard.backoff):
-            guard.call(self.poll_outbox)
+        found = False
+        while not self._stopping.is_set():
+            if found:
+                pass  # a full page may have more behind it: look again at once
+            elif self._delivery is not None and not guard.in_outage:
+                self._delivery.wait(notify.ENGINE)
+            elif self._stopping.wait(OUTBOX_POLL + guard.backoff):
+                break
+            found = bool(guard.call(self.poll_outbox)) and self._last_poll >= outbox.PAGE
 
     def _check_loop(self) -> None:
         checker = self._heartbeats
@@ -289,27 +308,55 @@ class Runtime:
 
     def deliver_row(self, row: Any) -> None:
         """Queue what an outbox row (of an engine kind) carries."""
-        if row.kind == outbox.Kind.CRON_START:
-            self.start_from_outbox(row.id, row.payload)
-        elif row.kind == outbox.Kind.TIMER_EVENT:
-            event = codec.decode(row.payload["event"])
+        self.deliver(outbox.Kind(row.kind), row.id, row.payload)
+
+    def receive(self, parcel: delivery.Parcel) -> None:
+        """Queue what a parcel from the broker carries; acknowledged once applied."""
+        self.deliver(parcel.kind, parcel.outbox_id, parcel.payload, parcel.acknowledge)
+
+    def deliver(
+        self,
+        kind: outbox.Kind,
+        outbox_id: str,
+        payload: Any,
+        acknowledge: Callable[[], None] | None = None,
+    ) -> None:
+        """Queue the work of one outbox row (of an engine kind)."""
+        if kind == outbox.Kind.CRON_START:
+            self.start_from_outbox(outbox_id, payload, acknowledge)
+        elif kind == outbox.Kind.TIMER_EVENT:
+            event = codec.decode(payload["event"])
             self._queue.put(
-                Envelope(event=event, outbox_id=row.id, timer_id=row.payload["timer_id"])
+                Envelope(
+                    event=event,
+                    outbox_id=outbox_id,
+                    timer_id=payload["timer_id"],
+                    acknowledge=acknowledge,
+                )
             )
-        elif row.kind == outbox.Kind.ACTION_RESULT:
-            self._queue.put(Envelope(event=codec.decode(row.payload), outbox_id=row.id))
+        elif kind == outbox.Kind.ACTION_RESULT:
+            self._queue.put(
+                Envelope(event=codec.decode(payload), outbox_id=outbox_id, acknowledge=acknowledge)
+            )
         else:
-            command = codec.decode(row.payload)
+            command = codec.decode(payload)
             if isinstance(command, commands.StartSubworkflow):
-                self._queue.put(StartRequest(self._subworkflow_item(command, row.id)))
+                self._queue.put(
+                    StartRequest(self._subworkflow_item(command, outbox_id), None, acknowledge)
+                )
             elif isinstance(command, (commands.NotifyParent, commands.SendEvent)):
-                self._queue.put(Envelope(event=command.event, outbox_id=row.id))
+                self._queue.put(
+                    Envelope(event=command.event, outbox_id=outbox_id, acknowledge=acknowledge)
+                )
+            elif acknowledge is not None:
+                acknowledge()
 
     def poll_outbox(self) -> int:
         """Take the engine rows no live process is delivering (roles in separate processes)."""
         rows = outbox.claim(self.database, outbox.ENGINE_KINDS, now=self.clock())
         for row in rows:
             self.deliver_row(row)
+        self._last_poll = len(rows)
         return len(rows)
 
     # ------------------------------------------------------------ the loop
@@ -372,6 +419,14 @@ class Runtime:
             for barrier in barriers:
                 if not barrier.done():
                     barrier.set_result(None)
+            # Applied (or, on a bug, left to the database's lease): the broker may forget them.
+            for request in starts:
+                if request.acknowledge is not None:
+                    request.acknowledge()
+            for envelopes in grouped.values():
+                for envelope in envelopes:
+                    if envelope.acknowledge is not None:
+                        envelope.acknowledge()
 
     def _run_batch_waiting(
         self, starts: list[StartRequest], grouped: dict[str, list[Envelope]]
@@ -380,6 +435,9 @@ class Runtime:
         same batch again, so that no event is dropped by an outage."""
         guard = Guard("engine", self.health)
         while True:
+            if self._delivery is not None:
+                # Without a broker, the commit wakes the executors (PostgreSQL NOTIFY).
+                self.stepper.wake = None if self._delivery.brokered else notify.EXECUTOR
             try:
                 result = self.stepper.run_batch([request.item for request in starts], grouped)
             except Exception as exc:
@@ -443,12 +501,23 @@ class Runtime:
     # ------------------------------------------------------------ dispatch
 
     def _dispatch(self, outgoing: Outgoing) -> None:
+        parcels: list[delivery.Parcel] = []
         handed: list[str] = []
         to_run: list[commands.RunAction] = []
         for outbox_id, command in outgoing.items:
             if isinstance(command, commands.RunAction):
                 if self._run_action is None:
-                    continue  # executors in other processes take it from the outbox
+                    # Executors in other processes take it from the outbox; tell them.
+                    if outbox_id is not None and self._delivery is not None:
+                        parcels.append(
+                            delivery.Parcel(
+                                kind=outbox.Kind.RUN_ACTION,
+                                outbox_id=outbox_id,
+                                payload=codec.encode(command),
+                                target=command.target,
+                            )
+                        )
+                    continue
                 if command.action_name not in in_flight.PURE_ACTIONS and outbox_id is not None:
                     handed.append(outbox_id)
                 to_run.append(_with_outbox(command, outbox_id))
@@ -460,6 +529,8 @@ class Runtime:
             self._queue.put(Envelope(event=event, outbox_id=outbox_id))
         for timer_id, timer_event in outgoing.timers_now:
             self._queue.put(Envelope(event=timer_event, timer_id=timer_id))
+        if parcels and self._delivery is not None:
+            self._delivery.send(parcels)  # a parcel the broker refused is polled from the outbox
         if handed:
             # Marked before they run: after a crash, these are the actions that may have run.
             self._mark_handed(handed)
@@ -493,7 +564,12 @@ class Runtime:
             guard.succeeded()
             return
 
-    def start_from_outbox(self, outbox_id: str, payload: Mapping[str, Any]) -> None:
+    def start_from_outbox(
+        self,
+        outbox_id: str,
+        payload: Mapping[str, Any],
+        acknowledge: Callable[[], None] | None = None,
+    ) -> None:
         """Start a workflow that a durable outbox row asks for (cron triggers)."""
         try:
             found = sources.find_workflow(
@@ -502,6 +578,8 @@ class Runtime:
         except errors.NotFoundError as exc:
             log.warning("cron trigger workflow is gone", extra={"error": exc.message})
             outbox.remove(self.database, [outbox_id])
+            if acknowledge is not None:
+                acknowledge()
             return
         params = dict(payload.get("params") or {})
         if found.namespace:
@@ -519,7 +597,7 @@ class Runtime:
             outbox_id=outbox_id,
             project_id=payload.get("project_id"),
         )
-        self._queue.put(StartRequest(item))
+        self._queue.put(StartRequest(item, None, acknowledge))
 
     def _subworkflow_item(
         self, command: commands.StartSubworkflow, outbox_id: str | None

@@ -46,11 +46,13 @@ InlineRunner = Callable[[commands.RunAction], "events.ActionCompleted | None"]
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Envelope:
-    """An event on its way to a step, with the durable row that carried it."""
+    """An event on its way to a step, with the durable row that carried it and, when a
+    broker brought it, how to tell the broker it is applied."""
 
     event: events.Event
     outbox_id: str | None = None
     timer_id: str | None = None
+    acknowledge: Callable[[], None] | None = None
 
 
 @dataclass(slots=True, kw_only=True)
@@ -217,6 +219,8 @@ class Stepper:
         self.monotonic = monotonic
         self.snapshots = SnapshotCache()
         self.run_inline: InlineRunner | None = None
+        #: The channel to wake when a step leaves actions for executor processes.
+        self.wake: str | None = None
 
     # ------------------------------------------------------------ one transaction, many items
 
@@ -562,6 +566,8 @@ class Stepper:
                 continue
             else:
                 is_action = isinstance(command, commands.RunAction)
+                if is_action and self.wake is not None:
+                    writes.wake.add(self.wake)
                 # A RunAction row has the action execution's id: whoever completes the
                 # action (an executor, the API) deletes it by that id.
                 outbox_id = (

@@ -62,6 +62,21 @@ def take(
     return rows
 
 
+def take_one(connection: sa.Connection, row_id: str, *, until: datetime) -> Any:
+    """Lease one RunAction row a broker announced, if no executor holds it yet; the row
+    (None when another executor took it, or it is done)."""
+    return connection.execute(
+        sa.update(_outbox)
+        .where(
+            _outbox.c.id == row_id,
+            _outbox.c.kind == RUN_ACTION,
+            _outbox.c.claimed_until.is_(None),
+        )
+        .values(claimed_until=until)
+        .returning(*_outbox.c)
+    ).first()
+
+
 def renew(connection: sa.Connection, ids: Iterable[str], *, until: datetime) -> int:
     """Push the leases of the rows ``ids`` to ``until`` (a heartbeat); returns how many
     rows were still there to renew."""
@@ -97,9 +112,11 @@ def hand_back(
     workflow_execution_id: str | None,
     payload: dict[str, Any],
     now: datetime,
+    claimed_until: datetime | None = None,
 ) -> None:
     """Replace a RunAction row by the ActionResult row of its outcome (``payload``, an
-    encoded ActionCompleted event), in the caller's transaction."""
+    encoded ActionCompleted event), in the caller's transaction. ``claimed_until``: a
+    broker delivers the result; pollers leave the row alone until then."""
     connection.execute(sa.delete(_outbox).where(_outbox.c.id == run_action_id))
     connection.execute(
         sa.insert(_outbox),
@@ -110,7 +127,7 @@ def hand_back(
                 "kind": ACTION_RESULT,
                 "payload": payload,
                 "created_at": now,
-                "claimed_until": None,
+                "claimed_until": claimed_until,
                 "target": None,
             }
         ],

@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from sirocco.store import executions, tables
+from sirocco.store import executions, notify, tables
 from sirocco.store.database import Database
 
 
@@ -44,6 +44,8 @@ ENGINE_KINDS: tuple[Kind, ...] = (
     Kind.TIMER_EVENT,
 )
 
+#: Rows claimed per look at the outbox.
+PAGE = 500
 #: How long a process may keep a row it leased before another takes it over.
 CLAIM_FOR = timedelta(seconds=60)
 #: ``claimed_until`` of a RunAction row once handed to an executor that may run it.
@@ -104,6 +106,15 @@ def hand(database: Database, ids: Sequence[str]) -> None:
         connection.execute(_HAND, {"ids": list(ids)})
 
 
+def release(database: Database, ids: Sequence[str], *, channel: str) -> None:
+    """Free leased rows for any poller now (the broker that was to deliver them failed)."""
+    with database.transaction() as connection:
+        connection.execute(
+            sa.update(_outbox).where(_outbox.c.id.in_(list(ids))).values(claimed_until=None)
+        )
+        notify.send(connection, channel)
+
+
 def remove(database: Database, ids: Sequence[str]) -> None:
     """Delete rows in a transaction of their own."""
     with database.transaction() as connection:
@@ -140,8 +151,14 @@ def put(
     now: datetime,
     workflow_execution_id: str | None = None,
     row_id: str | None = None,
+    claimed_until: datetime | None = None,
+    wake: str | None = None,
 ) -> str:
-    """Add one row (in its own transaction) and return its id (``row_id`` if given)."""
+    """Add one row (in its own transaction) and return its id (``row_id`` if given).
+
+    ``claimed_until``: pollers leave it alone until then (a broker delivers it);
+    ``wake``: the channel to NOTIFY at commit (no broker).
+    """
     row_id = row_id or str(uuid.uuid4())
     with database.transaction() as connection:
         connection.execute(
@@ -153,9 +170,12 @@ def put(
                     payload=payload,
                     created_at=now,
                     workflow_execution_id=workflow_execution_id,
+                    claimed_until=claimed_until,
                 )
             ],
         )
+        if wake is not None:
+            notify.send(connection, wake)
     return row_id
 
 
@@ -164,7 +184,7 @@ def claim(
     kinds: Sequence[str],
     *,
     now: datetime,
-    limit: int = 500,
+    limit: int = PAGE,
     targets: Sequence[str | None] | None = None,
     take: bool = False,
 ) -> list[Any]:

@@ -10,7 +10,7 @@ from typing import Any, Protocol, TypeVar
 import sqlalchemy as sa
 
 from sirocco.engine import records
-from sirocco.store import executions, outbox, tables, timers
+from sirocco.store import executions, notify, outbox, tables, timers
 
 
 class LazyRow(Protocol):
@@ -38,6 +38,8 @@ class Writes:
     action_updates: list[records.ActionExecution] = field(default_factory=list)
     outbox: list[LazyRow] = field(default_factory=list)
     timers: list[dict[str, Any]] = field(default_factory=list)
+    #: Channels to wake when the transaction commits (PostgreSQL NOTIFY).
+    wake: set[str] = field(default_factory=set)
 
     def flush(self, connection: sa.Connection) -> None:
         """Write everything collected (parents before children), then forget it."""
@@ -62,6 +64,9 @@ class Writes:
         )  # fmt: skip
         outbox.insert(connection, (item.row() for item in self.outbox))
         timers.insert(connection, self.timers)
+        for channel in self.wake:
+            notify.send(connection, channel)
+        self.wake.clear()
         for kept in (
             self.new_workflows, self.workflow_updates, self.bumps, self.new_tasks,
             self.task_updates, self.new_actions, self.action_updates, self.outbox, self.timers,

@@ -1,13 +1,22 @@
-"""The AMQP transport (kombu, RabbitMQ): durable queues, acknowledged after handling."""
+"""The AMQP transport (kombu, RabbitMQ): durable queues, acknowledged when the receiver says.
+
+A consumer runs on its own thread with its own connection. A message is handed
+to the handler with an ``acknowledge`` callable; the receiver calls it once the
+transaction that applies the message has committed (possibly from another
+thread), and the consumer thread sends the ack. A message never acknowledged
+(its receiver died) is delivered again, ``redelivered``, to another consumer.
+A lost connection is retried with back-off; meanwhile ``connected`` is False so
+that senders fall back to the database.
+"""
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 from typing import Any
 
 from kombu import Connection, Exchange, Queue  # type: ignore[attr-defined]
-from kombu.mixins import ConsumerMixin
 
 from sirocco import errors
 from sirocco.transport.base import Delivery, Handler
@@ -15,70 +24,173 @@ from sirocco.transport.base import Delivery, Handler
 log = logging.getLogger("sirocco.transport")
 
 EXCHANGE = Exchange("sirocco", type="direct", durable=True)
+#: Broadcast to every consumer bound to it (cancellations).
+FANOUT = Exchange("sirocco.fanout", type="fanout", durable=True)
+#: Seconds a consumer waits for a message before it sends the acks that are due.
+DRAIN = 0.02
+MAX_BACKOFF = 5.0
 
 
 def _queue(name: str) -> Queue:
     return Queue(name, EXCHANGE, routing_key=name, durable=True)
 
 
-class _Worker(ConsumerMixin):  # type: ignore[misc]
-    def __init__(self, connection: Connection, queue: str, handler: Handler) -> None:
-        self.connection = connection
-        self._queue = queue
-        self._handler = handler
+class _Consumer:
+    """One queue consumed on one thread; acks sent from that thread."""
 
-    def get_consumers(self, consumer_class: Any, channel: Any) -> list[Any]:
-        consumer = consumer_class(
-            queues=[_queue(self._queue)], callbacks=[self._on_message], accept=["json"]
+    def __init__(
+        self, url: str, queue_name: str, handler: Handler, *, prefetch: int, fanout: bool
+    ) -> None:
+        self._url = url
+        self._queue_name = queue_name
+        self._handler = handler
+        self._prefetch = prefetch
+        self._fanout = fanout
+        self._acks: queue.Queue[Any] = queue.Queue()
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(
+            target=self._run, name=f"sirocco-amqp-{queue_name}", daemon=True
         )
-        consumer.qos(prefetch_count=64)
-        return [consumer]
+
+    def _declaration(self) -> Queue:
+        if self._fanout:
+            # One exclusive queue per consumer: every consumer gets every message.
+            return Queue(exchange=FANOUT, exclusive=True, auto_delete=True)
+        return _queue(self._queue_name)
+
+    def _run(self) -> None:
+        backoff = 0.1
+        while not self.stopping.is_set():
+            try:
+                with Connection(self._url, heartbeat=10) as connection:
+                    connection.ensure_connection(max_retries=1)
+                    backoff = 0.1
+                    self._consume(connection)
+            except Exception as exc:  # the thread outlives any broker trouble
+                if self.stopping.is_set():
+                    return
+                log.warning(
+                    "message broker unreachable; retrying",
+                    extra={"queue": self._queue_name, "error": str(exc)},
+                )
+                self.stopping.wait(backoff)
+                backoff = min(MAX_BACKOFF, backoff * 2)
+
+    def _consume(self, connection: Connection) -> None:
+        # Acks for messages of an earlier connection can't be sent: those are redelivered.
+        while not self._acks.empty():
+            self._acks.get_nowait()
+        channel = connection.channel()
+        consumer = connection.Consumer(
+            channel=channel,
+            queues=[self._declaration()],
+            callbacks=[self._on_message],
+            accept=["json"],
+        )
+        consumer.qos(prefetch_count=self._prefetch)
+        with consumer:
+            while not self.stopping.is_set():
+                try:
+                    connection.drain_events(timeout=DRAIN)
+                except TimeoutError:
+                    pass
+                self._send_acks()
+                connection.heartbeat_check()
+
+    def _send_acks(self) -> None:
+        while True:
+            try:
+                message = self._acks.get_nowait()
+            except queue.Empty:
+                return
+            message.ack()
 
     def _on_message(self, body: Any, message: Any) -> None:
+        def acknowledge() -> None:
+            self._acks.put(message)
+
         try:
             self._handler(
-                Delivery(body=body, redelivered=bool(message.delivery_info.get("redelivered")))
+                Delivery(
+                    body=body,
+                    redelivered=bool(message.delivery_info.get("redelivered")),
+                    acknowledge=acknowledge,
+                )
             )
         except Exception:
-            log.exception("message handler failed", extra={"queue": self._queue})
-        message.ack()
+            log.exception("message handler failed", extra={"queue": self._queue_name})
+            acknowledge()  # a bad message must not come back forever; the database has it
 
 
 class AmqpTransport:
     """Queues on a RabbitMQ broker, shared by every process that uses the same URL."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, required: bool = True) -> None:
         self._url = url
-        self._publisher = Connection(url)
-        try:
-            self._publisher.ensure_connection(max_retries=3)
-        except Exception as exc:
-            raise errors.ConfigurationError(
-                f"Can't reach the message broker at {url}: {exc}"
-            ) from exc
         self._lock = threading.Lock()
-        self._producer = self._publisher.Producer(serializer="json")
+        self._publisher: Connection | None = None
+        self._producer: Any = None
         self._declared: set[str] = set()
-        self._workers: list[tuple[_Worker, threading.Thread]] = []
+        self._consumers: list[_Consumer] = []
+        try:
+            self._connect()
+        except Exception as exc:
+            if required:
+                raise errors.ConfigurationError(
+                    f"Can't reach the message broker at {_safe(url)}: {exc}"
+                ) from exc
+            log.warning("message broker unreachable at start", extra={"error": str(exc)})
 
-    def publish(self, queue: str, body: dict[str, Any]) -> None:
+    def _connect(self) -> None:
+        connection = Connection(self._url, connect_timeout=2)
+        connection.ensure_connection(max_retries=1)
+        self._publisher = connection
+        self._producer = connection.Producer(serializer="json")
+        self._declared = set()
+
+    @property
+    def connected(self) -> bool:
+        """Whether the last publish (or the start) reached the broker."""
+        return self._producer is not None
+
+    def publish(self, queue: str, body: dict[str, Any], *, fanout: bool = False) -> None:
+        """Send ``body`` to ``queue`` (persistent); raises when the broker can't take it."""
         with self._lock:
-            declare = [] if queue in self._declared else [_queue(queue)]
-            self._producer.publish(
-                body,
-                exchange=EXCHANGE,
-                routing_key=queue,
-                declare=declare,
-                delivery_mode=2,
-                retry=True,
-            )
-            self._declared.add(queue)
+            try:
+                if self._producer is None:
+                    self._connect()
+                exchange = FANOUT if fanout else EXCHANGE
+                declare: list[Any] = [] if fanout or queue in self._declared else [_queue(queue)]
+                if fanout and "fanout" not in self._declared:
+                    declare = [FANOUT]
+                self._producer.publish(
+                    body,
+                    exchange=exchange,
+                    routing_key=queue,
+                    declare=declare,
+                    delivery_mode=2,
+                    retry=False,
+                )
+                self._declared.add("fanout" if fanout else queue)
+            except Exception:
+                self._drop()
+                raise
 
-    def consume(self, queue: str, handler: Handler) -> None:
-        worker = _Worker(Connection(self._url), queue, handler)
-        thread = threading.Thread(target=worker.run, name=f"sirocco-amqp-{queue}", daemon=True)
-        thread.start()
-        self._workers.append((worker, thread))
+    def _drop(self) -> None:
+        if self._publisher is not None:
+            try:
+                self._publisher.release()
+            except Exception:  # a broken connection may fail to close; it is gone either way
+                log.debug("closing a broken broker connection failed", exc_info=True)
+        self._publisher = None
+        self._producer = None
+
+    def consume(
+        self, queue: str, handler: Handler, *, prefetch: int = 64, fanout: bool = False
+    ) -> None:
+        consumer = _Consumer(self._url, queue, handler, prefetch=prefetch, fanout=fanout)
+        consumer.thread.start()
+        self._consumers.append(consumer)
 
     def purge(self, queue: str) -> None:
         """Drop every message waiting in ``queue`` (for tests)."""
@@ -88,10 +200,20 @@ class AmqpTransport:
             bound.purge()
 
     def close(self) -> None:
-        for worker, _ in self._workers:
-            worker.should_stop = True
-        for worker, thread in self._workers:
-            thread.join(5)
-            worker.connection.release()
-        self._workers.clear()
-        self._publisher.release()
+        for consumer in self._consumers:
+            consumer.stopping.set()
+        for consumer in self._consumers:
+            consumer.thread.join(5)
+        self._consumers.clear()
+        with self._lock:
+            self._drop()
+
+
+def _safe(url: str) -> str:
+    """The URL without its password."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    credentials, host = rest.rsplit("@", 1)
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}"

@@ -7,25 +7,41 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 
+def _nothing() -> None:
+    return None
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Delivery:
-    """A message taken from a queue; ``redelivered`` when an earlier consumer died holding it."""
+    """A message taken from a queue; ``redelivered`` when an earlier consumer died holding it.
+
+    ``acknowledge()`` says the message is applied (after the receiver's transaction
+    committed); until then the broker keeps it for another consumer.
+    """
 
     body: dict[str, Any]
     redelivered: bool = False
+    acknowledge: Callable[[], None] = _nothing
 
 
 Handler = Callable[[Delivery], None]
 
 
 class Transport(Protocol):
-    """Queues of JSON messages. A message is acknowledged when its handler returns;
-    a consumer that dies before that leaves the message to be delivered again."""
+    """Queues of JSON messages. A message not acknowledged when its consumer dies is
+    delivered again."""
 
-    def publish(self, queue: str, body: dict[str, Any]) -> None:
-        """Send ``body`` to ``queue`` (durably where the transport can)."""
+    @property
+    def connected(self) -> bool:
+        """Whether messages can be sent now (else senders fall back to the database)."""
 
-    def consume(self, queue: str, handler: Handler) -> None:
+    def publish(self, queue: str, body: dict[str, Any], *, fanout: bool = False) -> None:
+        """Send ``body`` to ``queue`` (durably where the transport can); raises on failure.
+        ``fanout``: to every consumer that consumes with ``fanout``."""
+
+    def consume(
+        self, queue: str, handler: Handler, *, prefetch: int = 64, fanout: bool = False
+    ) -> None:
         """Deliver the messages of ``queue`` to ``handler`` on a thread of the transport."""
 
     def close(self) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-import queue
+import queue as queues
 import threading
 from typing import Any
 
@@ -15,20 +15,37 @@ log = logging.getLogger("sirocco.transport")
 class MemoryTransport:
     """Queues held in this process (the embedded default and the tests' stub broker)."""
 
+    connected = True
+
     def __init__(self) -> None:
-        self._queues: dict[str, queue.Queue[dict[str, Any] | None]] = {}
+        self._queues: dict[str, queues.Queue[dict[str, Any] | None]] = {}
+        self._fanout: dict[str, list[queues.Queue[dict[str, Any] | None]]] = {}
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
 
-    def _queue(self, name: str) -> queue.Queue[dict[str, Any] | None]:
+    def _queue(self, name: str) -> queues.Queue[dict[str, Any] | None]:
         with self._lock:
-            return self._queues.setdefault(name, queue.Queue())
+            return self._queues.setdefault(name, queues.Queue())
 
-    def publish(self, queue: str, body: dict[str, Any]) -> None:
-        self._queue(queue).put(body)
+    def publish(self, queue: str, body: dict[str, Any], *, fanout: bool = False) -> None:
+        if not fanout:
+            self._queue(queue).put(body)
+            return
+        with self._lock:
+            listeners = list(self._fanout.get(queue, ()))
+        for listener in listeners:
+            listener.put(body)
 
-    def consume(self, queue: str, handler: Handler) -> None:
-        source = self._queue(queue)
+    def consume(
+        self, queue: str, handler: Handler, *, prefetch: int = 64, fanout: bool = False
+    ) -> None:
+        if fanout:
+            source: queues.Queue[dict[str, Any] | None] = queues.Queue()
+            with self._lock:
+                self._fanout.setdefault(queue, []).append(source)
+                self._queues[f"{queue}#{len(self._threads)}"] = source
+        else:
+            source = self._queue(queue)
 
         def run() -> None:
             while True:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests import processes
+from tests.conftest import AMQP_URL, port_open
 from tests.waiting import wait_for
 
 SIROCCO = str(Path(sys.executable).parent / "sirocco")
@@ -58,9 +59,19 @@ def _call(url: str, method: str = "GET", body: bytes | None = None, text: bool =
         return json.loads(response.read() or b"null")
 
 
+@pytest.fixture(params=["database", "amqp"])
+def transport(request: pytest.FixtureRequest) -> str:
+    """The roles hand work over through the database alone, or over RabbitMQ."""
+    if request.param == "database":
+        return ""
+    if not port_open(5672):
+        pytest.skip("RabbitMQ is not running on 127.0.0.1:5672")
+    return AMQP_URL
+
+
 @pytest.fixture
-def roles(database_url: str, tmp_path: Path) -> Iterator[str]:
-    env = {**os.environ, "SIROCCO_DB": database_url}
+def roles(database_url: str, transport: str, tmp_path: Path) -> Iterator[str]:
+    env = {**os.environ, "SIROCCO_DB": database_url, "SIROCCO_TRANSPORT": transport}
     upgraded = processes.run([SIROCCO, "db", "upgrade"], env=env)
     assert upgraded.returncode == 0, upgraded.stdout + upgraded.stderr
     port = processes.free_port()

@@ -1,0 +1,186 @@
+"""How work moves between roles in separate processes: one port, a broker or the database.
+
+The database is the source of truth: every parcel is an outbox row written by the
+transaction that made it. Delivery only says "this row is there" sooner than a
+poll would:
+
+* :class:`BrokeredDelivery` publishes each parcel (its kind, its outbox id and its
+  payload) over a :class:`sirocco.transport.Transport` (AMQP, or in memory): one
+  queue per executor target, one for engine events, a fan-out for cancellations.
+  Receivers acknowledge a parcel after the transaction that applies it.
+* :class:`DatabaseDelivery` publishes nothing: receivers poll the outbox, woken by
+  PostgreSQL ``LISTEN/NOTIFY`` (on SQLite they poll every ``POLL`` seconds).
+
+A parcel the broker can't take is left to the database path: the broker being down
+slows hand-offs down to the database's pace, it never loses work.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sirocco.store import notify, outbox
+from sirocco.store.database import Database
+from sirocco.transport import Transport
+from sirocco.transport import base as transport_base
+
+log = logging.getLogger("sirocco.delivery")
+
+#: Seconds between looks at the outbox without LISTEN/NOTIFY (SQLite).
+POLL = 0.05
+#: Seconds between looks at the outbox when something wakes the looker (a safety net).
+SAFETY_POLL = 1.0
+
+ENGINE_QUEUE = "sirocco.engine"
+CANCEL_QUEUE = "sirocco.cancel"
+
+
+def executor_queue(target: str | None) -> str:
+    """The queue of the executors serving ``target`` (None: any executor)."""
+    return "sirocco.executor" if target is None else f"sirocco.executor.{target}"
+
+
+def _nothing() -> None:
+    return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Parcel:
+    """One outbox row on its way to the role that applies it."""
+
+    kind: outbox.Kind
+    outbox_id: str
+    payload: dict[str, Any]
+    target: str | None = None
+    redelivered: bool = False
+    acknowledge: Callable[[], None] = _nothing
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "kind": str(self.kind),
+            "outbox_id": self.outbox_id,
+            "payload": self.payload,
+            "target": self.target,
+        }
+
+    @classmethod
+    def received(cls, delivery: transport_base.Delivery) -> Parcel:
+        body = delivery.body
+        return cls(
+            kind=outbox.Kind(body["kind"]),
+            outbox_id=str(body["outbox_id"]),
+            payload=dict(body["payload"]),
+            target=body.get("target"),
+            redelivered=delivery.redelivered,
+            acknowledge=delivery.acknowledge,
+        )
+
+
+Receiver = Callable[[Parcel], None]
+
+
+class Delivery(Protocol):
+    """The port: send parcels after commit, receive them, wait for database work."""
+
+    @property
+    def brokered(self) -> bool:
+        """Whether a broker carries parcels now (else receivers must poll the outbox)."""
+
+    def send(self, parcels: Sequence[Parcel]) -> list[Parcel]:
+        """Send parcels whose rows are committed; return those left to the database."""
+
+    def receive(self, queue: str, receiver: Receiver, *, prefetch: int = 64) -> None:
+        """Hand the parcels of ``queue`` to ``receiver`` on a thread of the delivery."""
+
+    def wait(self, channel: str, timeout: float | None = None) -> None:
+        """Block until the outbox may hold work for ``channel`` (or a while passed)."""
+
+    def close(self) -> None:
+        """Stop receiving; release connections."""
+
+
+class DatabaseDelivery:
+    """No broker: the outbox is polled, woken by LISTEN/NOTIFY on PostgreSQL."""
+
+    brokered = False
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._listeners: dict[str, notify.Listener] = {}
+
+    def send(self, parcels: Sequence[Parcel]) -> list[Parcel]:
+        return list(parcels)
+
+    def receive(self, queue: str, receiver: Receiver, *, prefetch: int = 64) -> None:
+        return None
+
+    def wait(self, channel: str, timeout: float | None = None) -> None:
+        listener = self._listeners.get(channel)
+        if listener is None:
+            listener = self._listeners[channel] = notify.Listener(self._database, [channel])
+        if timeout is None:
+            timeout = SAFETY_POLL if listener.listening else POLL
+        listener.wait(timeout)
+
+    def close(self) -> None:
+        for listener in self._listeners.values():
+            listener.close()
+        self._listeners.clear()
+
+
+class BrokeredDelivery:
+    """Parcels over a transport; the database path stays on as the fallback."""
+
+    def __init__(self, transport: Transport, fallback: DatabaseDelivery) -> None:
+        self._transport = transport
+        self._fallback = fallback
+
+    @property
+    def brokered(self) -> bool:
+        return self._transport.connected
+
+    def send(self, parcels: Sequence[Parcel]) -> list[Parcel]:
+        left: list[Parcel] = []
+        for index, parcel in enumerate(parcels):
+            queue = (
+                executor_queue(parcel.target)
+                if parcel.kind == outbox.Kind.RUN_ACTION
+                else ENGINE_QUEUE
+            )
+            try:
+                self._transport.publish(queue, parcel.body())
+            except Exception as exc:
+                log.warning("message broker refused a parcel; the database delivers it",
+                            extra={"error": str(exc)})  # fmt: skip
+                left.extend(parcels[index:])
+                break
+        return left
+
+    def receive(self, queue: str, receiver: Receiver, *, prefetch: int = 64) -> None:
+        def on_delivery(delivery: transport_base.Delivery) -> None:
+            receiver(Parcel.received(delivery))
+
+        self._transport.consume(queue, on_delivery, prefetch=prefetch)
+
+    def wait(self, channel: str, timeout: float | None = None) -> None:
+        if timeout is None and self._transport.connected:
+            timeout = SAFETY_POLL  # parcels arrive by the broker; the outbox is the safety net
+        self._fallback.wait(channel, timeout)
+
+    def close(self) -> None:
+        self._transport.close()
+        self._fallback.close()
+
+
+def open_delivery(database: Database, transport_url: str | None) -> Delivery:
+    """The delivery for roles in separate processes: AMQP when a URL is given (the database
+    when its broker is down), else the database."""
+    fallback = DatabaseDelivery(database)
+    if not transport_url or transport_url.startswith("memory"):
+        return fallback
+    from sirocco.transport import open_transport
+
+    return BrokeredDelivery(open_transport(transport_url, required=False), fallback)
