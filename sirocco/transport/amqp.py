@@ -62,7 +62,7 @@ class _Consumer:
         backoff = 0.1
         while not self.stopping.is_set():
             try:
-                with Connection(self._url, heartbeat=10) as connection:
+                with Connection(self._url) as connection:
                     connection.ensure_connection(max_retries=1)
                     backoff = 0.1
                     self._consume(connection)
@@ -95,7 +95,7 @@ class _Consumer:
                 except TimeoutError:
                     pass
                 self._send_acks()
-                connection.heartbeat_check()
+            self._send_acks()  # what was applied before the stop is acknowledged
 
     def _send_acks(self) -> None:
         while True:

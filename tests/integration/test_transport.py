@@ -79,3 +79,40 @@ def test_memory_transport_counts_pending() -> None:
     transport.publish("q", {"a": 1})
     assert transport.pending("q") == 1
     transport.close()
+
+
+def test_an_unacknowledged_message_comes_back_redelivered_to_the_next_consumer() -> None:
+    if not port_open(5672):
+        pytest.skip("RabbitMQ is not running on 127.0.0.1:5672")
+    queue = f"redeliver-{uuid.uuid4().hex[:8]}"
+    first = open_transport(AMQP_URL)
+    held = threading.Event()
+    first.publish(queue, {"n": 1})
+    first.consume(queue, lambda delivery: held.set())  # never acknowledged: its receiver "dies"
+    assert held.wait(BOUND)
+    first.close()
+    second = open_transport(AMQP_URL)
+    try:
+        (again,) = _collect(second, queue, 1)
+        assert again.body == {"n": 1}
+        assert again.redelivered
+        again.acknowledge()
+    finally:
+        second.close()
+
+
+def test_an_acknowledged_message_is_gone() -> None:
+    if not port_open(5672):
+        pytest.skip("RabbitMQ is not running on 127.0.0.1:5672")
+    queue = f"acked-{uuid.uuid4().hex[:8]}"
+    first = open_transport(AMQP_URL)
+    first.publish(queue, {"n": 1})
+    (taken,) = _collect(first, queue, 1)
+    taken.acknowledge()
+    first.publish(queue, {"n": 2})  # a marker behind it: once it arrives, the ack was sent
+    first.close()
+    second = open_transport(AMQP_URL)
+    try:
+        assert [item.body for item in _collect(second, queue, 1)] == [{"n": 2}]
+    finally:
+        second.close()
