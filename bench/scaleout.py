@@ -249,6 +249,13 @@ def handoff(port: int, database: str, count: int = 30) -> dict[str, Any]:
     }
 
 
+def _commits(database: str) -> int:
+    """Transactions committed in ``database`` so far (PostgreSQL's statistics; the
+    statistics collector may lag by a few hundred milliseconds)."""
+    time.sleep(0.6)
+    return int(psql(f"select xact_commit from pg_stat_database where datname = '{database}'"))
+
+
 def measure(
     config: str, transport: str, workload: str, n: int, threads: int, logs: Path
 ) -> dict[str, Any]:
@@ -260,6 +267,7 @@ def measure(
     try:
         Client(port).call("POST", "/workflows", WORKFLOWS, text=True)
         before = cpu_seconds(processes)
+        commits_before = _commits(database)
         if workload == "handoff":
             result = handoff(port, database)
         else:
@@ -267,6 +275,8 @@ def measure(
             result = load(port, database, workflow, n, threads, f"{workload}-{config}")
             spent = cpu_seconds(processes) - before
             result["cpu_ms_per_task"] = round(1000 * spent / max(1, result["tasks"]), 2)
+            commits = _commits(database) - commits_before
+            result["commits_per_task"] = round(commits / max(1, result["tasks"]), 2)
     finally:
         stop(processes)
         psql(f'drop database if exists "{database}" with (force)')
