@@ -3,7 +3,8 @@
 The view starts before the runtime is imported or the database opened, so its
 first frame appears at once; it is redrawn ten times a second from the latest
 report (``running.read_report``), so elapsed times advance between reports.
-Only ``rich`` is imported here.
+Only ``rich`` (and ``sirocco.masking``: state infos are shown with secrets masked)
+is imported here.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
+
+from sirocco import masking
 
 #: Tasks shown at most; earlier ones are counted on one line.
 SHOWN_TASKS = 40
@@ -57,6 +60,7 @@ class LiveView:
         self._note = "reading the file, opening the database"
         self._report: Mapping[str, Any] | None = None
         self._closed = False
+        self._secret_parts = masking.configured_parts()
         self._live = Live(
             console=console or Console(),
             refresh_per_second=10,
@@ -140,7 +144,7 @@ class LiveView:
                 _styled(task["state"]),
                 _progress(task),
                 _duration(self._span(started, task.get("_finished"))) if started else "",
-                _info(task["state_info"]),
+                _info(masking.mask_text(task["state_info"] or "", self._secret_parts)),
             )
         return table
 

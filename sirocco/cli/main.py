@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from sirocco import errors
+from sirocco import errors, masking
 from sirocco.cli import tokens
 
 if TYPE_CHECKING:  # pydantic costs a third of a second: not before the live view is up
@@ -101,6 +101,7 @@ def main(log_level: str) -> None:
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    masking.install(masking.configured_parts())
 
 
 @main.command()

@@ -11,6 +11,7 @@ from types import FrameType
 import uvicorn
 from sqlalchemy.engine import make_url
 
+from sirocco import masking
 from sirocco.api import authentication
 from sirocco.api.app import create_app
 from sirocco.api.policy import Policy
@@ -93,6 +94,8 @@ def serve_parts(
         timeout_graceful_shutdown=10,
     )
     server = _Server(config)
+    # uvicorn's loggers have their own handlers (an access line shows the query string).
+    masking.install(masking.parts_of(settings.secret_keys), ("", "uvicorn.error", "uvicorn.access"))
     warm_up(app)
     settle_process()
 

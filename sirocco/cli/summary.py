@@ -3,7 +3,8 @@
 The state, then why it failed (once, condensed: ``engine.reasons``), then the
 output when there is one that says more than the failure: Mistral's output of
 a failed workflow is ``{"result": state_info}``, the same text again, and a
-paused workflow has none (``null``). ``--json`` prints the report whole.
+paused workflow has none (``null``). Values under secret-looking keys are masked
+(:mod:`sirocco.masking`). ``--json`` prints the report whole.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, TextIO
 
+from sirocco import masking
 from sirocco.engine import reasons
 
 #: Characters of one failure message shown before it is cut (``--json`` has it whole).
@@ -30,7 +32,11 @@ def print_summary(report: Mapping[str, Any], *, tasks: bool, out: TextIO) -> Non
         for task in report["tasks"]:
             out.write(f"{task['name']}: {task['state']}\n")
     out.write(f"execution {report['id']}: {report['state']}\n")
-    lines = reasons.condensed(report["state_info"], limit=MESSAGE_LIMIT)
+    parts = masking.configured_parts()
+    state_info = report["state_info"]
+    lines = reasons.condensed(
+        masking.mask_text(state_info, parts) if state_info else state_info, limit=MESSAGE_LIMIT
+    )
     if lines:
         out.write(f"state info: {lines[0].strip()}\n")
         for line in lines[1:]:
@@ -38,7 +44,8 @@ def print_summary(report: Mapping[str, Any], *, tasks: bool, out: TextIO) -> Non
     if report["state"] == "PAUSED":
         out.write(f"resume it with: sirocco resume {report['id']} (and the same --db)\n")
     if _worth_printing(report):
-        out.write(json.dumps(report["output"], indent=4, default=str, ensure_ascii=False) + "\n")
+        output = masking.mask(report["output"], parts)
+        out.write(json.dumps(output, indent=4, default=str, ensure_ascii=False) + "\n")
 
 
 def _worth_printing(report: Mapping[str, Any]) -> bool:
