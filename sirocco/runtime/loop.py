@@ -611,6 +611,14 @@ class Runtime:
             )
         except errors.NotFoundError:
             found = None
+        if (
+            found is not None
+            and found.scope != "public"
+            and not definitions.readable_by(
+                self.database, found, self._project_of(command.root_execution_id)
+            )
+        ):
+            found = None  # another project's private workflow: as if it did not exist
         return StartItem(
             spec_name=found.name if found else command.workflow_name,
             definition=found.definition if found else "",
@@ -625,6 +633,15 @@ class Runtime:
             parent_execution_id=command.workflow_execution_id,
             outbox_id=outbox_id,
         )
+
+    def _project_of(self, execution_id: str) -> str | None:
+        with self.database.read() as connection:
+            found = connection.execute(
+                sa.select(tables.workflow_executions.c.project_id).where(
+                    tables.workflow_executions.c.id == execution_id
+                )
+            ).scalar()
+        return None if found is None else str(found)
 
     def _deliver_timer(self, timer_id: str, event: events.Event) -> None:
         self._queue.put(Envelope(event=event, timer_id=timer_id))

@@ -22,6 +22,8 @@ class FoundWorkflow:
     namespace: str
     definition: str
     workbook: str | None
+    project_id: str = "<default-project>"
+    scope: str = "private"
 
 
 def find_workflow(
@@ -71,7 +73,27 @@ def _found(row: sa.Row[tuple[object, ...]]) -> FoundWorkflow:
         namespace=str(mapping["namespace"] or ""),
         definition=str(mapping["definition"]),
         workbook=mapping["workbook_name"],  # type: ignore[arg-type]
+        project_id=str(mapping["project_id"]),
+        scope=str(mapping["scope"]),
     )
+
+
+def readable_by(database: Database, found: FoundWorkflow, project_id: str | None) -> bool:
+    """Whether an execution of ``project_id`` may start ``found`` as a sub-workflow: its
+    project's own, a public one, or one shared with that project (accepted)."""
+    if project_id is None or found.project_id == project_id or found.scope == "public":
+        return True
+    members = tables.resource_members
+    with database.read() as connection:
+        shared = connection.execute(
+            sa.select(members.c.id).where(
+                members.c.resource_id == found.id,
+                members.c.resource_type == "workflow",
+                members.c.member_id == project_id,
+                members.c.status == "accepted",
+            )
+        ).first()
+    return shared is not None
 
 
 def save_for_run(

@@ -268,6 +268,41 @@ def _writes(b: Project) -> list[tuple[str, str, dict[str, Any]]]:
     ]
 
 
+THIEF = """
+version: '2.0'
+thief:
+  tasks:
+    call:
+      workflow: {name}
+      input:
+        secret_input: 1
+"""
+
+
+def _borrow_a_subworkflow(
+    client: httpx.Client, intruder: dict[str, str], owner: Project
+) -> list[str]:
+    """Alpha's own workflow calling beta's private one by name must fail, showing nothing."""
+    text = THIEF.format(name=owner.names["workflow"])
+    made = client.post("/workflows", content=text, headers=intruder)
+    assert made.status_code == 201, made.text
+    started = client.post("/executions", json={"workflow_name": "thief"}, headers=intruder)
+    assert started.status_code == 201, started.text
+    execution = started.json()["id"]
+    deadline = time.monotonic() + 60
+    while (found := client.get(f"/executions/{execution}", headers=intruder).json())[
+        "state"
+    ] == "RUNNING":
+        assert time.monotonic() < deadline, "the thief's execution did not end"
+        time.sleep(0.05)
+    tasks = client.get(f"/executions/{execution}/tasks", headers=intruder).text
+    subs = client.get(f"/executions/{execution}/executions", headers=intruder).text
+    shown = json.dumps(found) + tasks + subs
+    if found["state"] != "ERROR" or _leaks(shown, owner, owner.names["workflow"]):
+        return [f"sub-workflow {owner.names['workflow']}: {found['state']} {shown[:300]}"]
+    return []
+
+
 def _leaks(text: str, owner: Project, asked: str = "") -> list[str]:
     """The owner's ids and secrets that ``text`` shows, beyond those the request named
     (a 404 message repeats the id it was asked for)."""
@@ -327,6 +362,8 @@ def test_project_alpha_never_sees_or_changes_project_beta_through_the_api(
             mine = client.get(path, headers=owner)
             if mine.status_code != 200 or not _leaks(mine.text, beta, path):
                 blind.append(f"GET {path}: {mine.status_code} {mine.text[:200]}")
+        # last: the thief's own definition names beta's workflow
+        leaks += _borrow_a_subworkflow(client, intruder, beta)
     assert leaks == [], f"{len(leaks)} leaks:\n" + "\n".join(leaks)
     # The probe works: beta's own token sees beta's data on every one of those routes.
     assert blind == [], "the owner does not see its data:\n" + "\n".join(blind)
