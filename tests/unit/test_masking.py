@@ -58,3 +58,16 @@ def test_log_records_are_masked() -> None:
     finally:
         logger.removeHandler(handler)
     assert stream.getvalue() == "connecting with password=*** bad {'token': '***'}\n"
+
+
+def test_install_covers_uvicorns_access_log() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    access = logging.getLogger("uvicorn.access")
+    access.addHandler(handler)
+    try:
+        masking.install(masking.DEFAULT_PARTS, ("uvicorn.access",))
+        access.warning('%s - "%s %s HTTP/1.1" %d', "127.0.0.1", "GET", "/v2?token=abc", 200)
+    finally:
+        access.removeHandler(handler)
+    assert stream.getvalue() == '127.0.0.1 - "GET /v2?token=*** HTTP/1.1" 200\n'

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -222,3 +223,24 @@ def test_the_web_view_needs_a_token_kept_in_a_cookie(
     secured.post("/ui/logout")
     assert secured.get("/ui/executions", follow_redirects=False).status_code == 303
     assert secured.get("/ui/executions", headers=_as(admin)).status_code == 200
+
+
+def test_names_are_unique_across_projects(secured: TestClient, database: Database) -> None:
+    alpha, beta = _token(database, "alpha"), _token(database, "beta")
+    text = WORKFLOW.format(name="deploy")
+    assert secured.post("/v2/workflows", content=text, headers=_as(alpha)).status_code == 201
+    taken = secured.post("/v2/workflows", content=text, headers=_as(beta))
+    assert taken.status_code == 409 and "Duplicate entry" in taken.json()["faultstring"]
+
+
+def test_an_unreachable_keystone_is_a_503() -> None:
+    from sirocco.api import keystone
+    from sirocco.api.errors import ApiError
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    checker = keystone.Keystone(f"http://127.0.0.1:{port}", timeout=5)
+    with pytest.raises(ApiError) as raised:
+        checker.identify("ks-token")
+    assert raised.value.status_code == 503
