@@ -42,7 +42,7 @@ from sirocco.runtime.steps import (
     new_id,
 )
 from sirocco.runtime.timers import TimerThread
-from sirocco.store import executions, notify, outbox, sources, timers
+from sirocco.store import executions, lookups, notify, outbox, sources, timers
 from sirocco.store.database import Database
 
 log = logging.getLogger("sirocco.runtime")
@@ -614,7 +614,7 @@ class Runtime:
         if (
             found is not None
             and found.scope != "public"
-            and not definitions.readable_by(
+            and not sources.readable_by(
                 self.database, found, self._project_of(command.root_execution_id)
             )
         ):
@@ -636,12 +636,7 @@ class Runtime:
 
     def _project_of(self, execution_id: str) -> str | None:
         with self.database.read() as connection:
-            found = connection.execute(
-                sa.select(tables.workflow_executions.c.project_id).where(
-                    tables.workflow_executions.c.id == execution_id
-                )
-            ).scalar()
-        return None if found is None else str(found)
+            return lookups.project_of(connection, execution_id)
 
     def _deliver_timer(self, timer_id: str, event: events.Event) -> None:
         self._queue.put(Envelope(event=event, timer_id=timer_id))
