@@ -15,12 +15,24 @@ import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sirocco import errors
 from sirocco.expressions import budget as expression_budget
 from sirocco.expressions import functions as expression_functions
-from sirocco.expressions import jinja_evaluator, yaql_evaluator
+from sirocco.expressions import yaql_evaluator
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+
+def _jinja() -> ModuleType:
+    """The Jinja evaluator, imported with the first Jinja expression: jinja2 is a part of
+    the start-up a run without Jinja would pay for nothing."""
+    from sirocco.expressions import jinja_evaluator
+
+    return jinja_evaluator
+
 
 # Mistral's patterns: no DOTALL, so a delimiter pair split over lines is text.
 _YAQL_PATTERN = re.compile(r"<%.*?%>")
@@ -134,8 +146,8 @@ def _evaluate_jinja(
     try:
         expression_budget.current().begin()
         if plan.whole is not None:
-            return jinja_evaluator.evaluate_expression(plan.whole, data, functions)
-        return jinja_evaluator.render(text, data, functions)
+            return _jinja().evaluate_expression(plan.whole, data, functions)
+        return _jinja().render(text, data, functions)
     except expression_budget.LimitExceeded as error:
         raise _limit_failure(text, error) from error
     except RecursionError as error:
@@ -247,7 +259,7 @@ def validate(text: str) -> list[str]:
     problems: list[str] = []
     is_jinja = _is_jinja(text)
     if is_jinja:
-        problem = jinja_evaluator.syntax_problem(text)
+        problem = _jinja().syntax_problem(text)
         if problem is not None:
             problems.append(problem)
     found = _YAQL_PATTERN.findall(text)
