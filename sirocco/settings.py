@@ -75,6 +75,9 @@ class Settings:
     #: Back-pressure: ``POST /v2/executions`` answers 429 with Retry-After while this many
     #: executions are RUNNING (``SIROCCO_MAX_EXECUTIONS_IN_FLIGHT``), or this many actions
     #: wait for or run on an executor (``SIROCCO_MAX_ACTIONS_IN_FLIGHT``); none by default.
+    #: Seconds a process holds the event rows and timers it claimed: after its death,
+    #: others take them over after this long (``SIROCCO_CLAIM_SECONDS``).
+    claim_seconds: float = Field(default=60.0, gt=0, le=3600)
     max_executions_in_flight: int | None = Field(default=None, ge=1)
     max_actions_in_flight: int | None = Field(default=None, ge=1)
 

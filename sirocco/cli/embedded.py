@@ -11,6 +11,7 @@ from sirocco.engine.states import State
 from sirocco.executor.pool import ExecutorPool
 from sirocco.runtime import compose
 from sirocco.settings import Settings
+from sirocco.store import outbox
 
 
 @dataclass(slots=True)
@@ -38,6 +39,7 @@ def open_embedded(
     settings = Settings.load({"db": db_url}) if settings is None else settings
     if db_url is not None and settings.db != db_url:
         settings = dataclasses.replace(settings, db=db_url)
+    outbox.set_claim_duration(settings.claim_seconds)
     parts = compose.build(settings.db, limits=settings.limits())
     parts.service.limit_in_flight(settings.in_flight())
     runtime, service = parts.runtime, parts.service

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable
 from types import FrameType
 
@@ -21,11 +22,12 @@ from sirocco.cli.process import settle_process
 from sirocco.executor.pool import ExecutorPool
 from sirocco.executor.worker import ExecutorWorker
 from sirocco.runtime import compose, delivery
-from sirocco.runtime.health import Report
+from sirocco.runtime.health import Guard, Report, is_outage
 from sirocco.runtime.heartbeats import Timing
 from sirocco.runtime.loop import utcnow
 from sirocco.runtime.scheduler import Scheduler
 from sirocco.settings import Settings
+from sirocco.store import outbox
 
 log = logging.getLogger("sirocco.roles")
 
@@ -46,6 +48,21 @@ def _listen_for_health(
     return listener
 
 
+def _build(settings: Settings) -> compose.Parts:
+    """The parts of a role; while its database can't be reached, wait for it (a role
+    restarted during an outage starts once the database is back)."""
+    outbox.set_claim_duration(settings.claim_seconds)
+    guard = Guard("start-up", None)
+    while True:
+        try:
+            return compose.build(settings.db, limits=settings.limits())
+        except Exception as exc:
+            if not (is_outage(exc) or is_outage(exc.__cause__ or exc)):
+                raise
+            guard.failed(exc)
+            time.sleep(guard.backoff)
+
+
 def _wait_for_signal() -> None:
     stop = threading.Event()
 
@@ -60,7 +77,7 @@ def _wait_for_signal() -> None:
 
 def run_engine(settings: Settings) -> None:
     """Apply events and start workflows; actions go to executor processes."""
-    parts = compose.build(settings.db, limits=settings.limits())
+    parts = _build(settings)
     parcels = delivery.open_delivery(parts.database, settings.transport)
     inline = ExecutorPool(parts.registry, lambda *_: None, workers=1)
     parts.runtime.attach_executor(None, inline.run_inline)
@@ -97,7 +114,7 @@ def heartbeat_timing(settings: Settings) -> Timing:
 
 def run_executor(settings: Settings) -> None:
     """Run the actions that engines left in the outbox for this executor."""
-    parts = compose.build(settings.db, limits=settings.limits())
+    parts = _build(settings)
     parcels = delivery.open_delivery(parts.database, settings.transport)
     worker = ExecutorWorker(
         parts.database,
@@ -124,7 +141,7 @@ def run_executor(settings: Settings) -> None:
 
 def run_scheduler(settings: Settings) -> None:
     """Deliver due timers and cron ticks to the engines."""
-    parts = compose.build(settings.db, limits=settings.limits())
+    parts = _build(settings)
     parcels = delivery.open_delivery(parts.database, settings.transport)
     scheduler = Scheduler(parts.database, utcnow, parcels)
     scheduler.start()
@@ -153,7 +170,7 @@ def run_api(
     """Serve the REST API; it starts executions itself and leaves actions to executors."""
     from sirocco.cli.server import serve_parts
 
-    parts = compose.build(settings.db, limits=settings.limits())
+    parts = _build(settings)
     parts.service.limit_in_flight(settings.in_flight())
     parcels = delivery.open_delivery(parts.database, settings.transport)
     inline = ExecutorPool(parts.registry, lambda *_: None, workers=1)

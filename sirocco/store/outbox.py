@@ -48,6 +48,19 @@ ENGINE_KINDS: tuple[Kind, ...] = (
 PAGE = 500
 #: How long a process may keep a row it leased before another takes it over.
 CLAIM_FOR = timedelta(seconds=60)
+
+
+def set_claim_duration(seconds: float) -> None:
+    """How long this process's claims on event rows and timers last (a process that dies
+    holds them that long). A shorter claim only risks a duplicate delivery, which the
+    step that applies events drops (the row is gone)."""
+    global CLAIM_FOR
+    CLAIM_FOR = timedelta(seconds=seconds)
+    from sirocco.store import timers
+
+    timers.CLAIM_FOR = CLAIM_FOR
+
+
 #: ``claimed_until`` of a RunAction row once handed to an executor that may run it.
 HANDED = datetime(9999, 12, 31)
 

@@ -111,6 +111,19 @@ class Roles:
         self.running = []
         return problems
 
+    def wait_started(self, bound: float = 60) -> None:
+        """Wait until every running role has said it runs (a role stopped while it still
+        starts up dies of the signal instead of stopping cleanly)."""
+
+        def started() -> bool:
+            return all(
+                "sirocco API on" in role.log.read_text(errors="replace")
+                or f"sirocco {role.name} running" in role.log.read_text(errors="replace")
+                for role in self.running
+            )
+
+        self.wait_for(started, bound, "every role to finish starting")
+
     def logs(self, tail: int = 3000) -> str:
         parts = []
         for log in sorted(self.folder.glob("*.log")):
