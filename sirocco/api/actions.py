@@ -190,22 +190,26 @@ def _find(
         row = queries.get_row(
             connection, queries.ACTIONS, where={"name": name, "namespace": namespace}
         )
+        if row is None and namespace:
+            # As Mistral 23: an action not in the namespace is looked up in the default one.
+            row = queries.get_row(connection, queries.ACTIONS, where={"name": name, "namespace": ""})
         if row is None and definitions.is_uuid(name):
             row = queries.get_row(connection, queries.ACTIONS, where={"id": name})
     if row is not None:
         return row
-    if not namespace:
-        for action in service.list_actions():
-            if action["name"] == name:
-                return system_row(action)
+    for action in service.list_actions():
+        if action["name"] == name:
+            return system_row(action)
     raise errors.NotFoundError(f"Action not found [name={name}, namespace={namespace}]")
 
 
 @router.get("/v2/actions/{name}")
 @router.get("/v2/actions/{name}/")
-def get_action(*, name: str, service: deps.ServiceDep) -> Response:
-    """One action by name (or id) in the default namespace."""
-    return MistralJSONResponse(show(_find(service.database, service, name, "")))
+def get_action(
+    *, name: str, service: deps.ServiceDep, namespace: str | None = None
+) -> Response:
+    """One action by name (or id), in ``?namespace=`` or the default namespace."""
+    return MistralJSONResponse(show(_find(service.database, service, name, namespace or "")))
 
 
 @router.get("/v2/actions/{name}/{namespace}")
@@ -222,9 +226,11 @@ def _delete(name: str, namespace: str, database: Database) -> Response:
 
 @router.delete("/v2/actions/{name}", status_code=204)
 @router.delete("/v2/actions/{name}/", status_code=204)
-def delete_action(*, name: str, database: deps.DatabaseDep) -> Response:
-    """Delete an ad-hoc action of the default namespace."""
-    return _delete(name, "", database)
+def delete_action(
+    *, name: str, database: deps.DatabaseDep, namespace: str | None = None
+) -> Response:
+    """Delete an ad-hoc action, in ``?namespace=`` or the default namespace."""
+    return _delete(name, namespace or "", database)
 
 
 @router.delete("/v2/actions/{name}/{namespace}", status_code=204)

@@ -419,7 +419,11 @@ def _action_id(connection: sa.Connection, identifier: str, namespace: str) -> st
         found = connection.execute(sa.select(_act.c.id).where(_act.c.id == identifier)).first()
         if found is not None:
             return str(found.id)
-    return _find_id(connection, _act, identifier, namespace)
+    found_id = _find_id(connection, _act, identifier, namespace)
+    if found_id is None and namespace:
+        # As Mistral 23: an action not in the namespace is looked up in the default one.
+        found_id = _find_id(connection, _act, identifier, "")
+    return found_id
 
 
 def _action_input_text(action: Any, body: Any) -> str | None:

@@ -361,6 +361,30 @@ def test_actions_in_a_namespace(client: TestClient) -> None:
     assert client.get("/v2/actions/greet/ns").status_code == 404
 
 
+def test_actions_namespace_as_query_argument(client: TestClient) -> None:
+    # Mistral 23 takes the namespace of GET and DELETE /v2/actions/{name} as ?namespace= too.
+    upload(client, "/v2/actions?namespace=ns", ACTIONS)
+    assert client.get("/v2/actions/greet?namespace=ns").json()["namespace"] == "ns"
+    assert client.get("/v2/actions/greet?namespace=").status_code == 404
+    assert client.delete("/v2/actions/greet?namespace=ns").status_code == 204
+    assert client.get("/v2/actions/greet?namespace=ns").status_code == 404
+
+
+def test_actions_not_in_a_namespace_are_found_in_the_default_one(client: TestClient) -> None:
+    # Mistral 23 falls back to the default namespace (and to the system actions) when an
+    # action is not in the namespace asked for, for GET and for DELETE alike.
+    upload(client, "/v2/actions", ACTIONS)
+    assert client.get("/v2/actions/greet?namespace=other").json()["namespace"] == ""
+    assert client.get("/v2/actions/greet/other").json()["namespace"] == ""
+    assert client.get("/v2/actions/std.echo?namespace=other").json()["name"] == "std.echo"
+    assert client.delete("/v2/actions/greet/other").status_code == 204
+    assert client.get("/v2/actions/greet").status_code == 404
+    missing = client.delete("/v2/actions/greet?namespace=other")
+    assert missing.json()["faultstring"] == (
+        "Action definition not found [action_name=greet, namespace=other]"
+    )
+
+
 def test_update_and_delete_actions(client: TestClient) -> None:
     upload(client, "/v2/actions", ACTIONS)
     changed = ACTIONS.replace("Say hi", "Say hello")
