@@ -192,7 +192,9 @@ def _find(
         )
         if row is None and namespace:
             # As Mistral 23: an action not in the namespace is looked up in the default one.
-            row = queries.get_row(connection, queries.ACTIONS, where={"name": name, "namespace": ""})
+            row = queries.get_row(
+                connection, queries.ACTIONS, where={"name": name, "namespace": ""}
+            )
         if row is None and definitions.is_uuid(name):
             row = queries.get_row(connection, queries.ACTIONS, where={"id": name})
     if row is not None:
@@ -205,9 +207,7 @@ def _find(
 
 @router.get("/v2/actions/{name}")
 @router.get("/v2/actions/{name}/")
-def get_action(
-    *, name: str, service: deps.ServiceDep, namespace: str | None = None
-) -> Response:
+def get_action(*, name: str, service: deps.ServiceDep, namespace: str | None = None) -> Response:
     """One action by name (or id), in ``?namespace=`` or the default namespace."""
     return MistralJSONResponse(show(_find(service.database, service, name, namespace or "")))
 
