@@ -44,7 +44,7 @@ class Limits:
     expression_max_items: int = 1_000_000
     expression_max_bytes: int = 16 * MIB
     expression_timeout: float = 10.0
-    step_expression_timeout: float = 30.0
+    step_expression_timeout: float = 60.0
     with_items_max_items: int = 100_000
     subworkflow_max_depth: int = 100
     field_size_limit_kb: int = 1024

@@ -48,7 +48,7 @@ class Budget:
             the time limits are not checked.
     """
 
-    __slots__ = ("_deadline", "_problem", "_step_deadline", "_ticks", "clock", "limits")
+    __slots__ = ("_deadline", "_problem", "_spent", "_started", "_ticks", "clock", "limits")
 
     def __init__(
         self, limits_: limits.Limits = limits.DEFAULT, clock: Callable[[], float] | None = None
@@ -58,28 +58,38 @@ class Budget:
         self._ticks = 0
         self._deadline: float | None = None
         self._problem = ""
-        self._step_deadline: float | None = None
-        if clock is not None and limits_.step_expression_timeout >= 0:
-            self._step_deadline = clock() + limits_.step_expression_timeout
+        #: Seconds the step's expressions evaluated so far, and when the current one began.
+        self._spent = 0.0
+        self._started: float | None = None
 
     def begin(self) -> None:
-        """Start the clock of one expression."""
+        """Start the clock of one expression (the step's time counts only while one runs)."""
         if self.clock is None:
             return
+        now = self._started = self.clock()
         per_expression = self.limits.expression_timeout
-        deadline = self.clock() + per_expression if per_expression >= 0 else None
+        deadline = now + per_expression if per_expression >= 0 else None
         self._problem = (
             f"the evaluation time limit of {per_expression:g} s per expression "
             "(SIROCCO_EXPRESSION_TIMEOUT)"
         )
-        if self._step_deadline is not None and (deadline is None or self._step_deadline < deadline):
-            deadline = self._step_deadline
+        per_step = self.limits.step_expression_timeout
+        step_deadline = now + per_step - self._spent if per_step >= 0 else None
+        if step_deadline is not None and (deadline is None or step_deadline < deadline):
+            deadline = step_deadline
             self._problem = (
-                f"the evaluation time limit of {self.limits.step_expression_timeout:g} s "
-                "per engine step (SIROCCO_STEP_EXPRESSION_TIMEOUT)"
+                f"the evaluation time limit of {per_step:g} s per engine step "
+                "(SIROCCO_STEP_EXPRESSION_TIMEOUT)"
             )
         self._deadline = deadline
         self.check_time()
+
+    def end(self) -> None:
+        """Stop the clock of the expression that began last."""
+        if self.clock is not None and self._started is not None:
+            self._spent += self.clock() - self._started
+            self._started = None
+            self._deadline = None
 
     def tick(self) -> None:
         """Called at every unit of work; looks at the clock every 16th time."""
@@ -135,4 +145,5 @@ def active(budget: Budget) -> Iterator[Budget]:
     try:
         yield budget
     finally:
+        budget.end()
         leave(previous)

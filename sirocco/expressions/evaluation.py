@@ -122,8 +122,9 @@ def _passes_through(error: Exception) -> bool:
 def _evaluate_yaql(
     expression: str, data: Any, functions: expression_functions.Functions | None
 ) -> Any:
+    current = expression_budget.current()
     try:
-        expression_budget.current().begin()
+        current.begin()
         return yaql_evaluator.evaluate(expression, data, functions)
     except expression_budget.LimitExceeded as error:
         raise _limit_failure(expression, error) from error
@@ -133,6 +134,8 @@ def _evaluate_yaql(
         if _passes_through(error):
             raise
         raise _failure("YAQL", expression, error) from error
+    finally:
+        current.end()
 
 
 def _evaluate_jinja(
@@ -143,8 +146,9 @@ def _evaluate_jinja(
         # is none ("list index out of range"): a text of statements alone never
         # evaluates there, so it does not here either (checked on the oracle).
         raise _failure("Jinja", text, IndexError("list index out of range"))
+    current = expression_budget.current()
     try:
-        expression_budget.current().begin()
+        current.begin()
         if plan.whole is not None:
             return _jinja().evaluate_expression(plan.whole, data, functions)
         return _jinja().render(text, data, functions)
@@ -156,6 +160,8 @@ def _evaluate_jinja(
         if _passes_through(error):
             raise
         raise _failure("Jinja", text, error) from error
+    finally:
+        current.end()
 
 
 def _evaluate_string(text: str, data: Any, functions: expression_functions.Functions | None) -> Any:

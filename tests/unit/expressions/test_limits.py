@@ -68,3 +68,28 @@ def test_numbers_stay_under_64_kib_whatever_the_bytes_limit() -> None:
     with pytest.raises(expressions.LimitExceeded) as raised:
         expressions.evaluate("<% range(100).reduce($1 * $1, 3) %>", {}, None, expressions.Budget())
     assert "the limit of 65536 bytes per number" in raised.value.message
+
+
+def test_the_step_limit_counts_only_the_time_expressions_evaluate() -> None:
+    now = [0.0]
+    budget = expressions.Budget(
+        Limits(expression_timeout=-1, step_expression_timeout=10), lambda: now[0]
+    )
+
+    def evaluated_for(seconds: float) -> None:
+        start = now[0]
+
+        def slow(value: object) -> object:
+            now[0] = start + seconds  # the evaluation took this long
+            return value
+
+        data = {"f": slow}
+        expressions.evaluate("{{ _.f(1) }}", data, None, budget)
+
+    for _ in range(3):
+        evaluated_for(3)  # 9 s of evaluation in all
+        now[0] += 1000  # the step's other work (database, actions) does not count
+    with pytest.raises(expressions.LimitExceeded) as raised:
+        evaluated_for(3)
+        expressions.evaluate("{{ 1 }}", {}, None, budget)
+    assert "the evaluation time limit of 10 s per engine step" in raised.value.message
