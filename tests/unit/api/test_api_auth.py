@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -244,3 +245,19 @@ def test_an_unreachable_keystone_is_a_503() -> None:
     with pytest.raises(ApiError) as raised:
         checker.identify("ks-token")
     assert raised.value.status_code == 503
+
+
+def test_every_v2_route_needs_a_caller(secured: TestClient) -> None:
+    """A router added without the app's checks would answer here: every /v2 resource route
+    in the API's own description must say 401 to a request without a token."""
+    paths = secured.get("/openapi.json").json()["paths"]
+    checked = 0
+    for template, operations in paths.items():
+        if not template.startswith("/v2/") or template == "/v2/":
+            continue
+        path = re.sub(r"\{[^}]+\}", "x", template)
+        for method in operations:
+            answer = secured.request(method.upper(), path)
+            assert answer.status_code == 401, (method, template, answer.status_code)
+            checked += 1
+    assert checked > 60
