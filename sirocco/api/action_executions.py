@@ -115,12 +115,25 @@ def run_action(
     )
     if result.get("id"):
         stored = read(service.database, str(result["id"]))
-        if stored["state"] == "RUNNING":
-            stored["updated_at"] = None  # as Mistral answers for a row it just inserted
+        if not params.get("run_sync"):
+            stored = as_created(stored)
+        stored["updated_at"] = None  # as Mistral answers for a row it just inserted
         return MistralJSONResponse(show(stored), status_code=201)
     row = {name: result.get(name) for name in GET_FIELDS}
     row.update({"id": None, "workflow_namespace": "", "task_name": None})
     return MistralJSONResponse(show(row), status_code=201)
+
+
+def as_created(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A saved action execution as Mistral answers its start: RUNNING, no result yet.
+
+    An action that takes no time may have finished before the answer is written;
+    Mistral's clients expect the state as of creation.
+    """
+    shown = dict(row)
+    if shown.get("state") in _COMPLETED:
+        shown.update(state="RUNNING", state_info=None, output=None, accepted=False)
+    return shown
 
 
 @router.get("/v2/action_executions")

@@ -7,10 +7,12 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from sirocco import errors
 from sirocco.actions import runner
 from sirocco.actions.registry import ActionRegistry
 from sirocco.engine import commands, events
 from sirocco.engine.states import State
+from sirocco.runtime import direct_actions
 
 log = logging.getLogger("sirocco.executor")
 
@@ -101,8 +103,18 @@ class ExecutorPool:
         elif outcome.error:
             self._report(command, State.ERROR, outcome.result, outcome.message)
         else:
-            self._report(command, State.SUCCESS, outcome.result, None)
+            self._report_success(command, outcome.result)
         return True
+
+    def _report_success(self, command: commands.RunAction, result: Any) -> None:
+        """Report a result, after the output transforms of an ad-hoc action run alone."""
+        transforms = command.execution.get("output_transforms") or ()
+        try:
+            result = direct_actions.transform(transforms, result)
+        except errors.SiroccoError as exc:
+            self._report(command, State.ERROR, None, exc.message)
+            return
+        self._report(command, State.SUCCESS, result, None)
 
     def shutdown(self, *, wait: bool = False) -> None:
         self._pool.shutdown(wait=wait, cancel_futures=True)

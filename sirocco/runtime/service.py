@@ -13,7 +13,7 @@ from sirocco import errors
 from sirocco.actions import runner
 from sirocco.engine import commands, events
 from sirocco.engine.states import INCOMPLETE, TERMINAL, State
-from sirocco.runtime import codec
+from sirocco.runtime import codec, direct_actions
 from sirocco.runtime.admission import Admission, InFlightLimits
 from sirocco.runtime.loop import Runtime, utcnow
 from sirocco.runtime.steps import StartItem
@@ -238,9 +238,16 @@ class Service:
     ) -> Mapping[str, Any]:
         """Run one action outside a workflow (Mistral's run-action), for ``project_id``."""
         descriptor = self.runtime.registry.get(name)
+        base_input: Mapping[str, Any] = input
+        transforms: tuple[Any, ...] = ()
         if descriptor is None:
-            raise errors.ActionNotFoundError(f"Failed to find action [action_name={name}]")
-        runner.check_input(descriptor, input)
+            adhoc = direct_actions.expand(
+                self.database, self.runtime.registry, self.runtime.specs, name, namespace, input
+            )
+            if adhoc is None:
+                raise errors.ActionNotFoundError(f"Failed to find action [action_name={name}]")
+            descriptor, base_input, transforms = adhoc.base, adhoc.base_input, adhoc.transforms
+        runner.check_input(descriptor, base_input)
         if run_sync and not descriptor.is_sync:
             raise errors.InputError("Action does not support synchronous execution.")
         now = utcnow()
@@ -259,7 +266,7 @@ class Service:
             record = dataclasses.replace(record, project_id=project_id)
         if descriptor.is_sync and not save_result:
             outcome = runner.run_action(
-                descriptor, input, execution={"action_execution_id": None}, timeout=timeout
+                descriptor, base_input, execution={"action_execution_id": None}, timeout=timeout
             )
             state = State.SUCCESS
             if outcome is not None and outcome.error:
@@ -274,19 +281,26 @@ class Service:
                 "output": outcome.result if outcome is not None else None,
             }
         rows.insert_action(self.database, record)
+        execution: dict[str, Any] = {"action_execution_id": record.id}
+        if transforms:
+            execution["output_transforms"] = list(transforms)
         command = commands.RunAction(
             action_execution_id=record.id,
             workflow_execution_id=None,
             task_execution_id=None,
-            action_name=name,
-            input=dict(input),
+            action_name=descriptor.name,
+            input=dict(base_input),
             target=target,
             timeout=timeout,
-            execution={"action_execution_id": record.id},
+            execution=execution,
         )
         if run_sync:
+            # Mistral 23 answers a synchronous run with the base action's result.
             outcome = runner.run_action(
-                descriptor, input, execution=command.execution, timeout=timeout
+                descriptor,
+                base_input,
+                execution={"action_execution_id": record.id},
+                timeout=timeout,
             )
             if outcome is not None:
                 state = State.ERROR if outcome.error else State.SUCCESS

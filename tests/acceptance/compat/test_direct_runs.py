@@ -1,0 +1,140 @@
+"""Starting executions and running actions directly, answered as Mistral 23 answers.
+
+Every expected value was read from a real Mistral 23 server (``shared/oracle``)
+for the same requests; the oracle's answer is quoted above each test.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from tests.waiting import wait_for
+
+WORKFLOWS = """version: '2.0'
+c2_quick:
+  tasks:
+    t1:
+      action: std.noop
+"""
+ACTIONS = """version: '2.0'
+c2_greet:
+  base: std.echo
+  base-input:
+    output: "Hello <% $.name %>"
+  input:
+    - name
+  output: <% $ %>!
+"""
+TEXT = {"content-type": "text/plain"}
+
+
+def _define(client: TestClient, path: str, text: str) -> None:
+    response = client.post(path, content=text, headers=TEXT)
+    assert response.status_code in (201, 409), response.text
+
+
+def _action_execution(client: TestClient, action_execution_id: str) -> dict[str, Any]:
+    response = client.get(f"/v2/action_executions/{action_execution_id}")
+    assert response.status_code == 200, response.text
+    found: dict[str, Any] = response.json()
+    return found
+
+
+def test_a_started_execution_is_answered_as_created_even_when_it_already_finished(
+    client: TestClient,
+) -> None:
+    # Mistral 23: {"state": "RUNNING", "state_info": null, "output": "{}",
+    #  "created_at": "2026-12-07 08:04:12", "updated_at": "2026-12-07 08:04:12", ...}
+    _define(client, "/v2/workflows", WORKFLOWS)
+    response = client.post("/v2/executions", json={"workflow_name": "c2_quick"})
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert (body["state"], body["state_info"], body["output"]) == ("RUNNING", None, "{}")
+    assert body["updated_at"] == body["created_at"]
+    wait_for(
+        lambda: client.get(f"/v2/executions/{body['id']}").json()["state"] == "SUCCESS",
+        what="the execution to end",
+    )
+
+
+def test_a_saved_action_run_is_answered_as_created(client: TestClient) -> None:
+    # Mistral 23, {"name": "std.noop", "params": {"save_result": true}}:
+    # {"state": "RUNNING", "accepted": false, "output": null, "updated_at": null, ...}
+    response = client.post(
+        "/v2/action_executions", json={"name": "std.noop", "params": {"save_result": True}}
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert (body["state"], body["accepted"], body["output"]) == ("RUNNING", False, None)
+    assert body["updated_at"] is None and body["state_info"] is None
+    wait_for(
+        lambda: _action_execution(client, body["id"])["state"] == "SUCCESS",
+        what="the action execution to end",
+    )
+
+
+def test_a_synchronous_saved_run_answers_its_result(client: TestClient) -> None:
+    # Mistral 23, std.echo output=1 with save_result and run_sync:
+    # {"state": "SUCCESS", "output": "{\"result\": 1}", "updated_at": null, ...}
+    response = client.post(
+        "/v2/action_executions",
+        json={
+            "name": "std.echo",
+            "input": {"output": 1},
+            "params": {"save_result": True, "run_sync": True},
+        },
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert (body["state"], body["output"], body["updated_at"]) == ("SUCCESS", '{"result": 1}', None)
+
+
+def test_an_adhoc_action_runs_alone_without_its_output_transform(client: TestClient) -> None:
+    # Mistral 23 answers a direct (unsaved) run of an ad-hoc action with the
+    # base action's result, its `output` not applied:
+    # {"id": null, "state": "SUCCESS", "name": "c2_greet",
+    #  "input": "{\"name\": \"Ann\"}", "output": "{\"result\": \"Hello Ann\"}", ...}
+    _define(client, "/v2/actions", ACTIONS)
+    response = client.post(
+        "/v2/action_executions", json={"name": "c2_greet", "input": {"name": "Ann"}}
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert (body["id"], body["state"], body["name"]) == (None, "SUCCESS", "c2_greet")
+    assert (body["input"], body["output"]) == ('{"name": "Ann"}', '{"result": "Hello Ann"}')
+
+
+def test_a_saved_adhoc_run_applies_its_output_transform(client: TestClient) -> None:
+    # Mistral 23: answer {"state": "RUNNING", "name": "c2_greet", "output": null};
+    # then GET: {"state": "SUCCESS", "accepted": true,
+    #            "output": "{\"result\": \"Hello Ann!\"}"}
+    _define(client, "/v2/actions", ACTIONS)
+    response = client.post(
+        "/v2/action_executions",
+        json={"name": "c2_greet", "input": {"name": "Ann"}, "params": {"save_result": True}},
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert (body["state"], body["name"], body["output"]) == ("RUNNING", "c2_greet", None)
+    wait_for(
+        lambda: _action_execution(client, body["id"])["state"] != "RUNNING",
+        what="the ad-hoc action execution to end",
+    )
+    done = _action_execution(client, body["id"])
+    assert (done["state"], done["accepted"]) == ("SUCCESS", True)
+    assert done["output"] == '{"result": "Hello Ann!"}'
+    assert done["input"] == '{"name": "Ann"}'
+
+
+def test_an_adhoc_run_with_missing_input_names_it(client: TestClient) -> None:
+    # Mistral 23 (a 500 there; Sirocco answers the client error with the same text):
+    # "Invalid input [name=c2_greet, class=mistral.actions.adhoc.AdHocAction, missing=['name']]"
+    _define(client, "/v2/actions", ACTIONS)
+    response = client.post("/v2/action_executions", json={"name": "c2_greet", "input": {}})
+    assert response.status_code == 400, response.text
+    assert (
+        "Invalid input [name=c2_greet, class=mistral.actions.adhoc.AdHocAction, "
+        "missing=['name']]" in response.json()["faultstring"]
+    )
