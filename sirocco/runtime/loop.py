@@ -28,6 +28,7 @@ from sirocco.limits import DEFAULT as DEFAULT_LIMITS
 from sirocco.limits import Limits
 from sirocco.runtime import codec, delivery, in_flight
 from sirocco.runtime.cron import CronThread
+from sirocco.runtime.fairness import RoundRobin
 from sirocco.runtime.health import Guard, Health, is_outage
 from sirocco.runtime.heartbeats import HeartbeatChecker, Timing
 from sirocco.runtime.lookup import StoreLookup
@@ -50,6 +51,8 @@ log = logging.getLogger("sirocco.runtime")
 executions_log = logging.getLogger("sirocco.executions")
 
 BATCH = 512
+#: Queued items the engine thread looks at to make a batch fair across executions.
+LOOKAHEAD = 8 * BATCH
 #: Seconds between looks at the outbox when roles run in separate processes.
 OUTBOX_POLL = 0.05
 
@@ -362,12 +365,15 @@ class Runtime:
     # ------------------------------------------------------------ the loop
 
     def _loop(self) -> None:
+        waiting = RoundRobin(BATCH)
         while not self._stopping.is_set():
-            first = self._queue.get()
-            if first is None:
-                break
-            batch = [first]
-            while len(batch) < BATCH:
+            if not len(waiting):
+                first = self._queue.get()
+                if first is None:
+                    break
+                waiting.add(first)
+            # Look further than one batch, so that the batch can be fair (fairness.py).
+            while len(waiting) < LOOKAHEAD:
                 try:
                     item = self._queue.get_nowait()
                 except queue.Empty:
@@ -375,7 +381,8 @@ class Runtime:
                 if item is None:
                     self._stopping.set()
                     break
-                batch.append(item)
+                waiting.add(item)
+            batch = waiting.take()
             try:
                 self.process(batch)
             except Exception:  # a bug: the engine thread must go on with the next batch
