@@ -255,6 +255,9 @@ def _retry(
     )
     broken = state == State.ERROR and bool(break_on)
     if not retries_remain or broken or stop:
+        # Mistral keeps the count of retries made on the task once it stops retrying.
+        if retry_no:
+            policy["retry_no"] = retry_no
         runtime["retry_task_policy"] = policy
         step.change_task(task, runtime=runtime)
         return

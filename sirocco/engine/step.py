@@ -24,6 +24,14 @@ from sirocco.engine.states import State
 from sirocco.lang import specs
 
 QueueKind = Literal["start", "join", "run_existing"]
+#: Mistral keeps a workflow's and a task's ``state_info`` to this many characters.
+STATE_INFO_LIMIT = 65503
+_ELLIPSIS = "..."
+
+
+def trimmed(state_info: str) -> str:
+    """``state_info`` cut as Mistral cuts it: the first 65,500 characters and ``...``."""
+    return state_info[: STATE_INFO_LIMIT - len(_ELLIPSIS)] + _ELLIPSIS
 
 
 class Step:
@@ -64,6 +72,8 @@ class Step:
     def put_workflow(self, workflow: records.WorkflowExecution, *, new: bool = False) -> None:
         if not new:
             workflow = records.evolve(workflow, {"updated_at": self.now})
+        if workflow.state_info is not None and len(workflow.state_info) > STATE_INFO_LIMIT:
+            workflow = records.evolve(workflow, {"state_info": trimmed(workflow.state_info)})
         self.workflow = workflow
         self._workflow_changed = True
         self._new_workflow = self._new_workflow or new
@@ -80,6 +90,8 @@ class Step:
         return self.tasks.get(task_id)
 
     def put_task(self, task: records.TaskExecution) -> records.TaskExecution:
+        if task.state_info is not None and len(task.state_info) > STATE_INFO_LIMIT:
+            task = records.evolve(task, {"state_info": trimmed(task.state_info)})
         self.tasks.put(task)
         self._changed_tasks[task.id] = task
         return task

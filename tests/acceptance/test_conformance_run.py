@@ -118,6 +118,7 @@ def _observe(db_url: str, report: dict[str, Any], elapsed: float) -> casekit.Obs
             published=task["published"],
             result=row.result,
             actions=int(counts.get(row.id, 0)),
+            runtime_context=row.runtime,
         )
         for task, row in zip(printed, rows, strict=True)
     ]
