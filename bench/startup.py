@@ -46,6 +46,9 @@ trivial:
       action: std.echo output="hi"
 """
 
+#: Load average under which the machine counts as idle, and the targets are judged.
+IDLE_LOAD = 1.0
+
 #: Targets of issue 13 (seconds, idle machine).
 TARGETS = {"run (up-to-date db)": 0.5, "server answers": 2.0}
 
@@ -121,21 +124,26 @@ def time_server(folder: Path, database: Path) -> tuple[float, float]:
 
 
 def measure(
-    name: str, runs: int, prepare: Callable[[Path], Path], once: Callable[[Path, Path], object]
+    name: str,
+    runs: int,
+    prepare: Callable[[Path], Path],
+    once: Callable[[Path, Path], tuple[float, float]],
 ) -> None:
     walls, cpus = [], []
     for _ in range(runs):
         with tempfile.TemporaryDirectory(prefix="sirocco-startup-") as text:
             folder = Path(text)
             database = prepare(folder)
-            wall, cpu = once(folder, database)  # type: ignore[misc]
+            wall, cpu = once(folder, database)
             walls.append(wall)
             cpus.append(cpu)
     median = statistics.median(walls)
     target = TARGETS.get(name)
     verdict = ""
-    if target is not None:
+    if target is not None and os.getloadavg()[0] < IDLE_LOAD:
         verdict = f"  (target {target:g} s: {'met' if median <= target else 'missed'})"
+    elif target is not None:
+        verdict = f"  (target {target:g} s on an idle machine: not judged at this load)"
     print(
         f"{name:22} median {median:6.3f} s  [{min(walls):.3f} .. {max(walls):.3f}]"
         f"  CPU {statistics.median(cpus):.3f} s{verdict}"
