@@ -27,14 +27,13 @@ FILTERS = (
 _list_query = listing.query_dependency(FILTERS)
 
 
-def show(row: Mapping[str, Any], *, only: Any = None, uploaded: bool = False) -> dict[str, Any]:
-    """An action as Mistral shows it."""
-    fresh = uploaded and row.get("updated_at") is None
+def show(row: Mapping[str, Any], *, only: Any = None, created: bool = False) -> dict[str, Any]:
+    """An action as Mistral shows it (no ``updated_at`` in the answer to a creation)."""
     return render.resource(
         row,
         render.ACTION,
         only=only,
-        drop=("updated_at",) if fresh else (),
+        drop=("updated_at",) if created else (),
         text_fields=("input",),
     )
 
@@ -96,7 +95,7 @@ def _save(
         projects.require_own(
             rows, caller, "Action definition not found [action_name={name}, namespace={namespace}]"
         )
-    body = {"actions": [show(row, uploaded=True) for row in rows]}
+    body = {"actions": [show(row, created=create) for row in rows]}
     return MistralJSONResponse(body, status_code=201 if create else 200)
 
 

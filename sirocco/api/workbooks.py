@@ -19,10 +19,9 @@ FILTERS = ("created_at", "definition", "name", "scope", "tags", "updated_at", "n
 _list_query = listing.query_dependency(FILTERS)
 
 
-def show(row: dict[str, Any], *, only: Any = None, uploaded: bool = False) -> dict[str, Any]:
-    """A workbook as Mistral shows it."""
-    fresh = uploaded and row.get("updated_at") is None
-    return render.resource(row, render.WORKBOOK, only=only, drop=("updated_at",) if fresh else ())
+def show(row: dict[str, Any], *, only: Any = None, created: bool = False) -> dict[str, Any]:
+    """A workbook as Mistral shows it (no ``updated_at`` in the answer to a creation)."""
+    return render.resource(row, render.WORKBOOK, only=only, drop=("updated_at",) if created else ())
 
 
 @router.post("/v2/workbooks/validate", openapi_extra=deps.TEXT_BODY)
@@ -58,7 +57,7 @@ def _save(
         projects.require_own(
             [row], caller, "Workbook not found [name={name}, namespace={namespace}]"
         )
-    return MistralJSONResponse(show(row, uploaded=True), status_code=201 if create else 200)
+    return MistralJSONResponse(show(row, created=create), status_code=201 if create else 200)
 
 
 @router.post("/v2/workbooks", status_code=201, openapi_extra=deps.TEXT_BODY)

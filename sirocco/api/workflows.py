@@ -23,13 +23,16 @@ FILTERS = (
 _list_query = listing.query_dependency(FILTERS, ("all_projects",))
 
 
-def show(row: dict[str, Any], *, uploaded: bool = False, only: Any = None) -> dict[str, Any]:
-    """A workflow as Mistral shows it (uploads: ``interface`` as an object, no ``updated_at``)."""
+def show(
+    row: dict[str, Any], *, uploaded: bool = False, created: bool = False, only: Any = None
+) -> dict[str, Any]:
+    """A workflow as Mistral shows it (uploads: ``interface`` as an object; the answer to a
+    creation has no ``updated_at``, the answer to a replacement shows it, null if unchanged)."""
     return render.resource(
         row,
         render.WORKFLOW,
         only=only,
-        drop=("updated_at",) if uploaded and row.get("updated_at") is None else (),
+        drop=("updated_at",) if created else (),
         objects=("interface",) if uploaded else (),
         text_fields=("input",),
     )
@@ -66,7 +69,7 @@ def create_workflows(
             scope=checked_scope,
             project_id=caller.project_id,
         )
-    body = {"workflows": [show(row, uploaded=True) for row in rows]}
+    body = {"workflows": [show(row, uploaded=True, created=True) for row in rows]}
     return MistralJSONResponse(body, status_code=201)
 
 
