@@ -227,7 +227,11 @@ def task_dict(step: Step, task: records.TaskExecution) -> dict[str, Any]:
 
 
 def task_spec_dict(task: specs.TaskSpec) -> dict[str, Any]:
-    """The main keys of a task spec, as Mistral's ``spec`` field shows them."""
+    """A task spec as Mistral's ``spec`` field shows it: every keyword as written,
+    then its type, name and version."""
+    if task.written:
+        written = _plain(task.written)
+        return {**written, "type": task.workflow_type, "name": task.name, "version": "2.0"}
     found: dict[str, Any] = {"name": task.name, "type": task.workflow_type, "version": "2.0"}
     if task.action:
         found["action"] = task.action

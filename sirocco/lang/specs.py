@@ -132,6 +132,8 @@ class TaskSpec:
     tags: tuple[str, ...] = ()
     policies: PolicySpec = field(default_factory=PolicySpec)
     line: int | None = None
+    #: The task's keywords as written (what Mistral's ``task().spec`` shows).
+    written: Mapping[str, Any] = field(default_factory=_empty)
 
     @property
     def is_with_items(self) -> bool:

@@ -134,6 +134,7 @@ def parse_task(
             checks.expressions_in(report, (*path, keyword), body[keyword])
             values[keyword.replace("-", "_")] = body[keyword]
     values.setdefault("safe_rerun", None)
+    values["written"] = freeze(body)
     parsed = ParsedTask(spec=TaskSpec(**values))
     if workflow_type == "direct":
         _direct_parts(report, path, name, body, parsed)
