@@ -10,6 +10,8 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tests.fixture_failures import pytest_runtest_makereport  # noqa: F401 - the hook
+
 # Property tests judge results, never speed: a loaded machine must not fail them.
 settings.register_profile("sirocco", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("sirocco")
