@@ -29,7 +29,9 @@ def _cli_cases() -> list[Any]:
     found = []
     for path in casekit.case_files():
         case = casekit.load(path)
-        if casekit.is_skipped(case) or not _only_waits(case.get("steps") or []):
+        # Steps act on a running execution; `sirocco run` shows it only once it has ended
+        # (what still runs then, like case 152's last action, is not seen either).
+        if casekit.is_skipped(case) or case.get("steps"):
             continue
         marks = []
         reason = casekit.known_difference(path.stem, "cli")
@@ -37,11 +39,6 @@ def _cli_cases() -> list[Any]:
             marks.append(pytest.mark.xfail(reason=reason, strict=True))
         found.append(pytest.param(path, id=path.stem, marks=marks))
     return found
-
-
-def _only_waits(steps: list[dict[str, Any]]) -> bool:
-    """Whether the steps only wait for tasks (``sirocco run`` follows the run to its end)."""
-    return all(list(step) == ["wait_task"] for step in steps)
 
 
 def _store_definitions(db_url: str, text: str) -> None:
