@@ -96,8 +96,7 @@ def create_execution(
         workflow = workflow or source.get("workflow_id") or source.get("workflow_name")
         if namespace is None:
             namespace = source.get("workflow_namespace") or ""
-        given_input = _merge(source.get("input") or {}, given_input or {})
-        params = _merge(source.get("params") or {}, params or {})
+        # Mistral 23 takes the workflow and namespace from the source, not its input or params.
         description = f"{description} Based on the execution '{wf_ex.source_execution_id}'"
         description = description.strip()
     if not workflow:
@@ -334,12 +333,3 @@ def _check_env(database: Database, env: Any, caller: identity.Caller) -> None:
     if found is None:
         raise errors.InputError(f"Environment is not found: {env}")
 
-
-def _merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in update.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged

@@ -634,6 +634,7 @@ class Runtime:
             execution_id=command.subworkflow_execution_id,
             input=command.input,
             params=command.params,
+            description=SUBWORKFLOW_DESCRIPTION,
             namespace=found.namespace if found else command.namespace,
             task_execution_id=command.task_execution_id,
             root_execution_id=command.root_execution_id,
@@ -647,6 +648,10 @@ class Runtime:
 
     def _deliver_timer(self, timer_id: str, event: events.Event) -> None:
         self._queue.put(Envelope(event=event, timer_id=timer_id))
+
+
+#: What Mistral writes as a sub-workflow execution's description.
+SUBWORKFLOW_DESCRIPTION = "sub-workflow execution"
 
 
 def _with_outbox(command: commands.RunAction, outbox_id: str | None) -> commands.RunAction:
