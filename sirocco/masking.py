@@ -63,9 +63,27 @@ def _pattern(parts: tuple[str, ...]) -> re.Pattern[str]:
     )
 
 
+@lru_cache(maxsize=16)
+def _ascii_parts(parts: tuple[str, ...]) -> bool:
+    return all(part.isascii() and part == part.lower() for part in parts)
+
+
+def _may_hold_secret(text: str, parts: tuple[str, ...]) -> bool:
+    """False only when no key in ``text`` can contain one of ``parts``.
+
+    For ASCII text and lowercase ASCII parts, ``lower()`` compares exactly as the
+    pattern's IGNORECASE does; anything else goes to the pattern. Most log lines
+    (ids, names, states) take this exit instead of the slower pattern.
+    """
+    if not (text.isascii() and _ascii_parts(parts)):
+        return True
+    lowered = text.lower()
+    return any(part in lowered for part in parts)
+
+
 def mask_text(text: str, parts: tuple[str, ...] = DEFAULT_PARTS) -> str:
     """``text`` with the values written after secret keys replaced by ``***``."""
-    if not text:
+    if not text or not _may_hold_secret(text, parts):
         return text
 
     def hide(match: re.Match[str]) -> str:

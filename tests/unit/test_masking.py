@@ -71,3 +71,12 @@ def test_install_covers_uvicorns_access_log() -> None:
     finally:
         access.removeHandler(handler)
     assert stream.getvalue() == '127.0.0.1 - "GET /v2?token=*** HTTP/1.1" 200\n'
+
+
+def test_mask_text_checks_mixed_case_and_non_ascii_text_as_before() -> None:
+    # The quick exit for texts without a secret-looking part must not skip any of these.
+    assert masking.mask_text("PassWord=x") == "PassWord=***"
+    assert masking.mask_text("é token: 'x'") == "é token: '***'"
+    assert masking.mask_text("id=0b7f1c5e state=SUCCESS") == "id=0b7f1c5e state=SUCCESS"
+    # A non-ASCII part (long s: IGNORECASE matches it to "s") still goes through the pattern.
+    assert masking.mask_text("pass=1", ("paſſ",)) == "pass=***"
