@@ -1,4 +1,5 @@
-"""Chaos: `sirocco api`, two engines, two executors and a scheduler on a private PostgreSQL,
+"""Chaos: `sirocco api`, two engines, two executors and a scheduler on a private PostgreSQL
+(handing work over through the database, and again through RabbitMQ),
 under a bounded mixed load (chains, with-items with concurrency, a join, a sub-workflow,
 retries, wait-before). Every few seconds a random role is killed with SIGKILL and started
 again; PostgreSQL itself is stopped as in a crash and started again once.
@@ -18,8 +19,11 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
+import subprocess
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,6 +35,7 @@ import sqlalchemy as sa
 from rolekit import PrivatePostgres, Role, Roles, call, free_port, status
 
 from sirocco.store import tables
+from tests.conftest import port_open
 
 WORKFLOWS = """
 version: '2.0'
@@ -169,6 +174,32 @@ def postgres() -> Iterator[PrivatePostgres]:
         server.destroy()
 
 
+@pytest.fixture(params=["database", "amqp"])
+def transport(request: pytest.FixtureRequest) -> Iterator[str]:
+    """How the roles hand work over: the database alone, or RabbitMQ on a virtual host of
+    the test's own (so that no other test's roles share its queues)."""
+    if request.param == "database":
+        yield "memory://"
+        return
+    if not port_open(5672) or shutil.which("rabbitmqctl") is None:
+        pytest.skip("RabbitMQ (and rabbitmqctl) is not available on 127.0.0.1:5672")
+    vhost = f"sirocco_chaos_{uuid.uuid4().hex[:8]}"
+
+    def rabbitmqctl(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["rabbitmqctl", *args], capture_output=True, text=True, timeout=60, check=False
+        )
+
+    made = rabbitmqctl("add_vhost", vhost)
+    if made.returncode != 0:
+        pytest.skip(f"can't add a RabbitMQ virtual host: {made.stderr.strip()[:200]}")
+    try:
+        rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+        yield f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
+    finally:
+        rabbitmqctl("delete_vhost", vhost)
+
+
 @pytest.fixture
 def counter() -> Iterator[_Counter]:
     service = _Counter()
@@ -203,10 +234,13 @@ def _ended(base: str, execution_id: str) -> dict[str, Any] | None:
 
 
 @pytest.mark.slow
-def test_chaos(postgres: PrivatePostgres, counter: _Counter, tmp_path: Path) -> None:
+def test_chaos(
+    postgres: PrivatePostgres, transport: str, counter: _Counter, tmp_path: Path
+) -> None:
     env = {
         **os.environ,
         "SIROCCO_DB": postgres.url,
+        "SIROCCO_TRANSPORT": transport,
         "SIROCCO_HEARTBEAT_INTERVAL": "0.5",
         "SIROCCO_HEARTBEAT_MAX_MISSED": "4",
         "SIROCCO_CLAIM_SECONDS": "3",
@@ -298,7 +332,8 @@ def test_chaos(postgres: PrivatePostgres, counter: _Counter, tmp_path: Path) -> 
             left = connection.execute(sa.select(tables.outbox.c.kind)).all()
         assert left == [], left
         print(
-            f"\nchaos (SIROCCO_CHAOS_SEED={seed}, faults {faults}): {len(launched)} "
+            f"\nchaos on {transport.split(':')[0]} (SIROCCO_CHAOS_SEED={seed}, faults {faults}): "
+            f"{len(launched)} "
             f"executions, kills {dict(kills)}, one PostgreSQL "
             f"restart; {len(missed)} failed by a missed heartbeat; every execution ended "
             f"{recovery:.1f} s after the last fault ({faults_over - chaos_started:.1f} s of "
