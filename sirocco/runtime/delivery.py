@@ -6,7 +6,8 @@ poll would:
 
 * :class:`BrokeredDelivery` publishes each parcel (its kind, its outbox id and its
   payload) over a :class:`sirocco.transport.Transport` (AMQP, or in memory): one
-  queue per executor target, one for engine events, a fan-out for cancellations.
+  queue per executor target, one for engine events (the transport also offers a
+  fan-out, meant for cancellations, that no role sends yet).
   Receivers acknowledge a parcel after the transaction that applies it.
 * :class:`DatabaseDelivery` publishes nothing: receivers poll the outbox, woken by
   PostgreSQL ``LISTEN/NOTIFY`` (on SQLite they poll every ``POLL`` seconds).
@@ -17,6 +18,7 @@ slows hand-offs down to the database's pace, it never loses work.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -35,7 +37,6 @@ POLL = 0.05
 SAFETY_POLL = 1.0
 
 ENGINE_QUEUE = "sirocco.engine"
-CANCEL_QUEUE = "sirocco.cancel"
 
 
 def executor_queue(target: str | None) -> str:
@@ -132,11 +133,18 @@ class DatabaseDelivery:
 
 
 class BrokeredDelivery:
-    """Parcels over a transport; the database path stays on as the fallback."""
+    """Parcels over a transport; the database path stays on as the fallback.
 
-    def __init__(self, transport: Transport, fallback: DatabaseDelivery) -> None:
+    Queue names end with ``@namespace`` (the database's name): deployments on
+    different databases can share a broker without taking each other's parcels.
+    """
+
+    def __init__(
+        self, transport: Transport, fallback: DatabaseDelivery, *, namespace: str = ""
+    ) -> None:
         self._transport = transport
         self._fallback = fallback
+        self._suffix = f"@{namespace}" if namespace else ""
 
     @property
     def brokered(self) -> bool:
@@ -151,7 +159,7 @@ class BrokeredDelivery:
                 else ENGINE_QUEUE
             )
             try:
-                self._transport.publish(queue, parcel.body())
+                self._transport.publish(queue + self._suffix, parcel.body())
             except Exception as exc:
                 log.warning("message broker refused a parcel; the database delivers it",
                             extra={"error": str(exc)})  # fmt: skip
@@ -163,7 +171,7 @@ class BrokeredDelivery:
         def on_delivery(delivery: transport_base.Delivery) -> None:
             receiver(Parcel.received(delivery))
 
-        self._transport.consume(queue, on_delivery, prefetch=prefetch)
+        self._transport.consume(queue + self._suffix, on_delivery, prefetch=prefetch)
 
     def wait(self, channel: str, timeout: float | None = None) -> None:
         if timeout is None and self._transport.connected:
@@ -183,4 +191,15 @@ def open_delivery(database: Database, transport_url: str | None) -> Delivery:
         return fallback
     from sirocco.transport import open_transport
 
-    return BrokeredDelivery(open_transport(transport_url, required=False), fallback)
+    return BrokeredDelivery(
+        open_transport(transport_url, required=False), fallback, namespace=namespace(database)
+    )
+
+
+def namespace(database: Database) -> str:
+    """The name that keeps one deployment's queues apart from another's on one broker:
+    the PostgreSQL database's name, or a digest of the SQLite file's path."""
+    name = str(database.engine.url.database or "")
+    if database.is_sqlite:
+        return "sqlite-" + hashlib.blake2b(name.encode(), digest_size=6).hexdigest()
+    return name

@@ -115,3 +115,16 @@ def test_on_sqlite_the_listener_polls(tmp_path: object) -> None:
     listener = notify.Listener(Database(f"sqlite:///{tmp_path}/d.sqlite"), [notify.ENGINE])
     assert not listener.listening
     assert not listener.wait(0.01)
+
+
+def test_deployments_on_different_databases_do_not_share_queues(tmp_path: object) -> None:
+    transport = MemoryTransport()
+    first = Database(f"sqlite:///{tmp_path}/first.sqlite")
+    second = Database(f"sqlite:///{tmp_path}/second.sqlite")
+    assert delivery.namespace(first) != delivery.namespace(second)
+    parcels = delivery.BrokeredDelivery(
+        transport, delivery.DatabaseDelivery(first), namespace=delivery.namespace(first)
+    )
+    assert parcels.send([_parcel(outbox.Kind.ACTION_RESULT)]) == []
+    assert transport.pending(f"sirocco.engine@{delivery.namespace(first)}") == 1
+    assert transport.pending(f"sirocco.engine@{delivery.namespace(second)}") == 0
