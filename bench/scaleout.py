@@ -14,7 +14,7 @@ and ``amqp`` (RabbitMQ at $SIROCCO_BENCH_AMQP, default guest@127.0.0.1:5672).
 Workloads:
   noop    N executions of a 5-task chain of ``std.sleep seconds=0`` (each task goes to an
           executor), posted by T client threads
-  sleep   N executions of a 5-task chain of ``std.sleep seconds=0.2`` on executors with
+  sleep   N executions of a 5-task chain of ``std.echo delay=0.2`` on executors with
           ``--workers 4`` each, so that executors are the bottleneck (2 executors should
           do twice the work of 1)
   handoff 30 one-task executions of ``std.sleep seconds=0``, one after the other: the time
@@ -46,9 +46,9 @@ PG = os.environ.get("SIROCCO_BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
 AMQP = os.environ.get("SIROCCO_BENCH_AMQP", "amqp://guest:guest@127.0.0.1:5672//")
 
 
-def _chain(name: str, seconds: float) -> str:
+def _chain(name: str, action: str) -> str:
     tasks = "".join(
-        f"    t{index}:\n      action: std.sleep seconds={seconds}\n"
+        f"    t{index}:\n      action: {action}\n"
         + (f"      on-success: [t{index + 1}]\n" if index < 5 else "")
         for index in range(1, 6)
     )
@@ -57,8 +57,9 @@ def _chain(name: str, seconds: float) -> str:
 
 WORKFLOWS = (
     "version: '2.0'\n"
-    + _chain("chain_noop", 0)
-    + _chain("chain_sleep", 0.2)
+    + _chain("chain_noop", "std.sleep seconds=0")
+    # std.sleep counts whole seconds (as Mistral's does): 200 ms is std.echo's delay.
+    + _chain("chain_sleep", "std.echo\n      input: {output: x, delay: 0.2}")
     + "one_sleep:\n  tasks:\n    t1:\n      action: std.sleep seconds=0\n"
 )
 
@@ -147,15 +148,22 @@ def stop(processes: list[subprocess.Popen[bytes]]) -> None:
             process.kill()
 
 
-def cpu_seconds(processes: list[subprocess.Popen[bytes]]) -> float:
-    total = 0.0
+def cpu_by_role(processes: list[subprocess.Popen[bytes]]) -> dict[str, float]:
+    """CPU seconds (user + system) spent so far, per role (``server``, ``api``, ...)."""
+    spent: dict[str, float] = {}
     for process in processes:
         try:
             fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+        role = str(process.args[1])  # type: ignore[index]
+        seconds = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        spent[role] = spent.get(role, 0.0) + seconds
+    return spent
+
+
+def cpu_seconds(processes: list[subprocess.Popen[bytes]]) -> float:
+    return sum(cpu_by_role(processes).values())
 
 
 def load(port: int, database: str, workflow: str, n: int, threads: int, tag: str) -> dict[str, Any]:
@@ -266,15 +274,22 @@ def measure(
     processes = start(config, transport, database, port, workers, logs)
     try:
         Client(port).call("POST", "/workflows", WORKFLOWS, text=True)
-        before = cpu_seconds(processes)
+        before = cpu_by_role(processes)
         commits_before = _commits(database)
         if workload == "handoff":
             result = handoff(port, database)
         else:
             workflow = "chain_noop" if workload == "noop" else "chain_sleep"
             result = load(port, database, workflow, n, threads, f"{workload}-{config}")
-            spent = cpu_seconds(processes) - before
-            result["cpu_ms_per_task"] = round(1000 * spent / max(1, result["tasks"]), 2)
+            after = cpu_by_role(processes)
+            tasks = max(1, result["tasks"])
+            result["cpu_ms_per_task"] = round(
+                1000 * (sum(after.values()) - sum(before.values())) / tasks, 2
+            )
+            result["cpu_ms_per_task_by_role"] = {
+                role: round(1000 * (after[role] - before.get(role, 0.0)) / tasks, 2)
+                for role in after
+            }
             commits = _commits(database) - commits_before
             result["commits_per_task"] = round(commits / max(1, result["tasks"]), 2)
     finally:
