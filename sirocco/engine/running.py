@@ -194,11 +194,16 @@ def start_subworkflow(
         )
     given = action_input(step, task, data)
     child_id = step.new_id()
+    # Mistral looks a sub-workflow up in the execution's namespace (its params), which
+    # may differ from the namespace its own workflow was found in.
+    namespace = workflow.params.get("namespace")
+    if not isinstance(namespace, str):
+        namespace = workflow.namespace
     params: dict[str, Any] = {
         "root_execution_id": workflow.root_execution_id or workflow.id,
         "task_execution_id": task.id,
         "index": index,
-        "namespace": workflow.namespace,
+        "namespace": namespace,
         # Mistral gives a sub-workflow an empty env of its own; env() reads the
         # root execution's, which travels in ROOT_ENV_PARAM.
         "env": {},
@@ -222,7 +227,7 @@ def start_subworkflow(
             task_execution_id=task.id,
             subworkflow_execution_id=child_id,
             workflow_name=str(name),
-            namespace=workflow.namespace,
+            namespace=namespace,
             workbook=step.spec.workbook,
             input=given,
             params=params,
