@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -64,6 +65,11 @@ class Policy:
     """The rules in force: Mistral's defaults, with a policy file's rules over them."""
 
     rules: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULTS))
+    #: Decisions already taken, by (rule, caller, owner): the rules never change, and a
+    #: caller is a frozen value, so each request's check is one dictionary look-up.
+    _decisions: dict[tuple[str, Caller, str], bool] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @classmethod
     def defaults(cls) -> Policy:
@@ -93,7 +99,14 @@ class Policy:
     def allows(self, name: str, caller: Caller, *, owner: str | None = None) -> bool:
         """Whether rule ``name`` lets ``caller`` act on a target of project ``owner``
         (the caller's own project when None). An unknown rule allows nothing."""
-        return self.check(name, caller, owner=owner or caller.project_id)
+        key = (name, caller, owner or caller.project_id)
+        decision = self._decisions.get(key)
+        if decision is None:
+            decision = self.check(name, caller, owner=key[2])
+            if len(self._decisions) >= 10_000:
+                self._decisions.clear()
+            self._decisions[key] = decision
+        return decision
 
     def enforce(self, name: str, caller: Caller, *, owner: str | None = None) -> None:
         """403 in Mistral's (oslo.policy's) words when the rule does not allow it."""
@@ -107,8 +120,7 @@ class Policy:
         if rule is None or depth > 10:
             return False
         return any(
-            all(self._term(term.strip(), caller, owner, depth) for term in part.split(" and "))
-            for part in rule.split(" or ")
+            all(self._term(term, caller, owner, depth) for term in part) for part in _parsed(rule)
         )
 
     def _term(self, term: str, caller: Caller, owner: str, depth: int) -> bool:
@@ -126,3 +138,10 @@ class Policy:
         if kind == "project_id":
             return caller.project_id == (owner if value == "%(project_id)s" else value)
         raise errors.ConfigurationError(f"Unknown policy term: {term}")
+
+
+@lru_cache(maxsize=1024)
+def _parsed(rule: str) -> tuple[tuple[str, ...], ...]:
+    """A rule's ``or`` parts, each a tuple of its ``and`` terms (split once per rule text,
+    not on every request)."""
+    return tuple(tuple(term.strip() for term in part.split(" and ")) for part in rule.split(" or "))
