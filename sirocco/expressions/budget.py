@@ -48,7 +48,7 @@ class Budget:
             the time limits are not checked.
     """
 
-    __slots__ = ("_deadline", "_problem", "_spent", "_started", "_ticks", "clock", "limits")
+    __slots__ = ("_deadline", "_per_step", "_spent", "_started", "_ticks", "clock", "limits")
 
     def __init__(
         self, limits_: limits.Limits = limits.DEFAULT, clock: Callable[[], float] | None = None
@@ -57,7 +57,7 @@ class Budget:
         self.clock = clock
         self._ticks = 0
         self._deadline: float | None = None
-        self._problem = ""
+        self._per_step = False
         #: Seconds the step's expressions evaluated so far, and when the current one began.
         self._spent = 0.0
         self._started: float | None = None
@@ -69,20 +69,26 @@ class Budget:
         now = self._started = self.clock()
         per_expression = self.limits.expression_timeout
         deadline = now + per_expression if per_expression >= 0 else None
-        self._problem = (
-            f"the evaluation time limit of {per_expression:g} s per expression "
-            "(SIROCCO_EXPRESSION_TIMEOUT)"
-        )
+        self._per_step = False
         per_step = self.limits.step_expression_timeout
         step_deadline = now + per_step - self._spent if per_step >= 0 else None
         if step_deadline is not None and (deadline is None or step_deadline < deadline):
             deadline = step_deadline
-            self._problem = (
-                f"the evaluation time limit of {per_step:g} s per engine step "
-                "(SIROCCO_STEP_EXPRESSION_TIMEOUT)"
-            )
+            self._per_step = True
         self._deadline = deadline
         self.check_time()
+
+    def _problem(self) -> str:
+        """Which time limit the current expression's deadline is (worded when it is hit)."""
+        if self._per_step:
+            return (
+                f"the evaluation time limit of {self.limits.step_expression_timeout:g} s "
+                "per engine step (SIROCCO_STEP_EXPRESSION_TIMEOUT)"
+            )
+        return (
+            f"the evaluation time limit of {self.limits.expression_timeout:g} s per expression "
+            "(SIROCCO_EXPRESSION_TIMEOUT)"
+        )
 
     def end(self) -> None:
         """Stop the clock of the expression that began last."""
@@ -99,7 +105,7 @@ class Budget:
 
     def check_time(self) -> None:
         if self._deadline is not None and self.clock is not None and self.clock() > self._deadline:
-            raise LimitExceeded(self._problem)
+            raise LimitExceeded(self._problem())
 
     def check_items(self, count: int) -> None:
         maximum = self.limits.expression_max_items
