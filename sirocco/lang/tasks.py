@@ -254,7 +254,9 @@ def _with_items(report: Report, path: Path, body: dict[str, Any]) -> tuple[WithI
         if parsed is None:
             report.add(
                 entry_path,
-                f"{checks.shown(entry)} must read 'var in <% $.list %>' or 'var in [1, 2]'",
+                # Mistral's sentence first, so that what matches Mistral's text still matches
+                f"Wrong format of 'with-items' property: {checks.shown(entry)} must read "
+                "'var in <% $.list %>' or 'var in [1, 2]'",
             )
             continue
         variable, items = parsed
@@ -262,7 +264,9 @@ def _with_items(report: Report, path: Path, body: dict[str, Any]) -> tuple[WithI
             try:
                 items = json.loads(items)
             except (ValueError, RecursionError) as error:
-                report.add(entry_path, f"invalid list {checks.shown(items)}: {error}")
+                report.add(
+                    entry_path, f"Invalid array in 'with-items' clause: {items}, error: {error}"
+                )
                 continue
         checks.expressions_in(report, entry_path, items)
         found[variable] = freeze(items)

@@ -326,7 +326,7 @@ class _Graph:
     def _check_targets(self, clause: OnClause, paths: tuple[Path, ...]) -> None:
         for transition, path in zip(clause.transitions, paths, strict=True):
             if transition.name not in self.names and transition.name not in ENGINE_COMMANDS:
-                self.report.add(path, f"task '{transition.name}' does not exist")
+                self.report.add(path, f"Task '{transition.name}' not found.")  # Mistral's words
 
     def check_reverse(self) -> None:
         pairs = [

@@ -221,7 +221,7 @@ def test_problems_in_workflows_and_actions_of_a_workbook_are_all_reported() -> N
         kind="workbook",
     )
     assert [str(problem) for problem in found] == [
-        "line 7, workflow 'wf1', task 't1', on-success: task 'nope' does not exist",
+        "line 7, workflow 'wf1', task 't1', on-success: Task 'nope' not found.",
         "line 9, action 'a1': 'base' is required",
     ]
 

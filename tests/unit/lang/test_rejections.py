@@ -55,7 +55,7 @@ CASES = [
         """,
         8,
         "workflows.wf.tasks.t1.on-success[1]",
-        "workflow 'wf', task 't1', on-success[1]: task 't9' does not exist",
+        "workflow 'wf', task 't1', on-success[1]: Task 't9' not found.",
     ),
     (
         "transition in the advanced form to a task that does not exist",
@@ -69,7 +69,7 @@ CASES = [
         """,
         7,
         "workflows.wf.tasks.t1.on-error.next",
-        "workflow 'wf', task 't1', on-error.next: task 't9' does not exist",
+        "workflow 'wf', task 't1', on-error.next: Task 't9' not found.",
     ),
     (
         "no start task",
@@ -364,8 +364,8 @@ CASES = [
         """,
         5,
         "workflows.wf.tasks.t1.with-items",
-        "workflow 'wf', task 't1', with-items: 'x from <% $.list %>' must read "
-        "'var in <% $.list %>' or 'var in [1, 2]'",
+        "workflow 'wf', task 't1', with-items: Wrong format of 'with-items' property: "
+        "'x from <% $.list %>' must read 'var in <% $.list %>' or 'var in [1, 2]'",
     ),
     (
         "a with-items list that is not JSON",
@@ -377,7 +377,9 @@ CASES = [
         """,
         5,
         "workflows.wf.tasks.t1.with-items",
-        None,
+        # Mistral 23's sentence for the same text, after Sirocco's place.
+        "workflow 'wf', task 't1', with-items: Invalid array in 'with-items' clause: "
+        "['a', 'b'], error: Expecting value: line 1 column 2 (char 1)",
     ),
     (
         "an empty task",
@@ -595,7 +597,7 @@ CASES = [
         """,
         4,
         "workflows.wf.task-defaults.on-error[0]",
-        "workflow 'wf', task-defaults, on-error[0]: task 'handler' does not exist",
+        "workflow 'wf', task-defaults, on-error[0]: Task 'handler' not found.",
     ),
     (
         "inline parameters with an expression as input",
@@ -761,7 +763,7 @@ def test_the_error_message_joins_every_problem_with_its_source() -> None:
             source="flows.yaml",
         )
     assert str(caught.value) == (
-        "flows.yaml, line 5, workflow 'wf', task 't1', on-success: task 't2' does not exist; "
+        "flows.yaml, line 5, workflow 'wf', task 't1', on-success: Task 't2' not found.; "
         "flows.yaml, line 6, workflow 'wf', task 't1', foo: unknown keyword 'foo'"
     )
     assert {problem.source for problem in caught.value.problems} == {"flows.yaml"}

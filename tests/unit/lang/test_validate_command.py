@@ -53,7 +53,7 @@ def test_an_invalid_file_gives_one_line_with_every_problem(tmp_path: pathlib.Pat
     lines = out.getvalue().splitlines()
     assert lines[0] == f"{good}: ok: 1 workflows, 0 actions"
     assert lines[1] == (
-        f"{bad}: error: line 5, workflow 'wf', task 't1', on-success: task 't9' does not exist; "
+        f"{bad}: error: line 5, workflow 'wf', task 't1', on-success: Task 't9' not found.; "
         "line 6, workflow 'wf', task 't1', timeout: must be a non-negative integer or an "
         "expression such as '<% $.x %>', not the text 'soon'"
     )
