@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from typing import Any
 
 from kombu import Connection, Exchange, Queue  # type: ignore[attr-defined]
@@ -132,6 +133,9 @@ class AmqpTransport:
         self._producer: Any = None
         self._declared: set[str] = set()
         self._consumers: list[_Consumer] = []
+        #: While the broker is away, publishes fail at once until this time (monotonic).
+        self._retry_at = 0.0
+        self._backoff = 0.0
         try:
             self._connect()
         except Exception as exc:
@@ -142,8 +146,17 @@ class AmqpTransport:
             log.warning("message broker unreachable at start", extra={"error": str(exc)})
 
     def _connect(self) -> None:
-        connection = Connection(self._url, connect_timeout=2)
-        connection.ensure_connection(max_retries=1)
+        if time.monotonic() < self._retry_at:
+            raise ConnectionError("message broker unreachable (retrying later)")
+        try:
+            connection = Connection(self._url, connect_timeout=2)
+            connection.ensure_connection(max_retries=1)
+        except Exception:
+            # Senders fall back to the database at once instead of waiting on the broker.
+            self._backoff = min(MAX_BACKOFF, max(0.5, self._backoff * 2))
+            self._retry_at = time.monotonic() + self._backoff
+            raise
+        self._backoff = 0.0
         self._publisher = connection
         self._producer = connection.Producer(serializer="json")
         self._declared = set()

@@ -59,11 +59,14 @@ def _call(url: str, method: str = "GET", body: bytes | None = None, text: bool =
         return json.loads(response.read() or b"null")
 
 
-@pytest.fixture(params=["database", "amqp"])
+@pytest.fixture(params=["database", "amqp", "broker-down"])
 def transport(request: pytest.FixtureRequest) -> str:
-    """The roles hand work over through the database alone, or over RabbitMQ."""
+    """The roles hand work over through the database alone, over RabbitMQ, or are told
+    of a broker that is not there (they fall back to the database)."""
     if request.param == "database":
         return ""
+    if request.param == "broker-down":
+        return f"amqp://guest:guest@127.0.0.1:{processes.free_port()}//"
     if not port_open(5672):
         pytest.skip("RabbitMQ is not running on 127.0.0.1:5672")
     return AMQP_URL
