@@ -184,6 +184,10 @@ def on_item_completed(step: Step, task: records.TaskExecution, state: State) -> 
     counters[key] = int(counters.get(key, 0)) + 1
     task = _set_counters(step, task, counters)
     if step.is_terminal():
+        if key == "cancelled" and not counters["running"]:
+            # The workflow was cancelled and its items with it: Mistral still ends the
+            # task CANCELLED ("One or more actions was cancelled.").
+            finish(step, task)
         return
     if counters["cancelled"] or (not counters["running"] and not _pending(counters)):
         _finish_later(step, task)
