@@ -34,7 +34,7 @@ from sirocco.limits import DEFAULT as DEFAULT_LIMITS
 from sirocco.limits import Limits
 
 #: What every /v2 resource route checks first: who calls, may they, and is it theirs.
-_CHECKS = [Depends(identity.caller), Depends(projects.authorize), Depends(projects.guard)]
+_CHECKS = [Depends(identity.caller), Depends(projects.checks)]
 
 _root = APIRouter(route_class=deps.StrictRoute, tags=["versions"])
 
