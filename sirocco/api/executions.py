@@ -6,6 +6,7 @@ Changes go through the engine service; reads come straight from the store.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -15,7 +16,7 @@ from sirocco import errors
 from sirocco.api import bodies, deps, identity, listing, projects, render, reports, tasks
 from sirocco.api.errors import ApiError
 from sirocco.api.render import MistralJSONResponse
-from sirocco.store import definitions, queries, tables
+from sirocco.store import definitions, explain, queries, tables
 from sirocco.store.database import Database
 
 router = APIRouter(route_class=deps.StrictRoute, tags=["executions"])
@@ -312,6 +313,16 @@ def execution_report(
     with database.read() as connection:
         report = reports.build(connection, execution_id, options, statistics_only=only_statistics)
     return MistralJSONResponse(report)
+
+
+@router.get("/v2/executions/{execution_id}/explain")
+def explain_execution(*, execution_id: str, database: deps.DatabaseDep) -> Response:
+    """What a RUNNING or PAUSED execution waits on, or why an ERROR one failed."""
+    with database.read() as connection:
+        found = explain.explain(
+            connection, execution_id, now=datetime.now(UTC).replace(tzinfo=None)
+        )
+    return MistralJSONResponse(found.as_json())
 
 
 def _check_env(database: Database, env: Any, caller: identity.Caller) -> None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from sirocco import errors, masking
-from sirocco.cli import tokens
+from sirocco.cli import inspect, tokens
 
 if TYPE_CHECKING:  # pydantic costs a third of a second: not before the live view is up
     from sirocco.settings import Settings
@@ -607,6 +607,7 @@ def db_history(db_url: str | None) -> None:
 
 
 main.add_command(tokens.token)
+main.add_command(inspect.explain_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -16,9 +16,7 @@ _COUNT_RUNNING = (
     .where(tables.workflow_executions.c.state == str(State.RUNNING))
 )
 _COUNT_ACTIONS = (
-    sa.select(sa.func.count())
-    .select_from(tables.outbox)
-    .where(tables.outbox.c.kind == "RunAction")
+    sa.select(sa.func.count()).select_from(tables.outbox).where(tables.outbox.c.kind == "RunAction")
 )
 
 

@@ -232,4 +232,17 @@ def task_page(request: Request, task_id: str, database: deps.DatabaseDep) -> Res
 
 
 def _has_route(request: Request, path: str) -> bool:
-    return any(getattr(route, "path", None) == path for route in request.app.routes)
+    return path in _paths(request.app.routes)
+
+
+def _paths(routes: Any) -> set[str]:
+    """The paths of ``routes``, looking into included routers (FastAPI keeps those as
+    routes of their own, without a path)."""
+    found: set[str] = set()
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            found |= _paths(included.routes)
+        elif isinstance(getattr(route, "path", None), str):
+            found.add(route.path)
+    return found
