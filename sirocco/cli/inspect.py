@@ -102,3 +102,133 @@ def explain_command(
             click.echo(found["explanation"])
 
     run_safely(body)
+
+
+def _duration(start: Any, end: Any) -> str:
+    if not start:
+        return ""
+    begin = datetime.fromisoformat(str(start))
+    finish = datetime.fromisoformat(str(end)) if end else datetime.now(UTC).replace(tzinfo=None)
+    return f"{(finish - begin).total_seconds():.1f}s"
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+@click.command("executions")
+@click.option("--state", "states", multiple=True, help="Only executions in this state.")
+@click.option("--workflow", help="Only executions of this workflow.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
+@source_options
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+def executions_command(
+    states: tuple[str, ...],
+    workflow: str | None,
+    limit: int,
+    db_url: str | None,
+    url: str | None,
+    token: str | None,
+    as_json: bool,
+) -> None:
+    """List executions, newest first."""
+
+    def body() -> None:
+        wanted = [state.upper() for state in states]
+        if url:
+            params: dict[str, Any] = {"limit": limit, "sort_keys": "created_at",
+                                      "sort_dirs": "desc"}  # fmt: skip
+            if workflow:
+                params["workflow_name"] = workflow
+            if len(wanted) == 1:
+                params["state"] = wanted[0]
+            elif wanted:
+                params["state"] = "in:" + ",".join(wanted)
+            found = _from_server(url, "/v2/executions", token, params)["executions"]
+        else:
+            from sirocco.store import overview
+
+            found = _from_database(
+                db_url,
+                lambda connection: overview.executions(
+                    connection, states=wanted, workflow=workflow, limit=limit
+                ),
+            )
+        rows = [
+            {key: _text(item.get(key)) for key in
+             ("id", "workflow_name", "state", "created_at", "updated_at", "state_info")}
+            for item in found
+        ]  # fmt: skip
+        if as_json:
+            click.echo(json.dumps(rows, indent=2))
+        elif sys.stdout.isatty():
+            from rich.console import Console
+            from rich.table import Table
+
+            table = Table("id", "workflow", "state", "created", "duration", "info")
+            for row in rows:
+                end = row["updated_at"] if row["state"] not in ("RUNNING", "PAUSED") else None
+                duration = _duration(row["created_at"], end)
+                table.add_row(row["id"], row["workflow_name"], row["state"], row["created_at"],
+                              duration, row["state_info"][:60])  # fmt: skip
+            Console().print(table)
+        else:
+            for row in rows:
+                click.echo("\t".join(
+                    (row["id"], row["workflow_name"], row["state"], row["created_at"],
+                     row["state_info"].replace("\n", " ")[:200])))  # fmt: skip
+
+    run_safely(body)
+
+
+@click.command("show")
+@click.argument("execution_id")
+@click.option("--db", "db_url", envvar="SIROCCO_DB", help="Database URL or SQLite file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the tree as JSON.")
+def show_command(execution_id: str, db_url: str | None, as_json: bool) -> None:
+    """Print an execution's task tree: states, durations, published data, errors, attempts."""
+
+    def body() -> None:
+        from sirocco.store import overview
+
+        tree = _from_database(db_url, lambda connection: overview.tree(connection, execution_id))
+        if as_json:
+            click.echo(json.dumps(tree, indent=2, default=str))
+        elif sys.stdout.isatty():
+            from rich.console import Console
+            from rich.tree import Tree
+
+            root = Tree(_line(tree))
+            _rich_children(root, tree)
+            Console().print(root)
+        else:
+            click.echo(_line(tree))
+            _plain_children(tree, 1)
+
+    run_safely(body)
+
+
+def _line(node: dict[str, Any]) -> str:
+    if node.get("kind") == "execution":
+        head = f"{node['workflow_name']} {node['id']} {node['state']}"
+    else:
+        head = f"{node['name']} {node['state']}"
+        if node.get("attempts", 0) > 1:
+            head += f" attempts={node['attempts']}"
+    head += f" {_duration(node.get('started_at'), node.get('finished_at'))}".rstrip()
+    if node.get("published"):
+        head += f" published={json.dumps(node['published'], default=str)[:200]}"
+    if node.get("state_info"):
+        head += f" error={str(node['state_info']).splitlines()[0][:200]}"
+    return head
+
+
+def _rich_children(branch: Any, node: dict[str, Any]) -> None:
+    for child in node.get("children", []):
+        _rich_children(branch.add(_line(child), highlight=False), child)
+
+
+def _plain_children(node: dict[str, Any], depth: int) -> None:
+    for child in node.get("children", []):
+        click.echo("  " * depth + "- " + _line(child))
+        _plain_children(child, depth + 1)

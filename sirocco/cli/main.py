@@ -608,6 +608,8 @@ def db_history(db_url: str | None) -> None:
 
 main.add_command(tokens.token)
 main.add_command(inspect.explain_command)
+main.add_command(inspect.executions_command)
+main.add_command(inspect.show_command)
 
 
 if __name__ == "__main__":  # pragma: no cover
