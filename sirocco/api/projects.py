@@ -289,8 +289,22 @@ async def guard(request: Request, caller: CallerDep) -> None:
         return
     from starlette.concurrency import run_in_threadpool
 
+    route = getattr(request.scope.get("route"), "path", "")
+    if not _route_has_checks(route, frozenset(request.path_params)):
+        return  # nothing to look up: no hop to the thread pool
     database: Database = request.app.state.service.database
     await run_in_threadpool(_check_path, database, request, caller)
+
+
+@lru_cache(maxsize=1024)
+def _route_has_checks(route: str, keys: frozenset[str]) -> bool:
+    """Whether :func:`_check_path` looks anything up for this route (worked out once)."""
+    if "/members" in route:
+        return False
+    return any(
+        key in keys and route.startswith(prefix or "/v2/")
+        for key, (prefix, _finder, _message) in FINDERS.items()
+    ) or any(key in keys and route.startswith(prefix) for prefix, key, _finder, _message in NAMED)
 
 
 def _check_path(database: Database, request: Request, caller: Caller) -> None:
