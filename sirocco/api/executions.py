@@ -344,4 +344,3 @@ def _check_env(database: Database, env: Any, caller: identity.Caller) -> None:
         )
     if found is None:
         raise errors.InputError(f"Environment is not found: {env}")
-

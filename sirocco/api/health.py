@@ -3,6 +3,8 @@ live and its database answers; 503 with the reasons otherwise)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
@@ -32,3 +34,15 @@ def ready(request: Request) -> Response:
         status_code=503,
         headers={"Retry-After": "5"},
     )
+
+
+@router.get("/metrics")
+def metrics_page(request: Request) -> Response:
+    """Prometheus metrics of this process (``docs/operations.md``)."""
+    from sirocco.runtime import metrics
+
+    service = request.app.state.service
+    database = getattr(service, "database", None)
+    if database is not None:
+        metrics.METRICS.watch(database, lambda: datetime.now(UTC).replace(tzinfo=None))
+    return Response(metrics.METRICS.exposition(), media_type=metrics.CONTENT_TYPE)

@@ -16,7 +16,7 @@ log = logging.getLogger("sirocco.health")
 
 
 class HealthListener:
-    """Serves ``/health`` and ``/ready`` on ``host:port`` from a daemon thread."""
+    """Serves ``/health``, ``/ready`` and ``/metrics`` on ``host:port`` (a daemon thread)."""
 
     def __init__(self, host: str, port: int, readiness: Callable[[], Report]) -> None:
         handler = _handler(readiness)
@@ -49,6 +49,15 @@ def _handler(readiness: Callable[[], Report]) -> type[BaseHTTPRequestHandler]:
                     self._answer(200, {"status": "ok"})
                 else:
                     self._answer(503, {"status": "unavailable", "reasons": list(report.reasons)})
+            elif self.path == "/metrics":
+                from sirocco.runtime import metrics
+
+                data = metrics.METRICS.exposition()
+                self.send_response(200)
+                self.send_header("Content-Type", metrics.CONTENT_TYPE)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
             else:
                 self._answer(404, {"faultstring": f"Not found: {self.path}"})
 

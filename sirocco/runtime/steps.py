@@ -28,7 +28,7 @@ from sirocco.engine import commands, events, records
 from sirocco.engine.states import TERMINAL
 from sirocco.limits import DEFAULT as DEFAULT_LIMITS
 from sirocco.limits import Limits
-from sirocco.runtime import codec
+from sirocco.runtime import codec, metrics
 from sirocco.runtime.lookup import StepLookup, StoreLookup
 from sirocco.runtime.specs import SpecCache
 from sirocco.store import executions, lookups, outbox, timers, writer
@@ -238,6 +238,8 @@ class Stepper:
         result = BatchResult()
         touched: list[tuple[str, int, engine.Snapshot]] = []
         writes = writer.Writes()
+        began = time.perf_counter()
+        tally: list[metrics.Finished] = []
         try:
             with self.database.transaction() as connection:
                 lookup = self.lookup.bound(connection)
@@ -251,6 +253,7 @@ class Stepper:
                     if started is not None:
                         touched.append((item.execution_id, 0, started))
                 # Flushed before the steps: an event may be for an execution started just now.
+                tally.extend(metrics.tally(writes))
                 writes.flush(connection)
                 # Rows are locked in one order (by id) in every batch of every engine, so
                 # that two engines never wait for each other's locks (a deadlock).
@@ -261,6 +264,7 @@ class Stepper:
                     )
                     if stepped is not None:
                         touched.append((execution_id, stepped[0], stepped[1]))
+                tally.extend(metrics.tally(writes))
                 writes.flush(connection)
         except BaseException:
             for execution_id, _, _ in touched:
@@ -270,6 +274,7 @@ class Stepper:
             raise
         for execution_id, version, snapshot in touched:
             self._cache(execution_id, version, snapshot)
+        metrics.METRICS.record_step(time.perf_counter() - began, tally, result.outgoing.changed)
         return result
 
     def step(self, execution_id: str, envelopes: Sequence[Envelope]) -> Outgoing:

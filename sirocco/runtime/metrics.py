@@ -1,0 +1,197 @@
+"""Prometheus metrics of this process: what its steps did, and gauges read at scrape time.
+
+Counters and histograms are fed by each committed step (``record_step``); the gauges
+(outbox depth by kind, timers due) are read from the database when ``/metrics`` is
+scraped, and the time since the last successful step from this process's memory.
+Workflow and action names are labels, at most ``SIROCCO_METRICS_MAX_LABEL_VALUES``
+(100 by default) distinct values each; further names count as ``other``. Execution
+ids are never labels.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from sirocco.engine.states import COMPLETED, TERMINAL
+from sirocco.store import gauges
+from sirocco.store.database import Database
+
+log = logging.getLogger("sirocco.metrics")
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+OTHER = "other"
+_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Finished:
+    """One thing a step wrote that the counters count: a started workflow ("workflow"),
+    a task or an action that ended (``seconds``: an action's duration)."""
+
+    what: str
+    name: str
+    state: str
+    seconds: float | None = None
+
+
+def tally(writes: Any) -> list[Finished]:
+    """What the counters count in ``writes`` (a ``store.writer.Writes``, before its flush
+    empties it). Never raises."""
+    found: list[Finished] = []
+    try:
+        for workflow in writes.new_workflows:
+            found.append(Finished(what="workflow", name=workflow.workflow_name, state=""))
+        for task in (*writes.new_tasks, *writes.task_updates):
+            if task.state in COMPLETED:
+                found.append(Finished(what="task", name=task.name, state=str(task.state)))
+        for action in (*writes.new_actions, *writes.action_updates):
+            if action.state in COMPLETED:
+                seconds = None
+                if action.updated_at is not None:
+                    seconds = max((action.updated_at - action.created_at).total_seconds(), 0.0)
+                found.append(
+                    Finished(what="action", name=action.name, state=str(action.state),
+                             seconds=seconds)
+                )  # fmt: skip
+    except Exception:  # metrics never break a step
+        log.exception("metrics: can't count a step's writes")
+    return found
+
+
+class CappedNames:
+    """Label values, at most ``limit`` distinct ones; later ones become ``other``."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+
+    def __call__(self, name: str) -> str:
+        with self._lock:
+            if name in self._seen:
+                return name
+            if len(self._seen) < self.limit:
+                self._seen.add(name)
+                return name
+        return OTHER
+
+
+class _DatabaseGauges(Collector):
+    def __init__(self, database: Database, clock: Callable[[], datetime]) -> None:
+        self.database = database
+        self.clock = clock
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        depth = GaugeMetricFamily(
+            "sirocco_outbox_depth", "Outbox rows waiting, by kind.", labels=["kind"]
+        )
+        due = GaugeMetricFamily("sirocco_timers_due", "Timers whose due time passed.")
+        try:
+            with self.database.read() as connection:
+                counts = gauges.outbox_depth(connection)
+                late = gauges.timers_due(connection, now=self.clock())
+        except Exception as exc:  # a scrape during an outage answers without these
+            log.warning("metrics: can't read the database: %s", exc)
+            return
+        for kind, count in sorted(counts.items()):
+            depth.add_metric([kind], count)
+        due.add_metric([], late)
+        yield depth
+        yield due
+
+
+class Metrics:
+    """The metrics of one process (one registry)."""
+
+    def __init__(self, max_label_values: int = 100) -> None:
+        self.registry = CollectorRegistry()
+        self.workflow_names = CappedNames(max_label_values)
+        self.action_names = CappedNames(max_label_values)
+        self.last_step = 0.0
+        self.executions_started = Counter(
+            "sirocco_executions_started", "Workflow executions started.", ["workflow"],
+            registry=self.registry,
+        )  # fmt: skip
+        self.executions_finished = Counter(
+            "sirocco_executions_finished", "Workflow executions ended, by state.",
+            ["workflow", "state"], registry=self.registry,
+        )  # fmt: skip
+        self.tasks = Counter(
+            "sirocco_tasks_finished", "Task executions ended, by state.", ["state"],
+            registry=self.registry,
+        )  # fmt: skip
+        self.actions = Counter(
+            "sirocco_actions_finished", "Action executions ended, by state and action.",
+            ["action", "state"], registry=self.registry,
+        )  # fmt: skip
+        self.action_seconds = Histogram(
+            "sirocco_action_duration_seconds", "From an action's creation to its result.",
+            ["action"], buckets=_BUCKETS, registry=self.registry,
+        )  # fmt: skip
+        self.step_seconds = Histogram(
+            "sirocco_step_duration_seconds", "One engine step (a batch, one transaction).",
+            buckets=_BUCKETS, registry=self.registry,
+        )  # fmt: skip
+        since = Gauge(
+            "sirocco_seconds_since_last_step",
+            "Seconds since this process last committed a step (-1: none yet).",
+            registry=self.registry,
+        )
+        since.set_function(lambda: time.time() - self.last_step if self.last_step else -1.0)
+
+    def record_step(self, seconds: float, tallied: list[Finished], changed: Any) -> None:
+        """Count what one committed batch wrote (``tallied``, from :func:`tally`;
+        ``changed``: (id, workflow name, state, info) of executions whose state changed)."""
+        try:
+            self._record(seconds, tallied, changed)
+        except Exception:  # metrics never break a step
+            log.exception("metrics: can't record a step")
+
+    def _record(self, seconds: float, tallied: list[Finished], changed: Any) -> None:
+        self.last_step = time.time()
+        self.step_seconds.observe(seconds)
+        for item in tallied:
+            if item.what == "workflow":
+                self.executions_started.labels(self.workflow_names(item.name)).inc()
+            elif item.what == "task":
+                self.tasks.labels(item.state).inc()
+            else:
+                name = self.action_names(item.name)
+                self.actions.labels(name, item.state).inc()
+                if item.seconds is not None:
+                    self.action_seconds.labels(name).observe(item.seconds)
+        for _, workflow_name, state, _ in changed:
+            if state in TERMINAL:
+                self.executions_finished.labels(self.workflow_names(workflow_name), state).inc()
+
+    def watch(self, database: Database, clock: Callable[[], datetime]) -> None:
+        """Read the outbox and timer gauges from ``database`` at each scrape (once)."""
+        if not getattr(self, "_watching", False):
+            self.registry.register(_DatabaseGauges(database, clock))
+            self._watching = True
+
+    def exposition(self) -> bytes:
+        """The text format Prometheus scrapes."""
+        return generate_latest(self.registry)
+
+
+def _limit() -> int:
+    try:
+        return max(1, int(os.environ.get("SIROCCO_METRICS_MAX_LABEL_VALUES", "100")))
+    except ValueError:
+        return 100
+
+
+#: This process's metrics.
+METRICS = Metrics(_limit())

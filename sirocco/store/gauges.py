@@ -1,0 +1,23 @@
+"""Counts read at scrape time for the metrics: outbox rows by kind, timers due."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from sirocco.store import tables
+
+
+def outbox_depth(connection: sa.Connection) -> dict[str, int]:
+    """Outbox rows by kind."""
+    box = tables.outbox
+    rows = connection.execute(sa.select(box.c.kind, sa.func.count()).group_by(box.c.kind))
+    return {str(kind): int(count) for kind, count in rows}
+
+
+def timers_due(connection: sa.Connection, *, now: datetime) -> int:
+    """Timers whose due time passed (not delivered yet)."""
+    timers = tables.timers
+    query = sa.select(sa.func.count()).select_from(timers).where(timers.c.due <= now)
+    return int(connection.execute(query).scalar_one())
