@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from tests.waiting import BOUND
+
 SIROCCO = str(Path(sys.executable).parent / "sirocco")
 
 Value = TypeVar("Value")
@@ -111,7 +113,7 @@ class Roles:
         self.running = []
         return problems
 
-    def wait_started(self, bound: float = 60) -> None:
+    def wait_started(self, bound: float = BOUND) -> None:
         """Wait until every running role has said it runs (a role stopped while it still
         starts up dies of the signal instead of stopping cleanly)."""
 
@@ -131,11 +133,10 @@ class Roles:
             parts.append(f"--- {log.name}\n{text[-tail:]}")
         return "\n".join(parts)
 
-    def wait_for(
-        self, condition: Callable[[], Value | None], bound: float, what: str
-    ) -> Value:
-        """Wait until ``condition()`` is truthy (at most ``bound`` seconds)."""
-        deadline = time.monotonic() + bound
+    def wait_for(self, condition: Callable[[], Value | None], bound: float, what: str) -> Value:
+        """Wait until ``condition()`` is truthy (at most ``bound`` seconds, and never less than
+        the suite's bound, ``tests.waiting.BOUND``: a loaded machine is slow, not wrong)."""
+        deadline = time.monotonic() + max(bound, BOUND)
         while True:
             value = condition()
             if value:
@@ -144,7 +145,7 @@ class Roles:
                 raise AssertionError(f"timed out waiting for {what}\n{self.logs()}")
             time.sleep(0.05)
 
-    def wait_http(self, url: str, bound: float = 30) -> None:
+    def wait_http(self, url: str, bound: float = BOUND) -> None:
         self.wait_for(lambda: status(url)[0] != 0, bound, f"{url} to answer")
 
 
