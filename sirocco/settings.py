@@ -107,6 +107,24 @@ class Settings:
             executions=self.max_executions_in_flight, actions=self.max_actions_in_flight
         )
 
+    def expiration_policy(self) -> Any:
+        """The execution expiration policy (``sirocco.store.expiration.Policy``)."""
+        from datetime import timedelta
+
+        from sirocco.store import expiration
+
+        older = self.expiration_older_than
+        return expiration.Policy(
+            older_than=timedelta(minutes=older) if older is not None else None,
+            max_finished_executions=self.expiration_max_finished_executions,
+            batch_size=self.expiration_batch_size,
+            ignored_states=tuple(
+                state.strip()
+                for state in self.expiration_ignored_states.split(",")
+                if state.strip()
+            ),
+        )
+
     def limits(self) -> Limits:
         """The limits these settings give (:mod:`sirocco.limits`)."""
         return Limits(
@@ -121,6 +139,12 @@ class Settings:
     oidc_project_claim: str = "project_id"
     policy_file: str | None = None
     secret_keys: str = "password,token,secret,auth"
+    # Mistral's [execution_expiration_policy]: minutes, counts, comma-separated states.
+    expiration_older_than: float | None = Field(default=None, ge=0)
+    expiration_max_finished_executions: int | None = Field(default=None, ge=0)
+    expiration_batch_size: int = Field(default=0, ge=0)
+    expiration_ignored_states: str = ""
+    expiration_interval: float = Field(default=60.0, gt=0)
 
     def __post_init__(self) -> None:
         hints = _hints()

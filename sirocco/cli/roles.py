@@ -21,7 +21,7 @@ from sirocco.cli.health_port import HealthListener
 from sirocco.cli.process import settle_process
 from sirocco.executor.pool import ExecutorPool
 from sirocco.executor.worker import ExecutorWorker
-from sirocco.runtime import compose, delivery
+from sirocco.runtime import compose, delivery, expiration
 from sirocco.runtime.health import Guard, Report, is_outage
 from sirocco.runtime.heartbeats import Timing
 from sirocco.runtime.loop import utcnow
@@ -145,6 +145,13 @@ def run_scheduler(settings: Settings) -> None:
     parcels = delivery.open_delivery(parts.database, settings.transport)
     scheduler = Scheduler(parts.database, utcnow, parcels)
     scheduler.start()
+    expirer = expiration.Expiration(
+        parts.database,
+        settings.expiration_policy(),
+        interval=settings.expiration_interval * 60,
+        clock=utcnow,
+    )
+    expirer.start()
     listener = _listen_for_health(settings, scheduler.health.report)
     settle_process()
     log.info("sirocco scheduler running")
@@ -153,6 +160,7 @@ def run_scheduler(settings: Settings) -> None:
     finally:
         if listener is not None:
             listener.stop()
+        expirer.stop()
         scheduler.stop()
         parcels.close()
         parts.database.dispose()

@@ -18,7 +18,7 @@ from sirocco.api.policy import Policy
 from sirocco.api.warmup import warm_up
 from sirocco.cli.embedded import open_embedded
 from sirocco.cli.process import settle_process
-from sirocco.runtime import compose
+from sirocco.runtime import compose, expiration
 from sirocco.settings import Settings
 
 log = logging.getLogger("sirocco.server")
@@ -47,6 +47,13 @@ def serve(
     settings = settings or Settings.load({"db": db_url})
     authentication.mode_for(settings, host, insecure_no_auth=insecure_no_auth)  # refuse early
     app = open_embedded(db_url, settings=settings)
+    expirer = expiration.Expiration(
+        app.parts.database,
+        settings.expiration_policy(),
+        interval=settings.expiration_interval * 60,
+        clock=app.parts.runtime.clock,
+    )
+    expirer.start()
     try:
         serve_parts(
             app.parts,
@@ -58,6 +65,7 @@ def serve(
             insecure_no_auth=insecure_no_auth,
         )
     finally:
+        expirer.stop()
         app.close()
         log.info("sirocco server stopped")
 
