@@ -21,7 +21,7 @@ from sirocco.cli.health_port import HealthListener
 from sirocco.cli.process import settle_process
 from sirocco.executor.pool import ExecutorPool
 from sirocco.executor.worker import ExecutorWorker
-from sirocco.runtime import compose, delivery, expiration
+from sirocco.runtime import compose, delivery, expiration, metrics
 from sirocco.runtime.health import Guard, Report, is_outage
 from sirocco.runtime.heartbeats import Timing
 from sirocco.runtime.loop import utcnow
@@ -78,6 +78,7 @@ def _wait_for_signal() -> None:
 def run_engine(settings: Settings) -> None:
     """Apply events and start workflows; actions go to executor processes."""
     parts = _build(settings)
+    metrics.METRICS.watch(parts.database, utcnow)
     parcels = delivery.open_delivery(parts.database, settings.transport)
     inline = ExecutorPool(parts.registry, lambda *_: None, workers=1)
     parts.runtime.attach_executor(None, inline.run_inline)
@@ -115,6 +116,7 @@ def heartbeat_timing(settings: Settings) -> Timing:
 def run_executor(settings: Settings) -> None:
     """Run the actions that engines left in the outbox for this executor."""
     parts = _build(settings)
+    metrics.METRICS.watch(parts.database, utcnow)
     parcels = delivery.open_delivery(parts.database, settings.transport)
     worker = ExecutorWorker(
         parts.database,
@@ -142,6 +144,7 @@ def run_executor(settings: Settings) -> None:
 def run_scheduler(settings: Settings) -> None:
     """Deliver due timers and cron ticks to the engines."""
     parts = _build(settings)
+    metrics.METRICS.watch(parts.database, utcnow)
     parcels = delivery.open_delivery(parts.database, settings.transport)
     scheduler = Scheduler(parts.database, utcnow, parcels)
     scheduler.start()
@@ -179,6 +182,7 @@ def run_api(
     from sirocco.cli.server import serve_parts
 
     parts = _build(settings)
+    metrics.METRICS.watch(parts.database, utcnow)
     parts.service.limit_in_flight(settings.in_flight())
     parcels = delivery.open_delivery(parts.database, settings.transport)
     inline = ExecutorPool(parts.registry, lambda *_: None, workers=1)
