@@ -224,7 +224,7 @@
       if (!response.ok) return;
       const body = await response.json();
       const text = typeof body === "string" ? body : (body.explanation || body.text || JSON.stringify(body, null, 2));
-      box.textContent = "Waiting on: " + text;
+      box.textContent = text;  // the summary says what it waits on, or why it failed
       box.hidden = false;
     } catch (ignored) { /* the explanation is optional */ }
   }
