@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from sirocco.cli.live import LiveView
 
 EXIT_CODES = {"SUCCESS": 0, "ERROR": 1, "CANCELLED": 1, "PAUSED": 3}
+ENDED = ("SUCCESS", "ERROR", "CANCELLED")
 POLL = 0.05
 
 
@@ -91,7 +92,14 @@ def resume_execution(
     with _embedded(db_url) as app:
         if view is not None:
             view.note("resuming the execution")
-        app.service.resume_workflow(execution_id, env=env)
+        try:
+            app.service.resume_workflow(execution_id, env=env)
+        except errors.InvalidStateError:
+            # An execution that ended has nothing to resume, only a result to show. Taking
+            # over one left RUNNING can end it before this line: opening the runtime fails
+            # the actions that can't be re-run, and that may end the workflow.
+            if read_report(app, execution_id)["state"] not in ENDED:
+                raise
         return _follow(app, execution_id, as_json=as_json, timeout=timeout, view=view)
 
 

@@ -244,6 +244,27 @@ calls:
     assert sorted(service.paths) == ["/safe", "/safe", "/unsafe"]  # unsafe: not run twice
 
 
+def test_resume_of_an_ended_execution_shows_its_result(tmp_path: Path, db: str) -> None:
+    # Taking over an execution can end it while `resume` starts (the actions that can't be
+    # re-run fail at once): resume then shows the result, as for any ended execution.
+    text = """
+version: '2.0'
+done:
+  tasks:
+    only:
+      action: std.echo output=7
+      publish:
+        seven: <% task().result %>
+"""
+    ran = invoke("run", _write(tmp_path, text), "--db", db, "--json")
+    assert ran.exit_code == 0, ran.stderr
+    execution_id = _one_json_object(ran.stdout)["id"]
+    resumed = invoke("resume", execution_id, "--db", db, "--json")
+    assert resumed.exit_code == 0, resumed.stderr
+    report = _one_json_object(resumed.stdout)
+    assert (report["id"], report["state"]) == (execution_id, "SUCCESS")
+
+
 # ---------------------------------------------------------------- the live view
 
 
