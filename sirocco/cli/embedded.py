@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,7 @@ from sirocco.store import outbox
 class Embedded:
     parts: compose.Parts
     pool: ExecutorPool
+    start: Callable[[], None]
 
     @property
     def service(self) -> Any:
@@ -53,9 +55,13 @@ def open_embedded(
     pool = ExecutorPool(parts.registry, report, workers=settings.executor_workers)
     runtime.attach_executor(pool.submit, pool.run_inline)
     service.attach_executor(pool.submit)
-    if start:
+
+    def start_threads() -> None:
         from sirocco.cli.roles import heartbeat_timing
 
         # Executor processes may share this database (or have left actions in it).
         runtime.start(heartbeats=heartbeat_timing(settings))
-    return Embedded(parts=parts, pool=pool)
+
+    if start:
+        start_threads()
+    return Embedded(parts=parts, pool=pool, start=start_threads)

@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from sirocco.cli.live import LiveView
 
 EXIT_CODES = {"SUCCESS": 0, "ERROR": 1, "CANCELLED": 1, "PAUSED": 3}
-ENDED = ("SUCCESS", "ERROR", "CANCELLED")
 POLL = 0.05
 
 
@@ -89,30 +88,32 @@ def resume_execution(
 ) -> int:
     """Resume a paused execution (or take over one left RUNNING by a process that died),
     follow it, print its result, return the exit code."""
-    with _embedded(db_url) as app:
+    with _embedded(db_url, start=False) as app:
         if view is not None:
             view.note("resuming the execution")
+        # Taking over an execution left RUNNING may end it as the runtime starts (the actions
+        # that can't be re-run fail at once): then there is only its result to show.
+        taken_over = read_report(app, execution_id)["state"] == "RUNNING"
+        app.start()
         try:
             app.service.resume_workflow(execution_id, env=env)
         except errors.InvalidStateError:
-            # An execution that ended has nothing to resume, only a result to show. Taking
-            # over one left RUNNING can end it before this line: opening the runtime fails
-            # the actions that can't be re-run, and that may end the workflow.
-            if read_report(app, execution_id)["state"] not in ENDED:
+            if not taken_over:
                 raise
         return _follow(app, execution_id, as_json=as_json, timeout=timeout, view=view)
 
 
 @contextmanager
-def _embedded(db_url: str | None) -> Iterator[Embedded]:
-    """The embedded runtime on ``db_url``; a database that can't be used is a SiroccoError."""
+def _embedded(db_url: str | None, *, start: bool = True) -> Iterator[Embedded]:
+    """The embedded runtime on ``db_url`` (its threads started unless ``start`` is false);
+    a database that can't be used is a SiroccoError."""
     import sqlalchemy as sa
 
     from sirocco.cli.embedded import open_embedded
     from sirocco.cli.process import settle_process
 
     try:
-        app = open_embedded(db_url)
+        app = open_embedded(db_url, start=start)
     except sa.exc.SQLAlchemyError as exc:
         raise errors.ConfigurationError(f"can't use the database: {_first_line(exc)}") from exc
     settle_process(collect=False)

@@ -244,25 +244,48 @@ calls:
     assert sorted(service.paths) == ["/safe", "/safe", "/unsafe"]  # unsafe: not run twice
 
 
-def test_resume_of_an_ended_execution_shows_its_result(tmp_path: Path, db: str) -> None:
-    # Taking over an execution can end it while `resume` starts (the actions that can't be
-    # re-run fail at once): resume then shows the result, as for any ended execution.
-    text = """
+def test_resume_shows_an_execution_that_its_take_over_ended(
+    tmp_path: Path, db: str, service: Service
+) -> None:
+    # The only action is not safe to re-run: taking the execution over fails it, and that
+    # ends the workflow as the runtime starts. resume shows that result (exit 1), where it
+    # used to say "Can't resume ...: it is ERROR" (exit 2) when the take-over came first.
+    text = f"""
 version: '2.0'
-done:
+once:
   tasks:
-    only:
-      action: std.echo output=7
-      publish:
-        seven: <% task().result %>
+    unsafe:
+      action: std.http url="{service.url}/unsafe"
 """
-    ran = invoke("run", _write(tmp_path, text), "--db", db, "--json")
-    assert ran.exit_code == 0, ran.stderr
-    execution_id = _one_json_object(ran.stdout)["id"]
-    resumed = invoke("resume", execution_id, "--db", db, "--json")
-    assert resumed.exit_code == 0, resumed.stderr
+    process = subprocess.Popen(
+        [*SIROCCO, "run", _write(tmp_path, text), "--db", db, "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_environment(),
+    )
+    try:
+        wait_for(
+            lambda: "/unsafe" in service.paths or process.poll() is not None,
+            what="the action calling the service",
+            seen=lambda: f"requests {service.paths}, exit status {process.poll()}",
+        )
+        assert process.poll() is None, process.communicate()
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=BOUND)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 130, stderr
+    found = re.search(r"the execution ([0-9a-f-]{36}) is RUNNING", _one_line(stderr))
+    assert found, stderr
+    resumed = invoke("resume", found[1], "--db", db, "--json")
+    assert resumed.exit_code == 1, resumed.stderr
     report = _one_json_object(resumed.stdout)
-    assert (report["id"], report["state"]) == (execution_id, "SUCCESS")
+    assert report["state"] == "ERROR"
+    assert [task["state"] for task in report["tasks"]] == ["ERROR"]
+    assert service.paths == ["/unsafe"]  # not run twice
 
 
 # ---------------------------------------------------------------- the live view

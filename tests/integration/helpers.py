@@ -68,7 +68,7 @@ def build(
         pool = ExecutorPool(registry, report)
         runtime.attach_executor(pool.submit, pool.run_inline)
         parts.service.attach_executor(pool.submit)
-        app = Embedded(parts=parts, pool=pool)
+        app = Embedded(parts=parts, pool=pool, start=runtime.start)
     for name, action_class in custom_actions.REGISTERED.items():
         app.parts.registry.register(name, action_class)
     return app
