@@ -36,7 +36,7 @@ def ready(request: Request) -> Response:
     )
 
 
-@router.get("/metrics")
+@router.get("/metrics", include_in_schema=False)
 def metrics_page(request: Request) -> Response:
     """Prometheus metrics of this process (``docs/operations.md``)."""
     from sirocco.runtime import metrics
