@@ -33,9 +33,11 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.waiting import BOUND
+
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "docs" / "actions.md"
-WAIT = 90.0  # generous: a loaded machine starts a server slowly
+WAIT = BOUND  # the suite's bound: a loaded machine starts a server slowly
 
 INSTALL = "pip install ./examples/action-package"
 LIST = "sirocco actions 'acme.*'"

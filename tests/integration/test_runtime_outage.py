@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.integration import helpers
+from tests.waiting import BOUND
 
 WORKFLOW = """
 version: '2.0'
@@ -51,7 +52,7 @@ def _reasons(app: Any) -> str:
     return " ".join(app.parts.runtime.health.report().reasons)
 
 
-def _wait(condition: Any, what: str, bound: float = 20.0) -> None:
+def _wait(condition: Any, what: str, bound: float = BOUND) -> None:
     import time
 
     deadline = time.monotonic() + bound
@@ -75,7 +76,8 @@ def test_a_batch_that_meets_an_outage_waits_for_the_database(
         _wait(lambda: "engine" in _reasons(app), "the engine to report the outage")
         assert starter.is_alive()  # the start waits; it is not refused
         down.clear()
-        starter.join(20)
+        starter.join(BOUND)
+        assert not starter.is_alive(), "the start did not finish after the outage"
         execution_id = started["id"]
         # The action's hand-over or its result meets a second outage: it waits again.
         down.set()

@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 
+from tests.waiting import BOUND
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
     "--headless",
@@ -25,8 +27,6 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
 ]
 WORKFLOWS = Path(__file__).with_name("workflows.yaml")
-#: How long a condition may take on a loaded machine before the test gives up.
-BOUND = 60.0
 
 
 def free_port() -> int:
