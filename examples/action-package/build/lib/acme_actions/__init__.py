@@ -1,1 +1,0 @@
-"""Example actions for Sirocco and Mistral: ``acme.checksum`` and ``acme.open_ticket``."""
