@@ -568,14 +568,12 @@ def db_upgrade(db_url: str | None) -> None:
     from sirocco.store import migrate
     from sirocco.store.database import Database
 
-    try:
+    def upgrade() -> str:
         database = Database(db_url)
         migrate.upgrade(database)
-        click.echo(f"database at revision {migrate.current(database)}")
-    except errors.SiroccoError as exc:
-        fail(exc.message)
-    except Exception as exc:  # driver errors: one line, not a traceback
-        fail(f"can't upgrade the database: {type(exc).__name__}: {exc}")
+        return f"database at revision {migrate.current(database)}"
+
+    _echo_database_answer(upgrade, "can't upgrade the database")
 
 
 @db.command("current")
@@ -584,12 +582,7 @@ def db_current(db_url: str | None) -> None:
     """Tell the database's schema revision and whether `sirocco db upgrade` has work to do."""
     from sirocco.cli import schema
 
-    try:
-        click.echo(schema.current_text(db_url))
-    except errors.SiroccoError as exc:
-        fail(exc.message)
-    except Exception as exc:  # driver errors: one line, not a traceback
-        fail(f"can't read the database: {type(exc).__name__}: {exc}")
+    _echo_database_answer(lambda: schema.current_text(db_url), "can't read the database")
 
 
 @db.command("history")
@@ -598,12 +591,18 @@ def db_history(db_url: str | None) -> None:
     """List the schema revisions this version of Sirocco ships, oldest first."""
     from sirocco.cli import schema
 
+    _echo_database_answer(lambda: schema.history_text(db_url), "can't read the database")
+
+
+def _echo_database_answer(answer: Callable[[], str], failure: str) -> None:
+    """Print what ``answer`` says; a Sirocco error or a driver error is one line, not a
+    traceback (``failure`` starts the driver error's line)."""
     try:
-        click.echo(schema.history_text(db_url))
+        click.echo(answer())
     except errors.SiroccoError as exc:
         fail(exc.message)
     except Exception as exc:  # driver errors: one line, not a traceback
-        fail(f"can't read the database: {type(exc).__name__}: {exc}")
+        fail(f"{failure}: {type(exc).__name__}: {exc}")
 
 
 main.add_command(tokens.token)
