@@ -73,6 +73,8 @@ class ExecutorWorker:
         self._targets: list[str | None] = [None] if target is None else [None, target]
         self._workers = workers
         self._timing = timing or Timing()
+        #: How this process is named on the rows it holds (explain, gauges).
+        self.name = leases.process_name("executor")
         self.health = health or Health()
         self.health.probe("database", database.ping)
         self._pool = ExecutorPool(registry, self._report, workers=workers)
@@ -147,7 +149,11 @@ class ExecutorWorker:
             now = self._clock()
             with self._database.transaction() as connection:
                 row = leases.take_one(
-                    connection, parcel.outbox_id, until=now + self._timing.first_lease
+                    connection,
+                    parcel.outbox_id,
+                    until=now + self._timing.first_lease,
+                    holder=self.name,
+                    now=now,
                 )
         except BaseException:
             self._busy.release()
@@ -174,7 +180,12 @@ class ExecutorWorker:
         now = self._clock()
         with self._database.transaction() as connection:
             rows = leases.take(
-                connection, limit=free, targets=self._targets, until=now + self._timing.first_lease
+                connection,
+                limit=free,
+                targets=self._targets,
+                until=now + self._timing.first_lease,
+                holder=self.name,
+                now=now,
             )
         for row in rows:
             command = codec.decode(row.payload)

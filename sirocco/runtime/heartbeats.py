@@ -70,14 +70,17 @@ class HeartbeatChecker:
         *,
         new_id: Callable[[], str],
         keep_offered: bool = False,
+        holder: str | None = None,
     ) -> None:
         """``keep_offered``: actions offered again are leased forever to this process
-        (it runs them itself) instead of being left free for executor processes."""
+        (named ``holder``: it runs them itself) instead of being left free for executor
+        processes."""
         self._database = database
         self._clock = clock
         self.timing = timing
         self._new_id = new_id
         self._keep_offered = keep_offered
+        self._holder = holder
         self._ready_at = clock() + timing.lease
         self._after_outage = False
 
@@ -114,6 +117,8 @@ class HeartbeatChecker:
                         row.id,
                         codec.encode(again),
                         held=leases.FOREVER if self._keep_offered else None,
+                        holder=self._holder,
+                        now=now,
                     )
                     outcome.offered.append((row.id, again))
                 elif command.workflow_execution_id is None:

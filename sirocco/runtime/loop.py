@@ -43,7 +43,7 @@ from sirocco.runtime.steps import (
     new_id,
 )
 from sirocco.runtime.timers import TimerThread
-from sirocco.store import executions, lookups, notify, outbox, sources, timers
+from sirocco.store import executions, leases, lookups, notify, outbox, sources, timers
 from sirocco.store.database import Database
 
 log = logging.getLogger("sirocco.runtime")
@@ -108,6 +108,8 @@ class Runtime:
         self.cron = CronThread(database, self.start_from_outbox, clock, self.health)
         self._heartbeats: HeartbeatChecker | None = None
         self._checker: threading.Thread | None = None
+        #: How this process is named on the RunAction rows it runs itself (explain).
+        self.name = leases.process_name("server")
 
     # ------------------------------------------------------------ wiring
 
@@ -188,6 +190,7 @@ class Runtime:
                 heartbeats,
                 new_id=new_id,
                 keep_offered=self._run_action is not None,
+                holder=self.name,
             )
         if recover:
             self.recover(lost_actions=lost_actions)
@@ -560,7 +563,7 @@ class Runtime:
         guard = Guard("engine-dispatch", self.health)
         while True:
             try:
-                outbox.hand(self.database, handed)
+                outbox.hand(self.database, handed, holder=self.name, now=self.clock())
             except Exception as exc:
                 if not is_outage(exc) or self._stopping.is_set():
                     guard.succeeded()

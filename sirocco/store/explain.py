@@ -4,9 +4,10 @@ Read from the database only (no engine, no broker), so the API and ``sirocco exp
 --db`` answer alike. Each thing waited on is a :class:`Waiting` naming its task and
 its kind:
 
-* ``action``: an action that runs: the executor's lease (held since, until), or
-  ``queued`` with how many RunAction rows are ahead of it, or a lease that ran out
-  (its executor is gone and the heartbeat check will fail or re-offer it);
+* ``action``: an action that runs: the executor process that holds it (its name, since
+  when, its lease); ``queued`` with how many RunAction rows are ahead of it; or
+  ``dead-executor``: the named executor stopped sending heartbeats and its lease ran
+  out (the heartbeat check will fail the action or offer it again);
 * ``timer``: a durable timer (wait-before, wait-after, retry, timeout) and its due time;
 * ``join``: a join and the inbound tasks it still waits for;
 * ``with-items``: items done out of all, and the concurrency slots in use;
@@ -274,32 +275,38 @@ def _actions(
             detail = f"action {name} queued{where}, {ahead} ahead of it"
             items.append(Waiting(kind="queued", detail=detail, ahead=ahead, **base))
         elif found.claimed_until >= leases.FOREVER:
-            since = action.updated_at or found.created_at
+            since = found.held_since or action.updated_at or found.created_at
+            holder = found.holder or "an executor"
             detail = (
-                f"action {name} held by an executor since {_time(since)} "
-                "(asynchronous, or run by this process)"
+                f"action {name} held by {holder} since {_time(since)} "
+                "(run by that server process, or asynchronous: its result comes through the API)"
+            )
+            items.append(
+                Waiting(kind="action", detail=detail, since=since, executor=found.holder, **base)
+            )
+        elif found.claimed_until < now:
+            holder = found.holder or "its executor"
+            held = f", held since {_time(found.held_since)}" if found.held_since else ""
+            detail = (
+                f"action {name}: {holder} stopped sending heartbeats; its lease ran out at "
+                f"{_time(found.claimed_until)}{held} (executor dead or cut off from the "
+                "database; the heartbeat check fails the action or offers it again)"
             )
             items.append(
                 Waiting(
-                    kind="action",
+                    kind="dead-executor",
                     detail=detail,
-                    since=since,
+                    since=found.held_since,
+                    due=found.claimed_until,
+                    executor=found.holder,
                     **base,
                 )
             )
-        elif found.claimed_until < now:
-            detail = (
-                f"action {name}: its executor's lease ran out at {_time(found.claimed_until)} "
-                "(executor dead or cut off; the heartbeat check will fail or re-offer it)"
-            )
-            items.append(
-                Waiting(kind="dead-executor", detail=detail, due=found.claimed_until, **base)
-            )
         else:
-            executor = found.target or "any executor"
-            since = action.updated_at or found.created_at
+            executor = found.holder or found.target or "an executor"
+            since = found.held_since or action.updated_at or found.created_at
             detail = (
-                f"action {name} held by {executor} since {_time(since)}, "
+                f"action {name} runs on {executor} since {_time(since)}, "
                 f"lease until {_time(found.claimed_until)}"
             )
             items.append(

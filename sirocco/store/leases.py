@@ -7,10 +7,16 @@ result replaces the row in one transaction (the RunAction row is deleted, an
 ActionResult row inserted), so at any moment the work is in exactly one row. A row
 whose lease ran out belongs to an executor that died (or lost the database for longer
 than its lease): :func:`expired` finds it, and the caller fails it or offers it again.
+
+The row also names its ``holder`` (the executor process, :func:`process_name`) and
+``held_since``, so that an operator is told which process runs an action and since
+when, and which one stopped sending heartbeats.
 """
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -28,12 +34,20 @@ FOREVER = outbox.HANDED
 _outbox = tables.outbox
 
 
+def process_name(role: str) -> str:
+    """How a process names itself as a holder: ``executor@host:pid`` (at most 255
+    characters, the column's width)."""
+    return f"{role}@{socket.gethostname()}:{os.getpid()}"[:255]
+
+
 def take(
     connection: sa.Connection,
     *,
     limit: int,
     targets: Sequence[str | None],
     until: datetime,
+    holder: str | None = None,
+    now: datetime | None = None,
 ) -> list[Any]:
     """Lease up to ``limit`` RunAction rows no executor holds, oldest first.
 
@@ -57,14 +71,21 @@ def take(
         connection.execute(
             sa.update(_outbox)
             .where(_outbox.c.id.in_([row.id for row in rows]))
-            .values(claimed_until=until)
+            .values(claimed_until=until, holder=holder, held_since=now)
         )
     return rows
 
 
-def take_one(connection: sa.Connection, row_id: str, *, until: datetime) -> Any:
+def take_one(
+    connection: sa.Connection,
+    row_id: str,
+    *,
+    until: datetime,
+    holder: str | None = None,
+    now: datetime | None = None,
+) -> Any:
     """Lease one RunAction row a broker announced, if no executor holds it yet; the row
-    (None when another executor took it, or it is done)."""
+    (None when another executor took it, or it is done). ``holder`` took it at ``now``."""
     return connection.execute(
         sa.update(_outbox)
         .where(
@@ -72,7 +93,7 @@ def take_one(connection: sa.Connection, row_id: str, *, until: datetime) -> Any:
             _outbox.c.kind == RUN_ACTION,
             _outbox.c.claimed_until.is_(None),
         )
-        .values(claimed_until=until)
+        .values(claimed_until=until, holder=holder, held_since=now)
         .returning(*_outbox.c)
     ).first()
 
@@ -153,12 +174,25 @@ def expired(connection: sa.Connection, *, now: datetime, limit: int = 100) -> li
 
 
 def offer_again(
-    connection: sa.Connection, row_id: str, payload: dict[str, Any], *, held: datetime | None
+    connection: sa.Connection,
+    row_id: str,
+    payload: dict[str, Any],
+    *,
+    held: datetime | None,
+    holder: str | None = None,
+    now: datetime | None = None,
 ) -> None:
     """Give an expired row its (redelivered) payload and free it for any executor
-    (``held`` None), or lease it to the caller until ``held``."""
+    (``held`` None), or lease it to the caller (``holder``, from ``now``) until ``held``."""
     connection.execute(
-        sa.update(_outbox).where(_outbox.c.id == row_id).values(claimed_until=held, payload=payload)
+        sa.update(_outbox)
+        .where(_outbox.c.id == row_id)
+        .values(
+            claimed_until=held,
+            payload=payload,
+            holder=holder if held is not None else None,
+            held_since=now if held is not None else None,
+        )
     )
 
 

@@ -113,10 +113,17 @@ def delete(connection: sa.Connection, ids: Sequence[str]) -> set[str]:
     return set(connection.execute(_DELETE, {"ids": list(ids)}).scalars())
 
 
-def hand(database: Database, ids: Sequence[str]) -> None:
-    """Mark RunAction rows handed to an executor (after a crash: they may have run)."""
+def hand(
+    database: Database,
+    ids: Sequence[str],
+    *,
+    holder: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Mark RunAction rows handed to an executor (after a crash: they may have run);
+    ``holder``: the process that runs them, since ``now``."""
     with database.transaction() as connection:
-        connection.execute(_HAND, {"ids": list(ids)})
+        connection.execute(_HAND.values(holder=holder, held_since=now), {"ids": list(ids)})
 
 
 def release(database: Database, ids: Sequence[str], *, channel: str) -> None:

@@ -228,6 +228,10 @@ outbox = sa.Table(
     sa.Column("claimed_until", sa.DateTime, nullable=True),
     # The executor a RunAction is for (Mistral's `target`); None: any executor.
     sa.Column("target", sa.String(255), nullable=True),
+    # The process that holds a RunAction row (an executor's name, see
+    # ``store.leases.process_name``) and since when; None while it is queued.
+    sa.Column("holder", sa.String(255), nullable=True),
+    sa.Column("held_since", sa.DateTime, nullable=True),
     sa.Index("ix_outbox_created_at", "created_at"),
     sa.Index("ix_outbox_kind_claimed_until", "kind", "claimed_until"),
 )

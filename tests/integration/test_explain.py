@@ -3,6 +3,7 @@ timer, a queued action, a dead executor, a paused child, and an ERROR in a sub-w
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -215,7 +216,9 @@ def test_queued_actions_and_a_dead_executor(database_url: str, gate: Any) -> Non
         first_row = _run_action_row(app, first)
         second = helpers.start(app, "holding")
         second_row = _run_action_row(app, second)
-        assert "held by an executor" in _item(_explain(app, second), "action")["detail"]
+        held = _item(_explain(app, second), "action")
+        assert held["executor"] == app.parts.runtime.name  # this server runs it itself
+        assert f"held by {app.parts.runtime.name} since " in held["detail"]
         _lease(app, first_row.id, None)
         _lease(app, second_row.id, None)
         queued = _item(_explain(app, second), "queued")
@@ -232,3 +235,51 @@ def test_queued_actions_and_a_dead_executor(database_url: str, gate: Any) -> Non
         gate.set()
         assert helpers.wait_for(app, first).state == "SUCCESS"
         assert helpers.wait_for(app, second).state == "SUCCESS"
+
+
+def test_an_executor_process_is_named_with_its_lease_and_named_again_once_dead(
+    database_url: str, gate: Any
+) -> None:
+    """An engine without an executor, and an executor worker (as ``sirocco executor``
+    runs it) that takes the action and then stops sending heartbeats."""
+    from sirocco.executor.worker import ExecutorWorker
+    from sirocco.runtime.heartbeats import Timing
+    from sirocco.runtime.loop import utcnow
+
+    app = helpers.build(database_url)
+    app.parts.runtime.attach_executor(None, app.pool.run_inline)
+    app.parts.service.attach_executor(None)
+    app.parts.runtime.start()
+    # The first lease is long enough to be seen alive, and no heartbeat renews it.
+    worker = ExecutorWorker(
+        app.parts.database,
+        app.parts.registry,
+        clock=utcnow,
+        timing=Timing(interval=600, max_missed=1, first_timeout=600),
+    )
+    try:
+        helpers.deploy(app, HOLDING)
+        execution_id = helpers.start(app, "holding")
+        row = _run_action_row(app, execution_id)
+        assert _item(_explain(app, execution_id), "queued")["ahead"] == 0
+        assert worker.take() == 1
+        running = _item(_explain(app, execution_id), "action")
+        assert running["executor"] == worker.name
+        assert worker.name.startswith("executor@") and worker.name.endswith(f":{os.getpid()}")
+        assert running["detail"].startswith(f"action test.hold runs on {worker.name} since ")
+        assert "lease until" in running["detail"]
+        since = datetime.fromisoformat(running["since"])
+        assert abs((since - utcnow()).total_seconds()) < 600
+        # Its heartbeats stop (the process died): the lease runs out.
+        _lease(app, row.id, utcnow() - timedelta(seconds=1))
+        dead = _item(_explain(app, execution_id), "dead-executor")
+        assert dead["executor"] == worker.name
+        assert dead["detail"].startswith(
+            f"action test.hold: {worker.name} stopped sending heartbeats; its lease ran out at "
+        )
+        assert dead["since"] == running["since"]
+        assert "dead-executor of work" in _explain(app, execution_id)["summary"]
+    finally:
+        gate.set()
+        worker.stop(timeout=2)
+        app.close()
