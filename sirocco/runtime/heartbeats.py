@@ -6,6 +6,10 @@ died, or lost the database for longer than the lease. Its action is then failed 
 Mistral's message, or, when its task is ``safe-rerun`` (or the action has no side
 effect), offered again to any executor, marked as redelivered.
 
+A check looks again no later than the soonest lease ends (:meth:`HeartbeatChecker.next_check`),
+so an executor that dies is noticed when its last lease runs out: within
+``max_missed`` heartbeat intervals of its last heartbeat, not one interval later.
+
 After an outage of the database seen by this process (and at start) the check waits
 one lease: executors that were cut off as well get the time to renew their leases
 before their actions are taken from them.
@@ -22,13 +26,28 @@ from datetime import datetime, timedelta
 from sirocco.engine import commands, events
 from sirocco.engine.states import State
 from sirocco.runtime import codec
-from sirocco.store import executions, leases
+from sirocco.store import executions, leases, notify
 from sirocco.store.database import Database
 
 log = logging.getLogger("sirocco.heartbeats")
 
 #: Mistral's state_info for an action whose heartbeats stopped.
-MISSED_MESSAGE = "Heartbeat wasn't received."
+MISSED = "Heartbeat wasn't received."
+
+#: What Sirocco adds to Mistral's message: why, and what ``safe-rerun`` would have done.
+MISSED_EXPLANATION = (
+    "Its executor stopped renewing the action's lease (it was killed, crashed or lost "
+    "the database) before it reported a result, so whether the action took effect is "
+    "unknown. Such an action runs again on another executor only if its task says "
+    "'safe-rerun: true' (set it where running the action twice is harmless); otherwise "
+    "check its effect and rerun the task."
+)
+
+#: The ``state_info`` of an action failed for missed heartbeats.
+MISSED_MESSAGE = f"{MISSED} {MISSED_EXPLANATION}"
+
+#: Seconds past a lease's end before the check looks (clocks of one machine, rounding).
+MARGIN = timedelta(seconds=0.02)
 
 #: Actions that have no side effect: running one again is harmless.
 PURE_ACTIONS = frozenset({"std.noop", "std.echo", "std.test_dict", "std.fail"})
@@ -83,11 +102,24 @@ class HeartbeatChecker:
         self._holder = holder
         self._ready_at = clock() + timing.lease
         self._after_outage = False
+        #: When the soonest lease seen by the last check ends.
+        self._soonest: datetime | None = None
 
     def outage(self) -> None:
         """This process could not reach the database: once it can again, give executors a
         lease to renew theirs before taking any action from them."""
         self._after_outage = True
+
+    def next_check(self) -> datetime:
+        """When to check next: one interval from now, or just after the soonest lease seen
+        by the last check ends, whichever comes first (never before the start-up wait)."""
+        now = self._clock()
+        wake = now + timedelta(seconds=self.timing.interval)
+        if now < self._ready_at:
+            return min(wake, self._ready_at)
+        if self._soonest is not None:
+            wake = min(wake, self._soonest + MARGIN)
+        return wake
 
     def check(self) -> Outcome:
         """Fail or offer again every action whose lease ran out."""
@@ -96,13 +128,16 @@ class HeartbeatChecker:
         if now < self._ready_at:
             return outcome
         with self._database.read() as connection:
-            expired = leases.any_expired(connection, now=now)
+            soonest = leases.earliest(connection)
         if self._after_outage:
             self._after_outage = False
             self._ready_at = now + self.timing.lease
+            self._soonest = None
             return outcome
-        if not expired:
+        self._soonest = soonest
+        if soonest is None or soonest >= now:
             return outcome
+        self._soonest = None  # some run out now: look again after one interval at most
         with self._database.transaction() as connection:
             for row in leases.expired(connection, now=now):
                 command = codec.decode(row.payload)
@@ -149,6 +184,8 @@ class HeartbeatChecker:
                         now=now,
                     )
                     outcome.failed.append((result_id, event))
+            if outcome.offered and not self._keep_offered:
+                notify.send(connection, notify.EXECUTOR)  # free again: wake the executors
         for row_id, command in outcome.offered:
             log.warning(
                 "executor of action %s missed its heartbeats; running it again (safe-rerun)",

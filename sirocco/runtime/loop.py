@@ -233,9 +233,13 @@ class Runtime:
         checker = self._heartbeats
         assert checker is not None
         guard = Guard("heartbeat-check", self.health)
-        while not self._stopping.wait(
-            guard.backoff if guard.in_outage else checker.timing.interval
-        ):
+        while True:
+            if guard.in_outage:
+                pause = guard.backoff
+            else:
+                pause = max(0.0, (checker.next_check() - self.clock()).total_seconds())
+            if self._stopping.wait(pause):
+                break
             if not guard.call(self.check_heartbeats):
                 checker.outage()
 
@@ -246,7 +250,8 @@ class Runtime:
         outcome = self._heartbeats.check()
         for result_id, event in outcome.failed:
             self._queue.put(Envelope(event=event, outbox_id=result_id))
-        if outcome.offered and self._run_action is not None:
+        if outcome.offered:
+            # This process's executor runs them, or the broker announces them to executors.
             self._dispatch(Outgoing(items=list(outcome.offered)))
         return len(outcome.failed) + len(outcome.offered)
 

@@ -196,11 +196,11 @@ def offer_again(
     )
 
 
-def any_expired(connection: sa.Connection, *, now: datetime) -> bool:
-    """Whether some RunAction row's lease ran out (a cheap read before locking)."""
-    query = (
-        sa.select(_outbox.c.id)
-        .where(_outbox.c.kind == RUN_ACTION, _outbox.c.claimed_until < now)
-        .limit(1)
+def earliest(connection: sa.Connection) -> datetime | None:
+    """The soonest lease end among RunAction rows held by executor processes (None when
+    no executor holds one): the moment an engine should look for expired leases next."""
+    query = sa.select(sa.func.min(_outbox.c.claimed_until)).where(
+        _outbox.c.kind == RUN_ACTION, _outbox.c.claimed_until < FOREVER
     )
-    return connection.execute(query).first() is not None
+    value = connection.execute(query).scalar()
+    return value if isinstance(value, datetime) else None

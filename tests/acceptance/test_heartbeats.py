@@ -5,6 +5,7 @@ and offers the `safe-rerun` one again to another executor, which finishes it."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 from rolekit import Roles, call, free_port
 
+from sirocco.runtime.heartbeats import MISSED_MESSAGE
 from sirocco.store import tables
 
 WORKFLOWS = """
@@ -83,17 +85,26 @@ def test_killed_executor_actions_fail_or_run_again(roles: tuple[Roles, str, str]
 
         group.wait_for(taken, 30, "the executor to take both actions")
         group.kill(doomed)
+        killed = time.monotonic()
         group.start("executor")
+        noticed: list[float] = []
 
         def ended() -> dict[str, dict[str, object]] | None:
             found = {
                 execution_id: call(f"{base}/executions/{execution_id}")
                 for execution_id in (unsafe, safe)
             }
+            if not noticed and found[unsafe]["state"] == "ERROR":
+                noticed.append(time.monotonic() - killed)
             done = all(item["state"] in ("SUCCESS", "ERROR") for item in found.values())
             return found if done else None
 
         found = group.wait_for(ended, 60, "both executions to end")
+        # Reported, not asserted (the machine may be loaded): the target is 3 intervals.
+        print(
+            f"dead executor noticed {noticed[0]:.2f} s after SIGKILL "
+            f"({noticed[0] / float(HEARTBEATS['SIROCCO_HEARTBEAT_INTERVAL']):.1f} intervals)"
+        )
         assert found[safe]["state"] == "SUCCESS", found[safe]
         assert found[unsafe]["state"] == "ERROR", found[unsafe]
         actions = tables.action_executions
@@ -105,7 +116,7 @@ def test_killed_executor_actions_fail_or_run_again(roles: tuple[Roles, str, str]
                 )
                 return [tuple(row) for row in connection.execute(query)]
 
-            assert attempts(unsafe) == [("ERROR", "Heartbeat wasn't received.")]
+            assert attempts(unsafe) == [("ERROR", MISSED_MESSAGE)]
             assert attempts(safe) == [("SUCCESS", None)]
         with engine.connect() as connection:
             assert connection.execute(sa.select(outbox)).all() == []

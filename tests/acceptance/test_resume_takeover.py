@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 from rolekit import SIROCCO, Roles, call, free_port
 
+from sirocco.runtime.heartbeats import MISSED_MESSAGE
 from sirocco.store import tables
 
 WORKFLOWS = """
@@ -97,7 +98,7 @@ def test_resume_takes_over_what_dead_roles_left_running(
                 )
             ).all()
         assert state == "ERROR"
-        assert [tuple(row) for row in attempts] == [("ERROR", "Heartbeat wasn't received.")]
+        assert [tuple(row) for row in attempts] == [("ERROR", MISSED_MESSAGE)]
     finally:
         database.dispose()
         group.stop_all()
