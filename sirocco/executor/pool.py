@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -12,7 +13,7 @@ from sirocco.actions import runner
 from sirocco.actions.registry import ActionRegistry
 from sirocco.engine import commands, events
 from sirocco.engine.states import State
-from sirocco.runtime import direct_actions
+from sirocco.runtime import direct_actions, metrics
 
 log = logging.getLogger("sirocco.executor")
 
@@ -40,16 +41,19 @@ class ExecutorPool:
     def submit(
         self, command: commands.RunAction, on_done: Callable[[], None] | None = None
     ) -> None:
-        """Run ``command`` on a pool thread; ``on_done()`` after it, whatever happened."""
-        if on_done is None:
-            self._pool.submit(self.run, command)
-            return
+        """Run ``command`` on a pool thread; ``on_done()`` after it, whatever happened.
+
+        Called right after the step that wrote the command committed: the time until a
+        pool thread starts it is this executor's hand-off latency."""
+        handed = time.monotonic()
 
         def run_then_signal() -> None:
+            metrics.METRICS.handed_off(time.monotonic() - handed)
             try:
                 self.run(command)
             finally:
-                on_done()
+                if on_done is not None:
+                    on_done()
 
         self._pool.submit(run_then_signal)
 

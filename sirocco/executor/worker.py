@@ -26,7 +26,7 @@ from sirocco.actions.registry import ActionRegistry
 from sirocco.engine import commands, events
 from sirocco.engine.states import State
 from sirocco.executor.pool import ExecutorPool
-from sirocco.runtime import codec, delivery
+from sirocco.runtime import codec, delivery, metrics
 from sirocco.runtime.health import Guard, Health
 from sirocco.runtime.heartbeats import Timing
 from sirocco.runtime.steps import new_id
@@ -170,7 +170,7 @@ class ExecutorWorker:
             )
         with self._held_lock:
             self._held[row.id] = command
-        self._pool.spawn(_Job(self, row.id, command))
+        self._pool.spawn(_Job(self, row.id, command, row.created_at))
 
     def take(self) -> int:
         """Lease as many RunAction rows as there are free workers and start them."""
@@ -192,7 +192,7 @@ class ExecutorWorker:
             with self._held_lock:
                 self._held[row.id] = command
             self._busy.acquire()
-            self._pool.spawn(_Job(self, row.id, command))
+            self._pool.spawn(_Job(self, row.id, command, row.created_at))
         return len(rows)
 
     def _free(self) -> int:
@@ -203,7 +203,8 @@ class ExecutorWorker:
             self._busy.release()
         return count
 
-    def _run(self, row_id: str, command: commands.RunAction) -> None:
+    def _run(self, row_id: str, command: commands.RunAction, written: datetime) -> None:
+        metrics.METRICS.handed_off((self._clock() - written).total_seconds())
         self._rows.row_id = row_id
         try:
             if not self._pool.run(command):
@@ -301,13 +302,21 @@ class ExecutorWorker:
 class _Job:
     """One leased action on its way to a pool thread."""
 
-    def __init__(self, worker: ExecutorWorker, row_id: str, command: commands.RunAction) -> None:
+    def __init__(
+        self,
+        worker: ExecutorWorker,
+        row_id: str,
+        command: commands.RunAction,
+        written: datetime,
+    ) -> None:
         self._worker = worker
         self._row_id = row_id
         self._command = command
+        #: When the engine wrote the command (its outbox row): the hand-off starts there.
+        self._written = written
 
     def __call__(self) -> None:
-        self._worker._run(self._row_id, self._command)
+        self._worker._run(self._row_id, self._command, self._written)
 
 
 def _row_id(item: _Result) -> str:

@@ -1,8 +1,10 @@
 """Prometheus metrics of this process: what its steps did, and gauges read at scrape time.
 
-Counters and histograms are fed by each committed step (``record_step``); the gauges
-(outbox depth by kind, timers due) are read from the database when ``/metrics`` is
-scraped, and the time since the last successful step from this process's memory.
+Counters and histograms are fed by each committed step (``record_step``), and by the
+executors (hand-off latency: from a RunAction's outbox row to the start of its run). The
+gauges (outbox depth by kind, timers due, actions running per executor process) are read
+from the database when ``/metrics`` is scraped; the database pool's use and the time
+since the last successful step from this process's memory.
 Workflow and action names are labels, at most ``SIROCCO_METRICS_MAX_LABEL_VALUES``
 (100 by default) distinct values each; further names count as ``other``. Execution
 ids are never labels.
@@ -97,18 +99,36 @@ class _DatabaseGauges(Collector):
             "sirocco_outbox_depth", "Outbox rows waiting, by kind.", labels=["kind"]
         )
         due = GaugeMetricFamily("sirocco_timers_due", "Timers whose due time passed.")
+        running = GaugeMetricFamily(
+            "sirocco_running_actions",
+            "Actions held on a live lease, by the executor process that runs them.",
+            labels=["executor"],
+        )
+        pool = GaugeMetricFamily(
+            "sirocco_db_pool_connections",
+            "This process's database connections: in_use, idle, limit.",
+            labels=["state"],
+        )
+        for state, count in sorted(self.database.pool_use().items()):
+            pool.add_metric([state], count)
+        yield pool
         try:
             with self.database.read() as connection:
+                now = self.clock()
                 counts = gauges.outbox_depth(connection)
-                late = gauges.timers_due(connection, now=self.clock())
+                late = gauges.timers_due(connection, now=now)
+                held = gauges.running_actions(connection, now=now)
         except Exception as exc:  # a scrape during an outage answers without these
             log.warning("metrics: can't read the database: %s", exc)
             return
         for kind, count in sorted(counts.items()):
             depth.add_metric([kind], count)
         due.add_metric([], late)
+        for holder, count in sorted(held.items()):
+            running.add_metric([holder], count)
         yield depth
         yield due
+        yield running
 
 
 class Metrics:
@@ -138,6 +158,11 @@ class Metrics:
         self.action_seconds = Histogram(
             "sirocco_action_duration_seconds", "From an action's creation to its result.",
             ["action"], buckets=_BUCKETS, registry=self.registry,
+        )  # fmt: skip
+        self.handoff_seconds = Histogram(
+            "sirocco_handoff_latency_seconds",
+            "From a RunAction written (its outbox row) to an executor starting it.",
+            buckets=_BUCKETS, registry=self.registry,
         )  # fmt: skip
         self.step_seconds = Histogram(
             "sirocco_step_duration_seconds", "One engine step (a batch, one transaction).",
@@ -174,6 +199,13 @@ class Metrics:
         for _, workflow_name, state, _ in changed:
             if state in TERMINAL:
                 self.executions_finished.labels(self.workflow_names(workflow_name), state).inc()
+
+    def handed_off(self, seconds: float) -> None:
+        """An executor started an action ``seconds`` after its command was written."""
+        try:
+            self.handoff_seconds.observe(max(seconds, 0.0))
+        except Exception:  # metrics never break an executor
+            log.exception("metrics: can't record a hand-off")
 
     def watch(self, database: Database, clock: Callable[[], datetime]) -> None:
         """Read the outbox and timer gauges from ``database`` at each scrape (once)."""

@@ -71,6 +71,8 @@ class Database:
             kwargs["pool_pre_ping"] = True
             # A database that does not answer is an outage to report, not a hang.
             kwargs["connect_args"] = {"connect_timeout": 5}
+        #: Connections the pool may open at most (its size and its overflow).
+        self.pool_limit = int(kwargs["pool_size"]) + int(kwargs["max_overflow"])
         try:
             self.engine = sa.create_engine(self.url, **kwargs)
         except (sa.exc.ArgumentError, ImportError) as exc:
@@ -102,6 +104,16 @@ class Database:
         with self.engine.connect() as connection:
             connection.exec_driver_sql("SELECT 1")
             connection.rollback()
+
+    def pool_use(self) -> dict[str, int]:
+        """Connections of this process's pool: ``in_use`` (checked out), ``idle`` (open,
+        waiting in the pool) and ``limit`` (most it may open)."""
+        pool: Any = self.engine.pool
+        return {
+            "in_use": int(pool.checkedout()),
+            "idle": int(pool.checkedin()),
+            "limit": self.pool_limit,
+        }
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -90,3 +90,48 @@ def test_roles_without_an_api_serve_metrics_on_their_health_port() -> None:
         listener.stop()
     assert response.status_code == 200
     assert "sirocco_step_duration_seconds_count" in response.text
+
+
+HOLDING = """
+version: '2.0'
+holding:
+  tasks:
+    work:
+      action: test.hold
+"""
+
+
+def test_gauges_name_the_executor_running_actions_and_the_pool(
+    tmp_path: Path, monkeypatch: object, gate: object
+) -> None:
+    """While two actions run: the running-actions gauge names the process that holds
+    them, the hand-off histogram counted their start, the pool gauge its limit; once
+    they ended, nothing is held any more."""
+    fresh = metrics.Metrics(max_label_values=100)
+    monkeypatch.setattr(metrics, "METRICS", fresh)  # type: ignore[attr-defined]
+    with helpers.embedded(f"sqlite:///{tmp_path}/gauges.sqlite") as app:
+        fresh.watch(app.parts.database, app.parts.runtime.clock)
+        helpers.deploy(app, HOLDING)
+        runs = [helpers.start(app, "holding") for _ in range(2)]
+        client = TestClient(create_app(app.service))
+        holder = app.parts.runtime.name
+        running = ("sirocco_running_actions", (("executor", holder),))
+
+        def both_running() -> dict[tuple[str, tuple[tuple[str, str], ...]], float] | None:
+            values = _samples(client.get("/metrics").text)
+            return values if values.get(running) == 2 else None
+
+        values = helpers.waiting.wait_for(both_running, what="two running actions", interval=0.05)
+        assert values[("sirocco_handoff_latency_seconds_count", ())] == 2
+        assert values[("sirocco_handoff_latency_seconds_sum", ())] >= 0
+        assert values[("sirocco_db_pool_connections", (("state", "limit"),))] == 24
+        in_use = values[("sirocco_db_pool_connections", (("state", "in_use"),))]
+        idle = values[("sirocco_db_pool_connections", (("state", "idle"),))]
+        assert 0 <= in_use <= 24 and in_use + idle >= 1  # the steps opened some
+        assert values[("sirocco_outbox_depth", (("kind", "RunAction"),))] == 2
+        gate.set()  # type: ignore[attr-defined]
+        for execution_id in runs:
+            assert helpers.wait_for(app, execution_id).state == "SUCCESS"
+        values = _samples(client.get("/metrics").text)
+    assert running not in values
+    assert values[("sirocco_seconds_since_last_step", ())] >= 0
