@@ -145,6 +145,10 @@ class Settings:
     expiration_batch_size: int = Field(default=0, ge=0)
     expiration_ignored_states: str = ""
     expiration_interval: float = Field(default=60.0, gt=0)
+    #: Mistral's ``[api] enable_info_endpoint`` and ``info_json_file_path``: ``GET /info``
+    #: answers the JSON file's content when enabled, 400 otherwise (Mistral's default).
+    enable_info_endpoint: bool = False
+    info_json_file_path: str = "info.json"
 
     def __post_init__(self) -> None:
         hints = _hints()
@@ -212,6 +216,8 @@ def _as(kind: Any, value: object) -> object:
         if value not in choices:
             raise ValueError(f"Input should be one of {', '.join(map(repr, choices))}")
         return value
+    if kind is bool:
+        return _as_bool(value)
     if kind is str:
         if not isinstance(value, str):
             raise TypeError("Input should be a valid string")
@@ -235,6 +241,20 @@ def _as(kind: Any, value: object) -> object:
                 pass
         raise ValueError(f"Input should be a valid number, not {value!r}")
     raise TypeError(f"unsupported setting type {kind!r}")
+
+
+_TRUE = frozenset({"true", "1", "yes", "on"})
+_FALSE = frozenset({"false", "0", "no", "off"})
+
+
+def _as_bool(value: object) -> bool:
+    """A yes/no setting: a bool, or its text (``true``/``false``, ``1``/``0``, ``yes``/``no``,
+    ``on``/``off``, any case)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ValueError(f"Input should be true or false, not {value!r}")
 
 
 def _check_bounds(name: str, value: object, bounds: Mapping[str, float]) -> None:

@@ -18,6 +18,7 @@ from sirocco.api import (
     guard,
     health,
     identity,
+    info,
     members,
     openapi,
     projects,
@@ -77,6 +78,7 @@ def create_app(
     policy: Policy | None = None,
     limits: Limits = DEFAULT_LIMITS,
     readiness: Callable[[], Any] | None = None,
+    info_settings: info.InfoSettings | None = None,
 ) -> FastAPI:
     """The API application for one engine service.
 
@@ -93,6 +95,8 @@ def create_app(
             and the field size limit checked on the way in.
         readiness: what ``GET /ready`` asks (``sirocco.runtime.health.Health.report``);
             without it the API is ready whenever it answers.
+        info_settings: whether ``GET /info`` serves a JSON file, and which
+            (Mistral's ``[api] enable_info_endpoint``, off by default).
 
     Returns:
         The FastAPI application (serve it with uvicorn).
@@ -110,6 +114,7 @@ def create_app(
     app.state.policy = policy or Policy.defaults()
     app.state.limits = limits
     app.state.readiness = readiness
+    app.state.info = info_settings or info.InfoSettings()
     errors.install(app)
     app.add_middleware(guard.BodyLimit, limit=limits.request_max_bytes)
     # Routes are tried in order and no two routers share a path prefix: the busiest
@@ -133,4 +138,5 @@ def create_app(
     if gate is not None and getattr(gate, "mode", None) == "tokens":
         app.include_router(token_endpoint.router)
     app.include_router(health.router)
+    app.include_router(info.router)  # no token, as in Mistral
     return app

@@ -12,7 +12,7 @@ import uvicorn
 from sqlalchemy.engine import make_url
 
 from sirocco import masking
-from sirocco.api import authentication
+from sirocco.api import authentication, info
 from sirocco.api.app import create_app
 from sirocco.api.policy import Policy
 from sirocco.api.warmup import warm_up
@@ -91,6 +91,9 @@ def serve_parts(
         policy=Policy.from_file(settings.policy_file),
         limits=settings.limits(),
         readiness=parts.runtime.health.report,
+        info_settings=info.InfoSettings(
+            enabled=settings.enable_info_endpoint, path=settings.info_json_file_path
+        ),
     )
     config = uvicorn.Config(
         app,
