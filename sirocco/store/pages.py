@@ -14,15 +14,18 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from sirocco import errors
 from sirocco.store import queries, tables
 
 PAGE_SIZE = 50
+#: Rows per page of the lists of definitions, triggers and environments.
+LIST_PAGE_SIZE = 100
 STATES = ("IDLE", "RUNNING", "PAUSED", "SUCCESS", "ERROR", "CANCELLED")
 FINISHED = frozenset({"SUCCESS", "ERROR", "CANCELLED"})
 TASK_FINISHED = frozenset({"SUCCESS", "ERROR", "CANCELLED", "SKIPPED"})
 _LIST_FIELDS = (
     "id", "workflow_name", "description", "state", "state_info", "task_execution_id",
-    "root_execution_id", "created_at", "updated_at",
+    "root_execution_id", "created_at", "updated_at", "project_id",
 )  # fmt: skip
 _ex = tables.workflow_executions
 _task = tables.task_executions
@@ -51,9 +54,14 @@ class TaskCount:
 
 
 def executions_page(
-    connection: sa.Connection, filters: ExecutionFilters, limit: int = PAGE_SIZE
+    connection: sa.Connection,
+    filters: ExecutionFilters,
+    limit: int = PAGE_SIZE,
+    *,
+    conditions: Sequence[sa.ColumnElement[bool]] = (),
 ) -> list[dict[str, Any]]:
-    """One page of executions, newest first, after ``filters.marker``."""
+    """One page of executions, newest first, after ``filters.marker``, among those that
+    meet ``conditions`` (the caller's projects)."""
     wanted: list[queries.Filter] = []
     if filters.state:
         wanted.append(queries.Filter(field="state", value=filters.state))
@@ -63,7 +71,7 @@ def executions_page(
         wanted.append(queries.Filter(field="created_at", operator="gte", value=filters.since))
     if filters.until is not None:
         wanted.append(queries.Filter(field="created_at", operator="lte", value=filters.until))
-    where: list[sa.ColumnElement[bool]] = []
+    where: list[sa.ColumnElement[bool]] = list(conditions)
     if filters.text:
         pattern = "%" + _escape(filters.text) + "%"
         where.append(
@@ -108,9 +116,15 @@ def task_counts(connection: sa.Connection, execution_ids: Sequence[str]) -> dict
     }
 
 
-def execution(connection: sa.Connection, execution_id: str) -> dict[str, Any]:
-    """One execution as the API shows it, plus its definition text and workbook."""
-    row = queries.get_by_id(connection, queries.EXECUTIONS, execution_id)
+def execution(
+    connection: sa.Connection,
+    execution_id: str,
+    *,
+    conditions: Sequence[sa.ColumnElement[bool]] = (),
+) -> dict[str, Any]:
+    """One execution as the API shows it, plus its definition text and workbook
+    (NotFoundError, in the API's words, unless it meets ``conditions``)."""
+    row = _one(connection, queries.EXECUTIONS, execution_id, conditions)
     found = connection.execute(
         sa.select(_ex.c.definition, _ex.c.workbook_name).where(_ex.c.id == execution_id)
     ).one()
@@ -156,9 +170,31 @@ def sub_executions(
     return found
 
 
-def task(connection: sa.Connection, task_id: str) -> dict[str, Any]:
-    """One task execution as the API shows it (NotFoundError when there is none)."""
-    return queries.get_by_id(connection, queries.TASKS, task_id)
+def task(
+    connection: sa.Connection,
+    task_id: str,
+    *,
+    conditions: Sequence[sa.ColumnElement[bool]] = (),
+) -> dict[str, Any]:
+    """One task execution as the API shows it (NotFoundError when there is none, or
+    when it does not meet ``conditions``)."""
+    return _one(connection, queries.TASKS, task_id, conditions)
+
+
+def _one(
+    connection: sa.Connection,
+    view: queries.View,
+    identifier: str,
+    conditions: Sequence[sa.ColumnElement[bool]],
+) -> dict[str, Any]:
+    if not conditions:
+        return queries.get_by_id(connection, view, identifier)
+    found = queries.get_row(
+        connection, view, conditions=[view.id_column == identifier, *conditions]
+    )
+    if found is None:
+        raise errors.NotFoundError(f"{view.entity} not found [id={identifier}]")
+    return found
 
 
 def task_runtime(connection: sa.Connection, task_id: str) -> dict[str, Any]:
@@ -175,19 +211,38 @@ def actions_of(connection: sa.Connection, task_id: str) -> list[dict[str, Any]]:
 
 
 def listing(
-    connection: sa.Connection, view: queries.View, *, sort_key: str = "name"
+    connection: sa.Connection,
+    view: queries.View,
+    *,
+    marker: str | None = None,
+    limit: int = LIST_PAGE_SIZE,
+    conditions: Sequence[sa.ColumnElement[bool]] = (),
 ) -> list[dict[str, Any]]:
-    """The first rows of a small collection (workflows, triggers, environments)."""
-    page = queries.Page(sort_keys=(sort_key,), sort_dirs=("asc",), limit=queries.MAX_LIMIT)
-    return queries.list_rows(connection, view, page)
+    """One page of a collection by name (workflows, triggers, environments): the rows
+    that meet ``conditions``, after the row ``marker`` (an id) when given."""
+    page = queries.Page(sort_keys=("name",), sort_dirs=("asc",), limit=limit, marker=marker or None)
+    return queries.list_rows(connection, view, page, conditions=conditions)
 
 
 def by_id_or_name(
-    connection: sa.Connection, view: queries.View, identifier: str
+    connection: sa.Connection,
+    view: queries.View,
+    identifier: str,
+    *,
+    conditions: Sequence[sa.ColumnElement[bool]] = (),
+    project_id: str | None = None,
 ) -> dict[str, Any] | None:
-    """A definition by id, else by name (in any namespace, the first one)."""
-    for column in (view.id_column, view.columns["name"]):
-        found = queries.get_row(connection, view, conditions=[column == identifier])
+    """A definition by id, else by name, among the rows that meet ``conditions``.
+
+    A name is looked up in ``project_id`` first (then in any project the conditions
+    allow, e.g. a public definition), in any namespace (the first one)."""
+    name = view.columns["name"]
+    tries: list[list[sa.ColumnElement[bool]]] = [[view.id_column == identifier]]
+    if project_id is not None:
+        tries.append([name == identifier, view.columns["project_id"] == project_id])
+    tries.append([name == identifier])
+    for condition in tries:
+        found = queries.get_row(connection, view, conditions=[*condition, *conditions])
         if found is not None:
             return found
     return None
@@ -203,14 +258,20 @@ def workbook_of_workflow(connection: sa.Connection, workflow_id: str) -> str | N
 
 
 def executions_of_workflow(
-    connection: sa.Connection, workflow_name: str, limit: int = 20
+    connection: sa.Connection,
+    workflow_id: str,
+    limit: int = 20,
+    *,
+    conditions: Sequence[sa.ColumnElement[bool]] = (),
 ) -> list[dict[str, Any]]:
-    """The latest executions of one workflow."""
-    filters = (queries.Filter(field="workflow_name", value=workflow_name),)
+    """The latest executions of one workflow definition that meet ``conditions``."""
+    filters = (queries.Filter(field="workflow_id", value=workflow_id),)
     page = queries.Page(
         filters=filters, sort_keys=("created_at",), sort_dirs=("desc",), limit=limit
     )
-    return queries.list_rows(connection, queries.EXECUTIONS, page, fields=_LIST_FIELDS)
+    return queries.list_rows(
+        connection, queries.EXECUTIONS, page, fields=_LIST_FIELDS, conditions=conditions
+    )
 
 
 def duration(start: datetime | None, end: datetime | None, now: datetime) -> str:

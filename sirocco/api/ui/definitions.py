@@ -8,7 +8,7 @@ from starlette.responses import Response
 from sirocco import errors
 from sirocco.api import deps
 from sirocco.api.ui import access, templating, views
-from sirocco.api.ui.executions import guarded
+from sirocco.api.ui.executions import guarded, list_page
 from sirocco.lang import parser
 from sirocco.store import pages as reads
 from sirocco.store import queries
@@ -17,24 +17,50 @@ router = APIRouter(include_in_schema=False, dependencies=[Depends(access.viewer)
 
 
 @router.get("/ui/workflows")
-def workflows_list(request: Request, database: deps.DatabaseDep) -> Response:
-    """Every workflow definition (the first 1,000 by name)."""
-    with database.read() as connection:
-        rows = reads.listing(connection, queries.WORKFLOWS)
-    return templating.page(request, "workflows.html", title="Workflows", items=rows)
+def workflows_list(
+    request: Request,
+    database: deps.DatabaseDep,
+    viewer: access.ViewerDep,
+    marker: str | None = None,
+) -> Response:
+    """The workflow definitions the caller may read, by name, one page after ``marker``."""
+    return guarded(
+        request,
+        lambda: list_page(
+            request,
+            database,
+            viewer,
+            queries.WORKFLOWS,
+            "workflows",
+            marker,
+            template="workflows.html",
+            title="Workflows",
+        ),
+    )
 
 
 @router.get("/ui/workflows/{identifier}")
-def workflow_page(request: Request, identifier: str, database: deps.DatabaseDep) -> Response:
+def workflow_page(
+    request: Request, identifier: str, database: deps.DatabaseDep, viewer: access.ViewerDep
+) -> Response:
     """One workflow: its definition, its graph, its latest executions, a start form."""
 
     def build() -> Response:
+        viewer.enforce("workflows:get")
         with database.read() as connection:
-            row = reads.by_id_or_name(connection, queries.WORKFLOWS, identifier)
+            row = reads.by_id_or_name(
+                connection,
+                queries.WORKFLOWS,
+                identifier,
+                conditions=viewer.where(queries.WORKFLOWS),
+                project_id=viewer.caller.project_id,
+            )
             if row is None:
                 raise errors.NotFoundError(f"Workflow not found [identifier={identifier}]")
             workbook = reads.workbook_of_workflow(connection, row["id"])
-            executions = reads.executions_of_workflow(connection, row["name"])
+            executions = reads.executions_of_workflow(
+                connection, row["id"], conditions=viewer.where(queries.EXECUTIONS)
+            )
         now = deps.now()
         for item in executions:
             finished = item["updated_at"] if item["state"] in reads.FINISHED else None
@@ -54,20 +80,44 @@ def workflow_page(request: Request, identifier: str, database: deps.DatabaseDep)
 
 
 @router.get("/ui/workbooks")
-def workbooks_list(request: Request, database: deps.DatabaseDep) -> Response:
-    """Every workbook (the first 1,000 by name)."""
-    with database.read() as connection:
-        rows = reads.listing(connection, queries.WORKBOOKS)
-    return templating.page(request, "workbooks.html", title="Workbooks", items=rows)
+def workbooks_list(
+    request: Request,
+    database: deps.DatabaseDep,
+    viewer: access.ViewerDep,
+    marker: str | None = None,
+) -> Response:
+    """The workbooks the caller may read, by name, one page after ``marker``."""
+    return guarded(
+        request,
+        lambda: list_page(
+            request,
+            database,
+            viewer,
+            queries.WORKBOOKS,
+            "workbooks",
+            marker,
+            template="workbooks.html",
+            title="Workbooks",
+        ),
+    )
 
 
 @router.get("/ui/workbooks/{name}")
-def workbook_page(request: Request, name: str, database: deps.DatabaseDep) -> Response:
+def workbook_page(
+    request: Request, name: str, database: deps.DatabaseDep, viewer: access.ViewerDep
+) -> Response:
     """One workbook: its definition and the graph of each of its workflows."""
 
     def build() -> Response:
+        viewer.enforce("workbooks:get")
         with database.read() as connection:
-            row = reads.by_id_or_name(connection, queries.WORKBOOKS, name)
+            row = reads.by_id_or_name(
+                connection,
+                queries.WORKBOOKS,
+                name,
+                conditions=viewer.where(queries.WORKBOOKS),
+                project_id=viewer.caller.project_id,
+            )
         if row is None:
             raise errors.NotFoundError(f"Workbook not found [name={name}]")
         drawings = []

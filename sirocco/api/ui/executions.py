@@ -12,23 +12,44 @@ from starlette.responses import JSONResponse, Response
 
 from sirocco import errors
 from sirocco.api import deps
+from sirocco.api.errors import ApiError
 from sirocco.api.ui import access, templating, views
 from sirocco.store import pages as reads
+from sirocco.store import queries
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(access.viewer)])
 EXPLAIN_PATH = "/v2/executions/{execution_id}/explain"
-#: Rows of an execution's task table (the graph shows every task).
+#: Rows of a page of an execution's task table (the graph shows every task).
 TASK_ROWS = 200
 
 
 def guarded(request: Request, build: Callable[[], Response]) -> Response:
-    """The page ``build`` makes, or an error page naming what was wrong."""
+    """The page ``build`` makes, or an error page naming what was wrong (the API's
+    words for a refusal of the policy: 403)."""
     try:
         return build()
     except errors.NotFoundError as error:
         return templating.error_page(request, error.message, 404)
     except errors.SiroccoError as error:
         return templating.error_page(request, error.message, 400)
+    except ApiError as error:
+        return templating.error_page(request, error.message, error.status_code)
+
+
+def task_window(
+    tasks: list[dict[str, Any]], after: str | None
+) -> tuple[list[dict[str, Any]], int, str | None]:
+    """The rows of the task table after the task ``after`` (a marker: a task id), the
+    index of the first of them, and the marker of the next page (None on the last)."""
+    start = 0
+    if after:
+        index = next((i for i, task in enumerate(tasks) if task["id"] == after), None)
+        if index is None:
+            raise errors.NotFoundError(f"Task execution not found [id={after}]")
+        start = index + 1
+    rows = tasks[start : start + TASK_ROWS]
+    more = start + TASK_ROWS < len(tasks)
+    return rows, start, (rows[-1]["id"] if more and rows else None)
 
 
 def filters_of(
@@ -69,6 +90,7 @@ def _time(name: str, value: str | None) -> datetime | None:
 def executions_list(
     request: Request,
     database: deps.DatabaseDep,
+    viewer: access.ViewerDep,
     state: str | None = None,
     workflow: str | None = None,
     since: str | None = None,
@@ -79,9 +101,12 @@ def executions_list(
     """The executions, newest first, filtered, one page after a marker."""
 
     def build() -> Response:
+        viewer.enforce("executions:list")
         filters = filters_of(state, workflow, since, until, text, marker)
         with database.read() as connection:
-            rows = reads.executions_page(connection, filters)
+            rows = reads.executions_page(
+                connection, filters, conditions=viewer.where(queries.EXECUTIONS)
+            )
             counts = reads.task_counts(connection, [row["id"] for row in rows])
         now = deps.now()
         items = [
@@ -112,6 +137,34 @@ def executions_list(
     return guarded(request, build)
 
 
+def list_page(
+    request: Request,
+    database: Any,
+    viewer: access.Viewer,
+    view: queries.View,
+    resource: str,
+    marker: str | None,
+    *,
+    template: str,
+    title: str,
+) -> Response:
+    """A page of a list by name (definitions, triggers, environments): what the caller
+    may read (the API's ``RESOURCE:list`` rule and projects), after ``marker``."""
+    viewer.enforce(f"{resource}:list")
+    marker = (marker or "").strip() or None
+    with database.read() as connection:
+        rows = reads.listing(connection, view, marker=marker, conditions=viewer.where(view))
+    next_marker = rows[-1]["id"] if len(rows) == reads.LIST_PAGE_SIZE else None
+    return templating.page(
+        request,
+        template,
+        title=title,
+        items=rows,
+        next_query=_query(request, marker=next_marker) if next_marker else "",
+        first_query=_query(request, marker=None) if marker else "",
+    )
+
+
 def _query(request: Request, **changes: str | None) -> str:
     values = {key: value for key, value in request.query_params.items() if value}
     for key, value in changes.items():
@@ -122,13 +175,22 @@ def _query(request: Request, **changes: str | None) -> str:
 
 
 @router.get("/ui/executions/{execution_id}")
-def execution_page(request: Request, execution_id: str, database: deps.DatabaseDep) -> Response:
-    """One execution: its graph with live task states, its tasks, its data."""
+def execution_page(
+    request: Request,
+    execution_id: str,
+    database: deps.DatabaseDep,
+    viewer: access.ViewerDep,
+    tasks_after: str | None = None,
+) -> Response:
+    """One execution: its graph with live task states, a page of its tasks, its data."""
 
     def build() -> Response:
+        viewer.enforce("executions:get")
         now = deps.now()
         with database.read() as connection:
-            row = reads.execution(connection, execution_id)
+            row = reads.execution(
+                connection, execution_id, conditions=viewer.where(queries.EXECUTIONS)
+            )
             tasks = reads.tasks_of(connection, execution_id)
             children = reads.sub_executions(
                 connection, [task["id"] for task in tasks if task["type"] == "WORKFLOW"]
@@ -139,6 +201,7 @@ def execution_page(request: Request, execution_id: str, database: deps.DatabaseD
         statuses = views.statuses_of(tasks, children, now)
         drawing = views.drawing_of(spec, statuses)
         failed = [task for task in tasks if task["state"] == "ERROR"]
+        window, first, next_marker = task_window(tasks, tasks_after)
         finished_at = row["updated_at"] if row["state"] in reads.FINISHED else None
         return templating.page(
             request,
@@ -147,8 +210,12 @@ def execution_page(request: Request, execution_id: str, database: deps.DatabaseD
             execution=row,
             env=(row.get("params") or {}).get("env"),
             duration=reads.duration(row["created_at"], finished_at, now),
-            tasks=[{**task, "status": views.status_line(task, now)} for task in tasks[:TASK_ROWS]],
+            tasks=[{**task, "status": views.status_line(task, now)} for task in window],
             task_total=len(tasks),
+            task_first=first,
+            tasks_after=tasks_after or "",
+            tasks_next=_query(request, tasks_after=next_marker) if next_marker else "",
+            tasks_start=_query(request, tasks_after=None) if tasks_after else "",
             children=children,
             failed=failed,
             drawing=drawing,
@@ -161,18 +228,30 @@ def execution_page(request: Request, execution_id: str, database: deps.DatabaseD
 
 
 @router.get("/ui/executions/{execution_id}/live")
-def execution_live(execution_id: str, database: deps.DatabaseDep) -> Response:
-    """The execution's state and its tasks' states, for the page's short polling."""
+def execution_live(
+    execution_id: str,
+    database: deps.DatabaseDep,
+    viewer: access.ViewerDep,
+    tasks_after: str | None = None,
+) -> Response:
+    """The execution's state and its tasks' states (the page of the task table after
+    ``tasks_after``), for the page's short polling."""
     now = deps.now()
     try:
+        viewer.enforce("executions:get")
         with database.read() as connection:
-            row = reads.execution(connection, execution_id)
+            row = reads.execution(
+                connection, execution_id, conditions=viewer.where(queries.EXECUTIONS)
+            )
             tasks = reads.tasks_of(connection, execution_id)
             children = reads.sub_executions(
                 connection, [task["id"] for task in tasks if task["type"] == "WORKFLOW"]
             )
+        window, _first, next_marker = task_window(tasks, tasks_after)
     except errors.NotFoundError as error:
         return JSONResponse({"faultstring": error.message}, status_code=404)
+    except ApiError as error:
+        return JSONResponse({"faultstring": error.message}, status_code=error.status_code)
     statuses = views.statuses_of(tasks, children, now)
     finished_at = row["updated_at"] if row["state"] in reads.FINISHED else None
     body: dict[str, Any] = {
@@ -198,20 +277,24 @@ def execution_live(execution_id: str, database: deps.DatabaseDep) -> Response:
                 "state_info": task.get("state_info") or "",
                 "sub_execution_id": (children.get(task["id"]) or [{"id": ""}])[0]["id"],
             }
-            for task in tasks[:TASK_ROWS]
+            for task in window
         ],
         "task_total": len(tasks),
+        "tasks_next": next_marker or "",
     }
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/ui/tasks/{task_id}")
-def task_page(request: Request, task_id: str, database: deps.DatabaseDep) -> Response:
+def task_page(
+    request: Request, task_id: str, database: deps.DatabaseDep, viewer: access.ViewerDep
+) -> Response:
     """One task execution: its result, published data, state_info, retries, actions."""
 
     def build() -> Response:
+        viewer.enforce("tasks:get")
         with database.read() as connection:
-            task = reads.task(connection, task_id)
+            task = reads.task(connection, task_id, conditions=viewer.where(queries.TASKS))
             actions = reads.actions_of(connection, task_id)
             children = reads.sub_executions(connection, [task_id]).get(task_id, [])
             runtime = reads.task_runtime(connection, task_id)

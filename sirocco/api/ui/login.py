@@ -16,7 +16,7 @@ from starlette.responses import RedirectResponse, Response
 
 from sirocco.api import authentication
 from sirocco.api.errors import ApiError
-from sirocco.api.ui import templating
+from sirocco.api.ui import access, templating
 
 router = APIRouter(include_in_schema=False)
 #: How long the browser keeps the cookie (the token's own expiry still applies).
@@ -68,6 +68,7 @@ async def login(request: Request) -> Response:
             mode=_mode(request),
         )
     response = RedirectResponse(target, status_code=303)
+    response.delete_cookie(access.SPAN_COOKIE, path="/ui")
     response.set_cookie(
         authentication.TOKEN_COOKIE,
         token,
@@ -85,8 +86,35 @@ def logout() -> Response:
     """Forget the cookie."""
     response = RedirectResponse("/ui/login", status_code=303)
     response.delete_cookie(authentication.TOKEN_COOKIE, path="/")
+    response.delete_cookie(access.SPAN_COOKIE, path="/ui")
     return response
 
 
 def _mode(request: Request) -> str:
     return str(getattr(getattr(request.app.state, "gate", None), "mode", "none"))
+
+
+@router.post("/ui/span")
+async def span(request: Request) -> Response:
+    """Keep an administrator's choice: every project's resources, or the own project's."""
+    fields = urllib.parse.parse_qs((await request.body()).decode("utf-8", errors="replace"))
+    everything = (fields.get("all_projects") or ["0"])[0] == "1"
+    target = safe_next((fields.get("next") or [""])[0])
+    viewer = await access.viewer(request)
+    response = RedirectResponse(target, status_code=303)
+    if everything:
+        if not viewer.may_span:
+            message = f"Policy doesn't allow {access.SPAN_RULE} to be performed."
+            return templating.error_page(request, message, 403)
+        response.set_cookie(
+            access.SPAN_COOKIE,
+            "1",
+            max_age=COOKIE_SECONDS,
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+            path="/ui",
+        )
+    else:
+        response.delete_cookie(access.SPAN_COOKIE, path="/ui")
+    return response

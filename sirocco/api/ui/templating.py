@@ -73,7 +73,8 @@ def environment() -> jinja2.Environment:
 
 
 def page(request: Request, template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
-    """A rendered page."""
+    """A rendered page (its header names the caller's project: ``viewer``, when known)."""
+    context.setdefault("viewer", getattr(request.state, "viewer", None))
     html = environment().get_template(template).render(request=request, **context)
     return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
 

@@ -6,16 +6,12 @@ screenshot is saved under the test's temporary directory.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from ui_browser import BOUND, CHROMIUM, CHROMIUM_FLAGS, WORKFLOWS, Server, free_port, wait_for
+from ui_browser import BOUND, CHROMIUM, CHROMIUM_FLAGS, WORKFLOWS, Server, running_server
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -23,45 +19,12 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     folder = tmp_path_factory.mktemp("ui_server")
-    port = free_port()
-    command = shutil.which("sirocco", path=str(Path(sys.executable).parent)) or "sirocco"
-    log = folder / "server.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [command, "server", "--host", "127.0.0.1", "--port", str(port),
-             "--db", f"sqlite:///{folder / 'sirocco.sqlite'}"],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    api = httpx.Client(base_url=url, timeout=30)
-
-    def ready() -> bool:
-        if process.poll() is not None:
-            raise AssertionError(f"the server exited: {log.read_text()}")
-        try:
-            return api.get("/v2").status_code == 200
-        except httpx.TransportError:
-            return False
-
-    try:
-        try:
-            wait_for(ready, "the server to answer")
-        except AssertionError as error:
-            raise AssertionError(f"{error}; it printed: {log.read_text()}") from None
-        uploaded = api.post(
+    with running_server(folder) as started:
+        uploaded = started.api.post(
             "/v2/workflows", content=WORKFLOWS.read_text(), headers={"Content-Type": "text/plain"}
         )
         assert uploaded.status_code == 201, uploaded.text
-        yield Server(url=url, api=api, process=process, log=log)
-    finally:
-        api.close()
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        yield started
 
 
 @pytest.fixture(scope="module")

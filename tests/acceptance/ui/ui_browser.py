@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import shutil
 import socket
 import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,3 +105,49 @@ class Server:
         body = {"state": state, "output": json.dumps(output)}
         response = self.api.put(f"/v2/action_executions/{action_id}", json=body)
         assert response.status_code == 200, response.text
+
+
+@contextlib.contextmanager
+def running_server(folder: Path, *options: str, token: str | None = None) -> Iterator[Server]:
+    """``sirocco server`` on a free port over a SQLite file in ``folder`` (with ``options``);
+    its API client sends ``token`` when given."""
+    port = free_port()
+    command = shutil.which("sirocco", path=str(Path(sys.executable).parent)) or "sirocco"
+    log = folder / "server.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [command, "server", "--host", "127.0.0.1", "--port", str(port),
+             "--db", database_url(folder), *options],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    headers = {"X-Auth-Token": token} if token else {}
+    api = httpx.Client(base_url=url, timeout=30, headers=headers)
+
+    def ready() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(f"the server exited: {log.read_text()}")
+        try:
+            return api.get("/").status_code == 200
+        except httpx.TransportError:
+            return False
+
+    try:
+        try:
+            wait_for(ready, "the server to answer")
+        except AssertionError as error:
+            raise AssertionError(f"{error}; it printed: {log.read_text()}") from None
+        yield Server(url=url, api=api, process=process, log=log)
+    finally:
+        api.close()
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def database_url(folder: Path) -> str:
+    return f"sqlite:///{folder / 'sirocco.sqlite'}"

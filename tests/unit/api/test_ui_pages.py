@@ -240,3 +240,41 @@ def test_triggers_and_environments_are_listed(client: TestClient) -> None:
     assert "on_boot" in events and "compute.instance.create.end" in events
     environments = client.get("/ui/environments").text
     assert "staging" in environments and "pre-prod" in environments and "region" in environments
+
+
+def test_the_task_table_pages_by_marker(client: TestClient, database: Database) -> None:
+    execution_id = _add_executions(database, 1)[0]
+    created = datetime(2026, 1, 1)
+    tasks = [
+        {
+            "id": str(uuid.uuid4()),
+            "workflow_execution_id": execution_id,
+            "name": f"step_{index}",
+            "seq": index,
+            "type": "ACTION",
+            "state": "SUCCESS",
+            "created_at": created,
+            "updated_at": created,
+        }
+        for index in range(450)
+    ]
+    with database.transaction() as connection:
+        connection.execute(sa.insert(tables.task_executions), tasks)
+    ids = [task["id"] for task in tasks]
+    seen: list[str] = []
+    path: str | None = f"/ui/executions/{execution_id}"
+    while path is not None:
+        page = client.get(path)
+        assert page.status_code == 200
+        rows = re.findall(r'<tr data-task-id="([0-9a-f-]{36})">', page.text)
+        assert 0 < len(rows) <= 200
+        seen += rows
+        found = re.search(r'id="tasks-next" href="([^"#]+)', page.text)
+        path = found.group(1).replace("&amp;", "&") if found else None
+    assert seen == ids
+    live = client.get(f"/ui/executions/{execution_id}/live?tasks_after={ids[199]}").json()
+    assert [task["id"] for task in live["tasks"]] == ids[200:400]
+    assert live["tasks_next"] == ids[399] and live["task_total"] == 450
+    assert (
+        client.get(f"/ui/executions/{execution_id}?tasks_after={uuid.uuid4()}").status_code == 404
+    )

@@ -137,7 +137,9 @@
     const id = section.dataset.execution;
     let live;
     try {
-      const response = await fetch("/ui/executions/" + id + "/live", { credentials: "same-origin" });
+      const after = section.dataset.tasksAfter;
+      const url = "/ui/executions/" + id + "/live" + (after ? "?tasks_after=" + encodeURIComponent(after) : "");
+      const response = await fetch(url, { credentials: "same-origin" });
       if (!response.ok) throw new Error(await errorText(response));
       live = await response.json();
     } catch (error) {
@@ -147,7 +149,20 @@
     document.getElementById("execution-state").replaceChildren(badge(live.state));
     document.getElementById("execution-duration").textContent = live.duration;
     document.getElementById("execution-count").textContent = String(live.task_total);
-    document.getElementById("tasks-cut").hidden = live.task_total <= live.tasks.length;
+    const total = document.getElementById("tasks-total");
+    if (total) total.textContent = String(live.task_total);
+    const paging = document.getElementById("tasks-paging");
+    if (paging && live.tasks_next) {
+      let next = document.getElementById("tasks-next");
+      if (!next) {
+        next = document.createElement("a");
+        next.id = "tasks-next";
+        next.textContent = "Next tasks »";
+        paging.append(" ", next);
+      }
+      next.href = "/ui/executions/" + id + "?tasks_after=" + encodeURIComponent(live.tasks_next) + "#tasks-table";
+      paging.hidden = false;
+    }
     const info = document.getElementById("execution-state-info");
     info.textContent = live.state_info;
     info.hidden = !live.state_info;
