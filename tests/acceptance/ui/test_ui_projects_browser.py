@@ -83,7 +83,9 @@ def projects(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
             made = server.api.post("/v2/environments", json=body, headers={"X-Auth-Token": token})
             assert made.status_code == 201, made.text
         beta_cron = {"name": "beta_nightly", "workflow_name": "beta_report", "pattern": "0 2 * * *"}
-        assert server.api.post("/v2/cron_triggers", json=beta_cron, headers=as_beta).status_code == 201
+        assert (
+            server.api.post("/v2/cron_triggers", json=beta_cron, headers=as_beta).status_code == 201
+        )
         alpha_runs = [server.start("ui_join") for _ in range(2)]
         beta_runs = []
         for _ in range(3):
@@ -132,7 +134,9 @@ def _sign_in(context: Any, token: str) -> Any:
     return page
 
 
-def _leaks(page: Any, own_ids: list[str], other_ids: list[str], other_names: tuple[str, ...]) -> int:
+def _leaks(
+    page: Any, own_ids: list[str], other_ids: list[str], other_names: tuple[str, ...]
+) -> int:
     """How many of the other project's executions and names the signed-in browser sees."""
     leaks = 0
     for path in LISTS:
