@@ -59,32 +59,6 @@ def trigger(step: Step, task_spec: specs.TaskSpec, sources: tuple[str, ...]) -> 
     step.enqueue("join", task.id)
 
 
-def evaluate(step: Step, task: records.TaskExecution) -> None:
-    """Run or fail a WAITING join whose inbound tasks decided."""
-    task = step.current(task)
-    if task.state != State.WAITING or step.is_terminal():
-        return
-    task_spec = step.spec.tasks[task.name]
-    state, state_info, sources = logical_state(step, task_spec)
-    if state == State.WAITING:
-        return
-    runtime = dict(task.runtime)
-    runtime["triggered_by"] = [{"task_id": source.id, "event": event} for source, event in sources]
-    task = step.change_task(
-        task, triggered_by=tuple(source.id for source, _ in sources), runtime=runtime
-    )
-    if state == State.RUNNING:
-        # Mistral starts a join through "run existing task": no before-start policies.
-        tasks.run_existing(step, task)
-        return
-    tasks.guarded(
-        step,
-        task,
-        tasks.COMPLETE_FAILED,
-        lambda: tasks.complete(step, task, State.ERROR, state_info),
-    )
-
-
 def logical_state(
     step: Step, task_spec: specs.TaskSpec
 ) -> tuple[State, str | None, list[tuple[records.TaskExecution, str | None]]]:

@@ -1,9 +1,9 @@
-"""Operator actions on a running workflow: pause, resume, rerun a task, skip a task.
+"""Operator actions on a workflow: resume, rerun a task, skip a task, update its env.
 
-Pausing cascades into running sub-workflows (through events) and parks
-the commands that would run next in the workflow's backlog; resuming
-replays them, runs tasks left IDLE by ``pause-before`` and the transitions
-of tasks that completed meanwhile. A rerun or a skip brings a failed (or
+Pausing is ``workflow_state.pause_workflow`` (policies and transitions pause
+too). Resuming replays the commands a pause parked in the workflow's
+backlog, runs tasks left IDLE by ``pause-before`` and the transitions of
+tasks that completed meanwhile. A rerun or a skip brings a failed (or
 cancelled) workflow back to RUNNING, and its parents with it.
 """
 
@@ -15,31 +15,19 @@ from typing import Any
 from sirocco import errors
 from sirocco.engine import (
     commands,
-    completion,
-    dispatch,
     events,
     joins,
     publishing,
     records,
+    starting,
+    task_completion,
     tasks,
+    transitions,
     with_items,
+    workflow_state,
 )
 from sirocco.engine.states import State
 from sirocco.engine.step import Step, message_of
-
-
-def pause_workflow(step: Step, message: str | None) -> None:
-    """Pause the workflow (and, through events, its running sub-workflows)."""
-    workflow = step.workflow
-    if workflow.state == State.PAUSED:
-        return
-    if workflow.state != State.RUNNING:
-        step.problem(f"Can't pause a workflow execution in state {workflow.state}.")
-        return
-    for child_id in completion.children(step):
-        step.emit(commands.SendEvent(event=events.PauseWorkflow(workflow_execution_id=child_id)))
-    step.change_workflow(state=State.PAUSED, state_info=message)
-    _notify_paused(step, paused=True)
 
 
 def resume_workflow(step: Step, env: Mapping[str, Any] | None) -> None:
@@ -48,17 +36,17 @@ def resume_workflow(step: Step, env: Mapping[str, Any] | None) -> None:
     if workflow.state not in (State.PAUSED, State.IDLE):
         return
     update_env(step, env)
-    for child_id in completion.children(step):
+    for child_id in workflow_state.children(step):
         step.emit(commands.SendEvent(event=events.ResumeWorkflow(workflow_execution_id=child_id)))
     step.change_workflow(state=State.RUNNING, state_info=None)
-    held: list[dispatch.Command] = [
-        dispatch.Command(name=task.name, existing=task.id)
+    held: list[transitions.WorkflowCommand] = [
+        transitions.WorkflowCommand(name=task.name, existing=task.id)
         for task in _tasks_in(step, step.tasks.idle)
     ]
     completed = _tasks_in(step, step.tasks.unprocessed)
     for task in completed:
         try:
-            found = dispatch.next_commands(step, task)
+            found = transitions.next_commands(step, task)
         except errors.SiroccoError as error:
             tasks.force_fail_task(
                 step,
@@ -70,31 +58,16 @@ def resume_workflow(step: Step, env: Mapping[str, Any] | None) -> None:
             return
         held.extend(command for command in found if command.name != "pause")
         step.change_task(task, processed=True)
-    if held or step.workflow.runtime.get(dispatch.BACKLOG_KEY):
-        dispatch.dispatch(step, held)
+    if held or step.workflow.runtime.get(transitions.BACKLOG_KEY):
+        transitions.run_commands(step, held)
     for task in completed:
-        dispatch.refresh_joins(step, task)
-    _notify_paused(step, paused=False)
+        transitions.refresh_joins(step, task)
+    workflow_state.notify_paused(step, paused=False)
 
 
 def _tasks_in(step: Step, members: Mapping[str, None]) -> list[records.TaskExecution]:
     found = [step.task(task_id) for task_id in list(members)]
     return sorted((task for task in found if task is not None), key=lambda task: task.seq)
-
-
-def _notify_paused(step: Step, *, paused: bool) -> None:
-    workflow = step.workflow
-    if workflow.task_execution_id:
-        step.emit(
-            commands.NotifyParent(
-                event=events.SubworkflowPaused(
-                    workflow_execution_id=str(workflow.runtime.get(completion.PARENT_KEY) or ""),
-                    task_execution_id=workflow.task_execution_id,
-                    subworkflow_execution_id=workflow.id,
-                    paused=paused,
-                )
-            )
-        )
 
 
 def update_env(step: Step, env: Mapping[str, Any] | None) -> None:
@@ -145,7 +118,7 @@ def rerun_task(step: Step, event: events.RerunTask) -> None:
         task = step.change_task(task, state=State.WAITING, state_info=joins.WAITING_INFO)
         step.enqueue("join", task.id)
         return
-    tasks.run_existing(step, step.current(task), rerun=True, reset=event.reset)
+    starting.run_existing(step, step.current(task), rerun=True, reset=event.reset)
 
 
 def skip_task(step: Step, event: events.SkipTask) -> None:
@@ -160,7 +133,7 @@ def skip_task(step: Step, event: events.SkipTask) -> None:
         step,
         task,
         tasks.COMPLETE_FAILED,
-        lambda: tasks.complete(step, task, State.SKIPPED, "Task was skipped.", skip=True),
+        lambda: task_completion.complete(step, task, State.SKIPPED, "Task was skipped.", skip=True),
     )
 
 
@@ -172,7 +145,9 @@ def run_again(step: Step) -> None:
         step.emit(
             commands.NotifyParent(
                 event=events.SubworkflowRerun(
-                    workflow_execution_id=str(workflow.runtime.get(completion.PARENT_KEY) or ""),
+                    workflow_execution_id=str(
+                        workflow.runtime.get(workflow_state.PARENT_KEY) or ""
+                    ),
                     task_execution_id=workflow.task_execution_id,
                     subworkflow_execution_id=workflow.id,
                 )

@@ -22,12 +22,9 @@ from sirocco.engine import (
     dataflow,
     evaluation,
     events,
-    joins,
-    lifecycle,
     records,
     states,
-    tasks,
-    with_items,
+    workflow_state,
 )
 from sirocco.engine.states import State
 from sirocco.engine.step import Step
@@ -160,7 +157,7 @@ def before_start(step: Step, task: records.TaskExecution) -> None:
     values = _evaluate(step, task, policy_spec)
     if values.pause_before:
         task = step.change_task(task, state=State.IDLE, state_info="Set by 'pause-before' policy")
-        lifecycle.pause_workflow(step, None)
+        workflow_state.pause_workflow(step, None)
     if values.wait_before:
         task = step.current(task)
         policy = task.runtime.get("wait_before_policy") or {}
@@ -288,69 +285,15 @@ def _invalidate_results(step: Step, task: records.TaskExecution) -> None:
     step.change_task(task, result=[], has_result=False)
 
 
-_JOIN_CHECK = "join_check"
+JOIN_CHECK = "join_check"
 
 
 def schedule_join_check(step: Step, task: records.TaskExecution) -> None:
     """Check a waiting join in a later step (one pending check at a time)."""
     task = step.current(task)
-    if task.state != State.WAITING or task.runtime.get(_JOIN_CHECK):
+    if task.state != State.WAITING or task.runtime.get(JOIN_CHECK):
         return
-    schedule_timer(step, task, "join", 0, **{_JOIN_CHECK: True})
-
-
-def on_timer(step: Step, event: events.TimerFired) -> None:
-    """A timer the engine asked for is due."""
-    task = step.task(event.task_execution_id)
-    if task is None:
-        return
-    timers: Mapping[str, Any] = task.runtime.get("timers") or {}
-    if timers.get(event.purpose) != event.token:
-        return  # a timer that no longer applies
-    purpose = event.purpose
-    if purpose in ("wait_before", "retry"):
-        if task.state == State.DELAYED:
-            tasks.run_existing(step, task)
-        elif task.state == State.WAITING and step.spec.tasks[task.name].is_join:
-            joins.evaluate(step, task)
-    elif purpose == "join":
-        if task.runtime.get(_JOIN_CHECK):
-            runtime = {key: value for key, value in task.runtime.items() if key != _JOIN_CHECK}
-            task = step.change_task(task, runtime=runtime)
-        if task.state == State.WAITING:
-            joins.evaluate(step, task)
-    elif purpose == "wait_after":
-        if task.state == State.DELAYED:
-            original = task.runtime.get("wait_after_policy") or {}
-            state = State(original.get("state", State.SUCCESS))
-            info = original.get("state_info")
-            tasks.guarded(
-                step,
-                task,
-                tasks.COMPLETE_FAILED,
-                lambda: tasks.complete(step, task, state, info),
-            )
-    elif purpose == "timeout":
-        time_out(step, task)
-    elif purpose == "continue":
-        with_items.finish(step, task)
-
-
-def time_out(step: Step, task: records.TaskExecution) -> None:
-    """The timeout policy fired: the task fails (``on-error`` may handle it)."""
-    if states.is_completed(task.state):
-        return
-    if step.spec.tasks[task.name].is_with_items:
-        # The items that finished count; those still running do not.
-        results = list(step.lookup.item_results(task.id))
-        task = step.change_task(task, result=results, has_result=True)
-    timeout = task.runtime.get("timeout")
-    tasks.guarded(
-        step,
-        task,
-        tasks.COMPLETE_FAILED,
-        lambda: tasks.complete(step, task, State.ERROR, f"Task timed out [timeout(s)={timeout}]."),
-    )
+    schedule_timer(step, task, "join", 0, **{JOIN_CHECK: True})
 
 
 def is_timed_out(step: Step, task: records.TaskExecution) -> bool:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sirocco import errors
-from sirocco.engine import actions, commands, dataflow, evaluation, records, tasks, with_items
+from sirocco.engine import actions, commands, dataflow, evaluation, records, task_completion
 from sirocco.engine.states import State
 from sirocco.engine.step import Step
 
@@ -25,26 +25,6 @@ ROOT_ENV_PARAM = "__root_env"
 #: The start parameter carrying a sub-workflow's depth below its root execution;
 #: ``start_workflow`` moves it into the child's runtime (``records.DEPTH``).
 DEPTH_PARAM = "__depth"
-
-
-def schedule(step: Step, task: records.TaskExecution) -> None:
-    """Schedule the task's action(s) or sub-workflow(s). Raises on structural errors."""
-    task_spec = step.spec.tasks[task.name]
-    if task_spec.is_with_items:
-        with_items.schedule(step, task)
-    elif task_spec.workflow:
-        task, attempt = tasks.next_attempt(step, task)
-        data = evaluation.task_data(step, task)
-        start_subworkflow(step, task, data, index=0)
-    else:
-        task, attempt = tasks.next_attempt(step, task)
-        data = evaluation.task_data(step, task)
-        try:
-            plan = plan_action(step, task, data)
-        except actions.ExpansionError as error:
-            tasks.complete(step, task, State.ERROR, error.message)
-            return
-        run_action(step, task, plan, action_input(step, task, data), index=0, attempt=attempt)
 
 
 class ActionPlan:
@@ -120,7 +100,7 @@ def run_action(
     except actions.ExpansionError as error:
         if step.spec.tasks[task.name].is_with_items:
             raise
-        tasks.complete(step, task, State.ERROR, error.message)
+        task_completion.complete(step, task, State.ERROR, error.message)
         return
     action = records.ActionExecution(
         id=step.new_id(),

@@ -4,7 +4,7 @@ It reads through the snapshot and keeps its own changes on top (an overlay),
 so the snapshot changes only when the runtime applies the committed
 decision. Every record change goes through ``put_*``; every command through
 ``emit``. Task starts and join checks are queued and run one after another
-(``drain``) instead of recursing, so a long chain of tasks that finish at
+(``core.start_queued``) instead of recursing, so a long chain of tasks that finish at
 once never deepens the stack.
 """
 

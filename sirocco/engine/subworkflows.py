@@ -11,7 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sirocco.engine import events, lifecycle, records, states, tasks, with_items
+from sirocco.engine import (
+    events,
+    lifecycle,
+    records,
+    states,
+    task_completion,
+    tasks,
+    with_items,
+    workflow_state,
+)
 from sirocco.engine.states import State
 from sirocco.engine.step import Step
 
@@ -46,7 +55,9 @@ def on_subworkflow_completed(step: Step, event: events.SubworkflowCompleted) -> 
     if step.spec.tasks[task.name].is_with_items:
         with_items.on_item_completed(step, task, event.state)
         return
-    tasks.on_result(step, task, event.state, output, str(step.spec.tasks[task.name].workflow))
+    task_completion.on_result(
+        step, task, event.state, output, str(step.spec.tasks[task.name].workflow)
+    )
 
 
 def _start_failed(
@@ -65,7 +76,7 @@ def _start_failed(
         step,
         task,
         tasks.completion_failed(str(step.spec.tasks[task.name].workflow)),
-        lambda: tasks.complete(step, task, State.ERROR, message),
+        lambda: task_completion.complete(step, task, State.ERROR, message),
     )
 
 
@@ -85,7 +96,7 @@ def on_subworkflow_paused(step: Step, event: events.SubworkflowPaused) -> None:
         if task.state == State.RUNNING:
             step.change_task(task, state=State.PAUSED)
         if step.workflow.state == State.RUNNING:
-            lifecycle.pause_workflow(step, None)
+            workflow_state.pause_workflow(step, None)
         return
     if task.state == State.PAUSED and not paused_children:
         step.change_task(task, state=State.RUNNING)

@@ -17,7 +17,15 @@ from collections.abc import Iterable, Mapping, Sized
 from typing import Any
 
 from sirocco import errors
-from sirocco.engine import evaluation, policies, records, running, states, tasks
+from sirocco.engine import (
+    evaluation,
+    policies,
+    records,
+    running,
+    states,
+    task_completion,
+    tasks,
+)
 from sirocco.engine.states import State
 from sirocco.engine.step import Step, message_of
 
@@ -99,7 +107,7 @@ def schedule(step: Step, task: records.TaskExecution) -> None:
     if not _pending(counters):
         if count == 0:
             task = step.change_task(task, result=[], has_result=True)
-            tasks.complete(step, task, State.SUCCESS)
+            task_completion.complete(step, task, State.SUCCESS)
         else:
             _finish_later(step, task)
         return
@@ -170,7 +178,7 @@ def fail_scheduling(step: Step, task: records.TaskExecution, message: str) -> No
     counters["finishing"] = True
     task = _set_counters(step, task, counters)
     task = step.change_task(task, result=list(step.lookup.item_results(task.id)), has_result=True)
-    tasks.complete(step, task, State.ERROR, message)
+    task_completion.complete(step, task, State.ERROR, message)
 
 
 def on_item_completed(step: Step, task: records.TaskExecution, state: State) -> None:
@@ -226,7 +234,7 @@ def finish(step: Step, task: records.TaskExecution) -> None:
         step,
         task,
         tasks.completion_failed(name),
-        lambda: tasks.complete(step, task, state, _FINAL_INFO[state]),
+        lambda: task_completion.complete(step, task, state, _FINAL_INFO[state]),
     )
 
 

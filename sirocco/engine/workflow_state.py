@@ -1,10 +1,12 @@
-"""How a workflow execution ends: completion check, final context, stop, messages.
+"""How a workflow execution changes state: completion check, final context, stop, pause.
 
 Completion follows Mistral's ``check_and_complete``: once no task is IDLE,
 WAITING, RUNNING, DELAYED or PAUSED, a cancelled task cancels the workflow,
 otherwise it succeeds if every error was handled and fails if not, with
 Mistral's "Failure caused by error in tasks: ..." text. Counts come from
-the task index, so the check costs nothing per event.
+the task index, so the check costs nothing per event. Pausing cascades into
+running sub-workflows (through events) and parks the commands that would
+run next in the workflow's backlog (``transitions``).
 """
 
 from __future__ import annotations
@@ -217,3 +219,35 @@ def children(step: Step) -> list[str]:
         if task is not None:
             found.extend(str(child) for child in (task.runtime.get("subworkflows") or {}))
     return found
+
+
+# Pausing.
+
+
+def pause_workflow(step: Step, message: str | None) -> None:
+    """Pause the workflow (and, through events, its running sub-workflows)."""
+    workflow = step.workflow
+    if workflow.state == State.PAUSED:
+        return
+    if workflow.state != State.RUNNING:
+        step.problem(f"Can't pause a workflow execution in state {workflow.state}.")
+        return
+    for child_id in children(step):
+        step.emit(commands.SendEvent(event=events.PauseWorkflow(workflow_execution_id=child_id)))
+    step.change_workflow(state=State.PAUSED, state_info=message)
+    notify_paused(step, paused=True)
+
+
+def notify_paused(step: Step, *, paused: bool) -> None:
+    workflow = step.workflow
+    if workflow.task_execution_id:
+        step.emit(
+            commands.NotifyParent(
+                event=events.SubworkflowPaused(
+                    workflow_execution_id=str(workflow.runtime.get(PARENT_KEY) or ""),
+                    task_execution_id=workflow.task_execution_id,
+                    subworkflow_execution_id=workflow.id,
+                    paused=paused,
+                )
+            )
+        )

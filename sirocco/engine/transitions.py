@@ -1,11 +1,12 @@
-"""What runs after a task: transitions (direct), satisfied requirements (reverse), dispatch.
+"""What runs after a task: transitions (direct), satisfied requirements (reverse).
 
 ``next_commands`` turns a completed task into workflow commands in Mistral's
 order (``on-error``/``on-skip``/``on-success``, then ``on-complete``; guards
-evaluated on the task's outbound context). ``dispatch`` runs them as
-Mistral's dispatcher does: ``noop`` dropped, a leading ``fail``/``succeed``
-alone, task commands before a state command kept, everything after a
-``pause`` parked in the workflow's backlog and replayed on resume.
+evaluated on the task's outbound context). ``run_commands`` runs them as
+Mistral's workflow-command dispatcher does: ``noop`` dropped, a leading
+``fail``/``succeed`` alone, task commands before a state command kept,
+everything after a ``pause`` parked in the workflow's backlog and replayed
+on resume.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sirocco import errors
-from sirocco.engine import completion, evaluation, joins, lifecycle, records, tasks
+from sirocco.engine import evaluation, joins, records, tasks, workflow_state
 from sirocco.engine.states import State
 from sirocco.engine.step import Step
 from sirocco.lang import specs
@@ -26,7 +27,7 @@ _STATE_COMMANDS = frozenset({"fail", "succeed", "pause"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Command:
+class WorkflowCommand:
     """A workflow command: run a task, or an engine command (fail/succeed/pause/noop).
 
     ``sources`` are the task executions whose completion produced it (the
@@ -52,7 +53,7 @@ class Command:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Command:
+    def from_dict(cls, data: Mapping[str, Any]) -> WorkflowCommand:
         return cls(
             name=str(data["name"]),
             event=data.get("event"),
@@ -62,16 +63,16 @@ class Command:
         )
 
 
-def next_commands(step: Step, task: records.TaskExecution) -> list[Command]:
+def next_commands(step: Step, task: records.TaskExecution) -> list[WorkflowCommand]:
     """Commands that follow the completion of ``task``."""
     if step.spec.workflow_type == "reverse":
         return _reverse_next(step, task)
     return _direct_next(step, task)
 
 
-def _direct_next(step: Step, task: records.TaskExecution) -> list[Command]:
+def _direct_next(step: Step, task: records.TaskExecution) -> list[WorkflowCommand]:
     task_spec = step.spec.tasks[task.name]
-    found: list[Command] = []
+    found: list[WorkflowCommand] = []
     data = evaluation.outbound_data(step, task)
 
     def take(clause: specs.OnClause | None, event: str) -> None:
@@ -86,7 +87,7 @@ def _direct_next(step: Step, task: records.TaskExecution) -> list[Command]:
             if name not in specs.ENGINE_COMMANDS and name not in step.spec.tasks:
                 raise errors.DefinitionError(f"Task '{name}' not found.")
             found.append(
-                Command(
+                WorkflowCommand(
                     name=name,
                     event=event,
                     sources=(task.id,),
@@ -110,11 +111,11 @@ def _direct_next(step: Step, task: records.TaskExecution) -> list[Command]:
     return found
 
 
-def _reverse_next(step: Step, task: records.TaskExecution) -> list[Command]:
+def _reverse_next(step: Step, task: records.TaskExecution) -> list[WorkflowCommand]:
     if task.state not in (State.SUCCESS, State.ERROR, State.SKIPPED):
         return []
     wanted = step.snapshot.graph.requirements_of(str(step.workflow.params.get("task_name")))
-    found: list[Command] = []
+    found: list[WorkflowCommand] = []
     for name in step.snapshot.graph.dependents().get(task.name, ()):
         if name in wanted:
             command = reverse_command_if_ready(step, name)
@@ -128,9 +129,9 @@ def _reverse_plan(step: Step) -> tuple[str, ...]:
     return step.snapshot.graph.requirements_order(target)
 
 
-def reverse_start_commands(step: Step) -> list[Command]:
+def reverse_start_commands(step: Step) -> list[WorkflowCommand]:
     """Tasks of a reverse workflow whose requirements are met and that never ran."""
-    found: list[Command] = []
+    found: list[WorkflowCommand] = []
     for name in _reverse_plan(step):
         command = reverse_command_if_ready(step, name)
         if command is not None:
@@ -138,7 +139,7 @@ def reverse_start_commands(step: Step) -> list[Command]:
     return found
 
 
-def reverse_command_if_ready(step: Step, name: str) -> Command | None:
+def reverse_command_if_ready(step: Step, name: str) -> WorkflowCommand | None:
     if step.tasks.latest_of(name) is not None:
         return None
     sources: list[str] = []
@@ -147,21 +148,21 @@ def reverse_command_if_ready(step: Step, name: str) -> Command | None:
         if done is None or done.state != State.SUCCESS:
             return None
         sources.append(done.id)
-    return Command(name=name, sources=tuple(sources))
+    return WorkflowCommand(name=name, sources=tuple(sources))
 
 
-def dispatch(step: Step, commands: Sequence[Command]) -> None:
+def run_commands(step: Step, commands: Sequence[WorkflowCommand]) -> None:
     """Run commands (the backlog first), as Mistral's dispatcher does."""
     backlog = step.workflow.runtime.get(BACKLOG_KEY)
     if backlog:
         runtime = dict(step.workflow.runtime)
         del runtime[BACKLOG_KEY]
         step.change_workflow(runtime=runtime)
-        _process(step, [Command.from_dict(item) for item in backlog])
+        _process(step, [WorkflowCommand.from_dict(item) for item in backlog])
     _process(step, commands)
 
 
-def _process(step: Step, commands: Sequence[Command]) -> None:
+def _process(step: Step, commands: Sequence[WorkflowCommand]) -> None:
     for command in _rearrange(step, commands):
         if step.is_terminal():
             break
@@ -169,16 +170,16 @@ def _process(step: Step, commands: Sequence[Command]) -> None:
             _save_to_backlog(step, command)
             continue
         if command.name == "fail":
-            completion.stop_workflow(step, State.ERROR, _text(command.message))
+            workflow_state.stop_workflow(step, State.ERROR, _text(command.message))
         elif command.name == "succeed":
-            completion.stop_workflow(step, State.SUCCESS, _text(command.message))
+            workflow_state.stop_workflow(step, State.SUCCESS, _text(command.message))
         elif command.name == "pause":
-            lifecycle.pause_workflow(step, _text(command.message))
+            workflow_state.pause_workflow(step, _text(command.message))
         else:
             run_task_command(step, command)
 
 
-def _rearrange(step: Step, commands: Iterable[Command]) -> list[Command]:
+def _rearrange(step: Step, commands: Iterable[WorkflowCommand]) -> list[WorkflowCommand]:
     kept = [command for command in commands if command.name != "noop"]
     position = next(
         (number for number, command in enumerate(kept) if command.name in _STATE_COMMANDS), -1
@@ -195,9 +196,9 @@ def _rearrange(step: Step, commands: Iterable[Command]) -> list[Command]:
     return arranged
 
 
-def _tasks_first(step: Step, commands: list[Command]) -> list[Command]:
+def _tasks_first(step: Step, commands: list[WorkflowCommand]) -> list[WorkflowCommand]:
     # Mistral sorts commands for join tasks after the others (by unique key).
-    def key(command: Command) -> tuple[int, str]:
+    def key(command: WorkflowCommand) -> tuple[int, str]:
         task_spec = step.spec.tasks.get(command.name)
         if task_spec is not None and task_spec.is_join:
             return (1, command.name)
@@ -206,7 +207,7 @@ def _tasks_first(step: Step, commands: list[Command]) -> list[Command]:
     return sorted(commands, key=key)
 
 
-def _save_to_backlog(step: Step, command: Command) -> None:
+def _save_to_backlog(step: Step, command: WorkflowCommand) -> None:
     runtime = dict(step.workflow.runtime)
     backlog = list(runtime.get(BACKLOG_KEY) or [])
     backlog.append(command.to_dict())
@@ -214,7 +215,7 @@ def _save_to_backlog(step: Step, command: Command) -> None:
     step.change_workflow(runtime=runtime)
 
 
-def run_task_command(step: Step, command: Command) -> None:
+def run_task_command(step: Step, command: WorkflowCommand) -> None:
     """Create (or, for a join, find) the task execution a command asks for."""
     if command.existing is not None:
         step.enqueue("run_existing", command.existing)
