@@ -12,7 +12,7 @@ from typing import Any
 
 from sirocco import errors
 from sirocco.engine import (
-    actions,
+    action_resolution,
     events,
     policies,
     sizes,
@@ -82,8 +82,8 @@ def on_action_completed(step: Step, event: events.ActionCompleted) -> None:
 
 def _transform(step: Step, transforms: Sequence[Any], output: Any, state: State) -> Any:
     if state == State.SUCCESS:
-        return actions.transform_output(step, transforms, output)
+        return action_resolution.transform_output(step, transforms, output)
     try:
-        return actions.transform_output(step, transforms, output)
+        return action_resolution.transform_output(step, transforms, output)
     except errors.SiroccoError:
         return output  # an error result keeps its data when the transform cannot apply

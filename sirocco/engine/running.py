@@ -12,7 +12,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from sirocco import errors
-from sirocco.engine import actions, commands, dataflow, evaluation, records, task_completion
+from sirocco.engine import (
+    action_resolution,
+    commands,
+    dataflow,
+    evaluation,
+    records,
+    task_completion,
+)
 from sirocco.engine.states import State
 from sirocco.engine.step import Step
 
@@ -32,7 +39,7 @@ class ActionPlan:
 
     __slots__ = ("resolved", "safe_rerun")
 
-    def __init__(self, resolved: actions.ResolvedAction, safe_rerun: bool) -> None:
+    def __init__(self, resolved: action_resolution.ResolvedAction, safe_rerun: bool) -> None:
         self.resolved = resolved
         self.safe_rerun = safe_rerun
 
@@ -44,8 +51,8 @@ def plan_action(step: Step, task: records.TaskExecution, data: Mapping[str, Any]
     evaluated = evaluation.evaluate(step, name, data, task)
     if not evaluated:
         evaluated = "std.noop"
-    resolved = actions.resolve(step, str(evaluated))
-    transforms = actions.output_transforms(resolved)
+    resolved = action_resolution.resolve(step, str(evaluated))
+    transforms = action_resolution.output_transforms(resolved)
     if transforms or "output_transforms" in task.runtime:
         runtime = dict(step.current(task).runtime)
         runtime["output_transforms"] = transforms
@@ -96,8 +103,8 @@ def run_action(
     target = _target(step, task, given)
     branch = step.inbound(task).values
     try:
-        prepared = actions.prepare(step, plan.resolved, given, task, branch)
-    except actions.ExpansionError as error:
+        prepared = action_resolution.prepare(step, plan.resolved, given, task, branch)
+    except action_resolution.ExpansionError as error:
         if step.spec.tasks[task.name].is_with_items:
             raise
         task_completion.complete(step, task, State.ERROR, error.message)

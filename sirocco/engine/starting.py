@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from sirocco.engine import (
-    actions,
+    action_resolution,
     evaluation,
     policies,
     records,
@@ -87,7 +87,7 @@ def schedule(step: Step, task: records.TaskExecution) -> None:
         data = evaluation.task_data(step, task)
         try:
             plan = running.plan_action(step, task, data)
-        except actions.ExpansionError as error:
+        except action_resolution.ExpansionError as error:
             task_completion.complete(step, task, State.ERROR, error.message)
             return
         running.run_action(
