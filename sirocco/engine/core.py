@@ -41,9 +41,9 @@ from sirocco.engine import (
     workflow_state,
 )
 from sirocco.engine.decision import Decision
+from sirocco.engine.draft import Draft, message_of
 from sirocco.engine.snapshot import Snapshot
 from sirocco.engine.states import State
-from sirocco.engine.step import Step, message_of
 from sirocco.lang import specs
 from sirocco.limits import DEFAULT as DEFAULT_LIMITS
 
@@ -81,75 +81,75 @@ def decide(
     Returns:
         The changed records and the commands to dispatch after the commit.
     """
-    step = Step(snapshot, now=now, new_id=new_id, budget=budget)
+    draft = Draft(snapshot, now=now, new_id=new_id, budget=budget)
     for event in batch:
-        if event.workflow_execution_id != step.workflow.id:
-            step.problem(
+        if event.workflow_execution_id != draft.workflow.id:
+            draft.problem(
                 f"Event for workflow execution {event.workflow_execution_id} "
-                f"given to {step.workflow.id}."
+                f"given to {draft.workflow.id}."
             )
             continue
-        if step.is_terminal() and not isinstance(event, _AFTER_END):
+        if draft.is_terminal() and not isinstance(event, _AFTER_END):
             continue
         try:
-            apply_event(step, event)
-            start_queued(step)
-            workflow_state.check_completion(step)
+            apply_event(draft, event)
+            start_queued(draft)
+            workflow_state.check_completion(draft)
         except Exception as error:  # a bug: report it, keep the other events
-            step.bug(error)
-            step.queue.clear()
-    return step.decision()
+            draft.bug(error)
+            draft.queue.clear()
+    return draft.decision()
 
 
-def apply_event(step: Step, event: events.Event) -> None:
+def apply_event(draft: Draft, event: events.Event) -> None:
     """Stage 1: the event changes the records (and completed tasks run their transitions)."""
     if isinstance(event, events.ActionCompleted):
-        results.on_action_completed(step, event)
+        results.on_action_completed(draft, event)
     elif isinstance(event, events.SubworkflowCompleted):
-        subworkflows.on_subworkflow_completed(step, event)
+        subworkflows.on_subworkflow_completed(draft, event)
     elif isinstance(event, events.SubworkflowPaused):
-        subworkflows.on_subworkflow_paused(step, event)
+        subworkflows.on_subworkflow_paused(draft, event)
     elif isinstance(event, events.SubworkflowRerun):
-        subworkflows.on_subworkflow_rerun(step, event)
+        subworkflows.on_subworkflow_rerun(draft, event)
     elif isinstance(event, events.TimerFired):
-        timers.on_timer(step, event)
+        timers.on_timer(draft, event)
     elif isinstance(event, events.PauseWorkflow):
-        workflow_state.pause_workflow(step, event.message)
+        workflow_state.pause_workflow(draft, event.message)
     elif isinstance(event, events.ResumeWorkflow):
-        lifecycle.resume_workflow(step, event.env)
+        lifecycle.resume_workflow(draft, event.env)
     elif isinstance(event, events.StopWorkflow):
         try:
-            workflow_state.stop_workflow(step, event.state, event.message)
+            workflow_state.stop_workflow(draft, event.state, event.message)
         except errors.SiroccoError as error:
             # Mistral refuses the request (HTTP 400) and the execution goes on.
-            step.problem(
-                f"Can't stop the workflow execution {step.workflow.id} with state "
+            draft.problem(
+                f"Can't stop the workflow execution {draft.workflow.id} with state "
                 f"{event.state}: {message_of(error)}"
             )
     elif isinstance(event, events.RerunTask):
-        lifecycle.rerun_task(step, event)
+        lifecycle.rerun_task(draft, event)
     elif isinstance(event, events.SkipTask):
-        lifecycle.skip_task(step, event)
+        lifecycle.skip_task(draft, event)
     else:  # pragma: no cover - the union is closed
-        step.problem(f"Unknown event {event!r}.")
+        draft.problem(f"Unknown event {event!r}.")
 
 
-def start_queued(step: Step) -> None:
+def start_queued(draft: Draft) -> None:
     """Stage 2: start the queued tasks under their policies and check the queued joins,
     until none is left (a task that completes at once may queue more)."""
-    while step.queue:
-        kind, task_id = step.queue.popleft()
-        task = step.task(task_id)
+    while draft.queue:
+        kind, task_id = draft.queue.popleft()
+        task = draft.task(task_id)
         if task is None:
             continue
         if kind == "start":
-            starting.start_new(step, task)
+            starting.start_new(draft, task)
         elif kind == "join":
             # Mistral checks a join in a scheduler job, after the step that
             # triggered it: inbound tasks that finish meanwhile count too.
-            policies.schedule_join_check(step, task)
+            policies.schedule_join_check(draft, task)
         elif kind == "run_existing" and task.state == State.IDLE:
-            starting.run_existing(step, task)
+            starting.run_existing(draft, task)
 
 
 def start_workflow(
@@ -233,24 +233,24 @@ def start_workflow(
         created_at=now,
     )
     snapshot = Snapshot(workflow, (), (), lookup)
-    step = Step(snapshot, now=now, new_id=new_id, budget=budget)
-    step.put_workflow(workflow, new=True)
+    draft = Draft(snapshot, now=now, new_id=new_id, budget=budget)
+    draft.put_workflow(workflow, new=True)
     try:
-        context = _variables(step)
+        context = _variables(draft)
     except errors.SiroccoError as error:
         raise errors.InputError(message_of(error)) from error
-    step.put_workflow(_with_context(workflow, context), new=True)
+    draft.put_workflow(_with_context(workflow, context), new=True)
     try:
         if spec.workflow_type == "reverse":
-            commands = transitions.reverse_start_commands(step)
+            commands = transitions.reverse_start_commands(draft)
         else:
             commands = [transitions.WorkflowCommand(name=name) for name in spec.start_tasks]
-        transitions.run_commands(step, commands)
-        start_queued(step)
-        workflow_state.check_completion(step)
+        transitions.run_commands(draft, commands)
+        start_queued(draft)
+        workflow_state.check_completion(draft)
     except Exception as error:  # a bug: report it with what was decided so far
-        step.bug(error)
-    return step.decision()
+        draft.bug(error)
+    return draft.decision()
 
 
 def _validate_input(spec: specs.WorkflowSpec, given: Mapping[str, Any]) -> None:
@@ -288,12 +288,12 @@ def _environment(
     return dict(evaluated) if isinstance(evaluated, Mapping) else plain
 
 
-def _variables(step: Step) -> dict[str, Any]:
-    spec = step.spec
+def _variables(draft: Draft) -> dict[str, Any]:
+    spec = draft.spec
     if not spec.vars:
         return {}
-    data = evaluation.workflow_data(step, {})
-    evaluated = evaluation.evaluate(step, dict(spec.vars), data, None)
+    data = evaluation.workflow_data(draft, {})
+    evaluated = evaluation.evaluate(draft, dict(spec.vars), data, None)
     return dict(evaluated) if isinstance(evaluated, Mapping) else {}
 
 

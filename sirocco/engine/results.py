@@ -21,15 +21,15 @@ from sirocco.engine import (
     tasks,
     with_items,
 )
+from sirocco.engine.draft import Draft, message_of
 from sirocco.engine.states import State
-from sirocco.engine.step import Step, message_of
 
 
-def on_action_completed(step: Step, event: events.ActionCompleted) -> None:
+def on_action_completed(draft: Draft, event: events.ActionCompleted) -> None:
     """An action execution finished: record it, then let its task go on."""
-    action = step.action(event.action_execution_id)
+    action = draft.action(event.action_execution_id)
     if action is None:
-        step.problem(f"Unknown action execution {event.action_execution_id}.")
+        draft.problem(f"Unknown action execution {event.action_execution_id}.")
         return
     if states.is_completed(action.state):
         return  # a duplicate result
@@ -37,10 +37,10 @@ def on_action_completed(step: Step, event: events.ActionCompleted) -> None:
         output = event.result
     else:
         output = event.result if event.result is not None else event.message
-    task = step.task(action.task_execution_id) if action.task_execution_id else None
-    if task is not None and event.state != State.SUCCESS and policies.is_timed_out(step, task):
-        task_completion.time_out(step, task)
-        task = step.current(task)
+    task = draft.task(action.task_execution_id) if action.task_execution_id else None
+    if task is not None and event.state != State.SUCCESS and policies.is_timed_out(draft, task):
+        task_completion.time_out(draft, task)
+        task = draft.current(task)
     stale = (
         task is None
         or states.is_completed(task.state)
@@ -50,7 +50,7 @@ def on_action_completed(step: Step, event: events.ActionCompleted) -> None:
     failure: str | None = None
     if transforms and not stale:
         try:
-            output = _transform(step, transforms, output, event.state)
+            output = _transform(draft, transforms, output, event.state)
         except errors.SiroccoError as error:
             failure = (
                 f"Failed to complete action [error={message_of(error)}, action={action.name}, "
@@ -58,11 +58,11 @@ def on_action_completed(step: Step, event: events.ActionCompleted) -> None:
             )
     if failure is None and not stale:
         try:
-            sizes.check(step.limits, "ActionExecution", "output", output)
+            sizes.check(draft.limits, "ActionExecution", "output", output)
         except errors.SizeLimitError as error:
             failure = error.message
     state = event.state if failure is None else State.ERROR
-    action = step.change_action(
+    action = draft.change_action(
         action,
         state=state,
         output=output if failure is None else failure,
@@ -72,18 +72,18 @@ def on_action_completed(step: Step, event: events.ActionCompleted) -> None:
     if stale or task is None:
         return
     if failure is not None:
-        tasks.force_fail_task(step, task, failure)
+        tasks.force_fail_task(draft, task, failure)
         return
-    if step.spec.tasks[task.name].is_with_items:
-        with_items.on_item_completed(step, task, state)
+    if draft.spec.tasks[task.name].is_with_items:
+        with_items.on_item_completed(draft, task, state)
         return
-    task_completion.on_result(step, task, state, output, action.name)
+    task_completion.on_result(draft, task, state, output, action.name)
 
 
-def _transform(step: Step, transforms: Sequence[Any], output: Any, state: State) -> Any:
+def _transform(draft: Draft, transforms: Sequence[Any], output: Any, state: State) -> Any:
     if state == State.SUCCESS:
-        return action_resolution.transform_output(step, transforms, output)
+        return action_resolution.transform_output(draft, transforms, output)
     try:
-        return action_resolution.transform_output(step, transforms, output)
+        return action_resolution.transform_output(draft, transforms, output)
     except errors.SiroccoError:
         return output  # an error result keeps its data when the transform cannot apply

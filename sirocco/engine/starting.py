@@ -20,76 +20,76 @@ from sirocco.engine import (
     tasks,
     with_items,
 )
+from sirocco.engine.draft import Draft
 from sirocco.engine.states import State
-from sirocco.engine.step import Step
 
 
-def start_new(step: Step, task: records.TaskExecution) -> None:
+def start_new(draft: Draft, task: records.TaskExecution) -> None:
     """Start a freshly created task: RUNNING, before-start policies, schedule."""
-    task = step.current(task)
+    task = draft.current(task)
     if task.state != State.IDLE:
         return
 
     def work() -> None:
-        started = step.change_task(task, state=State.RUNNING, started_at=step.now)
-        policies.before_start(step, started)
-        if step.current(started).state == State.RUNNING:
-            schedule(step, step.current(started))
+        started = draft.change_task(task, state=State.RUNNING, started_at=draft.now)
+        policies.before_start(draft, started)
+        if draft.current(started).state == State.RUNNING:
+            schedule(draft, draft.current(started))
 
-    tasks.guarded(step, task, tasks.RUN_FAILED, work)
+    tasks.guarded(draft, task, tasks.RUN_FAILED, work)
 
 
 def run_existing(
-    step: Step, task: records.TaskExecution, *, rerun: bool = False, reset: bool = True
+    draft: Draft, task: records.TaskExecution, *, rerun: bool = False, reset: bool = True
 ) -> None:
     """Run an existing task again: after a delay, a retry, a resume or a rerun."""
-    task = step.current(task)
+    task = draft.current(task)
     if task.state == State.SUCCESS and not rerun:
         return
 
     def work() -> None:
         changes: dict[str, Any] = {"state": State.RUNNING, "state_info": None, "processed": False}
         if task.state in (State.IDLE, State.WAITING) or rerun:
-            changes["started_at"] = step.now
+            changes["started_at"] = draft.now
         if rerun:
             changes["finished_at"] = None
-        started = step.change_task(task, **changes)
+        started = draft.change_task(task, **changes)
         if rerun:
-            policies.before_start(step, started)
-            started = step.current(started)
+            policies.before_start(draft, started)
+            started = draft.current(started)
             if started.state != State.RUNNING:
                 return
-            _reset_actions(step, started, reset=reset)
-        schedule(step, step.current(started))
+            _reset_actions(draft, started, reset=reset)
+        schedule(draft, draft.current(started))
 
-    tasks.guarded(step, task, tasks.RUN_FAILED, work)
+    tasks.guarded(draft, task, tasks.RUN_FAILED, work)
 
 
-def _reset_actions(step: Step, task: records.TaskExecution, *, reset: bool) -> None:
-    for action in step.task_actions(task.id):
+def _reset_actions(draft: Draft, task: records.TaskExecution, *, reset: bool) -> None:
+    for action in draft.task_actions(task.id):
         if not action.accepted:
             continue
         if reset or action.state in (State.ERROR, State.CANCELLED):
-            step.change_action(action, accepted=False)
+            draft.change_action(action, accepted=False)
 
 
-def schedule(step: Step, task: records.TaskExecution) -> None:
+def schedule(draft: Draft, task: records.TaskExecution) -> None:
     """Schedule the task's action(s) or sub-workflow(s). Raises on structural errors."""
-    task_spec = step.spec.tasks[task.name]
+    task_spec = draft.spec.tasks[task.name]
     if task_spec.is_with_items:
-        with_items.schedule(step, task)
+        with_items.schedule(draft, task)
     elif task_spec.workflow:
-        task, attempt = tasks.next_attempt(step, task)
-        data = evaluation.task_data(step, task)
-        running.start_subworkflow(step, task, data, index=0)
+        task, attempt = tasks.next_attempt(draft, task)
+        data = evaluation.task_data(draft, task)
+        running.start_subworkflow(draft, task, data, index=0)
     else:
-        task, attempt = tasks.next_attempt(step, task)
-        data = evaluation.task_data(step, task)
+        task, attempt = tasks.next_attempt(draft, task)
+        data = evaluation.task_data(draft, task)
         try:
-            plan = running.plan_action(step, task, data)
+            plan = running.plan_action(draft, task, data)
         except action_resolution.ExpansionError as error:
-            task_completion.complete(step, task, State.ERROR, error.message)
+            task_completion.complete(draft, task, State.ERROR, error.message)
             return
         running.run_action(
-            step, task, plan, running.action_input(step, task, data), index=0, attempt=attempt
+            draft, task, plan, running.action_input(draft, task, data), index=0, attempt=attempt
         )

@@ -12,13 +12,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from sirocco.engine import policies, publishing, records, states, tasks, transitions
+from sirocco.engine.draft import Draft
 from sirocco.engine.states import State
-from sirocco.engine.step import Step
 from sirocco.lang import specs
 
 
 def on_result(
-    step: Step,
+    draft: Draft,
     task: records.TaskExecution,
     state: State,
     result: Any,
@@ -36,17 +36,17 @@ def on_result(
     if earlier:
         # A join that ran again: every accepted result counts, as a list.
         result = [*earlier, result]
-    task = step.change_task(task, result=result, has_result=True)
+    task = draft.change_task(task, result=result, has_result=True)
     tasks.guarded(
-        step,
+        draft,
         task,
         tasks.completion_failed(action_name),
-        lambda: complete(step, task, state, state_info),
+        lambda: complete(draft, task, state, state_info),
     )
 
 
 def complete(
-    step: Step,
+    draft: Draft,
     task: records.TaskExecution,
     state: State,
     state_info: str | None = None,
@@ -57,7 +57,7 @@ def complete(
 
     Raises on structural errors; callers wrap it with ``guarded``.
     """
-    task = step.current(task)
+    task = draft.current(task)
     if states.is_completed(task.state) and state != State.SKIPPED:
         return
     changes: dict[str, Any] = {"state": state, "state_info": state_info}
@@ -68,19 +68,19 @@ def complete(
         changes["runtime"] = {
             key: value for key, value in task.runtime.items() if key != "timeout_due"
         }
-    task = step.change_task(task, **changes)
-    publishing.publish(step, task)
-    task = step.current(task)
-    if not step.spec.tasks[task.name].keep_result:
-        task = _drop_result(step, task)
-    if step.is_terminal():
+    task = draft.change_task(task, **changes)
+    publishing.publish(draft, task)
+    task = draft.current(task)
+    if not draft.spec.tasks[task.name].keep_result:
+        task = _drop_result(draft, task)
+    if draft.is_terminal():
         return
     if not skip:
-        policies.after_complete(step, task)
-        task = step.current(task)
+        policies.after_complete(draft, task)
+        task = draft.current(task)
     if task.state in (State.DELAYED, State.WAITING):
         return
-    next_commands = transitions.next_commands(step, task)
+    next_commands = transitions.next_commands(draft, task)
     changes = {
         "next_tasks": tuple(
             (command.name, command.event or "")
@@ -90,43 +90,43 @@ def complete(
     }
     if task.state == State.ERROR:
         changes["error_handled"] = any(command.handles_error for command in next_commands)
-    task = step.change_task(task, **changes)
-    if step.is_paused():
+    task = draft.change_task(task, **changes)
+    if draft.is_paused():
         return
-    task = step.change_task(task, processed=True)
-    transitions.run_commands(step, next_commands)
-    transitions.refresh_joins(step, task)
+    task = draft.change_task(task, processed=True)
+    transitions.run_commands(draft, next_commands)
+    transitions.refresh_joins(draft, task)
 
 
-def _drop_result(step: Step, task: records.TaskExecution) -> records.TaskExecution:
+def _drop_result(draft: Draft, task: records.TaskExecution) -> records.TaskExecution:
     """keep-result: false — forget the result once it was published."""
-    task_spec = step.spec.tasks[task.name]
+    task_spec = draft.spec.tasks[task.name]
     if task_spec.is_with_items:
         # Each item's output is dropped; the list keeps one null per result.
         result = task.result
         dropped = [None] * len(result) if isinstance(result, list) else None
-        return step.change_task(task, result=dropped)
+        return draft.change_task(task, result=dropped)
     if task.type == "WORKFLOW":
         return task  # Mistral drops action outputs only: a sub-workflow's stays
     action_id = task.runtime.get("action_id")
-    found = step.action(str(action_id)) if action_id else None
+    found = draft.action(str(action_id)) if action_id else None
     if found is not None and found.accepted:
-        step.change_action(found, output=None)
-    return step.change_task(task, result=None)
+        draft.change_action(found, output=None)
+    return draft.change_task(task, result=None)
 
 
-def time_out(step: Step, task: records.TaskExecution) -> None:
+def time_out(draft: Draft, task: records.TaskExecution) -> None:
     """The timeout policy fired: the task fails (``on-error`` may handle it)."""
     if states.is_completed(task.state):
         return
-    if step.spec.tasks[task.name].is_with_items:
+    if draft.spec.tasks[task.name].is_with_items:
         # The items that finished count; those still running do not.
-        results = list(step.lookup.item_results(task.id))
-        task = step.change_task(task, result=results, has_result=True)
+        results = list(draft.lookup.item_results(task.id))
+        task = draft.change_task(task, result=results, has_result=True)
     timeout = task.runtime.get("timeout")
     tasks.guarded(
-        step,
+        draft,
         task,
         tasks.COMPLETE_FAILED,
-        lambda: complete(step, task, State.ERROR, f"Task timed out [timeout(s)={timeout}]."),
+        lambda: complete(draft, task, State.ERROR, f"Task timed out [timeout(s)={timeout}]."),
     )

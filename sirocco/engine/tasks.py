@@ -13,8 +13,8 @@ from typing import Any
 
 from sirocco import errors
 from sirocco.engine import records, workflow_state
+from sirocco.engine.draft import Draft, message_of
 from sirocco.engine.states import State
-from sirocco.engine.step import Step, message_of
 from sirocco.lang import specs
 
 #: Keys of a task's runtime that survive a rerun (they keep stale results and
@@ -23,7 +23,7 @@ _DURABLE_RUNTIME_KEYS = ("attempt", "token")
 
 
 def create_task(
-    step: Step,
+    draft: Draft,
     task_spec: specs.TaskSpec,
     *,
     triggered_by: tuple[str, ...] = (),
@@ -41,10 +41,10 @@ def create_task(
             )
         ]
     task = records.TaskExecution(
-        id=step.new_id(),
-        workflow_execution_id=step.workflow.id,
+        id=draft.new_id(),
+        workflow_execution_id=draft.workflow.id,
         name=task_spec.name,
-        seq=step.tasks.next_seq,
+        seq=draft.tasks.next_seq,
         type="WORKFLOW" if task_spec.workflow else "ACTION",
         state=state,
         state_info=state_info,
@@ -53,13 +53,13 @@ def create_task(
         result=[],
         runtime=runtime,
         tags=task_spec.tags,
-        created_at=step.now,
+        created_at=draft.now,
     )
-    return step.put_task(task)
+    return draft.put_task(task)
 
 
 def guarded(
-    step: Step,
+    draft: Draft,
     task: records.TaskExecution,
     template: str,
     work: Callable[[], None],
@@ -72,9 +72,9 @@ def guarded(
         work()
     except errors.SiroccoError as error:
         text = template.format(
-            error=message_of(error), wf=step.workflow.workflow_name, task=task.name
+            error=message_of(error), wf=draft.workflow.workflow_name, task=task.name
         )
-        force_fail_task(step, task, text)
+        force_fail_task(draft, task, text)
 
 
 RUN_FAILED = "Failed to run task [error={error}, wf={wf}, task={task}]"
@@ -89,27 +89,27 @@ def completion_failed(action_name: str) -> str:
     )
 
 
-def force_fail_task(step: Step, task: records.TaskExecution, message: str) -> None:
+def force_fail_task(draft: Draft, task: records.TaskExecution, message: str) -> None:
     """Fail the task and the whole workflow, bypassing ``on-error`` (Mistral's force fail)."""
-    task = step.current(task)
+    task = draft.current(task)
     changes: dict[str, Any] = {"state": State.ERROR, "state_info": message}
     if not task.has_result and task.result is None:
         changes["result"] = []
-    step.change_task(task, **changes)
-    workflow_state.stop_workflow(step, State.ERROR, message)
+    draft.change_task(task, **changes)
+    workflow_state.stop_workflow(draft, State.ERROR, message)
 
 
-def clear_runtime(step: Step, task: records.TaskExecution) -> records.TaskExecution:
+def clear_runtime(draft: Draft, task: records.TaskExecution) -> records.TaskExecution:
     """Forget policy and with-items bookkeeping (a rerun), keeping durable counters."""
     kept = {key: task.runtime[key] for key in _DURABLE_RUNTIME_KEYS if key in task.runtime}
     if "triggered_by" in task.runtime:
         kept["triggered_by"] = task.runtime["triggered_by"]
-    return step.change_task(task, runtime=kept)
+    return draft.change_task(task, runtime=kept)
 
 
-def next_attempt(step: Step, task: records.TaskExecution) -> tuple[records.TaskExecution, int]:
+def next_attempt(draft: Draft, task: records.TaskExecution) -> tuple[records.TaskExecution, int]:
     """Count one more attempt; results of older attempts are then ignored."""
     attempt = int(task.runtime.get("attempt", 0)) + 1
     runtime = dict(task.runtime)
     runtime["attempt"] = attempt
-    return step.change_task(task, runtime=runtime, result=[], has_result=False), attempt
+    return draft.change_task(task, runtime=runtime, result=[], has_result=False), attempt

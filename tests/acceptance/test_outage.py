@@ -108,9 +108,11 @@ def test_roles_wait_out_a_database_outage(postgres: PrivatePostgres, tmp_path: P
         postgres.stop("immediate")
 
         answers = group.wait_for(
-            lambda: [status(url) for url in ready_urls]
-            if all(status(url)[0] == 503 for url in ready_urls)
-            else None,
+            lambda: (
+                [status(url) for url in ready_urls]
+                if all(status(url)[0] == 503 for url in ready_urls)
+                else None
+            ),
             30,
             "every role to say it is not ready",
         )

@@ -41,9 +41,7 @@ HEARTBEATS = {"SIROCCO_HEARTBEAT_INTERVAL": "0.3", "SIROCCO_HEARTBEAT_MAX_MISSED
 
 @pytest.mark.slow
 @pytest.mark.postgres
-def test_resume_takes_over_what_dead_roles_left_running(
-    postgres_url: str, tmp_path: Path
-) -> None:
+def test_resume_takes_over_what_dead_roles_left_running(postgres_url: str, tmp_path: Path) -> None:
     env = {**os.environ, "SIROCCO_DB": postgres_url, **HEARTBEATS}
     group = Roles(folder=tmp_path, env=env)
     port = free_port()

@@ -301,8 +301,7 @@ def _check_task(name: str, wanted: Any, executions: Sequence[ObservedTask]) -> l
 #: Cases where Sirocco still differs from Mistral 23: the runners they fail on
 #: ("driver": the pure engine driver, "cli": ``sirocco run``, "api": the REST
 #: API) and why. The tests mark them ``xfail(strict=True)``, so a fix shows.
-KNOWN_DIFFERENCES: dict[str, tuple[frozenset[str], str]] = {
-}
+KNOWN_DIFFERENCES: dict[str, tuple[frozenset[str], str]] = {}
 
 
 def known_difference(stem: str, runner: str) -> str | None:

@@ -43,9 +43,7 @@ def test_starts_past_the_limit_are_refused_with_429(tmp_path: Path) -> None:
             "faultstring": "Too many executions in flight (2, the limit is 2); try again later.",
             "debuginfo": None,
         }
-        cancelled = client.put(
-            f"/v2/executions/{first.json()['id']}", json={"state": "CANCELLED"}
-        )
+        cancelled = client.put(f"/v2/executions/{first.json()['id']}", json={"state": "CANCELLED"})
         assert cancelled.status_code == 200, cancelled.text
         deadline = time.monotonic() + 10
         while (answer := client.post("/v2/executions", json=body)).status_code == 429:

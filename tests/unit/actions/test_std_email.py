@@ -214,9 +214,7 @@ def test_defaults_and_html_alternative(smtp: SmtpServer) -> None:
     message = email.message_from_string(smtp.sessions[0]["message"])
     assert str(make_header(decode_header(message["Subject"]))) == "<No subject>"
     assert message.get_content_type() == "multipart/alternative"
-    parts = {
-        part.get_content_type(): part.get_payload(decode=True) for part in message.walk()
-    }
+    parts = {part.get_content_type(): part.get_payload(decode=True) for part in message.walk()}
     assert parts == {
         "multipart/alternative": None,
         "text/plain": b"<No body>",
@@ -262,8 +260,6 @@ def test_unreachable_server_fails() -> None:
     with socket.socket() as unused:
         unused.bind(("127.0.0.1", 0))
         port = unused.getsockname()[1]
-    outcome = run(
-        {"from_addr": "a@b.c", "to_addrs": ["d@e.f"], "smtp_server": f"127.0.0.1:{port}"}
-    )
+    outcome = run({"from_addr": "a@b.c", "to_addrs": ["d@e.f"], "smtp_server": f"127.0.0.1:{port}"})
     assert outcome is not None and outcome.error
     assert outcome.message is not None and "Failed to send an email message: " in outcome.message

@@ -245,9 +245,7 @@ def test_a_declared_oversized_response_is_refused(base: str) -> None:
     assert f"limit={std_http.MAX_RESPONSE_SIZE_BYTES} bytes" in outcome.message
 
 
-def test_mistral_http_sends_the_mistral_headers_and_completes_later(
-    base: str, server: Any
-) -> None:
+def test_mistral_http_sends_the_mistral_headers_and_completes_later(base: str, server: Any) -> None:
     outcome = run(
         "std.mistral_http",
         {"url": f"{base}/echo", "headers": {"X-Mine": "1"}},
