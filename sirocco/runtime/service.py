@@ -124,18 +124,20 @@ class Service:
         refused = self.runtime.problems.pop(execution_id, None)
         if refused is not None and self._execution_row(execution_id).state not in TERMINAL:
             raise errors.InputError(refused)
-        if target == State.CANCELLED and row.root_execution_id is None:
-            self._cancel_descendants(execution_id, message)
+        if target == State.CANCELLED:
+            self._cancel_descendants(execution_id, row.root_execution_id, message)
 
-    def _cancel_descendants(self, root_execution_id: str, message: str | None) -> None:
-        """Cancel every running execution below a cancelled root at once.
+    def _cancel_descendants(
+        self, execution_id: str, root_execution_id: str | None, message: str | None
+    ) -> None:
+        """Cancel every running execution below a cancelled one (a root or not) at once.
 
         Each parent also cancels its children, level by level; this reaches
-        the whole tree in one batch, and no child starts once the root is
-        CANCELLED (the start checks it), so a recursion stops spawning.
+        the whole branch in one batch, and no child starts once its parent or
+        its root has ended (the start checks both), so a recursion stops spawning.
         """
         with self.runtime.database.read() as connection:
-            ids = lookups.unfinished_below(connection, root_execution_id)
+            ids = lookups.unfinished_below(connection, execution_id, root_execution_id)
         for child_id in ids:
             self.runtime.submit(
                 events.StopWorkflow(
