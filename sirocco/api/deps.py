@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Mapping
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from typing import Annotated, Any, Protocol
 
@@ -39,6 +40,18 @@ class EngineService(Protocol):
         execution_id: str | None = None,
         project_id: str | None = None,
     ) -> str: ...
+
+    def request_start(
+        self,
+        *,
+        workflow: str,
+        namespace: str = "",
+        input: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+        description: str = "",
+        execution_id: str | None = None,
+        project_id: str | None = None,
+    ) -> Future[str]: ...
 
     def pause_workflow(self, execution_id: str) -> None: ...
 

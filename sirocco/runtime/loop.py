@@ -266,6 +266,26 @@ class Runtime:
             if thread is not None:
                 thread.join(timeout)
         self._poller = self._checker = self._thread = None
+        self._refuse_waiting()
+
+    def _refuse_waiting(self) -> None:
+        """Answer the callers still waiting on a start or a barrier the stopped engine
+        will never apply (their waits have no time limit). Events need no answer: what
+        carried them durably is delivered again by the next process."""
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(item, StartRequest) and item.future is not None:
+                if not item.future.done():
+                    item.future.set_exception(
+                        errors.UnavailableError("The engine stopped before the start was applied.")
+                    )
+            elif isinstance(item, Future) and not item.done():
+                item.set_exception(
+                    errors.UnavailableError("The engine stopped before the change was applied.")
+                )
 
     def recover(self, *, lost_actions: bool = True) -> None:
         """Send again what was committed but not delivered before a crash.
