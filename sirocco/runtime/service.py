@@ -57,7 +57,7 @@ class Service:
         execution_id: str | None = None,
         project_id: str | None = None,
     ) -> str:
-        """Start an execution and return its id once its row is committed (RUNNING, or already ended).
+        """Start an execution; its id once its row is committed (RUNNING, or already ended).
 
         The wait has no time limit: a start queued behind a long batch is slow, not
         failed (it would run anyway). Only a stopped engine answers with
