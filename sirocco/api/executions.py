@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from sirocco import errors
@@ -70,17 +69,18 @@ async def create_execution(
 ) -> Response:
     """Start a workflow (or return the execution that already has the given id).
 
-    A coroutine, unlike the other routes: the checks and the request run in the
-    thread pool (they read the database), but the wait for the engine to commit
-    the start is awaited on the event loop. A start waits behind whatever the
-    engine has in hand; no worker thread is held meanwhile, so slow starts never
-    starve the pool that serves every other request.
+    A coroutine, unlike the other routes: the wait for the engine to commit the
+    start is awaited on the event loop. A start waits behind whatever the engine
+    has in hand; no worker thread is held meanwhile, so slow starts never starve
+    the pool that serves every other request. The checks and the reads around
+    the wait read rows by key (``deps.off_the_loop``).
     """
-    answer = await run_in_threadpool(_request_start, wf_ex, service, caller)
+    database = service.database
+    answer = await deps.off_the_loop(database, _request_start, wf_ex, service, caller)
     if isinstance(answer, Response):
         return answer
     execution_id = await asyncio.wrap_future(answer)
-    row = await run_in_threadpool(read, service.database, execution_id, LIST_FIELDS)
+    row = await deps.off_the_loop(database, read, database, execution_id, LIST_FIELDS)
     return MistralJSONResponse(show(as_created(row)), status_code=201)
 
 
@@ -190,12 +190,17 @@ def list_executions(
 
 
 @router.get("/v2/executions/{execution_id}")
-def get_execution(
+async def get_execution(
     *, execution_id: str, fields: str | None = None, database: deps.DatabaseDep
 ) -> Response:
-    """One execution, with its output and published globals."""
+    """One execution, with its output and published globals.
+
+    A coroutine: every client polls it, and it is one read by key
+    (``deps.off_the_loop``).
+    """
     only = listing.selected_fields(fields, render.EXECUTION)
-    return MistralJSONResponse(show(read(database, execution_id, only), only=only))
+    row = await deps.off_the_loop(database, read, database, execution_id, only)
+    return MistralJSONResponse(show(row, only=only))
 
 
 @router.put("/v2/executions/{execution_id}")
