@@ -583,6 +583,23 @@ class Runtime:
         for execution_id, state in outgoing.ended:
             for listener in self._listeners:
                 listener(execution_id, state)
+        if self._delivery is not None:
+            cancelled = [id_ for id_, state in outgoing.ended if state == State.CANCELLED]
+            if cancelled:
+                self._tell_cancelled(cancelled)
+
+    def _tell_cancelled(self, execution_ids: list[str]) -> None:
+        """Tell executors in other processes to stop the actions of cancelled executions
+        (best effort: a missed message is caught by their next heartbeat)."""
+        assert self._delivery is not None
+        try:
+            self._delivery.cancel(execution_ids)
+        except Exception as exc:
+            log.warning(
+                "could not tell executors about %d cancelled executions; their next heartbeat will",
+                len(execution_ids),
+                extra={"error": str(exc)},
+            )
 
     def _mark_handed(self, handed: list[str]) -> None:
         guard = Guard("engine-dispatch", self.health)
