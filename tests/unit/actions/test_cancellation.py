@@ -6,6 +6,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import pytest
+
 from sirocco.actions import cancellation, registry, runner
 from sirocco.engine import commands
 from sirocco.engine.states import State
@@ -24,22 +26,26 @@ def _sleep(token: cancellation.Token, *, timeout: float | None = None) -> Any:
         )
 
 
-def test_a_cancelled_sleep_stops_and_reports_cancelled() -> None:
-    for timeout in (None, 900.0):  # also when the runner uses a thread for the timeout
-        token = cancellation.Token()
-        outcomes: list[Any] = []
-        thread = threading.Thread(target=lambda: outcomes.append(_sleep(token, timeout=timeout)))
-        thread.start()
-        token.cancel()
-        thread.join(BOUND)
-        assert not thread.is_alive()
-        assert outcomes == [
-            runner.ActionOutcome(
-                result=cancellation.CANCELLED_MESSAGE,
-                cancelled=True,
-                message=cancellation.CANCELLED_MESSAGE,
-            )
-        ]
+@pytest.mark.parametrize("timeout", [None, 900.0])  # 900: the runner uses a thread
+def test_a_cancelled_sleep_stops_and_reports_cancelled(timeout: float | None) -> None:
+    token = cancellation.Token()
+    outcomes: list[Any] = []
+
+    def sleep() -> None:
+        outcomes.append(_sleep(token, timeout=timeout))
+
+    thread = threading.Thread(target=sleep)
+    thread.start()
+    token.cancel()
+    thread.join(BOUND)
+    assert not thread.is_alive()
+    assert outcomes == [
+        runner.ActionOutcome(
+            result=cancellation.CANCELLED_MESSAGE,
+            cancelled=True,
+            message=cancellation.CANCELLED_MESSAGE,
+        )
+    ]
 
 
 def test_outside_an_executor_sleep_is_not_cancellable() -> None:
