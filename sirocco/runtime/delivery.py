@@ -89,7 +89,7 @@ class Parcel:
 
 Receiver = Callable[[Parcel], None]
 #: Called with the ids of workflow executions that were cancelled.
-CancelReceiver = Callable[[list[str]], None]
+CancelReceiver = Callable[[list[str]], object]
 
 
 class Delivery(Protocol):
