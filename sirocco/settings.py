@@ -123,6 +123,14 @@ class Settings:
                 for state in self.expiration_ignored_states.split(",")
                 if state.strip()
             ),
+            rules=tuple(
+                expiration.Rule(
+                    workflow=rule.workflow,
+                    state=rule.state,
+                    older_than=timedelta(minutes=rule.older_than),
+                )
+                for rule in expiration_rules(self.expiration_rules)
+            ),
         )
 
     def limits(self) -> Limits:
@@ -149,15 +157,36 @@ class Settings:
     #: answers the JSON file's content when enabled, 400 otherwise (Mistral's default).
     enable_info_endpoint: bool = False
     info_json_file_path: str = "info.json"
-    #: Seconds between integrity checks of ``server`` and ``engine`` (0: none).
-    integrity_interval: float = Field(default=60.0, ge=0)
+    #: Rules over ``expiration_older_than`` for some workflows or states (``;``-separated
+    #: rules of ``key=value,...`` with the keys of :data:`RULE_KEYS`).
+    expiration_rules: str = ""
+    #: A file to which each expired execution is appended as one JSON line before deletion.
+    expiration_export: str | None = None
+    #: Log level of every command (``--log-level`` wins); unset: WARNING for the short
+    #: commands, INFO for the long-running roles.
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] | None = None
+    #: ``text`` (one line per record) or ``json`` (one JSON object per record).
+    log_format: Literal["text", "json"] = "text"
+    #: Distinct workflow (and action) names used as metric labels; further ones are ``other``.
+    metrics_max_label_values: int = Field(default=100, ge=1)
 
     def __post_init__(self) -> None:
-        hints = _hints()
         for field in dataclasses.fields(self):
-            value = _checked(field.name, getattr(self, field.name), hints[field.name])
-            _check_bounds(field.name, value, field.metadata)
-            object.__setattr__(self, field.name, value)
+            object.__setattr__(self, field.name, self.check(field.name, getattr(self, field.name)))
+
+    @classmethod
+    def check(cls, name: str, value: object) -> object:
+        """``value`` as the setting ``name`` holds it (text converted).
+
+        Raises:
+            ConfigurationError: the wrong type, out of bounds, or (rules) malformed.
+        """
+        field = cls.__dataclass_fields__[name]
+        checked = _checked(name, value, _hints()[name])
+        _check_bounds(name, checked, field.metadata)
+        if name == "expiration_rules":
+            expiration_rules(str(checked))
+        return checked
 
     @classmethod
     def names(cls) -> list[str]:
@@ -190,6 +219,69 @@ class Settings:
 @functools.cache
 def _hints() -> dict[str, Any]:
     return typing.get_type_hints(Settings)
+
+
+def hint(name: str) -> Any:
+    """The type of the setting ``name``."""
+    return _hints()[name]
+
+
+#: The keys of one expiration rule: which executions (a workflow name, ``*`` matching
+#: any characters, and/or a finished state) and after how many minutes they expire.
+RULE_KEYS = ("workflow", "state", "older_than")
+_FINISHED = ("SUCCESS", "ERROR", "CANCELLED")
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ExpirationRule:
+    """One rule of ``expiration_rules``: None matches any workflow or any state."""
+
+    workflow: str | None
+    state: str | None
+    older_than: float
+
+
+def expiration_rules(text: str) -> tuple[ExpirationRule, ...]:
+    """The rules of ``SIROCCO_EXPIRATION_RULES``: ``;`` between rules, ``,`` between the
+    ``key=value`` of one (``state=ERROR,older_than=10080;workflow=nightly_*,older_than=60``).
+
+    Raises:
+        ConfigurationError: a rule without ``older_than``, with neither ``workflow`` nor
+            ``state``, or with an unknown key, a state that is not finished, a bad number.
+    """
+    rules = []
+    for number, part in enumerate((p for p in text.split(";") if p.strip()), start=1):
+        where = f"Invalid setting expiration_rules: rule {number} ({part.strip()})"
+        fields: dict[str, str] = {}
+        for item in part.split(","):
+            key, equals, value = item.partition("=")
+            key = key.strip()
+            if not equals or key not in RULE_KEYS or not value.strip():
+                raise errors.ConfigurationError(
+                    f"{where}: expected {'=..., '.join(RULE_KEYS)}=..., not {item.strip()!r}"
+                )
+            fields[key] = value.strip()
+        state = fields.get("state", "").upper() or None
+        if state is not None and state not in _FINISHED:
+            raise errors.ConfigurationError(
+                f"{where}: state should be one of {', '.join(_FINISHED)}"
+            )
+        if "older_than" not in fields or not (state or fields.get("workflow")):
+            raise errors.ConfigurationError(
+                f"{where}: a rule needs older_than and a workflow, a state or both"
+            )
+        try:
+            older_than = float(fields["older_than"])
+        except ValueError:
+            older_than = -1
+        if older_than < 0:
+            raise errors.ConfigurationError(
+                f"{where}: older_than should be minutes (a number, 0 or more)"
+            )
+        rules.append(
+            ExpirationRule(workflow=fields.get("workflow"), state=state, older_than=older_than)
+        )
+    return tuple(rules)
 
 
 def _checked(name: str, value: object, hint: Any) -> object:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from sirocco import errors, masking
-from sirocco.cli import inspect, tokens
+from sirocco.cli import config, inspect, tokens
 
 if TYPE_CHECKING:  # pydantic costs a third of a second: not before the live view is up
     from sirocco.settings import Settings
@@ -55,14 +55,9 @@ def _stopped_following(stopped: Any) -> NoReturn:
 def _quiet_execution_log(ctx: click.Context) -> Iterator[None]:
     """``run`` and ``resume`` print how the execution ended; unless a log level was asked
     for, the log line of the same failure would only say it twice."""
-    group = ctx.parent
     logger = logging.getLogger("sirocco.executions")
     level = logger.level
-    if group is not None and group.get_parameter_source("log_level") in (
-        click.core.ParameterSource.DEFAULT,
-        click.core.ParameterSource.DEFAULT_MAP,
-        None,
-    ):
+    if _asked_log_level(ctx) is None:
         logger.setLevel(logging.ERROR)
     try:
         yield
@@ -88,20 +83,75 @@ def _close_views() -> None:
         _views.pop().close(keep=False)
 
 
+@dataclass(frozen=True, slots=True)
+class Invocation:
+    """What the ``sirocco`` group found before its command runs: the config file (None:
+    none), the environment before the file filled it in, and the log level asked for
+    (None: the command's default)."""
+
+    config: Any
+    environ: dict[str, str]
+    log_level: str | None
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="sirocco")
 @click.option(
-    "--log-level",
-    default="WARNING",
-    show_default=True,
-    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="Settings file (TOML); default SIROCCO_CONFIG, else ./sirocco.toml if present.",
 )
-def main(log_level: str) -> None:
+@click.option(
+    "--log-level",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    help="Log level (default SIROCCO_LOG_LEVEL, else WARNING; INFO for the server roles).",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    help="Log one text line or one JSON object per record (default SIROCCO_LOG_FORMAT, text).",
+)
+@click.pass_context
+def main(
+    ctx: click.Context, config_path: str | None, log_level: str | None, log_format: str | None
+) -> None:
     """Sirocco: run Mistral v2 workflows, embedded or as a Mistral-compatible service."""
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    from sirocco import config
+    from sirocco.cli import logformat
+
+    environ = dict(os.environ)
+    try:
+        found = config.locate(config_path)
+        loaded = config.read(found) if found is not None else None
+    except errors.SiroccoError as exc:
+        fail(exc.message)
+    if loaded is not None:
+        applied = config.apply(loaded)
+        ctx.call_on_close(lambda: [os.environ.pop(name, None) for name in applied])
+    level = log_level or _checked_setting("log_level", os.environ.get("SIROCCO_LOG_LEVEL"))
+    form = log_format or _checked_setting("log_format", os.environ.get("SIROCCO_LOG_FORMAT"))
+    ctx.obj = Invocation(loaded, environ, level.upper() if level else None)
+    logformat.configure(level or "WARNING", form or "text")
     masking.install(masking.configured_parts())
+
+
+def _checked_setting(name: str, value: str | None) -> str | None:
+    """A setting's variable checked as the settings would (one line if wrong)."""
+    if not value:
+        return None
+    from sirocco.settings import Settings
+
+    try:
+        return str(Settings.check(name, value))
+    except errors.SiroccoError as exc:
+        fail(exc.message)
+
+
+def _asked_log_level(ctx: click.Context) -> str | None:
+    """The log level given to the ``sirocco`` group (flag, variable or file), if any."""
+    root = ctx.find_root()
+    return root.obj.log_level if isinstance(root.obj, Invocation) else None
 
 
 @main.command()
@@ -309,12 +359,10 @@ def _role_settings(db_url: str | None, **overrides: object) -> Settings:
 
 
 def _server_log_level(ctx: click.Context) -> str:
-    """The level of a long-running role: its own --log-level, else the group's, where the
-    group's default (WARNING) means INFO (a line per request and per state change)."""
-    own = ctx.params.get("role_log_level")
-    level = str(own or (ctx.parent.params.get("log_level", "INFO") if ctx.parent else "INFO"))
-    if own is None and level.upper() == "WARNING":
-        level = "INFO"
+    """The level of a long-running role: its own --log-level, else the group's (flag,
+    ``SIROCCO_LOG_LEVEL`` or the config file), else INFO (a line per request and per
+    state change)."""
+    level = str(ctx.params.get("role_log_level") or _asked_log_level(ctx) or "INFO")
     logging.getLogger().setLevel(level.upper())
     return level
 
@@ -606,6 +654,7 @@ def _echo_database_answer(answer: Callable[[], str], failure: str) -> None:
 
 
 main.add_command(tokens.token)
+main.add_command(config.config_group)
 main.add_command(inspect.explain_command)
 main.add_command(inspect.executions_command)
 main.add_command(inspect.show_command)

@@ -16,9 +16,10 @@ from sirocco.api import authentication, info
 from sirocco.api.app import create_app
 from sirocco.api.policy import Policy
 from sirocco.api.warmup import warm_up
+from sirocco.cli import logformat
 from sirocco.cli.embedded import open_embedded
 from sirocco.cli.process import settle_process
-from sirocco.runtime import compose, expiration, integrity
+from sirocco.runtime import compose, expiration
 from sirocco.settings import Settings
 
 log = logging.getLogger("sirocco.server")
@@ -52,16 +53,9 @@ def serve(
         settings.expiration_policy(),
         interval=settings.expiration_interval * 60,
         clock=app.parts.runtime.clock,
+        export=settings.expiration_export,
     )
     expirer.start()
-    checker = integrity.IntegrityChecker(
-        app.parts.database,
-        app.parts.runtime.clock,
-        app.parts.runtime.deliver,
-        interval=settings.integrity_interval,
-        health=app.parts.runtime.health,
-    )
-    checker.start()
     try:
         serve_parts(
             app.parts,
@@ -73,7 +67,6 @@ def serve(
             insecure_no_auth=insecure_no_auth,
         )
     finally:
-        checker.stop()
         expirer.stop()
         app.close()
         log.info("sirocco server stopped")
@@ -104,6 +97,8 @@ def serve_parts(
             enabled=settings.enable_info_endpoint, path=settings.info_json_file_path
         ),
     )
+    # Logging JSON: uvicorn's loggers write through the root's handler, not their own.
+    own_logging = {"log_config": None} if logformat.is_json() else {}
     config = uvicorn.Config(
         app,
         host=host,
@@ -112,6 +107,7 @@ def serve_parts(
         access_log=access_log,
         lifespan="off",
         timeout_graceful_shutdown=10,
+        **own_logging,  # type: ignore[arg-type]
     )
     server = _Server(config)
     # uvicorn's loggers have their own handlers (an access line shows the query string).

@@ -8,7 +8,6 @@ from typing import Any
 from mistral_lib import actions
 
 from sirocco import errors
-from sirocco.actions import cancellation
 
 
 class NoopAction(actions.Action):  # type: ignore[misc]
@@ -68,10 +67,9 @@ class SleepAction(actions.Action):  # type: ignore[misc]
         except ValueError:
             self.seconds = 0
 
-    def run(self, context: Any) -> Any:
-        # Woken early when its workflow execution is cancelled (sirocco.actions.cancellation).
-        if self.seconds and cancellation.sleep(self.seconds):
-            return actions.Result(error=cancellation.CANCELLED_MESSAGE, cancel=True)
+    def run(self, context: Any) -> None:
+        if self.seconds:
+            time.sleep(self.seconds)
         return None
 
 

@@ -1,12 +1,11 @@
-"""What runs after a task: transitions (direct), satisfied requirements (reverse).
+"""What runs after a task: transitions (direct), satisfied requirements (reverse), dispatch.
 
 ``next_commands`` turns a completed task into workflow commands in Mistral's
 order (``on-error``/``on-skip``/``on-success``, then ``on-complete``; guards
-evaluated on the task's outbound context). ``run_commands`` runs them as
-Mistral's workflow-command dispatcher does: ``noop`` dropped, a leading
-``fail``/``succeed`` alone, task commands before a state command kept,
-everything after a ``pause`` parked in the workflow's backlog and replayed
-on resume.
+evaluated on the task's outbound context). ``dispatch`` runs them as
+Mistral's dispatcher does: ``noop`` dropped, a leading ``fail``/``succeed``
+alone, task commands before a state command kept, everything after a
+``pause`` parked in the workflow's backlog and replayed on resume.
 """
 
 from __future__ import annotations
@@ -17,9 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sirocco import errors
-from sirocco.engine import evaluation, joins, records, tasks, workflow_state
-from sirocco.engine.draft import Draft
+from sirocco.engine import completion, evaluation, joins, lifecycle, records, tasks
 from sirocco.engine.states import State
+from sirocco.engine.step import Step
 from sirocco.lang import specs
 
 BACKLOG_KEY = "backlog_commands"
@@ -27,7 +26,7 @@ _STATE_COMMANDS = frozenset({"fail", "succeed", "pause"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class WorkflowCommand:
+class Command:
     """A workflow command: run a task, or an engine command (fail/succeed/pause/noop).
 
     ``sources`` are the task executions whose completion produced it (the
@@ -53,7 +52,7 @@ class WorkflowCommand:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> WorkflowCommand:
+    def from_dict(cls, data: Mapping[str, Any]) -> Command:
         return cls(
             name=str(data["name"]),
             event=data.get("event"),
@@ -63,31 +62,31 @@ class WorkflowCommand:
         )
 
 
-def next_commands(draft: Draft, task: records.TaskExecution) -> list[WorkflowCommand]:
+def next_commands(step: Step, task: records.TaskExecution) -> list[Command]:
     """Commands that follow the completion of ``task``."""
-    if draft.spec.workflow_type == "reverse":
-        return _reverse_next(draft, task)
-    return _direct_next(draft, task)
+    if step.spec.workflow_type == "reverse":
+        return _reverse_next(step, task)
+    return _direct_next(step, task)
 
 
-def _direct_next(draft: Draft, task: records.TaskExecution) -> list[WorkflowCommand]:
-    task_spec = draft.spec.tasks[task.name]
-    found: list[WorkflowCommand] = []
-    data = evaluation.outbound_data(draft, task)
+def _direct_next(step: Step, task: records.TaskExecution) -> list[Command]:
+    task_spec = step.spec.tasks[task.name]
+    found: list[Command] = []
+    data = evaluation.outbound_data(step, task)
 
     def take(clause: specs.OnClause | None, event: str) -> None:
         if clause is None:
             return
         for transition in clause.transitions:
             condition = transition.condition
-            if condition and not evaluation.evaluate(draft, condition, data, task):
+            if condition and not evaluation.evaluate(step, condition, data, task):
                 continue
-            params = evaluation.evaluate(draft, dict(transition.params), data, task)
+            params = evaluation.evaluate(step, dict(transition.params), data, task)
             name = transition.name
-            if name not in specs.ENGINE_COMMANDS and name not in draft.spec.tasks:
+            if name not in specs.ENGINE_COMMANDS and name not in step.spec.tasks:
                 raise errors.DefinitionError(f"Task '{name}' not found.")
             found.append(
-                WorkflowCommand(
+                Command(
                     name=name,
                     event=event,
                     sources=(task.id,),
@@ -111,95 +110,95 @@ def _direct_next(draft: Draft, task: records.TaskExecution) -> list[WorkflowComm
     return found
 
 
-def _reverse_next(draft: Draft, task: records.TaskExecution) -> list[WorkflowCommand]:
+def _reverse_next(step: Step, task: records.TaskExecution) -> list[Command]:
     if task.state not in (State.SUCCESS, State.ERROR, State.SKIPPED):
         return []
-    wanted = draft.snapshot.graph.requirements_of(str(draft.workflow.params.get("task_name")))
-    found: list[WorkflowCommand] = []
-    for name in draft.snapshot.graph.dependents().get(task.name, ()):
+    wanted = step.snapshot.graph.requirements_of(str(step.workflow.params.get("task_name")))
+    found: list[Command] = []
+    for name in step.snapshot.graph.dependents().get(task.name, ()):
         if name in wanted:
-            command = reverse_command_if_ready(draft, name)
+            command = reverse_command_if_ready(step, name)
             if command is not None:
                 found.append(command)
     return found
 
 
-def _reverse_plan(draft: Draft) -> tuple[str, ...]:
-    target = str(draft.workflow.params.get("task_name"))
-    return draft.snapshot.graph.requirements_order(target)
+def _reverse_plan(step: Step) -> tuple[str, ...]:
+    target = str(step.workflow.params.get("task_name"))
+    return step.snapshot.graph.requirements_order(target)
 
 
-def reverse_start_commands(draft: Draft) -> list[WorkflowCommand]:
+def reverse_start_commands(step: Step) -> list[Command]:
     """Tasks of a reverse workflow whose requirements are met and that never ran."""
-    found: list[WorkflowCommand] = []
-    for name in _reverse_plan(draft):
-        command = reverse_command_if_ready(draft, name)
+    found: list[Command] = []
+    for name in _reverse_plan(step):
+        command = reverse_command_if_ready(step, name)
         if command is not None:
             found.append(command)
     return found
 
 
-def reverse_command_if_ready(draft: Draft, name: str) -> WorkflowCommand | None:
-    if draft.tasks.latest_of(name) is not None:
+def reverse_command_if_ready(step: Step, name: str) -> Command | None:
+    if step.tasks.latest_of(name) is not None:
         return None
     sources: list[str] = []
-    for requirement in draft.spec.tasks[name].requires:
-        done = draft.tasks.latest_of(requirement)
+    for requirement in step.spec.tasks[name].requires:
+        done = step.tasks.latest_of(requirement)
         if done is None or done.state != State.SUCCESS:
             return None
         sources.append(done.id)
-    return WorkflowCommand(name=name, sources=tuple(sources))
+    return Command(name=name, sources=tuple(sources))
 
 
-def run_commands(draft: Draft, commands: Sequence[WorkflowCommand]) -> None:
+def dispatch(step: Step, commands: Sequence[Command]) -> None:
     """Run commands (the backlog first), as Mistral's dispatcher does."""
-    backlog = draft.workflow.runtime.get(BACKLOG_KEY)
+    backlog = step.workflow.runtime.get(BACKLOG_KEY)
     if backlog:
-        runtime = dict(draft.workflow.runtime)
+        runtime = dict(step.workflow.runtime)
         del runtime[BACKLOG_KEY]
-        draft.change_workflow(runtime=runtime)
-        _process(draft, [WorkflowCommand.from_dict(item) for item in backlog])
-    _process(draft, commands)
+        step.change_workflow(runtime=runtime)
+        _process(step, [Command.from_dict(item) for item in backlog])
+    _process(step, commands)
 
 
-def _process(draft: Draft, commands: Sequence[WorkflowCommand]) -> None:
-    for command in _rearrange(draft, commands):
-        if draft.is_terminal():
+def _process(step: Step, commands: Sequence[Command]) -> None:
+    for command in _rearrange(step, commands):
+        if step.is_terminal():
             break
-        if draft.is_paused():
-            _save_to_backlog(draft, command)
+        if step.is_paused():
+            _save_to_backlog(step, command)
             continue
         if command.name == "fail":
-            workflow_state.stop_workflow(draft, State.ERROR, _text(command.message))
+            completion.stop_workflow(step, State.ERROR, _text(command.message))
         elif command.name == "succeed":
-            workflow_state.stop_workflow(draft, State.SUCCESS, _text(command.message))
+            completion.stop_workflow(step, State.SUCCESS, _text(command.message))
         elif command.name == "pause":
-            workflow_state.pause_workflow(draft, _text(command.message))
+            lifecycle.pause_workflow(step, _text(command.message))
         else:
-            run_task_command(draft, command)
+            run_task_command(step, command)
 
 
-def _rearrange(draft: Draft, commands: Iterable[WorkflowCommand]) -> list[WorkflowCommand]:
+def _rearrange(step: Step, commands: Iterable[Command]) -> list[Command]:
     kept = [command for command in commands if command.name != "noop"]
     position = next(
         (number for number, command in enumerate(kept) if command.name in _STATE_COMMANDS), -1
     )
     if position < 0:
-        return _tasks_first(draft, kept)
+        return _tasks_first(step, kept)
     state_command = kept[position]
     if position == 0 and state_command.name != "pause":
         return [state_command]
-    arranged = _tasks_first(draft, kept[:position])
+    arranged = _tasks_first(step, kept[:position])
     arranged.append(state_command)
     if state_command.name == "pause":
         arranged.extend(kept[position + 1 :])
     return arranged
 
 
-def _tasks_first(draft: Draft, commands: list[WorkflowCommand]) -> list[WorkflowCommand]:
+def _tasks_first(step: Step, commands: list[Command]) -> list[Command]:
     # Mistral sorts commands for join tasks after the others (by unique key).
-    def key(command: WorkflowCommand) -> tuple[int, str]:
-        task_spec = draft.spec.tasks.get(command.name)
+    def key(command: Command) -> tuple[int, str]:
+        task_spec = step.spec.tasks.get(command.name)
         if task_spec is not None and task_spec.is_join:
             return (1, command.name)
         return (0, "")
@@ -207,38 +206,38 @@ def _tasks_first(draft: Draft, commands: list[WorkflowCommand]) -> list[Workflow
     return sorted(commands, key=key)
 
 
-def _save_to_backlog(draft: Draft, command: WorkflowCommand) -> None:
-    runtime = dict(draft.workflow.runtime)
+def _save_to_backlog(step: Step, command: Command) -> None:
+    runtime = dict(step.workflow.runtime)
     backlog = list(runtime.get(BACKLOG_KEY) or [])
     backlog.append(command.to_dict())
     runtime[BACKLOG_KEY] = backlog
-    draft.change_workflow(runtime=runtime)
+    step.change_workflow(runtime=runtime)
 
 
-def run_task_command(draft: Draft, command: WorkflowCommand) -> None:
+def run_task_command(step: Step, command: Command) -> None:
     """Create (or, for a join, find) the task execution a command asks for."""
     if command.existing is not None:
-        draft.enqueue("run_existing", command.existing)
+        step.enqueue("run_existing", command.existing)
         return
-    task_spec = draft.spec.tasks[command.name]
+    task_spec = step.spec.tasks[command.name]
     if task_spec.is_join:
-        joins.trigger(draft, task_spec, command.sources)
+        joins.trigger(step, task_spec, command.sources)
         return
     task = tasks.create_task(
-        draft,
+        step,
         task_spec,
         triggered_by=command.sources,
         events=(command.event,) * len(command.sources),
     )
-    draft.enqueue("start", task.id)
+    step.enqueue("start", task.id)
 
 
-def refresh_joins(draft: Draft, task: records.TaskExecution) -> None:
+def refresh_joins(step: Step, task: records.TaskExecution) -> None:
     """Re-check the waiting joins that the completion of ``task`` may affect."""
-    for name in draft.snapshot.graph.affected_joins(task.name):
-        waiting = draft.tasks.waiting_joins.get(name)
+    for name in step.snapshot.graph.affected_joins(task.name):
+        waiting = step.tasks.waiting_joins.get(name)
         if waiting is not None:
-            draft.enqueue("join", waiting)
+            step.enqueue("join", waiting)
 
 
 def _text(message: Any) -> str | None:
