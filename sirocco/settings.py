@@ -157,6 +157,8 @@ class Settings:
     #: answers the JSON file's content when enabled, 400 otherwise (Mistral's default).
     enable_info_endpoint: bool = False
     info_json_file_path: str = "info.json"
+    #: Seconds between integrity checks of ``server`` and ``engine`` (0: none).
+    integrity_interval: float = Field(default=60.0, ge=0)
     #: Rules over ``expiration_older_than`` for some workflows or states (``;``-separated
     #: rules of ``key=value,...`` with the keys of :data:`RULE_KEYS`).
     expiration_rules: str = ""

@@ -12,6 +12,7 @@ result arrives later through the API.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import inspect
 import logging
@@ -176,7 +177,11 @@ def _call_run(action: Any, context: Any, timeout: float | None) -> Any:
         except BaseException as error:  # handed to the waiting thread
             box["error"] = error
 
-    thread = threading.Thread(target=target, name="sirocco-action", daemon=True)
+    # The action's thread sees what the caller's context holds (its cancellation token).
+    context_copy = contextvars.copy_context()
+    thread = threading.Thread(
+        target=context_copy.run, args=(target,), name="sirocco-action", daemon=True
+    )
     thread.start()
     thread.join(timeout)
     if thread.is_alive():

@@ -5,7 +5,9 @@ Changes go through the engine service; reads come straight from the store.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -62,29 +64,36 @@ def list_fields(wanted: listing.ListRequest, include_output: bool) -> tuple[str,
 
 
 @router.post("/v2/executions", status_code=201)
-def create_execution(
+async def create_execution(
     *, wf_ex: bodies.ExecutionBody, service: deps.ServiceDep, caller: identity.CallerDep
 ) -> Response:
-    """Start a workflow (or return the execution that already has the given id)."""
+    """Start a workflow (or return the execution that already has the given id).
+
+    A coroutine, unlike the other routes: the wait for the engine to commit the
+    start is awaited on the event loop. A start waits behind whatever the engine
+    has in hand; no worker thread is held meanwhile, so slow starts never starve
+    the pool that serves every other request. The checks and the reads around
+    the wait read rows by key (``deps.off_the_loop``).
+    """
+    database = service.database
+    answer = await deps.off_the_loop(database, _request_start, wf_ex, service, caller)
+    if isinstance(answer, Response):
+        return answer
+    execution_id = await asyncio.wrap_future(answer)
+    row = await deps.off_the_loop(database, read, database, execution_id, LIST_FIELDS)
+    return MistralJSONResponse(show(as_created(row)), status_code=201)
+
+
+def _request_start(
+    wf_ex: bodies.ExecutionBody, service: deps.EngineService, caller: identity.Caller
+) -> Future[str] | Response:
+    """Check a start and ask the engine for it; the answer itself when the execution
+    with the given id exists already."""
     database = service.database
     if wf_ex.id:
-        with database.read() as connection:
-            existing = queries.get_row(
-                connection,
-                queries.EXECUTIONS,
-                where=[
-                    queries.EXECUTIONS.id_column == wf_ex.id,
-                    projects.visible(queries.EXECUTIONS, caller),
-                ],
-            )
+        existing = _existing(database, wf_ex.id, caller)
         if existing is not None:
             return MistralJSONResponse(show(existing, drop=("published_global",)), status_code=201)
-        with database.read() as connection:
-            taken = queries.get_row(
-                connection, queries.EXECUTIONS, where=[queries.EXECUTIONS.id_column == wf_ex.id]
-            )
-        if taken is not None:  # another project's: never answered with its data
-            raise errors.ConflictError(f"Duplicate entry for WorkflowExecution ['id']: {wf_ex.id}")
     workflow = wf_ex.workflow_id or wf_ex.workflow_name
     namespace = wf_ex.workflow_namespace
     given_input = bodies.json_object("input", wf_ex.input)
@@ -108,7 +117,7 @@ def create_execution(
         with database.read() as connection:
             projects.check_workflow(connection, caller, workflow, namespace or "")
     _check_env(database, (params or {}).get("env"), caller)
-    execution_id = service.start_workflow(
+    return service.request_start(
         workflow=workflow,
         namespace=namespace or "",
         input=given_input or {},
@@ -117,8 +126,29 @@ def create_execution(
         execution_id=wf_ex.id or None,
         project_id=caller.project_id if caller.authenticated else None,
     )
-    row = read(database, execution_id, LIST_FIELDS)
-    return MistralJSONResponse(show(as_created(row)), status_code=201)
+
+
+def _existing(
+    database: Database, execution_id: str, caller: identity.Caller
+) -> Mapping[str, Any] | None:
+    """The caller's execution with this id; ConflictError if another project has it."""
+    with database.read() as connection:
+        existing = queries.get_row(
+            connection,
+            queries.EXECUTIONS,
+            where=[
+                queries.EXECUTIONS.id_column == execution_id,
+                projects.visible(queries.EXECUTIONS, caller),
+            ],
+        )
+        if existing is not None:
+            return existing
+        taken = queries.get_row(
+            connection, queries.EXECUTIONS, where=[queries.EXECUTIONS.id_column == execution_id]
+        )
+    if taken is not None:  # another project's: never answered with its data
+        raise errors.ConflictError(f"Duplicate entry for WorkflowExecution ['id']: {execution_id}")
+    return None
 
 
 def as_created(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -160,12 +190,17 @@ def list_executions(
 
 
 @router.get("/v2/executions/{execution_id}")
-def get_execution(
+async def get_execution(
     *, execution_id: str, fields: str | None = None, database: deps.DatabaseDep
 ) -> Response:
-    """One execution, with its output and published globals."""
+    """One execution, with its output and published globals.
+
+    A coroutine: every client polls it, and it is one read by key
+    (``deps.off_the_loop``).
+    """
     only = listing.selected_fields(fields, render.EXECUTION)
-    return MistralJSONResponse(show(read(database, execution_id, only), only=only))
+    row = await deps.off_the_loop(database, read, database, execution_id, only)
+    return MistralJSONResponse(show(row, only=only))
 
 
 @router.put("/v2/executions/{execution_id}")

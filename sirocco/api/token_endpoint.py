@@ -7,7 +7,9 @@ that the unchanged CLI works with ``--auth tokens``, Sirocco answers that
 exchange itself: ``mistral --os-auth-url http://HOST:8989/identity/v3
 --os-auth-token TOKEN ...``. The answer is the same token, its project and
 role, and a catalog whose ``workflowv2`` endpoint is this server's ``/v2``.
-Passwords are not accepted: 401.
+Passwords are not accepted: 401. ``/identity`` (without the version) answers
+Keystone's list of versions, so ``--os-auth-url http://HOST:8989/identity``
+works too, as an unversioned Keystone URL does.
 """
 
 from __future__ import annotations
@@ -28,22 +30,31 @@ def _base(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
+def _v3(request: Request) -> dict[str, Any]:
+    """Keystone's description of its v3 API, pointing at this server's ``/identity/v3/``."""
+    return {
+        "id": "v3.14",
+        "status": "stable",
+        "updated": "2020-04-07T00:00:00Z",
+        "links": [{"rel": "self", "href": f"{_base(request)}/identity/v3/"}],
+        "media-types": [
+            {"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}
+        ],
+    }
+
+
+@router.get("/identity")
+@router.get("/identity/")
+def versions(request: Request) -> Response:
+    """Keystone's list of versions (v3 only), for discovery from an unversioned URL."""
+    return JSONResponse({"versions": {"values": [_v3(request)]}}, status_code=300)
+
+
 @router.get("/identity/v3")
+@router.get("/identity/v3/")
 def version(request: Request) -> Response:
     """Keystone's version document, for keystoneauth's discovery."""
-    link = {"rel": "self", "href": f"{_base(request)}/identity/v3/"}
-    body = {
-        "version": {
-            "id": "v3.14",
-            "status": "stable",
-            "updated": "2020-04-07T00:00:00Z",
-            "links": [link],
-            "media-types": [
-                {"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}
-            ],
-        }
-    }
-    return JSONResponse(body)
+    return JSONResponse({"version": _v3(request)})
 
 
 @router.post("/identity/v3/auth/tokens")

@@ -162,11 +162,14 @@ def create_event_trigger(
 @router.put("/v2/event_triggers/{identifier}")
 def update_event_trigger(
     *,
+    request: Request,
     identifier: str,
     event_trigger: bodies.EventTriggerBody,
     database: deps.DatabaseDep,
+    caller: identity.CallerDep,
 ) -> Response:
-    """Change an event trigger's name, input, params or scope."""
+    """Change an event trigger's name, input, params or scope (making it public takes
+    the same rule as creating a public one: administrators only, by default)."""
     listing.check_uuid("id", identifier)
     body = event_trigger
     if body.exchange or body.topic or body.event:
@@ -182,6 +185,8 @@ def update_event_trigger(
         changes["workflow_params"] = bodies.json_object("workflow_params", body.workflow_params)
     if body.scope is not None:
         changes["scope"] = deps.scope_of(body.scope, in_body=True)
+        if changes["scope"] == "public":
+            request.app.state.policy.enforce("event_triggers:create:public", caller)
     with database.transaction() as connection:
         row = stored.update_event_trigger(connection, identifier, changes, now=deps.now())
     return MistralJSONResponse(show_event(row))

@@ -54,6 +54,12 @@ def open_embedded(
 
     pool = ExecutorPool(parts.registry, report, workers=settings.executor_workers)
     runtime.attach_executor(pool.submit, pool.run_inline)
+
+    def stop_cancelled(execution_id: str, state: str) -> None:
+        if state == State.CANCELLED:
+            pool.cancel([execution_id])  # its waiting actions stop waiting
+
+    runtime.on_state(stop_cancelled)
     service.attach_executor(pool.submit)
 
     def start_threads() -> None:

@@ -21,7 +21,7 @@ from sirocco.cli.health_port import HealthListener
 from sirocco.cli.process import settle_process
 from sirocco.executor.pool import ExecutorPool
 from sirocco.executor.worker import ExecutorWorker
-from sirocco.runtime import compose, delivery, expiration, metrics
+from sirocco.runtime import compose, delivery, expiration, integrity, metrics
 from sirocco.runtime.health import Guard, Report, is_outage
 from sirocco.runtime.heartbeats import Timing
 from sirocco.runtime.loop import utcnow
@@ -90,6 +90,14 @@ def run_engine(settings: Settings) -> None:
         poll_outbox=True,
         heartbeats=heartbeat_timing(settings),
     )
+    checker = integrity.IntegrityChecker(
+        parts.database,
+        utcnow,
+        parts.runtime.deliver,
+        interval=settings.integrity_interval,
+        health=parts.runtime.health,
+    )
+    checker.start()
     listener = _listen_for_health(settings, parts.runtime.health.report)
     settle_process()
     log.info("sirocco engine running (database %s)", settings.db or "default")
@@ -98,6 +106,7 @@ def run_engine(settings: Settings) -> None:
     finally:
         if listener is not None:
             listener.stop()
+        checker.stop()
         parts.runtime.stop()
         parcels.close()
         inline.shutdown()

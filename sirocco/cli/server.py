@@ -19,7 +19,7 @@ from sirocco.api.warmup import warm_up
 from sirocco.cli import logformat
 from sirocco.cli.embedded import open_embedded
 from sirocco.cli.process import settle_process
-from sirocco.runtime import compose, expiration
+from sirocco.runtime import compose, expiration, integrity
 from sirocco.settings import Settings
 
 log = logging.getLogger("sirocco.server")
@@ -56,6 +56,14 @@ def serve(
         export=settings.expiration_export,
     )
     expirer.start()
+    checker = integrity.IntegrityChecker(
+        app.parts.database,
+        app.parts.runtime.clock,
+        app.parts.runtime.deliver,
+        interval=settings.integrity_interval,
+        health=app.parts.runtime.health,
+    )
+    checker.start()
     try:
         serve_parts(
             app.parts,
@@ -67,6 +75,7 @@ def serve(
             insecure_no_auth=insecure_no_auth,
         )
     finally:
+        checker.stop()
         expirer.stop()
         app.close()
         log.info("sirocco server stopped")

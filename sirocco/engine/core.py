@@ -1,9 +1,20 @@
-"""The engine's two entry points: ``start_workflow`` and ``decide``.
+"""The engine's two entry points, ``start_workflow`` and ``decide``: the pipeline.
 
 ``decide`` applies a batch of events to one workflow execution, in order,
-and returns a Decision. User errors become ERROR states with a
-``state_info``; an exception here is a Sirocco bug, caught and reported in
-``Decision.problems`` so that one bad event cannot block an execution.
+and returns a Decision. Each event goes through the same stages, each a
+module that imports only the stages below it (import-linter checks it):
+
+1. apply the event to the records (``results``, ``subworkflows``,
+   ``timers``, ``lifecycle``); a task that completes publishes, runs its
+   after-completion policies and evaluates its transitions
+   (``task_completion``, ``transitions``), which create the next tasks;
+2. start the tasks the transitions queued, under their before-start
+   policies (``starting``, then ``with_items`` and ``running``);
+3. complete the workflow once no task is left unfinished (``workflow_state``).
+
+User errors become ERROR states with a ``state_info``; an exception here is
+a Sirocco bug, caught and reported in ``Decision.problems`` so that one bad
+event cannot block an execution.
 """
 
 from __future__ import annotations
@@ -14,25 +25,25 @@ from typing import Any
 
 from sirocco import errors, expressions
 from sirocco.engine import (
-    completion,
-    dispatch,
     evaluation,
     events,
     lifecycle,
     policies,
     ports,
     records,
+    results,
     running,
     sizes,
-    states,
+    starting,
     subworkflows,
-    tasks,
-    with_items,
+    timers,
+    transitions,
+    workflow_state,
 )
 from sirocco.engine.decision import Decision
+from sirocco.engine.draft import Draft, message_of
 from sirocco.engine.snapshot import Snapshot
 from sirocco.engine.states import State
-from sirocco.engine.step import Step, message_of
 from sirocco.lang import specs
 from sirocco.limits import DEFAULT as DEFAULT_LIMITS
 
@@ -70,139 +81,75 @@ def decide(
     Returns:
         The changed records and the commands to dispatch after the commit.
     """
-    step = Step(snapshot, now=now, new_id=new_id, budget=budget)
+    draft = Draft(snapshot, now=now, new_id=new_id, budget=budget)
     for event in batch:
-        if event.workflow_execution_id != step.workflow.id:
-            step.problem(
+        if event.workflow_execution_id != draft.workflow.id:
+            draft.problem(
                 f"Event for workflow execution {event.workflow_execution_id} "
-                f"given to {step.workflow.id}."
+                f"given to {draft.workflow.id}."
             )
             continue
-        if step.is_terminal() and not isinstance(event, _AFTER_END):
+        if draft.is_terminal() and not isinstance(event, _AFTER_END):
             continue
         try:
-            _handle(step, event)
-            drain(step)
-            completion.check_completion(step)
+            apply_event(draft, event)
+            start_queued(draft)
+            workflow_state.check_completion(draft)
         except Exception as error:  # a bug: report it, keep the other events
-            step.bug(error)
-            step.queue.clear()
-    return step.decision()
+            draft.bug(error)
+            draft.queue.clear()
+    return draft.decision()
 
 
-def _handle(step: Step, event: events.Event) -> None:
+def apply_event(draft: Draft, event: events.Event) -> None:
+    """Stage 1: the event changes the records (and completed tasks run their transitions)."""
     if isinstance(event, events.ActionCompleted):
-        on_action_completed(step, event)
+        results.on_action_completed(draft, event)
     elif isinstance(event, events.SubworkflowCompleted):
-        subworkflows.on_subworkflow_completed(step, event)
+        subworkflows.on_subworkflow_completed(draft, event)
     elif isinstance(event, events.SubworkflowPaused):
-        subworkflows.on_subworkflow_paused(step, event)
+        subworkflows.on_subworkflow_paused(draft, event)
     elif isinstance(event, events.SubworkflowRerun):
-        subworkflows.on_subworkflow_rerun(step, event)
+        subworkflows.on_subworkflow_rerun(draft, event)
     elif isinstance(event, events.TimerFired):
-        policies.on_timer(step, event)
+        timers.on_timer(draft, event)
     elif isinstance(event, events.PauseWorkflow):
-        lifecycle.pause_workflow(step, event.message)
+        workflow_state.pause_workflow(draft, event.message)
     elif isinstance(event, events.ResumeWorkflow):
-        lifecycle.resume_workflow(step, event.env)
+        lifecycle.resume_workflow(draft, event.env)
     elif isinstance(event, events.StopWorkflow):
         try:
-            completion.stop_workflow(step, event.state, event.message)
+            workflow_state.stop_workflow(draft, event.state, event.message)
         except errors.SiroccoError as error:
             # Mistral refuses the request (HTTP 400) and the execution goes on.
-            step.problem(
-                f"Can't stop the workflow execution {step.workflow.id} with state "
+            draft.problem(
+                f"Can't stop the workflow execution {draft.workflow.id} with state "
                 f"{event.state}: {message_of(error)}"
             )
     elif isinstance(event, events.RerunTask):
-        lifecycle.rerun_task(step, event)
+        lifecycle.rerun_task(draft, event)
     elif isinstance(event, events.SkipTask):
-        lifecycle.skip_task(step, event)
+        lifecycle.skip_task(draft, event)
     else:  # pragma: no cover - the union is closed
-        step.problem(f"Unknown event {event!r}.")
+        draft.problem(f"Unknown event {event!r}.")
 
 
-def drain(step: Step) -> None:
-    """Run queued task starts and join checks until none is left."""
-    while step.queue:
-        kind, task_id = step.queue.popleft()
-        task = step.task(task_id)
+def start_queued(draft: Draft) -> None:
+    """Stage 2: start the queued tasks under their policies and check the queued joins,
+    until none is left (a task that completes at once may queue more)."""
+    while draft.queue:
+        kind, task_id = draft.queue.popleft()
+        task = draft.task(task_id)
         if task is None:
             continue
         if kind == "start":
-            tasks.start_new(step, task)
+            starting.start_new(draft, task)
         elif kind == "join":
             # Mistral checks a join in a scheduler job, after the step that
             # triggered it: inbound tasks that finish meanwhile count too.
-            policies.schedule_join_check(step, task)
+            policies.schedule_join_check(draft, task)
         elif kind == "run_existing" and task.state == State.IDLE:
-            tasks.run_existing(step, task)
-
-
-def on_action_completed(step: Step, event: events.ActionCompleted) -> None:
-    """An action execution finished: record it, then let its task go on."""
-    action = step.action(event.action_execution_id)
-    if action is None:
-        step.problem(f"Unknown action execution {event.action_execution_id}.")
-        return
-    if states.is_completed(action.state):
-        return  # a duplicate result
-    if event.state == State.SUCCESS:
-        output = event.result
-    else:
-        output = event.result if event.result is not None else event.message
-    task = step.task(action.task_execution_id) if action.task_execution_id else None
-    if task is not None and event.state != State.SUCCESS and policies.is_timed_out(step, task):
-        policies.time_out(step, task)
-        task = step.current(task)
-    stale = (
-        task is None
-        or states.is_completed(task.state)
-        or int(task.runtime.get("attempt", 0)) != action.attempt
-    )
-    transforms = None if task is None else task.runtime.get("output_transforms")
-    failure: str | None = None
-    if transforms and not stale:
-        try:
-            output = _transform(step, transforms, output, event.state)
-        except errors.SiroccoError as error:
-            failure = (
-                f"Failed to complete action [error={message_of(error)}, action={action.name}, "
-                f"task={task.name if task else None}]"
-            )
-    if failure is None and not stale:
-        try:
-            sizes.check(step.limits, "ActionExecution", "output", output)
-        except errors.SizeLimitError as error:
-            failure = error.message
-    state = event.state if failure is None else State.ERROR
-    action = step.change_action(
-        action,
-        state=state,
-        output=output if failure is None else failure,
-        accepted=not stale,
-        state_info=event.message if state != State.SUCCESS else None,
-    )
-    if stale or task is None:
-        return
-    if failure is not None:
-        tasks.force_fail_task(step, task, failure)
-        return
-    if step.spec.tasks[task.name].is_with_items:
-        with_items.on_item_completed(step, task, state)
-        return
-    tasks.on_result(step, task, state, output, action.name)
-
-
-def _transform(step: Step, transforms: Sequence[Any], output: Any, state: State) -> Any:
-    from sirocco.engine import actions
-
-    if state == State.SUCCESS:
-        return actions.transform_output(step, transforms, output)
-    try:
-        return actions.transform_output(step, transforms, output)
-    except errors.SiroccoError:
-        return output  # an error result keeps its data when the transform cannot apply
+            starting.run_existing(draft, task)
 
 
 def start_workflow(
@@ -263,7 +210,7 @@ def start_workflow(
     parameters["env"] = _environment(parameters, evaluate=task_execution_id is None, budget=budget)
     runtime: dict[str, Any] = {"index": int(parameters.get("index") or 0)}
     if parent_execution_id:
-        runtime[completion.PARENT_KEY] = parent_execution_id
+        runtime[workflow_state.PARENT_KEY] = parent_execution_id
     if task_execution_id and isinstance(root_env, Mapping):
         runtime[records.ROOT_ENV] = dict(root_env)
     if task_execution_id and isinstance(depth, int):
@@ -286,24 +233,24 @@ def start_workflow(
         created_at=now,
     )
     snapshot = Snapshot(workflow, (), (), lookup)
-    step = Step(snapshot, now=now, new_id=new_id, budget=budget)
-    step.put_workflow(workflow, new=True)
+    draft = Draft(snapshot, now=now, new_id=new_id, budget=budget)
+    draft.put_workflow(workflow, new=True)
     try:
-        context = _variables(step)
+        context = _variables(draft)
     except errors.SiroccoError as error:
         raise errors.InputError(message_of(error)) from error
-    step.put_workflow(_with_context(workflow, context), new=True)
+    draft.put_workflow(_with_context(workflow, context), new=True)
     try:
         if spec.workflow_type == "reverse":
-            commands = dispatch.reverse_start_commands(step)
+            commands = transitions.reverse_start_commands(draft)
         else:
-            commands = [dispatch.Command(name=name) for name in spec.start_tasks]
-        dispatch.dispatch(step, commands)
-        drain(step)
-        completion.check_completion(step)
+            commands = [transitions.WorkflowCommand(name=name) for name in spec.start_tasks]
+        transitions.run_commands(draft, commands)
+        start_queued(draft)
+        workflow_state.check_completion(draft)
     except Exception as error:  # a bug: report it with what was decided so far
-        step.bug(error)
-    return step.decision()
+        draft.bug(error)
+    return draft.decision()
 
 
 def _validate_input(spec: specs.WorkflowSpec, given: Mapping[str, Any]) -> None:
@@ -341,12 +288,12 @@ def _environment(
     return dict(evaluated) if isinstance(evaluated, Mapping) else plain
 
 
-def _variables(step: Step) -> dict[str, Any]:
-    spec = step.spec
+def _variables(draft: Draft) -> dict[str, Any]:
+    spec = draft.spec
     if not spec.vars:
         return {}
-    data = evaluation.workflow_data(step, {})
-    evaluated = evaluation.evaluate(step, dict(spec.vars), data, None)
+    data = evaluation.workflow_data(draft, {})
+    evaluated = evaluation.evaluate(draft, dict(spec.vars), data, None)
     return dict(evaluated) if isinstance(evaluated, Mapping) else {}
 
 

@@ -3,7 +3,7 @@
 Every place that evaluates builds its data as a ``ChainMap`` of layers,
 first hit wins, in the order Mistral uses there; nothing is copied. The
 ``EngineFunctions`` object answers ``task()``, ``tasks()``, ``execution()``,
-``executions()`` and ``global()`` from the step's records.
+``executions()`` and ``global()`` from the draft's records.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from typing import Any
 
 from sirocco import errors, expressions
 from sirocco.engine import dataflow, records
-from sirocco.engine.step import Step
+from sirocco.engine.draft import Draft
 from sirocco.lang import specs
 
 DataLayers = ChainMap[str, Any]
 
 
-def evaluate(step: Step, value: Any, data: Any, task: records.TaskExecution | None) -> Any:
+def evaluate(draft: Draft, value: Any, data: Any, task: records.TaskExecution | None) -> Any:
     """Evaluate ``value`` (any structure) against ``data`` (``$``); plain values out.
 
     Raises:
@@ -30,13 +30,13 @@ def evaluate(step: Step, value: Any, data: Any, task: records.TaskExecution | No
     if not _may_hold_expression(value):
         return _plain(value)
     if task is None and _may_hold_jinja(value):
-        return _evaluate_outside_task(step, value, data)
-    return _evaluate_with(step, EngineFunctions(step, task), value, data)
+        return _evaluate_outside_task(draft, value, data)
+    return _evaluate_with(draft, EngineFunctions(draft, task), value, data)
 
 
-def _evaluate_with(step: Step, functions: EngineFunctions, value: Any, data: Any) -> Any:
+def _evaluate_with(draft: Draft, functions: EngineFunctions, value: Any, data: Any) -> Any:
     try:
-        result = expressions.evaluate(value, data, functions, step.budget)
+        result = expressions.evaluate(value, data, functions, draft.budget)
     except errors.SiroccoError:
         raise
     except Exception as error:  # an evaluator bug must not escape as a crash
@@ -44,24 +44,24 @@ def _evaluate_with(step: Step, functions: EngineFunctions, value: Any, data: Any
     return _plain(result)
 
 
-def _evaluate_outside_task(step: Step, value: Any, data: Any) -> Any:
+def _evaluate_outside_task(draft: Draft, value: Any, data: Any) -> Any:
     """Evaluate where there is no current task (workflow output, vars), value by value.
 
     Mistral's Jinja ``task()`` reads the current task from the context and
     fails without one, while its YAQL ``task(name)`` still finds the task.
     """
     if isinstance(value, Mapping):
-        return {key: _evaluate_outside_task(step, item, data) for key, item in value.items()}
+        return {key: _evaluate_outside_task(draft, item, data) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [_evaluate_outside_task(step, item, data) for item in value]
+        return [_evaluate_outside_task(draft, item, data) for item in value]
     if not _may_hold_expression(value):
         return _plain(value)
     strict = isinstance(value, str) and _may_hold_jinja(value)
-    return _evaluate_with(step, EngineFunctions(step, None, jinja=strict), value, data)
+    return _evaluate_with(draft, EngineFunctions(draft, None, jinja=strict), value, data)
 
 
-def env_layer(step: Step) -> dict[str, Any]:
-    return {"__env": step.env, "__execution": {"id": step.workflow.id}}
+def env_layer(draft: Draft) -> dict[str, Any]:
+    return {"__env": draft.env, "__execution": {"id": draft.workflow.id}}
 
 
 def task_layer(task: records.TaskExecution) -> dict[str, Any]:
@@ -69,7 +69,7 @@ def task_layer(task: records.TaskExecution) -> dict[str, Any]:
 
 
 def task_data(
-    step: Step,
+    draft: Draft,
     task: records.TaskExecution,
     *,
     items: Mapping[str, Any] | None = None,
@@ -79,71 +79,71 @@ def task_data(
     Item variables sit under the branch context (Mistral merges the branch
     over them), so a branch variable of the same name hides an item.
     """
-    inbound = dataflow.visible(step.inbound(task))
-    layers: list[Mapping[str, Any]] = [task_layer(task), env_layer(step), inbound]
+    inbound = dataflow.visible(draft.inbound(task))
+    layers: list[Mapping[str, Any]] = [task_layer(task), env_layer(draft), inbound]
     if items:
         layers.append(items)
-    layers.extend((step.workflow.context, step.workflow.input))
+    layers.extend((draft.workflow.context, draft.workflow.input))
     return dataflow.chain(*layers)
 
 
-def outbound_data(step: Step, task: records.TaskExecution) -> DataLayers:
+def outbound_data(draft: Draft, task: records.TaskExecution) -> DataLayers:
     """Data for transition guards, command parameters and retry conditions."""
-    outbound = dataflow.visible(step.outbound(task))
+    outbound = dataflow.visible(draft.outbound(task))
     return dataflow.chain(
         task_layer(task),
         outbound,
-        env_layer(step),
-        step.workflow.context,
-        step.workflow.input,
+        env_layer(draft),
+        draft.workflow.context,
+        draft.workflow.input,
     )
 
 
-def publish_data(step: Step, task: records.TaskExecution) -> DataLayers:
+def publish_data(draft: Draft, task: records.TaskExecution) -> DataLayers:
     """Data for ``publish``: current task, inbound context, env, globals, input."""
     return dataflow.chain(
         task_layer(task),
-        dataflow.visible(step.inbound(task)),
-        env_layer(step),
-        step.workflow.context,
-        step.workflow.input,
+        dataflow.visible(draft.inbound(task)),
+        env_layer(draft),
+        draft.workflow.context,
+        draft.workflow.input,
     )
 
 
-def workflow_data(step: Step, final: Mapping[str, Any]) -> DataLayers:
+def workflow_data(draft: Draft, final: Mapping[str, Any]) -> DataLayers:
     """Data for the workflow ``output``: final context, env, globals, input."""
     return dataflow.chain(
         final,
-        env_layer(step),
-        step.workflow.context,
-        step.workflow.input,
+        env_layer(draft),
+        draft.workflow.context,
+        draft.workflow.input,
     )
 
 
 class EngineFunctions:
-    """Mistral's engine-aware expression functions, answered from the step."""
+    """Mistral's engine-aware expression functions, answered from the draft."""
 
     def __init__(
-        self, step: Step, task: records.TaskExecution | None, *, jinja: bool = False
+        self, draft: Draft, task: records.TaskExecution | None, *, jinja: bool = False
     ) -> None:
-        self._step = step
+        self._draft = draft
         self._task = task
         self._jinja = jinja
 
     def task(self, name: str | None) -> Mapping[str, Any] | None:
-        step = self._step
+        draft = self._draft
         if self._task is None and self._jinja:
             # Mistral's Jinja task() looks the current task up in its context.
             raise KeyError("__task_execution")
         if self._task is not None and (not name or name == self._task.name):
-            found = step.current(self._task)
+            found = draft.current(self._task)
         elif name:
-            found = step.tasks.latest_of(name)  # type: ignore[assignment]
+            found = draft.tasks.latest_of(name)  # type: ignore[assignment]
         else:
             return None
         if found is None:
             return None
-        return task_dict(step, found)
+        return task_dict(draft, found)
 
     def tasks(
         self,
@@ -152,28 +152,30 @@ class EngineFunctions:
         state: str | None,
         flat: bool,
     ) -> list[Mapping[str, Any]]:
-        step = self._step
-        own = workflow_execution_id in (None, step.workflow.id)
+        draft = self._draft
+        own = workflow_execution_id in (None, draft.workflow.id)
         if own:
             found: list[Mapping[str, Any]] = [
-                task_dict(step, task)
-                for task in sorted(step.tasks.tasks.values(), key=lambda task: task.seq)
+                task_dict(draft, task)
+                for task in sorted(draft.tasks.tasks.values(), key=lambda task: task.seq)
             ]
         else:
-            found = [dict(task) for task in step.lookup.task_executions(str(workflow_execution_id))]
+            found = [
+                dict(task) for task in draft.lookup.task_executions(str(workflow_execution_id))
+            ]
         nested: list[Mapping[str, Any]] = []
         if recursive and workflow_execution_id:
             for task in found:
                 if task.get("type") != "WORKFLOW":
                     continue
-                for child_id in _children_of(step, task):
+                for child_id in _children_of(draft, task):
                     nested.extend(self.tasks(child_id, True, state, flat))
         if state:
             found = [task for task in found if task.get("state") == state]
         return found + nested
 
     def execution(self) -> Mapping[str, Any]:
-        workflow = self._step.workflow
+        workflow = self._draft.workflow
         return {
             "id": workflow.id,
             "name": workflow.workflow_name,
@@ -194,7 +196,7 @@ class EngineFunctions:
         to_time: str | None,
     ) -> list[Mapping[str, Any]]:
         return list(
-            self._step.lookup.executions(
+            self._draft.lookup.executions(
                 id=id,
                 root_execution_id=root_execution_id,
                 state=state,
@@ -204,12 +206,12 @@ class EngineFunctions:
         )
 
     def global_variable(self, name: str) -> Any:
-        return self._step.workflow.context.get(name)
+        return self._draft.workflow.context.get(name)
 
 
-def task_dict(step: Step, task: records.TaskExecution) -> dict[str, Any]:
+def task_dict(draft: Draft, task: records.TaskExecution) -> dict[str, Any]:
     """A task execution as ``task()`` shows it."""
-    task_spec = step.spec.tasks.get(task.name)
+    task_spec = draft.spec.tasks.get(task.name)
     return {
         "id": task.id,
         "name": task.name,
@@ -260,9 +262,9 @@ def time_text(moment: datetime | None) -> str | None:
     return None if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _children_of(step: Step, task: Mapping[str, Any]) -> list[str]:
+def _children_of(draft: Draft, task: Mapping[str, Any]) -> list[str]:
     task_id = str(task.get("id"))
-    record = step.task(task_id)
+    record = draft.task(task_id)
     if record is not None:
         known = record.runtime.get("subworkflows")
         if isinstance(known, Mapping):

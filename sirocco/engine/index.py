@@ -4,7 +4,7 @@ Every question the engine asks often (the latest execution of a task, how
 many tasks are unfinished, which join is waiting, which tasks ended a
 branch) is answered from these indexes in constant time. ``put_task``
 updates them from the old and the new value of one record, so applying a
-decision costs what the decision holds. A step works on an ``overlay`` of
+decision costs what the decision holds. A draft works on an ``overlay`` of
 the snapshot's indexes: its changes are visible to itself and thrown away
 if the runtime never commits them.
 """

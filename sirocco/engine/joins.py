@@ -15,14 +15,14 @@ runs its action once per inbound task; a join in a cycle accumulates).
 from __future__ import annotations
 
 from sirocco.engine import records, states, tasks
+from sirocco.engine.draft import Draft
 from sirocco.engine.states import State
-from sirocco.engine.step import Step
 from sirocco.lang import specs
 
 WAITING_INFO = "Task is waiting."
 
 
-def trigger(step: Step, task_spec: specs.TaskSpec, sources: tuple[str, ...]) -> None:
+def trigger(draft: Draft, task_spec: specs.TaskSpec, sources: tuple[str, ...]) -> None:
     """An inbound task chose the join: create its WAITING execution or check it again.
 
     Like Mistral (one execution per join and workflow, unique key
@@ -30,13 +30,13 @@ def trigger(step: Step, task_spec: specs.TaskSpec, sources: tuple[str, ...]) -> 
     back to WAITING and may run again in the same execution; its earlier
     successful results stay accepted, so its result becomes their list.
     """
-    latest = step.tasks.latest_of(task_spec.name)
+    latest = draft.tasks.latest_of(task_spec.name)
     if latest is None:
-        task = tasks.create_task(step, task_spec, state=State.WAITING, state_info=WAITING_INFO)
-        step.enqueue("join", task.id)
+        task = tasks.create_task(draft, task_spec, state=State.WAITING, state_info=WAITING_INFO)
+        draft.enqueue("join", task.id)
         return
     if latest.state == State.WAITING:
-        step.enqueue("join", latest.id)
+        draft.enqueue("join", latest.id)
         return
     if not states.is_completed(latest.state):
         return  # running now: Mistral would start its action a second time
@@ -48,7 +48,7 @@ def trigger(step: Step, task_spec: specs.TaskSpec, sources: tuple[str, ...]) -> 
         earlier.append(own)
     if earlier:
         runtime["join_results"] = earlier
-    task = step.change_task(
+    task = draft.change_task(
         latest,
         state=State.WAITING,
         state_info=WAITING_INFO,
@@ -56,47 +56,21 @@ def trigger(step: Step, task_spec: specs.TaskSpec, sources: tuple[str, ...]) -> 
         finished_at=None,
         runtime=runtime,
     )
-    step.enqueue("join", task.id)
-
-
-def evaluate(step: Step, task: records.TaskExecution) -> None:
-    """Run or fail a WAITING join whose inbound tasks decided."""
-    task = step.current(task)
-    if task.state != State.WAITING or step.is_terminal():
-        return
-    task_spec = step.spec.tasks[task.name]
-    state, state_info, sources = logical_state(step, task_spec)
-    if state == State.WAITING:
-        return
-    runtime = dict(task.runtime)
-    runtime["triggered_by"] = [{"task_id": source.id, "event": event} for source, event in sources]
-    task = step.change_task(
-        task, triggered_by=tuple(source.id for source, _ in sources), runtime=runtime
-    )
-    if state == State.RUNNING:
-        # Mistral starts a join through "run existing task": no before-start policies.
-        tasks.run_existing(step, task)
-        return
-    tasks.guarded(
-        step,
-        task,
-        tasks.COMPLETE_FAILED,
-        lambda: tasks.complete(step, task, State.ERROR, state_info),
-    )
+    draft.enqueue("join", task.id)
 
 
 def logical_state(
-    step: Step, task_spec: specs.TaskSpec
+    draft: Draft, task_spec: specs.TaskSpec
 ) -> tuple[State, str | None, list[tuple[records.TaskExecution, str | None]]]:
     """The state the join should have now, its state_info and its triggering executions."""
-    inbound_names = step.spec.inbound.get(task_spec.name, ())
+    inbound_names = draft.spec.inbound.get(task_spec.name, ())
     if not inbound_names:
         return State.RUNNING, None, []
     induced: list[tuple[str, records.TaskExecution | None, State, str | None]] = []
     for name in inbound_names:
-        inbound = step.tasks.latest_of(name)
+        inbound = draft.tasks.latest_of(name)
         if inbound is None:
-            possible = _possible_route(step, name)
+            possible = _possible_route(draft, name)
             induced.append((name, None, State.WAITING if possible else State.ERROR, None))
         elif not states.is_completed(inbound.state):
             induced.append((name, inbound, State.WAITING, None))
@@ -136,17 +110,17 @@ def logical_state(
     return State.WAITING, f"Blocked by tasks: {names_in(State.WAITING)!r}", []
 
 
-def _possible_route(step: Step, name: str) -> bool:
+def _possible_route(draft: Draft, name: str) -> bool:
     """Whether a task that has not run yet may still run (walking back its inbound tasks)."""
     pending = [name]
     visited = {name}
     while pending:
         current = pending.pop()
-        inbound_names = step.spec.inbound.get(current, ())
+        inbound_names = draft.spec.inbound.get(current, ())
         if not inbound_names:
             return True
         for inbound_name in inbound_names:
-            inbound = step.tasks.latest_of(inbound_name)
+            inbound = draft.tasks.latest_of(inbound_name)
             if inbound is None:
                 if inbound_name not in visited:
                     visited.add(inbound_name)

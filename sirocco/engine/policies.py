@@ -22,15 +22,12 @@ from sirocco.engine import (
     dataflow,
     evaluation,
     events,
-    joins,
-    lifecycle,
     records,
     states,
-    tasks,
-    with_items,
+    workflow_state,
 )
+from sirocco.engine.draft import Draft
 from sirocco.engine.states import State
-from sirocco.engine.step import Step
 from sirocco.lang import specs
 
 _INTEGER = "integer"
@@ -62,12 +59,12 @@ def _is_set(value: Any) -> bool:
         return True
 
 
-def _evaluate(step: Step, task: records.TaskExecution, policy_spec: specs.PolicySpec) -> _Values:
+def _evaluate(draft: Draft, task: records.TaskExecution, policy_spec: specs.PolicySpec) -> _Values:
     values = _Values()
-    data = evaluation.task_data(step, task)
+    data = evaluation.task_data(draft, task)
 
     def field(value: Any, policy: str, name: str, kind: str) -> Any:
-        result = evaluation.evaluate(step, value, data, task)
+        result = evaluation.evaluate(draft, value, data, task)
         _check_type(result, policy, name, kind)
         return result
 
@@ -124,14 +121,14 @@ def _indented(value: Any) -> str:
 
 
 def schedule_timer(
-    step: Step,
+    draft: Draft,
     task: records.TaskExecution,
     purpose: events.TimerPurpose,
     delay: float,
     **runtime_changes: Any,
 ) -> records.TaskExecution:
     """Ask for a durable timer for ``task`` and remember its token."""
-    task = step.current(task)
+    task = draft.current(task)
     runtime = dict(task.runtime)
     token = int(runtime.get("token", 0)) + 1
     runtime["token"] = token
@@ -139,12 +136,12 @@ def schedule_timer(
     timers[purpose] = token
     runtime["timers"] = timers
     runtime.update(runtime_changes)
-    task = step.change_task(task, runtime=runtime)
-    step.emit(
+    task = draft.change_task(task, runtime=runtime)
+    draft.emit(
         commands.ScheduleTimer(
-            due=step.now + timedelta(seconds=delay),
+            due=draft.now + timedelta(seconds=delay),
             event=events.TimerFired(
-                workflow_execution_id=step.workflow.id,
+                workflow_execution_id=draft.workflow.id,
                 task_execution_id=task.id,
                 purpose=purpose,
                 token=token,
@@ -154,31 +151,31 @@ def schedule_timer(
     return task
 
 
-def before_start(step: Step, task: records.TaskExecution) -> None:
+def before_start(draft: Draft, task: records.TaskExecution) -> None:
     """Run the before-start policies (the task is RUNNING). Raises on wrong values."""
-    policy_spec = step.spec.tasks[task.name].policies
-    values = _evaluate(step, task, policy_spec)
+    policy_spec = draft.spec.tasks[task.name].policies
+    values = _evaluate(draft, task, policy_spec)
     if values.pause_before:
-        task = step.change_task(task, state=State.IDLE, state_info="Set by 'pause-before' policy")
-        lifecycle.pause_workflow(step, None)
+        task = draft.change_task(task, state=State.IDLE, state_info="Set by 'pause-before' policy")
+        workflow_state.pause_workflow(draft, None)
     if values.wait_before:
-        task = step.current(task)
+        task = draft.current(task)
         policy = task.runtime.get("wait_before_policy") or {}
         if policy.get("skip"):
-            task = step.change_task(task, state=State.RUNNING, state_info=None)
+            task = draft.change_task(task, state=State.RUNNING, state_info=None)
         elif task.state != State.IDLE:
-            task = step.change_task(
+            task = draft.change_task(
                 task,
                 state=State.DELAYED,
                 state_info=f"Delayed by 'wait-before' policy [delay={values.wait_before}]",
             )
             schedule_timer(
-                step, task, "wait_before", values.wait_before, wait_before_policy={"skip": True}
+                draft, task, "wait_before", values.wait_before, wait_before_policy={"skip": True}
             )
     if values.timeout:
-        due = step.now + timedelta(seconds=values.timeout)
+        due = draft.now + timedelta(seconds=values.timeout)
         schedule_timer(
-            step,
+            draft,
             task,
             "timeout",
             values.timeout,
@@ -186,60 +183,60 @@ def before_start(step: Step, task: records.TaskExecution) -> None:
             timeout_due=due.isoformat(),
         )
     if values.concurrency:
-        task = step.current(task)
+        task = draft.current(task)
         runtime = dict(task.runtime)
         runtime["concurrency"] = values.concurrency
-        step.change_task(task, runtime=runtime)
+        draft.change_task(task, runtime=runtime)
 
 
-def after_complete(step: Step, task: records.TaskExecution) -> None:
+def after_complete(draft: Draft, task: records.TaskExecution) -> None:
     """Run the after-completion policies. Raises on wrong values."""
-    task_spec = step.spec.tasks[task.name]
+    task_spec = draft.spec.tasks[task.name]
     policy_spec = task_spec.policies
-    values = _evaluate(step, task, policy_spec)
+    values = _evaluate(draft, task, policy_spec)
     if values.wait_after:
         policy = task.runtime.get("wait_after_policy") or {}
         if not policy.get("skip"):
             original = {"skip": True, "state": str(task.state), "state_info": task.state_info}
-            task = step.change_task(
+            task = draft.change_task(
                 task,
                 state=State.DELAYED,
                 state_info=f"Delayed by 'wait-after' policy [delay={values.wait_after}]",
             )
             task = schedule_timer(
-                step, task, "wait_after", values.wait_after, wait_after_policy=original
+                draft, task, "wait_after", values.wait_after, wait_after_policy=original
             )
     if policy_spec.fail_on and task.state == State.SUCCESS:
         failing = evaluation.evaluate(
-            step, policy_spec.fail_on, evaluation.task_data(step, task), task
+            draft, policy_spec.fail_on, evaluation.task_data(draft, task), task
         )
         if failing:
-            task = step.change_task(
+            task = draft.change_task(
                 task, state=State.ERROR, state_info="Failed by 'fail-on' policy"
             )
     if policy_spec.retry is not None and values.retry_count:
-        _retry(step, step.current(task), task_spec, values)
+        _retry(draft, draft.current(task), task_spec, values)
 
 
 def _retry(
-    step: Step, task: records.TaskExecution, task_spec: specs.TaskSpec, values: _Values
+    draft: Draft, task: records.TaskExecution, task_spec: specs.TaskSpec, values: _Values
 ) -> None:
     retry = task_spec.policies.retry
     assert retry is not None and values.retry_count is not None
     data = dataflow.chain(
         evaluation.task_layer(task),
-        evaluation.env_layer(step),
-        dataflow.visible(step.outbound(task)),
-        step.workflow.context,
-        step.workflow.input,
+        evaluation.env_layer(draft),
+        dataflow.visible(draft.outbound(task)),
+        draft.workflow.context,
+        draft.workflow.input,
     )
     continue_on = (
-        evaluation.evaluate(step, retry.continue_on, data, task)
+        evaluation.evaluate(draft, retry.continue_on, data, task)
         if retry.continue_on is not None
         else None
     )
     break_on = (
-        evaluation.evaluate(step, retry.break_on, data, task)
+        evaluation.evaluate(draft, retry.break_on, data, task)
         if retry.break_on is not None
         else None
     )
@@ -259,101 +256,47 @@ def _retry(
         if retry_no:
             policy["retry_no"] = retry_no
         runtime["retry_task_policy"] = policy
-        step.change_task(task, runtime=runtime)
+        draft.change_task(task, runtime=runtime)
         return
-    _invalidate_results(step, task)
+    _invalidate_results(draft, task)
     policy["retry_no"] = retry_no + 1
-    runtime = dict(step.current(task).runtime)
+    runtime = dict(draft.current(task).runtime)
     runtime["retry_task_policy"] = policy
     info = f"Delayed by 'retry' policy [delay={values.retry_delay}]"
     if task_spec.is_join:
-        task = step.change_task(task, state=State.WAITING, state_info=info, runtime=runtime)
-        schedule_timer(step, task, "retry", values.retry_delay)
+        task = draft.change_task(task, state=State.WAITING, state_info=info, runtime=runtime)
+        schedule_timer(draft, task, "retry", values.retry_delay)
         return
-    task = step.change_task(task, state=State.DELAYED, state_info=info, runtime=runtime)
-    schedule_timer(step, task, "retry", values.retry_delay)
+    task = draft.change_task(task, state=State.DELAYED, state_info=info, runtime=runtime)
+    schedule_timer(draft, task, "retry", values.retry_delay)
 
 
-def _invalidate_results(step: Step, task: records.TaskExecution) -> None:
-    task_spec = step.spec.tasks[task.name]
+def _invalidate_results(draft: Draft, task: records.TaskExecution) -> None:
+    task_spec = draft.spec.tasks[task.name]
     if task_spec.is_with_items:
-        for action in step.task_actions(task.id):
+        for action in draft.task_actions(task.id):
             if action.accepted:
-                step.change_action(action, accepted=False)
+                draft.change_action(action, accepted=False)
     else:
         action_id = task.runtime.get("action_id")
-        current = step.action(str(action_id)) if action_id else None
+        current = draft.action(str(action_id)) if action_id else None
         if current is not None and current.accepted:
-            step.change_action(current, accepted=False)
-    step.change_task(task, result=[], has_result=False)
+            draft.change_action(current, accepted=False)
+    draft.change_task(task, result=[], has_result=False)
 
 
-_JOIN_CHECK = "join_check"
+JOIN_CHECK = "join_check"
 
 
-def schedule_join_check(step: Step, task: records.TaskExecution) -> None:
+def schedule_join_check(draft: Draft, task: records.TaskExecution) -> None:
     """Check a waiting join in a later step (one pending check at a time)."""
-    task = step.current(task)
-    if task.state != State.WAITING or task.runtime.get(_JOIN_CHECK):
+    task = draft.current(task)
+    if task.state != State.WAITING or task.runtime.get(JOIN_CHECK):
         return
-    schedule_timer(step, task, "join", 0, **{_JOIN_CHECK: True})
+    schedule_timer(draft, task, "join", 0, **{JOIN_CHECK: True})
 
 
-def on_timer(step: Step, event: events.TimerFired) -> None:
-    """A timer the engine asked for is due."""
-    task = step.task(event.task_execution_id)
-    if task is None:
-        return
-    timers: Mapping[str, Any] = task.runtime.get("timers") or {}
-    if timers.get(event.purpose) != event.token:
-        return  # a timer that no longer applies
-    purpose = event.purpose
-    if purpose in ("wait_before", "retry"):
-        if task.state == State.DELAYED:
-            tasks.run_existing(step, task)
-        elif task.state == State.WAITING and step.spec.tasks[task.name].is_join:
-            joins.evaluate(step, task)
-    elif purpose == "join":
-        if task.runtime.get(_JOIN_CHECK):
-            runtime = {key: value for key, value in task.runtime.items() if key != _JOIN_CHECK}
-            task = step.change_task(task, runtime=runtime)
-        if task.state == State.WAITING:
-            joins.evaluate(step, task)
-    elif purpose == "wait_after":
-        if task.state == State.DELAYED:
-            original = task.runtime.get("wait_after_policy") or {}
-            state = State(original.get("state", State.SUCCESS))
-            info = original.get("state_info")
-            tasks.guarded(
-                step,
-                task,
-                tasks.COMPLETE_FAILED,
-                lambda: tasks.complete(step, task, state, info),
-            )
-    elif purpose == "timeout":
-        time_out(step, task)
-    elif purpose == "continue":
-        with_items.finish(step, task)
-
-
-def time_out(step: Step, task: records.TaskExecution) -> None:
-    """The timeout policy fired: the task fails (``on-error`` may handle it)."""
-    if states.is_completed(task.state):
-        return
-    if step.spec.tasks[task.name].is_with_items:
-        # The items that finished count; those still running do not.
-        results = list(step.lookup.item_results(task.id))
-        task = step.change_task(task, result=results, has_result=True)
-    timeout = task.runtime.get("timeout")
-    tasks.guarded(
-        step,
-        task,
-        tasks.COMPLETE_FAILED,
-        lambda: tasks.complete(step, task, State.ERROR, f"Task timed out [timeout(s)={timeout}]."),
-    )
-
-
-def is_timed_out(step: Step, task: records.TaskExecution) -> bool:
+def is_timed_out(draft: Draft, task: records.TaskExecution) -> bool:
     """Whether the task's timeout is due (its timer may not have been delivered yet).
 
     An executor gives up on a slow action at the same moment; Mistral's
@@ -367,6 +310,6 @@ def is_timed_out(step: Step, task: records.TaskExecution) -> bool:
     if "timeout" not in timers:
         return False
     try:
-        return step.now >= datetime.fromisoformat(due)
+        return draft.now >= datetime.fromisoformat(due)
     except ValueError:
         return False

@@ -12,30 +12,30 @@ from collections.abc import Mapping
 from typing import Any
 
 from sirocco.engine import evaluation, records, sizes
+from sirocco.engine.draft import Draft
 from sirocco.engine.states import State
-from sirocco.engine.step import Step
 from sirocco.lang import specs
 
 
-def publish(step: Step, task: records.TaskExecution) -> None:
+def publish(draft: Draft, task: records.TaskExecution) -> None:
     """Evaluate the publish clauses that apply to the task's state."""
     if task.state not in (State.SUCCESS, State.ERROR, State.SKIPPED):
         return
-    task_spec = step.spec.tasks[task.name]
+    task_spec = draft.spec.tasks[task.name]
     chosen = publish_spec(task_spec, task.state)
     if chosen is None:
         return
-    data = evaluation.publish_data(step, task)
-    published = evaluation.evaluate(step, dict(chosen.branch), data, task) if chosen.branch else {}
+    data = evaluation.publish_data(draft, task)
+    published = evaluation.evaluate(draft, dict(chosen.branch), data, task) if chosen.branch else {}
     if not isinstance(published, dict):
         published = {}
     if chosen.global_:
-        values = evaluation.evaluate(step, dict(chosen.global_), data, task)
+        values = evaluation.evaluate(draft, dict(chosen.global_), data, task)
         if isinstance(values, dict) and values:
-            context = merge_dicts(dict(step.workflow.context), values)
-            step.change_workflow(context=context)
-    sizes.check(step.limits, "TaskExecution", "published", published)
-    step.change_task(task, published=published)
+            context = merge_dicts(dict(draft.workflow.context), values)
+            draft.change_workflow(context=context)
+    sizes.check(draft.limits, "TaskExecution", "published", published)
+    draft.change_task(task, published=published)
 
 
 def publish_spec(task_spec: specs.TaskSpec, state: State) -> specs.PublishSpec | None:

@@ -12,9 +12,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from sirocco import errors
-from sirocco.engine import actions, commands, dataflow, evaluation, records, tasks, with_items
+from sirocco.engine import (
+    action_resolution,
+    commands,
+    dataflow,
+    evaluation,
+    records,
+    task_completion,
+)
+from sirocco.engine.draft import Draft
 from sirocco.engine.states import State
-from sirocco.engine.step import Step
 
 #: The start parameter naming the parent workflow execution of a sub-workflow;
 #: ``start_workflow`` removes it from the params.
@@ -27,69 +34,49 @@ ROOT_ENV_PARAM = "__root_env"
 DEPTH_PARAM = "__depth"
 
 
-def schedule(step: Step, task: records.TaskExecution) -> None:
-    """Schedule the task's action(s) or sub-workflow(s). Raises on structural errors."""
-    task_spec = step.spec.tasks[task.name]
-    if task_spec.is_with_items:
-        with_items.schedule(step, task)
-    elif task_spec.workflow:
-        task, attempt = tasks.next_attempt(step, task)
-        data = evaluation.task_data(step, task)
-        start_subworkflow(step, task, data, index=0)
-    else:
-        task, attempt = tasks.next_attempt(step, task)
-        data = evaluation.task_data(step, task)
-        try:
-            plan = plan_action(step, task, data)
-        except actions.ExpansionError as error:
-            tasks.complete(step, task, State.ERROR, error.message)
-            return
-        run_action(step, task, plan, action_input(step, task, data), index=0, attempt=attempt)
-
-
 class ActionPlan:
     """The resolved action of a task, reused for every item of a with-items task."""
 
     __slots__ = ("resolved", "safe_rerun")
 
-    def __init__(self, resolved: actions.ResolvedAction, safe_rerun: bool) -> None:
+    def __init__(self, resolved: action_resolution.ResolvedAction, safe_rerun: bool) -> None:
         self.resolved = resolved
         self.safe_rerun = safe_rerun
 
 
-def plan_action(step: Step, task: records.TaskExecution, data: Mapping[str, Any]) -> ActionPlan:
+def plan_action(draft: Draft, task: records.TaskExecution, data: Mapping[str, Any]) -> ActionPlan:
     """Resolve the task's action name (it may be an expression)."""
-    task_spec = step.spec.tasks[task.name]
+    task_spec = draft.spec.tasks[task.name]
     name = task_spec.action or "std.noop"
-    evaluated = evaluation.evaluate(step, name, data, task)
+    evaluated = evaluation.evaluate(draft, name, data, task)
     if not evaluated:
         evaluated = "std.noop"
-    resolved = actions.resolve(step, str(evaluated))
-    transforms = actions.output_transforms(resolved)
+    resolved = action_resolution.resolve(draft, str(evaluated))
+    transforms = action_resolution.output_transforms(resolved)
     if transforms or "output_transforms" in task.runtime:
-        runtime = dict(step.current(task).runtime)
+        runtime = dict(draft.current(task).runtime)
         runtime["output_transforms"] = transforms
-        step.change_task(task, runtime=runtime)
+        draft.change_task(task, runtime=runtime)
     safe_rerun = task_spec.safe_rerun
     if isinstance(safe_rerun, str):
-        safe_rerun = evaluation.evaluate(step, safe_rerun, data, task)
+        safe_rerun = evaluation.evaluate(draft, safe_rerun, data, task)
     return ActionPlan(resolved, bool(safe_rerun))
 
 
 def action_input(
-    step: Step, task: records.TaskExecution, data: Mapping[str, Any]
+    draft: Draft, task: records.TaskExecution, data: Mapping[str, Any]
 ) -> dict[str, Any]:
     """The task's evaluated input with ``env.__actions`` defaults under it."""
-    task_spec = step.spec.tasks[task.name]
+    task_spec = draft.spec.tasks[task.name]
     raw = task_spec.input
-    evaluated = evaluation.evaluate(step, raw, data, task) if raw else {}
+    evaluated = evaluation.evaluate(draft, raw, data, task) if raw else {}
     if not isinstance(evaluated, dict):
         raise errors.InputError(
             f"Wrong dynamic input for task: {task.name}. Dict type is expected. "
             f"Actual type: {type(evaluated)}. Actual value: {evaluated}"
         )
     if task_spec.action:
-        defaults = step.env.get("__actions")
+        defaults = draft.env.get("__actions")
         if isinstance(defaults, Mapping):
             action_defaults = defaults.get(task_spec.action)
             if isinstance(action_defaults, Mapping):
@@ -99,7 +86,7 @@ def action_input(
 
 
 def run_action(
-    step: Step,
+    draft: Draft,
     task: records.TaskExecution,
     plan: ActionPlan,
     given: dict[str, Any],
@@ -113,38 +100,38 @@ def run_action(
     For a with-items task an ad-hoc expansion error is raised (the caller fails
     the task); for a regular task it fails the task here.
     """
-    target = _target(step, task, given)
-    branch = step.inbound(task).values
+    target = _target(draft, task, given)
+    branch = draft.inbound(task).values
     try:
-        prepared = actions.prepare(step, plan.resolved, given, task, branch)
-    except actions.ExpansionError as error:
-        if step.spec.tasks[task.name].is_with_items:
+        prepared = action_resolution.prepare(draft, plan.resolved, given, task, branch)
+    except action_resolution.ExpansionError as error:
+        if draft.spec.tasks[task.name].is_with_items:
             raise
-        tasks.complete(step, task, State.ERROR, error.message)
+        task_completion.complete(draft, task, State.ERROR, error.message)
         return
     action = records.ActionExecution(
-        id=step.new_id(),
+        id=draft.new_id(),
         name=plan.resolved.name,
         task_execution_id=task.id,
-        workflow_execution_id=step.workflow.id,
+        workflow_execution_id=draft.workflow.id,
         state=State.RUNNING,
         input=prepared.recorded_input,
         index=index,
         is_sync=prepared.is_sync,
         attempt=attempt,
-        created_at=step.now,
+        created_at=draft.now,
     )
-    step.put_action(action)
-    task = step.current(task)
-    if index == 0 and not step.spec.tasks[task.name].is_with_items:
+    draft.put_action(action)
+    task = draft.current(task)
+    if index == 0 and not draft.spec.tasks[task.name].is_with_items:
         runtime = dict(task.runtime)
         runtime["action_id"] = action.id
-        task = step.change_task(task, runtime=runtime)
+        task = draft.change_task(task, runtime=runtime)
     timeout = task.runtime.get("timeout")
-    step.emit(
+    draft.emit(
         commands.RunAction(
             action_execution_id=action.id,
-            workflow_execution_id=step.workflow.id,
+            workflow_execution_id=draft.workflow.id,
             task_execution_id=task.id,
             action_name=prepared.base_name,
             input=prepared.base_input,
@@ -152,10 +139,10 @@ def run_action(
             safe_rerun=plan.safe_rerun,
             timeout=float(timeout) if timeout else None,
             execution={
-                "workflow_execution_id": step.workflow.id,
+                "workflow_execution_id": draft.workflow.id,
                 "task_execution_id": task.id,
                 "action_execution_id": action.id,
-                "workflow_name": step.workflow.workflow_name,
+                "workflow_name": draft.workflow.workflow_name,
                 "task_name": task.name,
                 "with_items_index": index,
                 "callback_url": None,
@@ -164,36 +151,36 @@ def run_action(
     )
 
 
-def _target(step: Step, task: records.TaskExecution, given: Mapping[str, Any]) -> Any:
-    target = step.spec.tasks[task.name].target
+def _target(draft: Draft, task: records.TaskExecution, given: Mapping[str, Any]) -> Any:
+    target = draft.spec.tasks[task.name].target
     if not target:
         return None
     data = dataflow.chain(
         given,
-        dataflow.visible(step.inbound(task)),
-        evaluation.env_layer(step),
-        step.workflow.context,
-        step.workflow.input,
+        dataflow.visible(draft.inbound(task)),
+        evaluation.env_layer(draft),
+        draft.workflow.context,
+        draft.workflow.input,
     )
-    return evaluation.evaluate(step, target, data, task)
+    return evaluation.evaluate(draft, target, data, task)
 
 
 def start_subworkflow(
-    step: Step, task: records.TaskExecution, data: Mapping[str, Any], *, index: int
+    draft: Draft, task: records.TaskExecution, data: Mapping[str, Any], *, index: int
 ) -> None:
     """Ask the runtime to start the task's sub-workflow (one per item for with-items)."""
-    task_spec = step.spec.tasks[task.name]
-    name = evaluation.evaluate(step, task_spec.workflow, data, task)
-    workflow = step.workflow
+    task_spec = draft.spec.tasks[task.name]
+    name = evaluation.evaluate(draft, task_spec.workflow, data, task)
+    workflow = draft.workflow
     depth = int(workflow.runtime.get(records.DEPTH) or 0) + 1
-    maximum = step.limits.subworkflow_max_depth
+    maximum = draft.limits.subworkflow_max_depth
     if 0 <= maximum < depth:
         raise errors.InputError(
             f"Sub-workflow {name} would be nested {depth} levels below the root execution, "
             f"more than the limit of {maximum} (SIROCCO_SUBWORKFLOW_MAX_DEPTH)"
         )
-    given = action_input(step, task, data)
-    child_id = step.new_id()
+    given = action_input(draft, task, data)
+    child_id = draft.new_id()
     # Mistral looks a sub-workflow up in the execution's namespace (its params), which
     # may differ from the namespace its own workflow was found in.
     namespace = workflow.params.get("namespace")
@@ -207,7 +194,7 @@ def start_subworkflow(
         # Mistral gives a sub-workflow an empty env of its own; env() reads the
         # root execution's, which travels in ROOT_ENV_PARAM.
         "env": {},
-        ROOT_ENV_PARAM: dict(step.env),
+        ROOT_ENV_PARAM: dict(draft.env),
         # Carried to ``start_workflow``, which moves it into the child's runtime
         # (so that the child can report back even if its starter forgets it).
         PARENT_PARAM: workflow.id,
@@ -215,20 +202,20 @@ def start_subworkflow(
     }
     if "notify" in workflow.params:
         params["notify"] = workflow.params["notify"]
-    task = step.current(task)
+    task = draft.current(task)
     runtime = dict(task.runtime)
     children = dict(runtime.get("subworkflows") or {})
     children[child_id] = [index, int(task.runtime.get("attempt", 0))]
     runtime["subworkflows"] = children
-    step.change_task(task, runtime=runtime)
-    step.emit(
+    draft.change_task(task, runtime=runtime)
+    draft.emit(
         commands.StartSubworkflow(
             workflow_execution_id=workflow.id,
             task_execution_id=task.id,
             subworkflow_execution_id=child_id,
             workflow_name=str(name),
             namespace=namespace,
-            workbook=step.spec.workbook,
+            workbook=draft.spec.workbook,
             input=given,
             params=params,
             root_execution_id=workflow.root_execution_id or workflow.id,

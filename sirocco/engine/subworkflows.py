@@ -11,15 +11,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sirocco.engine import events, lifecycle, records, states, tasks, with_items
+from sirocco.engine import (
+    events,
+    lifecycle,
+    records,
+    states,
+    task_completion,
+    tasks,
+    with_items,
+    workflow_state,
+)
+from sirocco.engine.draft import Draft
 from sirocco.engine.states import State
-from sirocco.engine.step import Step
 
 
-def on_subworkflow_completed(step: Step, event: events.SubworkflowCompleted) -> None:
-    task = step.task(event.task_execution_id)
+def on_subworkflow_completed(draft: Draft, event: events.SubworkflowCompleted) -> None:
+    task = draft.task(event.task_execution_id)
     if task is None:
-        step.problem(f"Unknown task execution {event.task_execution_id}.")
+        draft.problem(f"Unknown task execution {event.task_execution_id}.")
         return
     children = task.runtime.get("subworkflows") or {}
     known = children.get(event.subworkflow_execution_id)
@@ -30,7 +39,7 @@ def on_subworkflow_completed(step: Step, event: events.SubworkflowCompleted) -> 
     if event.start_failed:
         # As in Mistral 23, a sub-workflow that cannot start (not found, bad
         # input) is an ordinary task error: ``on-error`` may handle it.
-        _start_failed(step, task, event)
+        _start_failed(draft, task, event)
         return
     output = event.output
     if event.state != State.SUCCESS:
@@ -42,35 +51,37 @@ def on_subworkflow_completed(step: Step, event: events.SubworkflowCompleted) -> 
             result = output.get("result") if isinstance(output, Mapping) else output
             failed.append([event.subworkflow_execution_id, str(result)])
             runtime["failed_subworkflows"] = failed
-            task = step.change_task(task, runtime=runtime)
-    if step.spec.tasks[task.name].is_with_items:
-        with_items.on_item_completed(step, task, event.state)
+            task = draft.change_task(task, runtime=runtime)
+    if draft.spec.tasks[task.name].is_with_items:
+        with_items.on_item_completed(draft, task, event.state)
         return
-    tasks.on_result(step, task, event.state, output, str(step.spec.tasks[task.name].workflow))
+    task_completion.on_result(
+        draft, task, event.state, output, str(draft.spec.tasks[task.name].workflow)
+    )
 
 
 def _start_failed(
-    step: Step, task: records.TaskExecution, event: events.SubworkflowCompleted
+    draft: Draft, task: records.TaskExecution, event: events.SubworkflowCompleted
 ) -> None:
     runtime = dict(task.runtime)
     children = dict(runtime.get("subworkflows") or {})
     children.pop(event.subworkflow_execution_id, None)
     runtime["subworkflows"] = children
-    task = step.change_task(task, runtime=runtime)
+    task = draft.change_task(task, runtime=runtime)
     message = event.message or "Failed to start a sub-workflow."
-    if step.spec.tasks[task.name].is_with_items:
-        with_items.fail_scheduling(step, task, message)
+    if draft.spec.tasks[task.name].is_with_items:
+        with_items.fail_scheduling(draft, task, message)
         return
     tasks.guarded(
-        step,
+        draft,
         task,
-        tasks.completion_failed(str(step.spec.tasks[task.name].workflow)),
-        lambda: tasks.complete(step, task, State.ERROR, message),
+        tasks.completion_failed(str(draft.spec.tasks[task.name].workflow)),
+        lambda: task_completion.complete(draft, task, State.ERROR, message),
     )
 
 
-def on_subworkflow_paused(step: Step, event: events.SubworkflowPaused) -> None:
-    task = step.task(event.task_execution_id)
+def on_subworkflow_paused(draft: Draft, event: events.SubworkflowPaused) -> None:
+    task = draft.task(event.task_execution_id)
     if task is None or states.is_completed(task.state):
         return
     runtime = dict(task.runtime)
@@ -80,40 +91,40 @@ def on_subworkflow_paused(step: Step, event: events.SubworkflowPaused) -> None:
     else:
         paused_children.discard(event.subworkflow_execution_id)
     runtime["paused_subworkflows"] = sorted(paused_children)
-    task = step.change_task(task, runtime=runtime)
+    task = draft.change_task(task, runtime=runtime)
     if event.paused:
         if task.state == State.RUNNING:
-            step.change_task(task, state=State.PAUSED)
-        if step.workflow.state == State.RUNNING:
-            lifecycle.pause_workflow(step, None)
+            draft.change_task(task, state=State.PAUSED)
+        if draft.workflow.state == State.RUNNING:
+            workflow_state.pause_workflow(draft, None)
         return
     if task.state == State.PAUSED and not paused_children:
-        step.change_task(task, state=State.RUNNING)
-    if step.tasks.count(State.PAUSED) == 0 and step.workflow.state == State.PAUSED:
-        lifecycle.resume_workflow(step, None)
+        draft.change_task(task, state=State.RUNNING)
+    if draft.tasks.count(State.PAUSED) == 0 and draft.workflow.state == State.PAUSED:
+        lifecycle.resume_workflow(draft, None)
 
 
-def on_subworkflow_rerun(step: Step, event: events.SubworkflowRerun) -> None:
-    task = step.task(event.task_execution_id)
+def on_subworkflow_rerun(draft: Draft, event: events.SubworkflowRerun) -> None:
+    task = draft.task(event.task_execution_id)
     if task is None:
         return
-    if step.workflow.state == State.SUCCESS:
-        step.problem(
+    if draft.workflow.state == State.SUCCESS:
+        draft.problem(
             f"Can't rerun sub-workflow {event.subworkflow_execution_id}: "
-            f"its parent workflow execution {step.workflow.id} has succeeded."
+            f"its parent workflow execution {draft.workflow.id} has succeeded."
         )
         return
-    lifecycle.run_again(step)
+    lifecycle.run_again(draft)
     if task.state in (State.ERROR, State.CANCELLED):
         runtime = dict(task.runtime)
-        if step.spec.tasks[task.name].is_with_items:
+        if draft.spec.tasks[task.name].is_with_items:
             runtime = with_items.child_rerun(task)
         failed = runtime.get("failed_subworkflows")
         if failed:
             runtime["failed_subworkflows"] = [
                 entry for entry in failed if entry[0] != event.subworkflow_execution_id
             ]
-        step.change_task(
+        draft.change_task(
             task,
             state=State.RUNNING,
             state_info=None,

@@ -17,9 +17,17 @@ from collections.abc import Iterable, Mapping, Sized
 from typing import Any
 
 from sirocco import errors
-from sirocco.engine import evaluation, policies, records, running, states, tasks
+from sirocco.engine import (
+    evaluation,
+    policies,
+    records,
+    running,
+    states,
+    task_completion,
+    tasks,
+)
+from sirocco.engine.draft import Draft, message_of
 from sirocco.engine.states import State
-from sirocco.engine.step import Step, message_of
 
 ITEMS_KEY = "with_items"
 RERUN_KEY = "with_items_rerun"
@@ -31,17 +39,17 @@ _FINAL_INFO = {
 }
 
 
-def values_of(step: Step, task: records.TaskExecution) -> dict[str, list[Any]]:
+def values_of(draft: Draft, task: records.TaskExecution) -> dict[str, list[Any]]:
     """The evaluated item lists (cached per attempt). Raises on bad lists."""
     attempt = int(task.runtime.get("attempt", 0))
-    cached = step.snapshot.item_values.get(task.id)
+    cached = draft.snapshot.item_values.get(task.id)
     if cached is not None and cached[0] == attempt:
         return cached[1]
-    task_spec = step.spec.tasks[task.name]
-    data = evaluation.task_data(step, task)
+    task_spec = draft.spec.tasks[task.name]
+    data = evaluation.task_data(draft, task)
     evaluated: dict[str, Any] = {}
     for item in task_spec.with_items:
-        evaluated[item.variable] = evaluation.evaluate(step, item.items, data, task)
+        evaluated[item.variable] = evaluation.evaluate(draft, item.items, data, task)
     found: dict[str, list[Any]] = {}
     length = -1
     for variable, items in evaluated.items():
@@ -49,9 +57,9 @@ def values_of(step: Step, task: records.TaskExecution) -> dict[str, list[Any]]:
             raise errors.InputError(
                 f"Wrong input format for: {found}. Iterable type is expected for each value."
             )
-        _check_count(step, len(items) if isinstance(items, Sized) else 0)
+        _check_count(draft, len(items) if isinstance(items, Sized) else 0)
         listed = list(items)
-        _check_count(step, len(listed))
+        _check_count(draft, len(listed))
         found[variable] = listed
         if length < 0:
             length = len(listed)
@@ -59,12 +67,12 @@ def values_of(step: Step, task: records.TaskExecution) -> dict[str, list[Any]]:
             raise errors.InputError(
                 f"Wrong input format for: {evaluated}. All arrays must have the same length."
             )
-    step.snapshot.item_values[task.id] = (attempt, found)
+    draft.snapshot.item_values[task.id] = (attempt, found)
     return found
 
 
-def _check_count(step: Step, count: int) -> None:
-    maximum = step.limits.with_items_max_items
+def _check_count(draft: Draft, count: int) -> None:
+    maximum = draft.limits.with_items_max_items
     if 0 <= maximum < count:
         raise errors.InputError(
             f"with-items has {count} items, more than the limit of {maximum} items per task "
@@ -72,15 +80,15 @@ def _check_count(step: Step, count: int) -> None:
         )
 
 
-def schedule(step: Step, task: records.TaskExecution) -> None:
+def schedule(draft: Draft, task: records.TaskExecution) -> None:
     """Start a with-items task (first run, retry or rerun). Raises on structural errors."""
     queue = task.runtime.get(RERUN_KEY)
-    task, _ = tasks.next_attempt(step, task)
+    task, _ = tasks.next_attempt(draft, task)
     if queue is not None:
         runtime = dict(task.runtime)
         del runtime[RERUN_KEY]
-        task = step.change_task(task, runtime=runtime)
-    found = values_of(step, task)
+        task = draft.change_task(task, runtime=runtime)
+    found = values_of(draft, task)
     count = len(next(iter(found.values()), []))
     counters: dict[str, Any] = {
         "count": count,
@@ -95,23 +103,23 @@ def schedule(step: Step, task: records.TaskExecution) -> None:
         counters["queue"] = pending
         counters["succeeded"] = max(count - len(pending), 0)
         counters["next"] = count
-    task = _set_counters(step, task, counters)
+    task = _set_counters(draft, task, counters)
     if not _pending(counters):
         if count == 0:
-            task = step.change_task(task, result=[], has_result=True)
-            tasks.complete(step, task, State.SUCCESS)
+            task = draft.change_task(task, result=[], has_result=True)
+            task_completion.complete(draft, task, State.SUCCESS)
         else:
-            _finish_later(step, task)
+            _finish_later(draft, task)
         return
-    _start_more(step, task)
+    _start_more(draft, task)
 
 
-def _start_more(step: Step, task: records.TaskExecution) -> None:
-    task = step.current(task)
+def _start_more(draft: Draft, task: records.TaskExecution) -> None:
+    task = draft.current(task)
     counters = dict(task.runtime[ITEMS_KEY])
     concurrency = int(task.runtime.get("concurrency") or 0)
-    found = values_of(step, task)
-    task_spec = step.spec.tasks[task.name]
+    found = values_of(draft, task)
+    task_spec = draft.spec.tasks[task.name]
     plan: running.ActionPlan | None = None
     attempt = int(task.runtime.get("attempt", 0))
     started: list[int] = []
@@ -125,10 +133,12 @@ def _start_more(step: Step, task: records.TaskExecution) -> None:
             counters["next"] = index + 1
         counters["running"] += 1
         started.append(index)
-    task = _set_counters(step, task, counters)
+    task = _set_counters(draft, task, counters)
     if task_spec.workflow:
         for index in started:
-            running.start_subworkflow(step, task, _item_data(step, task, found, index), index=index)
+            running.start_subworkflow(
+                draft, task, _item_data(draft, task, found, index), index=index
+            )
         return
     # As in Mistral, the inputs are evaluated first (an error there is
     # structural); then each action is resolved and scheduled, where an
@@ -136,7 +146,7 @@ def _start_more(step: Step, task: records.TaskExecution) -> None:
     # inputs are kept in between, so that the data of many items (a hundred
     # thousand, without a concurrency limit) never all exist at once.
     inputs = deque(
-        (index, running.action_input(step, task, _item_data(step, task, found, index)))
+        (index, running.action_input(draft, task, _item_data(draft, task, found, index)))
         for index in started
     )
     try:
@@ -144,70 +154,70 @@ def _start_more(step: Step, task: records.TaskExecution) -> None:
             # Taken off once scheduled: the action execution keeps its own copy.
             index, given = inputs.popleft()
             if plan is None:
-                plan = running.plan_action(step, task, evaluation.task_data(step, task))
-            running.run_action(step, task, plan, given, index=index, attempt=attempt)
+                plan = running.plan_action(draft, task, evaluation.task_data(draft, task))
+            running.run_action(draft, task, plan, given, index=index, attempt=attempt)
     except errors.SiroccoError as error:
         if isinstance(error, errors.ActionInputError):
             raise
-        fail_scheduling(step, task, message_of(error))
+        fail_scheduling(draft, task, message_of(error))
 
 
 def _item_data(
-    step: Step, task: records.TaskExecution, found: Mapping[str, list[Any]], index: int
+    draft: Draft, task: records.TaskExecution, found: Mapping[str, list[Any]], index: int
 ) -> evaluation.DataLayers:
     """The data of one item: the task's data with the item's variables."""
     item = {variable: values[index] for variable, values in found.items()}
-    return evaluation.task_data(step, task, items=item)
+    return evaluation.task_data(draft, task, items=item)
 
 
-def fail_scheduling(step: Step, task: records.TaskExecution, message: str) -> None:
+def fail_scheduling(draft: Draft, task: records.TaskExecution, message: str) -> None:
     """An item could not be scheduled (or its sub-workflow started): the task
     fails, and ``on-error`` may handle it."""
-    task = step.current(task)
+    task = draft.current(task)
     if task.state != State.RUNNING:
         return
     counters = dict(task.runtime.get(ITEMS_KEY) or {})
     counters["finishing"] = True
-    task = _set_counters(step, task, counters)
-    task = step.change_task(task, result=list(step.lookup.item_results(task.id)), has_result=True)
-    tasks.complete(step, task, State.ERROR, message)
+    task = _set_counters(draft, task, counters)
+    task = draft.change_task(task, result=list(draft.lookup.item_results(task.id)), has_result=True)
+    task_completion.complete(draft, task, State.ERROR, message)
 
 
-def on_item_completed(step: Step, task: records.TaskExecution, state: State) -> None:
+def on_item_completed(draft: Draft, task: records.TaskExecution, state: State) -> None:
     """One item finished: count it, start the next ones, finish when all are done."""
-    task = step.current(task)
+    task = draft.current(task)
     counters = dict(task.runtime.get(ITEMS_KEY) or {})
     if not counters:
         return
     counters["running"] = max(int(counters.get("running", 0)) - 1, 0)
     key = {State.SUCCESS: "succeeded", State.ERROR: "failed"}.get(state, "cancelled")
     counters[key] = int(counters.get(key, 0)) + 1
-    task = _set_counters(step, task, counters)
-    if step.is_terminal():
+    task = _set_counters(draft, task, counters)
+    if draft.is_terminal():
         if key == "cancelled" and not counters["running"]:
             # The workflow was cancelled and its items with it: Mistral still ends the
             # task CANCELLED ("One or more actions was cancelled.").
-            finish(step, task)
+            finish(draft, task)
         return
     if counters["cancelled"] or (not counters["running"] and not _pending(counters)):
-        _finish_later(step, task)
+        _finish_later(draft, task)
         return
     if _pending(counters):
-        name = str(step.spec.tasks[task.name].action or step.spec.tasks[task.name].workflow)
-        tasks.guarded(step, task, tasks.completion_failed(name), lambda: _start_more(step, task))
+        name = str(draft.spec.tasks[task.name].action or draft.spec.tasks[task.name].workflow)
+        tasks.guarded(draft, task, tasks.completion_failed(name), lambda: _start_more(draft, task))
 
 
-def _finish_later(step: Step, task: records.TaskExecution) -> None:
+def _finish_later(draft: Draft, task: records.TaskExecution) -> None:
     counters = task.runtime.get(ITEMS_KEY) or {}
     if counters.get("finishing"):
         return
     updated = dict(counters)
     updated["finishing"] = True
-    task = _set_counters(step, task, updated)
-    policies.schedule_timer(step, task, "continue", 0)
+    task = _set_counters(draft, task, updated)
+    policies.schedule_timer(draft, task, "continue", 0)
 
 
-def finish(step: Step, task: records.TaskExecution) -> None:
+def finish(draft: Draft, task: records.TaskExecution) -> None:
     """Complete a with-items task whose items are all done (the ``continue`` timer)."""
     if task.state != State.RUNNING:
         return
@@ -218,23 +228,23 @@ def finish(step: Step, task: records.TaskExecution) -> None:
         state = State.ERROR
     else:
         state = State.SUCCESS
-    results = list(step.lookup.item_results(task.id))
-    task = step.change_task(task, result=results, has_result=True)
-    task_spec = step.spec.tasks[task.name]
+    results = list(draft.lookup.item_results(task.id))
+    task = draft.change_task(task, result=results, has_result=True)
+    task_spec = draft.spec.tasks[task.name]
     name = str(task_spec.action or task_spec.workflow or "std.noop")
     tasks.guarded(
-        step,
+        draft,
         task,
         tasks.completion_failed(name),
-        lambda: tasks.complete(step, task, state, _FINAL_INFO[state]),
+        lambda: task_completion.complete(draft, task, state, _FINAL_INFO[state]),
     )
 
 
-def partial_rerun_queue(step: Step, task: records.TaskExecution) -> list[int]:
+def partial_rerun_queue(draft: Draft, task: records.TaskExecution) -> list[int]:
     """Rerun with ``reset: false``: the items to run again (failed, cancelled, never run)."""
     failed: set[int] = set()
     done: set[int] = set()
-    for action in step.task_actions(task.id):
+    for action in draft.task_actions(task.id):
         if not action.accepted:
             continue
         if action.state in (State.ERROR, State.CANCELLED):
@@ -265,9 +275,9 @@ def _pending(counters: Mapping[str, Any]) -> bool:
 
 
 def _set_counters(
-    step: Step, task: records.TaskExecution, counters: dict[str, Any]
+    draft: Draft, task: records.TaskExecution, counters: dict[str, Any]
 ) -> records.TaskExecution:
-    task = step.current(task)
+    task = draft.current(task)
     runtime = dict(task.runtime)
     runtime[ITEMS_KEY] = counters
-    return step.change_task(task, runtime=runtime)
+    return draft.change_task(task, runtime=runtime)

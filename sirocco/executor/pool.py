@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from sirocco import errors
-from sirocco.actions import runner
+from sirocco.actions import cancellation, runner
 from sirocco.actions.registry import ActionRegistry
 from sirocco.engine import commands, events
 from sirocco.engine.states import State
@@ -37,6 +38,9 @@ class ExecutorPool:
         self._registry = registry
         self._report = report
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sirocco-action")
+        #: Cancellation tokens of the running actions, by workflow execution id.
+        self._tokens: dict[str, set[cancellation.Token]] = {}
+        self._tokens_lock = threading.Lock()
 
     def submit(
         self, command: commands.RunAction, on_done: Callable[[], None] | None = None
@@ -92,14 +96,18 @@ class ExecutorPool:
         if descriptor is None:
             self._report(command, State.ERROR, None, f"Action not found: {command.action_name}")
             return True
+        token = self._watch(command.workflow_execution_id)
         try:
-            outcome = runner.run_action(
-                descriptor, command.input, execution=command.execution, timeout=command.timeout
-            )
+            with cancellation.watching(token):
+                outcome = runner.run_action(
+                    descriptor, command.input, execution=command.execution, timeout=command.timeout
+                )
         except Exception as exc:  # a bug in the runner must not kill the pool thread
             log.exception("action runner failed", extra={"action": command.action_name})
             self._report(command, State.ERROR, None, f"{type(exc).__name__}: {exc}")
             return True
+        finally:
+            self._unwatch(command.workflow_execution_id, token)
         if outcome is None:
             return False
         if outcome.cancelled:
@@ -109,6 +117,40 @@ class ExecutorPool:
         else:
             self._report_success(command, outcome.result)
         return True
+
+    def cancel(self, workflow_execution_ids: Iterable[str]) -> int:
+        """These workflow executions were cancelled: tell their running actions (an action
+        that waits stops waiting and reports CANCELLED); returns how many were told."""
+        told = 0
+        with self._tokens_lock:
+            for execution_id in workflow_execution_ids:
+                for token in self._tokens.get(execution_id, ()):
+                    if not token.cancelled:
+                        token.cancel()
+                        told += 1
+        return told
+
+    def running_in(self) -> set[str]:
+        """Ids of the workflow executions that have an action running here."""
+        with self._tokens_lock:
+            return set(self._tokens)
+
+    def _watch(self, execution_id: str | None) -> cancellation.Token:
+        token = cancellation.Token()
+        if execution_id is not None:
+            with self._tokens_lock:
+                self._tokens.setdefault(execution_id, set()).add(token)
+        return token
+
+    def _unwatch(self, execution_id: str | None, token: cancellation.Token) -> None:
+        if execution_id is None:
+            return
+        with self._tokens_lock:
+            tokens = self._tokens.get(execution_id)
+            if tokens is not None:
+                tokens.discard(token)
+                if not tokens:
+                    del self._tokens[execution_id]
 
     def _report_success(self, command: commands.RunAction, result: Any) -> None:
         """Report a result, after the output transforms of an ad-hoc action run alone."""

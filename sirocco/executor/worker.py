@@ -97,6 +97,7 @@ class ExecutorWorker:
                 self._delivery.receive(
                     delivery.executor_queue(served), self.receive, prefetch=self._workers
                 )
+            self._delivery.on_cancel(self.cancel)
         for name, target in (
             ("executor-taker", self._take_loop),
             ("executor-heartbeat", self._heartbeat_loop),
@@ -229,13 +230,26 @@ class ExecutorWorker:
         while not self._stop.wait(min(guard.backoff, interval) if guard.in_outage else interval):
             guard.call(self.beat)
 
+    def cancel(self, workflow_execution_ids: list[str]) -> int:
+        """These workflow executions were cancelled: their running actions are told (one
+        that waits stops and reports CANCELLED); returns how many were told."""
+        told = self._pool.cancel(workflow_execution_ids)
+        if told:
+            log.info("%d running actions told that their execution was cancelled", told)
+        return told
+
     def beat(self) -> int:
-        """Renew the lease of every row this executor holds; returns how many."""
+        """Renew the lease of every row this executor holds, and tell the actions of
+        executions cancelled meanwhile (a missed message); returns how many were renewed."""
         held = self.held()
         if not held:
             return 0
+        serving = self._pool.running_in()
         with self._database.transaction() as connection:
             renewed = leases.renew(connection, held, until=self._clock() + self._timing.lease)
+            stopped = leases.cancelled(connection, serving) if serving else set()
+        if stopped:
+            self.cancel(sorted(stopped))
         if renewed < len(held):
             log.warning(
                 "%d of %d actions held here were taken over (their heartbeats were missed)",

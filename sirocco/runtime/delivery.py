@@ -6,11 +6,15 @@ poll would:
 
 * :class:`BrokeredDelivery` publishes each parcel (its kind, its outbox id and its
   payload) over a :class:`sirocco.transport.Transport` (AMQP, or in memory): one
-  queue per executor target, one for engine events (the transport also offers a
-  fan-out, meant for cancellations, that no role sends yet).
+  queue per executor target, one for engine events, and a fan-out that tells every
+  executor which workflow executions were cancelled.
   Receivers acknowledge a parcel after the transaction that applies it.
 * :class:`DatabaseDelivery` publishes nothing: receivers poll the outbox, woken by
-  PostgreSQL ``LISTEN/NOTIFY`` (on SQLite they poll every ``POLL`` seconds).
+  PostgreSQL ``LISTEN/NOTIFY`` (on SQLite they poll every ``POLL`` seconds);
+  cancellations go out as a NOTIFY that carries the executions' ids.
+
+Cancellations are a courtesy, not the source of truth: an executor that missed one
+learns it at its next heartbeat, which reads the state of the executions it serves.
 
 A parcel the broker can't take is left to the database path: the broker being down
 slows hand-offs down to the database's pace, it never loses work.
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -37,6 +42,8 @@ POLL = 0.05
 SAFETY_POLL = 1.0
 
 ENGINE_QUEUE = "sirocco.engine"
+#: The fan-out every executor hears: workflow executions cancelled.
+CANCEL_FANOUT = "sirocco.cancel"
 
 
 def executor_queue(target: str | None) -> str:
@@ -81,6 +88,8 @@ class Parcel:
 
 
 Receiver = Callable[[Parcel], None]
+#: Called with the ids of workflow executions that were cancelled.
+CancelReceiver = Callable[[list[str]], object]
 
 
 class Delivery(Protocol):
@@ -99,6 +108,12 @@ class Delivery(Protocol):
     def wait(self, channel: str, timeout: float | None = None) -> None:
         """Block until the outbox may hold work for ``channel`` (or a while passed)."""
 
+    def cancel(self, workflow_execution_ids: Sequence[str]) -> None:
+        """Tell every executor that these workflow executions were cancelled (committed)."""
+
+    def on_cancel(self, receiver: CancelReceiver) -> None:
+        """Hand the ids of cancelled workflow executions to ``receiver`` as they come."""
+
     def close(self) -> None:
         """Stop receiving; release connections."""
 
@@ -111,6 +126,8 @@ class DatabaseDelivery:
     def __init__(self, database: Database) -> None:
         self._database = database
         self._listeners: dict[str, notify.Listener] = {}
+        self._closing = threading.Event()
+        self._cancel_thread: threading.Thread | None = None
 
     def send(self, parcels: Sequence[Parcel]) -> list[Parcel]:
         return list(parcels)
@@ -126,7 +143,34 @@ class DatabaseDelivery:
             timeout = SAFETY_POLL if listener.listening else POLL
         listener.wait(timeout)
 
+    def cancel(self, workflow_execution_ids: Sequence[str]) -> None:
+        notify.send_ids(self._database, notify.CANCEL, list(workflow_execution_ids))
+
+    def on_cancel(self, receiver: CancelReceiver) -> None:
+        listener = notify.Listener(self._database, [notify.CANCEL])
+        if not listener.listening:
+            return  # SQLite: executors learn it at their next heartbeat
+
+        def listen() -> None:
+            while not self._closing.is_set():
+                ids = listener.receive_ids(SAFETY_POLL)
+                if ids:
+                    try:
+                        receiver(ids)
+                    except Exception:  # the listener outlives a receiver's bug
+                        log.exception("cancellation receiver failed")
+            listener.close()
+
+        self._cancel_thread = threading.Thread(
+            target=listen, name="sirocco-cancel-listener", daemon=True
+        )
+        self._cancel_thread.start()
+
     def close(self) -> None:
+        self._closing.set()
+        if self._cancel_thread is not None:
+            self._cancel_thread.join(SAFETY_POLL * 2)
+            self._cancel_thread = None
         for listener in self._listeners.values():
             listener.close()
         self._listeners.clear()
@@ -144,6 +188,7 @@ class BrokeredDelivery:
     ) -> None:
         self._transport = transport
         self._fallback = fallback
+        self._namespace = namespace
         self._suffix = f"@{namespace}" if namespace else ""
 
     @property
@@ -177,6 +222,25 @@ class BrokeredDelivery:
         if timeout is None and self._transport.connected:
             timeout = SAFETY_POLL  # parcels arrive by the broker; the outbox is the safety net
         self._fallback.wait(channel, timeout)
+
+    def cancel(self, workflow_execution_ids: Sequence[str]) -> None:
+        body = {"namespace": self._namespace, "executions": list(workflow_execution_ids)}
+        try:
+            self._transport.publish(CANCEL_FANOUT, body, fanout=True)
+        except Exception as exc:
+            log.warning("message broker refused a cancellation; the database sends it",
+                        extra={"error": str(exc)})  # fmt: skip
+            self._fallback.cancel(workflow_execution_ids)
+
+    def on_cancel(self, receiver: CancelReceiver) -> None:
+        def on_delivery(delivery: transport_base.Delivery) -> None:
+            delivery.acknowledge()
+            body = delivery.body
+            if body.get("namespace") == self._namespace:  # one fan-out for every deployment
+                receiver([str(item) for item in body.get("executions") or ()])
+
+        self._transport.consume(CANCEL_FANOUT, on_delivery, prefetch=16, fanout=True)
+        self._fallback.on_cancel(receiver)  # sent while the broker was down
 
     def close(self) -> None:
         self._transport.close()

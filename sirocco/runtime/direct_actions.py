@@ -16,7 +16,7 @@ from typing import Any
 
 from sirocco import errors, expressions
 from sirocco.actions.registry import ActionDescriptor, ActionRegistry
-from sirocco.engine import actions as engine_actions
+from sirocco.engine import action_resolution
 from sirocco.lang import specs
 from sirocco.runtime.specs import SpecCache
 from sirocco.store import lookups
@@ -60,9 +60,9 @@ def expand(
     outer = _find(database, cache, name, namespace)
     if outer is None:
         return None
-    problem = engine_actions.check_input(
+    problem = action_resolution.check_input(
         outer.name,
-        engine_actions.ADHOC_CLASS,
+        action_resolution.ADHOC_CLASS,
         [parameter.name for parameter in outer.input if not parameter.has_default],
         [parameter.name for parameter in outer.input if parameter.has_default],
         False,

@@ -266,6 +266,26 @@ class Runtime:
             if thread is not None:
                 thread.join(timeout)
         self._poller = self._checker = self._thread = None
+        self._refuse_waiting()
+
+    def _refuse_waiting(self) -> None:
+        """Answer the callers still waiting on a start or a barrier the stopped engine
+        will never apply (their waits have no time limit). Events need no answer: what
+        carried them durably is delivered again by the next process."""
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(item, StartRequest) and item.future is not None:
+                if not item.future.done():
+                    item.future.set_exception(
+                        errors.UnavailableError("The engine stopped before the start was applied.")
+                    )
+            elif isinstance(item, Future) and not item.done():
+                item.set_exception(
+                    errors.UnavailableError("The engine stopped before the change was applied.")
+                )
 
     def recover(self, *, lost_actions: bool = True) -> None:
         """Send again what was committed but not delivered before a crash.
@@ -563,6 +583,23 @@ class Runtime:
         for execution_id, state in outgoing.ended:
             for listener in self._listeners:
                 listener(execution_id, state)
+        if self._delivery is not None:
+            cancelled = [id_ for id_, state in outgoing.ended if state == State.CANCELLED]
+            if cancelled:
+                self._tell_cancelled(cancelled)
+
+    def _tell_cancelled(self, execution_ids: list[str]) -> None:
+        """Tell executors in other processes to stop the actions of cancelled executions
+        (best effort: a missed message is caught by their next heartbeat)."""
+        assert self._delivery is not None
+        try:
+            self._delivery.cancel(execution_ids)
+        except Exception as exc:
+            log.warning(
+                "could not tell executors about %d cancelled executions; their next heartbeat will",
+                len(execution_ids),
+                extra={"error": str(exc)},
+            )
 
     def _mark_handed(self, handed: list[str]) -> None:
         guard = Guard("engine-dispatch", self.health)

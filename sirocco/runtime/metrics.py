@@ -159,6 +159,11 @@ class Metrics:
             "sirocco_action_duration_seconds", "From an action's creation to its result.",
             ["action"], buckets=_BUCKETS, registry=self.registry,
         )  # fmt: skip
+        self.integrity_repairs = Counter(
+            "sirocco_integrity_repairs",
+            "Executions that waited on nothing, set going again by the integrity check.",
+            ["kind"], registry=self.registry,
+        )  # fmt: skip
         self.handoff_seconds = Histogram(
             "sirocco_handoff_latency_seconds",
             "From a RunAction written (its outbox row) to an executor starting it.",
@@ -206,6 +211,10 @@ class Metrics:
             self.handoff_seconds.observe(max(seconds, 0.0))
         except Exception:  # metrics never break an executor
             log.exception("metrics: can't record a hand-off")
+
+    def repaired(self, kind: str) -> None:
+        """The integrity check made one repair of ``kind``."""
+        self.integrity_repairs.labels(kind).inc()
 
     def watch(self, database: Database, clock: Callable[[], datetime]) -> None:
         """Read the outbox and timer gauges from ``database`` at each scrape (once)."""

@@ -7,6 +7,7 @@ import logging
 import time
 import uuid
 from collections.abc import Mapping
+from concurrent.futures import Future
 from typing import Any
 
 from sirocco import errors
@@ -22,7 +23,8 @@ from sirocco.store.database import Database
 
 log = logging.getLogger("sirocco.service")
 
-START_TIMEOUT = 120.0
+#: How long a change (pause, resume, stop, rerun...) waits for the engine to apply it.
+CHANGE_TIMEOUT = 120.0
 
 
 class Service:
@@ -55,12 +57,45 @@ class Service:
         execution_id: str | None = None,
         project_id: str | None = None,
     ) -> str:
-        """Start an execution and return its id once it is stored (RUNNING or already done).
+        """Start an execution; its id once its row is committed (RUNNING, or already ended).
+
+        The wait has no time limit: a start queued behind a long batch is slow, not
+        failed (it would run anyway). Only a stopped engine answers with
+        UnavailableError.
 
         ``project_id``: the project the execution belongs to (the default project when None).
         """
+        return self.request_start(
+            workflow=workflow,
+            namespace=namespace,
+            input=input,
+            params=params,
+            description=description,
+            execution_id=execution_id,
+            project_id=project_id,
+        ).result()
+
+    def request_start(
+        self,
+        *,
+        workflow: str,
+        namespace: str = "",
+        input: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+        description: str = "",
+        execution_id: str | None = None,
+        project_id: str | None = None,
+    ) -> Future[str]:
+        """Ask for a start (as ``start_workflow``) without waiting: the future gives the
+        execution's id once its row is committed, or the error that refused it.
+
+        Errors found before the engine is asked (unknown workflow, environment, too much
+        in flight) are raised here.
+        """
         if execution_id is not None and self._execution_row(execution_id, required=False):
-            return execution_id
+            done: Future[str] = Future()
+            done.set_result(execution_id)
+            return done
         self.admission.check()
         found = sources.find_workflow(self.database, workflow, namespace=namespace)
         start_params = dict(params or {})
@@ -83,7 +118,7 @@ class Service:
             namespace=found.namespace,
             project_id=project_id,
         )
-        return self.runtime.request_start(item).result(START_TIMEOUT)
+        return self.runtime.request_start(item)
 
     def pause_workflow(self, execution_id: str) -> None:
         row = self._execution_row(execution_id)
@@ -124,18 +159,20 @@ class Service:
         refused = self.runtime.problems.pop(execution_id, None)
         if refused is not None and self._execution_row(execution_id).state not in TERMINAL:
             raise errors.InputError(refused)
-        if target == State.CANCELLED and row.root_execution_id is None:
-            self._cancel_descendants(execution_id, message)
+        if target == State.CANCELLED:
+            self._cancel_descendants(execution_id, row.root_execution_id, message)
 
-    def _cancel_descendants(self, root_execution_id: str, message: str | None) -> None:
-        """Cancel every running execution below a cancelled root at once.
+    def _cancel_descendants(
+        self, execution_id: str, root_execution_id: str | None, message: str | None
+    ) -> None:
+        """Cancel every running execution below a cancelled one (a root or not) at once.
 
         Each parent also cancels its children, level by level; this reaches
-        the whole tree in one batch, and no child starts once the root is
-        CANCELLED (the start checks it), so a recursion stops spawning.
+        the whole branch in one batch, and no child starts once its parent or
+        its root has ended (the start checks both), so a recursion stops spawning.
         """
         with self.runtime.database.read() as connection:
-            ids = lookups.unfinished_below(connection, root_execution_id)
+            ids = lookups.unfinished_below(connection, execution_id, root_execution_id)
         for child_id in ids:
             self.runtime.submit(
                 events.StopWorkflow(
@@ -372,7 +409,7 @@ class Service:
 
     def _apply(self, event: events.Event) -> None:
         self.runtime.submit(event)
-        self.runtime.barrier().result(START_TIMEOUT)
+        self.runtime.barrier().result(CHANGE_TIMEOUT)
 
     def _execution_row(self, execution_id: str, *, required: bool = True) -> Any:
         row = rows.workflow_execution(self.database, execution_id)

@@ -204,3 +204,17 @@ def earliest(connection: sa.Connection) -> datetime | None:
     )
     value = connection.execute(query).scalar()
     return value if isinstance(value, datetime) else None
+
+
+def cancelled(connection: sa.Connection, workflow_execution_ids: Iterable[str]) -> set[str]:
+    """Which of these workflow executions are CANCELLED (an executor's heartbeat asks it for
+    the executions of the actions it runs, in case it missed the cancellation's message)."""
+    wanted = list(workflow_execution_ids)
+    found: set[str] = set()
+    executions = tables.workflow_executions
+    for start in range(0, len(wanted), 500):
+        query = sa.select(executions.c.id).where(
+            executions.c.id.in_(wanted[start : start + 500]), executions.c.state == "CANCELLED"
+        )
+        found.update(connection.execute(query).scalars())
+    return found

@@ -79,13 +79,33 @@ def workflow_executions(
 def stopped_above(
     connection: sa.Connection, *, parent_execution_id: str | None, root_execution_id: str | None
 ) -> bool:
-    """Whether a sub-workflow's parent has ended or its root was cancelled (it must not start)."""
-    ids = {parent_execution_id, root_execution_id} - {None}
-    found = dict(
-        connection.execute(sa.select(_wf.c.id, _wf.c.state).where(_wf.c.id.in_(ids))).all()
+    """Whether a sub-workflow must not start: its parent has ended, or an execution above
+    it (up to the root) was cancelled.
+
+    One query walks the chain of parents up to the root, so a cancel anywhere above
+    stops the start, also before that cancel has reached the levels in between.
+    """
+    if parent_execution_id is None:
+        return False
+    columns = (_wf.c.id, _wf.c.state, _wf.c.task_execution_id)
+    chain = (
+        sa.select(*columns).where(_wf.c.id == parent_execution_id).cte("ancestors", recursive=True)
     )
-    parent_state = found.get(parent_execution_id)
-    return parent_state in TERMINAL or found.get(root_execution_id) == str(State.CANCELLED)
+    above = sa.select(*columns).select_from(
+        _wf.join(_task, _task.c.workflow_execution_id == _wf.c.id).join(
+            chain, chain.c.task_execution_id == _task.c.id
+        )
+    )
+    chain = chain.union_all(above)
+    found = dict(connection.execute(sa.select(chain.c.id, chain.c.state)).all())
+    if root_execution_id is not None and root_execution_id not in found:
+        found.update(
+            connection.execute(
+                sa.select(_wf.c.id, _wf.c.state).where(_wf.c.id == root_execution_id)
+            ).all()
+        )
+    cancelled = str(State.CANCELLED)
+    return found.get(parent_execution_id) in TERMINAL or cancelled in found.values()
 
 
 def project_of(connection: sa.Connection, root_execution_id: str | None) -> str | None:
@@ -98,12 +118,42 @@ def project_of(connection: sa.Connection, root_execution_id: str | None) -> str 
     return None if found is None else str(found)
 
 
-def unfinished_below(connection: sa.Connection, root_execution_id: str) -> list[str]:
-    """Ids of the executions under a root that have not ended."""
-    rows = connection.execute(
-        sa.select(_wf.c.id).where(
-            _wf.c.root_execution_id == root_execution_id,
-            _wf.c.state.not_in([str(state) for state in TERMINAL]),
+def unfinished_below(
+    connection: sa.Connection, execution_id: str, root_execution_id: str | None = None
+) -> list[str]:
+    """Ids of the executions below ``execution_id`` (at any depth) that have not ended.
+
+    Every descendant carries the tree's root: below a root that is one indexed query;
+    below an execution inside the tree (``root_execution_id`` given) the tree's
+    unfinished executions are read with their parents and walked from
+    ``execution_id``, so a branch is reached whole, not level by level.
+    """
+    unfinished = _wf.c.state.not_in([str(state) for state in TERMINAL])
+    if root_execution_id is None:
+        rows = connection.execute(
+            sa.select(_wf.c.id).where(_wf.c.root_execution_id == execution_id, unfinished)
         )
+        return list(rows.scalars())
+    query = (
+        sa.select(_wf.c.id, _task.c.workflow_execution_id, unfinished.label("open"))
+        .select_from(_wf.join(_task, _wf.c.task_execution_id == _task.c.id))
+        .where(_wf.c.root_execution_id == root_execution_id)
     )
-    return list(rows.scalars())
+    children: dict[str, list[tuple[str, bool]]] = {}
+    for child_id, parent_id, is_open in connection.execute(query):
+        children.setdefault(str(parent_id), []).append((str(child_id), bool(is_open)))
+    found: list[str] = []
+    level = [execution_id]
+    seen = {execution_id}
+    while level:
+        following: list[str] = []
+        for current in level:
+            for child_id, is_open in children.get(current, ()):
+                if child_id in seen:
+                    continue
+                seen.add(child_id)
+                following.append(child_id)
+                if is_open:
+                    found.append(child_id)
+        level = following
+    return found

@@ -11,7 +11,7 @@ from sirocco.runtime import delivery
 from sirocco.store import notify, outbox
 from sirocco.store.database import Database
 from sirocco.transport import Delivery, MemoryTransport
-from tests.waiting import BOUND
+from tests.waiting import BOUND, wait_for
 
 
 def _parcel(kind: outbox.Kind, target: str | None = None) -> delivery.Parcel:
@@ -128,3 +128,81 @@ def test_deployments_on_different_databases_do_not_share_queues(tmp_path: object
     assert parcels.send([_parcel(outbox.Kind.ACTION_RESULT)]) == []
     assert transport.pending(f"sirocco.engine@{delivery.namespace(first)}") == 1
     assert transport.pending(f"sirocco.engine@{delivery.namespace(second)}") == 0
+
+
+def _collector() -> tuple[list[list[str]], threading.Semaphore, delivery.CancelReceiver]:
+    heard: list[list[str]] = []
+    arrived = threading.Semaphore(0)
+
+    def receive(ids: list[str]) -> None:
+        heard.append(ids)
+        arrived.release()
+
+    return heard, arrived, receive
+
+
+def test_a_cancellation_reaches_every_executor_of_its_deployment_over_the_fanout(
+    tmp_path: object,
+) -> None:
+    transport = MemoryTransport()
+    ours = Database(f"sqlite:///{tmp_path}/ours.sqlite")
+    theirs = Database(f"sqlite:///{tmp_path}/theirs.sqlite")
+
+    def open_on(database: Database) -> delivery.BrokeredDelivery:
+        return delivery.BrokeredDelivery(
+            transport, delivery.DatabaseDelivery(database), namespace=delivery.namespace(database)
+        )
+
+    first, second, other = open_on(ours), open_on(ours), open_on(theirs)
+    heard_first, arrived_first, receive_first = _collector()
+    heard_second, arrived_second, receive_second = _collector()
+    heard_other, _, receive_other = _collector()
+    first.on_cancel(receive_first)
+    second.on_cancel(receive_second)
+    other.on_cancel(receive_other)
+    open_on(ours).cancel(["wf-1", "wf-2"])
+    assert arrived_first.acquire(timeout=BOUND) and arrived_second.acquire(timeout=BOUND)
+    assert heard_first == heard_second == [["wf-1", "wf-2"]]
+    # The other deployment's executors heard the fan-out too, and let it pass.
+    open_on(theirs).cancel(["wf-3"])
+    wait_for(lambda: heard_other == [["wf-3"]], what="the other deployment's cancellation")
+    assert heard_first == [["wf-1", "wf-2"]]
+    for parcels in (first, second, other):
+        parcels.close()
+
+
+def test_without_a_broker_a_cancellation_is_a_notify_with_the_ids(postgres_url: str) -> None:
+    database = Database(postgres_url)
+    parcels = delivery.DatabaseDelivery(database)
+    heard, arrived, receive = _collector()
+    parcels.on_cancel(receive)
+    many = [f"{index:036d}" for index in range(250)]  # more than one NOTIFY's payload
+
+    def told() -> bool:
+        parcels.cancel(["wf-1"])  # until the listener has connected
+        return arrived.acquire(timeout=0.5)
+
+    wait_for(told, what="the listener to hear a cancellation")
+    heard.clear()
+    parcels.cancel(many)
+    wait_for(lambda: sum(len(ids) for ids in heard) >= 250, what="every id")
+    assert [item for ids in heard for item in ids if item != "wf-1"] == many
+    parcels.close()
+    database.dispose()
+
+
+def test_a_cancellation_the_broker_refuses_goes_through_the_database(postgres_url: str) -> None:
+    database = Database(postgres_url)
+    listening = delivery.DatabaseDelivery(database)
+    heard, arrived, receive = _collector()
+    listening.on_cancel(receive)
+    parcels = delivery.BrokeredDelivery(_RefusingTransport(), delivery.DatabaseDelivery(database))
+
+    def told() -> bool:
+        parcels.cancel(["wf-7"])
+        return arrived.acquire(timeout=0.5)
+
+    wait_for(told, what="the cancellation through the database")
+    assert set(heard[0]) == {"wf-7"}
+    listening.close()
+    database.dispose()

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from sirocco import testing
 from sirocco.limits import Limits
-from sirocco.store import tables
+from sirocco.store import lookups, tables
 from tests.integration import helpers
 
 WORKFLOWS = """
@@ -134,3 +134,48 @@ def test_a_cancelled_recursion_stops_at_once_and_after_a_restart(sqlite_url: str
         assert all(row.state == "CANCELLED" for row in recursion), recursion
         late = [row for row in recursion if row.created_at > cancelled.updated_at]
         assert late == [], "sub-workflows started after the cancel"
+
+
+def test_cancelling_inside_a_recursion_stops_its_whole_branch_and_after_a_restart(
+    sqlite_url: str,
+) -> None:
+    """A cancel of an execution that is not the root reaches every execution below it in
+    one batch (not one level per engine round), and nothing below it starts afterwards,
+    also when what was queued is picked up again after a restart."""
+    clock = _TickingClock()
+    unlimited = Limits(subworkflow_max_depth=-1)
+    app = helpers.build(sqlite_url, clock=clock, limits=unlimited)
+    app.parts.runtime.start()
+    try:
+        helpers.deploy(app, WORKFLOWS)
+        root = helpers.start(app, "rec")
+        helpers.wait_until(lambda: len(_executions(app)) >= 30)
+        by_level = {
+            int(helpers.execution(app, row.id).input["level"]): row.id
+            for row in _executions(app)
+            if row.id != root
+        }
+        middle = by_level[10]
+        with app.parts.database.read() as connection:
+            below = lookups.unfinished_below(connection, middle, root)
+        # the whole branch, found at once: every level under 10 that had not ended
+        levels = sorted(int(helpers.execution(app, found).input["level"]) for found in below)
+        assert levels and levels[0] == 11 and levels == list(range(11, 11 + len(levels)))
+        app.service.stop_workflow(middle, "CANCELLED")
+    finally:
+        app.close()
+    cancelled = helpers.execution(app, middle)
+    assert cancelled.state == "CANCELLED"
+    with helpers.embedded(sqlite_url, clock=clock, limits=unlimited) as again:
+        _serves_others(again)
+        helpers.wait_until(lambda: not _running(again))
+        branch = [
+            row
+            for row in _executions(again)
+            if helpers.execution(again, row.id).workflow_name == "rec"
+            and int(helpers.execution(again, row.id).input.get("level", 0)) > 10
+        ]
+        assert len(branch) >= 19
+        assert all(row.state == "CANCELLED" for row in branch), branch
+        late = [row for row in branch if row.created_at > cancelled.updated_at]
+        assert late == [], "sub-workflows started below the cancelled one after the cancel"

@@ -8,6 +8,7 @@ from typing import Any
 from mistral_lib import actions
 
 from sirocco import errors
+from sirocco.actions import cancellation
 
 
 class NoopAction(actions.Action):  # type: ignore[misc]
@@ -67,9 +68,10 @@ class SleepAction(actions.Action):  # type: ignore[misc]
         except ValueError:
             self.seconds = 0
 
-    def run(self, context: Any) -> None:
-        if self.seconds:
-            time.sleep(self.seconds)
+    def run(self, context: Any) -> Any:
+        # Woken early when its workflow execution is cancelled (sirocco.actions.cancellation).
+        if self.seconds and cancellation.sleep(self.seconds):
+            return actions.Result(error=cancellation.CANCELLED_MESSAGE, cancel=True)
         return None
 
 

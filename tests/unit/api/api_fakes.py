@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from concurrent.futures import Future
 from datetime import datetime
 from typing import Any
 
@@ -59,6 +60,11 @@ class FakeService:
                 )
             )
         return identifier
+
+    def request_start(self, **arguments: Any) -> Future[str]:
+        started: Future[str] = Future()
+        started.set_result(self.start_workflow(**arguments))
+        return started
 
     def _set_state(self, execution_id: str, state: str, info: str | None = None) -> None:
         table = tables.workflow_executions

@@ -261,3 +261,36 @@ def test_every_v2_route_needs_a_caller(secured: TestClient) -> None:
             assert answer.status_code == 401, (method, template, answer.status_code)
             checked += 1
     assert checked > 60
+
+
+def test_making_an_event_trigger_public_is_for_administrators(
+    secured: TestClient, database: Database
+) -> None:
+    member, admin = _token(database, "alpha"), _token(database, "alpha", role="admin")
+    created = secured.post(
+        "/v2/workflows", content=WORKFLOW.format(name="on_event"), headers=_as(member)
+    )
+    workflow_id = created.json()["workflows"][0]["id"]
+    body = {
+        "name": "boot",
+        "workflow_id": workflow_id,
+        "exchange": "nova",
+        "topic": "notifications",
+        "event": "compute.instance.create.end",
+    }
+    refused = secured.post(
+        "/v2/event_triggers", json={**body, "scope": "public"}, headers=_as(member)
+    )
+    assert refused.status_code == 403
+    trigger = secured.post("/v2/event_triggers", json=body, headers=_as(member)).json()
+    path = f"/v2/event_triggers/{trigger['id']}"
+    refused = secured.put(path, json={"scope": "public"}, headers=_as(member))
+    assert refused.status_code == 403
+    assert refused.json()["faultstring"] == (
+        "Policy doesn't allow event_triggers:create:public to be performed."
+    )
+    assert secured.get(path, headers=_as(member)).json()["scope"] == "private"
+    renamed = secured.put(path, json={"name": "boot2", "scope": "private"}, headers=_as(member))
+    assert renamed.status_code == 200 and renamed.json()["name"] == "boot2"
+    made_public = secured.put(path, json={"scope": "public"}, headers=_as(admin))
+    assert made_public.status_code == 200 and made_public.json()["scope"] == "public"

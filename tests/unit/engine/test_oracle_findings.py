@@ -10,8 +10,8 @@ import dataclasses
 
 from sirocco import testing
 from sirocco.engine import Snapshot, commands, events, records
+from sirocco.engine.draft import Draft
 from sirocco.engine.states import State
-from sirocco.engine.step import Step
 
 from . import parsing
 
@@ -332,6 +332,6 @@ def test_what_a_step_reads_of_actions_prefers_the_snapshot_to_the_store() -> Non
             return [stale]
 
     snapshot = Snapshot(run.workflow, [task], [action], StaleLookup(run))
-    step = Step(snapshot, now=action.created_at, new_id=str)
+    draft = Draft(snapshot, now=action.created_at, new_id=str)
 
-    assert [found.state for found in step.task_actions(task.id)] == [State.ERROR]
+    assert [found.state for found in draft.task_actions(task.id)] == [State.ERROR]

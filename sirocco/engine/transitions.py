@@ -1,11 +1,12 @@
-"""What runs after a task: transitions (direct), satisfied requirements (reverse), dispatch.
+"""What runs after a task: transitions (direct), satisfied requirements (reverse).
 
 ``next_commands`` turns a completed task into workflow commands in Mistral's
 order (``on-error``/``on-skip``/``on-success``, then ``on-complete``; guards
-evaluated on the task's outbound context). ``dispatch`` runs them as
-Mistral's dispatcher does: ``noop`` dropped, a leading ``fail``/``succeed``
-alone, task commands before a state command kept, everything after a
-``pause`` parked in the workflow's backlog and replayed on resume.
+evaluated on the task's outbound context). ``run_commands`` runs them as
+Mistral's workflow-command dispatcher does: ``noop`` dropped, a leading
+``fail``/``succeed`` alone, task commands before a state command kept,
+everything after a ``pause`` parked in the workflow's backlog and replayed
+on resume.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sirocco import errors
-from sirocco.engine import completion, evaluation, joins, lifecycle, records, tasks
+from sirocco.engine import evaluation, joins, records, tasks, workflow_state
+from sirocco.engine.draft import Draft
 from sirocco.engine.states import State
-from sirocco.engine.step import Step
 from sirocco.lang import specs
 
 BACKLOG_KEY = "backlog_commands"
@@ -26,7 +27,7 @@ _STATE_COMMANDS = frozenset({"fail", "succeed", "pause"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Command:
+class WorkflowCommand:
     """A workflow command: run a task, or an engine command (fail/succeed/pause/noop).
 
     ``sources`` are the task executions whose completion produced it (the
@@ -52,7 +53,7 @@ class Command:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Command:
+    def from_dict(cls, data: Mapping[str, Any]) -> WorkflowCommand:
         return cls(
             name=str(data["name"]),
             event=data.get("event"),
@@ -62,31 +63,31 @@ class Command:
         )
 
 
-def next_commands(step: Step, task: records.TaskExecution) -> list[Command]:
+def next_commands(draft: Draft, task: records.TaskExecution) -> list[WorkflowCommand]:
     """Commands that follow the completion of ``task``."""
-    if step.spec.workflow_type == "reverse":
-        return _reverse_next(step, task)
-    return _direct_next(step, task)
+    if draft.spec.workflow_type == "reverse":
+        return _reverse_next(draft, task)
+    return _direct_next(draft, task)
 
 
-def _direct_next(step: Step, task: records.TaskExecution) -> list[Command]:
-    task_spec = step.spec.tasks[task.name]
-    found: list[Command] = []
-    data = evaluation.outbound_data(step, task)
+def _direct_next(draft: Draft, task: records.TaskExecution) -> list[WorkflowCommand]:
+    task_spec = draft.spec.tasks[task.name]
+    found: list[WorkflowCommand] = []
+    data = evaluation.outbound_data(draft, task)
 
     def take(clause: specs.OnClause | None, event: str) -> None:
         if clause is None:
             return
         for transition in clause.transitions:
             condition = transition.condition
-            if condition and not evaluation.evaluate(step, condition, data, task):
+            if condition and not evaluation.evaluate(draft, condition, data, task):
                 continue
-            params = evaluation.evaluate(step, dict(transition.params), data, task)
+            params = evaluation.evaluate(draft, dict(transition.params), data, task)
             name = transition.name
-            if name not in specs.ENGINE_COMMANDS and name not in step.spec.tasks:
+            if name not in specs.ENGINE_COMMANDS and name not in draft.spec.tasks:
                 raise errors.DefinitionError(f"Task '{name}' not found.")
             found.append(
-                Command(
+                WorkflowCommand(
                     name=name,
                     event=event,
                     sources=(task.id,),
@@ -110,95 +111,95 @@ def _direct_next(step: Step, task: records.TaskExecution) -> list[Command]:
     return found
 
 
-def _reverse_next(step: Step, task: records.TaskExecution) -> list[Command]:
+def _reverse_next(draft: Draft, task: records.TaskExecution) -> list[WorkflowCommand]:
     if task.state not in (State.SUCCESS, State.ERROR, State.SKIPPED):
         return []
-    wanted = step.snapshot.graph.requirements_of(str(step.workflow.params.get("task_name")))
-    found: list[Command] = []
-    for name in step.snapshot.graph.dependents().get(task.name, ()):
+    wanted = draft.snapshot.graph.requirements_of(str(draft.workflow.params.get("task_name")))
+    found: list[WorkflowCommand] = []
+    for name in draft.snapshot.graph.dependents().get(task.name, ()):
         if name in wanted:
-            command = reverse_command_if_ready(step, name)
+            command = reverse_command_if_ready(draft, name)
             if command is not None:
                 found.append(command)
     return found
 
 
-def _reverse_plan(step: Step) -> tuple[str, ...]:
-    target = str(step.workflow.params.get("task_name"))
-    return step.snapshot.graph.requirements_order(target)
+def _reverse_plan(draft: Draft) -> tuple[str, ...]:
+    target = str(draft.workflow.params.get("task_name"))
+    return draft.snapshot.graph.requirements_order(target)
 
 
-def reverse_start_commands(step: Step) -> list[Command]:
+def reverse_start_commands(draft: Draft) -> list[WorkflowCommand]:
     """Tasks of a reverse workflow whose requirements are met and that never ran."""
-    found: list[Command] = []
-    for name in _reverse_plan(step):
-        command = reverse_command_if_ready(step, name)
+    found: list[WorkflowCommand] = []
+    for name in _reverse_plan(draft):
+        command = reverse_command_if_ready(draft, name)
         if command is not None:
             found.append(command)
     return found
 
 
-def reverse_command_if_ready(step: Step, name: str) -> Command | None:
-    if step.tasks.latest_of(name) is not None:
+def reverse_command_if_ready(draft: Draft, name: str) -> WorkflowCommand | None:
+    if draft.tasks.latest_of(name) is not None:
         return None
     sources: list[str] = []
-    for requirement in step.spec.tasks[name].requires:
-        done = step.tasks.latest_of(requirement)
+    for requirement in draft.spec.tasks[name].requires:
+        done = draft.tasks.latest_of(requirement)
         if done is None or done.state != State.SUCCESS:
             return None
         sources.append(done.id)
-    return Command(name=name, sources=tuple(sources))
+    return WorkflowCommand(name=name, sources=tuple(sources))
 
 
-def dispatch(step: Step, commands: Sequence[Command]) -> None:
+def run_commands(draft: Draft, commands: Sequence[WorkflowCommand]) -> None:
     """Run commands (the backlog first), as Mistral's dispatcher does."""
-    backlog = step.workflow.runtime.get(BACKLOG_KEY)
+    backlog = draft.workflow.runtime.get(BACKLOG_KEY)
     if backlog:
-        runtime = dict(step.workflow.runtime)
+        runtime = dict(draft.workflow.runtime)
         del runtime[BACKLOG_KEY]
-        step.change_workflow(runtime=runtime)
-        _process(step, [Command.from_dict(item) for item in backlog])
-    _process(step, commands)
+        draft.change_workflow(runtime=runtime)
+        _process(draft, [WorkflowCommand.from_dict(item) for item in backlog])
+    _process(draft, commands)
 
 
-def _process(step: Step, commands: Sequence[Command]) -> None:
-    for command in _rearrange(step, commands):
-        if step.is_terminal():
+def _process(draft: Draft, commands: Sequence[WorkflowCommand]) -> None:
+    for command in _rearrange(draft, commands):
+        if draft.is_terminal():
             break
-        if step.is_paused():
-            _save_to_backlog(step, command)
+        if draft.is_paused():
+            _save_to_backlog(draft, command)
             continue
         if command.name == "fail":
-            completion.stop_workflow(step, State.ERROR, _text(command.message))
+            workflow_state.stop_workflow(draft, State.ERROR, _text(command.message))
         elif command.name == "succeed":
-            completion.stop_workflow(step, State.SUCCESS, _text(command.message))
+            workflow_state.stop_workflow(draft, State.SUCCESS, _text(command.message))
         elif command.name == "pause":
-            lifecycle.pause_workflow(step, _text(command.message))
+            workflow_state.pause_workflow(draft, _text(command.message))
         else:
-            run_task_command(step, command)
+            run_task_command(draft, command)
 
 
-def _rearrange(step: Step, commands: Iterable[Command]) -> list[Command]:
+def _rearrange(draft: Draft, commands: Iterable[WorkflowCommand]) -> list[WorkflowCommand]:
     kept = [command for command in commands if command.name != "noop"]
     position = next(
         (number for number, command in enumerate(kept) if command.name in _STATE_COMMANDS), -1
     )
     if position < 0:
-        return _tasks_first(step, kept)
+        return _tasks_first(draft, kept)
     state_command = kept[position]
     if position == 0 and state_command.name != "pause":
         return [state_command]
-    arranged = _tasks_first(step, kept[:position])
+    arranged = _tasks_first(draft, kept[:position])
     arranged.append(state_command)
     if state_command.name == "pause":
         arranged.extend(kept[position + 1 :])
     return arranged
 
 
-def _tasks_first(step: Step, commands: list[Command]) -> list[Command]:
+def _tasks_first(draft: Draft, commands: list[WorkflowCommand]) -> list[WorkflowCommand]:
     # Mistral sorts commands for join tasks after the others (by unique key).
-    def key(command: Command) -> tuple[int, str]:
-        task_spec = step.spec.tasks.get(command.name)
+    def key(command: WorkflowCommand) -> tuple[int, str]:
+        task_spec = draft.spec.tasks.get(command.name)
         if task_spec is not None and task_spec.is_join:
             return (1, command.name)
         return (0, "")
@@ -206,38 +207,38 @@ def _tasks_first(step: Step, commands: list[Command]) -> list[Command]:
     return sorted(commands, key=key)
 
 
-def _save_to_backlog(step: Step, command: Command) -> None:
-    runtime = dict(step.workflow.runtime)
+def _save_to_backlog(draft: Draft, command: WorkflowCommand) -> None:
+    runtime = dict(draft.workflow.runtime)
     backlog = list(runtime.get(BACKLOG_KEY) or [])
     backlog.append(command.to_dict())
     runtime[BACKLOG_KEY] = backlog
-    step.change_workflow(runtime=runtime)
+    draft.change_workflow(runtime=runtime)
 
 
-def run_task_command(step: Step, command: Command) -> None:
+def run_task_command(draft: Draft, command: WorkflowCommand) -> None:
     """Create (or, for a join, find) the task execution a command asks for."""
     if command.existing is not None:
-        step.enqueue("run_existing", command.existing)
+        draft.enqueue("run_existing", command.existing)
         return
-    task_spec = step.spec.tasks[command.name]
+    task_spec = draft.spec.tasks[command.name]
     if task_spec.is_join:
-        joins.trigger(step, task_spec, command.sources)
+        joins.trigger(draft, task_spec, command.sources)
         return
     task = tasks.create_task(
-        step,
+        draft,
         task_spec,
         triggered_by=command.sources,
         events=(command.event,) * len(command.sources),
     )
-    step.enqueue("start", task.id)
+    draft.enqueue("start", task.id)
 
 
-def refresh_joins(step: Step, task: records.TaskExecution) -> None:
+def refresh_joins(draft: Draft, task: records.TaskExecution) -> None:
     """Re-check the waiting joins that the completion of ``task`` may affect."""
-    for name in step.snapshot.graph.affected_joins(task.name):
-        waiting = step.tasks.waiting_joins.get(name)
+    for name in draft.snapshot.graph.affected_joins(task.name):
+        waiting = draft.tasks.waiting_joins.get(name)
         if waiting is not None:
-            step.enqueue("join", waiting)
+            draft.enqueue("join", waiting)
 
 
 def _text(message: Any) -> str | None:

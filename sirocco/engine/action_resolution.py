@@ -21,7 +21,7 @@ from typing import Any
 
 from sirocco import errors
 from sirocco.engine import dataflow, evaluation, ports, records
-from sirocco.engine.step import Step
+from sirocco.engine.draft import Draft
 from sirocco.lang import specs
 
 ADHOC_CLASS = "mistral.actions.adhoc.AdHocAction"
@@ -55,16 +55,16 @@ class PreparedRun:
     is_sync: bool
 
 
-def resolve(step: Step, name: str) -> ResolvedAction:
+def resolve(draft: Draft, name: str) -> ResolvedAction:
     """Resolve an action name as Mistral does (workbook first, then the name).
 
     Raises:
         errors.ActionNotFoundError: no such action (structural).
         ExpansionError: the ad-hoc chain is broken (an ordinary task error).
     """
-    lookup = step.lookup
-    namespace = step.workflow.namespace
-    workbook = step.spec.workbook
+    lookup = draft.lookup
+    namespace = draft.workflow.namespace
+    workbook = draft.spec.workbook
     adhoc: specs.ActionSpec | None = None
     signature: ports.ActionSignature | None = None
     if workbook:
@@ -125,7 +125,7 @@ def check_input(
 
 
 def prepare(
-    step: Step,
+    draft: Draft,
     resolved: ResolvedAction,
     action_input: Mapping[str, Any],
     task: records.TaskExecution,
@@ -169,14 +169,14 @@ def prepare(
         raise errors.ActionInputError(problem)
     recorded = given
     level_input = given
-    environment = evaluation.env_layer(step)
+    environment = evaluation.env_layer(draft)
     for level in resolved.chain:
         for parameter in level.input:
             if parameter.has_default and parameter.name not in level_input:
                 level_input[parameter.name] = parameter.default
-        data = dataflow.chain(level_input, branch, environment, step.workflow.context)
+        data = dataflow.chain(level_input, branch, environment, draft.workflow.context)
         try:
-            expanded = evaluation.evaluate(step, level.base_input, data, task)
+            expanded = evaluation.evaluate(draft, level.base_input, data, task)
         except errors.SiroccoError as error:
             raise ExpansionError(_instantiate_text(resolved)) from error
         if not isinstance(expanded, dict):
@@ -206,11 +206,11 @@ def output_transforms(resolved: ResolvedAction) -> list[Any]:
     return [level.output for level in reversed(resolved.chain) if level.output is not None]
 
 
-def transform_output(step: Step, transforms: Sequence[Any], result: Any) -> Any:
+def transform_output(draft: Draft, transforms: Sequence[Any], result: Any) -> Any:
     """Apply ad-hoc output transforms to a result (``$`` is the result)."""
     for transform in transforms:
         # ``$`` is the result itself, whatever its type.
-        result = evaluation.evaluate(step, transform, result, None)
+        result = evaluation.evaluate(draft, transform, result, None)
     return result
 
 

@@ -1,11 +1,14 @@
-"""The Step: the working state of one ``decide`` (or ``start_workflow``) call.
+"""The Draft: the decision in the making, the working state of one ``decide`` (or
+``start_workflow``) call.
 
 It reads through the snapshot and keeps its own changes on top (an overlay),
 so the snapshot changes only when the runtime applies the committed
 decision. Every record change goes through ``put_*``; every command through
-``emit``. Task starts and join checks are queued and run one after another
-(``drain``) instead of recursing, so a long chain of tasks that finish at
-once never deepens the stack.
+``emit``; ``decision()`` turns it into the Decision. Task starts and join
+checks are queued and run one after another (``core.start_queued``) instead
+of recursing, so a long chain of tasks that finish at once never deepens the
+stack. (A "step", in the runtime, is the transaction that applies a batch of
+events: it may call ``decide`` several times, each with a new Draft.)
 """
 
 from __future__ import annotations
@@ -34,8 +37,8 @@ def trimmed(state_info: str) -> str:
     return state_info[: STATE_INFO_LIMIT - len(_ELLIPSIS)] + _ELLIPSIS
 
 
-class Step:
-    """Mutable working state of one engine call."""
+class Draft:
+    """The mutable working state of one ``decide`` or ``start_workflow`` call."""
 
     def __init__(
         self,

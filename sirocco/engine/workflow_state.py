@@ -1,10 +1,12 @@
-"""How a workflow execution ends: completion check, final context, stop, messages.
+"""How a workflow execution changes state: completion check, final context, stop, pause.
 
 Completion follows Mistral's ``check_and_complete``: once no task is IDLE,
 WAITING, RUNNING, DELAYED or PAUSED, a cancelled task cancels the workflow,
 otherwise it succeeds if every error was handled and fails if not, with
 Mistral's "Failure caused by error in tasks: ..." text. Counts come from
-the task index, so the check costs nothing per event.
+the task index, so the check costs nothing per event. Pausing cascades into
+running sub-workflows (through events) and parks the commands that would
+run next in the workflow's backlog (``transitions``).
 """
 
 from __future__ import annotations
@@ -23,53 +25,53 @@ from sirocco.engine import (
     sizes,
     states,
 )
+from sirocco.engine.draft import Draft, message_of
 from sirocco.engine.states import State
-from sirocco.engine.step import Step, message_of
 
 PARENT_KEY = "parent_execution_id"
 
 
-def check_completion(step: Step) -> None:
+def check_completion(draft: Draft) -> None:
     """Complete the workflow if no task is left unfinished."""
-    workflow = step.workflow
-    if workflow.state != State.RUNNING or step.tasks.incomplete > 0:
+    workflow = draft.workflow
+    if workflow.state != State.RUNNING or draft.tasks.incomplete > 0:
         return
     try:
-        if step.tasks.count(State.CANCELLED) > 0:
+        if draft.tasks.count(State.CANCELLED) > 0:
             names = sorted(
-                task.name for task in step.tasks.tasks.values() if task.state == State.CANCELLED
+                task.name for task in draft.tasks.tasks.values() if task.state == State.CANCELLED
             )
-            _cancel(step, "Cancelled tasks: " + ", ".join(names))
-        elif step.tasks.unhandled_errors == 0:
-            _succeed(step, None)
+            _cancel(draft, "Cancelled tasks: " + ", ".join(names))
+        elif draft.tasks.unhandled_errors == 0:
+            _succeed(draft, None)
         else:
-            _fail(step, failure_message(step))
+            _fail(draft, failure_message(draft))
     except errors.SiroccoError as error:
         text = (
             f"Failed to check and complete [wf_ex_id={workflow.id}, "
             f"wf_name={workflow.workflow_name}]: {message_of(error)}"
         )
-        _fail(step, text)
+        _fail(draft, text)
 
 
-def final_context(step: Step) -> dataflow.Context:
+def final_context(draft: Draft) -> dataflow.Context:
     """The merged outbound contexts of the tasks that ended their branch."""
-    if step.spec.workflow_type == "reverse":
-        target = step.tasks.latest_of(str(step.workflow.params.get("task_name")))
-        return dataflow.EMPTY_CONTEXT if target is None else step.outbound(target)
-    ends = [step.task(task_id) for task_id in step.tasks.end_tasks]
+    if draft.spec.workflow_type == "reverse":
+        target = draft.tasks.latest_of(str(draft.workflow.params.get("task_name")))
+        return dataflow.EMPTY_CONTEXT if target is None else draft.outbound(target)
+    ends = [draft.task(task_id) for task_id in draft.tasks.end_tasks]
     found = sorted((task for task in ends if task is not None), key=lambda task: task.seq)
     # Mistral merges each batch onto its last member: the latest task wins ties.
-    return dataflow.merge([step.outbound(task) for task in found])
+    return dataflow.merge([draft.outbound(task) for task in found])
 
 
-def failure_message(step: Step) -> str:
+def failure_message(draft: Draft) -> str:
     """Mistral's "Failure caused by error in tasks: ..." text."""
     failed = sorted(
         (
             task
-            for task in step.tasks.tasks.values()
-            if task.state == State.ERROR and not _has_on_error(step, task)
+            for task in draft.tasks.tasks.values()
+            if task.state == State.ERROR and not _has_on_error(draft, task)
         ),
         key=lambda task: task.name,
     )
@@ -77,7 +79,7 @@ def failure_message(step: Step) -> str:
     for task in failed:
         text += f"\n  {task.name} [task_ex_id={task.id}] -> {task.state_info}\n"
         if task.type == "ACTION":
-            for number, action in enumerate(step.task_actions(task.id)):
+            for number, action in enumerate(draft.task_actions(task.id)):
                 if action.state == State.ERROR:
                     text += f"    [action_ex_id={action.id}, idx={number}]: {action.output}\n"
         # ``idx`` counts every sub-workflow of the task, in creation order.
@@ -89,15 +91,15 @@ def failure_message(step: Step) -> str:
     return text
 
 
-def _has_on_error(step: Step, task: records.TaskExecution) -> bool:
-    task_spec = step.spec.tasks.get(task.name)
+def _has_on_error(draft: Draft, task: records.TaskExecution) -> bool:
+    task_spec = draft.spec.tasks.get(task.name)
     return bool(task_spec and task_spec.on_error and task_spec.on_error.transitions)
 
 
 # Ending.
 
 
-def stop_workflow(step: Step, state: State, message: str | None) -> None:
+def stop_workflow(draft: Draft, state: State, message: str | None) -> None:
     """End the workflow now (API stop, ``fail``/``succeed`` commands, force fail).
 
     Raises:
@@ -105,13 +107,13 @@ def stop_workflow(step: Step, state: State, message: str | None) -> None:
             evaluated (the caller decides whom that fails).
     """
     if state == State.SUCCESS:
-        _succeed(step, message)
+        _succeed(draft, message)
     elif state == State.ERROR:
-        _fail(step, message)
+        _fail(draft, message)
     elif state == State.CANCELLED:
-        _cancel(step, message)
-        for child_id in children(step):
-            step.emit(
+        _cancel(draft, message)
+        for child_id in children(draft):
+            draft.emit(
                 commands.SendEvent(
                     event=events.StopWorkflow(
                         workflow_execution_id=child_id, state=State.CANCELLED, message=message
@@ -120,35 +122,35 @@ def stop_workflow(step: Step, state: State, message: str | None) -> None:
             )
 
 
-def _succeed(step: Step, message: str | None) -> None:
-    workflow = step.workflow
+def _succeed(draft: Draft, message: str | None) -> None:
+    workflow = draft.workflow
     if states.is_terminal(workflow.state):
         return
-    final = final_context(step)
+    final = final_context(draft)
     output: Any = None
     if workflow.spec.output is not None:
         output = evaluation.evaluate(
-            step,
+            draft,
             workflow.spec.output,
-            evaluation.workflow_data(step, dataflow.visible(final)),
+            evaluation.workflow_data(draft, dataflow.visible(final)),
             None,
         )
     if not output:
         output = dataflow.as_dict(final.values)
-    sizes.check(step.limits, "WorkflowExecution", "output", output)
+    sizes.check(draft.limits, "WorkflowExecution", "output", output)
     if not states.is_valid_transition(workflow.state, State.SUCCESS):
-        step.problem(f"Can't change workflow execution state from {workflow.state} to SUCCESS.")
+        draft.problem(f"Can't change workflow execution state from {workflow.state} to SUCCESS.")
         return
-    step.change_workflow(state=State.SUCCESS, state_info=message, output=output)
-    _ended(step, output=output, message=message)
+    draft.change_workflow(state=State.SUCCESS, state_info=message, output=output)
+    _ended(draft, output=output, message=message)
 
 
-def _fail(step: Step, message: str | None) -> None:
-    workflow = step.workflow
+def _fail(draft: Draft, message: str | None) -> None:
+    workflow = draft.workflow
     if workflow.state == State.PAUSED or states.is_terminal(workflow.state):
         return
     try:
-        final = final_context(step)
+        final = final_context(draft)
     except errors.SiroccoError:
         final = dataflow.EMPTY_CONTEXT
     # Like the output, output-on-error falls back to the final context when
@@ -157,9 +159,9 @@ def _fail(step: Step, message: str | None) -> None:
     if workflow.spec.output_on_error is not None:
         try:
             on_error = evaluation.evaluate(
-                step,
+                draft,
                 workflow.spec.output_on_error,
-                evaluation.workflow_data(step, dataflow.visible(final)),
+                evaluation.workflow_data(draft, dataflow.visible(final)),
                 None,
             ) or dataflow.as_dict(final.values)
         except errors.SiroccoError as error:
@@ -172,29 +174,29 @@ def _fail(step: Step, message: str | None) -> None:
     output: dict[str, Any] = {"result": message}
     if isinstance(on_error, Mapping):
         output = publishing.merge_dicts(output, on_error)
-    step.change_workflow(state=State.ERROR, state_info=message, output=output)
+    draft.change_workflow(state=State.ERROR, state_info=message, output=output)
     _ended(
-        step, output=output, message=message or f"Failed subworkflow [execution_id={workflow.id}]"
+        draft, output=output, message=message or f"Failed subworkflow [execution_id={workflow.id}]"
     )
 
 
-def _cancel(step: Step, message: str | None) -> None:
-    workflow = step.workflow
+def _cancel(draft: Draft, message: str | None) -> None:
+    workflow = draft.workflow
     if states.is_terminal(workflow.state):
         return
     output = {"result": message}
-    step.change_workflow(state=State.CANCELLED, state_info=message, output=output)
+    draft.change_workflow(state=State.CANCELLED, state_info=message, output=output)
     _ended(
-        step,
+        draft,
         output=output,
         message=message or f"Cancelled subworkflow [execution_id={workflow.id}]",
     )
 
 
-def _ended(step: Step, *, output: Any, message: str | None) -> None:
-    workflow = step.workflow
+def _ended(draft: Draft, *, output: Any, message: str | None) -> None:
+    workflow = draft.workflow
     if workflow.task_execution_id:
-        step.emit(
+        draft.emit(
             commands.NotifyParent(
                 event=events.SubworkflowCompleted(
                     workflow_execution_id=str(workflow.runtime.get(PARENT_KEY) or ""),
@@ -207,13 +209,45 @@ def _ended(step: Step, *, output: Any, message: str | None) -> None:
                 )
             )
         )
-    step.emit(commands.WorkflowEnded(workflow_execution_id=workflow.id, state=workflow.state))
+    draft.emit(commands.WorkflowEnded(workflow_execution_id=workflow.id, state=workflow.state))
 
 
-def children(step: Step) -> list[str]:
+def children(draft: Draft) -> list[str]:
     found: list[str] = []
-    for task_id in step.tasks.subworkflow_tasks:
-        task = step.task(task_id)
+    for task_id in draft.tasks.subworkflow_tasks:
+        task = draft.task(task_id)
         if task is not None:
             found.extend(str(child) for child in (task.runtime.get("subworkflows") or {}))
     return found
+
+
+# Pausing.
+
+
+def pause_workflow(draft: Draft, message: str | None) -> None:
+    """Pause the workflow (and, through events, its running sub-workflows)."""
+    workflow = draft.workflow
+    if workflow.state == State.PAUSED:
+        return
+    if workflow.state != State.RUNNING:
+        draft.problem(f"Can't pause a workflow execution in state {workflow.state}.")
+        return
+    for child_id in children(draft):
+        draft.emit(commands.SendEvent(event=events.PauseWorkflow(workflow_execution_id=child_id)))
+    draft.change_workflow(state=State.PAUSED, state_info=message)
+    notify_paused(draft, paused=True)
+
+
+def notify_paused(draft: Draft, *, paused: bool) -> None:
+    workflow = draft.workflow
+    if workflow.task_execution_id:
+        draft.emit(
+            commands.NotifyParent(
+                event=events.SubworkflowPaused(
+                    workflow_execution_id=str(workflow.runtime.get(PARENT_KEY) or ""),
+                    task_execution_id=workflow.task_execution_id,
+                    subworkflow_execution_id=workflow.id,
+                    paused=paused,
+                )
+            )
+        )
