@@ -183,19 +183,21 @@ def _stamped(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _find(
-    database: Database, service: deps.EngineService, name: str, namespace: str
+    database: Database,
+    service: deps.EngineService,
+    name: str,
+    namespace: str,
+    caller: identity.Caller,
 ) -> dict[str, Any]:
     with database.read() as connection:
-        row = queries.get_row(
-            connection, queries.ACTIONS, where={"name": name, "namespace": namespace}
+        # By id, or by name in the namespace then in the default one (as Mistral 23),
+        # the caller's own action first.
+        found = definitions.action_id(connection, name, namespace, projects.owner(caller))
+        row = (
+            None
+            if found is None
+            else queries.get_row(connection, queries.ACTIONS, where={"id": found})
         )
-        if row is None and namespace:
-            # As Mistral 23: an action not in the namespace is looked up in the default one.
-            row = queries.get_row(
-                connection, queries.ACTIONS, where={"name": name, "namespace": ""}
-            )
-        if row is None and definitions.is_uuid(name):
-            row = queries.get_row(connection, queries.ACTIONS, where={"id": name})
     if row is not None:
         return row
     for action in service.list_actions():
@@ -206,33 +208,48 @@ def _find(
 
 @router.get("/v2/actions/{name}")
 @router.get("/v2/actions/{name}/")
-def get_action(*, name: str, service: deps.ServiceDep, namespace: str | None = None) -> Response:
+def get_action(
+    *,
+    name: str,
+    service: deps.ServiceDep,
+    caller: identity.CallerDep,
+    namespace: str | None = None,
+) -> Response:
     """One action by name (or id), in ``?namespace=`` or the default namespace."""
-    return MistralJSONResponse(show(_find(service.database, service, name, namespace or "")))
+    found = _find(service.database, service, name, namespace or "", caller)
+    return MistralJSONResponse(show(found))
 
 
 @router.get("/v2/actions/{name}/{namespace}")
-def get_namespaced_action(*, name: str, namespace: str, service: deps.ServiceDep) -> Response:
+def get_namespaced_action(
+    *, name: str, namespace: str, service: deps.ServiceDep, caller: identity.CallerDep
+) -> Response:
     """One action by name in a namespace (the client puts the namespace in the path)."""
-    return MistralJSONResponse(show(_find(service.database, service, name, namespace)))
+    return MistralJSONResponse(show(_find(service.database, service, name, namespace, caller)))
 
 
-def _delete(name: str, namespace: str, database: Database) -> Response:
+def _delete(name: str, namespace: str, database: Database, caller: identity.Caller) -> Response:
     with database.transaction() as connection:
-        definitions.delete_action(connection, name, namespace)
+        definitions.delete_action(connection, name, namespace, project_id=projects.owner(caller))
     return Response(status_code=204)
 
 
 @router.delete("/v2/actions/{name}", status_code=204)
 @router.delete("/v2/actions/{name}/", status_code=204)
 def delete_action(
-    *, name: str, database: deps.DatabaseDep, namespace: str | None = None
+    *,
+    name: str,
+    database: deps.DatabaseDep,
+    caller: identity.CallerDep,
+    namespace: str | None = None,
 ) -> Response:
     """Delete an ad-hoc action, in ``?namespace=`` or the default namespace."""
-    return _delete(name, namespace or "", database)
+    return _delete(name, namespace or "", database, caller)
 
 
 @router.delete("/v2/actions/{name}/{namespace}", status_code=204)
-def delete_namespaced_action(*, name: str, namespace: str, database: deps.DatabaseDep) -> Response:
+def delete_namespaced_action(
+    *, name: str, namespace: str, database: deps.DatabaseDep, caller: identity.CallerDep
+) -> Response:
     """Delete an ad-hoc action of a namespace."""
-    return _delete(name, namespace, database)
+    return _delete(name, namespace, database, caller)

@@ -61,7 +61,9 @@ def update_environment(
     if "scope" in given and env.scope is not None:
         changes["scope"] = deps.scope_of(env.scope, in_body=True)
     with database.transaction() as connection:
-        row = definitions.update_environment(connection, env.name, changes, now=deps.now())
+        row = definitions.update_environment(
+            connection, env.name, changes, now=deps.now(), project_id=projects.owner(caller)
+        )
         projects.require_own([row], caller, "Environment not found [name={name}]")
     return MistralJSONResponse(show(row))
 
@@ -92,16 +94,20 @@ def list_environments(
 
 @router.get("/v2/environments/{name}")
 def get_environment(
-    *, name: str, fields: str | None = None, database: deps.DatabaseDep
+    *,
+    name: str,
+    fields: str | None = None,
+    database: deps.DatabaseDep,
+    caller: identity.CallerDep,
 ) -> Response:
-    """One environment by name."""
+    """One environment by name (the caller's own first)."""
     only = listing.selected_fields(fields, render.ENVIRONMENT)
     with database.read() as connection:
-        row = queries.get_row(
-            connection,
-            queries.ENVIRONMENTS,
-            where={"name": name},
-            fields=only,
+        found = definitions.environment_id(connection, name, projects.owner(caller))
+        row = (
+            None
+            if found is None
+            else queries.get_row(connection, queries.ENVIRONMENTS, where={"id": found}, fields=only)
         )
     if row is None:
         raise errors.NotFoundError(f"Environment not found [name={name}]")
@@ -109,8 +115,10 @@ def get_environment(
 
 
 @router.delete("/v2/environments/{name}", status_code=204)
-def delete_environment(*, name: str, database: deps.DatabaseDep) -> Response:
-    """Delete an environment."""
+def delete_environment(
+    *, name: str, database: deps.DatabaseDep, caller: identity.CallerDep
+) -> Response:
+    """Delete an environment (the caller's own first)."""
     with database.transaction() as connection:
-        definitions.delete_environment(connection, name)
+        definitions.delete_environment(connection, name, project_id=projects.owner(caller))
     return Response(status_code=204)

@@ -11,8 +11,11 @@
 * **Creations** are stamped with the caller's project (:func:`stamp`) in the
   transaction that writes them.
 
-Names are unique across projects (the store's duplicate checks ignore the
-project), so a name names one row and the route finds the row the guard checked.
+Names are unique per project, as in Mistral: two projects may each have a
+workflow ``x``. A name in a path means the caller's own row first, then one
+it may read (public, or shared with it); the routes and the store resolve a
+name in the same order (:func:`sirocco.store.definitions.name_order`), so the route acts on the row
+the guard checked.
 """
 
 from __future__ import annotations
@@ -144,7 +147,9 @@ class Found:
     members: frozenset[str] = frozenset()
 
 
-Finder = Callable[[sa.Connection, Mapping[str, str], Mapping[str, str]], Found | None]
+#: How a route's path names one resource: (connection, path parameters, query parameters,
+#: the caller's project) -> the owner of the row the name means for that caller, or None.
+Finder = Callable[[sa.Connection, Mapping[str, str], Mapping[str, str], str], Found | None]
 
 
 def _first(connection: sa.Connection, query: sa.Select[Any]) -> Found | None:
@@ -159,7 +164,10 @@ def _by_id(
     table: sa.Table, project: sa.ColumnElement[Any], source: sa.FromClause, key: str
 ) -> Finder:
     def find(
-        connection: sa.Connection, path: Mapping[str, str], _query: Mapping[str, str]
+        connection: sa.Connection,
+        path: Mapping[str, str],
+        _query: Mapping[str, str],
+        _project: str,
     ) -> Found | None:
         return _first(
             connection, sa.select(project).select_from(source).where(table.c.id == path[key])
@@ -170,7 +178,10 @@ def _by_id(
 
 def _named(table: sa.Table, key: str, *, ids: bool, namespaced: bool) -> Finder:
     def find(
-        connection: sa.Connection, path: Mapping[str, str], query: Mapping[str, str]
+        connection: sa.Connection,
+        path: Mapping[str, str],
+        query: Mapping[str, str],
+        project: str,
     ) -> Found | None:
         value = path[key]
         columns = sa.select(table.c.project_id, table.c.scope, table.c.id)
@@ -182,7 +193,11 @@ def _named(table: sa.Table, key: str, *, ids: bool, namespaced: bool) -> Finder:
         if namespaced:
             namespace = path.get("namespace") or query.get("namespace") or ""
             condition = sa.and_(condition, table.c.namespace == namespace)
-        row = connection.execute(columns.where(condition).limit(1)).first()
+        # Names are unique per project: the caller's own row first, then one it may read
+        # (public, or a workflow shared with it), then any (refused by ``check``).
+        row = connection.execute(
+            columns.where(condition).order_by(*definitions.name_order(table, project)).limit(1)
+        ).first()
         if row is None:
             return None
         found = Found(project_id=str(row[0]), public=row[1] == "public")
@@ -325,7 +340,7 @@ def _check_path(database: Database, request: Request, caller: Caller) -> None:
         return
     with database.read() as connection:
         for finder, message, value in checks:
-            found = finder(connection, path, query)
+            found = finder(connection, path, query, caller.project_id)
             namespace = path.get("namespace") or query.get("namespace") or ""
             check(
                 found,
@@ -356,7 +371,9 @@ def check_workflow(
     if not caller.authenticated:
         return
     finder = _named(_wf, "identifier", ids=True, namespaced=True)
-    found = finder(connection, {"identifier": identifier}, {"namespace": namespace})
+    found = finder(
+        connection, {"identifier": identifier}, {"namespace": namespace}, caller.project_id
+    )
     check(
         found,
         caller,
@@ -370,7 +387,7 @@ def check_execution(connection: sa.Connection, caller: Caller, execution_id: str
     if not caller.authenticated:
         return
     _prefix, finder, message = FINDERS["execution_id"]
-    found = finder(connection, {"execution_id": execution_id}, {})
+    found = finder(connection, {"execution_id": execution_id}, {}, caller.project_id)
     check(found, caller, writing=True, missing=message.format(value=execution_id))
 
 
@@ -381,9 +398,18 @@ def check_named(
     if not caller.authenticated:
         return
     found = _first(
-        connection, sa.select(table.c.project_id, table.c.scope).where(table.c.name == name)
+        connection,
+        sa.select(table.c.project_id, table.c.scope)
+        .where(table.c.name == name)
+        .order_by(*definitions.name_order(table, caller.project_id)),
     )
     check(found, caller, writing=False, missing=missing)
+
+
+def owner(caller: Caller) -> str | None:
+    """The project whose names a caller's request means first (None without
+    authentication: every row is the default project's)."""
+    return caller.project_id if caller.authenticated else None
 
 
 def stamp(connection: sa.Connection, table: sa.Table, ids: Iterable[str], caller: Caller) -> None:

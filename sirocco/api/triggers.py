@@ -100,21 +100,27 @@ def list_cron_triggers(
 
 @router.get("/v2/cron_triggers/{identifier}")
 def get_cron_trigger(
-    *, identifier: str, fields: str | None = None, database: deps.DatabaseDep
+    *,
+    identifier: str,
+    fields: str | None = None,
+    database: deps.DatabaseDep,
+    caller: identity.CallerDep,
 ) -> Response:
-    """One cron trigger by name or id."""
+    """One cron trigger by name (the caller's own first) or id."""
     only = listing.selected_fields(fields, render.CRON_TRIGGER)
     with database.read() as connection:
-        found = stored.cron_trigger_id(connection, identifier)
+        found = stored.cron_trigger_id(connection, identifier, project_id=projects.owner(caller))
         row = queries.get_by_id(connection, queries.CRON_TRIGGERS, found, fields=only)
     return MistralJSONResponse(show_cron(row, only=only or None))
 
 
 @router.delete("/v2/cron_triggers/{identifier}", status_code=204)
-def delete_cron_trigger(*, identifier: str, database: deps.DatabaseDep) -> Response:
-    """Delete a cron trigger by name or id."""
+def delete_cron_trigger(
+    *, identifier: str, database: deps.DatabaseDep, caller: identity.CallerDep
+) -> Response:
+    """Delete a cron trigger by name (the caller's own first) or id."""
     with database.transaction() as connection:
-        stored.delete_cron_trigger(connection, identifier)
+        stored.delete_cron_trigger(connection, identifier, project_id=projects.owner(caller))
     return Response(status_code=204)
 
 

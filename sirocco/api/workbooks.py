@@ -119,15 +119,16 @@ def get_workbook(
     namespace: str | None = None,
     fields: str | None = None,
     database: deps.DatabaseDep,
+    caller: identity.CallerDep,
 ) -> Response:
-    """One workbook by name."""
+    """One workbook by name (the caller's own first)."""
     only = listing.selected_fields(fields, render.WORKBOOK)
     with database.read() as connection:
-        row = queries.get_row(
-            connection,
-            queries.WORKBOOKS,
-            where={"name": name, "namespace": namespace or ""},
-            fields=only,
+        found = definitions.workbook_id(connection, name, namespace or "", projects.owner(caller))
+        row = (
+            None
+            if found is None
+            else queries.get_row(connection, queries.WORKBOOKS, where={"id": found}, fields=only)
         )
     if row is None:
         raise errors.NotFoundError(f"Workbook not found [name={name}, namespace={namespace or ''}]")
@@ -140,8 +141,11 @@ def delete_workbook(
     name: str,
     namespace: str | None = None,
     database: deps.DatabaseDep,
+    caller: identity.CallerDep,
 ) -> Response:
     """Delete a workbook; its workflows and actions stay."""
     with database.transaction() as connection:
-        definitions.delete_workbook(connection, name, namespace or "")
+        definitions.delete_workbook(
+            connection, name, namespace or "", project_id=projects.owner(caller)
+        )
     return Response(status_code=204)

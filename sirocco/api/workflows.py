@@ -87,7 +87,12 @@ def update_workflows(
     checked_scope = deps.scope_of(scope)
     with database.transaction() as connection:
         rows = definitions.update_workflows(
-            connection, text, now=deps.now(), namespace=namespace or "", scope=checked_scope
+            connection,
+            text,
+            now=deps.now(),
+            namespace=namespace or "",
+            scope=checked_scope,
+            project_id=projects.owner(caller),
         )
         projects.require_own(rows, caller, _MISSING)
     return MistralJSONResponse({"workflows": [show(row, uploaded=True) for row in rows]})
@@ -102,8 +107,9 @@ def update_workflow(
     scope: str | None = None,
     skip_validation: str | None = None,
     database: deps.DatabaseDep,
+    caller: identity.CallerDep,
 ) -> Response:
-    """Replace one workflow, given by id."""
+    """Replace one workflow, given by id (or by name: the caller's own first)."""
     checked_scope = deps.scope_of(scope)
     with database.transaction() as connection:
         rows = definitions.update_workflows(
@@ -113,6 +119,7 @@ def update_workflow(
             namespace=namespace or "",
             scope=checked_scope,
             identifier=identifier,
+            project_id=projects.owner(caller),
         )
     return MistralJSONResponse(show(rows[0], uploaded=True))
 
@@ -148,11 +155,14 @@ def get_workflow(
     namespace: str | None = None,
     fields: str | None = None,
     database: deps.DatabaseDep,
+    caller: identity.CallerDep,
 ) -> Response:
-    """One workflow by name (in a namespace) or id."""
+    """One workflow by name (in a namespace; the caller's own first) or id."""
     only = listing.selected_fields(fields, render.WORKFLOW)
     with database.read() as connection:
-        found = definitions.get_workflow_row(connection, identifier, namespace or "")
+        found = definitions.get_workflow_row(
+            connection, identifier, namespace or "", project_id=projects.owner(caller)
+        )
         row = queries.get_by_id(connection, queries.WORKFLOWS, found["id"], fields=only)
     return MistralJSONResponse(show(row, only=only or None))
 
@@ -163,8 +173,11 @@ def delete_workflow(
     identifier: str,
     namespace: str | None = None,
     database: deps.DatabaseDep,
+    caller: identity.CallerDep,
 ) -> Response:
     """Delete a workflow (refused while triggers use it)."""
     with database.transaction() as connection:
-        definitions.delete_workflow(connection, identifier, namespace or "")
+        definitions.delete_workflow(
+            connection, identifier, namespace or "", project_id=projects.owner(caller)
+        )
     return Response(status_code=204)

@@ -33,11 +33,11 @@ class Expanded:
 
 
 def _find(
-    database: Database, cache: SpecCache, name: str, namespace: str
+    database: Database, cache: SpecCache, name: str, namespace: str, project_id: str | None
 ) -> specs.ActionSpec | None:
     with database.read() as connection:
         for candidate in dict.fromkeys((namespace, "")):
-            row = lookups.adhoc_action(connection, name, candidate)
+            row = lookups.adhoc_action(connection, name, candidate, project_id)
             if row is not None:
                 return cache.action(name, row.definition, row.workbook_name)
     return None
@@ -50,14 +50,16 @@ def expand(
     name: str,
     namespace: str,
     given: Mapping[str, Any],
+    project_id: str | None = None,
 ) -> Expanded | None:
-    """The expansion of ad-hoc action ``name``, or None when there is no such action.
+    """The expansion of ad-hoc action ``name``, or None when there is no such action
+    (names resolve in ``project_id``'s actions and public ones, when given).
 
     Raises:
         errors.ActionInputError: the input does not fit the ad-hoc action.
         errors.ActionError: the chain is broken (a cycle, a missing base, a bad expression).
     """
-    outer = _find(database, cache, name, namespace)
+    outer = _find(database, cache, name, namespace, project_id)
     if outer is None:
         return None
     problem = action_resolution.check_input(
@@ -90,7 +92,7 @@ def expand(
                 "Found a cycle in an ad-hoc action chain "
                 f"[action_name={name}, duplicate_action_name={level.base}]"
             )
-        found = _find(database, cache, level.base, namespace)
+        found = _find(database, cache, level.base, namespace, project_id)
         if found is None:
             raise errors.ActionNotFoundError(
                 f"Failed to find base action [action_name={level.base} namespace={namespace}]"

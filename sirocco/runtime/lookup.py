@@ -50,13 +50,32 @@ class StoreLookup:
 
 
 class StepLookup:
-    """Implements :class:`sirocco.engine.ports.Lookup` for one step's transaction."""
+    """Implements :class:`sirocco.engine.ports.Lookup` for one step's transaction.
 
-    def __init__(self, shared: StoreLookup, connection: Connection) -> None:
+    :meth:`for_project` gives the look-ups of one execution: names resolve in its
+    project (and public definitions), never in another project's.
+    """
+
+    def __init__(
+        self,
+        shared: StoreLookup,
+        connection: Connection,
+        *,
+        project_id: str | None = None,
+        loaded: set[str] | None = None,
+    ) -> None:
         self._shared = shared
         self._connection = connection
+        #: The project whose definitions names resolve to (None: any, the default project).
+        self.project_id = project_id
         #: Ids of the stored action executions handed to the engine during this step.
-        self.loaded: set[str] = set()
+        self.loaded: set[str] = set() if loaded is None else loaded
+
+    def for_project(self, project_id: str | None) -> StepLookup:
+        """The same step's look-ups for an execution of ``project_id`` (sharing ``loaded``)."""
+        if project_id == self.project_id:
+            return self
+        return StepLookup(self._shared, self._connection, project_id=project_id, loaded=self.loaded)
 
     def action_signature(self, name: str) -> ports.ActionSignature | None:
         return self._shared.action_signature(name)
@@ -71,7 +90,9 @@ class StepLookup:
         if namespace:
             candidates.append((name, ""))
         for candidate_name, candidate_namespace in candidates:
-            row = lookups.adhoc_action(self._connection, candidate_name, candidate_namespace)
+            row = lookups.adhoc_action(
+                self._connection, candidate_name, candidate_namespace, self.project_id
+            )
             if row is not None:
                 return self._shared.specs.action(candidate_name, row.definition, row.workbook_name)
         return None
@@ -111,6 +132,7 @@ class StepLookup:
             state=state,
             from_time=_parse_time(from_time) if from_time else None,
             to_time=_parse_time(to_time) if to_time else None,
+            project_id=self.project_id,
         )
         return [execution_dict(row) for row in rows]
 

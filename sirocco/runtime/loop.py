@@ -624,8 +624,12 @@ class Runtime:
     ) -> None:
         """Start a workflow that a durable outbox row asks for (cron triggers)."""
         try:
+            owner = payload.get("project_id")
             found = sources.find_workflow(
-                self.database, str(payload["workflow"]), namespace=str(payload.get("namespace", ""))
+                self.database,
+                str(payload["workflow"]),
+                namespace=str(payload.get("namespace", "")),
+                project_id=None if owner is None else str(owner),
             )
         except errors.NotFoundError as exc:
             log.warning("cron trigger workflow is gone", extra={"error": exc.message})
@@ -654,21 +658,21 @@ class Runtime:
     def _subworkflow_item(
         self, command: commands.StartSubworkflow, outbox_id: str | None
     ) -> StartItem:
+        project_id = self._project_of(command.root_execution_id)
         try:
             found: sources.FoundWorkflow | None = sources.find_workflow(
                 self.database,
                 command.workflow_name,
                 namespace=command.namespace,
                 workbook=command.workbook,
+                project_id=project_id,
             )
         except errors.NotFoundError:
             found = None
         if (
             found is not None
             and found.scope != "public"
-            and not sources.readable_by(
-                self.database, found, self._project_of(command.root_execution_id)
-            )
+            and not sources.readable_by(self.database, found, project_id)
         ):
             found = None  # another project's private workflow: as if it did not exist
         return StartItem(

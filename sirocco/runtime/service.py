@@ -97,11 +97,13 @@ class Service:
             done.set_result(execution_id)
             return done
         self.admission.check()
-        found = sources.find_workflow(self.database, workflow, namespace=namespace)
+        found = sources.find_workflow(
+            self.database, workflow, namespace=namespace, project_id=project_id
+        )
         start_params = dict(params or {})
         env = start_params.get("env")
         if isinstance(env, str):
-            start_params["env"] = self._environment(env)
+            start_params["env"] = self._environment(env, project_id)
         elif env is not None and not isinstance(env, Mapping):
             raise errors.InputError("Parameter 'env' must be a dictionary or an environment name.")
         if namespace or found.namespace:
@@ -279,7 +281,13 @@ class Service:
         transforms: tuple[Any, ...] = ()
         if descriptor is None:
             adhoc = direct_actions.expand(
-                self.database, self.runtime.registry, self.runtime.specs, name, namespace, input
+                self.database,
+                self.runtime.registry,
+                self.runtime.specs,
+                name,
+                namespace,
+                input,
+                project_id,
             )
             if adhoc is None:
                 raise errors.ActionNotFoundError(f"Failed to find action [action_name={name}]")
@@ -423,8 +431,8 @@ class Service:
             raise errors.NotFoundError(f"Task execution not found [id={task_execution_id}]")
         return row
 
-    def _environment(self, name: str) -> Mapping[str, Any]:
-        row = rows.environment(self.database, name)
+    def _environment(self, name: str, project_id: str | None) -> Mapping[str, Any]:
+        row = rows.environment(self.database, name, project_id)
         if row is None:
             raise errors.NotFoundError(f"Environment not found [name={name}]")
         return dict(row.variables or {})

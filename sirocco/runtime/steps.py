@@ -368,6 +368,8 @@ class Stepper:
                 extra={"execution_id": item.execution_id, "parent": item.parent_execution_id},
             )
             return None
+        project_id = item.project_id or lookups.project_of(connection, item.root_execution_id)
+        lookup = lookup.for_project(project_id)  # names resolve in the execution's project
         decision = engine.start_workflow(
             spec=spec,
             execution_id=item.execution_id,
@@ -384,7 +386,6 @@ class Stepper:
             parent_execution_id=item.parent_execution_id,
             budget=self.budget(),
         )
-        project_id = item.project_id or lookups.project_of(connection, item.root_execution_id)
         if project_id is not None:
             decision = _owned_by(decision, item.execution_id, project_id)
         workflow = next(record for record in decision.workflows if record.id == item.execution_id)
@@ -424,6 +425,7 @@ class Stepper:
         ]
 
     def _snapshot(self, connection: Connection, lookup: StepLookup, row: Any) -> engine.Snapshot:
+        lookup = lookup.for_project(row.project_id)  # names resolve in the execution's project
         cached = self.snapshots.get(row.id, row.version)
         if cached is not None:
             cached.lookup = lookup  # kept between steps; it asks through this step's connection

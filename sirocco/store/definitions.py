@@ -81,7 +81,7 @@ def create_workflows(
     """Store every workflow of ``text``; ConflictError if one exists in the namespace."""
     ids = []
     for name, values in _workflow_values(text, scope=scope):
-        if _find_id(connection, _wf, name, namespace) is not None:
+        if _find_id(connection, _wf, name, namespace, project_id=project_id, own=True):
             raise errors.ConflictError(
                 "Duplicate entry for WorkflowDefinition ['name', 'namespace', 'project_id']: "
                 f"{name}, {namespace}, None"
@@ -109,8 +109,10 @@ def update_workflows(
     namespace: str = "",
     scope: str = "private",
     identifier: str | None = None,
+    project_id: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Replace the stored workflows named in ``text`` (or the one with id ``identifier``)."""
+    """Replace the stored workflows named in ``text`` (or the one with id ``identifier``);
+    a name means ``project_id``'s own workflow first."""
     items = _workflow_values(text, scope=scope)
     if identifier and len(items) > 1:
         raise errors.InputError(
@@ -119,18 +121,21 @@ def update_workflows(
         )
     ids = []
     for name, values in items:
-        found = (
-            get_workflow_row(connection, identifier, namespace)
-            if identifier
-            else get_workflow_row(connection, name, namespace)
-        )
+        found = get_workflow_row(connection, identifier or name, namespace, project_id=project_id)
         ids.append(found["id"])
         _update_if_changed(connection, _wf, found["id"], {"name": name, **values}, now=now)
     return [_read(connection, queries.WORKFLOWS, item) for item in ids]
 
 
-def get_workflow_row(connection: sa.Connection, identifier: str, namespace: str = "") -> Any:
-    """A stored workflow by id, or by name in ``namespace``; NotFoundError otherwise."""
+def get_workflow_row(
+    connection: sa.Connection,
+    identifier: str,
+    namespace: str = "",
+    *,
+    project_id: str | None = None,
+) -> Any:
+    """A stored workflow by id, or by name in ``namespace`` (``project_id``'s own first,
+    see :func:`name_order`); NotFoundError otherwise."""
     query = sa.select(_wf)
     if is_uuid(identifier):
         row = connection.execute(query.where(_wf.c.id == identifier)).first()
@@ -138,6 +143,8 @@ def get_workflow_row(connection: sa.Connection, identifier: str, namespace: str 
             return row._mapping
     row = connection.execute(
         query.where(_wf.c.name == identifier, _wf.c.namespace == (namespace or ""))
+        .order_by(*name_order(_wf, project_id))
+        .limit(1)
     ).first()
     if row is None:
         raise errors.NotFoundError(
@@ -146,9 +153,16 @@ def get_workflow_row(connection: sa.Connection, identifier: str, namespace: str 
     return row._mapping
 
 
-def delete_workflow(connection: sa.Connection, identifier: str, namespace: str = "") -> None:
-    """Delete a workflow; refused while cron or event triggers start it."""
-    found = get_workflow_row(connection, identifier, namespace)
+def delete_workflow(
+    connection: sa.Connection,
+    identifier: str,
+    namespace: str = "",
+    *,
+    project_id: str | None = None,
+) -> None:
+    """Delete a workflow (``project_id``'s own first, by name); refused while cron or
+    event triggers start it."""
+    found = get_workflow_row(connection, identifier, namespace, project_id=project_id)
     crons = (
         connection.execute(
             sa.select(_cron.c.id).where(_cron.c.workflow_id == found["id"]).order_by(_cron.c.id)
@@ -231,7 +245,7 @@ def save_workbook(
 ) -> dict[str, Any]:
     """Create (``create=True``) or update a workbook, then store its workflows and actions."""
     book = lang.parse_workbook(text)
-    existing = _find_id(connection, _wb, book.name, namespace)
+    existing = _find_id(connection, _wb, book.name, namespace, project_id=project_id, own=create)
     values = {"definition": text, "tags": list(book.tags), "scope": scope}
     if create:
         if existing is not None:
@@ -265,6 +279,7 @@ def save_workbook(
         _upsert(
             connection,
             _act,
+            project_id,
             f"{book.name}.{short}",
             namespace,
             {
@@ -287,6 +302,7 @@ def save_workbook(
         _upsert(
             connection,
             _wf,
+            project_id,
             f"{book.name}.{short}",
             namespace,
             {**columns, "workbook_name": book.name, "project_id": project_id},
@@ -296,12 +312,17 @@ def save_workbook(
     return _read(connection, queries.WORKBOOKS, existing)
 
 
-def delete_workbook(connection: sa.Connection, name: str, namespace: str = "") -> None:
-    """Delete a workbook row (its workflows and actions stay, as in Mistral)."""
-    deleted = connection.execute(
-        sa.delete(_wb).where(_wb.c.name == name, _wb.c.namespace == (namespace or ""))
-    ).rowcount
-    if not deleted:
+def delete_workbook(
+    connection: sa.Connection,
+    name: str,
+    namespace: str = "",
+    *,
+    project_id: str | None = None,
+) -> None:
+    """Delete a workbook row (``project_id``'s own first; its workflows and actions stay,
+    as in Mistral)."""
+    found = _find_id(connection, _wb, name, namespace, project_id=project_id)
+    if found is None or not connection.execute(sa.delete(_wb).where(_wb.c.id == found)).rowcount:
         raise errors.NotFoundError(
             f"Workbook not found [workbook_name={name}, namespace={namespace or ''}]"
         )
@@ -373,9 +394,9 @@ def save_actions(
             "tags": list(action.tags),
             "scope": scope,
         }
-        found = _find_id(connection, _act, name, namespace)
+        found = _find_id(connection, _act, name, namespace, project_id=project_id, own=create)
         if identifier:
-            found = _action_id(connection, identifier, namespace)
+            found = _action_id(connection, identifier, namespace, project_id)
         if create:
             if found is not None:
                 raise errors.ConflictError(
@@ -404,9 +425,15 @@ def save_actions(
     return [_read(connection, queries.ACTIONS, item) for item in ids]
 
 
-def delete_action(connection: sa.Connection, identifier: str, namespace: str = "") -> None:
-    """Delete an ad-hoc action by name (or id)."""
-    found = _action_id(connection, identifier, namespace)
+def delete_action(
+    connection: sa.Connection,
+    identifier: str,
+    namespace: str = "",
+    *,
+    project_id: str | None = None,
+) -> None:
+    """Delete an ad-hoc action by name (``project_id``'s own first) or id."""
+    found = _action_id(connection, identifier, namespace, project_id)
     if found is None:
         raise errors.NotFoundError(
             f"Action definition not found [action_name={identifier}, namespace={namespace}]"
@@ -414,15 +441,17 @@ def delete_action(connection: sa.Connection, identifier: str, namespace: str = "
     connection.execute(sa.delete(_act).where(_act.c.id == found))
 
 
-def _action_id(connection: sa.Connection, identifier: str, namespace: str) -> str | None:
+def _action_id(
+    connection: sa.Connection, identifier: str, namespace: str, project_id: str | None = None
+) -> str | None:
     if is_uuid(identifier):
         found = connection.execute(sa.select(_act.c.id).where(_act.c.id == identifier)).first()
         if found is not None:
             return str(found.id)
-    found_id = _find_id(connection, _act, identifier, namespace)
+    found_id = _find_id(connection, _act, identifier, namespace, project_id=project_id)
     if found_id is None and namespace:
         # As Mistral 23: an action not in the namespace is looked up in the default one.
-        found_id = _find_id(connection, _act, identifier, "")
+        found_id = _find_id(connection, _act, identifier, "", project_id=project_id)
     return found_id
 
 
@@ -451,7 +480,7 @@ def create_environment(
     new_id: IdFactory = _uuid,
 ) -> dict[str, Any]:
     """Store a new environment; ConflictError if the name is taken."""
-    if name is not None and _find_named(connection, _env, name) is not None:
+    if name is not None and _find_named(connection, _env, name, project_id=project_id, own=True):
         raise errors.ConflictError(
             f"Duplicate entry for Environment ['name', 'project_id']: {name}, None"
         )
@@ -471,10 +500,16 @@ def create_environment(
 
 
 def update_environment(
-    connection: sa.Connection, name: str, changes: Mapping[str, Any], *, now: datetime
+    connection: sa.Connection,
+    name: str,
+    changes: Mapping[str, Any],
+    *,
+    now: datetime,
+    project_id: str | None = None,
 ) -> dict[str, Any]:
-    """Change the given fields (description, variables, scope) of a named environment."""
-    found = _find_named(connection, _env, name)
+    """Change the given fields (description, variables, scope) of a named environment
+    (``project_id``'s own first)."""
+    found = _find_named(connection, _env, name, project_id=project_id)
     if found is None:
         raise errors.NotFoundError(f"Environment not found [name={name}]")
     values = {key: changes[key] for key in ("description", "variables", "scope") if key in changes}
@@ -482,9 +517,12 @@ def update_environment(
     return _read(connection, queries.ENVIRONMENTS, found)
 
 
-def delete_environment(connection: sa.Connection, name: str) -> None:
-    """Delete a named environment."""
-    if not connection.execute(sa.delete(_env).where(_env.c.name == name)).rowcount:
+def delete_environment(
+    connection: sa.Connection, name: str, *, project_id: str | None = None
+) -> None:
+    """Delete a named environment (``project_id``'s own first)."""
+    found = _find_named(connection, _env, name, project_id=project_id)
+    if found is None or not connection.execute(sa.delete(_env).where(_env.c.id == found)).rowcount:
         raise errors.NotFoundError(f"Environment not found [name={name}]")
 
 
@@ -533,21 +571,93 @@ def _read(connection: sa.Connection, view: queries.View, identifier: str) -> dic
     return queries.get_by_id(connection, view, identifier)
 
 
-def _find_id(connection: sa.Connection, table: sa.Table, name: str, namespace: str) -> str | None:
-    found = connection.execute(
-        sa.select(table.c.id).where(table.c.name == name, table.c.namespace == (namespace or ""))
-    ).first()
-    return None if found is None else str(found.id)
+def name_order(table: sa.Table, project_id: str | None) -> list[sa.ColumnElement[Any]]:
+    """The order in which the rows of one name are meant for ``project_id`` (names are
+    unique per project, as in Mistral): its own row, then one it may read (public; for
+    workflows, shared with it and accepted), then the others (oldest first)."""
+    if project_id is None:
+        return [table.c.created_at]
+    readable: sa.ColumnElement[bool] = table.c.scope == "public"
+    if table is _wf:
+        members = tables.resource_members
+        shared = sa.select(members.c.resource_id).where(
+            members.c.resource_type == "workflow",
+            members.c.member_id == project_id,
+            members.c.status == "accepted",
+        )
+        readable = sa.or_(readable, table.c.id.in_(shared))
+    return [
+        sa.case((table.c.project_id == project_id, 0), (readable, 1), else_=2),
+        table.c.created_at,
+    ]
 
 
-def _find_named(connection: sa.Connection, table: sa.Table, name: str) -> str | None:
-    found = connection.execute(sa.select(table.c.id).where(table.c.name == name)).first()
+def workbook_id(
+    connection: sa.Connection, name: str, namespace: str, project_id: str | None
+) -> str | None:
+    """The id of workbook ``name`` in ``namespace`` (``project_id``'s own first), or None."""
+    return _find_id(connection, _wb, name, namespace, project_id=project_id)
+
+
+def action_id(
+    connection: sa.Connection, identifier: str, namespace: str, project_id: str | None
+) -> str | None:
+    """The id of an ad-hoc action by id, or by name in ``namespace`` then in the default
+    one (``project_id``'s own first), or None."""
+    return _action_id(connection, identifier, namespace, project_id)
+
+
+def environment_id(connection: sa.Connection, name: str, project_id: str | None) -> str | None:
+    """The id of environment ``name`` (``project_id``'s own first), or None."""
+    return _find_named(connection, _env, name, project_id=project_id)
+
+
+def _find_id(
+    connection: sa.Connection,
+    table: sa.Table,
+    name: str,
+    namespace: str,
+    *,
+    project_id: str | None = None,
+    own: bool = False,
+) -> str | None:
+    """The id of the row ``name`` in ``namespace``: ``project_id``'s own first (only its
+    own with ``own``, as a duplicate check does), any project's when None."""
+    query = sa.select(table.c.id).where(
+        table.c.name == name, table.c.namespace == (namespace or "")
+    )
+    return _first_id(connection, table, query, project_id, own)
+
+
+def _find_named(
+    connection: sa.Connection,
+    table: sa.Table,
+    name: str,
+    *,
+    project_id: str | None = None,
+    own: bool = False,
+) -> str | None:
+    query = sa.select(table.c.id).where(table.c.name == name)
+    return _first_id(connection, table, query, project_id, own)
+
+
+def _first_id(
+    connection: sa.Connection,
+    table: sa.Table,
+    query: sa.Select[Any],
+    project_id: str | None,
+    own: bool,
+) -> str | None:
+    if own and project_id is not None:
+        query = query.where(table.c.project_id == project_id)
+    found = connection.execute(query.order_by(*name_order(table, project_id)).limit(1)).first()
     return None if found is None else str(found.id)
 
 
 def _upsert(
     connection: sa.Connection,
     table: sa.Table,
+    project_id: str,
     name: str,
     namespace: str,
     values: Mapping[str, Any],
@@ -555,7 +665,8 @@ def _upsert(
     now: datetime,
     new_id: IdFactory,
 ) -> None:
-    existing = _find_id(connection, table, name, namespace)
+    """Insert or update ``project_id``'s row ``name`` (another project's stays as it is)."""
+    existing = _find_id(connection, table, name, namespace, project_id=project_id, own=True)
     if existing is None:
         connection.execute(
             sa.insert(table).values(

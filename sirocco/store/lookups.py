@@ -19,6 +19,19 @@ _wf = tables.workflow_executions
 _ADHOC_ACTION = sa.select(_actions.c.definition, _actions.c.workbook_name).where(
     _actions.c.name == sa.bindparam("name"), _actions.c.namespace == sa.bindparam("namespace")
 )
+_ADHOC_ACTION_OF_PROJECT = (
+    sa.select(_actions.c.definition, _actions.c.workbook_name)
+    .where(
+        _actions.c.name == sa.bindparam("name"),
+        _actions.c.namespace == sa.bindparam("namespace"),
+        sa.or_(
+            _actions.c.project_id == sa.bindparam("project_id"),
+            _actions.c.scope == "public",
+        ),
+    )
+    .order_by(sa.case((_actions.c.project_id == sa.bindparam("project_id"), 0), else_=1))
+    .limit(1)
+)
 _TASK_ACTIONS = (
     sa.select(_action)
     .where(_action.c.task_execution_id == sa.bindparam("task_execution_id"))
@@ -31,9 +44,17 @@ _TASKS = (
 )
 
 
-def adhoc_action(connection: sa.Connection, name: str, namespace: str) -> Any:
-    """The stored ad-hoc action ``name`` in ``namespace`` (definition, workbook_name) or None."""
-    return connection.execute(_ADHOC_ACTION, {"name": name, "namespace": namespace}).first()
+def adhoc_action(
+    connection: sa.Connection, name: str, namespace: str, project_id: str | None = None
+) -> Any:
+    """The stored ad-hoc action ``name`` in ``namespace`` (definition, workbook_name) or None.
+
+    With ``project_id``: only that project's action or a public one, the project's own
+    first (Mistral's resolution for an execution of that project)."""
+    if project_id is None:
+        return connection.execute(_ADHOC_ACTION, {"name": name, "namespace": namespace}).first()
+    values = {"name": name, "namespace": namespace, "project_id": project_id}
+    return connection.execute(_ADHOC_ACTION_OF_PROJECT, values).first()
 
 
 def task_actions(
@@ -60,9 +81,13 @@ def workflow_executions(
     state: str | None,
     from_time: datetime | None,
     to_time: datetime | None,
+    project_id: str | None = None,
 ) -> Sequence[Any]:
-    """Workflow execution rows matching every given condition (``executions()`` in YAQL)."""
+    """Workflow execution rows matching every given condition (``executions()`` in YAQL),
+    of ``project_id`` only when given (an execution sees its own project's, as in Mistral)."""
     query = sa.select(_wf)
+    if project_id is not None:
+        query = query.where(_wf.c.project_id == project_id)
     if id:
         query = query.where(_wf.c.id == id)
     if root_execution_id:

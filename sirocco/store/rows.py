@@ -19,6 +19,18 @@ _WORKFLOW = sa.select(_wf).where(_wf.c.id == sa.bindparam("id"))
 _TASK = sa.select(_task).where(_task.c.id == sa.bindparam("id"))
 _ACTION = sa.select(_action).where(_action.c.id == sa.bindparam("id"))
 _ENVIRONMENT = sa.select(_environments).where(_environments.c.name == sa.bindparam("name"))
+_ENVIRONMENT_OF_PROJECT = (
+    sa.select(_environments)
+    .where(
+        _environments.c.name == sa.bindparam("name"),
+        sa.or_(
+            _environments.c.project_id == sa.bindparam("project_id"),
+            _environments.c.scope == "public",
+        ),
+    )
+    .order_by(sa.case((_environments.c.project_id == sa.bindparam("project_id"), 0), else_=1))
+    .limit(1)
+)
 
 
 def _one(database: Database, statement: sa.Select[Any], **values: Any) -> Any:
@@ -41,9 +53,12 @@ def action_execution(database: Database, action_execution_id: str) -> Any:
     return _one(database, _ACTION, id=action_execution_id)
 
 
-def environment(database: Database, name: str) -> Any:
-    """The environment row named ``name``, or None."""
-    return _one(database, _ENVIRONMENT, name=name)
+def environment(database: Database, name: str, project_id: str | None = None) -> Any:
+    """The environment row named ``name`` (``project_id``'s own first, then a public one;
+    any when None), or None."""
+    if project_id is None:
+        return _one(database, _ENVIRONMENT, name=name)
+    return _one(database, _ENVIRONMENT_OF_PROJECT, name=name, project_id=project_id)
 
 
 def set_params(database: Database, execution_id: str, params: Any, *, now: datetime) -> None:

@@ -27,10 +27,19 @@ class FoundWorkflow:
 
 
 def find_workflow(
-    database: Database, identifier: str, *, namespace: str = "", workbook: str | None = None
+    database: Database,
+    identifier: str,
+    *,
+    namespace: str = "",
+    workbook: str | None = None,
+    project_id: str | None = None,
 ) -> FoundWorkflow:
     """A workflow definition by id, or by name: same workbook first, then the
-    namespace, then the default namespace (Mistral's resolution order)."""
+    namespace, then the default namespace (Mistral's resolution order).
+
+    With ``project_id`` a name means that project's workflow first, then a public one
+    or one shared with the project (another project's private workflow is not seen;
+    an id is checked by the caller, which says 404 in its own words)."""
     with database.read() as connection:
         if _UUID.match(identifier):
             row = connection.execute(_WORKFLOW_BY_ID, {"id": identifier}).first()
@@ -45,9 +54,13 @@ def find_workflow(
                 candidates.append((f"{workbook}.{identifier}", ""))
             candidates.append((identifier, ""))
         for name, candidate_namespace in candidates:
-            row = connection.execute(
-                _WORKFLOW_BY_NAME, {"name": name, "namespace": candidate_namespace}
-            ).first()
+            if project_id is None:
+                row = connection.execute(
+                    _WORKFLOW_BY_NAME, {"name": name, "namespace": candidate_namespace}
+                ).first()
+            else:
+                values = {"name": name, "namespace": candidate_namespace, "project": project_id}
+                row = connection.execute(_WORKFLOW_BY_NAME_FOR_PROJECT, values).first()
             if row is not None:
                 return _found(row)
     where = f" in namespace '{namespace}'" if namespace else ""
@@ -62,6 +75,29 @@ _WORKFLOW_BY_ID = sa.select(tables.workflow_definitions).where(
 _WORKFLOW_BY_NAME = sa.select(tables.workflow_definitions).where(
     tables.workflow_definitions.c.name == sa.bindparam("name"),
     tables.workflow_definitions.c.namespace == sa.bindparam("namespace"),
+)
+
+_wf = tables.workflow_definitions
+_members = tables.resource_members
+_WORKFLOW_BY_NAME_FOR_PROJECT = (
+    sa.select(_wf)
+    .where(
+        _wf.c.name == sa.bindparam("name"),
+        _wf.c.namespace == sa.bindparam("namespace"),
+        sa.or_(
+            _wf.c.project_id == sa.bindparam("project"),
+            _wf.c.scope == "public",
+            _wf.c.id.in_(
+                sa.select(_members.c.resource_id).where(
+                    _members.c.resource_type == "workflow",
+                    _members.c.member_id == sa.bindparam("project"),
+                    _members.c.status == "accepted",
+                )
+            ),
+        ),
+    )
+    .order_by(sa.case((_wf.c.project_id == sa.bindparam("project"), 0), else_=1), _wf.c.created_at)
+    .limit(1)
 )
 
 

@@ -78,13 +78,14 @@ def create_cron_trigger(
             remaining_executions = 1
     else:
         next_time = croniter.croniter(pattern, now).get_next(datetime)
-    found = definitions.get_workflow_row(connection, workflow, namespace)
+    found = definitions.get_workflow_row(connection, workflow, namespace, project_id=project_id)
     definitions.check_workflow_input(found, workflow_input)
     stored_pattern = pattern or NEVER_PATTERN
     if connection.execute(
-        sa.select(_cron.c.id).where(_cron.c.name == name)
+        sa.select(_cron.c.id).where(_cron.c.name == name, _cron.c.project_id == project_id)
     ).first() or _same_schedule(
         connection,
+        project_id=project_id,
         workflow_id=found["id"],
         pattern=stored_pattern,
         first=first,
@@ -120,6 +121,7 @@ def create_cron_trigger(
 def _same_schedule(
     connection: sa.Connection,
     *,
+    project_id: str,
     workflow_id: str,
     pattern: str,
     first: datetime | None,
@@ -137,6 +139,7 @@ def _same_schedule(
         return False
     candidates = connection.execute(
         sa.select(_cron.c.workflow_input, _cron.c.workflow_params).where(
+            _cron.c.project_id == project_id,
             _cron.c.workflow_id == workflow_id,
             _cron.c.pattern == pattern,
             _cron.c.first_execution_time == first,
@@ -150,21 +153,30 @@ def _same_schedule(
     )
 
 
-def cron_trigger_id(connection: sa.Connection, identifier: str) -> str:
-    """The id of a cron trigger given by name or id; NotFoundError otherwise."""
-    found = connection.execute(
-        sa.select(_cron.c.id).where(sa.or_(_cron.c.id == identifier, _cron.c.name == identifier))
-    ).first()
+def cron_trigger_id(
+    connection: sa.Connection, identifier: str, *, project_id: str | None = None
+) -> str:
+    """The id of a cron trigger given by id, or by name (``project_id``'s own first);
+    NotFoundError otherwise."""
+    found = connection.execute(sa.select(_cron.c.id).where(_cron.c.id == identifier)).first()
+    if found is None:
+        found = connection.execute(
+            sa.select(_cron.c.id)
+            .where(_cron.c.name == identifier)
+            .order_by(*definitions.name_order(_cron, project_id))
+            .limit(1)
+        ).first()
     if found is None:
         raise errors.NotFoundError(f"Cron trigger not found [identifier={identifier}]")
     return str(found.id)
 
 
-def delete_cron_trigger(connection: sa.Connection, identifier: str) -> None:
-    """Delete a cron trigger by name or id."""
-    connection.execute(
-        sa.delete(_cron).where(_cron.c.id == cron_trigger_id(connection, identifier))
-    )
+def delete_cron_trigger(
+    connection: sa.Connection, identifier: str, *, project_id: str | None = None
+) -> None:
+    """Delete a cron trigger by name (``project_id``'s own first) or id."""
+    found = cron_trigger_id(connection, identifier, project_id=project_id)
+    connection.execute(sa.delete(_cron).where(_cron.c.id == found))
 
 
 # ---------------------------------------------------------------- event triggers
@@ -196,6 +208,7 @@ def create_event_trigger(
             _event.c.topic == topic,
             _event.c.event == event,
             _event.c.workflow_id == workflow_id,
+            _event.c.project_id == project_id,
         )
     ).first()
     if duplicate is not None:

@@ -226,12 +226,114 @@ def test_the_web_view_needs_a_token_kept_in_a_cookie(
     assert secured.get("/ui/executions", headers=_as(admin)).status_code == 200
 
 
-def test_names_are_unique_across_projects(secured: TestClient, database: Database) -> None:
+def test_names_are_unique_per_project(secured: TestClient, database: Database) -> None:
+    """As in Mistral (its unique keys include project_id): two projects may each have a
+    workflow, workbook, action, environment and cron trigger of the same name; a name
+    means the caller's own, and only the caller's own is changed or deleted."""
     alpha, beta = _token(database, "alpha"), _token(database, "beta")
-    text = WORKFLOW.format(name="deploy")
-    assert secured.post("/v2/workflows", content=text, headers=_as(alpha)).status_code == 201
-    taken = secured.post("/v2/workflows", content=text, headers=_as(beta))
-    assert taken.status_code == 409 and "Duplicate entry" in taken.json()["faultstring"]
+    workbook = (
+        "version: '2.0'\nname: book\nworkflows:\n  inner:\n"
+        "    tasks:\n      t:\n        action: std.noop\n"
+    )
+    action = "version: '2.0'\nshout:\n  base: std.echo\n  base-input:\n    output: {who}\n"
+    ids: dict[str, dict[str, str]] = {}
+    for token, who in ((alpha, "alpha"), (beta, "beta")):
+        made = {
+            "workflow": secured.post(
+                "/v2/workflows", content=WORKFLOW.format(name="deploy"), headers=_as(token)
+            ),
+            "workbook": secured.post("/v2/workbooks", content=workbook, headers=_as(token)),
+            "action": secured.post(
+                "/v2/actions", content=action.format(who=who), headers=_as(token)
+            ),
+            "environment": secured.post(
+                "/v2/environments",
+                json={"name": "stage", "variables": {"who": who}},
+                headers=_as(token),
+            ),
+        }
+        for kind, answer in made.items():
+            assert answer.status_code == 201, (who, kind, answer.text)
+        cron = secured.post(
+            "/v2/cron_triggers",
+            json={"name": "nightly", "workflow_name": "deploy", "pattern": "0 2 * * *"},
+            headers=_as(token),
+        )
+        assert cron.status_code == 201, cron.text
+        ids[who] = {
+            "workflow": made["workflow"].json()["workflows"][0]["id"],
+            "action": made["action"].json()["actions"][0]["id"],
+            "environment": made["environment"].json()["id"],
+            "cron": cron.json()["id"],
+        }
+        assert cron.json()["workflow_id"] == ids[who]["workflow"]
+    # the same name twice in one project is still a conflict
+    again = secured.post("/v2/workflows", content=WORKFLOW.format(name="deploy"), headers=_as(beta))
+    assert again.status_code == 409 and "Duplicate entry" in again.json()["faultstring"]
+    again = secured.post("/v2/environments", json={"name": "stage"}, headers=_as(alpha))
+    assert again.status_code == 409
+    # a name means the caller's own
+    for who, token in (("alpha", alpha), ("beta", beta)):
+        own = ids[who]
+        assert (
+            secured.get("/v2/workflows/deploy", headers=_as(token)).json()["id"] == own["workflow"]
+        )
+        assert secured.get("/v2/actions/shout", headers=_as(token)).json()["id"] == own["action"]
+        environment = secured.get("/v2/environments/stage", headers=_as(token)).json()
+        assert environment["id"] == own["environment"]
+        assert (
+            secured.get("/v2/cron_triggers/nightly", headers=_as(token)).json()["id"] == own["cron"]
+        )
+        book = secured.get("/v2/workbooks/book", headers=_as(token)).json()
+        assert book["project_id"] == who
+        inner = secured.get("/v2/workflows/book.inner", headers=_as(token)).json()
+        assert inner["project_id"] == who
+    # changing and deleting by name reach the caller's own only
+    changed = WORKFLOW.format(name="deploy").replace("std.noop", "std.echo output=1")
+    assert secured.put("/v2/workflows", content=changed, headers=_as(alpha)).status_code == 200
+    assert "std.noop" in secured.get("/v2/workflows/deploy", headers=_as(beta)).json()["definition"]
+    put = secured.put(
+        "/v2/environments", json={"name": "stage", "description": "mine"}, headers=_as(beta)
+    )
+    assert put.status_code == 200 and put.json()["id"] == ids["beta"]["environment"]
+    for path in ("/v2/cron_triggers/nightly", "/v2/environments/stage", "/v2/actions/shout",
+                 "/v2/workbooks/book"):  # fmt: skip
+        assert secured.delete(path, headers=_as(alpha)).status_code == 204, path
+        assert secured.get(path, headers=_as(alpha)).status_code == 404, path
+        assert secured.get(path, headers=_as(beta)).status_code == 200, path
+    assert secured.delete("/v2/workflows/deploy", headers=_as(alpha)).status_code == 204
+    assert (
+        secured.get("/v2/workflows/deploy", headers=_as(beta)).json()["id"]
+        == ids["beta"]["workflow"]
+    )
+
+
+def test_a_name_means_the_callers_own_then_a_public_one(
+    secured: TestClient, database: Database
+) -> None:
+    alpha, beta = _token(database, "alpha"), _token(database, "beta")
+    shared = WORKFLOW.format(name="tool")
+    made = secured.post("/v2/workflows?scope=public", content=shared, headers=_as(beta))
+    assert made.status_code == 201
+    public_id = made.json()["workflows"][0]["id"]
+    assert secured.get("/v2/workflows/tool", headers=_as(alpha)).json()["id"] == public_id
+    changed = shared.replace("std.noop", "std.echo output=1")
+    refused = secured.put("/v2/workflows", content=changed, headers=_as(alpha))
+    assert refused.status_code in (403, 404)  # another project's public workflow: not changed
+    assert (
+        "std.noop"
+        in secured.get(f"/v2/workflows/{public_id}", headers=_as(beta)).json()["definition"]
+    )
+    own = secured.post("/v2/workflows", content=shared, headers=_as(alpha))
+    assert own.status_code == 201
+    own_id = own.json()["workflows"][0]["id"]
+    assert secured.get("/v2/workflows/tool", headers=_as(alpha)).json()["id"] == own_id
+    assert secured.get("/v2/workflows/tool", headers=_as(beta)).json()["id"] == public_id
+    assert secured.put("/v2/workflows", content=changed, headers=_as(alpha)).status_code == 200
+    assert (
+        "std.noop"
+        in secured.get(f"/v2/workflows/{public_id}", headers=_as(beta)).json()["definition"]
+    )
 
 
 def test_an_unreachable_keystone_is_a_503() -> None:
