@@ -205,3 +205,86 @@ class PrivatePostgres:
         except subprocess.CalledProcessError:
             pass  # not running
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class PrivateRabbit:
+    """A RabbitMQ node of the test's own (free ports, files in a temporary folder, no
+    plugins), never the machine's shared broker, so that the test may SIGKILL it."""
+
+    def __init__(self) -> None:
+        script = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
+        if not script.exists():
+            raise FileNotFoundError(f"RabbitMQ is not installed ({script} is missing)")
+        self.script = script
+        self.folder = Path(tempfile.mkdtemp(prefix="sirocco-rabbit-"))
+        self.port = free_port()
+        plugins = self.folder / "enabled_plugins"
+        plugins.write_text("[].\n")
+        self.env = {
+            **os.environ,
+            # Its Erlang cookie lives here too, not in the user's home.
+            "HOME": str(self.folder),
+            "RABBITMQ_NODENAME": f"sirocco-chaos-{os.getpid()}-{self.port}@localhost",
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(free_port()),
+            "RABBITMQ_MNESIA_BASE": str(self.folder / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(self.folder / "log"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(plugins),
+            "RABBITMQ_PID_FILE": str(self.folder / "pid"),
+            "RABBITMQ_CONFIG_FILE": str(self.folder / "rabbitmq"),
+            "RABBITMQ_ADVANCED_CONFIG_FILE": str(self.folder / "advanced.config"),
+        }
+        self._process: subprocess.Popen[bytes] | None = None
+        self.restarts = 0
+
+    @property
+    def url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.port}//"
+
+    def start(self) -> None:
+        """Start the node (not waiting for it: see :meth:`wait_up`)."""
+        log = open(self.folder / "server.log", "ab")  # noqa: SIM115
+        self._process = subprocess.Popen(
+            [str(self.script)],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=self.folder,
+            start_new_session=True,  # its own process group: killed together
+        )
+
+    def up(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                return True
+        except OSError:
+            return False
+
+    def wait_up(self, bound: float = BOUND) -> None:
+        deadline = time.monotonic() + max(bound, BOUND)
+        while not self.up():
+            if self._process is not None and self._process.poll() is not None:
+                raise RuntimeError(f"RabbitMQ exited at start:\n{self.log()}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"RabbitMQ did not start\n{self.log()}")
+            time.sleep(0.2)
+
+    def kill(self) -> None:
+        """SIGKILL the node's whole process group (start script, Erlang VM and its
+        helpers), as a crash."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait(30)
+
+    def log(self, tail: int = 3000) -> str:
+        path = self.folder / "server.log"
+        return path.read_text(errors="replace")[-tail:] if path.exists() else ""
+
+    def destroy(self) -> None:
+        self.kill()
+        shutil.rmtree(self.folder, ignore_errors=True)

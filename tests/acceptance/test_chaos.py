@@ -1,8 +1,9 @@
 """Chaos: `sirocco api`, two engines, two executors and a scheduler on a private PostgreSQL
-(handing work over through the database, and again through RabbitMQ),
+(handing work over through the database, and again through a private RabbitMQ node),
 under a bounded mixed load (chains, with-items with concurrency, a join, a sub-workflow,
 retries, wait-before). Every few seconds a random role is killed with SIGKILL and started
-again; PostgreSQL itself is stopped as in a crash and started again once.
+again; PostgreSQL itself is stopped as in a crash and started again once, and so is RabbitMQ
+(SIGKILL of its node) on the second run.
 
 Every execution must end as the same workflow ends without faults (the first round of
 executions runs before any fault and is the reference), no action that is not safe to
@@ -19,23 +20,20 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
-import subprocess
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from rolekit import PrivatePostgres, Role, Roles, call, free_port, status
+from rolekit import PrivatePostgres, PrivateRabbit, Role, Roles, call, free_port, status
 
 from sirocco.store import tables
-from tests.conftest import port_open
 
 WORKFLOWS = """
 version: '2.0'
@@ -174,30 +172,30 @@ def postgres() -> Iterator[PrivatePostgres]:
         server.destroy()
 
 
+@dataclass(frozen=True)
+class Transport:
+    """How the roles hand work over, and the RabbitMQ node of the test's own, if any."""
+
+    url: str
+    rabbit: PrivateRabbit | None = None
+
+
 @pytest.fixture(params=["database", "amqp"])
-def transport(request: pytest.FixtureRequest) -> Iterator[str]:
-    """How the roles hand work over: the database alone, or RabbitMQ on a virtual host of
-    the test's own (so that no other test's roles share its queues)."""
+def transport(request: pytest.FixtureRequest) -> Iterator[Transport]:
+    """The database alone, or a RabbitMQ node that the test starts (free ports, files in a
+    temporary folder), so that it may kill and restart the broker too."""
     if request.param == "database":
-        yield "memory://"
+        yield Transport(url="memory://")
         return
-    if not port_open(5672) or shutil.which("rabbitmqctl") is None:
-        pytest.skip("RabbitMQ (and rabbitmqctl) is not available on 127.0.0.1:5672")
-    vhost = f"sirocco_chaos_{uuid.uuid4().hex[:8]}"
-
-    def rabbitmqctl(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["rabbitmqctl", *args], capture_output=True, text=True, timeout=60, check=False
-        )
-
-    made = rabbitmqctl("add_vhost", vhost)
-    if made.returncode != 0:
-        pytest.skip(f"can't add a RabbitMQ virtual host: {made.stderr.strip()[:200]}")
     try:
-        rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-        yield f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
+        rabbit = PrivateRabbit()
+    except FileNotFoundError as exc:
+        pytest.skip(str(exc))
+    try:
+        rabbit.start()  # it boots while PostgreSQL is made (wait_up in the test)
+        yield Transport(url=rabbit.url, rabbit=rabbit)
     finally:
-        rabbitmqctl("delete_vhost", vhost)
+        rabbit.destroy()
 
 
 @pytest.fixture
@@ -235,12 +233,15 @@ def _ended(base: str, execution_id: str) -> dict[str, Any] | None:
 
 @pytest.mark.slow
 def test_chaos(
-    postgres: PrivatePostgres, transport: str, counter: _Counter, tmp_path: Path
+    transport: Transport, postgres: PrivatePostgres, counter: _Counter, tmp_path: Path
 ) -> None:
+    rabbit = transport.rabbit
+    if rabbit is not None:
+        rabbit.wait_up()
     env = {
         **os.environ,
         "SIROCCO_DB": postgres.url,
-        "SIROCCO_TRANSPORT": transport,
+        "SIROCCO_TRANSPORT": transport.url,
         "SIROCCO_HEARTBEAT_INTERVAL": "0.5",
         "SIROCCO_HEARTBEAT_MAX_MISSED": "4",
         "SIROCCO_CLAIM_SECONDS": "3",
@@ -281,9 +282,9 @@ def test_chaos(
         launcher = threading.Thread(target=launch)
         launcher.start()
         kills: Counter[str] = Counter()
-        # Every role killed once, and PostgreSQL restarted once, in a random order.
+        # Every role killed once, PostgreSQL and RabbitMQ restarted once, in a random order.
         seed = int(os.environ.get("SIROCCO_CHAOS_SEED") or time.time())
-        faults = [*sorted(roles), "postgresql"]
+        faults = [*sorted(roles), "postgresql", *(["rabbitmq"] if rabbit else [])]
         random.Random(seed).shuffle(faults)
         chaos_started = time.monotonic()
         for fault in faults:
@@ -292,6 +293,10 @@ def test_chaos(
                 postgres.stop("immediate")
                 time.sleep(2)  # the length of the outage
                 postgres.start()
+                continue
+            if fault == "rabbitmq" and rabbit is not None:
+                rabbit.kill()  # SIGKILL: unacknowledged messages come back from its disk
+                rabbit.start()  # back in a few seconds; meanwhile the roles use the database
                 continue
             group.kill(roles[fault])
             kills[fault.split("-")[0]] += 1
@@ -332,10 +337,10 @@ def test_chaos(
             left = connection.execute(sa.select(tables.outbox.c.kind)).all()
         assert left == [], left
         print(
-            f"\nchaos on {transport.split(':')[0]} (SIROCCO_CHAOS_SEED={seed}, faults {faults}): "
-            f"{len(launched)} "
-            f"executions, kills {dict(kills)}, one PostgreSQL "
-            f"restart; {len(missed)} failed by a missed heartbeat; every execution ended "
+            f"\nchaos on {transport.url.split(':')[0]} (SIROCCO_CHAOS_SEED={seed}, faults "
+            f"{faults}): {len(launched)} executions, kills {dict(kills)}, one PostgreSQL "
+            f"restart{', one RabbitMQ kill and restart' if rabbit else ''}; "
+            f"{len(missed)} failed by a missed heartbeat; every execution ended "
             f"{recovery:.1f} s after the last fault ({faults_over - chaos_started:.1f} s of "
             "faults)"
         )
