@@ -63,6 +63,10 @@ class Settings:
 
     db: str | None = None
     transport: str = "memory://"
+    #: Where event triggers hear notifications: an AMQP URL (``SIROCCO_EVENTS_BROKER``);
+    #: unset: the ``transport`` when it is AMQP, else event triggers fire only through
+    #: ``POST /v2/event_triggers/{id}/events`` (docs/event-triggers.md).
+    events_broker: str | None = None
     executor_workers: int = Field(default=32, ge=1, le=1024)
     executor_target: str | None = None
     heartbeat_interval: float = Field(default=5.0, gt=0, le=3600)
@@ -80,6 +84,14 @@ class Settings:
     claim_seconds: float = Field(default=60.0, gt=0, le=3600)
     max_executions_in_flight: int | None = Field(default=None, ge=1)
     max_actions_in_flight: int | None = Field(default=None, ge=1)
+
+    def events_broker_url(self) -> str | None:
+        """The broker event triggers listen on (None: no listening)."""
+        if self.events_broker:
+            return self.events_broker
+        if self.transport.startswith(("amqp://", "amqps://", "pyamqp://")):
+            return self.transport
+        return None
 
     def heartbeat_lease(self) -> float:
         """Seconds an executor's silence is allowed before its actions are taken over."""

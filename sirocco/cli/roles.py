@@ -21,7 +21,7 @@ from sirocco.cli.health_port import HealthListener
 from sirocco.cli.process import settle_process
 from sirocco.executor.pool import ExecutorPool
 from sirocco.executor.worker import ExecutorWorker
-from sirocco.runtime import compose, delivery, expiration, integrity, metrics
+from sirocco.runtime import compose, delivery, event_triggers, expiration, integrity, metrics
 from sirocco.runtime.health import Guard, Report, is_outage
 from sirocco.runtime.heartbeats import Timing
 from sirocco.runtime.loop import utcnow
@@ -98,6 +98,7 @@ def run_engine(settings: Settings) -> None:
         health=parts.runtime.health,
     )
     checker.start()
+    events = event_triggers.listen(parts.runtime, settings.events_broker_url())
     listener = _listen_for_health(settings, parts.runtime.health.report)
     settle_process()
     log.info("sirocco engine running (database %s)", settings.db or "default")
@@ -107,6 +108,8 @@ def run_engine(settings: Settings) -> None:
         if listener is not None:
             listener.stop()
         checker.stop()
+        if events is not None:
+            events.stop()
         parts.runtime.stop()
         parcels.close()
         inline.shutdown()

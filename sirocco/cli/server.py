@@ -19,7 +19,7 @@ from sirocco.api.warmup import warm_up
 from sirocco.cli import logformat
 from sirocco.cli.embedded import open_embedded
 from sirocco.cli.process import settle_process
-from sirocco.runtime import compose, expiration, integrity
+from sirocco.runtime import compose, event_triggers, expiration, integrity
 from sirocco.settings import Settings
 
 log = logging.getLogger("sirocco.server")
@@ -64,6 +64,7 @@ def serve(
         health=app.parts.runtime.health,
     )
     checker.start()
+    listener = event_triggers.listen(app.parts.runtime, settings.events_broker_url())
     try:
         serve_parts(
             app.parts,
@@ -76,6 +77,8 @@ def serve(
         )
     finally:
         checker.stop()
+        if listener is not None:
+            listener.stop()
         expirer.stop()
         app.close()
         log.info("sirocco server stopped")

@@ -105,7 +105,7 @@ class Runtime:
         self.health = Health()
         self.health.probe("database", database.ping)
         self.timers = TimerThread(database, self._deliver_timer, clock, self.health)
-        self.cron = CronThread(database, self.start_from_outbox, clock, self.health)
+        self.cron = CronThread(database, self._start_cron, clock, self.health)
         self._heartbeats: HeartbeatChecker | None = None
         self._checker: threading.Thread | None = None
         #: How this process is named on the RunAction rows it runs itself (explain).
@@ -353,7 +353,7 @@ class Runtime:
         acknowledge: Callable[[], None] | None = None,
     ) -> None:
         """Queue the work of one outbox row (of an engine kind)."""
-        if kind == outbox.Kind.CRON_START:
+        if kind in (outbox.Kind.CRON_START, outbox.Kind.EVENT_START):
             self.start_from_outbox(outbox_id, payload, acknowledge)
         elif kind == outbox.Kind.TIMER_EVENT:
             event = codec.decode(payload["event"])
@@ -621,8 +621,10 @@ class Runtime:
         outbox_id: str,
         payload: Mapping[str, Any],
         acknowledge: Callable[[], None] | None = None,
-    ) -> None:
-        """Start a workflow that a durable outbox row asks for (cron triggers)."""
+    ) -> Future[str]:
+        """Start a workflow that a durable outbox row asks for (cron and event triggers);
+        the future gives the execution id once the start is stored, or the error."""
+        future: Future[str] = Future()
         try:
             owner = payload.get("project_id")
             found = sources.find_workflow(
@@ -632,11 +634,12 @@ class Runtime:
                 project_id=None if owner is None else str(owner),
             )
         except errors.NotFoundError as exc:
-            log.warning("cron trigger workflow is gone", extra={"error": exc.message})
+            log.warning("trigger's workflow is gone", extra={"error": exc.message})
             outbox.remove(self.database, [outbox_id])
             if acknowledge is not None:
                 acknowledge()
-            return
+            future.set_exception(exc)
+            return future
         params = dict(payload.get("params") or {})
         if found.namespace:
             params.setdefault("namespace", found.namespace)
@@ -653,7 +656,11 @@ class Runtime:
             outbox_id=outbox_id,
             project_id=payload.get("project_id"),
         )
-        self._queue.put(StartRequest(item, None, acknowledge))
+        self._queue.put(StartRequest(item, future, acknowledge))
+        return future
+
+    def _start_cron(self, outbox_id: str, payload: dict[str, Any]) -> None:
+        self.start_from_outbox(outbox_id, payload)
 
     def _subworkflow_item(
         self, command: commands.StartSubworkflow, outbox_id: str | None

@@ -32,6 +32,7 @@ class Kind(StrEnum):
     NOTIFY_PARENT = "NotifyParent"
     SEND_EVENT = "SendEvent"
     CRON_START = "CronStart"
+    EVENT_START = "EventStart"
 
 
 #: Kinds an engine applies: events for executions and requests to start one.
@@ -40,6 +41,7 @@ ENGINE_KINDS: tuple[Kind, ...] = (
     Kind.NOTIFY_PARENT,
     Kind.START_SUBWORKFLOW,
     Kind.CRON_START,
+    Kind.EVENT_START,
     Kind.ACTION_RESULT,
     Kind.TIMER_EVENT,
 )

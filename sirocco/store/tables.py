@@ -283,6 +283,18 @@ event_triggers = sa.Table(
     sa.UniqueConstraint("exchange", "topic", "event", "workflow_id", "project_id"),
 )
 
+#: One row per (event trigger, notification) that started the trigger's workflow: a
+#: notification delivered again (a listener died before acknowledging it, or two
+#: listeners got it) finds its row and starts nothing (``sirocco.store.event_deliveries``).
+event_deliveries = sa.Table(
+    "event_deliveries",
+    metadata,
+    sa.Column("trigger_id", sa.String(36), primary_key=True),
+    sa.Column("message_id", sa.String(255), primary_key=True),
+    sa.Column("execution_id", sa.String(36), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False, index=True),
+)
+
 auth_tokens = sa.Table(
     "auth_tokens",
     metadata,

@@ -254,3 +254,5 @@ def delete_event_trigger(connection: sa.Connection, identifier: str) -> None:
     """Delete an event trigger by id."""
     if not connection.execute(sa.delete(_event).where(_event.c.id == identifier)).rowcount:
         raise errors.NotFoundError(f"Event trigger not found [id={identifier}].")
+    deliveries = tables.event_deliveries
+    connection.execute(sa.delete(deliveries).where(deliveries.c.trigger_id == identifier))
