@@ -77,6 +77,17 @@ class EventTriggerBody(Body):
     scope: str | None = None
 
 
+class EventBody(Body):
+    """An event posted to an event trigger: a notification's fields (all optional)."""
+
+    event_type: str | None = None
+    payload: Any = None
+    publisher_id: str | None = None
+    timestamp: str | None = None
+    message_id: str | None = None
+    context: dict[str, Any] | None = None
+
+
 class ExecutionBody(Body):
     id: str | None = None
     workflow_id: str | None = None

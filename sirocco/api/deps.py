@@ -56,6 +56,18 @@ class EngineService(Protocol):
         project_id: str | None = None,
     ) -> Future[str]: ...
 
+    def fire_event_trigger(
+        self,
+        trigger_id: str,
+        *,
+        event_type: str | None,
+        payload: Any,
+        publisher_id: str | None,
+        timestamp: Any,
+        message_id: str | None,
+        context: Mapping[str, Any],
+    ) -> tuple[str, bool]: ...
+
     def pause_workflow(self, execution_id: str) -> None: ...
 
     def resume_workflow(self, execution_id: str, env: Mapping[str, Any] | None = None) -> None: ...

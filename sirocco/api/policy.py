@@ -47,6 +47,7 @@ DEFAULTS: Mapping[str, str] = {
     **_crud("environments", "create", "delete", "get", "list", "update"),
     **_crud("event_triggers", "create", "delete", "get", "list", "update"),
     "event_triggers:create:public": _ADMIN,
+    "event_triggers:fire": _OWNER,  # Sirocco's POST /v2/event_triggers/{id}/events
     "event_triggers:list:all_projects": _ADMIN,
     **_crud("executions", "create", "delete", "get", "list", "update"),
     "executions:list:all_projects": _ADMIN,

@@ -104,6 +104,8 @@ def rule_of(method: str, route: str) -> str | None:
         return None
     last = named[-1]
     resource = parts[last]
+    if resource == "event_triggers" and parts[-1] == "events":
+        return "event_triggers:fire"  # Sirocco's extension: POST an event to a trigger
     if method in _READS:
         operation = "list" if last == len(parts) - 1 else "get"
     else:

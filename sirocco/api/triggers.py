@@ -1,4 +1,6 @@
-"""``/v2/cron_triggers`` and ``/v2/event_triggers``: stored here, fired by the scheduler."""
+"""``/v2/cron_triggers`` and ``/v2/event_triggers``: stored here, fired by the scheduler
+(cron) and the event listeners (``sirocco.runtime.event_triggers``), or by a POST of an
+event to ``/v2/event_triggers/{id}/events`` (Sirocco's extension)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from sirocco import errors
-from sirocco.api import bodies, deps, identity, listing, projects, render
+from sirocco.api import bodies, deps, executions, identity, listing, projects, render
 from sirocco.api.errors import ApiError
 from sirocco.api.render import MistralJSONResponse
 from sirocco.store import definitions, queries
@@ -239,6 +241,35 @@ def get_event_trigger(
     if row is None:
         raise errors.NotFoundError(f"Event trigger not found [id={identifier}].")
     return MistralJSONResponse(show_event(row, only=only or None))
+
+
+@router.post("/v2/event_triggers/{identifier}/events", status_code=201)
+def fire_event_trigger(
+    *,
+    identifier: str,
+    event: bodies.EventBody,
+    service: deps.ServiceDep,
+    caller: identity.CallerDep,
+) -> Response:
+    """Sirocco's extension: fire an event trigger with the event in the body, as if the
+    notification had come from the broker. 201 with the execution it started; 200 with
+    the execution a repeated ``message_id`` started before."""
+    listing.check_uuid("id", identifier)
+    context = dict(event.context or {})
+    if caller.authenticated:
+        # The caller speaks for its own project and user, not for the ones it names.
+        context.update(project_id=caller.project_id, user_id=caller.user_id)
+    execution_id, started = service.fire_event_trigger(
+        identifier,
+        event_type=event.event_type,
+        payload={} if event.payload is None else event.payload,
+        publisher_id=event.publisher_id,
+        timestamp=event.timestamp,
+        message_id=event.message_id,
+        context=context,
+    )
+    row = executions.read(service.database, execution_id)
+    return MistralJSONResponse(executions.show(row), status_code=201 if started else 200)
 
 
 @router.delete("/v2/event_triggers/{identifier}", status_code=204)

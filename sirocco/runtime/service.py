@@ -14,11 +14,11 @@ from sirocco import errors
 from sirocco.actions import runner
 from sirocco.engine import commands, events
 from sirocco.engine.states import INCOMPLETE, TERMINAL, State
-from sirocco.runtime import codec, direct_actions
+from sirocco.runtime import codec, direct_actions, event_triggers, notifications
 from sirocco.runtime.admission import Admission, InFlightLimits
 from sirocco.runtime.loop import Runtime, utcnow
 from sirocco.runtime.steps import StartItem
-from sirocco.store import executions, lookups, outbox, rows, sources
+from sirocco.store import event_deliveries, executions, lookups, outbox, rows, sources
 from sirocco.store.database import Database
 
 log = logging.getLogger("sirocco.service")
@@ -121,6 +121,55 @@ class Service:
             project_id=project_id,
         )
         return self.runtime.request_start(item)
+
+    def fire_event_trigger(
+        self,
+        trigger_id: str,
+        *,
+        event_type: str | None,
+        payload: Any,
+        publisher_id: str | None,
+        timestamp: Any,
+        message_id: str | None,
+        context: Mapping[str, Any],
+    ) -> tuple[str, bool]:
+        """Start an event trigger's workflow for one event, as a notification would; return
+        the execution id and whether it started now (False: this ``message_id`` started it
+        before). Without a ``message_id`` every call is a new event."""
+        trigger = event_deliveries.find_trigger(self.database, trigger_id)
+        if trigger is None:
+            raise errors.NotFoundError(f"Event trigger not found [id={trigger_id}].")
+        if event_type is not None and event_type != trigger.event:
+            raise errors.InputError(
+                f"'event_type' of the event is '{event_type}', but event trigger {trigger_id} "
+                f"fires on '{trigger.event}'."
+            )
+        notification = notifications.of(
+            event_type=trigger.event,
+            payload=payload,
+            publisher_id=publisher_id,
+            timestamp=timestamp,
+            message_id=message_id or str(uuid.uuid4()),
+            context=context,
+            where="the event",
+        )
+        self.admission.check()
+        now = utcnow()
+        [recorded] = event_triggers.fire(
+            self.database, [trigger], notification, now=now, claimed_until=now + outbox.CLAIM_FOR
+        )
+        if recorded.outbox_id is None:
+            return recorded.execution_id, False
+        try:
+            self.runtime.start_from_outbox(recorded.outbox_id, recorded.payload).result()
+        except errors.UnavailableError:
+            raise  # the outbox row stays: the start happens when an engine takes it
+        except errors.SiroccoError:
+            # Refused (bad input, workflow gone): its outbox row is gone, and the same
+            # message id may be posted again once the trigger is fixed.
+            event_deliveries.forget(self.database, trigger.id, notification.message_id)
+            raise
+        return recorded.execution_id, True
 
     def pause_workflow(self, execution_id: str) -> None:
         row = self._execution_row(execution_id)
