@@ -8,6 +8,7 @@ list and by going to the other project's pages directly: the leaks must be 0.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -67,7 +68,11 @@ def projects(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
     """A server with auth on; project alpha with the test workflows, beta with its own."""
     folder = tmp_path_factory.mktemp("ui_projects")
     alpha, beta = _token(folder, "alpha"), _token(folder, "beta")
-    with running_server(folder, "--auth", "tokens", token=alpha) as server:
+    policy = folder / "policy.json"  # deleting executions: administrators only
+    policy.write_text(json.dumps({"executions:delete": "is_admin:True"}))
+    with running_server(
+        folder, "--auth", "tokens", token=alpha, env={"SIROCCO_POLICY_FILE": str(policy)}
+    ) as server:
         text = {"Content-Type": "text/plain"}
         uploaded = server.api.post("/v2/workflows", content=WORKFLOWS.read_text(), headers=text)
         assert uploaded.status_code == 201, uploaded.text
@@ -211,11 +216,31 @@ def test_the_other_projects_execution_cannot_be_changed_from_the_page(
     answer = page.evaluate(
         """async (id) => {
             const response = await fetch("/v2/executions/" + id, {
-                method: "DELETE", credentials: "same-origin"});
+                method: "PUT", credentials: "same-origin",
+                headers: {"Content-Type": "application/json"},
+                body: JSON.stringify({state: "CANCELLED"})});
             return [response.status, (await response.json()).faultstring];
         }""",
         target,
     )
     assert answer == [404, f"WorkflowExecution not found [id={target}]"]
     beta = {"X-Auth-Token": projects["beta"]}
-    assert server.api.get(f"/v2/executions/{target}", headers=beta).status_code == 200
+    unchanged = server.api.get(f"/v2/executions/{target}", headers=beta)
+    assert unchanged.status_code == 200 and unchanged.json()["state"] != "CANCELLED"
+
+
+def test_a_click_the_policy_refuses_shows_the_apis_words(
+    context: Any, projects: dict[str, Any]
+) -> None:
+    """The server's policy file makes deleting executions admin-only: a member's click on
+    Delete is refused with the API's text, and the execution stays."""
+    server: Server = projects["server"]
+    target = projects["alpha_runs"][0]
+    page = _sign_in(context, projects["alpha"])
+    row = page.locator(f'tr[data-execution="{target}"]')
+    row.locator('button[data-action="delete"]').click()
+    expect(page.locator("#message")).to_have_text(
+        "Refused: Policy doesn't allow executions:delete to be performed."
+    )
+    expect(row).to_have_count(1)
+    assert server.api.get(f"/v2/executions/{target}").status_code == 200

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -108,9 +109,11 @@ class Server:
 
 
 @contextlib.contextmanager
-def running_server(folder: Path, *options: str, token: str | None = None) -> Iterator[Server]:
-    """``sirocco server`` on a free port over a SQLite file in ``folder`` (with ``options``);
-    its API client sends ``token`` when given."""
+def running_server(
+    folder: Path, *options: str, token: str | None = None, env: dict[str, str] | None = None
+) -> Iterator[Server]:
+    """``sirocco server`` on a free port over a SQLite file in ``folder`` (with ``options``
+    and the environment variables ``env``); its API client sends ``token`` when given."""
     port = free_port()
     command = shutil.which("sirocco", path=str(Path(sys.executable).parent)) or "sirocco"
     log = folder / "server.log"
@@ -120,6 +123,7 @@ def running_server(folder: Path, *options: str, token: str | None = None) -> Ite
              "--db", database_url(folder), *options],
             stdout=output,
             stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
         )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     headers = {"X-Auth-Token": token} if token else {}
