@@ -61,3 +61,51 @@ def test_an_up_to_date_database_is_opened_without_alembic(sqlite_url: str) -> No
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == "[]\n", done.stdout
+
+
+def test_the_migrated_unique_keys_include_the_project(database_url: str) -> None:
+    """Names are unique per project, as in Mistral: the migrated schema (SQLite and
+    PostgreSQL) takes the same name in two projects and refuses it twice in one."""
+    from datetime import datetime
+
+    import pytest
+    import sqlalchemy as sa
+
+    from sirocco.store import tables
+
+    database = Database(database_url)
+    try:
+        migrate.upgrade(database)
+        now = datetime(2026, 12, 7)
+        rows = {
+            tables.workflow_definitions: {"definition": "x", "namespace": "", "spec": {}},
+            tables.workbooks: {"definition": "x", "namespace": ""},
+            tables.action_definitions: {"definition": "x", "namespace": ""},
+            tables.environments: {},
+        }
+        for table, values in rows.items():
+            columns = set(table.c.keys())
+            given = {key: value for key, value in values.items() if key in columns}
+            with database.transaction() as connection:
+                for index, project in enumerate(("alpha", "beta")):
+                    connection.execute(
+                        sa.insert(table).values(
+                            id=f"00000000-0000-4000-8000-00000000000{index}",
+                            name="deploy",
+                            project_id=project,
+                            created_at=now,
+                            **given,
+                        )
+                    )
+            with pytest.raises(sa.exc.IntegrityError), database.transaction() as connection:
+                connection.execute(
+                    sa.insert(table).values(
+                        id="00000000-0000-4000-8000-000000000009",
+                        name="deploy",
+                        project_id="alpha",
+                        created_at=now,
+                        **given,
+                    )
+                )
+    finally:
+        database.dispose()
