@@ -183,15 +183,17 @@ def executions_command(
 
 @click.command("show")
 @click.argument("execution_id")
-@click.option("--db", "db_url", envvar="SIROCCO_DB", help="Database URL or SQLite file.")
+@source_options
 @click.option("--json", "as_json", is_flag=True, help="Print the tree as JSON.")
-def show_command(execution_id: str, db_url: str | None, as_json: bool) -> None:
+def show_command(
+    execution_id: str, db_url: str | None, url: str | None, token: str | None, as_json: bool
+) -> None:
     """Print an execution's task tree: states, durations, published data, errors, attempts."""
 
     def body() -> None:
-        from sirocco.store import overview
+        from sirocco.cli import timeline
 
-        tree = _from_database(db_url, lambda connection: overview.tree(connection, execution_id))
+        tree = timeline.read_tree(db_url, url, token, execution_id)
         if as_json:
             click.echo(json.dumps(tree, indent=2, default=str))
         elif sys.stdout.isatty():

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from sirocco import errors, masking
-from sirocco.cli import config, inspect, tokens
+from sirocco.cli import config, inspect, timeline, tokens
 
 if TYPE_CHECKING:  # pydantic costs a third of a second: not before the live view is up
     from sirocco.settings import Settings
@@ -658,6 +658,7 @@ main.add_command(config.config_group)
 main.add_command(inspect.explain_command)
 main.add_command(inspect.executions_command)
 main.add_command(inspect.show_command)
+main.add_command(timeline.logs_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

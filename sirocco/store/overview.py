@@ -11,6 +11,7 @@ from sirocco import errors
 from sirocco.store import tables, trees
 
 _ex = tables.workflow_executions
+_ENDED = ("SUCCESS", "ERROR", "CANCELLED")
 
 
 def executions(
@@ -29,8 +30,8 @@ def executions(
 
 
 def tree(connection: sa.Connection, execution_id: str) -> dict[str, Any]:
-    """The execution, its tasks (state, times, published data, error, attempts) and,
-    under each task, its sub-workflow executions (NotFoundError when there is none)."""
+    """The execution, its tasks (state, times, published data, error, attempts, actions)
+    and, under each task, its sub-workflow executions (NotFoundError when there is none)."""
     found = connection.execute(sa.select(_ex).where(_ex.c.id == execution_id)).first()
     if found is None:
         raise errors.NotFoundError(f"WorkflowExecution not found [id={execution_id}]")
@@ -45,7 +46,7 @@ def _execution(connection: sa.Connection, row: Any, depth: int) -> dict[str, Any
         "state": row.state,
         "state_info": row.state_info if row.state == "ERROR" else None,
         "started_at": row.created_at,
-        "finished_at": row.updated_at if row.state in ("SUCCESS", "ERROR", "CANCELLED") else None,
+        "finished_at": row.updated_at if row.state in _ENDED else None,
         "children": [],
     }
     for task in trees.tasks(connection, row.id):
@@ -62,6 +63,17 @@ def _execution(connection: sa.Connection, row: Any, depth: int) -> dict[str, Any
             "finished_at": task.finished_at,
             "published": task.published or {},
             "attempts": attempts,
+            "actions": [
+                {
+                    "id": action.id,
+                    "name": action.name,
+                    "state": action.state,
+                    "state_info": action.state_info if action.state == "ERROR" else None,
+                    "started_at": action.created_at,
+                    "finished_at": action.updated_at if action.state in _ENDED else None,
+                }
+                for action in actions
+            ],
             "children": [],
         }
         if depth < 32:
