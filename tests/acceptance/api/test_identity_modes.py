@@ -48,6 +48,21 @@ def _names(output: str) -> list[str]:
     return sorted(item["Name"] for item in json.loads(output) if item["Name"])
 
 
+def _signs_in_to_the_web_view(api_url: str, token: str, project: str, sees: str) -> None:
+    """The web view's sign-in form takes the mode's token; the pages then show the
+    token's project and what it owns (``sees``), with the token in the cookie only."""
+    base = api_url.removesuffix("/v2")
+    with httpx.Client(base_url=base, timeout=30) as browser:
+        refused = browser.post("/ui/login", data={"token": "not-a-token", "next": "/ui/"})
+        assert refused.status_code == 401, refused.text
+        signed = browser.post("/ui/login", data={"token": token, "next": "/ui/workflows"})
+        assert signed.status_code == 303 and signed.headers["location"] == "/ui/workflows"
+        assert "httponly" in signed.headers["set-cookie"].lower()
+        page = browser.get("/ui/workflows")
+        assert page.status_code == 200, page.text
+        assert f'id="who-project">{project}<' in page.text and sees in page.text
+
+
 # ---------------------------------------------------------------- Keystone
 
 
@@ -94,6 +109,7 @@ def test_keystone_tokens_with_the_unchanged_mistral_cli(tmp_path: Path) -> None:
                 "--os-mistral-url", server.url, "workflow-list", "-f", "json",
             )  # fmt: skip
             assert code == 0 and _names(text) == ["alice_wf"], text
+            _signs_in_to_the_web_view(server.url, token, "alpha", "alice_wf")
             # and the plain HTTP view: 401 without a token or with one Keystone does not know
             assert httpx.get(f"{server.url}/workflows").status_code == 401
             wrong = httpx.get(f"{server.url}/workflows", headers={"X-Auth-Token": "ks-nope"})
@@ -153,6 +169,7 @@ def test_oidc_tokens_are_checked_against_the_issuers_keys(
     alpha.workflows.create(WORKFLOW.format(name="alpha_wf"))
     assert [item.name for item in alpha.workflows.list()] == ["alpha_wf"]
     assert beta.workflows.list() == []
+    _signs_in_to_the_web_view(url, _jwt(good, issuer), "alpha", "alpha_wf")
     refused = {
         "expired": _jwt(good, issuer, exp=int(time.time()) - 60),
         "signed by another key": _jwt(other, issuer),
