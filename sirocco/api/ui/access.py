@@ -19,6 +19,7 @@ every row belongs to that project, so nothing is filtered.
 
 from __future__ import annotations
 
+import dataclasses
 import urllib.parse
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -46,19 +47,30 @@ class Viewer:
     policy: Policy
     all_projects: bool = False
     may_span: bool = False  # whether the policy lets the caller list across projects
+    asked: bool = False  # the span was asked on this page (?all_projects=), not kept
 
     @property
     def filtered(self) -> bool:
         """Whether rows are limited to what the caller's project may read."""
         return self.caller.authenticated and not self.all_projects
 
-    def enforce(self, rule: str) -> None:
-        """403 in the API's words unless the policy allows ``rule`` (and, for a page that
-        spans projects, the rule's ``:all_projects`` variant, as the API's lists ask)."""
+    def checked(self, rule: str) -> Viewer:
+        """The viewer of a page that reads what the API's ``rule`` lets read: 403 in the
+        API's words unless the policy allows ``rule``. A page that spans projects also
+        needs the resource's ``list:all_projects`` rule, as the API's lists do: asked on
+        the page (``?all_projects=1``), a refusal is a 403; kept in the cookie, the page
+        shows the caller's own project instead (the API has no such rule for some
+        resources, e.g. environments)."""
         self.policy.enforce(rule, self.caller)
-        if self.all_projects:
-            resource = rule.split(":", 1)[0]
-            self.policy.enforce(f"{resource}:list:all_projects", self.caller)
+        if not self.all_projects:
+            return self
+        spanning = f"{rule.split(':', 1)[0]}:list:all_projects"
+        if self.asked:
+            self.policy.enforce(spanning, self.caller)
+            return self
+        if self.policy.allows(spanning, self.caller):
+            return self
+        return dataclasses.replace(self, all_projects=False)
 
     def where(self, view: queries.View) -> list[Any]:
         """The conditions (SQL expressions for the store's readers) that keep the rows of
@@ -66,10 +78,6 @@ class Viewer:
         if not self.filtered:
             return []
         return [projects.visible(view, self.caller)]
-
-    def query(self) -> str:
-        """The query string that keeps the page's span on links (``""`` or ``?all_projects=1``)."""
-        return "?all_projects=1" if self.all_projects else ""
 
 
 async def viewer(request: Request) -> Viewer:
@@ -98,6 +106,7 @@ async def viewer(request: Request) -> Viewer:
         policy=policy,
         all_projects=everything and who.authenticated,
         may_span=may_span,
+        asked=asked is not None,
     )
     request.state.viewer = found
     return found

@@ -46,20 +46,20 @@ def workflow_page(
     """One workflow: its definition, its graph, its latest executions, a start form."""
 
     def build() -> Response:
-        viewer.enforce("workflows:get")
+        seen = viewer.checked("workflows:get")
         with database.read() as connection:
             row = reads.by_id_or_name(
                 connection,
                 queries.WORKFLOWS,
                 identifier,
-                conditions=viewer.where(queries.WORKFLOWS),
+                conditions=seen.where(queries.WORKFLOWS),
                 project_id=viewer.caller.project_id,
             )
             if row is None:
                 raise errors.NotFoundError(f"Workflow not found [identifier={identifier}]")
             workbook = reads.workbook_of_workflow(connection, row["id"])
             executions = reads.executions_of_workflow(
-                connection, row["id"], conditions=viewer.where(queries.EXECUTIONS)
+                connection, row["id"], conditions=seen.where(queries.EXECUTIONS)
             )
         now = deps.now()
         for item in executions:
@@ -69,6 +69,7 @@ def workflow_page(
         return templating.page(
             request,
             "workflow.html",
+            viewer=seen,
             title=f"{row['name']} · workflow",
             workflow=row,
             drawing=views.drawing_of(spec, {}),
@@ -109,13 +110,13 @@ def workbook_page(
     """One workbook: its definition and the graph of each of its workflows."""
 
     def build() -> Response:
-        viewer.enforce("workbooks:get")
+        seen = viewer.checked("workbooks:get")
         with database.read() as connection:
             row = reads.by_id_or_name(
                 connection,
                 queries.WORKBOOKS,
                 name,
-                conditions=viewer.where(queries.WORKBOOKS),
+                conditions=seen.where(queries.WORKBOOKS),
                 project_id=viewer.caller.project_id,
             )
         if row is None:
@@ -133,6 +134,7 @@ def workbook_page(
         return templating.page(
             request,
             "workbook.html",
+            viewer=seen,
             title=f"{row['name']} · workbook",
             workbook=row,
             drawings=drawings,

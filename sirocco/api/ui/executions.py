@@ -101,11 +101,11 @@ def executions_list(
     """The executions, newest first, filtered, one page after a marker."""
 
     def build() -> Response:
-        viewer.enforce("executions:list")
+        seen = viewer.checked("executions:list")
         filters = filters_of(state, workflow, since, until, text, marker)
         with database.read() as connection:
             rows = reads.executions_page(
-                connection, filters, conditions=viewer.where(queries.EXECUTIONS)
+                connection, filters, conditions=seen.where(queries.EXECUTIONS)
             )
             counts = reads.task_counts(connection, [row["id"] for row in rows])
         now = deps.now()
@@ -126,6 +126,7 @@ def executions_list(
         return templating.page(
             request,
             "executions.html",
+            viewer=seen,
             title="Executions",
             items=items,
             filters=filters,
@@ -150,14 +151,15 @@ def list_page(
 ) -> Response:
     """A page of a list by name (definitions, triggers, environments): what the caller
     may read (the API's ``RESOURCE:list`` rule and projects), after ``marker``."""
-    viewer.enforce(f"{resource}:list")
+    seen = viewer.checked(f"{resource}:list")
     marker = (marker or "").strip() or None
     with database.read() as connection:
-        rows = reads.listing(connection, view, marker=marker, conditions=viewer.where(view))
+        rows = reads.listing(connection, view, marker=marker, conditions=seen.where(view))
     next_marker = rows[-1]["id"] if len(rows) == reads.LIST_PAGE_SIZE else None
     return templating.page(
         request,
         template,
+        viewer=seen,
         title=title,
         items=rows,
         next_query=_query(request, marker=next_marker) if next_marker else "",
@@ -185,11 +187,11 @@ def execution_page(
     """One execution: its graph with live task states, a page of its tasks, its data."""
 
     def build() -> Response:
-        viewer.enforce("executions:get")
+        seen = viewer.checked("executions:get")
         now = deps.now()
         with database.read() as connection:
             row = reads.execution(
-                connection, execution_id, conditions=viewer.where(queries.EXECUTIONS)
+                connection, execution_id, conditions=seen.where(queries.EXECUTIONS)
             )
             tasks = reads.tasks_of(connection, execution_id)
             children = reads.sub_executions(
@@ -206,6 +208,7 @@ def execution_page(
         return templating.page(
             request,
             "execution.html",
+            viewer=seen,
             title=f"{row['workflow_name']} · execution",
             execution=row,
             env=(row.get("params") or {}).get("env"),
@@ -238,10 +241,10 @@ def execution_live(
     ``tasks_after``), for the page's short polling."""
     now = deps.now()
     try:
-        viewer.enforce("executions:get")
+        seen = viewer.checked("executions:get")
         with database.read() as connection:
             row = reads.execution(
-                connection, execution_id, conditions=viewer.where(queries.EXECUTIONS)
+                connection, execution_id, conditions=seen.where(queries.EXECUTIONS)
             )
             tasks = reads.tasks_of(connection, execution_id)
             children = reads.sub_executions(
@@ -292,9 +295,9 @@ def task_page(
     """One task execution: its result, published data, state_info, retries, actions."""
 
     def build() -> Response:
-        viewer.enforce("tasks:get")
+        seen = viewer.checked("tasks:get")
         with database.read() as connection:
-            task = reads.task(connection, task_id, conditions=viewer.where(queries.TASKS))
+            task = reads.task(connection, task_id, conditions=seen.where(queries.TASKS))
             actions = reads.actions_of(connection, task_id)
             children = reads.sub_executions(connection, [task_id]).get(task_id, [])
             runtime = reads.task_runtime(connection, task_id)
@@ -302,6 +305,7 @@ def task_page(
         return templating.page(
             request,
             "task.html",
+            viewer=seen,
             title=f"{task['name']} · task",
             task=task,
             actions=actions,

@@ -175,6 +175,13 @@ def test_only_those_the_policy_lets_list_across_projects_see_every_project(
     assert "beta_flow" in secured.get("/ui/workflows", headers=_as(admin)).text
     # the kept choice counts only while the policy allows it: a member's pages stay filtered
     assert _ids(secured.get("/ui/executions", headers=_as(alpha)).text) == {alpha_run}
+    # environments have no list:all_projects rule (nor in Mistral): the kept choice shows
+    # the caller's own there, and asking on the page is the API's 403
+    environments = secured.get("/ui/environments", headers=_as(admin))
+    assert environments.status_code == 200
+    assert "alpha_env" in environments.text and "beta_env" not in environments.text
+    asked = secured.get("/ui/environments?all_projects=1", headers=_as(admin))
+    assert asked.status_code == 403 and "environments:list:all_projects" in asked.text
     secured.post("/ui/span", data={"all_projects": "0", "next": "/ui/"}, headers=_as(admin))
     assert _ids(secured.get("/ui/executions", headers=_as(admin)).text) == {alpha_run}
 
