@@ -1,8 +1,11 @@
 """`sirocco executor`: leases RunAction rows, runs them, sends heartbeats, hands results back.
 
-Three threads, each kept alive through database outages (``runtime.health.Guard``):
+Its threads are each kept alive through database outages (``runtime.health.Guard``):
 
-* the taker leases as many RunAction rows as there are free workers;
+* the taker leases as many RunAction rows as there are free workers (woken by a
+  NOTIFY, or polling);
+* with a broker, the leaser leases the rows the broker announced: every
+  announcement waiting, one per free worker, in one transaction;
 * the heartbeat renews the leases of every action this process holds, so that an
   engine can tell a live executor from a dead one (``runtime.heartbeats``);
 * the writer hands results back: each replaces its RunAction row by an ActionResult
@@ -85,6 +88,8 @@ class ExecutorWorker:
         self._held: dict[str, commands.RunAction] = {}
         self._held_lock = threading.Lock()
         self._results: queue.Queue[_Result] = queue.Queue()
+        #: Announcements from the broker, each holding a free worker, waiting to be leased.
+        self._announced: queue.Queue[delivery.Parcel] = queue.Queue()
         #: The row each running command came from (set before the pool runs it).
         self._rows = threading.local()
 
@@ -98,11 +103,14 @@ class ExecutorWorker:
                     delivery.executor_queue(served), self.receive, prefetch=self._workers
                 )
             self._delivery.on_cancel(self.cancel)
-        for name, target in (
+        loops = [
             ("executor-taker", self._take_loop),
             ("executor-heartbeat", self._heartbeat_loop),
             ("executor-writer", self._write_loop),
-        ):
+        ]
+        if self._delivery is not None:
+            loops.append(("executor-leaser", self._lease_loop))
+        for name, target in loops:
             thread = threading.Thread(target=target, name=name, daemon=True)
             self._threads.append(thread)
             self.health.watch(thread)
@@ -143,35 +151,60 @@ class ExecutorWorker:
                 guard.call(self.take)
 
     def receive(self, parcel: delivery.Parcel) -> None:
-        """A broker announced an action: lease its row (unless another executor has) and
-        run it; the announcement is acknowledged once the lease is committed."""
+        """A broker announced an action: once a worker is free, hand it to the leaser, which
+        leases the rows of every announcement waiting in one transaction."""
         self._busy.acquire()  # back-pressure: the broker holds what no worker can take
-        try:
-            now = self._clock()
-            with self._database.transaction() as connection:
-                row = leases.take_one(
-                    connection,
-                    parcel.outbox_id,
-                    until=now + self._timing.first_lease,
-                    holder=self.name,
-                    now=now,
-                )
-        except BaseException:
-            self._busy.release()
-            raise  # not acknowledged: the broker delivers it again; the outbox still has it
-        parcel.acknowledge()
-        if row is None:
-            self._busy.release()  # taken by another executor, or done already
-            return
-        command = codec.decode(row.payload)
-        if parcel.redelivered:
-            # Its first receiver died before leasing it, so it never ran (the lease says so).
-            command = dataclasses.replace(
-                command, execution={**command.execution, "redelivered": True}
+        self._announced.put(parcel)
+
+    def _lease_loop(self) -> None:
+        guard = Guard("executor-leaser", self.health)
+        while not self._stop.is_set():
+            try:
+                first = self._announced.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            batch = [first]
+            while True:
+                try:
+                    batch.append(self._announced.get_nowait())
+                except queue.Empty:
+                    break
+            if not guard.call(functools.partial(self.lease, batch)):
+                # The database is away: the rows stay free in the outbox, where the taker
+                # finds them once it is back. The broker may forget the announcements.
+                for parcel in batch:
+                    parcel.acknowledge()
+                    self._busy.release()
+                self._stop.wait(guard.backoff)
+
+    def lease(self, parcels: list[delivery.Parcel]) -> int:
+        """Lease the rows of ``parcels`` in one transaction and start their actions; every
+        announcement is acknowledged once the leases are committed. Returns how many ran."""
+        now = self._clock()
+        with self._database.transaction() as connection:
+            rows = leases.take_many(
+                connection,
+                [parcel.outbox_id for parcel in parcels],
+                until=now + self._timing.first_lease,
+                holder=self.name,
+                now=now,
             )
-        with self._held_lock:
-            self._held[row.id] = command
-        self._pool.spawn(_Job(self, row.id, command, row.created_at))
+        redelivered = {parcel.outbox_id for parcel in parcels if parcel.redelivered}
+        for parcel in parcels:
+            parcel.acknowledge()
+        for _ in range(len(parcels) - len(rows)):
+            self._busy.release()  # taken by another executor, or done already
+        for row in rows:
+            command = codec.decode(row.payload)
+            if row.id in redelivered:
+                # Its first receiver died before leasing it, so it never ran (the lease says so).
+                command = dataclasses.replace(
+                    command, execution={**command.execution, "redelivered": True}
+                )
+            with self._held_lock:
+                self._held[row.id] = command
+            self._pool.spawn(_Job(self, row.id, command, row.created_at))
+        return len(rows)
 
     def take(self) -> int:
         """Lease as many RunAction rows as there are free workers and start them."""

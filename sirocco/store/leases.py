@@ -76,26 +76,30 @@ def take(
     return rows
 
 
-def take_one(
+def take_many(
     connection: sa.Connection,
-    row_id: str,
+    row_ids: Sequence[str],
     *,
     until: datetime,
     holder: str | None = None,
     now: datetime | None = None,
-) -> Any:
-    """Lease one RunAction row a broker announced, if no executor holds it yet; the row
-    (None when another executor took it, or it is done). ``holder`` took it at ``now``."""
-    return connection.execute(
-        sa.update(_outbox)
-        .where(
-            _outbox.c.id == row_id,
-            _outbox.c.kind == RUN_ACTION,
-            _outbox.c.claimed_until.is_(None),
+) -> list[Any]:
+    """Lease the RunAction rows brokers announced that no executor holds yet, in one
+    statement; the rows leased (those another executor took, or that are done, are not)."""
+    if not row_ids:
+        return []
+    return list(
+        connection.execute(
+            sa.update(_outbox)
+            .where(
+                _outbox.c.id.in_(list(row_ids)),
+                _outbox.c.kind == RUN_ACTION,
+                _outbox.c.claimed_until.is_(None),
+            )
+            .values(claimed_until=until, holder=holder, held_since=now)
+            .returning(*_outbox.c)
         )
-        .values(claimed_until=until, holder=holder, held_since=now)
-        .returning(*_outbox.c)
-    ).first()
+    )
 
 
 def renew(connection: sa.Connection, ids: Iterable[str], *, until: datetime) -> int:

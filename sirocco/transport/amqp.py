@@ -27,8 +27,12 @@ log = logging.getLogger("sirocco.transport")
 EXCHANGE = Exchange("sirocco", type="direct", durable=True)
 #: Broadcast to every consumer bound to it (cancellations).
 FANOUT = Exchange("sirocco.fanout", type="fanout", durable=True)
-#: Seconds a consumer waits for a message before it sends the acks that are due.
+#: Seconds a consumer waits for a message before it sends the acks that are due, while
+#: messages it delivered wait for theirs.
 DRAIN = 0.02
+#: Seconds it waits when every message it delivered is acknowledged (only a stop or a
+#: message can need it then: no reason to wake 50 times a second).
+IDLE_DRAIN = 1.0
 MAX_BACKOFF = 5.0
 
 
@@ -48,6 +52,8 @@ class _Consumer:
         self._prefetch = prefetch
         self._fanout = fanout
         self._acks: queue.Queue[Any] = queue.Queue()
+        #: Messages handed to the handler and not acknowledged to the broker yet.
+        self._unacked = 0
         self.stopping = threading.Event()
         self.thread = threading.Thread(
             target=self._run, name=f"sirocco-amqp-{queue_name}", daemon=True
@@ -81,6 +87,7 @@ class _Consumer:
         # Acks for messages of an earlier connection can't be sent: those are redelivered.
         while not self._acks.empty():
             self._acks.get_nowait()
+        self._unacked = 0
         channel = connection.channel()
         consumer = connection.Consumer(
             channel=channel,
@@ -92,7 +99,7 @@ class _Consumer:
         with consumer:
             while not self.stopping.is_set():
                 try:
-                    connection.drain_events(timeout=DRAIN)
+                    connection.drain_events(timeout=DRAIN if self._unacked > 0 else IDLE_DRAIN)
                 except TimeoutError:
                     pass
                 self._send_acks()
@@ -105,11 +112,13 @@ class _Consumer:
             except queue.Empty:
                 return
             message.ack()
+            self._unacked -= 1
 
     def _on_message(self, body: Any, message: Any) -> None:
         def acknowledge() -> None:
             self._acks.put(message)
 
+        self._unacked += 1
         try:
             self._handler(
                 Delivery(
