@@ -50,6 +50,7 @@ _PLACES: dict[str, tuple[str, str]] = {
     "log_format": ("logging", "format"),
     "enable_info_endpoint": ("api", "enable_info_endpoint"),
     "info_json_file_path": ("api", "info_json_file_path"),
+    "tracing": ("tracing", "mode"),
 }
 
 #: Comma-separated settings that the file may also give as an array of strings.

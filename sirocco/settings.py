@@ -183,6 +183,8 @@ class Settings:
     log_format: Literal["text", "json"] = "text"
     #: Distinct workflow (and action) names used as metric labels; further ones are ``other``.
     metrics_max_label_values: int = Field(default=100, ge=1)
+    #: OpenTelemetry traces (``sirocco.runtime.tracing``): off, on standard error, or OTLP.
+    tracing: Literal["none", "console", "otlp"] = "none"
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):

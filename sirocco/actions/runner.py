@@ -25,7 +25,7 @@ from mistral_lib import actions
 from mistral_lib.actions import context as action_context_module
 
 from sirocco import errors
-from sirocco.actions import signature
+from sirocco.actions import signature, tracecontext
 from sirocco.actions.registry import ActionDescriptor
 
 logger = logging.getLogger(__name__)
@@ -135,6 +135,7 @@ def run_action(
     except Exception as error:
         return _failure(descriptor, action_execution_id, _instantiation_message(descriptor, error))
     context = action_context(execution, security) if isinstance(action, actions.Action) else None
+    traced = tracecontext.TRACEPARENT.set(_traceparent(execution))
     try:
         returned = _call_run(action, context, timeout)
     except (Exception, SystemExit) as error:
@@ -143,6 +144,8 @@ def run_action(
             f"action_ex_id={action_execution_id}, msg='{error}']"
         )
         return _failure(descriptor, action_execution_id, message, error_type=type(error).__name__)
+    finally:
+        tracecontext.TRACEPARENT.reset(traced)
     outcome = outcome_of(returned)
     if outcome.error or _instance_is_sync(action):
         return outcome
@@ -170,10 +173,12 @@ def _call_run(action: Any, context: Any, timeout: float | None) -> Any:
     if timeout is None or timeout <= 0:
         return call()
     box: dict[str, Any] = {}
+    # The action's thread sees this thread's context variables (its trace context).
+    inherited = contextvars.copy_context()
 
     def target() -> None:
         try:
-            box["value"] = call()
+            box["value"] = inherited.run(call)
         except BaseException as error:  # handed to the waiting thread
             box["error"] = error
 
@@ -189,6 +194,11 @@ def _call_run(action: Any, context: Any, timeout: float | None) -> Any:
     if "error" in box:
         raise box["error"]
     return box.get("value")
+
+
+def _traceparent(execution: Mapping[str, Any]) -> str | None:
+    value = execution.get("traceparent")
+    return value if isinstance(value, str) else None
 
 
 @functools.lru_cache(maxsize=1024)

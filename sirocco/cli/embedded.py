@@ -10,7 +10,7 @@ from typing import Any
 from sirocco.engine import commands
 from sirocco.engine.states import State
 from sirocco.executor.pool import ExecutorPool
-from sirocco.runtime import compose
+from sirocco.runtime import compose, tracing
 from sirocco.settings import Settings
 from sirocco.store import outbox
 
@@ -42,6 +42,7 @@ def open_embedded(
     if db_url is not None and settings.db != db_url:
         settings = dataclasses.replace(settings, db=db_url)
     outbox.set_claim_duration(settings.claim_seconds)
+    tracing.configure(settings.tracing)
     parts = compose.build(settings.db, limits=settings.limits())
     parts.service.limit_in_flight(settings.in_flight())
     runtime, service = parts.runtime, parts.service

@@ -21,7 +21,15 @@ from sirocco.cli.health_port import HealthListener
 from sirocco.cli.process import settle_process
 from sirocco.executor.pool import ExecutorPool
 from sirocco.executor.worker import ExecutorWorker
-from sirocco.runtime import compose, delivery, event_triggers, expiration, integrity, metrics
+from sirocco.runtime import (
+    compose,
+    delivery,
+    event_triggers,
+    expiration,
+    integrity,
+    metrics,
+    tracing,
+)
 from sirocco.runtime.health import Guard, Report, is_outage
 from sirocco.runtime.heartbeats import Timing
 from sirocco.runtime.loop import utcnow
@@ -52,6 +60,7 @@ def _build(settings: Settings) -> compose.Parts:
     """The parts of a role; while its database can't be reached, wait for it (a role
     restarted during an outage starts once the database is back)."""
     outbox.set_claim_duration(settings.claim_seconds)
+    tracing.configure(settings.tracing)
     guard = Guard("start-up", None)
     while True:
         try:

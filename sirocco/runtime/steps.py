@@ -28,7 +28,7 @@ from sirocco.engine import commands, events, records
 from sirocco.engine.states import TERMINAL
 from sirocco.limits import DEFAULT as DEFAULT_LIMITS
 from sirocco.limits import Limits
-from sirocco.runtime import codec, metrics
+from sirocco.runtime import codec, metrics, tracing
 from sirocco.runtime.lookup import StepLookup, StoreLookup
 from sirocco.runtime.specs import SpecCache
 from sirocco.store import executions, lookups, outbox, timers, writer
@@ -240,6 +240,7 @@ class Stepper:
         writes = writer.Writes()
         began = time.perf_counter()
         tally: list[metrics.Finished] = []
+        spans: list[tracing.SpanRecord] = []
         try:
             with self.database.transaction() as connection:
                 lookup = self.lookup.bound(connection)
@@ -254,6 +255,8 @@ class Stepper:
                         touched.append((item.execution_id, 0, started))
                 # Flushed before the steps: an event may be for an execution started just now.
                 tally.extend(metrics.tally(writes))
+                if tracing.enabled():
+                    spans.extend(tracing.collect(writes, _roots(touched)))
                 writes.flush(connection)
                 # Rows are locked in one order (by id) in every batch of every engine, so
                 # that two engines never wait for each other's locks (a deadlock).
@@ -265,6 +268,8 @@ class Stepper:
                     if stepped is not None:
                         touched.append((execution_id, stepped[0], stepped[1]))
                 tally.extend(metrics.tally(writes))
+                if tracing.enabled():
+                    spans.extend(tracing.collect(writes, _roots(touched)))
                 writes.flush(connection)
         except BaseException:
             for execution_id, _, _ in touched:
@@ -275,6 +280,8 @@ class Stepper:
         for execution_id, version, snapshot in touched:
             self._cache(execution_id, version, snapshot)
         metrics.METRICS.record_step(time.perf_counter() - began, tally, result.outgoing.changed)
+        if spans:
+            tracing.export(spans)
         return result
 
     def step(self, execution_id: str, envelopes: Sequence[Envelope]) -> Outgoing:
@@ -335,7 +342,9 @@ class Stepper:
         except BaseException:
             self.snapshots.drop(execution_id)
             raise
-        self._write(writes, pending, outgoing, bump=execution_id)
+        self._write(
+            writes, pending, outgoing, bump=execution_id, root=tracing.root_of(snapshot.workflow)
+        )
         return row.version + 1, snapshot
 
     def _start_in(
@@ -395,7 +404,7 @@ class Stepper:
         del decision  # not kept once absorbed (see ``_absorb``)
         # No inline rounds here: the caller waits for the start (POST /v2/executions);
         # the results of inline actions are decided in the next batch.
-        self._write(writes, pending, outgoing)
+        self._write(writes, pending, outgoing, root=tracing.root_of(workflow))
         return snapshot
 
     def _consume(self, connection: Connection, envelopes: Sequence[Envelope]) -> list[Envelope]:
@@ -526,8 +535,10 @@ class Stepper:
         outgoing: Outgoing,
         *,
         bump: str | None = None,
+        root: str | None = None,
     ) -> None:
-        """Add one execution's changes to the batch's writes (flushed together)."""
+        """Add one execution's changes to the batch's writes (flushed together); ``root``:
+        its root execution (the trace its actions carry when tracing is on)."""
         now = self.clock()
         claim_until = now + outbox.CLAIM_FOR  # one value for every row this call writes
         workflow = pending.workflow
@@ -572,6 +583,8 @@ class Stepper:
             elif isinstance(command, commands.WorkflowEnded):
                 continue
             else:
+                if isinstance(command, commands.RunAction) and root and tracing.enabled():
+                    command = tracing.stamp(command, root)
                 is_action = isinstance(command, commands.RunAction)
                 if is_action and self.wake is not None:
                     writes.wake.add(self.wake)
@@ -620,6 +633,12 @@ class Stepper:
             self.snapshots.drop(execution_id)
         else:
             self.snapshots.put(execution_id, version, snapshot)
+
+
+def _roots(touched: Sequence[tuple[str, int, engine.Snapshot]]) -> dict[str, str]:
+    """The root execution id of each execution a batch touched (for its spans)."""
+    return {execution_id: tracing.root_of(snapshot.workflow)
+            for execution_id, _, snapshot in touched}  # fmt: skip
 
 
 def _owned_by(decision: engine.Decision, execution_id: str, project_id: str) -> engine.Decision:

@@ -25,6 +25,7 @@ NOT_NEEDED = [
     "paramiko",
     "jinja2",  # with the first Jinja expression
     "croniter",  # with the first cron trigger
+    "opentelemetry",  # with SIROCCO_TRACING=console|otlp
 ]
 
 WORKFLOW = """\

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from mistral_lib import actions
 
 from sirocco import errors
+from sirocco.actions import tracecontext
 
 if TYPE_CHECKING:  # httpx is imported when a request is made, not at start-up
     import httpx
@@ -77,6 +78,7 @@ class HttpAction(actions.Action):  # type: ignore[misc]
 
     def run(self, context: Any) -> Any:
         content, headers = _body_and_headers(self.body, self.headers)
+        headers = _traced(headers)
         try:
             with (
                 _client(self) as client,
@@ -174,6 +176,21 @@ def _refuse_oversized(response: httpx.Response) -> None:
 
 def _json_text(value: Any) -> str:
     return json.dumps(value, default=str)
+
+
+def _traced(headers: Any) -> Any:
+    """The headers with the running action's ``traceparent`` (W3C trace context), unless
+    tracing is off or the workflow sets its own."""
+    traceparent = tracecontext.current()
+    if traceparent is None:
+        return headers
+    if headers is None:
+        return {"traceparent": traceparent}
+    if not isinstance(headers, Mapping):
+        return headers  # not a mapping: httpx reports it as the workflow wrote it
+    if any(str(key).lower() == "traceparent" for key in headers):
+        return headers
+    return {**headers, "traceparent": traceparent}
 
 
 def _text_headers(headers: Any) -> Any:
