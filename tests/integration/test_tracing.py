@@ -164,20 +164,33 @@ def server() -> Iterator[tuple[str, list[dict[str, str]]]]:
         httpd.server_close()
 
 
+@pytest.mark.parametrize("way", ["outbox", "broker"])
 def test_std_http_sends_the_traceparent_of_its_action_from_an_executor_worker(
-    database_url: str, spans: InMemorySpanExporter, server: tuple[str, list[dict[str, str]]]
+    database_url: str,
+    spans: InMemorySpanExporter,
+    server: tuple[str, list[dict[str, str]]],
+    way: str,
 ) -> None:
     """Roles apart: the engine writes the RunAction (with its trace context) to the
-    outbox; an executor worker takes it from there and std.http sends the header."""
+    outbox; an executor worker takes it from there (polled, or announced by a broker)
+    and std.http sends the header."""
     from sirocco.executor.worker import ExecutorWorker
+    from sirocco.runtime import delivery
     from sirocco.runtime.loop import utcnow
+    from sirocco.transport.memory import MemoryTransport
 
     url, seen = server
     app = helpers.build(database_url)
     app.parts.runtime.attach_executor(None, app.pool.run_inline)
     app.parts.service.attach_executor(None)
+    parcels = None
+    if way == "broker":
+        parcels = delivery.BrokeredDelivery(
+            MemoryTransport(), delivery.DatabaseDelivery(app.parts.database)
+        )
+        app.parts.runtime.attach_delivery(parcels)
     app.parts.runtime.start(poll_outbox=True)
-    worker = ExecutorWorker(app.parts.database, app.parts.registry, clock=utcnow)
+    worker = ExecutorWorker(app.parts.database, app.parts.registry, clock=utcnow, parcels=parcels)
     worker.start()
     try:
         helpers.deploy(app, CALLING)
@@ -188,6 +201,8 @@ def test_std_http_sends_the_traceparent_of_its_action_from_an_executor_worker(
     finally:
         worker.stop(timeout=5)
         app.close()
+        if parcels is not None:
+            parcels.close()
     [headers] = seen
     assert headers["traceparent"] == tracing.traceparent(execution_id, action.id)
     version, trace, parent, flags = headers["traceparent"].split("-")
