@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sirocco import errors
+from sirocco.actions import registry, std
 from sirocco.engine import (
     Decision,
     Snapshot,
@@ -29,6 +30,7 @@ from sirocco.engine import (
 )
 from sirocco.engine.states import State
 from sirocco.lang import specs
+from sirocco.runtime.lookup import signature_of
 
 __all__ = [
     "Cancel",
@@ -79,43 +81,15 @@ class Hold:
     """A scripted action result: the action stays RUNNING (complete it yourself)."""
 
 
-def _signature(
-    name: str,
-    class_name: str,
-    required: tuple[str, ...] = (),
-    optional: Mapping[str, Any] | None = None,
-    *,
-    is_sync: bool = True,
-) -> ports.ActionSignature:
-    return ports.ActionSignature(
-        name=name,
-        required=required,
-        optional=dict(optional or {}),
-        is_sync=is_sync,
-        class_name=class_name,
-    )
+def _standard_signature(name: str, action_class: type) -> ports.ActionSignature:
+    """The engine's view of a standard action, from what its class declares."""
+    return signature_of(registry.describe(name, action_class, is_system=True))
 
 
-#: The standard actions the fakes know (signatures as Mistral's).
+#: The standard actions the fakes know: their signatures, from their classes.
 STANDARD_ACTIONS: Mapping[str, ports.ActionSignature] = {
-    signature.name: signature
-    for signature in (
-        _signature("std.noop", "mistral.actions.std_actions.NoOpAction"),
-        _signature("std.echo", "mistral.actions.std_actions.EchoAction", ("output",), {"delay": 0}),
-        _signature("std.fail", "mistral.actions.std_actions.FailAction", (), {"error_data": None}),
-        _signature("std.sleep", "mistral.actions.std_actions.SleepAction", ("seconds",)),
-        _signature(
-            "std.test_dict",
-            "mistral.actions.std_actions.TestDictAction",
-            (),
-            {"size": 0, "key_prefix": "", "val": ""},
-        ),
-        _signature(
-            "std.async_noop",
-            "mistral.actions.std_actions.AsyncNoOpAction",
-            is_sync=False,
-        ),
-    )
+    name: _standard_signature(name, action_class)
+    for name, action_class in std.STANDARD_ACTIONS.items()
 }
 
 

@@ -23,7 +23,7 @@ import importlib.metadata
 import inspect
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,27 +32,11 @@ from mistral_lib import actions
 from sirocco import errors
 from sirocco.actions import signature
 from sirocco.actions.std import STANDARD_ACTIONS, javascript
+from sirocco.actions.std.standard import StandardAction
 from sirocco.limits import DEFAULT as DEFAULT_LIMITS
 from sirocco.limits import Limits
 
 logger = logging.getLogger(__name__)
-
-#: Mistral's class of each std action, as its error messages name them.
-_MISTRAL_STD_CLASSES = {
-    "std.echo": "EchoAction",
-    "std.noop": "NoOpAction",
-    "std.async_noop": "AsyncNoOpAction",
-    "std.fail": "FailAction",
-    "std.http": "HTTPAction",
-    "std.mistral_http": "MistralHTTPAction",
-    "std.email": "SendEmailAction",
-    "std.ssh": "SSHAction",
-    "std.ssh_proxied": "SSHProxiedAction",
-    "std.javascript": "JavaScriptAction",
-    "std.js": "JavaScriptAction",
-    "std.sleep": "SleepAction",
-    "std.test_dict": "TestDictAction",
-}
 
 #: The entry point group Mistral loads Python actions from.
 ENTRY_POINT_GROUP = "mistral.actions"
@@ -72,6 +56,10 @@ class ActionDescriptor:
         source: where the action comes from: ``"built-in"``, the distribution that
             declares its entry point (``"acme-actions 1.0 (acme_actions:Checksum)"``),
             or ``"module acme_actions:Checksum"``.
+        side_effects: whether running it may change anything outside Sirocco (a
+            standard action declares it; any other action is taken to have some).
+        safe_rerun: the default of its task's ``safe-rerun`` (declared by a
+            standard action; False for any other).
     """
 
     name: str
@@ -81,15 +69,23 @@ class ActionDescriptor:
     is_sync: bool
     is_system: bool
     source: str = ""
+    side_effects: bool = True
+    safe_rerun: bool = False
 
     @property
     def class_path(self) -> str:
         """``module.ClassName`` of the action class, as Mistral's messages name it (the
         std actions by the names of Mistral's own classes, which users' checks quote)."""
-        mistral_name = _MISTRAL_STD_CLASSES.get(self.name) if self.is_system else None
-        if mistral_name is not None:
-            return f"mistral.actions.std_actions.{mistral_name}"
+        if self.is_system and issubclass(self.action_class, StandardAction):
+            return self.action_class.mistral_class_path()
         return f"{self.action_class.__module__}.{self.action_class.__qualname__}"
+
+    def runs_inline(self, given: Mapping[str, Any], timeout: float | None) -> bool:
+        """Whether, with input ``given``, it may run inside the engine's step (a standard
+        action without side effects that takes no time says so; never another action)."""
+        if self.is_system and issubclass(self.action_class, StandardAction):
+            return self.action_class.runs_inline(given, timeout)
+        return False
 
 
 def describe(
@@ -119,6 +115,7 @@ def describe(
         raise errors.ActionError(
             f"Not an action class (a class with a run method): {action_class!r}"
         )
+    standard = action_class if is_system and issubclass(action_class, StandardAction) else None
     return ActionDescriptor(
         name=name,
         action_class=action_class,
@@ -127,6 +124,8 @@ def describe(
         is_sync=_class_is_sync(action_class),
         is_system=is_system,
         source=source or ("built-in" if is_system else ""),
+        side_effects=standard.side_effects if standard is not None else True,
+        safe_rerun=standard.safe_rerun if standard is not None else False,
     )
 
 

@@ -20,16 +20,6 @@ log = logging.getLogger("sirocco.executor")
 
 Report = Callable[[commands.RunAction, State, Any, "str | None"], None]
 
-#: Actions with no side effect that take no time: they may run inside an engine step.
-INLINE_ACTIONS = frozenset({"std.noop", "std.test_dict", "std.fail"})
-
-
-def is_inline(command: commands.RunAction) -> bool:
-    """Whether ``command`` may run inside an engine step."""
-    if command.action_name == "std.echo":
-        return not command.input.get("delay") and not command.timeout
-    return command.action_name in INLINE_ACTIONS and not command.timeout
-
 
 class ExecutorPool:
     """An executor in this process: a pool of threads running actions."""
@@ -64,10 +54,10 @@ class ExecutorPool:
     def run_inline(self, command: commands.RunAction) -> events.ActionCompleted | None:
         """Run a cheap action without side effects right here and return its completion;
         None when the action is not one of those (it must go to the pool)."""
-        if not is_inline(command) or command.workflow_execution_id is None:
+        if command.workflow_execution_id is None:
             return None
         descriptor = self._registry.get(command.action_name)
-        if descriptor is None:
+        if descriptor is None or not descriptor.runs_inline(command.input, command.timeout):
             return None
         outcome = runner.run_action(descriptor, command.input, execution=command.execution)
         if outcome is None:

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 
 from sirocco.engine import commands, events
 from sirocco.engine.states import State
-from sirocco.runtime import codec
+from sirocco.runtime import codec, in_flight
 from sirocco.store import executions, leases, notify
 from sirocco.store.database import Database
 
@@ -48,9 +48,6 @@ MISSED_MESSAGE = f"{MISSED} {MISSED_EXPLANATION}"
 
 #: Seconds past a lease's end before the check looks (clocks of one machine, rounding).
 MARGIN = timedelta(seconds=0.02)
-
-#: Actions that have no side effect: running one again is harmless.
-PURE_ACTIONS = frozenset({"std.noop", "std.echo", "std.test_dict", "std.fail"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -143,7 +140,7 @@ class HeartbeatChecker:
                 command = codec.decode(row.payload)
                 if not isinstance(command, commands.RunAction):
                     continue
-                if command.safe_rerun or command.action_name in PURE_ACTIONS:
+                if in_flight.runs_again(command):
                     again = dataclasses.replace(
                         command, execution={**command.execution, "redelivered": True}
                     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from sirocco.actions import std
 from sirocco.engine import commands
 from sirocco.runtime import codec
 from sirocco.store import outbox
@@ -19,10 +20,6 @@ from sirocco.store.database import Database
 
 #: ``claimed_until`` of a RunAction row once handed to this process's executor.
 HANDED = outbox.HANDED
-
-#: Actions that have no side effect: running one again after a crash is harmless,
-#: so they skip the "handed to the executor" transaction.
-PURE_ACTIONS = frozenset({"std.noop", "std.echo", "std.test_dict", "std.fail"})
 
 #: What Sirocco adds to Mistral's message when it fails such an action.
 EXPLANATION = (
@@ -34,8 +31,16 @@ EXPLANATION = (
 
 
 def runs_again(command: commands.RunAction) -> bool:
-    """Whether ``command``, handed over to an executor that went away, is run again."""
-    return command.safe_rerun or command.action_name in PURE_ACTIONS
+    """Whether ``command``, handed over to an executor that went away, is run again: its
+    task says ``safe-rerun``, or its action declares that running it again is harmless
+    (``safe_rerun`` of a standard action, see ``sirocco.actions.std.standard``)."""
+    return command.safe_rerun or std.safe_rerun_by_default(command.action_name)
+
+
+def needs_handing(command: commands.RunAction) -> bool:
+    """Whether the row of ``command`` is marked handed before it runs in this process:
+    not for an action that may run again anyway (it skips that transaction)."""
+    return not std.safe_rerun_by_default(command.action_name)
 
 
 def failure_message(command: commands.RunAction) -> str:

@@ -553,7 +553,7 @@ class Runtime:
                             )
                         )
                     continue
-                if command.action_name not in in_flight.PURE_ACTIONS and outbox_id is not None:
+                if in_flight.needs_handing(command) and outbox_id is not None:
                     handed.append(outbox_id)
                 to_run.append(_with_outbox(command, outbox_id))
             elif isinstance(command, commands.StartSubworkflow):

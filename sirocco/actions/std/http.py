@@ -28,6 +28,7 @@ from mistral_lib import actions
 
 from sirocco import errors
 from sirocco.actions import tracecontext
+from sirocco.actions.std.standard import StandardAction
 
 if TYPE_CHECKING:  # httpx is imported when a request is made, not at start-up
     import httpx
@@ -42,8 +43,18 @@ MAX_RESPONSE_SIZE_BYTES = 5 * 1024 * 1024
 SUCCESS_STATUSES = range(200, 307)
 
 
-class HttpAction(actions.Action):  # type: ignore[misc]
+class HttpAction(StandardAction):
     """Sends one HTTP request and returns the response (content, status, headers, ...)."""
+
+    names = ("std.http",)
+    mistral_class = "HTTPAction"
+    side_effects = True
+    # It acts on the world: it runs again only if its task says safe-rerun.
+    safe_rerun = False
+
+    @classmethod
+    def runs_inline(cls, given: Mapping[str, Any], timeout: float | None) -> bool:
+        return False
 
     def __init__(
         self,
@@ -105,6 +116,16 @@ class HttpAction(actions.Action):  # type: ignore[misc]
 
 class MistralHttpAction(HttpAction):
     """std.http that also sends the Mistral-* headers and completes later through the API."""
+
+    names = ("std.mistral_http",)
+    mistral_class = "MistralHTTPAction"
+    side_effects = True
+    # It acts on the world: it runs again only if its task says safe-rerun.
+    safe_rerun = False
+
+    @classmethod
+    def runs_inline(cls, given: Mapping[str, Any], timeout: float | None) -> bool:
+        return False
 
     def run(self, context: Any) -> Any:
         execution = getattr(context, "execution", None)

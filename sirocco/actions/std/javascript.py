@@ -14,17 +14,27 @@ action its limits (:func:`with_limits`).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
-from mistral_lib import actions
-
 from sirocco import errors
+from sirocco.actions.std.standard import StandardAction
 from sirocco.limits import DEFAULT as DEFAULT_LIMITS
 from sirocco.limits import Limits
 
 
-class JavaScriptAction(actions.Action):  # type: ignore[misc]
+class JavaScriptAction(StandardAction):
     """Evaluates a JavaScript function body with ``$`` bound to ``context``; returns its value."""
+
+    names = ("std.javascript", "std.js")
+    mistral_class = "JavaScriptAction"
+    side_effects = False
+    # It takes time and memory (limits): as in Mistral, it fails rather than runs again.
+    safe_rerun = False
+
+    @classmethod
+    def runs_inline(cls, given: Mapping[str, Any], timeout: float | None) -> bool:
+        return False
 
     #: The limits of each call (a registry with other limits uses :func:`with_limits`).
     limits: Limits = DEFAULT_LIMITS

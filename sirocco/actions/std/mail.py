@@ -3,21 +3,31 @@
 from __future__ import annotations
 
 import smtplib
+from collections.abc import Mapping
 from email.header import Header
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from typing import Any
 
-from mistral_lib import actions
-
 from sirocco import errors
+from sirocco.actions.std.standard import StandardAction
 
 #: Seconds to wait on the SMTP server before giving up (Mistral waits forever).
 SMTP_TIMEOUT_SECONDS = 60.0
 
 
-class EmailAction(actions.Action):  # type: ignore[misc]
+class EmailAction(StandardAction):
     """Sends an email through an SMTP server (``host`` or ``host:port``); returns null."""
+
+    names = ("std.email",)
+    mistral_class = "SendEmailAction"
+    side_effects = True
+    # It acts on the world: it runs again only if its task says safe-rerun.
+    safe_rerun = False
+
+    @classmethod
+    def runs_inline(cls, given: Mapping[str, Any], timeout: float | None) -> bool:
+        return False
 
     def __init__(
         self,

@@ -16,11 +16,11 @@ from __future__ import annotations
 import io
 import logging
 import os
+from collections.abc import Mapping
 from typing import Any
 
-from mistral_lib import actions
-
 from sirocco import errors
+from sirocco.actions.std.standard import StandardAction
 
 logger = logging.getLogger(__name__)
 
@@ -33,8 +33,18 @@ CONNECT_TIMEOUT_SECONDS = 60.0
 DEFAULT_PORT = 22
 
 
-class SshAction(actions.Action):  # type: ignore[misc]
+class SshAction(StandardAction):
     """Runs a shell command over SSH on one host or a list of hosts; returns its output."""
+
+    names = ("std.ssh",)
+    mistral_class = "SSHAction"
+    side_effects = True
+    # It acts on the world: it runs again only if its task says safe-rerun.
+    safe_rerun = False
+
+    @classmethod
+    def runs_inline(cls, given: Mapping[str, Any], timeout: float | None) -> bool:
+        return False
 
     def __init__(
         self,
@@ -91,6 +101,16 @@ class SshAction(actions.Action):  # type: ignore[misc]
 
 class SshProxiedAction(SshAction):
     """Runs a shell command over SSH through a gateway host (``nc`` on the gateway)."""
+
+    names = ("std.ssh_proxied",)
+    mistral_class = "SSHProxiedAction"
+    side_effects = True
+    # It acts on the world: it runs again only if its task says safe-rerun.
+    safe_rerun = False
+
+    @classmethod
+    def runs_inline(cls, given: Mapping[str, Any], timeout: float | None) -> bool:
+        return False
 
     def __init__(
         self,

@@ -7,10 +7,26 @@ from typing import Any
 import pytest
 from mistral_lib import actions
 
-from sirocco.actions import signature
+from sirocco.actions import registry, signature
 from sirocco.actions.std import STANDARD_ACTIONS
 
-# What Mistral 23's API shows as the `input` of each std action.
+# Mistral 23's std actions: the class its messages name (mistral.actions.std_actions.X)
+# and the `input` its API shows. A new std action is its class and its row here.
+MISTRAL_STD_CLASSES = {
+    "std.async_noop": "AsyncNoOpAction",
+    "std.echo": "EchoAction",
+    "std.email": "SendEmailAction",
+    "std.fail": "FailAction",
+    "std.http": "HTTPAction",
+    "std.javascript": "JavaScriptAction",
+    "std.js": "JavaScriptAction",
+    "std.mistral_http": "MistralHTTPAction",
+    "std.noop": "NoOpAction",
+    "std.sleep": "SleepAction",
+    "std.ssh": "SSHAction",
+    "std.ssh_proxied": "SSHProxiedAction",
+    "std.test_dict": "TestDictAction",
+}
 MISTRAL_INPUT_TEXTS = {
     "std.async_noop": "",
     "std.echo": "output, delay=0",
@@ -49,7 +65,15 @@ def test_std_input_text_is_mistrals(name: str) -> None:
 
 
 def test_the_std_table_is_exactly_mistrals_names() -> None:
-    assert set(STANDARD_ACTIONS) == set(MISTRAL_INPUT_TEXTS)
+    assert set(STANDARD_ACTIONS) == set(MISTRAL_INPUT_TEXTS) == set(MISTRAL_STD_CLASSES)
+
+
+@pytest.mark.parametrize("name", sorted(MISTRAL_STD_CLASSES))
+def test_std_action_names_mistrals_class(name: str) -> None:
+    assert STANDARD_ACTIONS[name].mistral_class == MISTRAL_STD_CLASSES[name]
+    descriptor = registry.ActionRegistry(load_entry_points=False).get(name)
+    assert descriptor is not None
+    assert descriptor.class_path == f"mistral.actions.std_actions.{MISTRAL_STD_CLASSES[name]}"
 
 
 class WithKeywords(actions.Action):  # type: ignore[misc]
