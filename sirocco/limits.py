@@ -45,7 +45,7 @@ class Limits:
     expression_max_bytes: int = 16 * MIB
     expression_timeout: float = 10.0
     step_expression_timeout: float = 60.0
-    with_items_max_items: int = 100_000
+    with_items_max_items: int = 1_000_000
     subworkflow_max_depth: int = 100
     field_size_limit_kb: int = 1024
     request_max_bytes: int = 64 * MIB

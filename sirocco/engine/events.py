@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from sirocco.engine.states import State
 
-TimerPurpose = Literal["wait_before", "wait_after", "retry", "timeout", "join", "continue"]
+TimerPurpose = Literal["wait_before", "wait_after", "retry", "timeout", "join", "continue", "more"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -60,6 +60,8 @@ def on_timer(draft: Draft, event: events.TimerFired) -> None:
         task_completion.time_out(draft, task)
     elif purpose == "continue":
         with_items.finish(draft, task)
+    elif purpose == "more":
+        with_items.start_next(draft, task)
 
 
 def check_join(draft: Draft, task: records.TaskExecution) -> None:

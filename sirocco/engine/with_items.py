@@ -8,6 +8,11 @@ item. When the last item finishes (or one is cancelled) a timer due now
 results once, in index order, through ``Lookup.item_results`` — after the
 step that wrote them committed, as Mistral completes with-items tasks in a
 separate job.
+
+Items are started ``ITEMS_PER_STEP`` at a time: when more could start, a
+timer due now (``more``) starts the next ones in a later step, so a task of a
+million items is a thousand short steps with other executions' events in
+between, never one long transaction holding every item's record.
 """
 
 from __future__ import annotations
@@ -31,6 +36,11 @@ from sirocco.engine.states import State
 
 ITEMS_KEY = "with_items"
 RERUN_KEY = "with_items_rerun"
+
+#: The most items one call starts; the ``more`` timer starts the next ones.
+ITEMS_PER_STEP = 100
+#: Counter set while a ``more`` timer is due: completions then leave the starting to it.
+_WAKING = "waking"
 
 _FINAL_INFO = {
     State.SUCCESS: None,
@@ -125,6 +135,10 @@ def _start_more(draft: Draft, task: records.TaskExecution) -> None:
     started: list[int] = []
     queue = list(counters.get("queue") or ())
     while _pending(counters) and (not concurrency or counters["running"] < concurrency):
+        if len(started) == ITEMS_PER_STEP:
+            # More could start: a later step does it, after what is queued meanwhile.
+            counters[_WAKING] = True
+            break
         if queue:
             index = queue.pop(0)
             counters["queue"] = queue
@@ -134,6 +148,8 @@ def _start_more(draft: Draft, task: records.TaskExecution) -> None:
         counters["running"] += 1
         started.append(index)
     task = _set_counters(draft, task, counters)
+    if counters.get(_WAKING):
+        task = policies.schedule_timer(draft, task, "more", 0)
     if task_spec.workflow:
         for index in started:
             running.start_subworkflow(
@@ -202,9 +218,23 @@ def on_item_completed(draft: Draft, task: records.TaskExecution, state: State) -
     if counters["cancelled"] or (not counters["running"] and not _pending(counters)):
         _finish_later(draft, task)
         return
+    if _pending(counters) and not counters.get(_WAKING):
+        name = str(draft.spec.tasks[task.name].action or draft.spec.tasks[task.name].workflow)
+        tasks.guarded(draft, task, tasks.completion_failed(name), lambda: _start_more(draft, task))
+
+
+def start_next(draft: Draft, task: records.TaskExecution) -> None:
+    """The ``more`` timer: start the next items (the previous call stopped at the chunk)."""
+    task = draft.current(task)
+    counters = dict(task.runtime.get(ITEMS_KEY) or {})
+    if task.state != State.RUNNING or not counters.pop(_WAKING, False):
+        return
+    task = _set_counters(draft, task, counters)
     if _pending(counters):
         name = str(draft.spec.tasks[task.name].action or draft.spec.tasks[task.name].workflow)
         tasks.guarded(draft, task, tasks.completion_failed(name), lambda: _start_more(draft, task))
+    elif not counters.get("running"):
+        _finish_later(draft, task)
 
 
 def _finish_later(draft: Draft, task: records.TaskExecution) -> None:

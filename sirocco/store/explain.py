@@ -41,6 +41,7 @@ _PURPOSES = {
     "timeout": "timeout",
     "join": "join",
     "continue": "continue",
+    "more": "the next with-items items",
 }
 
 

@@ -1,0 +1,165 @@
+"""A with-items task of N ``std.echo`` items embedded, and one-task executions beside it.
+
+    python bench/items.py                        # 10k, 100k and 1M items
+    python bench/items.py --sizes 10000,100000
+
+Each size runs in a fresh process on a fresh SQLite file (so the peak RSS is
+that run's own): one execution of a workflow whose only task is a with-items
+over ``range(N)`` (the list made by the expression, not passed as input), each
+item ``std.echo output=<% $.x %>``, publishing ``len(task().result)``. While it
+runs, a one-task workflow (``std.noop``) is started every 0.2 s and timed from
+its start until the engine has ended it: the latency another user sees while
+the big task runs. Reported per size: wall and CPU seconds of the process, CPU
+per item, peak RSS, and the median and slowest latency beside.
+
+The load average is printed first: on a machine shared with others the wall
+time follows the load, the CPU time much less.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from typing import Any
+
+BIG = """\
+version: '2.0'
+big:
+  input:
+    - n
+  output:
+    count: <% $.count %>
+  tasks:
+    echo_each:
+      with-items: x in <% range($.n) %>
+      action: std.echo output=<% $.x %>
+      publish:
+        count: <% len(task().result) %>
+small:
+  tasks:
+    only:
+      action: std.noop
+"""
+
+#: Seconds between two one-task executions started beside the big one.
+BESIDE_EVERY = 0.2
+
+
+def run_one(size: int) -> dict[str, Any]:
+    """Run the big execution in this process, with the small ones beside it."""
+    from sirocco import lang
+    from sirocco.cli.embedded import open_embedded
+    from sirocco.cli.process import settle_process
+    from sirocco.limits import Limits
+    from sirocco.settings import Settings
+    from sirocco.store import rows, sources
+
+    folder = tempfile.mkdtemp(prefix="sirocco-items-")
+    url = f"sqlite:///{os.path.join(folder, 'items.sqlite')}"
+    settings = Settings.load({"db": url})
+    app = open_embedded(url, settings=settings)
+    settle_process()
+    limits: Limits = settings.limits()
+    if limits.with_items_max_items < size:
+        raise SystemExit(f"SIROCCO_WITH_ITEMS_MAX_ITEMS is {limits.with_items_max_items}")
+    try:
+        document = lang.parse_workflows(BIG)
+        sources.save_for_run(
+            app.parts.database,
+            [
+                (spec.name, spec.definition, spec.input_text(), None)
+                for spec in document.workflows.values()
+            ],
+            [],
+        )
+        ended: dict[str, float] = {}
+        done = threading.Event()
+
+        def on_state(execution_id: str, state: str) -> None:
+            ended[execution_id] = time.perf_counter()
+            if execution_id == big_id[0]:
+                done.set()
+
+        app.parts.runtime.on_state(on_state)
+        big_id = [""]
+        cpu_before = _cpu()
+        began = time.perf_counter()
+        big_id[0] = app.service.start_workflow(workflow="big", input={"n": size})
+        beside: dict[str, float] = {}
+        while not done.wait(BESIDE_EVERY):
+            asked = time.perf_counter()
+            beside[app.service.start_workflow(workflow="small")] = asked
+        wall = time.perf_counter() - began
+        cpu = _cpu() - cpu_before
+        deadline = time.monotonic() + 60
+        while any(execution_id not in ended for execution_id in beside):
+            if time.monotonic() > deadline:
+                raise SystemExit("a one-task execution did not end")
+            time.sleep(0.05)
+        found = rows.workflow_execution(app.parts.database, big_id[0])
+        if found is None or str(found.state) != "SUCCESS" or found.output != {"count": size}:
+            raise SystemExit(
+                f"the big execution ended {found and found.state}: {found and found.output}"
+            )
+        latencies = sorted(ended[key] - value for key, value in beside.items())
+        return {
+            "size": size,
+            "wall_s": round(wall, 3),
+            "cpu_s": round(cpu, 3),
+            "cpu_us_per_item": round(cpu / size * 1e6, 1),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "beside": len(latencies),
+            "beside_median_ms": round(statistics.median(latencies) * 1000, 1)
+            if latencies
+            else None,
+            "beside_max_ms": round(latencies[-1] * 1000, 1) if latencies else None,
+        }
+    finally:
+        app.close()
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(run_one(args.one)))
+        return
+    print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print("items     wall s    cpu s  cpu µs/item  peak RSS MB  beside: n  median ms  max ms")
+    for size in (int(text) for text in args.sizes.split(",")):
+        answer = subprocess.run(
+            [sys.executable, __file__, "--one", str(size)],
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, "SIROCCO_WITH_ITEMS_MAX_ITEMS": str(max(size, 100_000))},
+        )
+        if answer.returncode != 0:
+            print(f"{size:>9}  failed: {answer.stderr.strip().splitlines()[-1:]}")
+            continue
+        figures = json.loads(answer.stdout.strip().splitlines()[-1])
+        print(
+            f"{size:>9} {figures['wall_s']:8.2f} {figures['cpu_s']:8.2f} "
+            f"{figures['cpu_us_per_item']:12.1f} {figures['peak_rss_mb']:12.1f} "
+            f"{figures['beside']:10} {figures['beside_median_ms']!s:>10} "
+            f"{figures['beside_max_ms']!s:>7}"
+        )
+
+
+if __name__ == "__main__":
+    main()
