@@ -130,8 +130,6 @@ def _start_more(draft: Draft, task: records.TaskExecution) -> None:
     concurrency = int(task.runtime.get("concurrency") or 0)
     found = values_of(draft, task)
     task_spec = draft.spec.tasks[task.name]
-    plan: running.ActionPlan | None = None
-    attempt = int(task.runtime.get("attempt", 0))
     started: list[int] = []
     queue = list(counters.get("queue") or ())
     while _pending(counters) and (not concurrency or counters["running"] < concurrency):
@@ -148,19 +146,28 @@ def _start_more(draft: Draft, task: records.TaskExecution) -> None:
         counters["running"] += 1
         started.append(index)
     task = _set_counters(draft, task, counters)
-    if counters.get(_WAKING):
-        task = policies.schedule_timer(draft, task, "more", 0)
     if task_spec.workflow:
         for index in started:
             running.start_subworkflow(
                 draft, task, _item_data(draft, task, found, index), index=index
             )
+    elif not _run_actions(draft, task, found, started):
         return
+    if counters.get(_WAKING):
+        policies.schedule_timer(draft, task, "more", 0)
+
+
+def _run_actions(
+    draft: Draft, task: records.TaskExecution, found: Mapping[str, list[Any]], started: list[int]
+) -> bool:
+    """Schedule the actions of the ``started`` items; False if that failed the task."""
+    plan: running.ActionPlan | None = None
+    attempt = int(task.runtime.get("attempt", 0))
     # As in Mistral, the inputs are evaluated first (an error there is
     # structural); then each action is resolved and scheduled, where an
     # error other than a parameter mismatch fails just the task. Only the
-    # inputs are kept in between, so that the data of many items (a hundred
-    # thousand, without a concurrency limit) never all exist at once.
+    # inputs are kept in between, so that the data of the items never all
+    # exist at once.
     inputs = deque(
         (index, running.action_input(draft, task, _item_data(draft, task, found, index)))
         for index in started
@@ -176,6 +183,8 @@ def _start_more(draft: Draft, task: records.TaskExecution) -> None:
         if isinstance(error, errors.ActionInputError):
             raise
         fail_scheduling(draft, task, message_of(error))
+        return False
+    return True
 
 
 def _item_data(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from sirocco import testing
-from sirocco.engine import commands, events
+from sirocco.engine import commands, events, with_items
 from sirocco.engine.states import State
 
 from . import parsing
@@ -321,3 +323,118 @@ def test_keep_result_false_hides_result_after_publish() -> None:
     assert run.task("big").result is None
     assert run.task("look").result is None
     assert run.actions_of(run.task("big"))[0].output is None
+
+
+def _chunks_started(run: testing.Run) -> list[int]:
+    """How many items each step started: RunActions between two ``more`` timers."""
+    chunks = [0]
+    for command in run.commands:
+        if isinstance(command, commands.RunAction):
+            chunks[-1] += 1
+        elif isinstance(command, commands.ScheduleTimer) and command.event.purpose == "more":
+            chunks.append(0)
+    return chunks
+
+
+def test_items_start_a_chunk_per_step_and_end_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(with_items, "ITEMS_PER_STEP", 3)
+    spec = parsing.workflow(
+        _spec(
+            """
+  tasks:
+    t:
+      with-items: x in <% range(7) %>
+      action: std.echo output=<% $.x * 10 %>
+      publish:
+        r: <% task().result %>
+"""
+        )
+    )
+    run = testing.run_until_idle(spec)
+
+    assert _chunks_started(run) == [3, 3, 1]
+    assert run.workflow.state == State.SUCCESS
+    assert run.task("t").published == {"r": [0, 10, 20, 30, 40, 50, 60]}
+    assert [action.index for action in run.actions_of(run.task("t"))] == list(range(7))
+
+
+def test_a_chunk_never_passes_the_concurrency(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(with_items, "ITEMS_PER_STEP", 3)
+    spec = parsing.workflow(
+        _spec(
+            """
+  tasks:
+    t:
+      with-items: x in <% range(10) %>
+      concurrency: 4
+      action: std.echo output=<% $.x %>
+"""
+        )
+    )
+    run = testing.run_until_idle(spec, script={"t": [testing.Hold()] * 10})
+    driver = run.driver
+    assert driver is not None
+    assert len(run.running_actions()) == 4  # 3 in the first step, 1 by the timer
+    seen_running = []
+    while run.running_actions():
+        running = run.running_actions()
+        seen_running.append(len(running))
+        driver.complete_action(running[0].id, "ok")
+
+    assert max(seen_running) == 4
+    assert run.task("t").state == State.SUCCESS
+    assert len(run.actions_of(run.task("t"))) == 10
+
+
+def test_cancelling_between_chunks_starts_no_more_items(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(with_items, "ITEMS_PER_STEP", 2)
+    spec = parsing.workflow(
+        _spec(
+            """
+  tasks:
+    t:
+      with-items: x in <% range(6) %>
+      action: std.echo output=<% $.x %>
+"""
+        )
+    )
+    run = testing.run_until_idle(
+        spec, script={"t": [testing.Hold()] * 6}, until=lambda run: len(run.actions) == 2
+    )
+    driver = run.driver
+    assert driver is not None
+    driver.send(
+        events.StopWorkflow(workflow_execution_id=run.root_id, state=State.CANCELLED, message="no")
+    )
+
+    assert run.workflow.state == State.CANCELLED
+    assert len(run.actions_of(run.task("t"))) == 2  # the 'more' timer started nothing
+
+
+def test_a_rerun_of_failed_items_streams_them_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(with_items, "ITEMS_PER_STEP", 2)
+    spec = parsing.workflow(
+        _spec(
+            """
+  tasks:
+    t:
+      with-items: x in <% range(5) %>
+      action: std.echo output=<% $.x %>
+"""
+        )
+    )
+    failures = [testing.Fail("bad"), 1, testing.Fail("bad"), 3, testing.Fail("bad")]
+    run = testing.run_until_idle(spec, script={"t": failures})
+    assert run.task("t").state == State.ERROR
+    driver = run.driver
+    assert driver is not None
+    driver.send(
+        events.RerunTask(
+            workflow_execution_id=run.root_id, task_execution_id=run.task("t").id, reset=False
+        )
+    )
+
+    task = run.task("t")
+    assert task.state == State.SUCCESS
+    assert task.result == [0, 1, 2, 3, 4]
+    assert sorted(a.index for a in run.actions_of(task) if a.accepted) == [0, 1, 2, 3, 4]
