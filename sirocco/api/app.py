@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -19,6 +20,7 @@ from sirocco.api import (
     health,
     identity,
     info,
+    maintenance,
     members,
     openapi,
     projects,
@@ -33,11 +35,21 @@ from sirocco.api.render import MistralJSONResponse
 from sirocco.api.ui import negotiation, site
 from sirocco.limits import DEFAULT as DEFAULT_LIMITS
 from sirocco.limits import Limits
+from sirocco.runtime.maintenance import Maintenance
 
-#: What every /v2 resource route checks first: who calls, may they, and is it theirs.
-_CHECKS = [Depends(identity.caller), Depends(projects.checks)]
+#: What every /v2 resource route checks first: who calls, whether maintenance mode lets
+#: the request through (Mistral's order: 401, then 423), may they, and is it theirs.
+_CHECKS = [
+    Depends(identity.caller),
+    Depends(maintenance.refuse_changes),
+    Depends(projects.checks),
+]
 
 _root = APIRouter(route_class=deps.StrictRoute, tags=["versions"])
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _base(request: Request) -> str:
@@ -62,12 +74,6 @@ def versions(request: Request) -> Response:
 def version_2(request: Request) -> Response:
     """The root of API v2."""
     return MistralJSONResponse({"uri": f"{_base(request)}/v2"})
-
-
-@_root.get("/maintenance")
-def maintenance() -> Response:
-    """Maintenance mode is not supported: the server is always RUNNING."""
-    return MistralJSONResponse({"status": "RUNNING"})
 
 
 def create_app(
@@ -115,6 +121,7 @@ def create_app(
     app.state.limits = limits
     app.state.readiness = readiness
     app.state.info = info_settings or info.InfoSettings()
+    app.state.maintenance = Maintenance(service.database, service, _utcnow)
     errors.install(app)
     app.add_middleware(guard.BodyLimit, limit=limits.request_max_bytes)
     # Routes are tried in order and no two routers share a path prefix: the busiest
@@ -139,4 +146,5 @@ def create_app(
         app.include_router(token_endpoint.router)
     app.include_router(health.router)
     app.include_router(info.router)  # no token, as in Mistral
+    app.include_router(maintenance.router, dependencies=[Depends(identity.caller)])
     return app

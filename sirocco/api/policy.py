@@ -58,6 +58,8 @@ DEFAULTS: Mapping[str, str] = {
     "workbooks:list:all_projects": _ADMIN,
     **_crud("workflows", "create", "delete", "get", "list", "publicize", "update"),
     "workflows:list:all_projects": _ADMIN,
+    # Sirocco's own rule: Mistral lets any authenticated caller switch maintenance mode.
+    "maintenance:update": _ADMIN,
 }
 
 

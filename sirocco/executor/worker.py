@@ -29,7 +29,7 @@ from sirocco.actions.registry import ActionRegistry
 from sirocco.engine import commands, events
 from sirocco.engine.states import State
 from sirocco.executor.pool import ExecutorPool
-from sirocco.runtime import codec, delivery, metrics
+from sirocco.runtime import codec, delivery, maintenance, metrics
 from sirocco.runtime.health import Guard, Health
 from sirocco.runtime.heartbeats import Timing
 from sirocco.runtime.steps import new_id
@@ -80,6 +80,7 @@ class ExecutorWorker:
         self.name = leases.process_name("executor")
         self.health = health or Health()
         self.health.probe("database", database.ping)
+        self.health.condition("maintenance", maintenance.readiness(database))
         self._pool = ExecutorPool(registry, self._report, workers=workers)
         self._busy = threading.Semaphore(workers)
         self._stop = threading.Event()

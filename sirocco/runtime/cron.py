@@ -17,6 +17,7 @@ from typing import Any
 
 from sirocco.runtime.health import Guard, Health
 from sirocco.store import cron
+from sirocco.store import maintenance as maintenance_mode
 from sirocco.store.database import Database
 
 log = logging.getLogger("sirocco.cron")
@@ -62,7 +63,13 @@ class CronThread:
             guard.call(self.fire_due)
 
     def fire_due(self) -> int:
-        """One pass: claim and start every due trigger; return how many were started."""
+        """One pass: claim and start every due trigger; return how many were started.
+
+        While maintenance mode is on nothing is claimed: the due ticks wait for its end
+        (new executions are refused meanwhile, as through the API)."""
+        with self._database.read() as connection:
+            if maintenance_mode.status(connection) != maintenance_mode.RUNNING:
+                return 0
         claimed = cron.claim_due(self._database, self._clock())
         for outbox_id, payload in claimed:
             self._start(outbox_id, payload)

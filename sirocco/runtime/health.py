@@ -38,6 +38,7 @@ class Health:
         self._threads: dict[str, threading.Thread] = {}
         self._failing: dict[str, str] = {}
         self._probes: dict[str, Callable[[], None]] = {}
+        self._conditions: dict[str, Callable[[], str | None]] = {}
 
     def watch(self, thread: threading.Thread) -> None:
         """``thread`` must stay alive while the process runs."""
@@ -58,6 +59,12 @@ class Health:
         with self._lock:
             self._probes[name] = check
 
+    def condition(self, name: str, check: Callable[[], str | None]) -> None:
+        """``check()`` says why the process should take no work now (maintenance mode), or
+        None; a check that fails to answer is left to the probes."""
+        with self._lock:
+            self._conditions[name] = check
+
     def failing(self, name: str, reason: str) -> None:
         with self._lock:
             self._failing[name] = reason
@@ -67,11 +74,13 @@ class Health:
             self._failing.pop(name, None)
 
     def report(self) -> Report:
-        """Ready when every watched thread lives, none fails, and every probe passes."""
+        """Ready when every watched thread lives, none fails, every probe passes and no
+        condition holds the process back."""
         with self._lock:
             threads = dict(self._threads)
             failing = dict(self._failing)
             probes = dict(self._probes)
+            conditions = dict(self._conditions)
         reasons = [
             f"thread {name} is dead" for name, thread in threads.items() if not thread.is_alive()
         ]
@@ -81,6 +90,13 @@ class Health:
                 check()
             except Exception as exc:
                 reasons.append(f"{name} can't be reached: {first_line(exc)}")
+        for condition in conditions.values():
+            try:
+                holding = condition()
+            except Exception:
+                continue  # the database probe above says why it could not answer
+            if holding:
+                reasons.append(holding)
         return Report(ready=not reasons, reasons=tuple(reasons))
 
 

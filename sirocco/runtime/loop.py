@@ -26,7 +26,7 @@ from sirocco.engine import commands, events, reasons
 from sirocco.engine.states import State
 from sirocco.limits import DEFAULT as DEFAULT_LIMITS
 from sirocco.limits import Limits
-from sirocco.runtime import codec, delivery, in_flight
+from sirocco.runtime import codec, delivery, in_flight, maintenance
 from sirocco.runtime.cron import CronThread
 from sirocco.runtime.fairness import RoundRobin
 from sirocco.runtime.health import Guard, Health, is_outage
@@ -104,6 +104,7 @@ class Runtime:
         #: Threads of this process and the failures they met (``/ready``).
         self.health = Health()
         self.health.probe("database", database.ping)
+        self.health.condition("maintenance", maintenance.readiness(database))
         self.timers = TimerThread(database, self._deliver_timer, clock, self.health)
         self.cron = CronThread(database, self._start_cron, clock, self.health)
         self._heartbeats: HeartbeatChecker | None = None

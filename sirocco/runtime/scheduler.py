@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sirocco.engine import events
-from sirocco.runtime import codec, delivery
+from sirocco.runtime import codec, delivery, maintenance
 from sirocco.runtime.cron import CronThread
 from sirocco.runtime.health import Health
 from sirocco.runtime.timers import TimerThread
@@ -29,6 +29,7 @@ class Scheduler:
         self._delivery = parcels
         self.health = Health()
         self.health.probe("database", database.ping)
+        self.health.condition("maintenance", maintenance.readiness(database))
         self.timers = TimerThread(database, self._timer_due, clock, self.health)
         # claim_due already wrote the start as an outbox row; an engine takes it from there.
         self.cron = CronThread(database, self._cron_due, clock, self.health)

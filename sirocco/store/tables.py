@@ -319,3 +319,56 @@ resource_members = sa.Table(
     *_times(),
     sa.UniqueConstraint("resource_id", "resource_type", "member_id"),
 )
+
+# Maintenance mode (Mistral's ``mistral_metrics`` row ``maintenance_status``): one row.
+maintenance = sa.Table(
+    "maintenance",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=True),
+)
+
+# The executions maintenance mode paused: the ones it resumes when it ends.
+maintenance_paused = sa.Table(
+    "maintenance_paused",
+    metadata,
+    sa.Column("workflow_execution_id", sa.String(36), primary_key=True),
+    sa.Column("paused_at", sa.DateTime, nullable=False),
+)
+
+# Python code uploaded through the API (Mistral's ``code_sources``).
+code_sources = sa.Table(
+    "code_sources",
+    metadata,
+    _id(),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("namespace", sa.String(255), nullable=False, server_default=""),
+    sa.Column("content", sa.Text, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("tags", JSONText, nullable=True),
+    *_secure(),
+    *_times(),
+    sa.UniqueConstraint("name", "namespace", "project_id"),
+)
+
+# Actions defined by a class of a code source (Mistral's ``dynamic_action_definitions``).
+dynamic_action_definitions = sa.Table(
+    "dynamic_action_definitions",
+    metadata,
+    _id(),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("namespace", sa.String(255), nullable=False, server_default=""),
+    sa.Column("class_name", sa.String(255), nullable=False),
+    sa.Column(
+        "code_source_id",
+        sa.String(36),
+        sa.ForeignKey("code_sources.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("code_source_name", sa.String(255), nullable=False),
+    *_secure(),
+    *_times(),
+    sa.UniqueConstraint("name", "namespace", "project_id"),
+)

@@ -274,3 +274,21 @@ def _next_five(moment: datetime) -> datetime:
     while following.minute % 5:
         following += timedelta(minutes=1)
     return following
+
+
+def test_no_tick_fires_in_maintenance_mode(client: TestClient, embedded: Embedded) -> None:
+    text, first = _first_time()
+    created = client.post(
+        "/v2/cron_triggers",
+        json={"name": "held", "workflow_name": "ticked", "workflow_input": {"x": 1},
+              "pattern": "* * * * *", "first_execution_time": text},
+    )  # fmt: skip
+    assert created.status_code == 201, created.text
+    runtime = embedded.parts.runtime
+    scheduler = runtime_cron.CronThread(runtime.database, runtime.start_from_outbox, lambda: first)
+    assert client.put("/maintenance", json={"status": "PAUSED"}).json() == {"status": "PAUSING"}
+    assert scheduler.fire_due() == 0  # due, but held while maintenance is on
+    assert client.get("/v2/executions").json()["executions"] == []
+    assert client.put("/maintenance", json={"status": "RUNNING"}).json() == {"status": "RUNNING"}
+    assert scheduler.fire_due() == 1
+    assert len(_executions(client, 1)) == 1
