@@ -9,11 +9,18 @@ Each call runs in a V8 isolate of its own, stopped after
 ``Limits.javascript_timeout`` seconds and refused more than
 ``Limits.javascript_max_memory_mb`` of heap; the process's registry gives the
 action its limits (:func:`with_limits`).
+
+One call at a time per process: mini-racer 0.14 crashes the whole process
+(a segmentation fault inside V8) when isolates run in several threads at
+once, which the executor's thread pool does. The calls wait for each other
+(:data:`_ONE_AT_A_TIME`); each still stops at its own time limit, so a wait
+is bounded by the calls ahead of it.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,6 +28,10 @@ from sirocco import errors
 from sirocco.actions.std.standard import StandardAction
 from sirocco.limits import DEFAULT as DEFAULT_LIMITS
 from sirocco.limits import Limits
+
+
+#: Held while a V8 isolate exists (see the module's text).
+_ONE_AT_A_TIME = threading.Lock()
 
 
 class JavaScriptAction(StandardAction):
@@ -83,7 +94,7 @@ def evaluate(script: str, data: Any, limits: Limits = DEFAULT_LIMITS) -> Any:
     timeout = limits.javascript_timeout if limits.javascript_timeout >= 0 else None
     memory_mb = limits.javascript_max_memory_mb
     max_memory = memory_mb * 1024 * 1024 if memory_mb >= 0 else None
-    with py_mini_racer.MiniRacer() as engine:
+    with _ONE_AT_A_TIME, py_mini_racer.MiniRacer() as engine:
         try:
             text = engine.eval(program, timeout_sec=timeout, max_memory=max_memory)
         except py_mini_racer.JSTimeoutException as error:

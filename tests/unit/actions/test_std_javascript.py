@@ -56,3 +56,34 @@ def test_a_syntax_error_fails_the_action() -> None:
     outcome = run("std.javascript", {"script": "return (;"})
     assert outcome is not None and outcome.error
     assert outcome.message is not None and "SyntaxError" in outcome.message
+
+
+def test_calls_from_several_threads_at_once_do_not_crash_the_process() -> None:
+    """mini-racer crashes the process when isolates run in several threads at once (the
+    executor's pool does that); the action takes its calls one at a time. Run in a child
+    process, so that a crash fails this test instead of the test runner."""
+    import subprocess
+    import sys
+    import textwrap
+
+    from tests.waiting import BOUND
+
+    script = textwrap.dedent(
+        """
+        import threading
+        from sirocco.actions.std.javascript import evaluate
+        results = []
+        def call(n):
+            for _ in range(5):
+                results.append(evaluate("return $.n * 2", {"n": n}))
+        threads = [threading.Thread(target=call, args=(n,)) for n in range(4)]
+        [thread.start() for thread in threads]
+        [thread.join() for thread in threads]
+        print(sorted(results))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=BOUND, check=False
+    )
+    assert done.returncode == 0, done
+    assert done.stdout.strip() == str(sorted([n * 2 for n in range(4) for _ in range(5)]))
