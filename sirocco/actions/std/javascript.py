@@ -29,7 +29,6 @@ from sirocco.actions.std.standard import StandardAction
 from sirocco.limits import DEFAULT as DEFAULT_LIMITS
 from sirocco.limits import Limits
 
-
 #: Held while a V8 isolate exists (see the module's text).
 _ONE_AT_A_TIME = threading.Lock()
 
