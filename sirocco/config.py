@@ -175,8 +175,9 @@ def _scalar_text(path: Path, where: str, hint: Any, value: Any) -> str:
     kinds = [kind for kind in options if kind is not type(None)]
     for kind in kinds:
         if typing.get_origin(kind) is Literal:
-            if value in typing.get_args(kind):
-                return str(value)
+            for choice in typing.get_args(kind):  # "info" is INFO, as on the command line
+                if isinstance(value, str) and value.lower() == str(choice).lower():
+                    return str(choice)
             continue
         if kind is str and isinstance(value, str):
             return value

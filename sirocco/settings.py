@@ -323,9 +323,10 @@ def _is_union(hint: Any) -> bool:
 def _as(kind: Any, value: object) -> object:
     if typing.get_origin(kind) is Literal:
         choices = typing.get_args(kind)
-        if value not in choices:
-            raise ValueError(f"Input should be one of {', '.join(map(repr, choices))}")
-        return value
+        for choice in choices:  # any case: SIROCCO_LOG_LEVEL=info is INFO, as --log-level
+            if isinstance(value, str) and value.lower() == str(choice).lower():
+                return choice
+        raise ValueError(f"Input should be one of {', '.join(map(repr, choices))}")
     if kind is bool:
         return _as_bool(value)
     if kind is str:

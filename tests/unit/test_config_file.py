@@ -140,6 +140,9 @@ def test_wrong_types_and_bounds_are_named_with_the_file(tmp_path: Path) -> None:
     assert _error(tmp_path, "[heartbeat]\ninterval = 'often'\n") == (
         f"{path}: [heartbeat] interval: Input should be a number, not str 'often'"
     )
+    assert config.read(_file(tmp_path, "[logging]\nlevel = 'info'\n")).values == {
+        "log_level": "INFO"
+    }
     assert _error(tmp_path, "[logging]\nformat = 'xml'\n") == (
         f"{path}: [logging] format: Input should be one of 'text', 'json', not str 'xml'"
     )
@@ -204,3 +207,8 @@ def test_the_example_of_docs_running_md_is_a_valid_file(tmp_path: Path) -> None:
     settings = Settings.load(environ=environ)
     assert settings.log_format == "json" and settings.executor_workers == 16
     assert len(settings.expiration_policy().rules) == 2
+
+
+def test_choices_are_read_in_any_case_as_on_the_command_line() -> None:
+    settings = Settings.load(environ={"SIROCCO_LOG_LEVEL": "info", "SIROCCO_AUTH": "Tokens"})
+    assert (settings.log_level, settings.auth) == ("INFO", "tokens")
