@@ -67,6 +67,9 @@ class Settings:
     #: unset: the ``transport`` when it is AMQP, else event triggers fire only through
     #: ``POST /v2/event_triggers/{id}/events`` (docs/event-triggers.md).
     events_broker: str | None = None
+    #: Mistral's ``event_definitions_cfg_file``: a YAML file saying, per event type, what
+    #: ``event_params`` an event trigger's workflow gets (``SIROCCO_EVENT_DEFINITIONS``).
+    event_definitions: str | None = None
     executor_workers: int = Field(default=32, ge=1, le=1024)
     executor_target: str | None = None
     heartbeat_interval: float = Field(default=5.0, gt=0, le=3600)

@@ -28,6 +28,7 @@ from sirocco.runtime import (
     expiration,
     integrity,
     metrics,
+    notifications,
     tracing,
 )
 from sirocco.runtime.health import Guard, Report, is_outage
@@ -86,6 +87,7 @@ def _wait_for_signal() -> None:
 
 def run_engine(settings: Settings) -> None:
     """Apply events and start workflows; actions go to executor processes."""
+    definitions = notifications.load_definitions(settings.event_definitions)
     parts = _build(settings)
     metrics.METRICS.watch(parts.database, utcnow)
     parcels = delivery.open_delivery(parts.database, settings.transport)
@@ -107,7 +109,7 @@ def run_engine(settings: Settings) -> None:
         health=parts.runtime.health,
     )
     checker.start()
-    events = event_triggers.listen(parts.runtime, settings.events_broker_url())
+    events = event_triggers.listen(parts.runtime, settings.events_broker_url(), definitions)
     listener = _listen_for_health(settings, parts.runtime.health.report)
     settle_process()
     log.info("sirocco engine running (database %s)", settings.db or "default")
@@ -203,7 +205,9 @@ def run_api(
     """Serve the REST API; it starts executions itself and leaves actions to executors."""
     from sirocco.cli.server import serve_parts
 
+    definitions = notifications.load_definitions(settings.event_definitions)
     parts = _build(settings)
+    parts.service.event_definitions = definitions
     metrics.METRICS.watch(parts.database, utcnow)
     parts.service.limit_in_flight(settings.in_flight())
     parcels = delivery.open_delivery(parts.database, settings.transport)

@@ -19,7 +19,7 @@ from sirocco.api.warmup import warm_up
 from sirocco.cli import logformat
 from sirocco.cli.embedded import open_embedded
 from sirocco.cli.process import settle_process
-from sirocco.runtime import compose, event_triggers, expiration, integrity
+from sirocco.runtime import compose, event_triggers, expiration, integrity, notifications
 from sirocco.settings import Settings
 
 log = logging.getLogger("sirocco.server")
@@ -47,7 +47,9 @@ def serve(
     """Run every role in this process until SIGTERM or SIGINT."""
     settings = settings or Settings.load({"db": db_url})
     authentication.mode_for(settings, host, insecure_no_auth=insecure_no_auth)  # refuse early
+    definitions = notifications.load_definitions(settings.event_definitions)
     app = open_embedded(db_url, settings=settings)
+    app.parts.service.event_definitions = definitions
     expirer = expiration.Expiration(
         app.parts.database,
         settings.expiration_policy(),
@@ -64,7 +66,7 @@ def serve(
         health=app.parts.runtime.health,
     )
     checker.start()
-    listener = event_triggers.listen(app.parts.runtime, settings.events_broker_url())
+    listener = event_triggers.listen(app.parts.runtime, settings.events_broker_url(), definitions)
     try:
         serve_parts(
             app.parts,

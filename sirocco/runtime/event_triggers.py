@@ -56,9 +56,17 @@ def fire(
     *,
     now: datetime,
     claimed_until: datetime | None,
+    definitions: notifications.Definitions = notifications.NO_DEFINITIONS,
 ) -> list[Recorded]:
-    """Record the starts ``notification`` makes of ``triggers`` (once per message id)."""
-    starts = [(trigger, notifications.start_payload(trigger, notification)) for trigger in triggers]
+    """Record the starts ``notification`` makes of ``triggers`` (once per message id).
+
+    Raises:
+        errors.ExpressionEvaluationError: the event's definition failed on it.
+    """
+    starts = [
+        (trigger, notifications.start_payload(trigger, notification, definitions))
+        for trigger in triggers
+    ]
     return event_deliveries.record_all(
         database,
         starts,
@@ -80,6 +88,7 @@ class EventListener:
         clock: Callable[[], datetime],
         health: Health | None = None,
         reconcile: float = RECONCILE,
+        definitions: notifications.Definitions = notifications.NO_DEFINITIONS,
     ) -> None:
         self._database = database
         self._url = url
@@ -87,6 +96,7 @@ class EventListener:
         self._clock = clock
         self._health = health
         self._reconcile_every = reconcile
+        self._definitions = definitions
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._triggers: dict[Subscription, list[Trigger]] = {}
@@ -184,13 +194,23 @@ class EventListener:
             # A database failure raises here: the message is not acknowledged, the
             # connection is dropped, and the broker delivers it again later.
             now = self._clock()
-            recorded = fire(
-                self._database,
-                matching,
-                notification,
-                now=now,
-                claimed_until=now + outbox.CLAIM_FOR,
-            )
+            try:
+                recorded = fire(
+                    self._database,
+                    matching,
+                    notification,
+                    now=now,
+                    claimed_until=now + outbox.CLAIM_FOR,
+                    definitions=self._definitions,
+                )
+            except errors.ExpressionError as exc:
+                # The same message would fail again: it is dropped, saying why.
+                log.warning(
+                    "event definition failed on a notification; dropped",
+                    extra={"event_type": notification.event_type, "error": exc.message},
+                )
+                received.acknowledge()
+                return
             self.heard += 1
             for item in recorded:
                 if item.outbox_id is None:
@@ -208,7 +228,11 @@ class EventListener:
         received.acknowledge()
 
 
-def listen(runtime: Runtime, url: str | None) -> EventListener | None:
+def listen(
+    runtime: Runtime,
+    url: str | None,
+    definitions: notifications.Definitions = notifications.NO_DEFINITIONS,
+) -> EventListener | None:
     """Start hearing notifications for ``runtime``'s process (None without a broker)."""
     if not url:
         log.info("no events broker: event triggers fire only through the API")
@@ -219,6 +243,7 @@ def listen(runtime: Runtime, url: str | None) -> EventListener | None:
         runtime.start_from_outbox,
         clock=runtime.clock,
         health=runtime.health,
+        definitions=definitions,
     )
     listener.start()
     return listener

@@ -10,19 +10,25 @@ envelope ``{"oslo.version": "2.0", "oslo.message": "<JSON text>"}``; the older
 Mistral starts the trigger's workflow with the trigger's ``workflow_input``, and
 its ``workflow_params`` plus ``event_params``: the service that published the
 notification, the project and user of its context and its timestamp
-(``DEFAULT_PROPERTIES`` of ``mistral/event_engine/default_event_engine.py``).
+(``DEFAULT_PROPERTIES`` of ``mistral/event_engine/default_event_engine.py``), or
+what an event definitions file (Mistral's ``event_definitions_cfg_file``) makes of
+the event.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from sirocco import errors
+import yaml
+
+from sirocco import errors, expressions
 from sirocco.store import definitions
 from sirocco.store.event_deliveries import Trigger
 
@@ -123,14 +129,115 @@ def _digest(*parts: Any) -> str:
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def event_params(notification: Notification) -> dict[str, Any]:
-    """What Mistral passes to the workflow as ``event_params`` (its default properties)."""
-    return {
-        "service": notification.publisher_id,
-        "project_id": notification.context.get("project_id"),
-        "user_id": notification.context.get("user_id"),
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Definition:
+    """One entry of an event definitions file: the event types (shell patterns) it
+    applies to, and the properties (expressions over the event) that become
+    ``event_params``."""
+
+    event_types: tuple[str, ...]
+    properties: Any
+
+    def applies_to(self, event_type: str) -> bool:
+        return any(fnmatch.fnmatchcase(event_type, pattern) for pattern in self.event_types)
+
+
+@dataclass(frozen=True, slots=True)
+class Definitions:
+    """Mistral's ``event_definitions_cfg_file``: the last entry matching an event type
+    says what ``event_params`` holds; events no entry matches get the default four."""
+
+    entries: tuple[Definition, ...] = ()
+
+    def for_event(self, event_type: str) -> Definition | None:
+        for entry in reversed(self.entries):
+            if entry.applies_to(event_type):
+                return entry
+        return None
+
+
+NO_DEFINITIONS = Definitions()
+
+
+def load_definitions(path: str | None) -> Definitions:
+    """The event definitions in the YAML file ``path`` (none when ``path`` is empty).
+
+    Raises:
+        errors.ConfigurationError: the file can't be read, is not YAML, or an entry lacks
+            ``event_types`` or ``properties`` or holds an invalid expression (named).
+    """
+    if not path:
+        return NO_DEFINITIONS
+    where = f"the event definitions file {path}"
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise errors.ConfigurationError(f"Can't read {where}: {exc.strerror or exc}") from exc
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise errors.ConfigurationError(f"Invalid YAML syntax in {where}{at}.") from exc
+    if loaded is None:
+        return NO_DEFINITIONS
+    if not isinstance(loaded, list):
+        raise errors.ConfigurationError(f"The {where[4:]} must hold a list of entries.")
+    return Definitions(
+        tuple(_definition(where, index, entry) for index, entry in enumerate(loaded))
+    )
+
+
+def _definition(where: str, index: int, entry: Any) -> Definition:
+    place = f"entry {index + 1} of {where}"
+    if not isinstance(entry, dict):
+        raise errors.ConfigurationError(f"Entry {index + 1} of {where} must be a mapping.")
+    for required in ("event_types", "properties"):
+        if required not in entry:
+            raise errors.ConfigurationError(f"Required field {required} not specified ({place}).")
+    event_types = entry["event_types"]
+    if isinstance(event_types, str):
+        event_types = [event_types]
+    if not isinstance(event_types, list) or not all(isinstance(t, str) for t in event_types):
+        raise errors.ConfigurationError(
+            f"'event_types' of {place} must be a string or a list of strings."
+        )
+    problems = expressions.validate_value(entry["properties"])
+    if problems:
+        path, problem = problems[0]
+        field = f"properties.{path}" if path else "properties"
+        raise errors.ConfigurationError(f"Invalid expression in '{field}' of {place}: {problem}")
+    return Definition(event_types=tuple(event_types), properties=entry["properties"])
+
+
+def event_params(
+    notification: Notification, definitions: Definitions = NO_DEFINITIONS
+) -> dict[str, Any]:
+    """What Mistral passes to the workflow as ``event_params``: the properties of the
+    event's definition evaluated over the event (``event_type``, ``payload``,
+    ``publisher``, ``timestamp``, ``context``), or by default its publisher as
+    ``service``, the context's ``project_id`` and ``user_id``, and its ``timestamp``.
+
+    Raises:
+        errors.ExpressionEvaluationError: a property's expression failed on this event.
+    """
+    definition = definitions.for_event(notification.event_type)
+    if definition is None:
+        return {
+            "service": notification.publisher_id,
+            "project_id": notification.context.get("project_id"),
+            "user_id": notification.context.get("user_id"),
+            "timestamp": notification.timestamp,
+        }
+    event = {
+        "event_type": notification.event_type,
+        "payload": notification.payload,
+        "publisher": notification.publisher_id,
         "timestamp": notification.timestamp,
+        "context": dict(notification.context),
     }
+    evaluated = expressions.evaluate(definition.properties, event)
+    return evaluated if isinstance(evaluated, dict) else {"value": evaluated}
 
 
 def fires(trigger: Trigger, notification: Notification) -> bool:
@@ -149,7 +256,9 @@ def fires(trigger: Trigger, notification: Notification) -> bool:
     return notification.context.get("project_id") == trigger.project_id
 
 
-def start_payload(trigger: Trigger, notification: Notification) -> dict[str, Any]:
+def start_payload(
+    trigger: Trigger, notification: Notification, definitions: Definitions = NO_DEFINITIONS
+) -> dict[str, Any]:
     """The workflow start ``trigger`` makes of ``notification`` (an outbox row's payload)."""
     description = json.dumps(
         {
@@ -158,7 +267,7 @@ def start_payload(trigger: Trigger, notification: Notification) -> dict[str, Any
         }
     )
     params = dict(trigger.workflow_params)
-    params["event_params"] = event_params(notification)
+    params["event_params"] = event_params(notification, definitions)
     return {
         "workflow": trigger.workflow_id,
         "namespace": trigger.workflow_namespace,

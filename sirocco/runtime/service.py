@@ -35,6 +35,8 @@ class Service:
         self.database: Database = runtime.database
         self._submit_action: Any = None
         self.admission = Admission(self.database, InFlightLimits())
+        #: What event triggers make of an event (Mistral's event definitions file).
+        self.event_definitions = notifications.NO_DEFINITIONS
 
     def limit_in_flight(self, limits: InFlightLimits) -> None:
         """Refuse new executions (OverloadedError) while this much work is in flight."""
@@ -156,7 +158,12 @@ class Service:
         self.admission.check()
         now = utcnow()
         [recorded] = event_triggers.fire(
-            self.database, [trigger], notification, now=now, claimed_until=now + outbox.CLAIM_FOR
+            self.database,
+            [trigger],
+            notification,
+            now=now,
+            claimed_until=now + outbox.CLAIM_FOR,
+            definitions=self.event_definitions,
         )
         if recorded.outbox_id is None:
             return recorded.execution_id, False

@@ -234,3 +234,17 @@ def test_sirocco_server_hears_notifications_and_reports_a_missing_broker(
         assert _call(f"{base}/v2/event_triggers")["event_triggers"]  # the API still serves
     finally:
         assert away.stop() in processes.STOPPED, away.output()
+
+
+def test_a_wrong_event_definitions_file_stops_the_command_with_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "definitions.yml"
+    bad.write_text("- event_types: compute.*\n")
+    env = {**os.environ, "SIROCCO_EVENT_DEFINITIONS": str(bad)}
+    db = f"sqlite:///{tmp_path / 'x.sqlite'}"
+    for command in (["server", "--port", str(processes.free_port())], ["engine"]):
+        done = processes.run([SIROCCO, *command, "--db", db], env=env)
+        assert done.returncode != 0, done.stdout + done.stderr
+        assert done.stderr.strip().splitlines() == [
+            f"sirocco: Required field properties not specified (entry 1 of the event "
+            f"definitions file {bad})."
+        ], done.stderr

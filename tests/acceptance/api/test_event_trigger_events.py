@@ -95,10 +95,8 @@ def test_an_event_posted_to_a_trigger_starts_its_workflow_once_per_message_id(
     assert again.status_code == 200, again.text
     assert again.json()["id"] == execution["id"]
     done = wait_for(
-        lambda: (
-            (lambda shown: shown if shown["state"] == "SUCCESS" else None)(
-                client.get(f"/v2/executions/{execution['id']}").json()
-            )
+        lambda: (lambda shown: shown if shown["state"] == "SUCCESS" else None)(
+            client.get(f"/v2/executions/{execution['id']}").json()
         ),
         what="the execution to succeed",
     )
@@ -163,3 +161,28 @@ def test_events_run_in_the_triggers_project_and_follow_the_policy(
     assert refused.json()["faultstring"] == (
         "Policy doesn't allow event_triggers:fire to be performed."
     )
+
+
+def test_an_event_definitions_file_passes_the_payload_to_the_workflow(
+    embedded: Embedded, tmp_path: Path
+) -> None:
+    from sirocco.runtime import notifications
+
+    path = tmp_path / "event_definitions.yml"
+    path.write_text(
+        "- event_types: compute.instance.*\n"
+        "  properties:\n"
+        "    instance: <% $.payload.instance_id %>\n"
+        "    flavor: <% $.payload.flavor.name %>\n"
+    )
+    embedded.service.event_definitions = notifications.load_definitions(str(path))
+    client = TestClient(create_app(embedded.service))
+    trigger = _trigger(client)
+    url = f"/v2/event_triggers/{trigger['id']}/events"
+    fired = client.post(url, json={"payload": {"instance_id": "i-9", "flavor": {"name": "m1"}}})
+    assert fired.status_code == 201, fired.text
+    assert json.loads(fired.json()["params"])["event_params"] == {"instance": "i-9", "flavor": "m1"}
+    broken = client.post(url, json={"payload": {"instance_id": "i-9", "flavor": "m1"}})
+    assert broken.status_code == 400
+    assert "$.payload.flavor.name" in broken.json()["faultstring"]
+    assert len(client.get("/v2/executions").json()["executions"]) == 1

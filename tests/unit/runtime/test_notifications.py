@@ -110,3 +110,79 @@ def test_the_start_has_mistrals_input_params_and_description() -> None:
         "description": "Workflow execution created by event trigger '(t-1)'.",
         "triggered_by": {"type": "event_trigger", "id": "t-1", "name": "on-create"},
     }
+
+
+DEFINITIONS = """
+- event_types: compute.instance.*
+  properties:
+    instance: <% $.payload.instance_id %>
+    project: <% $.context.project_id %>
+- event_types: [compute.instance.create.end]
+  properties:
+    created: '{{ _.payload.instance_id }}'
+    by: <% $.publisher %>
+"""
+
+
+def _definitions(tmp_path: Any, text: str) -> notifications.Definitions:
+    path = tmp_path / "Event_Definitions.yml"
+    path.write_text(text)
+    return notifications.load_definitions(str(path))
+
+
+def test_the_last_matching_event_definition_makes_the_event_params(tmp_path: Any) -> None:
+    definitions = _definitions(tmp_path, DEFINITIONS)
+    created = notifications.parse(INNER)
+    deleted = notifications.parse({**INNER, "event_type": "compute.instance.delete.end"})
+    other = notifications.parse({**INNER, "event_type": "volume.create.end"})
+    assert notifications.event_params(created, definitions) == {
+        "created": "i-1",
+        "by": "compute.host1",
+    }
+    assert notifications.event_params(deleted, definitions) == {
+        "instance": "i-1",
+        "project": "tenant-a",
+    }
+    assert notifications.event_params(other, definitions)["service"] == "compute.host1"
+    start = notifications.start_payload(_trigger(), created, definitions)
+    assert start["params"]["event_params"] == {"created": "i-1", "by": "compute.host1"}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("- event_types: [a\n", "Invalid YAML syntax in the event definitions file "),
+        ("event_types: a\n", "The event definitions file "),
+        ("- just text\n", "Entry 1 of the event definitions file "),
+        ("- properties: {}\n", "Required field event_types not specified (entry 1 of "),
+        ("- event_types: a\n", "Required field properties not specified (entry 1 of "),
+        ("- event_types: [1]\n  properties: {}\n", "'event_types' of entry 1 of "),
+        (
+            "- event_types: a\n  properties:\n    x: <% $.a + %>\n",
+            "Invalid expression in 'properties.x' of entry 1 of ",
+        ),
+    ],
+)
+def test_a_wrong_definitions_file_is_refused_naming_the_place(
+    tmp_path: Any, text: str, message: str
+) -> None:
+    with pytest.raises(errors.ConfigurationError) as caught:
+        _definitions(tmp_path, text)
+    assert caught.value.message.startswith(message), caught.value.message
+    assert "Event_Definitions.yml" in caught.value.message
+
+
+def test_a_missing_definitions_file_is_refused(tmp_path: Any) -> None:
+    with pytest.raises(errors.ConfigurationError) as caught:
+        notifications.load_definitions(str(tmp_path / "nope.yml"))
+    assert caught.value.message.startswith("Can't read the event definitions file ")
+    assert notifications.load_definitions(None) == notifications.NO_DEFINITIONS
+
+
+def test_a_definition_that_fails_on_an_event_says_which_expression(tmp_path: Any) -> None:
+    definitions = _definitions(
+        tmp_path, "- event_types: e\n  properties:\n    x: <% $.payload.a.b %>\n"
+    )
+    broken = notifications.parse({"event_type": "e", "payload": {"a": 1}})
+    with pytest.raises(errors.ExpressionEvaluationError):
+        notifications.event_params(broken, definitions)
