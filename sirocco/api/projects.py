@@ -35,10 +35,10 @@ from sirocco.api.policy import Policy
 from sirocco.store import definitions, queries, tables
 from sirocco.store.database import Database
 
-_wf = tables.workflow_definitions
-_ex = tables.workflow_executions
+_definitions = tables.workflow_definitions
+_executions = tables.workflow_executions
 _task = tables.task_executions
-_ae = tables.action_executions
+_actions = tables.action_executions
 _members = tables.resource_members
 ACCEPTED = "accepted"
 
@@ -209,7 +209,7 @@ def _named(table: sa.Table, key: str, *, ids: bool, namespaced: bool) -> Finder:
 
 
 def _shared(connection: sa.Connection, table: sa.Table, identifier: str, found: Found) -> Found:
-    if table is not _wf:
+    if table is not _definitions:
         return found
     members = connection.execute(
         sa.select(_members.c.member_id).where(
@@ -221,14 +221,14 @@ def _shared(connection: sa.Connection, table: sa.Table, identifier: str, found: 
     return Found(found.project_id, found.public, frozenset(members))
 
 
-_task_parent = _ex.alias("guard_task_parent")
-_ae_parent = _ex.alias("guard_ae_parent")
+_task_parent = _executions.alias("guard_task_parent")
+_action_parent = _executions.alias("guard_ae_parent")
 
 #: path parameter -> how to find the owner of the resource it names, and the 404 message.
 FINDERS: Mapping[str, tuple[str, Finder, str]] = {
     "execution_id": (
         "/v2/executions/",
-        _by_id(_ex, _ex.c.project_id, _ex, "execution_id"),
+        _by_id(_executions, _executions.c.project_id, _executions, "execution_id"),
         "WorkflowExecution not found [id={value}]",
     ),
     "task_id": (
@@ -244,9 +244,11 @@ FINDERS: Mapping[str, tuple[str, Finder, str]] = {
     "action_execution_id": (
         "",
         _by_id(
-            _ae,
-            sa.func.coalesce(_ae_parent.c.project_id, _ae.c.project_id),
-            _ae.outerjoin(_ae_parent, _ae.c.workflow_execution_id == _ae_parent.c.id),
+            _actions,
+            sa.func.coalesce(_action_parent.c.project_id, _actions.c.project_id),
+            _actions.outerjoin(
+                _action_parent, _actions.c.workflow_execution_id == _action_parent.c.id
+            ),
             "action_execution_id",
         ),
         "ActionExecution not found [id={value}]",
@@ -258,7 +260,7 @@ NAMED: tuple[tuple[str, str, Finder, str], ...] = (
     (
         "/v2/workflows/",
         "identifier",
-        _named(_wf, "identifier", ids=True, namespaced=True),
+        _named(_definitions, "identifier", ids=True, namespaced=True),
         "Workflow not found [workflow_identifier={value}, namespace={namespace}]",
     ),
     (
@@ -372,7 +374,7 @@ def check_workflow(
     """The workflow an execution or trigger would start must be one the caller may read."""
     if not caller.authenticated:
         return
-    finder = _named(_wf, "identifier", ids=True, namespaced=True)
+    finder = _named(_definitions, "identifier", ids=True, namespaced=True)
     found = finder(
         connection, {"identifier": identifier}, {"namespace": namespace}, caller.project_id
     )

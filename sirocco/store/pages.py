@@ -27,7 +27,7 @@ _LIST_FIELDS = (
     "id", "workflow_name", "description", "state", "state_info", "task_execution_id",
     "root_execution_id", "created_at", "updated_at", "project_id",
 )  # fmt: skip
-_ex = tables.workflow_executions
+_executions = tables.workflow_executions
 _task = tables.task_executions
 _action = tables.action_executions
 
@@ -76,10 +76,10 @@ def executions_page(
         pattern = "%" + _escape(filters.text) + "%"
         where.append(
             sa.or_(
-                _ex.c.id == filters.text,
-                _ex.c.workflow_name.like(pattern, escape="\\"),
-                _ex.c.description.like(pattern, escape="\\"),
-                _ex.c.state_info.like(pattern, escape="\\"),
+                _executions.c.id == filters.text,
+                _executions.c.workflow_name.like(pattern, escape="\\"),
+                _executions.c.description.like(pattern, escape="\\"),
+                _executions.c.state_info.like(pattern, escape="\\"),
             )
         )
     page = queries.Page(
@@ -126,7 +126,9 @@ def execution(
     (NotFoundError, in the API's words, unless it meets ``conditions``)."""
     row = _one(connection, queries.EXECUTIONS, execution_id, conditions)
     found = connection.execute(
-        sa.select(_ex.c.definition, _ex.c.workbook_name).where(_ex.c.id == execution_id)
+        sa.select(_executions.c.definition, _executions.c.workbook_name).where(
+            _executions.c.id == execution_id
+        )
     ).one()
     row["definition"] = found.definition
     row["workbook_name"] = found.workbook_name
@@ -161,9 +163,14 @@ def sub_executions(
     if not task_ids:
         return found
     query = (
-        sa.select(_ex.c.id, _ex.c.task_execution_id, _ex.c.state, _ex.c.workflow_name)
-        .where(_ex.c.task_execution_id.in_(list(task_ids)))
-        .order_by(_ex.c.created_at, _ex.c.id)
+        sa.select(
+            _executions.c.id,
+            _executions.c.task_execution_id,
+            _executions.c.state,
+            _executions.c.workflow_name,
+        )
+        .where(_executions.c.task_execution_id.in_(list(task_ids)))
+        .order_by(_executions.c.created_at, _executions.c.id)
     )
     for row in connection.execute(query):
         found.setdefault(row.task_execution_id, []).append(dict(row._mapping))
