@@ -24,7 +24,6 @@ from sirocco.executor.worker import ExecutorWorker
 from sirocco.runtime import (
     compose,
     delivery,
-    event_triggers,
     expiration,
     integrity,
     metrics,
@@ -87,6 +86,8 @@ def _wait_for_signal() -> None:
 
 def run_engine(settings: Settings) -> None:
     """Apply events and start workflows; actions go to executor processes."""
+    from sirocco.runtime import event_triggers  # kombu: not for `sirocco run` (heartbeat_timing)
+
     definitions = notifications.load_definitions(settings.event_definitions)
     parts = _build(settings)
     metrics.METRICS.watch(parts.database, utcnow)

@@ -14,7 +14,7 @@ from sirocco import errors
 from sirocco.actions import runner
 from sirocco.engine import commands, events
 from sirocco.engine.states import INCOMPLETE, TERMINAL, State
-from sirocco.runtime import codec, direct_actions, event_triggers, notifications
+from sirocco.runtime import codec, direct_actions, notifications
 from sirocco.runtime.admission import Admission, InFlightLimits
 from sirocco.runtime.loop import Runtime, utcnow
 from sirocco.runtime.steps import StartItem
@@ -138,6 +138,8 @@ class Service:
         """Start an event trigger's workflow for one event, as a notification would; return
         the execution id and whether it started now (False: this ``message_id`` started it
         before). Without a ``message_id`` every call is a new event."""
+        from sirocco.runtime import event_triggers  # kombu: not for `sirocco run`
+
         trigger = event_deliveries.find_trigger(self.database, trigger_id)
         if trigger is None:
             raise errors.NotFoundError(f"Event trigger not found [id={trigger_id}].")
