@@ -135,3 +135,51 @@ def test_gauges_name_the_executor_running_actions_and_the_pool(
         values = _samples(client.get("/metrics").text)
     assert running not in values
     assert values[("sirocco_seconds_since_last_step", ())] >= 0
+
+
+def test_an_executor_worker_is_named_in_the_gauge_and_times_its_hand_off(
+    tmp_path: Path, monkeypatch: object, gate: object
+) -> None:
+    """Roles apart: the engine leaves the RunAction in the outbox, an executor worker
+    (as ``sirocco executor`` runs it) takes it: the gauge names that worker, and the
+    hand-off from the row's creation to the start of the run is observed once."""
+    from sirocco.executor.worker import ExecutorWorker
+    from sirocco.runtime.loop import utcnow
+
+    fresh = metrics.Metrics(max_label_values=100)
+    monkeypatch.setattr(metrics, "METRICS", fresh)  # type: ignore[attr-defined]
+    app = helpers.build(f"sqlite:///{tmp_path}/worker.sqlite")
+    app.parts.runtime.attach_executor(None, app.pool.run_inline)
+    app.parts.service.attach_executor(None)
+    app.parts.runtime.start()
+    fresh.watch(app.parts.database, utcnow)
+    worker = ExecutorWorker(app.parts.database, app.parts.registry, clock=utcnow)
+    try:
+        helpers.deploy(app, HOLDING)
+        helpers.start(app, "holding")
+        helpers.wait_until(
+            lambda: (
+                _samples(fresh.exposition().decode()).get(
+                    ("sirocco_outbox_depth", (("kind", "RunAction"),))
+                )
+                == 1
+            ),
+            what="the queued RunAction",
+        )
+        values = _samples(fresh.exposition().decode())
+        assert values[("sirocco_handoff_latency_seconds_count", ())] == 0
+        assert not any(name == "sirocco_running_actions" for name, _ in values)
+        assert worker.take() == 1
+        running = ("sirocco_running_actions", (("executor", worker.name),))
+
+        def observed() -> dict[tuple[str, tuple[tuple[str, str], ...]], float] | None:
+            found = _samples(fresh.exposition().decode())
+            started = found[("sirocco_handoff_latency_seconds_count", ())] == 1
+            return found if started and found.get(running) == 1 else None
+
+        values = helpers.waiting.wait_for(observed, what="the worker's run", interval=0.05)
+        assert values[("sirocco_handoff_latency_seconds_sum", ())] >= 0
+    finally:
+        gate.set()  # type: ignore[attr-defined]
+        worker.stop(timeout=5)
+        app.close()
