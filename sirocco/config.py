@@ -51,6 +51,7 @@ _PLACES: dict[str, tuple[str, str]] = {
     "enable_info_endpoint": ("api", "enable_info_endpoint"),
     "info_json_file_path": ("api", "info_json_file_path"),
     "tracing": ("tracing", "mode"),
+    "event_definitions": ("events", "definitions"),
 }
 
 #: Comma-separated settings that the file may also give as an array of strings.

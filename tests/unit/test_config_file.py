@@ -71,6 +71,8 @@ def test_every_setting_has_one_place_in_the_file() -> None:
     assert config.place("heartbeat_interval") == ("heartbeat", "interval")
     assert config.place("field_size_limit_kb") == ("limits", "field_size_limit_kb")
     assert config.place("log_format") == ("logging", "format")
+    assert config.place("event_definitions") == ("events", "definitions")
+    assert config.place("events_broker") == ("events", "broker")
 
 
 def test_the_example_gives_typed_settings(tmp_path: Path) -> None:
