@@ -102,6 +102,7 @@ class EventListener:
         self._triggers: dict[Subscription, list[Trigger]] = {}
         self._listening: frozenset[Subscription] = frozenset()
         self._forgotten_at = 0.0
+        self._refused = ""
         #: Notifications this process recorded starts for, and the starts (for tests, logs).
         self.heard = 0
         self.started = 0
@@ -172,8 +173,26 @@ class EventListener:
         for trigger in triggers:
             grouped.setdefault(Subscription(trigger.exchange, trigger.topic), []).append(trigger)
         self._triggers = grouped
-        listener.listen(grouped, self._on_message)
+        refused = listener.listen(grouped, self._on_message)
         self._listening = listener.listening
+        self._report_refused(refused)
+
+    def _report_refused(self, refused: Mapping[Subscription, str]) -> None:
+        """Say (once per change) which subscriptions the broker refused; /ready shows them."""
+        shown = "; ".join(
+            f"exchange {subscription.exchange!r} topic {subscription.topic!r}: {reason}"
+            for subscription, reason in sorted(refused.items())
+        )
+        if shown == self._refused:
+            return
+        self._refused = shown
+        if shown:
+            log.warning("the broker refused event trigger subscriptions: %s", shown)
+        if self._health is not None:
+            if shown:
+                self._health.failing("event-subscriptions", shown)
+            else:
+                self._health.recovered("event-subscriptions")
 
     def _on_message(self, received: Received) -> None:
         try:

@@ -62,8 +62,9 @@ class NotificationListener:
         self._priorities = tuple(priorities)
         self._prefetch = prefetch
         self._connection: Connection | None = None
-        self._channel: Any = None
-        self._consumers: dict[Subscription, Consumer] = {}
+        #: One channel per subscription: the broker closes a channel on a refused
+        #: declaration, and that must not stop the other subscriptions.
+        self._consumers: dict[Subscription, tuple[Consumer, Any]] = {}
 
     @property
     def listening(self) -> frozenset[Subscription]:
@@ -75,53 +76,67 @@ class NotificationListener:
         connection = Connection(self._url, connect_timeout=CONNECT_TIMEOUT)
         try:
             connection.ensure_connection(max_retries=1)
-            self._channel = connection.channel()
         except Exception:
             connection.release()
             raise
         self._connection = connection
 
-    def listen(self, wanted: Iterable[Subscription], handler: Handler) -> None:
+    def listen(self, wanted: Iterable[Subscription], handler: Handler) -> dict[Subscription, str]:
         """Consume exactly the queues of ``wanted``: start the new ones, stop the others.
 
         A queue no trigger needs any more is deleted once no process consumes it.
+        Returns the subscriptions the broker refused (an exchange of a reserved name,
+        no permission...) with its reason; they are tried again at the next call.
+        Raises when the connection is lost.
         """
         wanted = set(wanted)
         for subscription in sorted(set(self._consumers) - wanted):
             self._stop(subscription)
+        refused: dict[Subscription, str] = {}
         for subscription in sorted(wanted - set(self._consumers)):
-            self._start(subscription, handler)
+            try:
+                self._start(subscription, handler)
+            except amqp_errors.ChannelError as exc:
+                refused[subscription] = str(exc)
+        return refused
 
     def _start(self, subscription: Subscription, handler: Handler) -> None:
         assert self._connection is not None
-        exchange = self._exchange(subscription.exchange)
-        name = queue_name(subscription)
-        # No exchange of its own: kombu would declare it (and fail on a durable one).
-        queue = Queue(name, durable=True, auto_delete=False, no_declare=False)
-        bound = queue(self._channel)
-        bound.declare()
-        for priority in self._priorities:
-            bound.bind_to(exchange=exchange.name, routing_key=f"{subscription.topic}.{priority}")
+        channel = self._connection.channel()
+        try:
+            exchange = self._exchange(subscription.exchange, channel)
+            name = queue_name(subscription)
+            # No exchange of its own: kombu would declare it (and fail on a durable one).
+            queue = Queue(name, durable=True, auto_delete=False)
+            bound = queue(channel)
+            bound.declare()
+            for priority in self._priorities:
+                bound.bind_to(
+                    exchange=exchange.name, routing_key=f"{subscription.topic}.{priority}"
+                )
 
-        def on_message(body: Any, message: Any) -> None:
-            handler(Received(subscription=subscription, body=body, acknowledge=message.ack))
+            def on_message(body: Any, message: Any) -> None:
+                handler(Received(subscription=subscription, body=body, acknowledge=message.ack))
 
-        consumer = Consumer(
-            self._channel,
-            queues=[queue],
-            callbacks=[on_message],
-            accept=["application/json", "json", "text/plain"],
-            on_decode_error=self._undecodable,
-        )
-        consumer.qos(prefetch_count=self._prefetch)
-        consumer.consume()
-        self._consumers[subscription] = consumer
+            consumer = Consumer(
+                channel,
+                queues=[queue],
+                callbacks=[on_message],
+                accept=["application/json", "json", "text/plain"],
+                on_decode_error=self._undecodable,
+            )
+            consumer.qos(prefetch_count=self._prefetch)
+            consumer.consume()
+        except amqp_errors.ChannelError:
+            _close(channel)
+            raise
+        self._consumers[subscription] = (consumer, channel)
         log.info(
             "listening for notifications",
             extra={"exchange": subscription.exchange, "topic": subscription.topic},
         )
 
-    def _exchange(self, name: str) -> Exchange:
+    def _exchange(self, name: str, channel: Any) -> Exchange:
         """The topic exchange ``name``; declared as oslo.messaging does when it is missing
         (a passive look first, on a channel of its own: a miss closes the channel)."""
         assert self._connection is not None
@@ -130,32 +145,24 @@ class NotificationListener:
         try:
             exchange(probe).declare(passive=True)
         except amqp_errors.NotFound:
-            exchange(self._channel).declare()
+            exchange(channel).declare()
         finally:
-            try:
-                probe.close()
-            except Exception:  # closed by the broker already after a miss
-                log.debug("closing the probe channel failed", exc_info=True)
+            _close(probe)
         return exchange
 
     def _stop(self, subscription: Subscription) -> None:
-        consumer = self._consumers.pop(subscription)
+        consumer, channel = self._consumers.pop(subscription)
         consumer.cancel()
         log.info(
             "stopped listening for notifications",
             extra={"exchange": subscription.exchange, "topic": subscription.topic},
         )
-        assert self._connection is not None
-        probe = self._connection.channel()
         try:
-            probe.queue_delete(queue_name(subscription), if_unused=True)
+            channel.queue_delete(queue_name(subscription), if_unused=True)
         except amqp_errors.PreconditionFailed:
             pass  # another process still listens; the last one deletes it
         finally:
-            try:
-                probe.close()
-            except Exception:
-                log.debug("closing the probe channel failed", exc_info=True)
+            _close(channel)
 
     @staticmethod
     def _undecodable(message: Any, exc: Exception) -> None:
@@ -181,4 +188,10 @@ class NotificationListener:
             except Exception:  # a broken connection may fail to close; it is gone either way
                 log.debug("closing the broker connection failed", exc_info=True)
         self._connection = None
-        self._channel = None
+
+
+def _close(channel: Any) -> None:
+    try:
+        channel.close()
+    except Exception:  # closed by the broker already after a refusal
+        log.debug("closing a broker channel failed", exc_info=True)

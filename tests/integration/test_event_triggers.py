@@ -316,3 +316,32 @@ def test_the_listener_outlives_the_broker_and_says_so(
     finally:
         listener.stop()
         proxy.close()
+
+
+def test_a_subscription_the_broker_refuses_stops_no_other(
+    broker: str, app: Embedded, exchange_name: str
+) -> None:
+    database = app.parts.database
+    workflow_id = _workflow(database)
+    # The broker refuses to declare an exchange named amq.* (a reserved name).
+    reserved = f"amq.{exchange_name}"
+    _trigger(database, workflow_id, reserved, event="refused.event")
+    _trigger(database, workflow_id, exchange_name)
+    listener = _listener(app)
+    health = app.parts.runtime.health
+    try:
+        wanted = Subscription(exchange_name, "notifications")
+        wait_for(lambda: wanted in listener.listening, what="the good subscription")
+        report = wait_for(
+            lambda: (lambda seen: seen if not seen.ready else None)(health.report()),
+            what="/ready to name the refused subscription",
+        )
+        assert any(
+            reason.startswith("event-subscriptions:") and reserved in reason
+            for reason in report.reasons
+        ), report.reasons
+        assert Subscription(reserved, "notifications") not in listener.listening
+        _publish(exchange_name)
+        wait_for(lambda: len(_executions(database)) == 1, what="the good trigger to fire")
+    finally:
+        listener.stop()
