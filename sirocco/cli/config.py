@@ -62,8 +62,13 @@ def show_command(ctx: click.Context, as_json: bool) -> None:
     ]
     found.sort(key=lambda row: row["section"])
     source = str(invocation.config.path) if invocation.config is not None else None
+    unknown = _unknown_variables(invocation.environ, [row["variable"] for row in found])
+    for variable, close in unknown.items():
+        hint = f" (did you mean {close}?)" if close else ""
+        click.echo(f"sirocco: note: {variable} is not a setting; ignored{hint}", err=True)
     if as_json:
-        click.echo(json.dumps({"config_file": source, "settings": found}, indent=2))
+        report = {"config_file": source, "settings": found, "unknown_variables": list(unknown)}
+        click.echo(json.dumps(report, indent=2))
         return
     click.echo(f"config file: {source or 'none'}")
     if sys.stdout.isatty():
@@ -79,6 +84,23 @@ def show_command(ctx: click.Context, as_json: bool) -> None:
         return
     for row in found:
         click.echo(f"[{row['section']}] {row['key']} = {_shown(row['value'])}  ({row['origin']})")
+
+
+#: ``SIROCCO_*`` variables that are not settings but are read: the config file, and
+#: the server and token of ``--url``.
+_OTHER_VARIABLES = frozenset({"SIROCCO_CONFIG", "SIROCCO_URL", "SIROCCO_TOKEN"})
+
+
+def _unknown_variables(environ: dict[str, str], known: list[str]) -> dict[str, str | None]:
+    """The ``SIROCCO_*`` variables that nothing reads (a typo, most often), each with the
+    setting's variable it is closest to, if any."""
+    import difflib
+
+    return {
+        name: next(iter(difflib.get_close_matches(name, known, n=1, cutoff=0.8)), None)
+        for name in sorted(environ)
+        if name.startswith("SIROCCO_") and name not in known and name not in _OTHER_VARIABLES
+    }
 
 
 def _shown(value: Any) -> str:

@@ -58,6 +58,13 @@ def test_config_show_names_each_value_and_its_origin(tmp_path: Path) -> None:
     )  # fmt: skip
     without = runner.invoke(main, ["config", "show"], env={"SIROCCO_CONFIG": ""})
     assert without.exit_code == 0 and without.stdout.splitlines()[0] == "config file: none"
+    typo = runner.invoke(main, ["config", "show", "--json"], env={"SIROCCO_EXECUTOR_WORKER": "3"})
+    assert typo.exit_code == 0, typo.output
+    assert (
+        "sirocco: note: SIROCCO_EXECUTOR_WORKER is not a setting; ignored "
+        "(did you mean SIROCCO_EXECUTOR_WORKERS?)"
+    ) in typo.stderr.splitlines()
+    assert "SIROCCO_EXECUTOR_WORKER" in json.loads(typo.stdout)["unknown_variables"]
 
 
 def test_a_wrong_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
