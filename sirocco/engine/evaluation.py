@@ -266,7 +266,7 @@ def _children_of(draft: Draft, task: Mapping[str, Any]) -> list[str]:
     task_id = str(task.get("id"))
     record = draft.task(task_id)
     if record is not None:
-        known = record.runtime.get("subworkflows")
+        known = record.runtime.subworkflows
         if isinstance(known, Mapping):
             return [str(child) for child in known]
     return []

@@ -40,14 +40,14 @@ def trigger(draft: Draft, task_spec: specs.TaskSpec, sources: tuple[str, ...]) -
         return
     if not states.is_completed(latest.state):
         return  # running now: Mistral would start its action a second time
-    runtime = dict(latest.runtime)
-    earlier = list(runtime.get("join_results") or ())
+    runtime = latest.runtime
+    earlier = list(runtime.join_results or ())
     if latest.state == State.SUCCESS and latest.has_result:
         # The result already lists the earlier runs: add only the last one.
         own = latest.result[-1] if earlier and isinstance(latest.result, list) else latest.result
         earlier.append(own)
     if earlier:
-        runtime["join_results"] = earlier
+        runtime = runtime.but(join_results=earlier)
     task = draft.change_task(
         latest,
         state=State.WAITING,

@@ -111,9 +111,7 @@ def rerun_task(draft: Draft, event: events.RerunTask) -> None:
         queue = with_items.partial_rerun_queue(draft, task)
     task = tasks.clear_runtime(draft, task)
     if queue is not None:
-        runtime = dict(task.runtime)
-        runtime[with_items.RERUN_KEY] = queue
-        task = draft.change_task(task, runtime=runtime)
+        task = draft.change_task(task, runtime=task.runtime.but(with_items_rerun=queue))
     if task_spec.is_join:
         task = draft.change_task(task, state=State.WAITING, state_info=joins.WAITING_INFO)
         draft.enqueue("join", task.id)

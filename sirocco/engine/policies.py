@@ -129,13 +129,10 @@ def schedule_timer(
 ) -> records.TaskExecution:
     """Ask for a durable timer for ``task`` and remember its token."""
     task = draft.current(task)
-    runtime = dict(task.runtime)
-    token = int(runtime.get("token", 0)) + 1
-    runtime["token"] = token
-    timers = dict(runtime.get("timers") or {})
+    token = int(task.runtime.token or 0) + 1
+    timers = dict(task.runtime.timers or {})
     timers[purpose] = token
-    runtime["timers"] = timers
-    runtime.update(runtime_changes)
+    runtime = task.runtime.but(token=token, timers=timers, **runtime_changes)
     task = draft.change_task(task, runtime=runtime)
     draft.emit(
         commands.ScheduleTimer(
@@ -160,7 +157,7 @@ def before_start(draft: Draft, task: records.TaskExecution) -> None:
         workflow_state.pause_workflow(draft, None)
     if values.wait_before:
         task = draft.current(task)
-        policy = task.runtime.get("wait_before_policy") or {}
+        policy = task.runtime.wait_before_policy or {}
         if policy.get("skip"):
             task = draft.change_task(task, state=State.RUNNING, state_info=None)
         elif task.state != State.IDLE:
@@ -184,9 +181,7 @@ def before_start(draft: Draft, task: records.TaskExecution) -> None:
         )
     if values.concurrency:
         task = draft.current(task)
-        runtime = dict(task.runtime)
-        runtime["concurrency"] = values.concurrency
-        draft.change_task(task, runtime=runtime)
+        draft.change_task(task, runtime=task.runtime.but(concurrency=values.concurrency))
 
 
 def after_complete(draft: Draft, task: records.TaskExecution) -> None:
@@ -195,7 +190,7 @@ def after_complete(draft: Draft, task: records.TaskExecution) -> None:
     policy_spec = task_spec.policies
     values = _evaluate(draft, task, policy_spec)
     if values.wait_after:
-        policy = task.runtime.get("wait_after_policy") or {}
+        policy = task.runtime.wait_after_policy or {}
         if not policy.get("skip"):
             original = {"skip": True, "state": str(task.state), "state_info": task.state_info}
             task = draft.change_task(
@@ -243,8 +238,7 @@ def _retry(
     state = task.state
     if not states.is_completed(state) or state == State.CANCELLED:
         return
-    runtime = dict(task.runtime)
-    policy = dict(runtime.get("retry_task_policy") or {})
+    policy = dict(task.runtime.retry_task_policy or {})
     retry_no = int(policy.pop("retry_no", 0))
     retries_remain = retry_no < values.retry_count
     stop = (state == State.SUCCESS and not retry.continue_on) or bool(
@@ -255,13 +249,11 @@ def _retry(
         # Mistral keeps the count of retries made on the task once it stops retrying.
         if retry_no:
             policy["retry_no"] = retry_no
-        runtime["retry_task_policy"] = policy
-        draft.change_task(task, runtime=runtime)
+        draft.change_task(task, runtime=task.runtime.but(retry_task_policy=policy))
         return
     _invalidate_results(draft, task)
     policy["retry_no"] = retry_no + 1
-    runtime = dict(draft.current(task).runtime)
-    runtime["retry_task_policy"] = policy
+    runtime = draft.current(task).runtime.but(retry_task_policy=policy)
     info = f"Delayed by 'retry' policy [delay={values.retry_delay}]"
     if task_spec.is_join:
         task = draft.change_task(task, state=State.WAITING, state_info=info, runtime=runtime)
@@ -278,22 +270,19 @@ def _invalidate_results(draft: Draft, task: records.TaskExecution) -> None:
             if action.accepted:
                 draft.change_action(action, accepted=False)
     else:
-        action_id = task.runtime.get("action_id")
+        action_id = task.runtime.action_id
         current = draft.action(str(action_id)) if action_id else None
         if current is not None and current.accepted:
             draft.change_action(current, accepted=False)
     draft.change_task(task, result=[], has_result=False)
 
 
-JOIN_CHECK = "join_check"
-
-
 def schedule_join_check(draft: Draft, task: records.TaskExecution) -> None:
     """Check a waiting join in a later step (one pending check at a time)."""
     task = draft.current(task)
-    if task.state != State.WAITING or task.runtime.get(JOIN_CHECK):
+    if task.state != State.WAITING or task.runtime.join_check:
         return
-    schedule_timer(draft, task, "join", 0, **{JOIN_CHECK: True})
+    schedule_timer(draft, task, "join", 0, join_check=True)
 
 
 def is_timed_out(draft: Draft, task: records.TaskExecution) -> bool:
@@ -303,10 +292,10 @@ def is_timed_out(draft: Draft, task: records.TaskExecution) -> bool:
     executor reports only once the action ends, so its timeout policy always
     fires first. Checking the due time keeps that order here.
     """
-    due = task.runtime.get("timeout_due")
+    due = task.runtime.timeout_due
     if not isinstance(due, str) or states.is_completed(task.state):
         return False
-    timers: Mapping[str, Any] = task.runtime.get("timers") or {}
+    timers: Mapping[str, Any] = task.runtime.timers or {}
     if "timeout" not in timers:
         return False
     try:

@@ -8,7 +8,7 @@ supplied by the caller (the engine never reads a clock).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, TypeVar
@@ -72,6 +72,83 @@ class WorkflowExecution:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class TaskRuntime:
+    """The engine's bookkeeping of one task execution, kept across steps and restarts.
+
+    Stored, and shown by the API as Mistral's ``runtime_context``, as a JSON
+    object whose keys are these fields' names (``to_dict``/``from_dict``, used
+    by the store only); a field that is None is absent from it. ``extra`` keeps
+    the keys this version does not know, so that a row round-trips unchanged.
+
+    Attributes:
+        triggered_by: ``{"task_id", "event"}`` of each task execution that triggered it.
+        attempt: how many times its action (or sub-workflow) was scheduled; a
+            result of an older attempt is stale.
+        token: the last timer token handed out; ``timers`` maps a timer's
+            purpose to the token it must carry to count.
+        action_id: the action execution of a regular task's current attempt.
+        output_transforms: the ad-hoc chain's ``output`` expressions, innermost first.
+        subworkflows: child execution id -> ``[index, attempt]``.
+        failed_subworkflows: ``[child id, error]`` of each child that failed.
+        paused_subworkflows: the ids of the children that are paused.
+        with_items: the with-items counters (``count``, ``next``, ``running``,
+            ``succeeded``, ``failed``, ``cancelled``, ``finishing``, ``queue``).
+        with_items_rerun: the item indexes a partial rerun runs again.
+        concurrency: the evaluated ``concurrency`` policy.
+        timeout: the evaluated ``timeout`` policy (seconds); ``timeout_due`` its
+            due time (ISO text).
+        wait_before_policy, wait_after_policy, retry_task_policy: the state of
+            those policies, in Mistral's shape.
+        join_results: the results of a join's earlier runs.
+        join_check: a join check is pending.
+    """
+
+    triggered_by: Sequence[Mapping[str, Any]] | None = None
+    attempt: int | None = None
+    token: int | None = None
+    timers: Mapping[str, int] | None = None
+    action_id: str | None = None
+    output_transforms: Sequence[Any] | None = None
+    subworkflows: Mapping[str, Sequence[int]] | None = None
+    failed_subworkflows: Sequence[Sequence[str]] | None = None
+    paused_subworkflows: Sequence[str] | None = None
+    with_items: Mapping[str, Any] | None = None
+    with_items_rerun: Sequence[int] | None = None
+    concurrency: int | None = None
+    timeout: int | None = None
+    timeout_due: str | None = None
+    wait_before_policy: Mapping[str, Any] | None = None
+    wait_after_policy: Mapping[str, Any] | None = None
+    retry_task_policy: Mapping[str, Any] | None = None
+    join_results: Sequence[Any] | None = None
+    join_check: bool | None = None
+    extra: Mapping[str, Any] = field(default_factory=_empty)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TaskRuntime:
+        """The record of a stored ``runtime`` object (unknown keys go to ``extra``)."""
+        if not data:
+            return EMPTY_RUNTIME
+        known = {key: value for key, value in data.items() if key in _RUNTIME_KEYS}
+        extra = {key: value for key, value in data.items() if key not in _RUNTIME_KEYS}
+        return cls(**known, extra=extra or specs.EMPTY)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stored ``runtime`` object: the fields that are set, then ``extra``."""
+        found = {key: value for key in _RUNTIME_KEYS if (value := getattr(self, key)) is not None}
+        found.update(self.extra)
+        return found
+
+    def but(self, **changes: Any) -> TaskRuntime:
+        """A copy with ``changes`` (None removes a field)."""
+        return evolve(self, changes)
+
+
+EMPTY_RUNTIME = TaskRuntime()
+_RUNTIME_KEYS = tuple(item.name for item in dataclasses.fields(TaskRuntime) if item.name != "extra")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TaskExecution:
     """One run of a task inside a workflow execution.
 
@@ -83,7 +160,7 @@ class TaskExecution:
     ``result`` is the action result, sub-workflow output or, for with-items,
     the list of item results, set when the task completes.
     ``next_tasks`` are the (task name, event) pairs its transitions chose.
-    ``runtime`` holds policy and with-items bookkeeping.
+    ``runtime`` holds policy, attempt, timer and with-items bookkeeping.
     """
 
     id: str
@@ -100,7 +177,7 @@ class TaskExecution:
     next_tasks: tuple[tuple[str, str], ...] = ()
     processed: bool = False
     error_handled: bool = False
-    runtime: Mapping[str, Any] = field(default_factory=_empty)
+    runtime: TaskRuntime = EMPTY_RUNTIME
     tags: tuple[str, ...] = ()
     created_at: datetime
     updated_at: datetime | None = None
@@ -137,11 +214,11 @@ class ActionExecution:
     updated_at: datetime | None = None
 
 
-Record = TypeVar("Record", WorkflowExecution, TaskExecution, ActionExecution)
+Record = TypeVar("Record", WorkflowExecution, TaskExecution, ActionExecution, TaskRuntime)
 
 _FIELDS: dict[type, tuple[tuple[str, ...], frozenset[str]]] = {
     cls: (names, frozenset(names))
-    for cls in (WorkflowExecution, TaskExecution, ActionExecution)
+    for cls in (WorkflowExecution, TaskExecution, ActionExecution, TaskRuntime)
     for names in [tuple(item.name for item in dataclasses.fields(cls))]
 }
 _new = object.__new__

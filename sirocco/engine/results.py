@@ -44,9 +44,9 @@ def on_action_completed(draft: Draft, event: events.ActionCompleted) -> None:
     stale = (
         task is None
         or states.is_completed(task.state)
-        or int(task.runtime.get("attempt", 0)) != action.attempt
+        or int(task.runtime.attempt or 0) != action.attempt
     )
-    transforms = None if task is None else task.runtime.get("output_transforms")
+    transforms = None if task is None else task.runtime.output_transforms
     failure: str | None = None
     if transforms and not stale:
         try:

@@ -53,9 +53,8 @@ def plan_action(draft: Draft, task: records.TaskExecution, data: Mapping[str, An
         evaluated = "std.noop"
     resolved = action_resolution.resolve(draft, str(evaluated))
     transforms = action_resolution.output_transforms(resolved)
-    if transforms or "output_transforms" in task.runtime:
-        runtime = dict(draft.current(task).runtime)
-        runtime["output_transforms"] = transforms
+    if transforms or task.runtime.output_transforms is not None:
+        runtime = draft.current(task).runtime.but(output_transforms=transforms)
         draft.change_task(task, runtime=runtime)
     safe_rerun = task_spec.safe_rerun
     if isinstance(safe_rerun, str):
@@ -124,10 +123,8 @@ def run_action(
     draft.put_action(action)
     task = draft.current(task)
     if index == 0 and not draft.spec.tasks[task.name].is_with_items:
-        runtime = dict(task.runtime)
-        runtime["action_id"] = action.id
-        task = draft.change_task(task, runtime=runtime)
-    timeout = task.runtime.get("timeout")
+        task = draft.change_task(task, runtime=task.runtime.but(action_id=action.id))
+    timeout = task.runtime.timeout
     draft.emit(
         commands.RunAction(
             action_execution_id=action.id,
@@ -203,11 +200,9 @@ def start_subworkflow(
     if "notify" in workflow.params:
         params["notify"] = workflow.params["notify"]
     task = draft.current(task)
-    runtime = dict(task.runtime)
-    children = dict(runtime.get("subworkflows") or {})
-    children[child_id] = [index, int(task.runtime.get("attempt", 0))]
-    runtime["subworkflows"] = children
-    draft.change_task(task, runtime=runtime)
+    children = dict(task.runtime.subworkflows or {})
+    children[child_id] = [index, int(task.runtime.attempt or 0)]
+    draft.change_task(task, runtime=task.runtime.but(subworkflows=children))
     draft.emit(
         commands.StartSubworkflow(
             workflow_execution_id=workflow.id,

@@ -30,11 +30,11 @@ def on_subworkflow_completed(draft: Draft, event: events.SubworkflowCompleted) -
     if task is None:
         draft.problem(f"Unknown task execution {event.task_execution_id}.")
         return
-    children = task.runtime.get("subworkflows") or {}
+    children = task.runtime.subworkflows or {}
     known = children.get(event.subworkflow_execution_id)
     if known is None or states.is_completed(task.state):
         return
-    if int(known[1]) != int(task.runtime.get("attempt", 0)):
+    if int(known[1]) != int(task.runtime.attempt or 0):
         return  # a sub-workflow of an earlier attempt
     if event.start_failed:
         # As in Mistral 23, a sub-workflow that cannot start (not found, bad
@@ -45,13 +45,11 @@ def on_subworkflow_completed(draft: Draft, event: events.SubworkflowCompleted) -
     if event.state != State.SUCCESS:
         if output is None:
             output = {"result": event.message}
-        runtime = dict(task.runtime)
         if event.state == State.ERROR:
-            failed = list(runtime.get("failed_subworkflows") or [])
+            failed = list(task.runtime.failed_subworkflows or [])
             result = output.get("result") if isinstance(output, Mapping) else output
             failed.append([event.subworkflow_execution_id, str(result)])
-            runtime["failed_subworkflows"] = failed
-            task = draft.change_task(task, runtime=runtime)
+            task = draft.change_task(task, runtime=task.runtime.but(failed_subworkflows=failed))
     if draft.spec.tasks[task.name].is_with_items:
         with_items.on_item_completed(draft, task, event.state)
         return
@@ -63,11 +61,9 @@ def on_subworkflow_completed(draft: Draft, event: events.SubworkflowCompleted) -
 def _start_failed(
     draft: Draft, task: records.TaskExecution, event: events.SubworkflowCompleted
 ) -> None:
-    runtime = dict(task.runtime)
-    children = dict(runtime.get("subworkflows") or {})
+    children = dict(task.runtime.subworkflows or {})
     children.pop(event.subworkflow_execution_id, None)
-    runtime["subworkflows"] = children
-    task = draft.change_task(task, runtime=runtime)
+    task = draft.change_task(task, runtime=task.runtime.but(subworkflows=children))
     message = event.message or "Failed to start a sub-workflow."
     if draft.spec.tasks[task.name].is_with_items:
         with_items.fail_scheduling(draft, task, message)
@@ -84,13 +80,12 @@ def on_subworkflow_paused(draft: Draft, event: events.SubworkflowPaused) -> None
     task = draft.task(event.task_execution_id)
     if task is None or states.is_completed(task.state):
         return
-    runtime = dict(task.runtime)
-    paused_children = set(runtime.get("paused_subworkflows") or ())
+    paused_children = set(task.runtime.paused_subworkflows or ())
     if event.paused:
         paused_children.add(event.subworkflow_execution_id)
     else:
         paused_children.discard(event.subworkflow_execution_id)
-    runtime["paused_subworkflows"] = sorted(paused_children)
+    runtime = task.runtime.but(paused_subworkflows=sorted(paused_children))
     task = draft.change_task(task, runtime=runtime)
     if event.paused:
         if task.state == State.RUNNING:
@@ -116,14 +111,16 @@ def on_subworkflow_rerun(draft: Draft, event: events.SubworkflowRerun) -> None:
         return
     lifecycle.run_again(draft)
     if task.state in (State.ERROR, State.CANCELLED):
-        runtime = dict(task.runtime)
+        runtime = task.runtime
         if draft.spec.tasks[task.name].is_with_items:
             runtime = with_items.child_rerun(task)
-        failed = runtime.get("failed_subworkflows")
+        failed = runtime.failed_subworkflows
         if failed:
-            runtime["failed_subworkflows"] = [
-                entry for entry in failed if entry[0] != event.subworkflow_execution_id
-            ]
+            runtime = runtime.but(
+                failed_subworkflows=[
+                    entry for entry in failed if entry[0] != event.subworkflow_execution_id
+                ]
+            )
         draft.change_task(
             task,
             state=State.RUNNING,

@@ -32,7 +32,7 @@ def on_result(
         state_info = str(inner) if inner else None
     else:
         state_info = str(result) if result else None
-    earlier = task.runtime.get("join_results")
+    earlier = task.runtime.join_results
     if earlier:
         # A join that ran again: every accepted result counts, as a list.
         result = [*earlier, result]
@@ -64,10 +64,8 @@ def complete(
     if not task.has_result and task.result is None:
         # Mistral's task result lists the accepted results: none reads as [].
         changes["result"] = []
-    if "timeout_due" in task.runtime:
-        changes["runtime"] = {
-            key: value for key, value in task.runtime.items() if key != "timeout_due"
-        }
+    if task.runtime.timeout_due is not None:
+        changes["runtime"] = task.runtime.but(timeout_due=None)
     task = draft.change_task(task, **changes)
     publishing.publish(draft, task)
     task = draft.current(task)
@@ -108,7 +106,7 @@ def _drop_result(draft: Draft, task: records.TaskExecution) -> records.TaskExecu
         return draft.change_task(task, result=dropped)
     if task.type == "WORKFLOW":
         return task  # Mistral drops action outputs only: a sub-workflow's stays
-    action_id = task.runtime.get("action_id")
+    action_id = task.runtime.action_id
     found = draft.action(str(action_id)) if action_id else None
     if found is not None and found.accepted:
         draft.change_action(found, output=None)
@@ -123,7 +121,7 @@ def time_out(draft: Draft, task: records.TaskExecution) -> None:
         # The items that finished count; those still running do not.
         results = list(draft.lookup.item_results(task.id))
         task = draft.change_task(task, result=results, has_result=True)
-    timeout = task.runtime.get("timeout")
+    timeout = task.runtime.timeout
     tasks.guarded(
         draft,
         task,

@@ -17,10 +17,6 @@ from sirocco.engine.draft import Draft, message_of
 from sirocco.engine.states import State
 from sirocco.lang import specs
 
-#: Keys of a task's runtime that survive a rerun (they keep stale results and
-#: timers recognisable).
-_DURABLE_RUNTIME_KEYS = ("attempt", "token")
-
 
 def create_task(
     draft: Draft,
@@ -32,14 +28,16 @@ def create_task(
     state_info: str | None = None,
 ) -> records.TaskExecution:
     """Create a task execution (IDLE, or WAITING for a join)."""
-    runtime: dict[str, Any] = {}
+    runtime = records.EMPTY_RUNTIME
     if triggered_by:
-        runtime["triggered_by"] = [
-            {"task_id": source, "event": event}
-            for source, event in zip(
-                triggered_by, events or (None,) * len(triggered_by), strict=False
-            )
-        ]
+        runtime = records.TaskRuntime(
+            triggered_by=[
+                {"task_id": source, "event": event}
+                for source, event in zip(
+                    triggered_by, events or (None,) * len(triggered_by), strict=False
+                )
+            ]
+        )
     task = records.TaskExecution(
         id=draft.new_id(),
         workflow_execution_id=draft.workflow.id,
@@ -100,16 +98,18 @@ def force_fail_task(draft: Draft, task: records.TaskExecution, message: str) -> 
 
 
 def clear_runtime(draft: Draft, task: records.TaskExecution) -> records.TaskExecution:
-    """Forget policy and with-items bookkeeping (a rerun), keeping durable counters."""
-    kept = {key: task.runtime[key] for key in _DURABLE_RUNTIME_KEYS if key in task.runtime}
-    if "triggered_by" in task.runtime:
-        kept["triggered_by"] = task.runtime["triggered_by"]
+    """Forget policy and with-items bookkeeping (a rerun), keeping how the task was
+    triggered and the counters that keep stale results and timers recognisable."""
+    kept = records.TaskRuntime(
+        triggered_by=task.runtime.triggered_by,
+        attempt=task.runtime.attempt,
+        token=task.runtime.token,
+    )
     return draft.change_task(task, runtime=kept)
 
 
 def next_attempt(draft: Draft, task: records.TaskExecution) -> tuple[records.TaskExecution, int]:
     """Count one more attempt; results of older attempts are then ignored."""
-    attempt = int(task.runtime.get("attempt", 0)) + 1
-    runtime = dict(task.runtime)
-    runtime["attempt"] = attempt
+    attempt = int(task.runtime.attempt or 0) + 1
+    runtime = task.runtime.but(attempt=attempt)
     return draft.change_task(task, runtime=runtime, result=[], has_result=False), attempt

@@ -12,7 +12,6 @@ from typing import Any
 from sirocco.engine import (
     events,
     joins,
-    policies,
     records,
     starting,
     task_completion,
@@ -28,7 +27,7 @@ def on_timer(draft: Draft, event: events.TimerFired) -> None:
     task = draft.task(event.task_execution_id)
     if task is None:
         return
-    timers: Mapping[str, Any] = task.runtime.get("timers") or {}
+    timers: Mapping[str, Any] = task.runtime.timers or {}
     if timers.get(event.purpose) != event.token:
         return  # a timer that no longer applies
     purpose = event.purpose
@@ -38,16 +37,13 @@ def on_timer(draft: Draft, event: events.TimerFired) -> None:
         elif task.state == State.WAITING and draft.spec.tasks[task.name].is_join:
             check_join(draft, task)
     elif purpose == "join":
-        if task.runtime.get(policies.JOIN_CHECK):
-            runtime = {
-                key: value for key, value in task.runtime.items() if key != policies.JOIN_CHECK
-            }
-            task = draft.change_task(task, runtime=runtime)
+        if task.runtime.join_check:
+            task = draft.change_task(task, runtime=task.runtime.but(join_check=None))
         if task.state == State.WAITING:
             check_join(draft, task)
     elif purpose == "wait_after":
         if task.state == State.DELAYED:
-            original = task.runtime.get("wait_after_policy") or {}
+            original = task.runtime.wait_after_policy or {}
             state = State(original.get("state", State.SUCCESS))
             info = original.get("state_info")
             tasks.guarded(
@@ -73,8 +69,9 @@ def check_join(draft: Draft, task: records.TaskExecution) -> None:
     state, state_info, sources = joins.logical_state(draft, task_spec)
     if state == State.WAITING:
         return
-    runtime = dict(task.runtime)
-    runtime["triggered_by"] = [{"task_id": source.id, "event": event} for source, event in sources]
+    runtime = task.runtime.but(
+        triggered_by=[{"task_id": source.id, "event": event} for source, event in sources]
+    )
     task = draft.change_task(
         task, triggered_by=tuple(source.id for source, _ in sources), runtime=runtime
     )

@@ -34,9 +34,6 @@ from sirocco.engine import (
 from sirocco.engine.draft import Draft, message_of
 from sirocco.engine.states import State
 
-ITEMS_KEY = "with_items"
-RERUN_KEY = "with_items_rerun"
-
 #: The most items one call starts; the ``more`` timer starts the next ones.
 ITEMS_PER_STEP = 100
 #: Counter set while a ``more`` timer is due: completions then leave the starting to it.
@@ -51,7 +48,7 @@ _FINAL_INFO = {
 
 def values_of(draft: Draft, task: records.TaskExecution) -> dict[str, list[Any]]:
     """The evaluated item lists (cached per attempt). Raises on bad lists."""
-    attempt = int(task.runtime.get("attempt", 0))
+    attempt = int(task.runtime.attempt or 0)
     cached = draft.snapshot.item_values.get(task.id)
     if cached is not None and cached[0] == attempt:
         return cached[1]
@@ -92,12 +89,10 @@ def _check_count(draft: Draft, count: int) -> None:
 
 def schedule(draft: Draft, task: records.TaskExecution) -> None:
     """Start a with-items task (first run, retry or rerun). Raises on structural errors."""
-    queue = task.runtime.get(RERUN_KEY)
+    queue = task.runtime.with_items_rerun
     task, _ = tasks.next_attempt(draft, task)
     if queue is not None:
-        runtime = dict(task.runtime)
-        del runtime[RERUN_KEY]
-        task = draft.change_task(task, runtime=runtime)
+        task = draft.change_task(task, runtime=task.runtime.but(with_items_rerun=None))
     found = values_of(draft, task)
     count = len(next(iter(found.values()), []))
     counters: dict[str, Any] = {
@@ -126,8 +121,9 @@ def schedule(draft: Draft, task: records.TaskExecution) -> None:
 
 def _start_more(draft: Draft, task: records.TaskExecution) -> None:
     task = draft.current(task)
-    counters = dict(task.runtime[ITEMS_KEY])
-    concurrency = int(task.runtime.get("concurrency") or 0)
+    assert task.runtime.with_items is not None, "with-items counters are set before items start"
+    counters = dict(task.runtime.with_items)
+    concurrency = int(task.runtime.concurrency or 0)
     found = values_of(draft, task)
     task_spec = draft.spec.tasks[task.name]
     started: list[int] = []
@@ -162,7 +158,7 @@ def _run_actions(
 ) -> bool:
     """Schedule the actions of the ``started`` items; False if that failed the task."""
     plan: running.ActionPlan | None = None
-    attempt = int(task.runtime.get("attempt", 0))
+    attempt = int(task.runtime.attempt or 0)
     # As in Mistral, the inputs are evaluated first (an error there is
     # structural); then each action is resolved and scheduled, where an
     # error other than a parameter mismatch fails just the task. Only the
@@ -201,7 +197,7 @@ def fail_scheduling(draft: Draft, task: records.TaskExecution, message: str) -> 
     task = draft.current(task)
     if task.state != State.RUNNING:
         return
-    counters = dict(task.runtime.get(ITEMS_KEY) or {})
+    counters = dict(task.runtime.with_items or {})
     counters["finishing"] = True
     task = _set_counters(draft, task, counters)
     task = draft.change_task(task, result=list(draft.lookup.item_results(task.id)), has_result=True)
@@ -211,7 +207,7 @@ def fail_scheduling(draft: Draft, task: records.TaskExecution, message: str) -> 
 def on_item_completed(draft: Draft, task: records.TaskExecution, state: State) -> None:
     """One item finished: count it, start the next ones, finish when all are done."""
     task = draft.current(task)
-    counters = dict(task.runtime.get(ITEMS_KEY) or {})
+    counters = dict(task.runtime.with_items or {})
     if not counters:
         return
     counters["running"] = max(int(counters.get("running", 0)) - 1, 0)
@@ -235,7 +231,7 @@ def on_item_completed(draft: Draft, task: records.TaskExecution, state: State) -
 def start_next(draft: Draft, task: records.TaskExecution) -> None:
     """The ``more`` timer: start the next items (the previous call stopped at the chunk)."""
     task = draft.current(task)
-    counters = dict(task.runtime.get(ITEMS_KEY) or {})
+    counters = dict(task.runtime.with_items or {})
     if task.state != State.RUNNING or not counters.pop(_WAKING, False):
         return
     task = _set_counters(draft, task, counters)
@@ -247,7 +243,7 @@ def start_next(draft: Draft, task: records.TaskExecution) -> None:
 
 
 def _finish_later(draft: Draft, task: records.TaskExecution) -> None:
-    counters = task.runtime.get(ITEMS_KEY) or {}
+    counters = task.runtime.with_items or {}
     if counters.get("finishing"):
         return
     updated = dict(counters)
@@ -260,7 +256,7 @@ def finish(draft: Draft, task: records.TaskExecution) -> None:
     """Complete a with-items task whose items are all done (the ``continue`` timer)."""
     if task.state != State.RUNNING:
         return
-    counters = task.runtime.get(ITEMS_KEY) or {}
+    counters = task.runtime.with_items or {}
     if counters.get("cancelled"):
         state = State.CANCELLED
     elif counters.get("failed"):
@@ -290,21 +286,20 @@ def partial_rerun_queue(draft: Draft, task: records.TaskExecution) -> list[int]:
             failed.add(action.index)
         elif states.is_completed(action.state):
             done.add(action.index)
-    count = int((task.runtime.get(ITEMS_KEY) or {}).get("count", 0))
+    count = int((task.runtime.with_items or {}).get("count", 0))
     never_started = {index for index in range(count) if index not in done and index not in failed}
     return sorted(failed | never_started)
 
 
-def child_rerun(task: records.TaskExecution) -> dict[str, Any]:
-    """Counters after a failed sub-workflow item of the task was rerun."""
-    runtime = dict(task.runtime)
-    counters = dict(runtime.get(ITEMS_KEY) or {})
-    if counters:
-        counters["failed"] = max(int(counters.get("failed", 0)) - 1, 0)
-        counters["running"] = int(counters.get("running", 0)) + 1
-        counters["finishing"] = False
-        runtime[ITEMS_KEY] = counters
-    return runtime
+def child_rerun(task: records.TaskExecution) -> records.TaskRuntime:
+    """The task's runtime after a failed sub-workflow item of it was rerun."""
+    counters = dict(task.runtime.with_items or {})
+    if not counters:
+        return task.runtime
+    counters["failed"] = max(int(counters.get("failed", 0)) - 1, 0)
+    counters["running"] = int(counters.get("running", 0)) + 1
+    counters["finishing"] = False
+    return task.runtime.but(with_items=counters)
 
 
 def _pending(counters: Mapping[str, Any]) -> bool:
@@ -317,6 +312,4 @@ def _set_counters(
     draft: Draft, task: records.TaskExecution, counters: dict[str, Any]
 ) -> records.TaskExecution:
     task = draft.current(task)
-    runtime = dict(task.runtime)
-    runtime[ITEMS_KEY] = counters
-    return draft.change_task(task, runtime=runtime)
+    return draft.change_task(task, runtime=task.runtime.but(with_items=counters))

@@ -83,10 +83,8 @@ def failure_message(draft: Draft) -> str:
                 if action.state == State.ERROR:
                     text += f"    [action_ex_id={action.id}, idx={number}]: {action.output}\n"
         # ``idx`` counts every sub-workflow of the task, in creation order.
-        positions = {
-            child: number for number, child in enumerate(task.runtime.get("subworkflows") or {})
-        }
-        for child_id, result in task.runtime.get("failed_subworkflows") or ():
+        positions = {child: number for number, child in enumerate(task.runtime.subworkflows or {})}
+        for child_id, result in task.runtime.failed_subworkflows or ():
             text += f"    [wf_ex_id={child_id}, idx={positions.get(child_id, 0)}]: {result}\n"
     return text
 
@@ -217,7 +215,7 @@ def children(draft: Draft) -> list[str]:
     for task_id in draft.tasks.subworkflow_tasks:
         task = draft.task(task_id)
         if task is not None:
-            found.extend(str(child) for child in (task.runtime.get("subworkflows") or {}))
+            found.extend(str(child) for child in (task.runtime.subworkflows or {}))
     return found
 
 

@@ -68,7 +68,7 @@ def _observe(run: testing.Run, elapsed: float | None) -> casekit.Observed:
                 published=dict(task.published),
                 result=task.result,
                 actions=len(run.actions_of(task)),
-                runtime_context=task.runtime,
+                runtime_context=task.runtime.to_dict(),
             )
             for task in run.tasks_of()
         ],

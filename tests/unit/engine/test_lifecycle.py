@@ -174,7 +174,7 @@ wf:
     assert run.workflow.state == State.ERROR
     task = run.task("check_env")
     assert len(run.actions_of(task)) == 2
-    assert "retry_task_policy" in task.runtime
+    assert task.runtime.retry_task_policy is not None
     driver = run.driver
     assert driver is not None
 

@@ -93,7 +93,7 @@ def test_retry_message_while_delayed() -> None:
     )
 
     assert run.task("t").state_info == "Delayed by 'retry' policy [delay=7]"
-    assert run.task("t").runtime["retry_task_policy"] == {"retry_no": 1}
+    assert run.task("t").runtime.retry_task_policy == {"retry_no": 1}
 
 
 def test_retry_succeeds_on_second_attempt_and_keeps_last_result() -> None:

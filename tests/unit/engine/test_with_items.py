@@ -140,7 +140,7 @@ def test_concurrency_limits_running_items() -> None:
     assert max(seen_running) == 2
     assert len(run.actions_of(run.task("t"))) == 5
     assert run.task("t").state == State.SUCCESS
-    assert run.task("t").runtime["concurrency"] == 2
+    assert run.task("t").runtime.concurrency == 2
 
 
 def test_error_in_one_item_fails_only_after_all_items_finish() -> None:
