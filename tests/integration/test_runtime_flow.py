@@ -187,8 +187,8 @@ def test_with_items_with_concurrency(database_url: str) -> None:
         actions = helpers.actions(app, square.id)
         assert [action.index for action in actions] == [0, 1, 2, 3, 4]
         assert [action.output for action in actions] == [n * n for n in range(1, 6)]
-        assert (square.runtime.with_items or {})["count"] == 5
-        assert (square.runtime.with_items or {})["succeeded"] == 5
+        assert square.runtime["with_items"]["count"] == 5
+        assert square.runtime["with_items"]["succeeded"] == 5
         slow = helpers.task(app, row.id, "slow")
         slow_actions = helpers.actions(app, slow.id)
         assert len(slow_actions) == 5

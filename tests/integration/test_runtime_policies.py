@@ -89,7 +89,7 @@ def test_retry_exhausted_fails_the_task(database_url: str, clock: testing.FakeCl
         assert call.state_info == "call 3 failed"
         assert [action.state for action in helpers.actions(app, call.id)] == ["ERROR"] * 3
         # as in Mistral 23 (read from the oracle), the count stays once no retry remains
-        assert call.runtime.retry_task_policy == {"retry_no": 2}
+        assert call.runtime["retry_task_policy"] == {"retry_no": 2}
 
 
 WAITS = """
