@@ -139,7 +139,7 @@ class FakeLookup:
         self.signatures.update(actions or {})
         self.adhoc: dict[str, specs.ActionSpec] = {spec.name: spec for spec in adhoc_actions}
 
-    def action_signature(self, name: str) -> ports.ActionSignature | None:
+    def action_signature(self, name: str, *, namespace: str = "") -> ports.ActionSignature | None:
         return self.signatures.get(name)
 
     def adhoc_action(

@@ -23,7 +23,7 @@ import importlib.metadata
 import inspect
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -159,16 +159,29 @@ class ActionRegistry:
         # is not found otherwise, or all are listed, so that a run of std actions skips it.
         self._entry_points_pending = load_entry_points
         self._entry_points_lock = threading.Lock()
+        self._resolver: Callable[[str], ActionDescriptor | None] | None = None
         for module_spec in modules:
             self._load_module_spec(module_spec)
 
     def get(self, name: str) -> ActionDescriptor | None:
-        """The action called ``name``, or None."""
+        """The action called ``name``, or None.
+
+        Raises:
+            ActionError: the resolver found the action but could not build it (a dynamic
+                action whose code source fails to load).
+        """
         found = self._descriptors.get(name)
         if found is None and self._entry_points_pending:
             self._load_pending_entry_points()
             found = self._descriptors.get(name)
+        if found is None and self._resolver is not None:
+            found = self._resolver(name)
         return found
+
+    def attach_resolver(self, resolver: Callable[[str], ActionDescriptor | None]) -> None:
+        """Ask ``resolver`` for names nothing registered has: the runtime resolves the
+        names it gave dynamic actions (``sirocco.actions.dynamic.run_name``) through it."""
+        self._resolver = resolver
 
     def list(self) -> list[ActionDescriptor]:
         """Every action, sorted by name."""

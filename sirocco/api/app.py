@@ -12,6 +12,7 @@ from starlette.responses import Response
 from sirocco.api import (
     action_executions,
     actions,
+    code_sources,
     deps,
     environments,
     errors,
@@ -136,6 +137,7 @@ def create_app(
         actions,
         environments,
         triggers,
+        code_sources,
     ):
         # Every /v2 resource route needs a caller (401 otherwise); the routes that
         # use it take it again as a parameter (FastAPI computes it once a request).

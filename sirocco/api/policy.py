@@ -34,6 +34,8 @@ def _crud(resource: str, *operations: str) -> dict[str, str]:
     return {f"{resource}:{operation}": _OWNER for operation in operations}
 
 
+_CODE_OPERATIONS = ("create", "delete", "get", "list", "publicize", "update")
+
 #: Mistral's defaults (``mistral/policies/*.py``).
 DEFAULTS: Mapping[str, str] = {
     "admin_only": ADMIN_ONLY,
@@ -58,6 +60,9 @@ DEFAULTS: Mapping[str, str] = {
     "workbooks:list:all_projects": _ADMIN,
     **_crud("workflows", "create", "delete", "get", "list", "publicize", "update"),
     "workflows:list:all_projects": _ADMIN,
+    # Uploaded code runs on the executors: administrators only, as in Mistral.
+    **{f"code_sources:{operation}": _ADMIN for operation in _CODE_OPERATIONS},
+    **{f"dynamic_actions:{operation}": _ADMIN for operation in _CODE_OPERATIONS},
     # Sirocco's own rule: Mistral lets any authenticated caller switch maintenance mode.
     "maintenance:update": _ADMIN,
 }

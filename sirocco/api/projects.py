@@ -90,7 +90,8 @@ def _shared_with(project_id: str) -> sa.Select[Any]:
 #: The resources a route path can end in (the last of them names the policy rule).
 RESOURCES = (
     "workflows", "workbooks", "actions", "executions", "tasks", "action_executions",
-    "environments", "cron_triggers", "event_triggers", "members",
+    "environments", "cron_triggers", "event_triggers", "members", "code_sources",
+    "dynamic_actions",
 )  # fmt: skip
 _OPERATIONS = {"POST": "create", "PUT": "update", "DELETE": "delete"}
 

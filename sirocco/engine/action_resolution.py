@@ -70,7 +70,7 @@ def resolve(draft: Draft, name: str) -> ResolvedAction:
     if workbook:
         adhoc = lookup.adhoc_action(name, namespace=namespace, workbook=workbook)
     if adhoc is None:
-        signature = lookup.action_signature(name)
+        signature = lookup.action_signature(name, namespace=namespace)
         if signature is None:
             adhoc = lookup.adhoc_action(name, namespace=namespace, workbook=workbook)
     if signature is not None:
@@ -89,7 +89,7 @@ def resolve(draft: Draft, name: str) -> ResolvedAction:
                 f"[action_name={adhoc.name}, duplicate_action_name={base_name}]"
             )
         visited.add(base_name)
-        signature = lookup.action_signature(base_name)
+        signature = lookup.action_signature(base_name, namespace=namespace)
         if signature is not None:
             return ResolvedAction(name=adhoc.name, chain=tuple(chain), base=signature)
         found = lookup.adhoc_action(base_name, namespace=namespace, workbook=chain[-1].workbook)
@@ -152,7 +152,7 @@ def prepare(
             raise errors.ActionInputError(problem)
         return PreparedRun(
             recorded_input=given,
-            base_name=signature.name,
+            base_name=signature.run_name or signature.name,
             base_input=given,
             is_sync=signature.is_sync,
         )
@@ -195,7 +195,7 @@ def prepare(
         raise ExpansionError(_instantiate_text(resolved))
     return PreparedRun(
         recorded_input=recorded,
-        base_name=base.name,
+        base_name=base.run_name or base.name,
         base_input=level_input,
         is_sync=base.is_sync,
     )

@@ -29,13 +29,16 @@ class ActionSignature:
     is_sync: bool = True
     #: The class Mistral names in "Invalid input [name=..., class=...]".
     class_name: str = ""
+    #: The name an executor runs it by, when not ``name`` (a dynamic action's).
+    run_name: str = ""
 
 
 class Lookup(Protocol):
     """Read-only questions the engine asks while it decides."""
 
-    def action_signature(self, name: str) -> ActionSignature | None:
-        """The signature of a system/Python action, or None if there is none."""
+    def action_signature(self, name: str, *, namespace: str = "") -> ActionSignature | None:
+        """The signature of a system/Python action, or of a dynamic action found in
+        ``namespace`` (then the default one), or None if there is none."""
 
     def adhoc_action(
         self, name: str, *, namespace: str, workbook: str | None

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from sirocco import errors
-from sirocco.actions import cancellation, runner
+from sirocco.actions import cancellation, dynamic, runner
 from sirocco.actions.registry import ActionRegistry
 from sirocco.engine import commands, events
 from sirocco.engine.states import State
@@ -54,8 +54,8 @@ class ExecutorPool:
     def run_inline(self, command: commands.RunAction) -> events.ActionCompleted | None:
         """Run a cheap action without side effects right here and return its completion;
         None when the action is not one of those (it must go to the pool)."""
-        if command.workflow_execution_id is None:
-            return None
+        if command.workflow_execution_id is None or dynamic.is_run_name(command.action_name):
+            return None  # uploaded code never runs inside an engine step
         descriptor = self._registry.get(command.action_name)
         if descriptor is None or not descriptor.runs_inline(command.input, command.timeout):
             return None
@@ -82,7 +82,11 @@ class ExecutorPool:
     def run(self, command: commands.RunAction) -> bool:
         """Run one action in the calling thread and report its outcome; False when the
         action is asynchronous (its result arrives through the API, nothing reported)."""
-        descriptor = self._registry.get(command.action_name)
+        try:
+            descriptor = self._registry.get(command.action_name)
+        except errors.ActionError as exc:  # a dynamic action whose code fails to load
+            self._report(command, State.ERROR, None, exc.message)
+            return True
         if descriptor is None:
             self._report(command, State.ERROR, None, f"Action not found: {command.action_name}")
             return True

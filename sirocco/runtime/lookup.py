@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from sirocco import errors
+from sirocco.actions import dynamic as dynamic_actions
 from sirocco.actions import signature
 from sirocco.actions.registry import ActionDescriptor, ActionRegistry
 from sirocco.engine import ports
 from sirocco.lang import specs
+from sirocco.runtime.dynamic_actions import DynamicActions
 from sirocco.runtime.specs import SpecCache
-from sirocco.store import executions, lookups
+from sirocco.store import code_sources, executions, lookups
 from sirocco.store.database import Connection
 
 
@@ -28,14 +32,26 @@ def signature_of(descriptor: ActionDescriptor) -> ports.ActionSignature:
     )
 
 
+def dynamic_run_name(definition: code_sources.Loadable) -> str:
+    return dynamic_actions.run_name(
+        definition.code_source_id, definition.class_name, definition.action_name
+    )
+
+
 class StoreLookup:
     """What the engine's look-ups need for the whole process: the registry, the spec
     cache and the action signatures made from it. A step asks it for a
     :class:`StepLookup` over the step's own connection."""
 
-    def __init__(self, registry: ActionRegistry, spec_cache: SpecCache) -> None:
+    def __init__(
+        self,
+        registry: ActionRegistry,
+        spec_cache: SpecCache,
+        dynamic: DynamicActions | None = None,
+    ) -> None:
         self.registry = registry
         self.specs = spec_cache
+        self.dynamic = dynamic
         self._signatures: dict[str, ports.ActionSignature | None] = {}
 
     def bound(self, connection: Connection) -> StepLookup:
@@ -77,8 +93,28 @@ class StepLookup:
             return self
         return StepLookup(self._shared, self._connection, project_id=project_id, loaded=self.loaded)
 
-    def action_signature(self, name: str) -> ports.ActionSignature | None:
-        return self._shared.action_signature(name)
+    def action_signature(self, name: str, *, namespace: str = "") -> ports.ActionSignature | None:
+        found = self._shared.action_signature(name)
+        dynamic = self._shared.dynamic
+        if found is not None or dynamic is None:
+            return found
+        try:
+            descriptor = dynamic.find(self._connection, name, namespace)
+        except errors.ActionError:
+            # The code source does not load: the action exists, and fails when it runs,
+            # with the reason (the executor tries to build it and reports why it can't).
+            definition = code_sources.loadable(self._connection, name, namespace)
+            if definition is None:
+                return None
+            return ports.ActionSignature(
+                name=name,
+                accepts_any=True,
+                class_name=f"{definition.module_name}.{definition.class_name}",
+                run_name=dynamic_run_name(definition),
+            )
+        if descriptor is None:
+            return None
+        return dataclasses.replace(signature_of(descriptor), name=name, run_name=descriptor.name)
 
     def adhoc_action(
         self, name: str, *, namespace: str, workbook: str | None

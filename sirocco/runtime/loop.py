@@ -28,6 +28,7 @@ from sirocco.limits import DEFAULT as DEFAULT_LIMITS
 from sirocco.limits import Limits
 from sirocco.runtime import codec, delivery, in_flight, maintenance
 from sirocco.runtime.cron import CronThread
+from sirocco.runtime.dynamic_actions import DynamicActions
 from sirocco.runtime.fairness import RoundRobin
 from sirocco.runtime.health import Guard, Health, is_outage
 from sirocco.runtime.heartbeats import HeartbeatChecker, Timing
@@ -89,7 +90,10 @@ class Runtime:
         self.clock = clock
         self.limits = limits
         self.specs = SpecCache()
-        self.lookup = StoreLookup(registry, self.specs)
+        #: Actions defined by code sources (their registry names are run names).
+        self.dynamic = DynamicActions(database)
+        registry.attach_resolver(self.dynamic.resolve)
+        self.lookup = StoreLookup(registry, self.specs, self.dynamic)
         self.stepper = Stepper(database, self.lookup, self.specs, clock, limits=limits)
         self._queue: queue.Queue[Any] = queue.Queue()
         self._run_action: RunActionPort | None = None

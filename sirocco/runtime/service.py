@@ -347,9 +347,15 @@ class Service:
                 input,
                 project_id,
             )
-            if adhoc is None:
+            if adhoc is not None:
+                descriptor, base_input, transforms = adhoc.base, adhoc.base_input, adhoc.transforms
+        run_name = descriptor.name if descriptor is not None else name
+        if descriptor is None:
+            descriptor = self.runtime.dynamic.find_by_name(name, namespace)
+            if descriptor is None:
                 raise errors.ActionNotFoundError(f"Failed to find action [action_name={name}]")
-            descriptor, base_input, transforms = adhoc.base, adhoc.base_input, adhoc.transforms
+            # The executor builds it by its run name; messages name it as the user does.
+            run_name, descriptor = descriptor.name, dataclasses.replace(descriptor, name=name)
         runner.check_input(descriptor, base_input)
         if run_sync and not descriptor.is_sync:
             raise errors.InputError("Action does not support synchronous execution.")
@@ -391,7 +397,7 @@ class Service:
             action_execution_id=record.id,
             workflow_execution_id=None,
             task_execution_id=None,
-            action_name=descriptor.name,
+            action_name=run_name,
             input=dict(base_input),
             target=target,
             timeout=timeout,

@@ -28,7 +28,9 @@ from sirocco.store import tables
 from sirocco.store.views import (
     ACTION_EXECUTIONS,
     ACTIONS,
+    CODE_SOURCES,
     CRON_TRIGGERS,
+    DYNAMIC_ACTIONS,
     ENVIRONMENTS,
     EVENT_TRIGGERS,
     EXECUTIONS,
@@ -41,7 +43,9 @@ from sirocco.store.views import (
 __all__ = [
     "ACTIONS",
     "ACTION_EXECUTIONS",
+    "CODE_SOURCES",
     "CRON_TRIGGERS",
+    "DYNAMIC_ACTIONS",
     "ENVIRONMENTS",
     "EVENT_TRIGGERS",
     "EXECUTIONS",

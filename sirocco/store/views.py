@@ -375,3 +375,39 @@ def _declared_vars(definition: str, workflow_name: str, workbook: str | None) ->
         return frozenset()
     spec = document.workflow(workflow_name)
     return frozenset(str(key) for key in spec.vars) if spec is not None else frozenset()
+
+
+CODE_SOURCES = View(
+    entity="CodeSource",
+    source=tables.code_sources,
+    columns=_pick(
+        tables.code_sources,
+        "id",
+        "name",
+        "namespace",
+        "content",
+        "version",
+        "project_id",
+        "scope",
+        "created_at",
+        "updated_at",
+    ),
+)
+
+DYNAMIC_ACTIONS = View(
+    entity="DynamicActionDefinition",
+    source=tables.dynamic_action_definitions,
+    columns=_pick(
+        tables.dynamic_action_definitions,
+        "id",
+        "name",
+        "namespace",
+        "code_source_id",
+        "code_source_name",
+        "class_name",
+        "project_id",
+        "scope",
+        "created_at",
+        "updated_at",
+    ),
+)

@@ -1,0 +1,356 @@
+"""``/v2/code_sources`` and ``/v2/dynamic_actions``: Python code uploaded through the API,
+and the actions defined from its classes, with Mistral 23's bodies, codes and arguments.
+
+A code source is the text of a Python module (``POST /v2/code_sources?name=NAME``,
+any content type); a dynamic action names one of its classes
+(``{"name", "class_name", "code_source_id" | "code_source_name"}``). Both are found
+by id, or by name with ``?namespace=``. Mistral's policy makes every operation
+administrators' only (``code_sources:*``, ``dynamic_actions:*``): uploading code runs
+it on the executors (``docs/security.md``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from sirocco import errors
+from sirocco.api import bodies, deps, identity, listing, projects, render
+from sirocco.api.render import MistralJSONResponse
+from sirocco.store import code_sources, queries
+
+router = APIRouter(route_class=deps.StrictRoute, tags=["code sources"])
+
+CODE_SOURCE = (
+    "id", "name", "namespace", "content", "version", "project_id", "scope", "created_at",
+    "updated_at",
+)  # fmt: skip
+DYNAMIC_ACTION = (
+    "id", "name", "namespace", "code_source_id", "code_source_name", "class_name",
+    "project_id", "scope", "created_at", "updated_at",
+)  # fmt: skip
+_CODE_SOURCE_MISSING = "Code Source not found [name={name},namespace={namespace}]"
+_DYNAMIC_ACTION_MISSING = "Dynamic Action not found [name={name},namespace={namespace}]"
+FILTERS = ("name", "tags", "scope", "project_id", "created_at", "updated_at", "namespace")
+_list_query = listing.query_dependency(FILTERS, ("all_projects",))
+
+
+def _show(order: tuple[str, ...]) -> Any:
+    def show(row: dict[str, Any], *, only: Any = None, created: bool = False) -> dict[str, Any]:
+        # Mistral leaves the unset updated_at out of a creation's answer.
+        drop = ("updated_at",) if created and row.get("updated_at") is None else ()
+        return render.resource(row, order, only=only, drop=drop)
+
+    return show
+
+
+show_code_source = _show(CODE_SOURCE)
+show_dynamic_action = _show(DYNAMIC_ACTION)
+
+
+def _publicize(request: Request, resource: str, scope: str, caller: identity.Caller) -> str:
+    """A public scope also needs ``<resource>:publicize`` (Mistral's rule)."""
+    if scope == "public":
+        request.app.state.policy.enforce(f"{resource}:publicize", caller)
+    return scope
+
+
+def _owner(caller: identity.Caller) -> str | None:
+    """The project whose rows a caller reaches (None: authentication off, all rows)."""
+    return caller.project_id if caller.authenticated else None
+
+
+# ---------------------------------------------------------------- code sources
+
+
+@router.post("/v2/code_sources", status_code=201, openapi_extra=deps.TEXT_BODY)
+def create_code_source(
+    *,
+    request: Request,
+    content: deps.TextBody,
+    name: str | None = None,
+    scope: str | None = None,
+    namespace: str = "",
+    database: deps.DatabaseDep,
+    caller: identity.CallerDep,
+) -> Response:
+    """Store a code source: the body is the module's text."""
+    if not name:
+        raise errors.InputError('Missing argument: "name"')
+    with database.transaction() as connection:
+        row = code_sources.create_code_source(
+            connection,
+            name=name,
+            namespace=namespace,
+            content=content,
+            scope=_publicize(request, "code_sources", deps.scope_of(scope), caller),
+            now=deps.now(),
+            project_id=caller.project_id,
+        )
+    return MistralJSONResponse(show_code_source(row, created=True), status_code=201)
+
+
+@router.put("/v2/code_sources", openapi_extra=deps.TEXT_BODY)
+def update_code_source_named_in_query(
+    *,
+    request: Request,
+    content: deps.TextBody,
+    identifier: str | None = None,
+    scope: str | None = None,
+    namespace: str = "",
+    database: deps.DatabaseDep,
+    caller: identity.CallerDep,
+) -> Response:
+    """Replace a code source's text, naming it by ``?identifier=`` (the CLI's way)."""
+    if not identifier:
+        raise errors.InputError('Missing argument: "identifier"')
+    return update_code_source(
+        request=request,
+        identifier=identifier,
+        content=content,
+        scope=scope,
+        namespace=namespace,
+        database=database,
+        caller=caller,
+    )
+
+
+@router.put("/v2/code_sources/{identifier}", openapi_extra=deps.TEXT_BODY)
+def update_code_source(
+    *,
+    request: Request,
+    identifier: str,
+    content: deps.TextBody,
+    scope: str | None = None,
+    namespace: str = "",
+    database: deps.DatabaseDep,
+    caller: identity.CallerDep,
+) -> Response:
+    """Replace a code source's text (its version goes up; executors load it again)."""
+    with database.transaction() as connection:
+        row = code_sources.update_code_source(
+            connection,
+            identifier,
+            namespace,
+            content=content,
+            scope=_publicize(request, "code_sources", deps.scope_of(scope), caller),
+            now=deps.now(),
+            project_id=_owner(caller),
+        )
+        projects.require_own([row], caller, _CODE_SOURCE_MISSING)
+    return MistralJSONResponse(show_code_source(row))
+
+
+@router.get("/v2/code_sources")
+def list_code_sources(
+    *,
+    request: Request,
+    values: Annotated[dict[str, str | None], Depends(_list_query)],
+    database: deps.DatabaseDep,
+    caller: identity.CallerDep,
+) -> Response:
+    """List code sources."""
+    return MistralJSONResponse(
+        listing.page(
+            request,
+            values,
+            database,
+            collection="code_sources",
+            view=queries.CODE_SOURCES,
+            resource_fields=CODE_SOURCE,
+            filters=FILTERS,
+            show=show_code_source,
+            caller=caller,
+        )
+    )
+
+
+@router.get("/v2/code_sources/{identifier}")
+def get_code_source(
+    *,
+    identifier: str,
+    namespace: str = "",
+    fields: str | None = None,
+    database: deps.DatabaseDep,
+    caller: identity.CallerDep,
+) -> Response:
+    """One code source, by id or by name."""
+    only = listing.selected_fields(fields, CODE_SOURCE)
+    with database.read() as connection:
+        row = code_sources.get_code_source(
+            connection, identifier, namespace, project_id=_owner(caller)
+        )
+    return MistralJSONResponse(show_code_source(row, only=only or None))
+
+
+@router.delete("/v2/code_sources/{identifier}", status_code=204)
+def delete_code_source(
+    *,
+    identifier: str,
+    namespace: str = "",
+    database: deps.DatabaseDep,
+    caller: identity.CallerDep,
+) -> Response:
+    """Delete a code source and the dynamic actions defined from it."""
+    with database.transaction() as connection:
+        row = code_sources.delete_code_source(
+            connection, identifier, namespace, project_id=_owner(caller)
+        )
+        projects.require_own([row], caller, _CODE_SOURCE_MISSING)
+    return Response(status_code=204)
+
+
+# ---------------------------------------------------------------- dynamic actions
+
+
+class DynamicActionBody(bodies.Body):
+    id: str | None = None
+    name: str | None = None
+    namespace: str = ""
+    code_source_id: str | None = None
+    code_source_name: str | None = None
+    class_name: str | None = None
+    project_id: str | None = None
+    scope: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+@router.post("/v2/dynamic_actions", status_code=201)
+def create_dynamic_action(
+    *,
+    request: Request,
+    dyn_action: DynamicActionBody,
+    database: deps.DatabaseDep,
+    caller: identity.CallerDep,
+) -> Response:
+    """Define an action from a class of a code source."""
+    if not dyn_action.code_source_id and not dyn_action.code_source_name:
+        raise errors.InputError("Either 'code_source_id' or 'code_source_name' must be provided.")
+    if not dyn_action.name:
+        raise errors.InputError("Dynamic action name is required ('name').")
+    if not dyn_action.class_name:
+        raise errors.InputError("The class of a dynamic action is required ('class_name').")
+    with database.transaction() as connection:
+        source = code_sources.get_code_source(
+            connection,
+            str(dyn_action.code_source_id or dyn_action.code_source_name),
+            dyn_action.namespace,
+            project_id=_owner(caller),
+        )
+        row = code_sources.create_dynamic_action(
+            connection,
+            name=dyn_action.name,
+            namespace=dyn_action.namespace,
+            class_name=dyn_action.class_name,
+            code_source=source,
+            scope=_publicize(
+                request,
+                "dynamic_actions",
+                deps.scope_of(dyn_action.scope, in_body=True),
+                caller,
+            ),
+            now=deps.now(),
+            project_id=caller.project_id,
+        )
+    return MistralJSONResponse(show_dynamic_action(row, created=True), status_code=201)
+
+
+@router.put("/v2/dynamic_actions")
+def update_dynamic_action(
+    *,
+    request: Request,
+    dyn_action: DynamicActionBody,
+    database: deps.DatabaseDep,
+    caller: identity.CallerDep,
+) -> Response:
+    """Change a dynamic action named (or identified) in the body."""
+    if not dyn_action.id and not dyn_action.name:
+        raise errors.InputError("Either 'name' or 'id' must be provided.")
+    changes: dict[str, Any] = {}
+    if dyn_action.class_name:
+        changes["class_name"] = dyn_action.class_name
+    if dyn_action.scope:
+        scope = deps.scope_of(dyn_action.scope, in_body=True)
+        changes["scope"] = _publicize(request, "dynamic_actions", scope, caller)
+    with database.transaction() as connection:
+        if dyn_action.code_source_id or dyn_action.code_source_name:
+            source = code_sources.get_code_source(
+                connection,
+                str(dyn_action.code_source_id or dyn_action.code_source_name),
+                dyn_action.namespace,
+                project_id=_owner(caller),
+            )
+            changes["code_source_id"] = source["id"]
+            changes["code_source_name"] = source["name"]
+        row = code_sources.update_dynamic_action(
+            connection,
+            str(dyn_action.id or dyn_action.name),
+            dyn_action.namespace,
+            changes,
+            now=deps.now(),
+            project_id=_owner(caller),
+        )
+        projects.require_own([row], caller, _DYNAMIC_ACTION_MISSING)
+    return MistralJSONResponse(show_dynamic_action(row))
+
+
+@router.get("/v2/dynamic_actions")
+def list_dynamic_actions(
+    *,
+    request: Request,
+    values: Annotated[dict[str, str | None], Depends(_list_query)],
+    database: deps.DatabaseDep,
+    caller: identity.CallerDep,
+) -> Response:
+    """List dynamic actions."""
+    return MistralJSONResponse(
+        listing.page(
+            request,
+            values,
+            database,
+            collection="dynamic_actions",
+            view=queries.DYNAMIC_ACTIONS,
+            resource_fields=DYNAMIC_ACTION,
+            filters=FILTERS,
+            show=show_dynamic_action,
+            caller=caller,
+        )
+    )
+
+
+@router.get("/v2/dynamic_actions/{identifier}")
+def get_dynamic_action(
+    *,
+    identifier: str,
+    namespace: str = "",
+    fields: str | None = None,
+    database: deps.DatabaseDep,
+    caller: identity.CallerDep,
+) -> Response:
+    """One dynamic action, by id or by name."""
+    only = listing.selected_fields(fields, DYNAMIC_ACTION)
+    with database.read() as connection:
+        row = code_sources.get_dynamic_action(
+            connection, identifier, namespace, project_id=_owner(caller)
+        )
+    return MistralJSONResponse(show_dynamic_action(row, only=only or None))
+
+
+@router.delete("/v2/dynamic_actions/{identifier}", status_code=204)
+def delete_dynamic_action(
+    *,
+    identifier: str,
+    namespace: str = "",
+    database: deps.DatabaseDep,
+    caller: identity.CallerDep,
+) -> Response:
+    """Delete a dynamic action."""
+    with database.transaction() as connection:
+        row = code_sources.delete_dynamic_action(
+            connection, identifier, namespace, project_id=_owner(caller)
+        )
+        projects.require_own([row], caller, _DYNAMIC_ACTION_MISSING)
+    return Response(status_code=204)
