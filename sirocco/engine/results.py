@@ -45,6 +45,7 @@ def on_action_completed(draft: Draft, event: events.ActionCompleted) -> None:
         task is None
         or states.is_completed(task.state)
         or int(task.runtime.attempt or 0) != action.attempt
+        or _stopped_by_cancel(draft, event)
     )
     transforms = None if task is None else task.runtime.output_transforms
     failure: str | None = None
@@ -78,6 +79,17 @@ def on_action_completed(draft: Draft, event: events.ActionCompleted) -> None:
         with_items.on_item_completed(draft, task, state)
         return
     task_completion.on_result(draft, task, state, output, action.name)
+
+
+def _stopped_by_cancel(draft: Draft, event: events.ActionCompleted) -> bool:
+    """An action that ended CANCELLED after its workflow execution was cancelled.
+
+    Sirocco tells running actions when their execution is cancelled, so a waiting
+    action (``std.sleep``) stops early. Mistral never stops them: there, the task
+    stays RUNNING after the cancel. The stopped action is recorded, and its task is
+    left as Mistral shows it.
+    """
+    return event.state == State.CANCELLED and draft.workflow.state == State.CANCELLED
 
 
 def _transform(draft: Draft, transforms: Sequence[Any], output: Any, state: State) -> Any:

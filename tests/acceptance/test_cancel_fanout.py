@@ -102,5 +102,8 @@ def test_cancelling_an_execution_stops_its_action_on_the_executor(
             ("CANCELLED", CANCELLED_MESSAGE)
         ]
         assert call(f"{base}/executions/{execution_id}")["state"] == "CANCELLED"
+        # As in Mistral, whose actions run on after a cancel, the task stays RUNNING.
+        listed = call(f"{base}/executions/{execution_id}/tasks")["tasks"]
+        assert [task["state"] for task in listed] == ["RUNNING"]
     finally:
         engine.dispose()
