@@ -16,8 +16,14 @@ from typing import Any
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
-#: Attributes every record has: not ``extra``.
-_STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
+#: Attributes every record has, and uvicorn's copy of its message with terminal colours:
+#: not ``extra``.
+_STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {
+    "message", "asctime", "taskName", "color_message",
+}  # fmt: skip
+#: Loggers that say, at INFO, what only a developer of Sirocco needs (alembic lists its
+#: plugins each time the schema is checked); quiet below WARNING unless DEBUG is asked.
+_CHATTY = ("alembic.runtime.plugins",)
 
 
 class JsonFormatter(logging.Formatter):
@@ -62,6 +68,8 @@ def configure(level: str, form: str) -> None:
         root.addHandler(ours[0])
     ours[0].setFormatter(JsonFormatter() if form == "json" else logging.Formatter(TEXT_FORMAT))
     root.setLevel(level.upper())
+    for name in _CHATTY:
+        logging.getLogger(name).setLevel(logging.DEBUG if level.upper() == "DEBUG" else "WARNING")
 
 
 def is_json() -> bool:
