@@ -106,4 +106,4 @@ def _unknown_variables(environ: dict[str, str], known: list[str]) -> dict[str, s
 def _shown(value: Any) -> str:
     if value is None:
         return "(unset)"
-    return json.dumps(value) if isinstance(value, str) else str(value)
+    return json.dumps(value) if isinstance(value, str | bool) else str(value)  # as in TOML

@@ -18,7 +18,8 @@ import click
 from sirocco import errors, masking
 from sirocco.cli import config, inspect, timeline, tokens
 
-if TYPE_CHECKING:  # pydantic costs a third of a second: not before the live view is up
+if TYPE_CHECKING:
+    from sirocco.config import ConfigFile
     from sirocco.settings import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_PAUSED = 0, 1, 2, 3
@@ -89,7 +90,7 @@ class Invocation:
     none), the environment before the file filled it in, and the log level asked for
     (None: the command's default)."""
 
-    config: Any
+    config: ConfigFile | None
     environ: dict[str, str]
     log_level: str | None
 
@@ -117,17 +118,17 @@ def main(
     ctx: click.Context, config_path: str | None, log_level: str | None, log_format: str | None
 ) -> None:
     """Sirocco: run Mistral v2 workflows, embedded or as a Mistral-compatible service."""
-    from sirocco import config
+    from sirocco import config as config_file
     from sirocco.cli import logformat
 
     environ = dict(os.environ)
     try:
-        found = config.locate(config_path)
-        loaded = config.read(found) if found is not None else None
+        found = config_file.locate(config_path)
+        loaded = config_file.read(found) if found is not None else None
     except errors.SiroccoError as exc:
         fail(exc.message)
     if loaded is not None:
-        applied = config.apply(loaded)
+        applied = config_file.apply(loaded)
         ctx.call_on_close(lambda: [os.environ.pop(name, None) for name in applied])
     level = log_level or _checked_setting("log_level", os.environ.get("SIROCCO_LOG_LEVEL"))
     form = log_format or _checked_setting("log_format", os.environ.get("SIROCCO_LOG_FORMAT"))
