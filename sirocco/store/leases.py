@@ -65,7 +65,15 @@ def take(
         .limit(limit)
     )
     if connection.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
+        # One statement (one round trip): lock, lease and return the rows.
+        chosen = query.with_only_columns(_outbox.c.id).with_for_update(skip_locked=True)
+        leased = connection.execute(
+            sa.update(_outbox)
+            .where(_outbox.c.id.in_(chosen.scalar_subquery()))
+            .values(claimed_until=until, holder=holder, held_since=now)
+            .returning(*_outbox.c)
+        )
+        return sorted(leased, key=lambda row: (row.created_at, row.id))
     rows = list(connection.execute(query))
     if rows:
         connection.execute(

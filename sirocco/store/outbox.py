@@ -225,6 +225,17 @@ def claim(
             choices.append(_outbox.c.target.is_(None))
         query = query.where(sa.or_(*choices))
     query = query.order_by(_outbox.c.created_at).limit(limit)
+    if not database.is_sqlite and not take:
+        # One statement (one round trip) on PostgreSQL: lock, lease and return the rows.
+        chosen = query.with_only_columns(_outbox.c.id).with_for_update(skip_locked=True)
+        with database.transaction() as connection:
+            leased = connection.execute(
+                sa.update(_outbox)
+                .where(_outbox.c.id.in_(chosen.scalar_subquery()))
+                .values(claimed_until=now + CLAIM_FOR)
+                .returning(*_outbox.c)
+            )
+            return sorted(leased, key=_created)
     with database.read() as connection:
         if connection.execute(query.with_only_columns(_outbox.c.id)).first() is None:
             return []
@@ -244,3 +255,7 @@ def claim(
                 .values(claimed_until=now + CLAIM_FOR)
             )
     return rows
+
+
+def _created(row: Any) -> Any:
+    return (row.created_at, row.id)
