@@ -52,11 +52,11 @@ def system_row(action: Mapping[str, Any]) -> dict[str, Any]:
         "description": action.get("description") or "",
         "tags": None,
         "definition": "",
-        "scope": None,
-        "project_id": None,
+        "scope": action.get("scope"),
+        "project_id": action.get("project_id"),
         "created_at": "",
         "updated_at": "",
-        "namespace": "",
+        "namespace": action.get("namespace") or "",
     }
 
 
@@ -161,7 +161,7 @@ def list_actions(
     with service.database.read() as connection:
         stored = queries.list_rows(connection, queries.ACTIONS, everything, where=where)
     rows = [_stamped(row) for row in stored]
-    rows.extend(system_row(action) for action in service.list_actions())
+    rows.extend(system_row(action) for action in service.list_actions() if _visible(action, caller))
     keys, directions = queries.sort_order(queries.ACTIONS, wanted.page)
     page = queries.Page(
         filters=wanted.page.filters,
@@ -176,6 +176,14 @@ def list_actions(
     return MistralJSONResponse(
         listing.body(request, "actions", wanted, queries.ACTIONS, selected, items)
     )
+
+
+def _visible(action: Mapping[str, Any], caller: identity.Caller) -> bool:
+    """Registry actions are everyone's; a dynamic action is its project's, or public."""
+    owner = action.get("project_id")
+    if owner is None or not caller.authenticated:
+        return True
+    return owner == caller.project_id or action.get("scope") == "public"
 
 
 def _stamped(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -201,7 +209,8 @@ def _find(
     if row is not None:
         return row
     for action in service.list_actions():
-        if action["name"] == name:
+        in_namespace = (action.get("namespace") or "") in (namespace, "")
+        if action["name"] == name and in_namespace and _visible(action, caller):
             return system_row(action)
     raise errors.NotFoundError(f"Action not found [name={name}, namespace={namespace}]")
 

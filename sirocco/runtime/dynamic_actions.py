@@ -76,3 +76,35 @@ class DynamicActions:
             content=row.content,
         )
         return self.modules.descriptor(source, class_name, action_name)
+
+    def listed(self) -> list[dict[str, Any]]:
+        """Every dynamic action as the list of actions shows it (Mistral's action-list
+        shows them with the input and description of their class). One whose code fails
+        to load is shown without them."""
+        with self._database.read() as connection:
+            found = code_sources.all_loadable(connection)
+        shown: list[dict[str, Any]] = []
+        for item in found:
+            source = dynamic.Source(
+                code_source_id=item.code_source_id,
+                module_name=item.module_name,
+                version=item.version,
+                content=item.content,
+            )
+            try:
+                descriptor = self.modules.descriptor(source, item.class_name, item.action_name)
+                text, description = descriptor.input_text, descriptor.description
+            except errors.ActionError as exc:
+                text, description = "", exc.message
+            shown.append(
+                {
+                    "name": item.action_name,
+                    "input": text,
+                    "description": description,
+                    "is_system": False,
+                    "namespace": item.namespace,
+                    "scope": item.scope,
+                    "project_id": item.project_id,
+                }
+            )
+        return shown

@@ -310,7 +310,8 @@ class Service:
     # ------------------------------------------------------------ actions
 
     def list_actions(self) -> list[Mapping[str, Any]]:
-        return [
+        """The registry's actions, then the dynamic actions (their code loaded to describe them)."""
+        actions: list[Mapping[str, Any]] = [
             {
                 "name": descriptor.name,
                 "input": descriptor.input_text,
@@ -319,6 +320,8 @@ class Service:
             }
             for descriptor in self.runtime.registry.list()
         ]
+        actions.extend(self.runtime.dynamic.listed())
+        return actions
 
     def run_action(
         self,

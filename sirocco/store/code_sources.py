@@ -36,6 +36,8 @@ class Loadable:
     module_name: str
     version: int
     content: str
+    project_id: str = DEFAULT_PROJECT
+    scope: str = "private"
 
 
 def _visible(table: sa.Table, project_id: str | None) -> list[sa.ColumnElement[bool]]:
@@ -293,6 +295,8 @@ def all_loadable(connection: sa.Connection) -> list[Loadable]:
             _cs.c.name.label("module_name"),
             _cs.c.version,
             _cs.c.content,
+            _da.c.project_id,
+            _da.c.scope,
         )
         .select_from(_da.join(_cs, _cs.c.id == _da.c.code_source_id))
         .order_by(_da.c.name)
@@ -306,6 +310,8 @@ def all_loadable(connection: sa.Connection) -> list[Loadable]:
             module_name=row.module_name,
             version=int(row.version),
             content=row.content,
+            project_id=row.project_id,
+            scope=row.scope,
         )
         for row in rows
     ]

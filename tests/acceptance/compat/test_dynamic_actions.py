@@ -142,8 +142,29 @@ def test_direct_runs_and_a_new_version(client: TestClient) -> None:
         "/v2/action_executions", json={"name": "run_greet", "input": {"name": "Bob"}}
     )
     assert json.loads(again.json()["output"]) == {"result": "Hi, Bob!"}
+    # Listed with the actions, as Mistral 23 shows them (GET /v2/actions/greet there:
+    # {"id": "greet", "name": "greet", "is_system": false, "input": "name, punctuation=\"!\"",
+    #  "description": "Says hello.", "tags": null, "definition": "", "scope": "private",
+    #  "project_id": "<default-project>", "created_at": "", "updated_at": "", "namespace": ""}).
+    assert client.get("/v2/actions/run_greet").json() == {
+        "id": "run_greet",
+        "name": "run_greet",
+        "is_system": False,
+        "input": 'name, punctuation="!"',
+        "description": "Says hello.",
+        "tags": None,
+        "definition": "",
+        "scope": "private",
+        "project_id": "<default-project>",
+        "created_at": "",
+        "updated_at": "",
+        "namespace": "",
+    }
+    listed = client.get("/v2/actions?name=run_greet&fields=name,input").json()["actions"]
+    assert [item["name"] for item in listed] == ["run_greet"]
     # Deleting the code source deletes the action.
     assert client.delete("/v2/code_sources/run_mod").status_code == 204
+    assert client.get("/v2/actions/run_greet").status_code == 404
     gone = client.post("/v2/action_executions", json={"name": "run_greet", "input": {"name": "B"}})
     assert gone.status_code == 400, gone.text  # as for any unknown action
     assert gone.json()["faultstring"] == "Failed to find action [action_name=run_greet]"
