@@ -11,12 +11,15 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from sirocco.engine.states import State
 from sirocco.lang import specs
 
 TaskType = Literal["ACTION", "WORKFLOW"]
+_Value = TypeVar("_Value")
+_new = object.__new__
+_set = object.__setattr__
 EMPTY = specs.EMPTY
 #: Key of a sub-workflow's runtime holding the root execution's env.
 ROOT_ENV = "root_env"
@@ -71,7 +74,22 @@ class WorkflowExecution:
         return env if isinstance(env, Mapping) else EMPTY
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+class _Field(Generic[_Value]):
+    """A typed, read-only field of :class:`TaskRuntime`: its value, or None when unset."""
+
+    __slots__ = ("name",)
+
+    def __init__(self) -> None:
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: TaskRuntime, owner: type) -> _Value | None:
+        value: _Value | None = instance._values.get(self.name)
+        return value
+
+
 class TaskRuntime:
     """The engine's bookkeeping of one task execution, kept across steps and restarts.
 
@@ -103,49 +121,85 @@ class TaskRuntime:
         join_check: a join check is pending.
     """
 
-    triggered_by: Sequence[Mapping[str, Any]] | None = None
-    attempt: int | None = None
-    token: int | None = None
-    timers: Mapping[str, int] | None = None
-    action_id: str | None = None
-    output_transforms: Sequence[Any] | None = None
-    subworkflows: Mapping[str, Sequence[int]] | None = None
-    failed_subworkflows: Sequence[Sequence[str]] | None = None
-    paused_subworkflows: Sequence[str] | None = None
-    with_items: Mapping[str, Any] | None = None
-    with_items_rerun: Sequence[int] | None = None
-    concurrency: int | None = None
-    timeout: int | None = None
-    timeout_due: str | None = None
-    wait_before_policy: Mapping[str, Any] | None = None
-    wait_after_policy: Mapping[str, Any] | None = None
-    retry_task_policy: Mapping[str, Any] | None = None
-    join_results: Sequence[Any] | None = None
-    join_check: bool | None = None
-    extra: Mapping[str, Any] = field(default_factory=_empty)
+    __slots__ = ("_values",)
+    _values: dict[str, Any]
+
+    triggered_by: _Field[Sequence[Mapping[str, Any]]] = _Field()
+    attempt: _Field[int] = _Field()
+    token: _Field[int] = _Field()
+    timers: _Field[Mapping[str, int]] = _Field()
+    action_id: _Field[str] = _Field()
+    output_transforms: _Field[Sequence[Any]] = _Field()
+    subworkflows: _Field[Mapping[str, Sequence[int]]] = _Field()
+    failed_subworkflows: _Field[Sequence[Sequence[str]]] = _Field()
+    paused_subworkflows: _Field[Sequence[str]] = _Field()
+    with_items: _Field[Mapping[str, Any]] = _Field()
+    with_items_rerun: _Field[Sequence[int]] = _Field()
+    concurrency: _Field[int] = _Field()
+    timeout: _Field[int] = _Field()
+    timeout_due: _Field[str] = _Field()
+    wait_before_policy: _Field[Mapping[str, Any]] = _Field()
+    wait_after_policy: _Field[Mapping[str, Any]] = _Field()
+    retry_task_policy: _Field[Mapping[str, Any]] = _Field()
+    join_results: _Field[Sequence[Any]] = _Field()
+    join_check: _Field[bool] = _Field()
+
+    def __init__(self, **fields: Any) -> None:
+        unknown = sorted(set(fields) - _RUNTIME_KEYS)
+        if unknown:
+            raise TypeError(f"TaskRuntime has no field(s) {unknown}")
+        _set(self, "_values", {key: value for key, value in fields.items() if value is not None})
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TaskRuntime:
-        """The record of a stored ``runtime`` object (unknown keys go to ``extra``)."""
+        """The record of a stored ``runtime`` object (keys it does not know are kept)."""
         if not data:
             return EMPTY_RUNTIME
-        known = {key: value for key, value in data.items() if key in _RUNTIME_KEYS}
-        extra = {key: value for key, value in data.items() if key not in _RUNTIME_KEYS}
-        return cls(**known, extra=extra or specs.EMPTY)
+        runtime: TaskRuntime = _new(cls)
+        _set(runtime, "_values", {key: value for key, value in data.items() if value is not None})
+        return runtime
 
     def to_dict(self) -> dict[str, Any]:
-        """The stored ``runtime`` object: the fields that are set, then ``extra``."""
-        found = {key: value for key in _RUNTIME_KEYS if (value := getattr(self, key)) is not None}
-        found.update(self.extra)
-        return found
+        """The stored ``runtime`` object: the fields that are set (and ``extra``), in the
+        order they were first set."""
+        return dict(self._values)
+
+    @property
+    def extra(self) -> Mapping[str, Any]:
+        """The stored keys this version does not know."""
+        return {key: value for key, value in self._values.items() if key not in _RUNTIME_KEYS}
 
     def but(self, **changes: Any) -> TaskRuntime:
         """A copy with ``changes`` (None removes a field)."""
-        return evolve(self, changes)
+        if not _RUNTIME_KEYS.issuperset(changes):
+            raise TypeError(f"TaskRuntime has no field(s) {sorted(set(changes) - _RUNTIME_KEYS)}")
+        values = dict(self._values)
+        for key, value in changes.items():
+            if value is None:
+                values.pop(key, None)
+            else:
+                values[key] = value
+        runtime: TaskRuntime = _new(TaskRuntime)
+        _set(runtime, "_values", values)
+        return runtime
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"TaskRuntime is frozen: use but({name}=...)")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, TaskRuntime) and self._values == other._values
+
+    def __hash__(self) -> int:
+        raise TypeError("TaskRuntime is not hashable (its values are JSON data)")
+
+    def __repr__(self) -> str:
+        return f"TaskRuntime({self._values!r})"
 
 
+_RUNTIME_KEYS = frozenset(
+    name for name, value in vars(TaskRuntime).items() if isinstance(value, _Field)
+)
 EMPTY_RUNTIME = TaskRuntime()
-_RUNTIME_KEYS = tuple(item.name for item in dataclasses.fields(TaskRuntime) if item.name != "extra")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -214,15 +268,13 @@ class ActionExecution:
     updated_at: datetime | None = None
 
 
-Record = TypeVar("Record", WorkflowExecution, TaskExecution, ActionExecution, TaskRuntime)
+Record = TypeVar("Record", WorkflowExecution, TaskExecution, ActionExecution)
 
 _FIELDS: dict[type, tuple[tuple[str, ...], frozenset[str]]] = {
     cls: (names, frozenset(names))
-    for cls in (WorkflowExecution, TaskExecution, ActionExecution, TaskRuntime)
+    for cls in (WorkflowExecution, TaskExecution, ActionExecution)
     for names in [tuple(item.name for item in dataclasses.fields(cls))]
 }
-_new = object.__new__
-_set = object.__setattr__
 
 
 def evolve(record: Record, changes: Mapping[str, Any]) -> Record:

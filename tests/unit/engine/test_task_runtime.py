@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
@@ -66,8 +65,16 @@ def test_but_changes_and_none_removes() -> None:
 
 
 def test_the_record_is_frozen() -> None:
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError, match="frozen"):
         records.EMPTY_RUNTIME.attempt = 1  # type: ignore[misc]
+    with pytest.raises(TypeError, match="no field"):
+        records.TaskRuntime(atempt=1)
+
+
+def test_the_stored_order_of_keys_is_kept() -> None:
+    stored = {"timers": {"retry": 1}, "attempt": 1, "token": 1}
+    changed = records.TaskRuntime.from_dict(stored).but(attempt=2, concurrency=3)
+    assert list(changed.to_dict()) == ["timers", "attempt", "token", "concurrency"]
 
 
 def test_the_store_writes_the_same_object_it_read() -> None:
