@@ -345,3 +345,23 @@ def test_a_subscription_the_broker_refuses_stops_no_other(
         wait_for(lambda: len(_executions(database)) == 1, what="the good trigger to fire")
     finally:
         listener.stop()
+
+
+def test_records_older_than_a_week_are_forgotten(app: Embedded) -> None:
+    from datetime import timedelta
+
+    from sirocco.store import event_deliveries
+
+    database = app.parts.database
+    trigger_id = _trigger(database, _workflow(database), "nova")
+    trigger = event_deliveries.find_trigger(database, trigger_id)
+    assert trigger is not None
+    notification = notifications.parse({"event_type": trigger.event, "message_id": "old"})
+    now = _now()
+    old = now - event_deliveries.REMEMBER - timedelta(minutes=1)
+    event_triggers.fire(database, [trigger], notification, now=old, claimed_until=None)
+    recent = notifications.parse({"event_type": trigger.event, "message_id": "recent"})
+    event_triggers.fire(database, [trigger], recent, now=now, claimed_until=None)
+    assert event_deliveries.forget_old(database, now) == 1
+    again = event_triggers.fire(database, [trigger], recent, now=now, claimed_until=None)
+    assert again[0].outbox_id is None  # the recent one is still remembered
