@@ -60,8 +60,11 @@ def on_action_completed(draft: Draft, event: events.ActionCompleted) -> None:
     if failure is None and not stale:
         try:
             sizes.check(draft.limits, "ActionExecution", "output", output)
-        except errors.SizeLimitError as error:
-            failure = error.message
+        except errors.SizeLimitError as error:  # Mistral words it as a failed completion
+            failure = (
+                f"Failed to complete action [error={error.message}, action={action.name}, "
+                f"task={task.name if task else None}]"
+            )
     state = event.state if failure is None else State.ERROR
     action = draft.change_action(
         action,
