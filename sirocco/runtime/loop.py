@@ -421,20 +421,6 @@ class Runtime:
             except Exception:  # a bug: the engine thread must go on with the next batch
                 log.exception("engine batch failed")
 
-    def run_pending(self) -> bool:
-        """Process everything queued now, in the calling thread (one-shot runs, tests)."""
-        batch = []
-        while True:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if item is not None:
-                batch.append(item)
-        if batch:
-            self.process(batch)
-        return bool(batch)
-
     def process(self, batch: list[Any]) -> None:
         """Apply a batch: starts first, then the events grouped per execution, in order."""
         starts: list[StartRequest] = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -249,15 +249,6 @@ def subworkflow_results(connection: sa.Connection, task_execution_id: str) -> li
     return [output for _, output in sorted(pairs, key=lambda pair: pair[0])]
 
 
-def unfinished_executions(connection: sa.Connection) -> list[str]:
-    rows = connection.execute(
-        sa.select(_wf.c.id).where(
-            _wf.c.state.in_([str(State.RUNNING), str(State.PAUSED), str(State.IDLE)])
-        )
-    )
-    return [row.id for row in rows]
-
-
 def running_actions(connection: sa.Connection) -> list[ActionExecution]:
     rows = connection.execute(
         sa.select(_action).where(_action.c.state == str(State.RUNNING), _action.c.is_sync.is_(True))
@@ -266,10 +257,6 @@ def running_actions(connection: sa.Connection) -> list[ActionExecution]:
 
 
 # ---------------------------------------------------------------- writes
-
-
-def insert_workflow(connection: sa.Connection, record: WorkflowExecution) -> None:
-    connection.execute(_INSERT[_wf.name], [workflow_row(record)])
 
 
 _INSERT = {table.name: sa.insert(table) for table in (_wf, _task, _action)}
@@ -295,10 +282,6 @@ _UPDATE_WORKFLOW = (
         }
     )
 )
-
-
-def update_workflow(connection: sa.Connection, record: WorkflowExecution) -> None:
-    update_workflows(connection, [workflow_update_row(record)])
 
 
 def workflow_update_row(record: WorkflowExecution) -> dict[str, Any]:
@@ -346,26 +329,6 @@ def _chunks(rows: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
     iterator = iter(rows)
     while chunk := list(itertools.islice(iterator, CHUNK_ROWS)):
         yield chunk
-
-
-def save_records(
-    connection: sa.Connection,
-    table: sa.Table,
-    rows: Sequence[dict[str, Any]],
-    is_new: Callable[[str], bool],
-) -> None:
-    """Insert the new rows and update the others, in two executemany calls."""
-    inserts = [row for row in rows if is_new(row["id"])]
-    updates = [row for row in rows if not is_new(row["id"])]
-    if inserts:
-        connection.execute(_INSERT[table.name], inserts)
-    if updates:
-        columns = tuple(name for name in updates[0] if name != "id")
-        statement = _update_statement(table, columns)
-        connection.execute(
-            statement,
-            [{"_id": row["id"], **{name: row[name] for name in columns}} for row in updates],
-        )
 
 
 @functools.lru_cache(maxsize=64)

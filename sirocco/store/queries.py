@@ -1,11 +1,12 @@
 """Read-side queries for the REST API: list and get over every table, Mistral-style.
 
-A :class:`View` names a resource's fields (Mistral's field names, in Mistral's
-order) and the SQL expression behind each. :func:`list_rows` applies a
-:class:`Page` to a view: ``op:value`` filters, tags, null checks, sorting on
-any column with ``id`` as the last tie-breaker, keyset pagination after a
-marker and a limit. Rows come back as plain dicts of Python values
-(datetimes, dicts); turning them into Mistral's JSON is the API's business.
+The resources are the views of :mod:`sirocco.store.views` (a
+:class:`~sirocco.store.views.View` names a resource's fields and the SQL
+behind each). :func:`list_rows` applies a :class:`Page` to a view:
+``op:value`` filters, tags, null checks, sorting on any column with ``id``
+as the last tie-breaker, keyset pagination after a marker and a limit. Rows
+come back as plain dicts of Python values (datetimes, dicts); turning them
+into Mistral's JSON is the API's business.
 
 Filter operators: ``eq, neq, gt, gte, lt, lte, in, nin, has`` (``has`` is a
 substring match). Values arrive as text and are converted to the column's
@@ -200,14 +201,6 @@ def sort_order(view: View, page: Page) -> tuple[tuple[str, ...], tuple[str, ...]
         keys.append("id")
         directions.append("asc")
     return tuple(keys), tuple(directions)
-
-
-def check_filters(view: View, page: Page) -> None:
-    """Raise InputError if a filter or null check names a field that cannot be filtered."""
-    for item in page.filters:
-        _stored(view, item.field)
-    for name in page.nulls:
-        _stored(view, name)
 
 
 def _select(view: View, fields: Sequence[str]) -> sa.Select[Any]:
