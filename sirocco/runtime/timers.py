@@ -20,7 +20,6 @@ from sirocco.store.database import Database
 
 log = logging.getLogger("sirocco.timers")
 
-CLAIM_FOR = timers.CLAIM_FOR
 IDLE_POLL = 1.0
 #: Due timers leased per pass.
 BATCH = 1000

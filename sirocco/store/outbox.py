@@ -48,7 +48,8 @@ ENGINE_KINDS: tuple[Kind, ...] = (
 
 #: Rows claimed per look at the outbox.
 PAGE = 500
-#: How long a process may keep a row it leased before another takes it over.
+#: How long a process may keep an outbox row or a due timer it leased before another
+#: takes it over (the one claim length; ``settings.claim_seconds`` sets it).
 CLAIM_FOR = timedelta(seconds=60)
 
 
@@ -58,9 +59,6 @@ def set_claim_duration(seconds: float) -> None:
     step that applies events drops (the row is gone)."""
     global CLAIM_FOR
     CLAIM_FOR = timedelta(seconds=seconds)
-    from sirocco.store import timers
-
-    timers.CLAIM_FOR = CLAIM_FOR
 
 
 #: ``claimed_until`` of a RunAction row once handed to an executor that may run it.

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from sirocco.store import executions, tables
+from sirocco.store import executions, outbox, tables
 from sirocco.store.database import Database
-
-#: How long a process may hold a due timer before another delivers it.
-CLAIM_FOR = timedelta(seconds=60)
 
 _timers = tables.timers
 
@@ -70,6 +67,6 @@ def claim_due(
             connection.execute(
                 sa.update(_timers)
                 .where(_timers.c.id.in_([found.id for found in rows]), unclaimed)
-                .values(claimed_until=now + CLAIM_FOR)
+                .values(claimed_until=now + outbox.CLAIM_FOR)
             )
     return [(found.id, found.payload) for found in rows], None
