@@ -34,11 +34,17 @@ def sqlite_url(tmp_path: object) -> str:
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database for one test, dropped afterwards."""
+    yield from fresh_postgres("sirocco_test")
+
+
+def fresh_postgres(prefix: str) -> Iterator[str]:
+    """Yield the URL of a new PostgreSQL database named ``<prefix>_<random>``, dropped
+    when the generator closes (skips the test when PostgreSQL is not running)."""
     if not port_open(5432):
         pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
     import sqlalchemy as sa
 
-    name = f"sirocco_test_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.exec_driver_sql(f'CREATE DATABASE "{name}"')

@@ -10,7 +10,6 @@ of its own per revision, dropped after).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -20,7 +19,7 @@ import sqlalchemy as sa
 
 from sirocco.store import migrate
 from sirocco.store.database import Database
-from tests.conftest import PG_URL, port_open
+from tests.conftest import fresh_postgres
 
 _REVISIONS = [item.revision for item in migrate.history()[:-1]]
 _WHEN = datetime(2026, 12, 7, 11, 30)
@@ -31,18 +30,7 @@ def fresh_url(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[str]
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path}/sirocco.sqlite"
         return
-    if not port_open(5432):
-        pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
-    name = f"house_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    yield from fresh_postgres("house")
 
 
 def _upgrade_to(database: Database, revision: str) -> None:
