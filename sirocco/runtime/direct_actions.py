@@ -25,11 +25,16 @@ from sirocco.store.database import Database
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Expanded:
-    """What runs for an ad-hoc action: the registered base action, its input, the transforms."""
+    """What runs for an ad-hoc action: the registered base action, its input, the transforms.
+
+    ``input`` is the ad-hoc action's own input with its defaults filled in (what
+    Mistral records as the action execution's input).
+    """
 
     base: ActionDescriptor
     base_input: dict[str, Any]
     transforms: tuple[Any, ...]
+    input: dict[str, Any]
 
 
 def _find(
@@ -74,11 +79,14 @@ def expand(
         raise errors.ActionInputError(problem)
     chain = [outer]
     level_input = dict(given)
+    outer_input: dict[str, Any] | None = None
     while True:
         level = chain[-1]
         for parameter in level.input:
             if parameter.has_default and parameter.name not in level_input:
                 level_input[parameter.name] = parameter.default
+        if outer_input is None:
+            outer_input = dict(level_input)
         expanded = expressions.evaluate(level.base_input, level_input)
         if not isinstance(expanded, dict):
             raise errors.ActionError(f"The base-input of ad-hoc action {level.name} is not a dict.")
@@ -86,7 +94,9 @@ def expand(
         base = registry.get(level.base)
         if base is not None:
             transforms = [item.output for item in reversed(chain) if item.output is not None]
-            return Expanded(base=base, base_input=level_input, transforms=tuple(transforms))
+            return Expanded(
+                base=base, base_input=level_input, transforms=tuple(transforms), input=outer_input
+            )
         if level.base in {item.name for item in chain}:
             raise errors.ActionError(
                 "Found a cycle in an ad-hoc action chain "

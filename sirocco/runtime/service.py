@@ -339,6 +339,7 @@ class Service:
         """Run one action outside a workflow (Mistral's run-action), for ``project_id``."""
         descriptor = self.runtime.registry.get(name)
         base_input: Mapping[str, Any] = input
+        recorded_input: Mapping[str, Any] = input
         transforms: tuple[Any, ...] = ()
         if descriptor is None:
             adhoc = direct_actions.expand(
@@ -352,6 +353,7 @@ class Service:
             )
             if adhoc is not None:
                 descriptor, base_input, transforms = adhoc.base, adhoc.base_input, adhoc.transforms
+                recorded_input = adhoc.input  # Mistral records it with the defaults filled in
         run_name = descriptor.name if descriptor is not None else name
         if descriptor is None:
             descriptor = self.runtime.dynamic.find_by_name(name, namespace)
@@ -367,7 +369,7 @@ class Service:
             id=str(uuid.uuid4()),
             name=name,
             state=State.RUNNING,
-            input=dict(input),
+            input=dict(recorded_input),
             accepted=False,  # Mistral: not accepted until its result arrives
             is_sync=descriptor.is_sync,
             params={"save_result": save_result, "run_sync": run_sync, "target": target},

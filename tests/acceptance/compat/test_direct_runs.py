@@ -138,3 +138,41 @@ def test_an_adhoc_run_with_missing_input_names_it(client: TestClient) -> None:
         "Invalid input [name=c2_greet, class=mistral.actions.adhoc.AdHocAction, "
         "missing=['name']]" in response.json()["faultstring"]
     )
+
+
+DEFAULTS = """version: '2.0'
+c2_defaults:
+  base: std.echo
+  base-input:
+    output: "<% $.a %>-<% $.b %>"
+  input:
+    - a
+    - b: dflt
+"""
+
+
+def test_an_adhoc_run_records_its_input_with_the_defaults_filled_in(client: TestClient) -> None:
+    # Mistral 23 (engine/test_run_action.py, ad-hoc action with a default), unsaved:
+    # {"id": null, "state": "SUCCESS", "input": "{\"a\": 1, \"b\": \"dflt\"}",
+    #  "output": "{\"result\": \"1-dflt\"}", ...}
+    # saved: answer and then GET both have "input": "{\"a\": 1, \"b\": \"dflt\"}".
+    _define(client, "/v2/actions", DEFAULTS)
+    response = client.post("/v2/action_executions", json={"name": "c2_defaults", "input": {"a": 1}})
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert (body["id"], body["state"]) == (None, "SUCCESS")
+    assert (body["input"], body["output"]) == ('{"a": 1, "b": "dflt"}', '{"result": "1-dflt"}')
+    response = client.post(
+        "/v2/action_executions",
+        json={"name": "c2_defaults", "input": {"a": 1}, "params": {"save_result": True}},
+    )
+    assert response.status_code == 201, response.text
+    saved = response.json()
+    assert saved["input"] == '{"a": 1, "b": "dflt"}'
+    wait_for(
+        lambda: _action_execution(client, saved["id"])["state"] != "RUNNING",
+        what="the saved ad-hoc run to end",
+    )
+    done = _action_execution(client, saved["id"])
+    assert (done["state"], done["input"]) == ("SUCCESS", '{"a": 1, "b": "dflt"}')
+    assert done["output"] == '{"result": "1-dflt"}'
