@@ -174,8 +174,12 @@ def list_rows(
     keys, directions = sort_order(view, page)
     query = _select(view, fields).select_from(view.source).where(*_equal(view, where), *conditions)
     query = query.where(*[_condition(view, item) for item in page.filters])
+    tags = view.columns.get("tags")
     for tag in page.tags:
-        query = query.where(_text(view.columns["tags"]).like(f'%"{_escape(tag)}"%', escape="\\"))
+        # A resource without tags (dynamic actions) has none to match.
+        query = query.where(
+            sa.false() if tags is None else _text(tags).like(f'%"{_escape(tag)}"%', escape="\\")
+        )
     for name in page.nulls:
         query = query.where(_stored(view, name).is_(None))
     if page.marker is not None:

@@ -387,6 +387,7 @@ CODE_SOURCES = View(
         "namespace",
         "content",
         "version",
+        "tags",
         "project_id",
         "scope",
         "created_at",

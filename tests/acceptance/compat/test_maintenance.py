@@ -21,6 +21,8 @@ from sirocco.api.app import create_app
 from sirocco.cli.embedded import open_embedded
 from tests.waiting import wait_for
 
+# The sleep and the wait must outlast the time from their start to the PUT that pauses
+# them (1 s did not, on a loaded machine: the execution was SUCCESS before the PUT).
 WORKFLOWS = """version: '2.0'
 m_async:
   tasks:
@@ -36,7 +38,7 @@ m_sleep:
     nap:
       action: std.sleep
       input:
-        seconds: 1
+        seconds: 5
       on-success: after
     after:
       action: std.echo
@@ -45,7 +47,7 @@ m_sleep:
 m_wait:
   tasks:
     later:
-      wait-before: 1
+      wait-before: 5
       action: std.echo
       input:
         output: waited

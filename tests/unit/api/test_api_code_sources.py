@@ -208,3 +208,18 @@ def test_only_administrators_upload_code(secured: TestClient, database: Database
     assert secured.get("/v2/code_sources/m", headers=beta).status_code == 404
     assert secured.get("/v2/code_sources", headers=beta).json() == {"code_sources": []}
     assert secured.delete("/v2/code_sources/m", headers=beta).status_code == 404
+
+
+def test_tags_filter_matches_no_untagged_row(client: TestClient) -> None:
+    # Mistral takes ?tags= on both lists; code sources are stored without tags and
+    # dynamic actions have none, so the filter matches nothing (it answered 500 before).
+    assert _upload(client, "name=tagless").status_code == 201  # type: ignore[attr-defined]
+    created = client.post(
+        "/v2/dynamic_actions",
+        json={"name": "greet", "class_name": "Greet", "code_source_name": "tagless"},
+    )
+    assert created.status_code == 201, created.text
+    assert len(client.get("/v2/code_sources").json()["code_sources"]) == 1
+    assert len(client.get("/v2/dynamic_actions").json()["dynamic_actions"]) == 1
+    assert client.get("/v2/code_sources?tags=a").json() == {"code_sources": []}
+    assert client.get("/v2/dynamic_actions?tags=a,b").json() == {"dynamic_actions": []}
