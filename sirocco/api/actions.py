@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from sirocco import errors
+from sirocco import clock, errors
 from sirocco.api import deps, identity, listing, projects, render
 from sirocco.api.render import MistralJSONResponse
 from sirocco.store import definitions, queries
@@ -85,7 +85,7 @@ def _save(
         rows = definitions.save_actions(
             connection,
             text,
-            now=deps.now(),
+            now=clock.utcnow_seconds(),
             namespace=namespace or "",
             scope=checked_scope,
             create=create,

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from starlette.responses import Response
 
+from sirocco import clock
 from sirocco.api import (
     action_executions,
     actions,
@@ -47,10 +47,6 @@ _CHECKS = [
 ]
 
 _root = APIRouter(route_class=deps.StrictRoute, tags=["versions"])
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _base(request: Request) -> str:
@@ -122,7 +118,7 @@ def create_app(
     app.state.limits = limits
     app.state.readiness = readiness
     app.state.info = info_settings or info.InfoSettings()
-    app.state.maintenance = Maintenance(service.database, service, _utcnow)
+    app.state.maintenance = Maintenance(service.database, service, clock.utcnow)
     errors.install(app)
     app.add_middleware(guard.BodyLimit, limit=limits.request_max_bytes)
     # Routes are tried in order and no two routers share a path prefix: the busiest

@@ -14,15 +14,14 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Protocol
 
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
+from sirocco import clock as clocks
 from sirocco import errors
 from sirocco.api.errors import ApiError
 from sirocco.api.identity import ANONYMOUS, Caller
@@ -58,7 +57,7 @@ class BuiltInTokens:
     mode: str = "tokens"
 
     def identify(self, token: str) -> Caller:
-        now = datetime.now(UTC).replace(tzinfo=None)
+        now = clocks.utcnow()
         with self.database.read() as connection:
             found = tokens.find(connection, token, now=now)
         if found is None:
@@ -74,7 +73,7 @@ class Gate:
         authenticator: Authenticator | None,
         *,
         cache_seconds: float = 0.0,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = clocks.monotonic,
     ) -> None:
         self.authenticator = authenticator
         self.mode = authenticator.mode if authenticator is not None else "none"

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from sirocco import errors
+from sirocco import clock, errors
 from sirocco.api import bodies, deps, identity, listing, projects, render
 from sirocco.api.render import MistralJSONResponse
 from sirocco.store import code_sources, queries
@@ -86,7 +86,7 @@ def create_code_source(
             namespace=namespace,
             content=content,
             scope=_publicize(request, "code_sources", deps.scope_of(scope), caller),
-            now=deps.now(),
+            now=clock.utcnow_seconds(),
             project_id=caller.project_id,
         )
     return MistralJSONResponse(show_code_source(row, created=True), status_code=201)
@@ -136,7 +136,7 @@ def update_code_source(
             namespace,
             content=content,
             scope=_publicize(request, "code_sources", deps.scope_of(scope), caller),
-            now=deps.now(),
+            now=clock.utcnow_seconds(),
             project_id=_owner(caller),
         )
         projects.require_own([row], caller, _CODE_SOURCE_MISSING)
@@ -252,7 +252,7 @@ def create_dynamic_action(
                 deps.scope_of(dyn_action.scope, in_body=True),
                 caller,
             ),
-            now=deps.now(),
+            now=clock.utcnow_seconds(),
             project_id=caller.project_id,
         )
     return MistralJSONResponse(show_dynamic_action(row, created=True), status_code=201)
@@ -290,7 +290,7 @@ def update_dynamic_action(
             str(dyn_action.id or dyn_action.name),
             dyn_action.namespace,
             changes,
-            now=deps.now(),
+            now=clock.utcnow_seconds(),
             project_id=_owner(caller),
         )
         projects.require_own([row], caller, _DYNAMIC_ACTION_MISSING)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Mapping
 from concurrent.futures import Future
-from datetime import UTC, datetime
 from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import Depends, Request
@@ -128,11 +127,6 @@ async def off_the_loop(database: Database, work: Callable[..., T], *arguments: A
     if database.is_sqlite:
         return work(*arguments)
     return await run_in_threadpool(work, *arguments)
-
-
-def now() -> datetime:
-    """The current time as stored: naive UTC, whole seconds (Mistral drops microseconds)."""
-    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
 async def definition_text(request: Request) -> str:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from sirocco import errors
+from sirocco import clock, errors
 from sirocco.api import bodies, deps, identity, listing, projects, render
 from sirocco.api.render import MistralJSONResponse
 from sirocco.store import definitions, queries
@@ -39,7 +39,7 @@ def create_environment(
             description=env.description,
             variables=variables,
             scope=deps.scope_of(env.scope, in_body=True),
-            now=deps.now(),
+            now=clock.utcnow_seconds(),
             project_id=caller.project_id,
         )
     return MistralJSONResponse(show(row, created=True), status_code=201)
@@ -62,7 +62,11 @@ def update_environment(
         changes["scope"] = deps.scope_of(env.scope, in_body=True)
     with database.transaction() as connection:
         row = definitions.update_environment(
-            connection, env.name, changes, now=deps.now(), project_id=projects.owner(caller)
+            connection,
+            env.name,
+            changes,
+            now=clock.utcnow_seconds(),
+            project_id=projects.owner(caller),
         )
         projects.require_own([row], caller, "Environment not found [name={name}]")
     return MistralJSONResponse(show(row))

@@ -8,13 +8,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from sirocco import errors
+from sirocco import clock, errors
 from sirocco.api import bodies, deps, identity, listing, projects, render, reports, tasks
 from sirocco.api.errors import ApiError
 from sirocco.api.render import MistralJSONResponse
@@ -238,7 +237,7 @@ def update_execution(
     if description:
         with database.transaction() as connection:
             definitions.set_execution_description(
-                connection, execution_id, description, now=deps.now()
+                connection, execution_id, description, now=clock.utcnow_seconds()
             )
     if env and not state:
         service.update_env(execution_id, env)
@@ -354,9 +353,7 @@ def execution_report(
 def explain_execution(*, execution_id: str, database: deps.DatabaseDep) -> Response:
     """What a RUNNING or PAUSED execution waits on, or why an ERROR one failed."""
     with database.read() as connection:
-        found = explain.explain(
-            connection, execution_id, now=datetime.now(UTC).replace(tzinfo=None)
-        )
+        found = explain.explain(connection, execution_id, now=clock.utcnow())
     return MistralJSONResponse(found.as_json())
 
 

@@ -3,11 +3,10 @@ live and its database answers; 503 with the reasons otherwise)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from sirocco import clock
 from sirocco.api import deps
 from sirocco.api.render import MistralJSONResponse
 
@@ -44,5 +43,5 @@ def metrics_page(request: Request) -> Response:
     service = request.app.state.service
     database = getattr(service, "database", None)
     if database is not None:
-        metrics.METRICS.watch(database, lambda: datetime.now(UTC).replace(tzinfo=None))
+        metrics.METRICS.watch(database, clock.utcnow)
     return Response(metrics.METRICS.exposition(), media_type=metrics.CONTENT_TYPE)

@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from sirocco import errors
+from sirocco import clock, errors
 from sirocco.api import bodies, deps, identity, render
 from sirocco.api.render import MistralJSONResponse
 from sirocco.store import members
@@ -50,7 +50,7 @@ def create_member(
             workflow_id=identifier,
             member_id=member.member_id,
             project_id=project,
-            now=deps.now(),
+            now=clock.utcnow_seconds(),
         )
     return MistralJSONResponse(show(row), status_code=201)
 
@@ -103,7 +103,7 @@ def update_member(
             member_id=member_id,
             project_id=project,
             status=member.status,
-            now=deps.now(),
+            now=clock.utcnow_seconds(),
         )
     return MistralJSONResponse(show(row))
 

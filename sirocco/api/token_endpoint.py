@@ -14,13 +14,14 @@ works too, as an unversioned Keystone URL does.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
+from sirocco import clock
 from sirocco.api.authentication import Gate, Unauthorized
 
 router = APIRouter(tags=["identity"], include_in_schema=False)
@@ -70,7 +71,7 @@ async def exchange(request: Request) -> Response:
     if not isinstance(token, str) or "token" not in methods or gate.authenticator is None:
         raise Unauthorized()
     caller = await run_in_threadpool(gate.authenticator.identify, token)
-    now = datetime.now(UTC).replace(microsecond=0)
+    now = clock.utcnow_seconds().replace(tzinfo=UTC)
     endpoint = f"{_base(request)}/v2"
     scoped: dict[str, Any] = {
         "methods": ["token"],

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from sirocco import errors
+from sirocco import clock, errors
 from sirocco.api import bodies, deps, executions, identity, listing, projects, render
 from sirocco.api.errors import ApiError
 from sirocco.api.render import MistralJSONResponse
@@ -70,7 +70,7 @@ def create_cron_trigger(
             first_execution_time=cron_trigger.first_execution_time,
             remaining_executions=cron_trigger.remaining_executions,
             scope=deps.scope_of(cron_trigger.scope, in_body=True),
-            now=deps.now(),
+            now=clock.utcnow_seconds(),
             project_id=caller.project_id,
         )
     return MistralJSONResponse(show_cron(row, created=True), status_code=201)
@@ -161,7 +161,7 @@ def create_event_trigger(
             workflow_input=bodies.json_object("workflow_input", body.workflow_input),
             workflow_params=bodies.json_object("workflow_params", body.workflow_params),
             scope=scope,
-            now=deps.now(),
+            now=clock.utcnow_seconds(),
             project_id=caller.project_id,
         )
     return MistralJSONResponse(show_event(row), status_code=201)
@@ -196,7 +196,9 @@ def update_event_trigger(
         if changes["scope"] == "public":
             request.app.state.policy.enforce("event_triggers:create:public", caller)
     with database.transaction() as connection:
-        row = stored.update_event_trigger(connection, identifier, changes, now=deps.now())
+        row = stored.update_event_trigger(
+            connection, identifier, changes, now=clock.utcnow_seconds()
+        )
     return MistralJSONResponse(show_event(row))
 
 

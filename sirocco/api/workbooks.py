@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from sirocco import errors
+from sirocco import clock, errors
 from sirocco.api import deps, identity, listing, projects, render
 from sirocco.api.render import MistralJSONResponse
 from sirocco.store import definitions, queries
@@ -48,7 +48,7 @@ def _save(
         row = definitions.save_workbook(
             connection,
             text,
-            now=deps.now(),
+            now=clock.utcnow_seconds(),
             namespace=namespace or "",
             scope=checked_scope,
             create=create,

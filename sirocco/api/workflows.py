@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from sirocco import errors
+from sirocco import clock, errors
 from sirocco.api import deps, identity, listing, projects, render
 from sirocco.api.render import MistralJSONResponse
 from sirocco.store import definitions, queries
@@ -64,7 +64,7 @@ def create_workflows(
         rows = definitions.create_workflows(
             connection,
             text,
-            now=deps.now(),
+            now=clock.utcnow_seconds(),
             namespace=namespace or "",
             scope=checked_scope,
             project_id=caller.project_id,
@@ -89,7 +89,7 @@ def update_workflows(
         rows = definitions.update_workflows(
             connection,
             text,
-            now=deps.now(),
+            now=clock.utcnow_seconds(),
             namespace=namespace or "",
             scope=checked_scope,
             project_id=projects.owner(caller),
@@ -115,7 +115,7 @@ def update_workflow(
         rows = definitions.update_workflows(
             connection,
             text,
-            now=deps.now(),
+            now=clock.utcnow_seconds(),
             namespace=namespace or "",
             scope=checked_scope,
             identifier=identifier,

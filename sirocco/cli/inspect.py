@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import click
 
-from sirocco import errors
+from sirocco import clock, errors
 
 
 def _fail(message: str) -> None:
@@ -92,7 +92,7 @@ def explain_command(
         else:
             from sirocco.store import explain
 
-            now = datetime.now(UTC).replace(tzinfo=None)
+            now = clock.utcnow()
             found = _from_database(
                 db_url, lambda connection: explain.explain(connection, execution_id, now=now)
             ).as_json()
@@ -108,7 +108,7 @@ def _duration(start: Any, end: Any) -> str:
     if not start:
         return ""
     begin = datetime.fromisoformat(str(start))
-    finish = datetime.fromisoformat(str(end)) if end else datetime.now(UTC).replace(tzinfo=None)
+    finish = datetime.fromisoformat(str(end)) if end else clock.utcnow()
     return f"{(finish - begin).total_seconds():.1f}s"
 
 

@@ -9,9 +9,8 @@ is imported here.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
@@ -19,6 +18,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from sirocco import clock as clocks
 from sirocco import masking
 
 #: Tasks shown at most; earlier ones are counted on one line.
@@ -35,11 +35,6 @@ _COLOURS = {
 }
 
 
-def utcnow() -> datetime:
-    """Now, as the store writes times (naive UTC)."""
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 class LiveView:
     """The header (workflow, state, elapsed time, tasks done, id) and one row per task,
     redrawn in place."""
@@ -49,8 +44,8 @@ class LiveView:
         source: str,
         *,
         console: Console | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        now: Callable[[], datetime] = utcnow,
+        clock: Callable[[], float] = clocks.monotonic,
+        now: Callable[[], datetime] = clocks.utcnow,
         auto_refresh: bool = True,
     ) -> None:
         self._source = source

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from types import FrameType
 
-from sirocco import errors
+from sirocco import clock, errors
 from sirocco.cli.health_port import HealthListener
 from sirocco.cli.process import settle_process
 from sirocco.executor.pool import ExecutorPool
@@ -32,7 +32,6 @@ from sirocco.runtime import (
 )
 from sirocco.runtime.health import Guard, Report, is_outage
 from sirocco.runtime.heartbeats import Timing
-from sirocco.runtime.loop import utcnow
 from sirocco.runtime.scheduler import Scheduler
 from sirocco.settings import Settings
 from sirocco.store import outbox
@@ -90,7 +89,7 @@ def run_engine(settings: Settings) -> None:
 
     definitions = notifications.load_definitions(settings.event_definitions)
     parts = _build(settings)
-    metrics.METRICS.watch(parts.database, utcnow)
+    metrics.METRICS.watch(parts.database, clock.utcnow)
     parcels = delivery.open_delivery(parts.database, settings.transport)
     inline = ExecutorPool(parts.registry, lambda *_: None, workers=1)
     parts.runtime.attach_executor(None, inline.run_inline)
@@ -104,7 +103,7 @@ def run_engine(settings: Settings) -> None:
     )
     checker = integrity.IntegrityChecker(
         parts.database,
-        utcnow,
+        clock.utcnow,
         parts.runtime.deliver,
         interval=settings.integrity_interval,
         health=parts.runtime.health,
@@ -140,12 +139,12 @@ def heartbeat_timing(settings: Settings) -> Timing:
 def run_executor(settings: Settings) -> None:
     """Run the actions that engines left in the outbox for this executor."""
     parts = _build(settings)
-    metrics.METRICS.watch(parts.database, utcnow)
+    metrics.METRICS.watch(parts.database, clock.utcnow)
     parcels = delivery.open_delivery(parts.database, settings.transport)
     worker = ExecutorWorker(
         parts.database,
         parts.registry,
-        clock=utcnow,
+        clock=clock.utcnow,
         target=settings.executor_target,
         workers=settings.executor_workers,
         timing=heartbeat_timing(settings),
@@ -168,15 +167,15 @@ def run_executor(settings: Settings) -> None:
 def run_scheduler(settings: Settings) -> None:
     """Deliver due timers and cron ticks to the engines."""
     parts = _build(settings)
-    metrics.METRICS.watch(parts.database, utcnow)
+    metrics.METRICS.watch(parts.database, clock.utcnow)
     parcels = delivery.open_delivery(parts.database, settings.transport)
-    scheduler = Scheduler(parts.database, utcnow, parcels)
+    scheduler = Scheduler(parts.database, clock.utcnow, parcels)
     scheduler.start()
     expirer = expiration.Expiration(
         parts.database,
         settings.expiration_policy(),
         interval=settings.expiration_interval * 60,
-        clock=utcnow,
+        clock=clock.utcnow,
         export=settings.expiration_export,
     )
     expirer.start()
@@ -209,7 +208,7 @@ def run_api(
     definitions = notifications.load_definitions(settings.event_definitions)
     parts = _build(settings)
     parts.service.event_definitions = definitions
-    metrics.METRICS.watch(parts.database, utcnow)
+    metrics.METRICS.watch(parts.database, clock.utcnow)
     parts.service.limit_in_flight(settings.in_flight())
     parcels = delivery.open_delivery(parts.database, settings.transport)
     inline = ExecutorPool(parts.registry, lambda *_: None, workers=1)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from sirocco import errors
+from sirocco import clock, errors
 
 if TYPE_CHECKING:
     from sirocco.store.database import Database
@@ -22,10 +22,6 @@ _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks
 def _fail(message: str) -> None:
     click.echo(f"sirocco: {message}", err=True)
     sys.exit(2)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
 def expiry(value: str | None, now: datetime) -> datetime | None:
@@ -72,7 +68,7 @@ def create(
     """Make a token and print its secret (shown this once; only its hash is stored)."""
     from sirocco.store import tokens
 
-    now = _now()
+    now = clock.utcnow_seconds()
     try:
         expires_at = expiry(expires, now)
         database = _database(db_url)
@@ -113,7 +109,7 @@ def list_tokens(db_url: str | None, as_json: bool) -> None:
     except errors.SiroccoError as exc:
         _fail(exc.message)
         return
-    now = _now()
+    now = clock.utcnow_seconds()
     items = [
         {
             "id": item.id,

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sirocco import ids
 from sirocco.actions.registry import ActionRegistry
 from sirocco.engine import commands, events
 from sirocco.engine.states import State
@@ -32,7 +33,6 @@ from sirocco.executor.pool import ExecutorPool
 from sirocco.runtime import codec, delivery, maintenance, metrics
 from sirocco.runtime.health import Guard, Health
 from sirocco.runtime.heartbeats import Timing
-from sirocco.runtime.steps import new_id
 from sirocco.store import executions, leases, notify, outbox
 from sirocco.store.database import Database
 
@@ -396,7 +396,7 @@ def _write_one(
             result=item.result,
             message=item.message,
         )
-        result_id = new_id()
+        result_id = ids.new_id()
         payload = codec.encode(event)
         leases.hand_back(
             connection,

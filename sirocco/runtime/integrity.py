@@ -19,9 +19,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from sirocco import ids
 from sirocco.runtime import codec, metrics
 from sirocco.runtime.health import Guard, Health
-from sirocco.runtime.steps import new_id
 from sirocco.store import integrity, outbox
 from sirocco.store.database import Database
 
@@ -97,7 +97,7 @@ class IntegrityChecker:
                     execution_id,
                     version=version,
                     now=now,
-                    new_id=new_id,
+                    new_id=ids.new_id,
                     encode=codec.encode,
                     claimed_until=now + outbox.CLAIM_FOR if self.deliver else None,
                 )

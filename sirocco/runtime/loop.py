@@ -17,10 +17,10 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sirocco import errors
+from sirocco import clock, errors, ids
 from sirocco.actions.registry import ActionRegistry
 from sirocco.engine import commands, events, reasons
 from sirocco.engine.states import State
@@ -41,7 +41,6 @@ from sirocco.runtime.steps import (
     Outgoing,
     StartItem,
     Stepper,
-    new_id,
 )
 from sirocco.runtime.timers import TimerThread
 from sirocco.store import executions, leases, lookups, notify, outbox, sources, timers
@@ -56,10 +55,6 @@ BATCH = 512
 LOOKAHEAD = 8 * BATCH
 #: Seconds between looks at the outbox when roles run in separate processes.
 OUTBOX_POLL = 0.05
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +77,7 @@ class Runtime:
         database: Database,
         registry: ActionRegistry,
         *,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Callable[[], datetime] = clock.utcnow,
         limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self.database = database
@@ -193,7 +188,7 @@ class Runtime:
                 self.database,
                 self.clock,
                 heartbeats,
-                new_id=new_id,
+                new_id=ids.new_id,
                 keep_offered=self._run_action is not None,
                 holder=self.name,
             )

@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +24,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from sirocco import clock
 from sirocco.engine.states import COMPLETED, TERMINAL
 from sirocco.store import gauges
 from sirocco.store.database import Database
@@ -178,7 +178,7 @@ class Metrics:
             "Seconds since this process last committed a step (-1: none yet).",
             registry=self.registry,
         )
-        since.set_function(lambda: time.time() - self.last_step if self.last_step else -1.0)
+        since.set_function(lambda: clock.monotonic() - self.last_step if self.last_step else -1.0)
 
     def record_step(self, seconds: float, tallied: list[Finished], changed: Any) -> None:
         """Count what one committed batch wrote (``tallied``, from :func:`tally`;
@@ -189,7 +189,7 @@ class Metrics:
             log.exception("metrics: can't record a step")
 
     def _record(self, seconds: float, tallied: list[Finished], changed: Any) -> None:
-        self.last_step = time.time()
+        self.last_step = clock.monotonic()
         self.step_seconds.observe(seconds)
         for item in tallied:
             if item.what == "workflow":

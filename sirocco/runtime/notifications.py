@@ -20,7 +20,6 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from sirocco import errors, expressions
+from sirocco import errors, expressions, ids
 from sirocco.store import definitions
 from sirocco.store.event_deliveries import Trigger
 
@@ -274,6 +273,6 @@ def start_payload(
         "input": dict(trigger.workflow_input),
         "params": params,
         "description": description,
-        "execution_id": str(uuid.uuid4()),
+        "execution_id": ids.new_id(),
         "project_id": trigger.project_id,
     }

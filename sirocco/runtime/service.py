@@ -5,18 +5,17 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-import uuid
 from collections.abc import Mapping
 from concurrent.futures import Future
 from typing import Any
 
-from sirocco import errors
+from sirocco import clock, errors, ids
 from sirocco.actions import runner
 from sirocco.engine import commands, events
 from sirocco.engine.states import INCOMPLETE, TERMINAL, State
 from sirocco.runtime import codec, direct_actions, notifications
 from sirocco.runtime.admission import Admission, InFlightLimits
-from sirocco.runtime.loop import Runtime, utcnow
+from sirocco.runtime.loop import Runtime
 from sirocco.runtime.steps import StartItem
 from sirocco.store import event_deliveries, executions, lookups, outbox, rows, sources
 from sirocco.store.database import Database
@@ -115,7 +114,7 @@ class Service:
             definition=found.definition,
             workbook=found.workbook,
             workflow_id=found.id,
-            execution_id=execution_id or str(uuid.uuid4()),
+            execution_id=execution_id or ids.new_id(),
             input=dict(input or {}),
             params=start_params,
             description=description,
@@ -153,12 +152,12 @@ class Service:
             payload=payload,
             publisher_id=publisher_id,
             timestamp=timestamp,
-            message_id=message_id or str(uuid.uuid4()),
+            message_id=message_id or ids.new_id(),
             context=context,
             where="the event",
         )
         self.admission.check()
-        now = utcnow()
+        now = clock.utcnow()
         [recorded] = event_triggers.fire(
             self.database,
             [trigger],
@@ -286,7 +285,7 @@ class Service:
             )
         params = dict(row.params or {})
         params["env"] = _deep_merge(params.get("env") or {}, env)
-        rows.set_params(self.database, execution_id, params, now=utcnow())
+        rows.set_params(self.database, execution_id, params, now=clock.utcnow())
 
     def delete_execution(self, execution_id: str, *, force: bool = False) -> None:
         row = self._execution_row(execution_id)
@@ -300,10 +299,10 @@ class Service:
 
     def wait(self, execution_id: str, timeout: float) -> str:
         """The state once the execution is terminal or paused (or at timeout)."""
-        deadline = time.monotonic() + timeout
+        deadline = clock.monotonic() + timeout
         while True:
             state = self._execution_row(execution_id).state
-            if state in TERMINAL or state == State.PAUSED or time.monotonic() >= deadline:
+            if state in TERMINAL or state == State.PAUSED or clock.monotonic() >= deadline:
                 return str(state)
             time.sleep(0.02)
 
@@ -364,9 +363,9 @@ class Service:
         runner.check_input(descriptor, base_input)
         if run_sync and not descriptor.is_sync:
             raise errors.InputError("Action does not support synchronous execution.")
-        now = utcnow()
+        now = clock.utcnow()
         record = executions.ActionExecution(
-            id=str(uuid.uuid4()),
+            id=ids.new_id(),
             name=name,
             state=State.RUNNING,
             input=dict(recorded_input),
@@ -428,7 +427,7 @@ class Service:
                 self.database,
                 outbox.Kind.RUN_ACTION,
                 codec.encode(command),
-                now=utcnow(),
+                now=clock.utcnow(),
                 row_id=record.id,
             )
         return self._action_dict(record.id)
@@ -475,7 +474,7 @@ class Service:
                 state=state,
                 result=result,
                 message=message,
-                now=utcnow(),
+                now=clock.utcnow(),
             )
 
     def _action_dict(self, action_execution_id: str) -> Mapping[str, Any]:

@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sirocco import engine, errors, expressions
+from sirocco import clock, engine, errors, expressions, ids
 from sirocco.engine import commands, events, records
 from sirocco.engine.states import TERMINAL
 from sirocco.limits import DEFAULT as DEFAULT_LIMITS
@@ -142,35 +141,6 @@ class _OutboxRow:
         )
 
 
-_random = random.Random()  # seeded from os.urandom; ids need uniqueness, not secrecy
-_last_stamp = 0
-_counter = 0
-
-
-def new_id() -> str:
-    """A time-ordered UUID (version 7) as text: ids made later sort later, so records
-    created within one second (the API's time resolution) still list in creation order."""
-    global _last_stamp, _counter
-    stamp = time.time_ns() // 1_000_000
-    if stamp <= _last_stamp:
-        stamp = _last_stamp
-        _counter = (_counter + 1) & 0xFFF
-        if _counter == 0:  # 4096 ids in one millisecond: borrow the next one
-            stamp += 1
-    else:
-        _counter = 0
-    _last_stamp = stamp
-    value = (
-        (stamp & 0xFFFF_FFFF_FFFF) << 80
-        | 0x7 << 76
-        | _counter << 64
-        | 0b10 << 62
-        | _random.getrandbits(62)
-    )
-    text = f"{value:032x}"
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
-
-
 def _execution_id(item: StartItem) -> str:
     return item.execution_id
 
@@ -208,7 +178,7 @@ class Stepper:
         clock: Callable[[], datetime],
         *,
         limits: Limits = DEFAULT_LIMITS,
-        monotonic: Callable[[], float] = time.monotonic,
+        monotonic: Callable[[], float] = clock.monotonic,
     ) -> None:
         self.database = database
         self.lookup = lookup
@@ -331,7 +301,7 @@ class Stepper:
                     snapshot,
                     [item.event for item in envelopes],
                     now=self.clock(),
-                    new_id=new_id,
+                    new_id=ids.new_id,
                     budget=budget,
                 ),
                 snapshot,
@@ -385,7 +355,7 @@ class Stepper:
             input=item.input,
             params=item.params,
             now=self.clock(),
-            new_id=new_id,
+            new_id=ids.new_id,
             lookup=lookup,
             description=item.description,
             namespace=item.namespace,
@@ -519,7 +489,7 @@ class Stepper:
                 break
             batch, pending.inline = pending.inline, []
             self._absorb(
-                engine.decide(snapshot, batch, now=self.clock(), new_id=new_id, budget=budget),
+                engine.decide(snapshot, batch, now=self.clock(), new_id=ids.new_id, budget=budget),
                 snapshot,
                 pending,
                 lookup,
@@ -562,7 +532,7 @@ class Stepper:
         writes.action_updates.extend(pending.action_updates.values())
         for command in pending.commands:
             if isinstance(command, commands.ScheduleTimer):
-                timer_id = new_id()
+                timer_id = ids.new_id()
                 due_now = command.due <= now
                 writes.timers.append(
                     {
@@ -593,7 +563,7 @@ class Stepper:
                 outbox_id = (
                     command.action_execution_id
                     if isinstance(command, commands.RunAction)
-                    else new_id()
+                    else ids.new_id()
                 )
                 writes.outbox.append(
                     _OutboxRow(
@@ -611,7 +581,7 @@ class Stepper:
                 outgoing.items.append((outbox_id, command))
         for event in pending.inline:
             # Results decided on in a later batch (the rounds ran out): durable until then.
-            outbox_id = new_id()
+            outbox_id = ids.new_id()
             writes.outbox.append(
                 _OutboxRow(
                     id=outbox_id,

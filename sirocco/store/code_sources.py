@@ -9,7 +9,6 @@ dynamic actions (``ON DELETE CASCADE``, done explicitly for SQLite).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from sirocco import errors
+from sirocco import errors, ids
 from sirocco.store import definitions, queries, tables
 
 _cs = tables.code_sources
@@ -104,7 +103,7 @@ def create_code_source(
             "Duplicate entry for CodeSource ['name', 'namespace', 'project_id']: "
             f"{name}, {namespace}, None"
         )
-    identifier = str(uuid.uuid4())
+    identifier = ids.new_id()
     connection.execute(
         sa.insert(_cs).values(
             id=identifier,
@@ -195,7 +194,7 @@ def create_dynamic_action(
             "Duplicate entry for dynamic action definition "
             f"[name={name}, namespace={namespace}, project_id=None]"
         )
-    identifier = str(uuid.uuid4())
+    identifier = ids.new_id()
     connection.execute(
         sa.insert(_da).values(
             id=identifier,

@@ -5,12 +5,12 @@ transaction, an outbox row asking for the workflow start."""
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
+from sirocco import ids
 from sirocco.store import outbox, tables
 from sirocco.store.database import Database
 
@@ -62,7 +62,7 @@ def claim_due(database: Database, now: datetime) -> list[tuple[str, dict[str, An
                 changed = connection.execute(sa.update(table).where(guard).values(values)).rowcount
             if changed != 1:
                 continue  # another scheduler took this tick
-            outbox_id = str(uuid.uuid4())
+            outbox_id = ids.new_id()
             outbox.insert(
                 connection,
                 [
@@ -88,6 +88,6 @@ def _start_payload(row: Any) -> dict[str, Any]:
         "input": row.workflow_input or {},
         "params": row.workflow_params or {},
         "description": description,
-        "execution_id": str(uuid.uuid4()),
+        "execution_id": ids.new_id(),
         "project_id": row.project_id,
     }

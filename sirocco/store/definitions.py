@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -33,7 +32,7 @@ from typing import Any
 import sqlalchemy as sa
 import yaml
 
-from sirocco import errors, lang
+from sirocco import errors, ids, lang
 from sirocco.store import queries, tables
 
 IdFactory = Callable[[], str]
@@ -49,10 +48,6 @@ _act = tables.action_definitions
 _env = tables.environments
 _cron = tables.cron_triggers
 _event = tables.event_triggers
-
-
-def _uuid() -> str:
-    return str(uuid.uuid4())
 
 
 def is_uuid(text: str) -> bool:
@@ -76,7 +71,7 @@ def create_workflows(
     namespace: str = "",
     scope: str = "private",
     project_id: str = DEFAULT_PROJECT,
-    new_id: IdFactory = _uuid,
+    new_id: IdFactory = ids.new_id,
 ) -> list[dict[str, Any]]:
     """Store every workflow of ``text``; ConflictError if one exists in the namespace."""
     ids = []
@@ -241,7 +236,7 @@ def save_workbook(
     scope: str = "private",
     create: bool,
     project_id: str = DEFAULT_PROJECT,
-    new_id: IdFactory = _uuid,
+    new_id: IdFactory = ids.new_id,
 ) -> dict[str, Any]:
     """Create (``create=True``) or update a workbook, then store its workflows and actions."""
     book = lang.parse_workbook(text)
@@ -373,7 +368,7 @@ def save_actions(
     create: bool,
     identifier: str | None = None,
     project_id: str = DEFAULT_PROJECT,
-    new_id: IdFactory = _uuid,
+    new_id: IdFactory = ids.new_id,
 ) -> list[dict[str, Any]]:
     """Create or update every ad-hoc action of ``text`` (each keeps the whole text)."""
     document = lang.parse_actions(text)
@@ -477,7 +472,7 @@ def create_environment(
     scope: str = "private",
     now: datetime,
     project_id: str = DEFAULT_PROJECT,
-    new_id: IdFactory = _uuid,
+    new_id: IdFactory = ids.new_id,
 ) -> dict[str, Any]:
     """Store a new environment; ConflictError if the name is taken."""
     if name is not None and _find_named(connection, _env, name, project_id=project_id, own=True):

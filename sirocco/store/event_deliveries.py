@@ -10,7 +10,6 @@ the caller learns the execution it started the first time.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from sirocco import ids
 from sirocco.store import outbox, tables
 from sirocco.store.database import Database
 
@@ -142,7 +142,7 @@ def record(
         return Recorded(
             trigger_id=trigger.id, execution_id=str(earlier), outbox_id=None, payload=payload
         )
-    outbox_id = str(uuid.uuid4())
+    outbox_id = ids.new_id()
     outbox.insert(
         connection,
         [

@@ -9,13 +9,12 @@ its messages).
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from sirocco import errors
+from sirocco import errors, ids
 from sirocco.store import tables
 
 STATUSES = ("pending", "accepted", "rejected")
@@ -67,7 +66,7 @@ def create(
             "Duplicate entry for ResourceMember ['resource_id', 'resource_type', 'member_id']: "
             f"{workflow_id}, workflow, {member_id}"
         )
-    identifier = str(uuid.uuid4())
+    identifier = ids.new_id()
     connection.execute(
         sa.insert(_members).values(
             id=identifier,

@@ -10,7 +10,6 @@ because its process died is taken over by another process.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -18,6 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from sirocco import ids
 from sirocco.store import executions, notify, tables
 from sirocco.store.database import Database
 
@@ -179,7 +179,7 @@ def put(
     ``claimed_until``: pollers leave it alone until then (a broker delivers it);
     ``wake``: the channel to NOTIFY at commit (no broker).
     """
-    row_id = row_id or str(uuid.uuid4())
+    row_id = row_id or ids.new_id()
     with database.transaction() as connection:
         connection.execute(
             _INSERT,

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import sqlalchemy as sa
 
-from sirocco import errors
+from sirocco import clock, errors
 from sirocco.store import definitions, tables
 from sirocco.store.database import Database
 
@@ -39,7 +37,7 @@ def populate(database: Database) -> None:
                 definitions.save_actions(
                     connection,
                     PREINSTALLED_ACTIONS,
-                    now=datetime.now(UTC).replace(tzinfo=None),
+                    now=clock.utcnow(),
                     scope="public",
                     create=True,
                 )

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from sirocco import errors
+from sirocco import clock, errors, ids
 from sirocco.store import tables
 from sirocco.store.database import Database
 
@@ -141,14 +141,12 @@ def save_for_run(
 ) -> dict[str, str]:
     """Store (replace) the workflows and ad-hoc actions of a file that ``sirocco run`` runs.
 
-    Each item is (name, definition, input text, workbook). Returns workflow ids by name.
+    Each item is (name, definition, input text, workbook). Returns ids by name.
     """
     import hashlib
-    import uuid
-    from datetime import UTC, datetime
 
-    now = datetime.now(UTC).replace(tzinfo=None)
-    ids: dict[str, str] = {}
+    now = clock.utcnow()
+    ids_by_name: dict[str, str] = {}
     with database.transaction() as connection:
         for table, items, is_workflow in (
             (tables.workflow_definitions, workflows, True),
@@ -173,9 +171,9 @@ def save_for_run(
                     connection.execute(
                         sa.update(table).where(table.c.id == existing.id).values(values)
                     )
-                    ids[name] = existing.id
+                    ids_by_name[name] = existing.id
                 else:
-                    new_id = str(uuid.uuid4())
+                    new_id = ids.new_id()
                     values.update(
                         {
                             "id": new_id,
@@ -187,8 +185,8 @@ def save_for_run(
                         }
                     )
                     connection.execute(sa.insert(table), [values])
-                    ids[name] = new_id
-    return ids
+                    ids_by_name[name] = new_id
+    return ids_by_name
 
 
 def workflow_interface(text: str, name: str, workbook: str | None) -> dict[str, object]:

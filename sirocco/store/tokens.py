@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
 
-from sirocco import errors
+from sirocco import errors, ids
 from sirocco.store import tables
 
 ROLES = ("admin", "member")
@@ -60,7 +59,7 @@ def create(
         raise errors.InputError("The expiry time is in the past.")
     secret = PREFIX + secrets.token_urlsafe(32)
     token = Token(
-        id=str(uuid.uuid4()),
+        id=ids.new_id(),
         project_id=project_id,
         role=role,
         description=description,

@@ -10,7 +10,6 @@ connection and ``now``; they return rows as :mod:`sirocco.store.queries` shows t
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 import croniter
 import sqlalchemy as sa
 
-from sirocco import errors
+from sirocco import errors, ids
 from sirocco.store import definitions, queries, tables
 
 IdFactory = Callable[[], str]
@@ -28,10 +27,6 @@ NEVER_PATTERN = "0 0 30 2 0"
 _wf = tables.workflow_definitions
 _cron = tables.cron_triggers
 _event = tables.event_triggers
-
-
-def _uuid() -> str:
-    return str(uuid.uuid4())
 
 
 # ---------------------------------------------------------------- cron triggers
@@ -51,7 +46,7 @@ def create_cron_trigger(
     namespace: str = "",
     now: datetime,
     project_id: str = definitions.DEFAULT_PROJECT,
-    new_id: IdFactory = _uuid,
+    new_id: IdFactory = ids.new_id,
 ) -> dict[str, Any]:
     """Store a cron trigger after Mistral's checks; computes the next execution time."""
     first = first_execution_time
@@ -195,7 +190,7 @@ def create_event_trigger(
     scope: str = "private",
     now: datetime,
     project_id: str = definitions.DEFAULT_PROJECT,
-    new_id: IdFactory = _uuid,
+    new_id: IdFactory = ids.new_id,
 ) -> dict[str, Any]:
     """Store an event trigger for a workflow given by id."""
     found = connection.execute(sa.select(_wf).where(_wf.c.id == workflow_id)).first()

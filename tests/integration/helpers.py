@@ -13,12 +13,13 @@ import sqlalchemy as sa
 from sirocco import lang, testing
 from sirocco.actions.registry import ActionRegistry
 from sirocco.cli.embedded import Embedded, open_embedded
+from sirocco.clock import utcnow
 from sirocco.executor.pool import ExecutorPool
 from sirocco.lang import specs
 from sirocco.limits import DEFAULT as DEFAULT_LIMITS
 from sirocco.limits import Limits
 from sirocco.runtime import compose
-from sirocco.runtime.loop import Runtime, utcnow
+from sirocco.runtime.loop import Runtime
 from sirocco.runtime.service import Service
 from sirocco.store import migrate, sources, tables
 from sirocco.store.database import Database

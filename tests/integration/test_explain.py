@@ -242,9 +242,9 @@ def test_an_executor_process_is_named_with_its_lease_and_named_again_once_dead(
 ) -> None:
     """An engine without an executor, and an executor worker (as ``sirocco executor``
     runs it) that takes the action and then stops sending heartbeats."""
+    from sirocco.clock import utcnow
     from sirocco.executor.worker import ExecutorWorker
     from sirocco.runtime.heartbeats import Timing
-    from sirocco.runtime.loop import utcnow
 
     app = helpers.build(database_url)
     app.parts.runtime.attach_executor(None, app.pool.run_inline)

@@ -143,8 +143,8 @@ def test_an_executor_worker_is_named_in_the_gauge_and_times_its_hand_off(
     """Roles apart: the engine leaves the RunAction in the outbox, an executor worker
     (as ``sirocco executor`` runs it) takes it: the gauge names that worker, and the
     hand-off from the row's creation to the start of the run is observed once."""
+    from sirocco.clock import utcnow
     from sirocco.executor.worker import ExecutorWorker
-    from sirocco.runtime.loop import utcnow
 
     fresh = metrics.Metrics(max_label_values=100)
     monkeypatch.setattr(metrics, "METRICS", fresh)  # type: ignore[attr-defined]

@@ -174,9 +174,9 @@ def test_std_http_sends_the_traceparent_of_its_action_from_an_executor_worker(
     """Roles apart: the engine writes the RunAction (with its trace context) to the
     outbox; an executor worker takes it from there (polled, or announced by a broker)
     and std.http sends the header."""
+    from sirocco.clock import utcnow
     from sirocco.executor.worker import ExecutorWorker
     from sirocco.runtime import delivery
-    from sirocco.runtime.loop import utcnow
     from sirocco.transport.memory import MemoryTransport
 
     url, seen = server

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from sirocco import errors
+from sirocco import clock, errors
 from sirocco.api import deps
 from sirocco.api.ui import access, templating, views
 from sirocco.api.ui.executions import guarded, list_page
@@ -61,7 +61,7 @@ def workflow_page(
             executions = reads.executions_of_workflow(
                 connection, row["id"], conditions=seen.where(queries.EXECUTIONS)
             )
-        now = deps.now()
+        now = clock.utcnow_seconds()
         for item in executions:
             finished = item["updated_at"] if item["state"] in reads.FINISHED else None
             item["duration"] = reads.duration(item["created_at"], finished, now)

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import JSONResponse, Response
 
-from sirocco import errors
+from sirocco import clock, errors
 from sirocco.api import deps
 from sirocco.api.errors import ApiError
 from sirocco.api.ui import access, templating, views
@@ -108,7 +108,7 @@ def executions_list(
                 connection, filters, conditions=seen.where(queries.EXECUTIONS)
             )
             counts = reads.task_counts(connection, [row["id"] for row in rows])
-        now = deps.now()
+        now = clock.utcnow_seconds()
         items = [
             {
                 **row,
@@ -188,7 +188,7 @@ def execution_page(
 
     def build() -> Response:
         seen = viewer.checked("executions:get")
-        now = deps.now()
+        now = clock.utcnow_seconds()
         with database.read() as connection:
             row = reads.execution(
                 connection, execution_id, conditions=seen.where(queries.EXECUTIONS)
@@ -239,7 +239,7 @@ def execution_live(
 ) -> Response:
     """The execution's state and its tasks' states (the page of the task table after
     ``tasks_after``), for the page's short polling."""
-    now = deps.now()
+    now = clock.utcnow_seconds()
     try:
         seen = viewer.checked("executions:get")
         with database.read() as connection:
