@@ -28,14 +28,17 @@ class DynamicActions:
         self._database = database
         self.modules = dynamic.Modules()
 
-    def find(self, connection: Connection, name: str, namespace: str) -> ActionDescriptor | None:
+    def find(
+        self, connection: Connection, name: str, namespace: str, project_id: str | None = None
+    ) -> ActionDescriptor | None:
         """The dynamic action ``name`` as a workflow in ``namespace`` sees it, named by its
-        run name; None when there is none.
+        run name; None when there is none. With ``project_id``, only that project's own
+        dynamic actions and public ones are found.
 
         Raises:
             ActionError: its code source fails to load or has no such class.
         """
-        found = code_sources.loadable(connection, name, namespace)
+        found = code_sources.loadable(connection, name, namespace, project_id)
         if found is None:
             return None
         source = dynamic.Source(
@@ -50,10 +53,12 @@ class DynamicActions:
             name=dynamic.run_name(found.code_source_id, found.class_name, found.action_name),
         )
 
-    def find_by_name(self, name: str, namespace: str = "") -> ActionDescriptor | None:
+    def find_by_name(
+        self, name: str, namespace: str = "", project_id: str | None = None
+    ) -> ActionDescriptor | None:
         """:meth:`find` in a connection of its own (direct runs)."""
         with self._database.read() as connection:
-            return self.find(connection, name, namespace)
+            return self.find(connection, name, namespace, project_id)
 
     def resolve(self, run_name: str) -> ActionDescriptor | None:
         """The action a RunAction names by run name (the registry's resolver), else None.

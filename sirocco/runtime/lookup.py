@@ -99,11 +99,11 @@ class StepLookup:
         if found is not None or dynamic is None:
             return found
         try:
-            descriptor = dynamic.find(self._connection, name, namespace)
+            descriptor = dynamic.find(self._connection, name, namespace, self.project_id)
         except errors.ActionError:
             # The code source does not load: the action exists, and fails when it runs,
             # with the reason (the executor tries to build it and reports why it can't).
-            definition = code_sources.loadable(self._connection, name, namespace)
+            definition = code_sources.loadable(self._connection, name, namespace, self.project_id)
             if definition is None:
                 return None
             return ports.ActionSignature(

@@ -355,7 +355,7 @@ class Service:
                 recorded_input = adhoc.input  # Mistral records it with the defaults filled in
         run_name = descriptor.name if descriptor is not None else name
         if descriptor is None:
-            descriptor = self.runtime.dynamic.find_by_name(name, namespace)
+            descriptor = self.runtime.dynamic.find_by_name(name, namespace, project_id)
             if descriptor is None:
                 raise errors.ActionNotFoundError(f"Failed to find action [action_name={name}]")
             # The executor builds it by its run name; messages name it as the user does.

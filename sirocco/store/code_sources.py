@@ -251,9 +251,18 @@ def delete_dynamic_action(
     return dict(row._mapping)
 
 
-def loadable(connection: sa.Connection, name: str, namespace: str) -> Loadable | None:
+def loadable(
+    connection: sa.Connection, name: str, namespace: str, project_id: str | None = None
+) -> Loadable | None:
     """The dynamic action ``name`` as a workflow of ``namespace`` finds it (that namespace,
-    then the default one), with its code source's text; None when there is none."""
+    then the default one), with its code source's text; None when there is none.
+
+    With ``project_id``: only that project's dynamic action or a public one, the
+    project's own first (Mistral's secure query for the execution's project)."""
+    visible = _visible(_da, project_id)
+    own_first = (
+        [sa.case((_da.c.project_id == project_id, 0), else_=1)] if project_id is not None else []
+    )
     for candidate in dict.fromkeys((namespace, "")):
         row = connection.execute(
             sa.select(
@@ -266,8 +275,8 @@ def loadable(connection: sa.Connection, name: str, namespace: str) -> Loadable |
                 _cs.c.content,
             )
             .select_from(_da.join(_cs, _cs.c.id == _da.c.code_source_id))
-            .where(_da.c.name == name, _da.c.namespace == candidate)
-            .order_by(_da.c.created_at)
+            .where(_da.c.name == name, _da.c.namespace == candidate, *visible)
+            .order_by(*own_first, _da.c.created_at)
             .limit(1)
         ).first()
         if row is not None:

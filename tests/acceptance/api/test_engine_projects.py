@@ -212,3 +212,120 @@ def test_two_projects_with_the_same_names_each_run_their_own(service: dict[str, 
             "child_said": who,
             "env_who": who,
         }
+
+
+DYNAMIC_MODULE = """from mistral_lib import actions
+
+
+class Greet(actions.Action):
+    def __init__(self, name):
+        self.name = name
+
+    def run(self, context):
+        return "hello %s from {who}" % self.name
+"""
+USES_DYNAMIC = """version: '2.0'
+{workflow}:
+  tasks:
+    t:
+      action: {action}
+      input:
+        name: you
+      publish:
+        said: <% task().result %>
+  output:
+    said: <% $.said %>
+"""
+
+
+def _dynamic_action(
+    client: TestClient, headers: dict[str, str], name: str, who: str, scope: str = "private"
+) -> None:
+    module = f"{name}_mod"
+    made = client.post(
+        f"/v2/code_sources?name={module}&scope={scope}",
+        content=DYNAMIC_MODULE.replace("{who}", who),
+        headers={**headers, "Content-Type": "text/plain"},
+    )
+    assert made.status_code == 201, made.text
+    defined = client.post(
+        "/v2/dynamic_actions",
+        json={"name": name, "class_name": "Greet", "code_source_name": module, "scope": scope},
+        headers=headers,
+    )
+    assert defined.status_code == 201, defined.text
+
+
+def test_a_dynamic_action_resolves_only_in_the_executions_project(
+    tmp_path: Path,
+) -> None:
+    # Mistral 23 finds a dynamic action through its secure query: the caller's
+    # project's own or a public one (db/v2/sqlalchemy/api.py _secure_query).
+    embedded = open_embedded(f"sqlite:///{tmp_path / 'dynamic.sqlite'}")
+    try:
+        now = datetime.now(UTC).replace(tzinfo=None)
+        with embedded.parts.database.transaction() as connection:
+            _made, alpha_token = tokens.create(
+                connection, project_id="alpha", role="admin", now=now
+            )
+            _made, beta_token = tokens.create(connection, project_id="beta", role="admin", now=now)
+        gate = authentication.gate_for("tokens", Settings(), embedded.parts.database)
+        client = TestClient(create_app(embedded.service, gate=gate))
+        alpha, beta = {"X-Auth-Token": alpha_token}, {"X-Auth-Token": beta_token}
+        _dynamic_action(client, beta, "beta_greet", "beta")
+        _dynamic_action(client, beta, "all_greet", "beta", scope="public")
+        for who, headers in (("alpha", alpha), ("beta", beta)):
+            _dynamic_action(client, headers, "greet", who)
+        _upload(
+            client,
+            "/v2/workflows",
+            USES_DYNAMIC.format(workflow="b_dyn", action="beta_greet"),
+            beta,
+        )
+        for workflow, action in (("a_private", "beta_greet"), ("a_public", "all_greet")):
+            _upload(
+                client,
+                "/v2/workflows",
+                USES_DYNAMIC.format(workflow=workflow, action=action),
+                alpha,
+            )
+        for headers in (alpha, beta):
+            _upload(
+                client,
+                "/v2/workflows",
+                USES_DYNAMIC.format(workflow="same", action="greet"),
+                headers,
+            )
+
+        own = _run(client, "b_dyn", beta)
+        assert own["state"] == "SUCCESS", own["state_info"]
+        assert json.loads(own["output"]) == {"said": "hello you from beta"}
+
+        private = _run(client, "a_private", alpha)
+        assert private["state"] == "ERROR"
+        assert "Failed to find action [action_name=beta_greet" in private["state_info"]
+        public = _run(client, "a_public", alpha)
+        assert public["state"] == "SUCCESS", public["state_info"]
+        assert json.loads(public["output"]) == {"said": "hello you from beta"}
+        for who, headers in (("alpha", alpha), ("beta", beta)):
+            same = _run(client, "same", headers)
+            assert same["state"] == "SUCCESS", same["state_info"]
+            assert json.loads(same["output"]) == {"said": f"hello you from {who}"}
+
+        direct = client.post(
+            "/v2/action_executions",
+            json={"name": "beta_greet", "input": {"name": "x"}},
+            headers=alpha,
+        )
+        assert direct.status_code == 400, direct.text
+        assert direct.json()["faultstring"] == "Failed to find action [action_name=beta_greet]"
+        for who, headers in (("alpha", alpha), ("beta", beta)):
+            ran = client.post(
+                "/v2/action_executions",
+                json={"name": "greet", "input": {"name": "x"}},
+                headers=headers,
+            )
+            assert ran.status_code == 201, ran.text
+            assert json.loads(ran.json()["output"]) == {"result": f"hello x from {who}"}
+    finally:
+        embedded.close()
