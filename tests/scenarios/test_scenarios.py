@@ -17,23 +17,8 @@ import yaml
 
 from sirocco import testing
 from sirocco.engine import events
-from sirocco.lang import documents, loading, specs
 
 HERE = pathlib.Path(__file__).parent
-
-
-def _workflows(text: str) -> dict[str, specs.WorkflowSpec]:
-    document = loading.load(text)
-    found, report = documents.read_workflows(document, text, None)
-    assert not report.problems, report.problems
-    return dict(found.workflows)
-
-
-def _actions(text: str) -> list[specs.ActionSpec]:
-    document = loading.load(text)
-    found, report = documents.read_actions(document, text, None)
-    assert not report.problems, report.problems
-    return list(found.actions.values())
 
 
 def _outcome(item: dict[str, Any]) -> Any:
@@ -69,7 +54,7 @@ def _check(run: testing.Run, expect: dict[str, Any], seconds: float) -> None:
 @pytest.mark.parametrize("path", sorted(HERE.glob("*.yaml")), ids=lambda path: path.stem)
 def test_scenario(path: pathlib.Path) -> None:
     scenario = yaml.safe_load(path.read_text())
-    found = _workflows(scenario["workflow"])
+    found = testing.load_workflows(scenario["workflow"])
     spec = found[scenario.get("start") or next(iter(found))]
     script = {
         name: [_outcome(item) for item in items]
@@ -83,7 +68,7 @@ def test_scenario(path: pathlib.Path) -> None:
         params=scenario.get("params"),
         env=scenario.get("env"),
         workflows=found.values(),
-        adhoc_actions=_actions(scenario["actions"]) if "actions" in scenario else (),
+        adhoc_actions=testing.load_actions(scenario["actions"]) if "actions" in scenario else (),
         script=script,
         clock=clock,
     )

@@ -13,6 +13,7 @@ PAGES = [
     ROOT / "README.md",
     ROOT / "docs" / "actions.md",
     ROOT / "docs" / "running.md",
+    ROOT / "docs" / "testing.md",
     *sorted((ROOT / "examples").glob("**/README.md")),
 ]
 LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")

@@ -1,10 +1,10 @@
-"""Fakes that ship with Sirocco: a clock, an in-memory ``Lookup`` and a pure driver.
+"""The driver: runs a workflow through the engine core with no database, transport or sleep.
 
-``run_until_idle`` runs a workflow through the engine core with no
-database, no transport and no sleep: it applies each Decision to an
-in-memory world, runs actions with ``std.noop``/``echo``/``fail``-like
-semantics (or scripted results), starts sub-workflows, and fires timers by
-advancing a ``FakeClock``. Tests then read the records it kept.
+``run_until_idle`` starts a workflow and applies each decision to an
+in-memory ``Run``: it runs actions (scripted, by a handler, or with the
+standard actions' semantics), starts sub-workflows, and fires timers by
+moving a ``FakeClock``. The ``Driver`` it leaves on ``run.driver`` sends more
+events (pause, resume, a held action's result) and lets time pass.
 """
 
 from __future__ import annotations
@@ -12,12 +12,10 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sirocco import errors
-from sirocco.actions import registry, std
 from sirocco.engine import (
     Decision,
     Snapshot,
@@ -25,275 +23,18 @@ from sirocco.engine import (
     decide,
     events,
     ports,
-    records,
     start_workflow,
 )
 from sirocco.engine.states import State
 from sirocco.lang import specs
-from sirocco.runtime.lookup import signature_of
+from sirocco.testing.clock import FakeClock
+from sirocco.testing.results import Cancel, Fail, Hold, standard_result
+from sirocco.testing.world import FakeLookup, Run
 
-__all__ = [
-    "Cancel",
-    "Fail",
-    "FakeClock",
-    "FakeLookup",
-    "Hold",
-    "Run",
-    "run_until_idle",
-]
-
-
-class FakeClock:
-    """A clock that moves only when told to."""
-
-    def __init__(self, start: datetime | None = None) -> None:
-        self.now = start or datetime(2026, 1, 1, 12, 0, 0)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> datetime:
-        self.now += timedelta(seconds=seconds)
-        return self.now
-
-    def move_to(self, moment: datetime) -> datetime:
-        if moment > self.now:
-            self.now = moment
-        return self.now
-
-
-@dataclass(frozen=True, slots=True)
-class Fail:
-    """A scripted action result: the action fails with this error data."""
-
-    error: Any = "Scripted failure"
-
-
-@dataclass(frozen=True, slots=True)
-class Cancel:
-    """A scripted action result: the action is cancelled."""
-
-    message: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Hold:
-    """A scripted action result: the action stays RUNNING (complete it yourself)."""
-
-
-def _standard_signature(name: str, action_class: type) -> ports.ActionSignature:
-    """The engine's view of a standard action, from what its class declares."""
-    return signature_of(registry.describe(name, action_class, is_system=True))
-
-
-#: The standard actions the fakes know: their signatures, from their classes.
-STANDARD_ACTIONS: Mapping[str, ports.ActionSignature] = {
-    name: _standard_signature(name, action_class)
-    for name, action_class in std.STANDARD_ACTIONS.items()
-}
-
-
-def standard_result(name: str, action_input: Mapping[str, Any], action_id: str) -> Any:
-    """What the standard actions return (``Fail`` for an error, as Mistral words it)."""
-    try:
-        return _standard_result(name, action_input, action_id)
-    except (TypeError, ValueError) as error:
-        return Fail(
-            f"The action raised an exception [action={name}, action_ex_id={action_id}, "
-            f"msg='{error}']"
-        )
-
-
-def _standard_result(name: str, action_input: Mapping[str, Any], action_id: str) -> Any:
-    if name == "std.echo":
-        return action_input.get("output")
-    if name == "std.fail":
-        error_data = action_input.get("error_data")
-        if error_data:
-            return Fail(error_data)
-        return Fail(
-            "The action raised an exception [action=Fail action, "
-            f"action_ex_id={action_id}, msg='Fail action expected exception.']"
-        )
-    if name == "std.test_dict":
-        size = int(action_input.get("size") or 0)
-        prefix = action_input.get("key_prefix", "")
-        return {f"{prefix}{number}": action_input.get("val", "") for number in range(size)}
-    if name == "std.async_noop":
-        return Hold()
-    return None
-
-
-class FakeLookup:
-    """An in-memory ``Lookup`` over a ``Run``'s records."""
-
-    def __init__(
-        self,
-        run: Run,
-        *,
-        actions: Mapping[str, ports.ActionSignature] | None = None,
-        adhoc_actions: Iterable[specs.ActionSpec] = (),
-    ) -> None:
-        self._run = run
-        self.signatures: dict[str, ports.ActionSignature] = dict(STANDARD_ACTIONS)
-        self.signatures.update(actions or {})
-        self.adhoc: dict[str, specs.ActionSpec] = {spec.name: spec for spec in adhoc_actions}
-
-    def action_signature(self, name: str, *, namespace: str = "") -> ports.ActionSignature | None:
-        return self.signatures.get(name)
-
-    def adhoc_action(
-        self, name: str, *, namespace: str, workbook: str | None
-    ) -> specs.ActionSpec | None:
-        if workbook and f"{workbook}.{name}" in self.adhoc:
-            return self.adhoc[f"{workbook}.{name}"]
-        return self.adhoc.get(name)
-
-    def item_results(self, task_execution_id: str) -> Sequence[Any]:
-        run = self._run
-        task = run.tasks.get(task_execution_id)
-        if task is None:
-            return []
-        if task.type == "WORKFLOW":
-            children = [run.workflows[child] for child in run.children.get(task.id, ())]
-            latest: dict[int, records.WorkflowExecution] = {}
-            for child in children:
-                latest[int(child.params.get("index") or 0)] = child
-            return [latest[index].output for index in sorted(latest)]
-        found = [
-            run.actions[action_id]
-            for action_id in run.actions_by_task.get(task_execution_id, ())
-            if run.actions[action_id].accepted
-        ]
-        found.sort(key=lambda action: action.index)
-        return [action.output for action in found]
-
-    def task_action_executions(self, task_execution_id: str) -> Sequence[records.ActionExecution]:
-        run = self._run
-        return [
-            run.actions[action_id] for action_id in run.actions_by_task.get(task_execution_id, ())
-        ]
-
-    def task_executions(self, workflow_execution_id: str) -> Sequence[Mapping[str, Any]]:
-        return [
-            {
-                "id": task.id,
-                "name": task.name,
-                "state": str(task.state),
-                "state_info": task.state_info,
-                "result": task.result,
-                "published": dict(task.published),
-                "type": task.type,
-                "workflow_execution_id": task.workflow_execution_id,
-            }
-            for task in self._run.tasks_of(workflow_execution_id)
-        ]
-
-    def executions(
-        self,
-        *,
-        id: str | None,
-        root_execution_id: str | None,
-        state: str | None,
-        from_time: str | None,
-        to_time: str | None,
-    ) -> Sequence[Mapping[str, Any]]:
-        found = []
-        for workflow in self._run.workflows.values():
-            if id is not None and workflow.id != id:
-                continue
-            if root_execution_id is not None and workflow.root_execution_id != root_execution_id:
-                continue
-            if state is not None and workflow.state != state:
-                continue
-            found.append(
-                {
-                    "id": workflow.id,
-                    "name": workflow.workflow_name,
-                    "state": str(workflow.state),
-                    "input": dict(workflow.input),
-                    "output": workflow.output,
-                    "params": dict(workflow.params),
-                    "root_execution_id": workflow.root_execution_id,
-                    "task_execution_id": workflow.task_execution_id,
-                }
-            )
-        return found
+__all__ = ["ActionHandler", "Driver", "run_until_idle"]
 
 
 ActionHandler = Callable[[str, Mapping[str, Any], str], Any]
-
-
-@dataclass
-class Run:
-    """The in-memory world ``run_until_idle`` drives: every record and command."""
-
-    workflows: dict[str, records.WorkflowExecution] = field(default_factory=dict)
-    tasks: dict[str, records.TaskExecution] = field(default_factory=dict)
-    actions: dict[str, records.ActionExecution] = field(default_factory=dict)
-    tasks_by_workflow: dict[str, list[str]] = field(default_factory=dict)
-    actions_by_task: dict[str, list[str]] = field(default_factory=dict)
-    children: dict[str, list[str]] = field(default_factory=dict)
-    snapshots: dict[str, Snapshot] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)
-    commands: list[commands.Command] = field(default_factory=list)
-    root_id: str = ""
-    decisions: int = 0
-    driver: Driver | None = None
-
-    # Reading results.
-
-    @property
-    def workflow(self) -> records.WorkflowExecution:
-        """The workflow execution the run started."""
-        return self.workflows[self.root_id]
-
-    def tasks_of(self, workflow_execution_id: str | None = None) -> list[records.TaskExecution]:
-        found = [
-            self.tasks[task_id]
-            for task_id in self.tasks_by_workflow.get(workflow_execution_id or self.root_id, ())
-        ]
-        return sorted(found, key=lambda task: task.seq)
-
-    def task_names(self, workflow_execution_id: str | None = None) -> list[str]:
-        return [task.name for task in self.tasks_of(workflow_execution_id)]
-
-    def task(self, name: str, workflow_execution_id: str | None = None) -> records.TaskExecution:
-        """The latest execution of the named task."""
-        found = [task for task in self.tasks_of(workflow_execution_id) if task.name == name]
-        if not found:
-            raise KeyError(name)
-        return found[-1]
-
-    def actions_of(self, task: records.TaskExecution) -> list[records.ActionExecution]:
-        return [self.actions[action_id] for action_id in self.actions_by_task.get(task.id, ())]
-
-    def children_of(self, task: records.TaskExecution) -> list[records.WorkflowExecution]:
-        return [self.workflows[child] for child in self.children.get(task.id, ())]
-
-    def running_actions(self) -> list[records.ActionExecution]:
-        return [action for action in self.actions.values() if action.state == State.RUNNING]
-
-    # Writing.
-
-    def store(self, decision: Decision) -> None:
-        self.decisions += 1
-        self.problems.extend(decision.problems)
-        for workflow in decision.workflows:
-            self.workflows[workflow.id] = workflow
-            self.tasks_by_workflow.setdefault(workflow.id, [])
-            if workflow.task_execution_id:
-                siblings = self.children.setdefault(workflow.task_execution_id, [])
-                if workflow.id not in siblings:
-                    siblings.append(workflow.id)
-        for task in decision.tasks:
-            if task.id not in self.tasks:
-                self.tasks_by_workflow.setdefault(task.workflow_execution_id, []).append(task.id)
-            self.tasks[task.id] = task
-        for action in decision.actions:
-            if action.id not in self.actions and action.task_execution_id:
-                self.actions_by_task.setdefault(action.task_execution_id, []).append(action.id)
-            self.actions[action.id] = action
 
 
 class Driver:
