@@ -49,6 +49,10 @@ class Lookup(Protocol):
     def item_results(self, task_execution_id: str) -> Sequence[Any]:
         """The accepted results of a with-items task's items, in index order."""
 
+    def item_results_between(self, task_execution_id: str, start: int, stop: int) -> Sequence[Any]:
+        """The accepted results of a with-items task's action items whose index is in
+        ``[start, stop)``, in index order (the newest for an index run again)."""
+
     def task_action_executions(self, task_execution_id: str) -> Sequence[records.ActionExecution]:
         """All action executions of a task, in creation order (accepted or not).
 

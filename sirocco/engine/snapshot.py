@@ -45,6 +45,9 @@ class Snapshot:
         self.contexts: dict[str, tuple[records.TaskExecution, dataflow.Context]] = {}
         #: Evaluated with-items lists by task execution id (attempt, values).
         self.item_values: dict[str, tuple[int, dict[str, list[Any]]]] = {}
+        #: Item results read so far by completing with-items tasks, by task execution
+        #: id (attempt, index reached, results in index order): see ``with_items.finish``.
+        self.gathered: dict[str, tuple[int, int, list[Any]]] = {}
 
     @property
     def tasks(self) -> index.TaskIndex:
@@ -67,6 +70,7 @@ class Snapshot:
                 self.index.put(task)
                 if states.is_completed(task.state):
                     self.item_values.pop(task.id, None)
+                    self.gathered.pop(task.id, None)
         for action in decision.actions:
             if states.is_completed(action.state) and action.state != states.State.ERROR:
                 # A finished action is needed again only to ignore a duplicate

@@ -4,10 +4,11 @@ The task's runtime keeps counters (``count``, ``next``, ``running``,
 ``succeeded``, ``failed``, ``cancelled`` and, for a partial rerun, the
 ``queue`` of indexes to run again); results are never collected item by
 item. When the last item finishes (or one is cancelled) a timer due now
-(``continue``) completes the task in a later step, which reads the item
-results once, in index order, through ``Lookup.item_results`` — after the
-step that wrote them committed, as Mistral completes with-items tasks in a
-separate job.
+(``continue``) completes the task in later steps, after the step that wrote
+the results committed, as Mistral completes with-items tasks in a separate
+job. Those steps read the results in index order, ``GATHER_PER_STEP`` indexes
+each (``Lookup.item_results_between``); the last one completes the task, so
+a million results never hold the engine in one step.
 
 Items are started ``ITEMS_PER_STEP`` at a time: when more could start, a
 timer due now (``more``) starts the next ones in a later step, so a task of a
@@ -36,8 +37,12 @@ from sirocco.engine.states import State
 
 #: The most items one call starts; the ``more`` timer starts the next ones.
 ITEMS_PER_STEP = 100
+#: The most item results one step reads while the task completes (``continue`` timer).
+GATHER_PER_STEP = 10_000
 #: Counter set while a ``more`` timer is due: completions then leave the starting to it.
 _WAKING = "waking"
+#: Counter: the index up to which the item results were read (``finish``).
+_GATHERED = "gathered"
 
 _FINAL_INFO = {
     State.SUCCESS: None,
@@ -253,9 +258,19 @@ def _finish_later(draft: Draft, task: records.TaskExecution) -> None:
 
 
 def finish(draft: Draft, task: records.TaskExecution) -> None:
-    """Complete a with-items task whose items are all done (the ``continue`` timer)."""
+    """Complete a with-items task whose items are all done (the ``continue`` timer).
+
+    The results of action items are read ``GATHER_PER_STEP`` indexes at a
+    time, one chunk per step, each step due at once (another ``continue``
+    timer), so other executions' events are applied in between; the task
+    completes in the step that reads the last chunk.
+    """
     if task.state != State.RUNNING:
+        draft.snapshot.gathered.pop(task.id, None)
         return
+    results = _gather(draft, task)
+    if results is None:
+        return  # more to read, in the next step
     counters = task.runtime.with_items or {}
     if counters.get("cancelled"):
         state = State.CANCELLED
@@ -263,8 +278,7 @@ def finish(draft: Draft, task: records.TaskExecution) -> None:
         state = State.ERROR
     else:
         state = State.SUCCESS
-    results = list(draft.lookup.item_results(task.id))
-    task = draft.change_task(task, result=results, has_result=True)
+    task = draft.change_task(draft.current(task), result=results, has_result=True)
     task_spec = draft.spec.tasks[task.name]
     name = str(task_spec.action or task_spec.workflow or "std.noop")
     tasks.guarded(
@@ -273,6 +287,41 @@ def finish(draft: Draft, task: records.TaskExecution) -> None:
         tasks.completion_failed(name),
         lambda: task_completion.complete(draft, task, state, _FINAL_INFO[state]),
     )
+
+
+def _gather(draft: Draft, task: records.TaskExecution) -> list[Any] | None:
+    """The next chunk of the item results; all of them once the last chunk is read.
+
+    The results read so far live in the snapshot (``Snapshot.gathered``),
+    the index reached in the task's counters (``gathered``). A snapshot that
+    lost them (a restart, another engine, a rolled-back batch) reads all the
+    results in this step, so that the gather always ends. Sub-workflow items,
+    and a task ended by a cancelled item while others still run, are read in
+    one step.
+    """
+    counters = dict(task.runtime.with_items or {})
+    count = int(counters.get("count", 0))
+    reached = int(counters.get(_GATHERED, 0))
+    attempt = int(task.runtime.attempt or 0)
+    kept = draft.snapshot.gathered.pop(task.id, None)
+    one_step = (
+        bool(draft.spec.tasks[task.name].workflow)
+        or int(counters.get("running", 0)) > 0
+        or count <= GATHER_PER_STEP
+    )
+    if reached and (kept is None or kept[0] != attempt or kept[1] != reached):
+        one_step = True  # what was read before is not here
+    if one_step:
+        return list(draft.lookup.item_results(task.id))
+    results = kept[2] if kept is not None and reached else []
+    stop = min(reached + GATHER_PER_STEP, count)
+    results.extend(draft.lookup.item_results_between(task.id, reached, stop))
+    if stop >= count:
+        return results
+    draft.snapshot.gathered[task.id] = (attempt, stop, results)
+    counters[_GATHERED] = stop
+    policies.schedule_timer(draft, task, "continue", 0, with_items=counters)
+    return None
 
 
 def partial_rerun_queue(draft: Draft, task: records.TaskExecution) -> list[int]:

@@ -139,6 +139,9 @@ class StepLookup:
             results = executions.subworkflow_results(self._connection, task_execution_id)
         return results
 
+    def item_results_between(self, task_execution_id: str, start: int, stop: int) -> Sequence[Any]:
+        return executions.item_results(self._connection, task_execution_id, start, stop)
+
     def task_action_executions(
         self, task_execution_id: str
     ) -> Sequence[executions.ActionExecution]:

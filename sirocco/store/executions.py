@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
+import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -225,17 +226,31 @@ def load_actions(connection: sa.Connection, ids: Iterable[str]) -> list[ActionEx
     return found
 
 
-def item_results(connection: sa.Connection, task_execution_id: str) -> list[Any]:
-    """Accepted action outputs of a with-items task, in index order."""
-    rows = connection.execute(
-        sa.select(_action.c.index, _action.c.output)
-        .where(_action.c.task_execution_id == task_execution_id, _action.c.accepted.is_(True))
-        .order_by(_action.c.index, _action.c.created_at)
+def item_results(
+    connection: sa.Connection,
+    task_execution_id: str,
+    start: int | None = None,
+    stop: int | None = None,
+) -> list[Any]:
+    """Accepted action outputs of a with-items task, in index order (the newest for an
+    index run again); only the indexes in ``[start, stop)`` when those are given."""
+    query = sa.select(_action.c.index, sa.type_coerce(_action.c.output, sa.Text)).where(
+        _action.c.task_execution_id == task_execution_id, _action.c.accepted.is_(True)
     )
-    by_index: dict[int, Any] = {}
-    for index, output in rows:
-        by_index[index] = output
-    return [by_index[index] for index in sorted(by_index)]
+    if start is not None:
+        query = query.where(_action.c.index >= start)
+    if stop is not None:
+        query = query.where(_action.c.index < stop)
+    rows = connection.execute(query.order_by(_action.c.index, _action.c.created_at))
+    # The stored JSON texts, decoded at once as one list: a decode per row
+    # costs more than the rows themselves.
+    by_index: dict[int, str] = {}
+    for index, text in rows:
+        by_index[index] = "null" if text is None else text
+    if not by_index:
+        return []
+    decoded: list[Any] = json.loads("[" + ",".join(by_index.values()) + "]")
+    return decoded
 
 
 def subworkflow_results(connection: sa.Connection, task_execution_id: str) -> list[Any]:

@@ -68,6 +68,15 @@ class FakeLookup:
         found.sort(key=lambda action: action.index)
         return [action.output for action in found]
 
+    def item_results_between(self, task_execution_id: str, start: int, stop: int) -> Sequence[Any]:
+        run = self._run
+        latest: dict[int, Any] = {}
+        for action_id in run.actions_by_task.get(task_execution_id, ()):
+            action = run.actions[action_id]
+            if action.accepted and start <= action.index < stop:
+                latest[action.index] = action.output
+        return [latest[index] for index in sorted(latest)]
+
     def task_action_executions(self, task_execution_id: str) -> Sequence[records.ActionExecution]:
         run = self._run
         return [

@@ -39,3 +39,36 @@ def test_items_of_several_steps_end_with_every_result_in_order(
         assert row.output == {"results": [2 * x for x in range(count)]}
         [task] = helpers.tasks(app, execution_id)
         assert [action.index for action in helpers.actions(app, task.id)] == list(range(count))
+
+
+VARIED = """
+version: '2.0'
+varied:
+  input:
+    - values
+  output:
+    results: <% $.results %>
+  tasks:
+    each:
+      with-items: x in <% $.values %>
+      action: std.echo output=<% $.x %>
+      publish:
+        results: <% task().result %>
+"""
+
+
+def test_results_gathered_over_several_steps_keep_their_values_and_order(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(with_items, "GATHER_PER_STEP", 7)
+    shapes: list[object] = [None, 'text, with "quotes"', {"k": [1, None]}, [], {}, 1.5, True]
+    values = [shapes[index % len(shapes)] for index in range(30)]
+    with helpers.embedded(database_url) as app:
+        helpers.deploy(app, VARIED)
+        execution_id = helpers.start(app, "varied", {"values": values})
+        row = helpers.wait_for(app, execution_id)
+
+        assert row.state == "SUCCESS", row.state_info
+        assert row.output == {"results": values}
+        [task] = helpers.tasks(app, execution_id)
+        assert task.runtime["with_items"]["gathered"] == 28  # the last chunk starts there

@@ -438,3 +438,179 @@ def test_a_rerun_of_failed_items_streams_them_too(monkeypatch: pytest.MonkeyPatc
     assert task.state == State.SUCCESS
     assert task.result == [0, 1, 2, 3, 4]
     assert sorted(a.index for a in run.actions_of(task) if a.accepted) == [0, 1, 2, 3, 4]
+
+
+def _gather_steps(run: testing.Run) -> int:
+    """How many ``continue`` timers the run scheduled (one per step of the gather)."""
+    return sum(
+        1
+        for command in run.commands
+        if isinstance(command, commands.ScheduleTimer) and command.event.purpose == "continue"
+    )
+
+
+def test_results_are_gathered_a_chunk_per_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(with_items, "GATHER_PER_STEP", 3)
+    spec = parsing.workflow(
+        _spec(
+            """
+  tasks:
+    t:
+      with-items:
+        - x in <% range(8) %>
+        - y in <% range(8).select($ * 2) %>
+      action: std.echo output=<% [$.x, $.y] %>
+      publish:
+        r: <% task().result %>
+"""
+        )
+    )
+    run = testing.run_until_idle(spec)
+
+    assert run.workflow.state == State.SUCCESS
+    assert run.task("t").published == {"r": [[x, 2 * x] for x in range(8)]}
+    assert _gather_steps(run) == 3  # indexes 0-2, 3-5, 6-7
+
+
+def test_a_gather_in_chunks_takes_the_newest_result_of_an_item_run_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(with_items, "GATHER_PER_STEP", 2)
+    spec = parsing.workflow(
+        _spec(
+            """
+  tasks:
+    t:
+      with-items: x in <% range(5) %>
+      action: std.echo output=<% $.x %>
+"""
+        )
+    )
+    run = testing.run_until_idle(spec, script={"t": [0, testing.Fail("bad"), 2, 3, 4]})
+    assert run.task("t").state == State.ERROR
+    assert len(run.task("t").result) == 5
+    driver = run.driver
+    assert driver is not None
+    before = _gather_steps(run)
+    driver.send(
+        events.RerunTask(
+            workflow_execution_id=run.root_id, task_execution_id=run.task("t").id, reset=False
+        )
+    )
+
+    assert run.task("t").state == State.SUCCESS
+    assert run.task("t").result == [0, 1, 2, 3, 4]
+    assert _gather_steps(run) - before == 3
+
+
+def test_a_gather_whose_read_part_was_lost_reads_everything_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Another engine, a restart or a rolled-back batch: the results read so
+    # far are not in this snapshot; the next step reads them all, so the
+    # gather always ends.
+    monkeypatch.setattr(with_items, "GATHER_PER_STEP", 2)
+    spec = parsing.workflow(
+        _spec(
+            """
+  tasks:
+    t:
+      with-items: x in <% range(7) %>
+      action: std.echo output=<% $.x %>
+"""
+        )
+    )
+    run = testing.run_until_idle(spec, until=lambda run: _gather_steps(run) == 2)
+    snapshot = run.snapshots[run.root_id]
+    assert snapshot.gathered  # one chunk read, kept for the next step
+    snapshot.gathered.clear()
+    driver = run.driver
+    assert driver is not None
+    driver.loop()
+
+    assert run.task("t").state == State.SUCCESS
+    assert run.task("t").result == list(range(7))
+    assert _gather_steps(run) == 2
+    assert not snapshot.gathered
+
+
+def test_a_timeout_during_the_gather_ends_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(with_items, "GATHER_PER_STEP", 2)
+    spec = parsing.workflow(
+        _spec(
+            """
+  tasks:
+    t:
+      with-items: x in <% range(7) %>
+      action: std.echo output=<% $.x %>
+      timeout: 100
+"""
+        )
+    )
+    run = testing.run_until_idle(spec, until=lambda run: _gather_steps(run) == 2)
+    task = run.task("t")
+    assert task.state == State.RUNNING
+    driver = run.driver
+    assert driver is not None
+    driver.send(
+        events.TimerFired(
+            workflow_execution_id=run.root_id,
+            task_execution_id=task.id,
+            purpose="timeout",
+            token=(task.runtime.timers or {})["timeout"],
+        )
+    )
+
+    task = run.task("t")
+    assert task.state == State.ERROR
+    assert task.state_info == "Task timed out [timeout(s)=100]."
+    assert task.result == list(range(7))
+    assert _gather_steps(run) == 2  # the pending 'continue' changed nothing
+    assert not run.snapshots[run.root_id].gathered
+
+
+@pytest.mark.parametrize("concurrency", [0, 1])
+def test_pausing_between_chunks_keeps_starting_items_as_mistral_does(
+    monkeypatch: pytest.MonkeyPatch, concurrency: int
+) -> None:
+    # Mistral 23 (the oracle, concurrency 1 and none): a paused workflow's
+    # with-items task goes on starting its items, and ends SUCCESS while the
+    # workflow is PAUSED; only the task after it waits for the resume.
+    monkeypatch.setattr(with_items, "ITEMS_PER_STEP", 2)
+    limit = f"\n      concurrency: {concurrency}" if concurrency else ""
+    spec = parsing.workflow(
+        _spec(
+            f"""
+  tasks:
+    each:
+      with-items: x in <% range(6) %>{limit}
+      action: std.echo output=<% $.x %>
+      on-success: after
+    after:
+      action: std.noop
+"""
+        )
+    )
+    run = testing.run_until_idle(
+        spec, script={"each": [testing.Hold()] * 6}, until=lambda run: len(run.actions) >= 1
+    )
+    assert len(run.actions) == (concurrency or with_items.ITEMS_PER_STEP)  # the first chunk
+    driver = run.driver
+    assert driver is not None
+    driver.send(events.PauseWorkflow(workflow_execution_id=run.root_id))
+    assert run.workflow.state == State.PAUSED
+
+    while run.running_actions():
+        first = min(run.running_actions(), key=lambda action: action.index)
+        driver.complete_action(first.id, first.index * 10)
+        assert run.workflow.state == State.PAUSED
+
+    each = run.task("each")
+    assert len(run.actions_of(each)) == 6
+    assert each.state == State.SUCCESS
+    assert each.result == [0, 10, 20, 30, 40, 50]
+    assert run.task_names() == ["each"]
+
+    driver.send(events.ResumeWorkflow(workflow_execution_id=run.root_id))
+    assert run.workflow.state == State.SUCCESS
+    assert run.task_names() == ["each", "after"]
