@@ -11,9 +11,10 @@ it on the executors (``docs/security.md``).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from sirocco import clock, errors
@@ -60,6 +61,60 @@ def _publicize(request: Request, resource: str, scope: str, caller: identity.Cal
 def _owner(caller: identity.Caller) -> str | None:
     """The project whose rows a caller reaches (None: authentication off, all rows)."""
     return caller.project_id if caller.authenticated else None
+
+
+def _add_get_and_delete(
+    collection: str,
+    *,
+    fields: tuple[str, ...],
+    get: Callable[..., Any],
+    delete: Callable[..., Any],
+    show: Callable[..., dict[str, Any]],
+    missing: str,
+    describe: tuple[str, str],
+) -> None:
+    """Declare ``GET`` and ``DELETE /v2/<collection>/{identifier}`` (by id, or name and
+    ``?namespace=``); both resources answer them alike."""
+    singular = collection.removesuffix("s")
+
+    def get_one(
+        *,
+        identifier: str,
+        namespace: str = "",
+        fields: str | None = None,
+        database: deps.DatabaseDep,
+        caller: identity.CallerDep,
+    ) -> Response:
+        only = listing.selected_fields(fields, resource_fields)
+        with database.read() as connection:
+            row = get(connection, identifier, namespace, project_id=_owner(caller))
+        return MistralJSONResponse(show(row, only=only or None))
+
+    def delete_one(
+        *,
+        identifier: str,
+        namespace: str = "",
+        database: deps.DatabaseDep,
+        caller: identity.CallerDep,
+    ) -> Response:
+        with database.transaction() as connection:
+            row = delete(connection, identifier, namespace, project_id=_owner(caller))
+            projects.require_own([row], caller, missing)
+        return Response(status_code=204)
+
+    resource_fields = fields
+    path = f"/v2/{collection}/{{identifier}}"
+    router.add_api_route(
+        path, get_one, methods=["GET"], name=f"get_{singular}", description=describe[0]
+    )
+    router.add_api_route(
+        path,
+        delete_one,
+        methods=["DELETE"],
+        status_code=204,
+        name=f"delete_{singular}",
+        description=describe[1],
+    )
 
 
 # ---------------------------------------------------------------- code sources
@@ -143,63 +198,31 @@ def update_code_source(
     return MistralJSONResponse(show_code_source(row))
 
 
-@router.get("/v2/code_sources")
-def list_code_sources(
-    *,
-    request: Request,
-    values: Annotated[dict[str, str | None], Depends(_list_query)],
-    database: deps.DatabaseDep,
-    caller: identity.CallerDep,
-) -> Response:
-    """List code sources."""
-    return MistralJSONResponse(
-        listing.page(
-            request,
-            values,
-            database,
-            collection="code_sources",
-            view=queries.CODE_SOURCES,
-            resource_fields=CODE_SOURCE,
-            filters=FILTERS,
-            show=show_code_source,
-            caller=caller,
-        )
-    )
+listing.add_list_route(
+    router,
+    "/v2/code_sources",
+    collection="code_sources",
+    view=queries.CODE_SOURCES,
+    resource_fields=CODE_SOURCE,
+    filters=FILTERS,
+    show=show_code_source,
+    query=_list_query,
+    description="List code sources.",
+)
 
 
-@router.get("/v2/code_sources/{identifier}")
-def get_code_source(
-    *,
-    identifier: str,
-    namespace: str = "",
-    fields: str | None = None,
-    database: deps.DatabaseDep,
-    caller: identity.CallerDep,
-) -> Response:
-    """One code source, by id or by name."""
-    only = listing.selected_fields(fields, CODE_SOURCE)
-    with database.read() as connection:
-        row = code_sources.get_code_source(
-            connection, identifier, namespace, project_id=_owner(caller)
-        )
-    return MistralJSONResponse(show_code_source(row, only=only or None))
-
-
-@router.delete("/v2/code_sources/{identifier}", status_code=204)
-def delete_code_source(
-    *,
-    identifier: str,
-    namespace: str = "",
-    database: deps.DatabaseDep,
-    caller: identity.CallerDep,
-) -> Response:
-    """Delete a code source and the dynamic actions defined from it."""
-    with database.transaction() as connection:
-        row = code_sources.delete_code_source(
-            connection, identifier, namespace, project_id=_owner(caller)
-        )
-        projects.require_own([row], caller, _CODE_SOURCE_MISSING)
-    return Response(status_code=204)
+_add_get_and_delete(
+    "code_sources",
+    fields=CODE_SOURCE,
+    get=code_sources.get_code_source,
+    delete=code_sources.delete_code_source,
+    show=show_code_source,
+    missing=_CODE_SOURCE_MISSING,
+    describe=(
+        "One code source, by id or by name.",
+        "Delete a code source and the dynamic actions defined from it.",
+    ),
+)
 
 
 # ---------------------------------------------------------------- dynamic actions
@@ -297,60 +320,25 @@ def update_dynamic_action(
     return MistralJSONResponse(show_dynamic_action(row))
 
 
-@router.get("/v2/dynamic_actions")
-def list_dynamic_actions(
-    *,
-    request: Request,
-    values: Annotated[dict[str, str | None], Depends(_list_query)],
-    database: deps.DatabaseDep,
-    caller: identity.CallerDep,
-) -> Response:
-    """List dynamic actions."""
-    return MistralJSONResponse(
-        listing.page(
-            request,
-            values,
-            database,
-            collection="dynamic_actions",
-            view=queries.DYNAMIC_ACTIONS,
-            resource_fields=DYNAMIC_ACTION,
-            filters=FILTERS,
-            show=show_dynamic_action,
-            caller=caller,
-        )
-    )
+listing.add_list_route(
+    router,
+    "/v2/dynamic_actions",
+    collection="dynamic_actions",
+    view=queries.DYNAMIC_ACTIONS,
+    resource_fields=DYNAMIC_ACTION,
+    filters=FILTERS,
+    show=show_dynamic_action,
+    query=_list_query,
+    description="List dynamic actions.",
+)
 
 
-@router.get("/v2/dynamic_actions/{identifier}")
-def get_dynamic_action(
-    *,
-    identifier: str,
-    namespace: str = "",
-    fields: str | None = None,
-    database: deps.DatabaseDep,
-    caller: identity.CallerDep,
-) -> Response:
-    """One dynamic action, by id or by name."""
-    only = listing.selected_fields(fields, DYNAMIC_ACTION)
-    with database.read() as connection:
-        row = code_sources.get_dynamic_action(
-            connection, identifier, namespace, project_id=_owner(caller)
-        )
-    return MistralJSONResponse(show_dynamic_action(row, only=only or None))
-
-
-@router.delete("/v2/dynamic_actions/{identifier}", status_code=204)
-def delete_dynamic_action(
-    *,
-    identifier: str,
-    namespace: str = "",
-    database: deps.DatabaseDep,
-    caller: identity.CallerDep,
-) -> Response:
-    """Delete a dynamic action."""
-    with database.transaction() as connection:
-        row = code_sources.delete_dynamic_action(
-            connection, identifier, namespace, project_id=_owner(caller)
-        )
-        projects.require_own([row], caller, _DYNAMIC_ACTION_MISSING)
-    return Response(status_code=204)
+_add_get_and_delete(
+    "dynamic_actions",
+    fields=DYNAMIC_ACTION,
+    get=code_sources.get_dynamic_action,
+    delete=code_sources.delete_dynamic_action,
+    show=show_dynamic_action,
+    missing=_DYNAMIC_ACTION_MISSING,
+    describe=("One dynamic action, by id or by name.", "Delete a dynamic action."),
+)

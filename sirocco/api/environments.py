@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter
 from starlette.responses import Response
 
 from sirocco import clock, errors
@@ -72,28 +72,17 @@ def update_environment(
     return MistralJSONResponse(show(row))
 
 
-@router.get("/v2/environments")
-def list_environments(
-    *,
-    request: Request,
-    values: Annotated[dict[str, str | None], Depends(_list_query)],
-    database: deps.DatabaseDep,
-    caller: identity.CallerDep,
-) -> Response:
-    """List environments."""
-    return MistralJSONResponse(
-        listing.page(
-            request,
-            values,
-            database,
-            collection="environments",
-            view=queries.ENVIRONMENTS,
-            resource_fields=render.ENVIRONMENT,
-            filters=FILTERS,
-            show=show,
-            caller=caller,
-        )
-    )
+listing.add_list_route(
+    router,
+    "/v2/environments",
+    collection="environments",
+    view=queries.ENVIRONMENTS,
+    resource_fields=render.ENVIRONMENT,
+    filters=FILTERS,
+    show=show,
+    query=_list_query,
+    description="List environments.",
+)
 
 
 @router.get("/v2/environments/{name}")

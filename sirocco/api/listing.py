@@ -4,7 +4,9 @@ Every list endpoint takes ``marker``, ``limit``, ``sort_keys``, ``sort_dirs``
 and ``fields`` plus its own filters. :func:`query_dependency` builds a FastAPI
 dependency that declares exactly those query parameters (so they show in
 ``/openapi.json`` and unknown ones can be refused), and :func:`parse` checks
-them with Mistral's messages.
+them with Mistral's messages. :func:`add_list_route` declares a whole plain list
+endpoint (``GET /v2/<collection>``), so each resource's module only says what
+differs: its view, fields, filters and how a row is shown.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import Query, Request
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.responses import Response
 
-from sirocco.api import projects
+from sirocco.api import deps, identity, projects, render
 from sirocco.api.errors import ApiError
 from sirocco.api.identity import Caller
 from sirocco.store import queries
@@ -261,3 +264,57 @@ def selected_fields(value: str | None, resource_fields: Sequence[str]) -> tuple[
     if fields and "id" not in fields:
         fields.insert(0, "id")
     return tuple(fields)
+
+
+def add_list_route(
+    router: APIRouter,
+    path: str,
+    *,
+    collection: str,
+    view: queries.View,
+    resource_fields: Sequence[str],
+    filters: Sequence[str],
+    show: Callable[..., dict[str, Any]],
+    query: Callable[..., Any],
+    description: str,
+) -> None:
+    """Declare ``GET path``: one page of ``collection`` that the caller may see.
+
+    Args:
+        router: the resource's router.
+        path: the collection's path (``/v2/workflows``).
+        collection: the key of the list in the answer; the route is named ``list_<collection>``.
+        view: what the rows are read from.
+        resource_fields: the fields ``?fields=`` may name.
+        filters: the filters the query may use (``query`` declares them).
+        show: turns a row into the resource's body.
+        query: the dependency of :func:`query_dependency` for these filters.
+        description: the route's description in the OpenAPI document.
+    """
+    # a default, not an Annotated hint: the hint would be a string naming a local
+    query_values = Depends(query)
+
+    def endpoint(
+        *,
+        request: Request,
+        values: dict[str, str | None] = query_values,
+        database: deps.DatabaseDep,
+        caller: identity.CallerDep,
+    ) -> Response:
+        return render.MistralJSONResponse(
+            page(
+                request,
+                values,
+                database,
+                collection=collection,
+                view=view,
+                resource_fields=resource_fields,
+                filters=filters,
+                show=show,
+                caller=caller,
+            )
+        )
+
+    router.add_api_route(
+        path, endpoint, methods=["GET"], name=f"list_{collection}", description=description
+    )

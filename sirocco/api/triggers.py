@@ -4,9 +4,9 @@ event to ``/v2/event_triggers/{id}/events`` (Sirocco's extension)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from sirocco import clock, errors
@@ -76,28 +76,17 @@ def create_cron_trigger(
     return MistralJSONResponse(show_cron(row, created=True), status_code=201)
 
 
-@router.get("/v2/cron_triggers")
-def list_cron_triggers(
-    *,
-    request: Request,
-    values: Annotated[dict[str, str | None], Depends(_cron_query)],
-    database: deps.DatabaseDep,
-    caller: identity.CallerDep,
-) -> Response:
-    """List cron triggers."""
-    return MistralJSONResponse(
-        listing.page(
-            request,
-            values,
-            database,
-            collection="cron_triggers",
-            view=queries.CRON_TRIGGERS,
-            resource_fields=render.CRON_TRIGGER,
-            filters=CRON_FILTERS,
-            show=show_cron,
-            caller=caller,
-        )
-    )
+listing.add_list_route(
+    router,
+    "/v2/cron_triggers",
+    collection="cron_triggers",
+    view=queries.CRON_TRIGGERS,
+    resource_fields=render.CRON_TRIGGER,
+    filters=CRON_FILTERS,
+    show=show_cron,
+    query=_cron_query,
+    description="List cron triggers.",
+)
 
 
 @router.get("/v2/cron_triggers/{identifier}")
@@ -202,28 +191,17 @@ def update_event_trigger(
     return MistralJSONResponse(show_event(row))
 
 
-@router.get("/v2/event_triggers")
-def list_event_triggers(
-    *,
-    request: Request,
-    values: Annotated[dict[str, str | None], Depends(_event_query)],
-    database: deps.DatabaseDep,
-    caller: identity.CallerDep,
-) -> Response:
-    """List event triggers."""
-    return MistralJSONResponse(
-        listing.page(
-            request,
-            values,
-            database,
-            collection="event_triggers",
-            view=queries.EVENT_TRIGGERS,
-            resource_fields=render.EVENT_TRIGGER,
-            filters=EVENT_FILTERS,
-            show=show_event,
-            caller=caller,
-        )
-    )
+listing.add_list_route(
+    router,
+    "/v2/event_triggers",
+    collection="event_triggers",
+    view=queries.EVENT_TRIGGERS,
+    resource_fields=render.EVENT_TRIGGER,
+    filters=EVENT_FILTERS,
+    show=show_event,
+    query=_event_query,
+    description="List event triggers.",
+)
 
 
 @router.get("/v2/event_triggers/{identifier}")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter
 from starlette.responses import Response
 
 from sirocco import clock, errors
@@ -88,28 +88,17 @@ def update_workbook(
     return _save(text, namespace, scope, database, caller, create=False)
 
 
-@router.get("/v2/workbooks")
-def list_workbooks(
-    *,
-    request: Request,
-    values: Annotated[dict[str, str | None], Depends(_list_query)],
-    database: deps.DatabaseDep,
-    caller: identity.CallerDep,
-) -> Response:
-    """List workbooks."""
-    return MistralJSONResponse(
-        listing.page(
-            request,
-            values,
-            database,
-            collection="workbooks",
-            view=queries.WORKBOOKS,
-            resource_fields=render.WORKBOOK,
-            filters=FILTERS,
-            show=show,
-            caller=caller,
-        )
-    )
+listing.add_list_route(
+    router,
+    "/v2/workbooks",
+    collection="workbooks",
+    view=queries.WORKBOOKS,
+    resource_fields=render.WORKBOOK,
+    filters=FILTERS,
+    show=show,
+    query=_list_query,
+    description="List workbooks.",
+)
 
 
 @router.get("/v2/workbooks/{name}")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter
 from starlette.responses import Response
 
 from sirocco import clock, errors
@@ -124,28 +124,17 @@ def update_workflow(
     return MistralJSONResponse(show(rows[0], uploaded=True))
 
 
-@router.get("/v2/workflows")
-def list_workflows(
-    *,
-    request: Request,
-    values: Annotated[dict[str, str | None], Depends(_list_query)],
-    database: deps.DatabaseDep,
-    caller: identity.CallerDep,
-) -> Response:
-    """List workflows with Mistral's filters and paging."""
-    return MistralJSONResponse(
-        listing.page(
-            request,
-            values,
-            database,
-            collection="workflows",
-            view=queries.WORKFLOWS,
-            resource_fields=render.WORKFLOW,
-            filters=FILTERS,
-            show=show,
-            caller=caller,
-        )
-    )
+listing.add_list_route(
+    router,
+    "/v2/workflows",
+    collection="workflows",
+    view=queries.WORKFLOWS,
+    resource_fields=render.WORKFLOW,
+    filters=FILTERS,
+    show=show,
+    query=_list_query,
+    description="List workflows with Mistral's filters and paging.",
+)
 
 
 @router.get("/v2/workflows/{identifier}")
