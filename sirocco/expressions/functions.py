@@ -1,10 +1,14 @@
-"""Mistral's expression functions apart from the language: the engine port, JSON and YAML helpers.
+"""Mistral's expression functions, written once for both languages.
 
-The engine supplies a :class:`Functions` object so that ``task()``,
-``tasks()``, ``execution()``, ``executions()`` and ``global()`` can see
-executions; everything else here (``json_dump``, ``json_pp``, ``json_parse``,
-``yaml_dump``, ``yaml_parse``, ``uuid``, ``env``) works on plain values. The
-YAQL and Jinja evaluators wrap these for their own calling conventions.
+``TABLE`` maps each name (``task``, ``tasks``, ``execution``, ``executions``,
+``global``, ``env``, ``json_dump``, ``json_pp``, ``json_parse``, ``yaml_dump``,
+``yaml_parse``, ``uuid``) to one function that takes a :class:`Scope` (what the
+call can see: the engine's :class:`Functions`, the data context, the
+environment) and then Mistral's parameters, under Mistral's parameter names.
+The YAQL and Jinja evaluators each adapt the table to their calling
+convention (a YAQL context; a Jinja global or filter) and build the scope.
+The functions keep Mistral's names (``json_dump_``...), so a call with a
+missing argument fails with Mistral's words.
 """
 
 from __future__ import annotations
@@ -14,29 +18,12 @@ import decimal
 import ipaddress
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 import yaml
 
 from sirocco.expressions import conversion
-
-# The names Mistral 23 registers in its ``mistral.expression.functions`` entry
-# point group, plus ``json_pp`` (removed from Mistral 23, kept for old workflows).
-FUNCTION_NAMES = (
-    "env",
-    "execution",
-    "executions",
-    "global",
-    "json_dump",
-    "json_parse",
-    "json_pp",
-    "task",
-    "tasks",
-    "uuid",
-    "yaml_dump",
-    "yaml_parse",
-)
 
 
 class Functions(Protocol):
@@ -90,54 +77,20 @@ def require(functions: Functions | None, name: str) -> Functions:
     return functions
 
 
-def call_task(functions: Functions | None, task_name: Any) -> Any:
-    """``task(task_name=null)`` as a plain value."""
-    return conversion.plain(require(functions, "task").task(task_name))
+class Scope:
+    """What an expression function can see of the evaluation that calls it."""
 
+    __slots__ = ("data", "functions")
 
-def call_tasks(
-    functions: Functions | None,
-    workflow_execution_id: Any,
-    recursive: Any,
-    state: Any,
-    flat: Any,
-) -> Any:
-    """``tasks(workflow_execution_id=null, recursive=false, state=null, flat=false)``."""
-    found = require(functions, "tasks").tasks(
-        workflow_execution_id, bool(recursive), state, bool(flat)
-    )
-    return conversion.plain(found)
+    def __init__(self, data: Any, functions: Functions | None) -> None:
+        #: The data context (``$`` in YAQL, ``_`` in Jinja).
+        self.data = data
+        #: The engine's view of executions; None where no engine supplied one.
+        self.functions = functions
 
-
-def call_execution(functions: Functions | None) -> Any:
-    """``execution()`` as a plain value."""
-    return conversion.plain(require(functions, "execution").execution())
-
-
-def call_executions(
-    functions: Functions | None,
-    id: Any,
-    root_execution_id: Any,
-    state: Any,
-    from_time: Any,
-    to_time: Any,
-) -> Any:
-    """``executions(id=null, root_execution_id=null, state=null, from_time=null, to_time=null)``."""
-    found = require(functions, "executions").executions(
-        id, root_execution_id, state, from_time, to_time
-    )
-    return conversion.plain(found)
-
-
-def call_global(functions: Functions | None, var_name: Any) -> Any:
-    """``global(var_name)`` as a plain value."""
-    return conversion.plain(require(functions, "global").global_variable(var_name))
-
-
-def env_of(data: Any) -> Any:
-    """``env()``: the ``__env`` entry of the data context, ``{}`` when there is none."""
-    found = data.get("__env") if isinstance(data, Mapping) else None
-    return {} if found is None else found
+    def env(self) -> Any:
+        """The ``__env`` entry of the data context (None when there is none)."""
+        return self.data.get("__env") if isinstance(self.data, Mapping) else None
 
 
 _TEXT_TYPES = (uuid.UUID, decimal.Decimal, ipaddress.IPv4Address, ipaddress.IPv6Address)
@@ -162,27 +115,8 @@ def json_default(value: Any) -> Any:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
-def json_dump(data: Any) -> str:
-    """``json_dump(data)``: JSON text indented by 4, non-ASCII escaped, keys in their order."""
+def _json_text(data: Any) -> str:
     return json.dumps(data, indent=4, default=json_default)
-
-
-def json_pp(data: Any, context: Any) -> str:
-    """``json_pp(data=null)``: Mistral 22's pretty JSON.
-
-    A false ``data`` (none, empty, zero) prints the whole context, as Mistral
-    did; escaped newlines inside strings become real ones and a space before
-    a newline is dropped.
-    """
-    text = json.dumps(data or context, indent=4, default=json_default)
-    return text.replace("\\n", "\n").replace(" \n", "\n")
-
-
-def json_parse(data: Any) -> Any:
-    """``json_parse(text)``: the value the JSON text describes."""
-    if isinstance(data, bytes):
-        data = data.decode("utf-8")
-    return json.loads(data)
 
 
 class _Dumper(yaml.SafeDumper):
@@ -209,16 +143,116 @@ class _Loader(yaml.SafeLoader):
         return self.peek() == "@" or bool(super().check_plain())
 
 
-def yaml_dump(data: Any) -> str:
+# ---------------------------------------------------------------- the table
+# Each function takes the scope, then Mistral's parameters with Mistral's defaults
+# (YAQL types a parameter by its default: ``recursive=false`` takes booleans).
+
+
+def env_(scope: Scope) -> Any:
+    """``env()``: the workflow's environment, ``{}`` when there is none."""
+    found = scope.env()
+    return {} if found is None else found
+
+
+def execution_(scope: Scope) -> Any:
+    """``execution()``: the current workflow execution."""
+    return conversion.plain(require(scope.functions, "execution").execution())
+
+
+def executions_(
+    scope: Scope,
+    id: Any = None,
+    root_execution_id: Any = None,
+    state: Any = None,
+    from_time: Any = None,
+    to_time: Any = None,
+) -> Any:
+    """``executions(...)``: workflow executions, filtered as Mistral does."""
+    found = require(scope.functions, "executions").executions(
+        id, root_execution_id, state, from_time, to_time
+    )
+    return conversion.plain(found)
+
+
+def global_(scope: Scope, var_name: Any) -> Any:
+    """``global(var_name)``: a variable of the workflow's global context."""
+    return conversion.plain(require(scope.functions, "global").global_variable(var_name))
+
+
+def json_dump_(scope: Scope, data: Any) -> str:
+    """``json_dump(data)``: JSON text indented by 4, non-ASCII escaped, keys in their order."""
+    return _json_text(conversion.plain(data))
+
+
+def json_parse_(scope: Scope, data: Any) -> Any:
+    """``json_parse(text)``: the value the JSON text describes."""
+    if isinstance(data, bytes):
+        data = data.decode("utf-8")
+    return json.loads(data)
+
+
+def json_pp_(scope: Scope, data: Any = None) -> str:
+    """``json_pp(data=null)``: Mistral 22's pretty JSON.
+
+    A false ``data`` (none, empty, zero) prints the whole data context, as
+    Mistral did; escaped newlines inside strings become real ones and a space
+    before a newline is dropped.
+    """
+    text = _json_text(conversion.plain(data) or scope.data)
+    return text.replace("\\n", "\n").replace(" \n", "\n")
+
+
+def task_(scope: Scope, task_name: Any = None) -> Any:
+    """``task(task_name=null)``: a task execution by name; the current task without one."""
+    return conversion.plain(require(scope.functions, "task").task(task_name))
+
+
+def tasks_(
+    scope: Scope,
+    workflow_execution_id: Any = None,
+    recursive: Any = False,
+    state: Any = None,
+    flat: Any = False,
+) -> Any:
+    """``tasks(...)``: task executions, filtered as Mistral does."""
+    found = require(scope.functions, "tasks").tasks(
+        workflow_execution_id, bool(recursive), state, bool(flat)
+    )
+    return conversion.plain(found)
+
+
+def uuid_(scope: Scope) -> str:
+    """``uuid()``: a random UUID (version 4, as Mistral's), as text."""
+    return str(uuid.uuid4())
+
+
+def yaml_dump_(scope: Scope, data: Any) -> str:
     """``yaml_dump(data)``: YAML text in block style with sorted keys."""
-    return yaml.dump(data, Dumper=_Dumper, default_flow_style=False)
+    return yaml.dump(conversion.plain(data), Dumper=_Dumper, default_flow_style=False)
 
 
-def yaml_parse(data: Any) -> Any:
+def yaml_parse_(scope: Scope, data: Any) -> Any:
     """``yaml_parse(text)``: the value the YAML text describes (safe types, no aliases)."""
     return yaml.load(data, Loader=_Loader)  # _Loader is a SafeLoader
 
 
-def new_uuid() -> str:
-    """``uuid()``: a random UUID, as text."""
-    return str(uuid.uuid4())
+#: The names Mistral 23 registers in its ``mistral.expression.functions`` entry
+#: point group, plus ``json_pp`` (removed from Mistral 23, kept for old workflows).
+TABLE: Mapping[str, Callable[..., Any]] = {
+    function.__name__.removesuffix("_"): function
+    for function in (
+        env_,
+        execution_,
+        executions_,
+        global_,
+        json_dump_,
+        json_parse_,
+        json_pp_,
+        task_,
+        tasks_,
+        uuid_,
+        yaml_dump_,
+        yaml_parse_,
+    )
+}
+FUNCTION_NAMES = tuple(TABLE)

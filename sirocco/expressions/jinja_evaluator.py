@@ -181,209 +181,46 @@ class _Environment(sandbox.SandboxedEnvironment):
         return _check_text(super().getitem(obj, argument))
 
 
-def _data_of(context: Any) -> Any:
-    return context.get(_DATA_NAME)
+class _FilterScope(expression_functions.Scope):
+    """What a function used as a filter sees: the piped value is the data context."""
+
+    __slots__ = ()
+
+    def env(self) -> Any:
+        if not isinstance(self.data, Mapping):
+            raise TypeError("the env filter needs the data context: _ | env")
+        return super().env()
 
 
-def _functions_of(context: Any) -> expression_functions.Functions | None:
-    found: expression_functions.Functions | None = context.get(_FUNCTIONS_NAME)
-    return found
+def _global(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` as a Jinja global: Mistral's parameters, the data context bound."""
+
+    @jinja2.pass_context
+    def call(context: Any, *arguments: Any, **named: Any) -> Any:
+        scope = expression_functions.Scope(context.get(_DATA_NAME), context.get(_FUNCTIONS_NAME))
+        return function(scope, *arguments, **named)
+
+    return call
 
 
-# Globals: Mistral's functions with the data context bound, as Mistral binds it.
+def _filter(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` as a Jinja filter: the piped value is the data context, as in Mistral.
+
+    So ``_ | json_dump(_.x)`` works and ``_.x | json_dump`` fails in Mistral 23's
+    words (checked on the oracle): ``json_dump_() missing 1 required positional
+    argument: 'data'``.
+    """
+
+    @jinja2.pass_context
+    def call(context: Any, value: Any, *arguments: Any, **named: Any) -> Any:
+        scope = _FilterScope(value, context.get(_FUNCTIONS_NAME))
+        return function(scope, *arguments, **named)
+
+    return call
 
 
-@jinja2.pass_context
-def _task(context: Any, task_name: Any = None) -> Any:
-    return expression_functions.call_task(_functions_of(context), task_name)
-
-
-@jinja2.pass_context
-def _tasks(
-    context: Any,
-    workflow_execution_id: Any = None,
-    recursive: Any = False,
-    state: Any = None,
-    flat: Any = False,
-) -> Any:
-    return expression_functions.call_tasks(
-        _functions_of(context), workflow_execution_id, recursive, state, flat
-    )
-
-
-@jinja2.pass_context
-def _execution(context: Any) -> Any:
-    return expression_functions.call_execution(_functions_of(context))
-
-
-@jinja2.pass_context
-def _executions(
-    context: Any,
-    id: Any = None,
-    root_execution_id: Any = None,
-    state: Any = None,
-    from_time: Any = None,
-    to_time: Any = None,
-) -> Any:
-    return expression_functions.call_executions(
-        _functions_of(context), id, root_execution_id, state, from_time, to_time
-    )
-
-
-@jinja2.pass_context
-def _global(context: Any, var_name: Any) -> Any:
-    return expression_functions.call_global(_functions_of(context), var_name)
-
-
-@jinja2.pass_context
-def _env(context: Any) -> Any:
-    return expression_functions.env_of(_data_of(context))
-
-
-@jinja2.pass_context
-def _json_pp(context: Any, data: Any = None) -> str:
-    return expression_functions.json_pp(data, _data_of(context))
-
-
-def _json_dump(data: Any) -> str:
-    return expression_functions.json_dump(data)
-
-
-def _json_parse(data: Any) -> Any:
-    return expression_functions.json_parse(data)
-
-
-def _yaml_dump(data: Any) -> str:
-    return expression_functions.yaml_dump(conversion.plain(data))
-
-
-def _yaml_parse(data: Any) -> Any:
-    return expression_functions.yaml_parse(data)
-
-
-def _uuid() -> str:
-    return expression_functions.new_uuid()
-
-
-_GLOBALS: dict[str, Callable[..., Any]] = {
-    "env": _env,
-    "execution": _execution,
-    "executions": _executions,
-    "global": _global,
-    "json_dump": _json_dump,
-    "json_parse": _json_parse,
-    "json_pp": _json_pp,
-    "task": _task,
-    "tasks": _tasks,
-    "uuid": _uuid,
-    "yaml_dump": _yaml_dump,
-    "yaml_parse": _yaml_parse,
-}
-
-
-# Filters: the piped value is the data context, the arguments follow.
-
-
-@jinja2.pass_context
-def _task_filter(context: Any, value: Any, task_name: Any = None) -> Any:
-    return expression_functions.call_task(_functions_of(context), task_name)
-
-
-@jinja2.pass_context
-def _tasks_filter(
-    context: Any,
-    value: Any,
-    workflow_execution_id: Any = None,
-    recursive: Any = False,
-    state: Any = None,
-    flat: Any = False,
-) -> Any:
-    return expression_functions.call_tasks(
-        _functions_of(context), workflow_execution_id, recursive, state, flat
-    )
-
-
-@jinja2.pass_context
-def _execution_filter(context: Any, value: Any) -> Any:
-    return expression_functions.call_execution(_functions_of(context))
-
-
-@jinja2.pass_context
-def _executions_filter(
-    context: Any,
-    value: Any,
-    id: Any = None,
-    root_execution_id: Any = None,
-    state: Any = None,
-    from_time: Any = None,
-    to_time: Any = None,
-) -> Any:
-    return expression_functions.call_executions(
-        _functions_of(context), id, root_execution_id, state, from_time, to_time
-    )
-
-
-@jinja2.pass_context
-def _global_filter(context: Any, value: Any, var_name: Any) -> Any:
-    return expression_functions.call_global(_functions_of(context), var_name)
-
-
-def _env_filter(value: Any) -> Any:
-    if not isinstance(value, Mapping):
-        raise TypeError("the env filter needs the data context: _ | env")
-    return expression_functions.env_of(value)
-
-
-def _json_pp_filter(value: Any, data: Any = None) -> str:
-    return expression_functions.json_pp(data, value)
-
-
-# Mistral's data functions take (context, data): as filters the piped value is the
-# context, so ``_ | json_dump(_.x)`` works and ``_.x | json_dump`` fails in Mistral 23
-# (checked on the oracle), with the words of Python's TypeError for its function.
-_NO_ARGUMENT = object()
-
-
-def _data_argument(name: str, data: Any) -> Any:
-    if data is _NO_ARGUMENT:
-        raise TypeError(f"{name}_() missing 1 required positional argument: 'data'")
-    return data
-
-
-def _json_dump_filter(value: Any, data: Any = _NO_ARGUMENT) -> str:
-    return _json_dump(_data_argument("json_dump", data))
-
-
-def _json_parse_filter(value: Any, data: Any = _NO_ARGUMENT) -> Any:
-    return _json_parse(_data_argument("json_parse", data))
-
-
-def _yaml_dump_filter(value: Any, data: Any = _NO_ARGUMENT) -> str:
-    return _yaml_dump(_data_argument("yaml_dump", data))
-
-
-def _yaml_parse_filter(value: Any, data: Any = _NO_ARGUMENT) -> Any:
-    return _yaml_parse(_data_argument("yaml_parse", data))
-
-
-def _uuid_filter(value: Any) -> str:
-    return _uuid()
-
-
-_FILTERS: dict[str, Callable[..., Any]] = {
-    "env": _env_filter,
-    "execution": _execution_filter,
-    "executions": _executions_filter,
-    "global": _global_filter,
-    "json_dump": _json_dump_filter,
-    "json_parse": _json_parse_filter,
-    "json_pp": _json_pp_filter,
-    "task": _task_filter,
-    "tasks": _tasks_filter,
-    "uuid": _uuid_filter,
-    "yaml_dump": _yaml_dump_filter,
-    "yaml_parse": _yaml_parse_filter,
-}
+_GLOBALS = {name: _global(function) for name, function in expression_functions.TABLE.items()}
+_FILTERS = {name: _filter(function) for name, function in expression_functions.TABLE.items()}
 
 
 def _create_environment() -> _Environment:

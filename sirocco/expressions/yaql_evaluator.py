@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import collections.abc  # noqa: F401  (yaql 3.2.0 uses it without importing it)
 import functools
+import inspect
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -119,95 +120,40 @@ class _Compiled:
     key_path: tuple[str, ...] | None
 
 
-def _functions_of(context: Any) -> expression_functions.Functions | None:
-    found: expression_functions.Functions | None = context[_FUNCTIONS_NAME]
-    return found
+class _Scope(expression_functions.Scope):
+    """What a function sees of a YAQL evaluation: ``env()`` is the frozen ``__env``."""
+
+    __slots__ = ("_env",)
+
+    def __init__(self, context: Any) -> None:
+        super().__init__(context[_DATA_NAME], context[_FUNCTIONS_NAME])
+        self._env = context["__env"]
+
+    def env(self) -> Any:
+        return self._env
 
 
-# Mistral's functions with Mistral's parameter names: YAQL injects the
-# ``context`` parameter and offers the others in camelCase for ``=>``
-# (``tasks(workflowExecutionId => ...)``), exactly as for Mistral's.
+def _adapt(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` as YAQL calls it: the YAQL context first, then Mistral's parameters.
 
+    YAQL reads the signature to inject ``context`` and to offer the parameters
+    in camelCase for ``=>`` (``tasks(workflowExecutionId => ...)``), as for Mistral's.
+    """
 
-def _task(context: Any, task_name: Any = None) -> Any:
-    return expression_functions.call_task(_functions_of(context), task_name)
+    def call(context: Any, *arguments: Any, **named: Any) -> Any:
+        return function(_Scope(context), *arguments, **named)
 
-
-def _tasks(
-    context: Any,
-    workflow_execution_id: Any = None,
-    recursive: Any = False,
-    state: Any = None,
-    flat: Any = False,
-) -> Any:
-    return expression_functions.call_tasks(
-        _functions_of(context), workflow_execution_id, recursive, state, flat
-    )
-
-
-def _execution(context: Any) -> Any:
-    return expression_functions.call_execution(_functions_of(context))
-
-
-def _executions(
-    context: Any,
-    id: Any = None,
-    root_execution_id: Any = None,
-    state: Any = None,
-    from_time: Any = None,
-    to_time: Any = None,
-) -> Any:
-    return expression_functions.call_executions(
-        _functions_of(context), id, root_execution_id, state, from_time, to_time
-    )
-
-
-def _global(context: Any, var_name: Any) -> Any:
-    return expression_functions.call_global(_functions_of(context), var_name)
-
-
-def _env(context: Any) -> Any:
-    found = context["__env"]
-    return {} if found is None else found
-
-
-def _json_dump(context: Any, data: Any) -> str:
-    return expression_functions.json_dump(conversion.plain(data))
-
-
-def _json_pp(context: Any, data: Any = None) -> str:
-    return expression_functions.json_pp(conversion.plain(data), context[_DATA_NAME])
-
-
-def _json_parse(context: Any, data: Any) -> Any:
-    return expression_functions.json_parse(data)
-
-
-def _yaml_dump(context: Any, data: Any) -> str:
-    return expression_functions.yaml_dump(conversion.plain(data))
-
-
-def _yaml_parse(context: Any, data: Any) -> Any:
-    return expression_functions.yaml_parse(data)
-
-
-def _uuid(context: Any = None) -> str:
-    return expression_functions.new_uuid()
+    signature = inspect.signature(function)
+    parameters = list(signature.parameters.values())[1:]
+    context = inspect.Parameter("context", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    call.__signature__ = signature.replace(parameters=[context, *parameters])  # type: ignore[attr-defined]
+    call.__name__ = function.__name__
+    call.__doc__ = function.__doc__
+    return call
 
 
 _REGISTERED: dict[str, Callable[..., Any]] = {
-    "env": _env,
-    "execution": _execution,
-    "executions": _executions,
-    "global": _global,
-    "json_dump": _json_dump,
-    "json_parse": _json_parse,
-    "json_pp": _json_pp,
-    "task": _task,
-    "tasks": _tasks,
-    "uuid": _uuid,
-    "yaml_dump": _yaml_dump,
-    "yaml_parse": _yaml_parse,
+    name: _adapt(function) for name, function in expression_functions.TABLE.items()
 }
 
 
