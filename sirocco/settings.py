@@ -87,6 +87,10 @@ class Settings:
     claim_seconds: float = Field(default=60.0, gt=0, le=3600)
     max_executions_in_flight: int | None = Field(default=None, ge=1)
     max_actions_in_flight: int | None = Field(default=None, ge=1)
+    #: JSON bytes above which an action result, a published value, a workflow input or
+    #: output is stored once, by reference (``SIROCCO_BLOB_THRESHOLD``, ``[blob]
+    #: threshold``; docs/limits.md); -1: never.
+    blob_threshold: int = Field(default=64 * 1024, ge=-1)
 
     def events_broker_url(self) -> str | None:
         """The broker event triggers listen on (None: no listening)."""

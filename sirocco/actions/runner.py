@@ -24,7 +24,7 @@ from typing import Any
 from mistral_lib import actions
 from mistral_lib.actions import context as action_context_module
 
-from sirocco import errors
+from sirocco import errors, references
 from sirocco.actions import signature, tracecontext
 from sirocco.actions.registry import ActionDescriptor
 
@@ -126,6 +126,7 @@ def run_action(
         result is delivered later through the API).
     """
     action_execution_id = execution.get("action_execution_id")
+    action_input = references.resolve_values(action_input)
     try:
         check_input(descriptor, action_input)
     except errors.ActionInputError as error:

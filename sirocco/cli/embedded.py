@@ -43,7 +43,9 @@ def open_embedded(
         settings = dataclasses.replace(settings, db=db_url)
     outbox.set_claim_duration(settings.claim_seconds)
     tracing.configure(settings.tracing)
-    parts = compose.build(settings.db, limits=settings.limits())
+    parts = compose.build(
+        settings.db, limits=settings.limits(), blob_threshold=settings.blob_threshold
+    )
     parts.service.limit_in_flight(settings.in_flight())
     runtime, service = parts.runtime, parts.service
 

@@ -63,7 +63,9 @@ def _build(settings: Settings) -> compose.Parts:
     guard = Guard("start-up", None)
     while True:
         try:
-            return compose.build(settings.db, limits=settings.limits())
+            return compose.build(
+                settings.db, limits=settings.limits(), blob_threshold=settings.blob_threshold
+            )
         except Exception as exc:
             if not (is_outage(exc) or is_outage(exc.__cause__ or exc)):
                 raise

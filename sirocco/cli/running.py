@@ -279,7 +279,7 @@ def read_report(app: Embedded, execution_id: str) -> dict[str, Any]:
     for the live view only (times, progress) and left out of the JSON."""
     import sqlalchemy as sa
 
-    from sirocco.store import tables
+    from sirocco.store import blobs, tables
 
     workflow_table = tables.workflow_executions
     task_table = tables.task_executions
@@ -307,18 +307,20 @@ def read_report(app: Embedded, execution_id: str) -> dict[str, Any]:
         subworkflows = _subworkflow_progress(
             connection, [task.id for task in tasks if task.type == "WORKFLOW"]
         )
+        output = blobs.inline(connection, row.output)
+        published = {task.id: blobs.inline(connection, task.published or {}) for task in tasks}
     return {
         "id": row.id,
         "workflow": row.workflow_name,
         "state": row.state,
         "state_info": row.state_info,
-        "output": row.output,
+        "output": output,
         "tasks": [
             {
                 "name": task.name,
                 "state": task.state,
                 "state_info": task.state_info,
-                "published": task.published or {},
+                "published": published[task.id],
                 "_progress": _progress(task.runtime),
                 "_subworkflow": subworkflows.get(task.id),
                 "_started": task.started_at,

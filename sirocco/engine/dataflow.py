@@ -22,6 +22,7 @@ from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequenc
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
+from sirocco import references
 from sirocco.lang import specs
 
 #: Depth after which a chain of layers is flattened into one dict.
@@ -105,7 +106,8 @@ def _merge_values(
             left[key] = value
             continue
         path = f"{prefix}.{key}" if prefix else key
-        current = left[key]
+        current = _object(left[key])
+        value = _object(value)
         if isinstance(current, dict) and isinstance(value, dict):
             copied = dict(current)  # never change a dict another context shares
             _merge_values(copied, left_versions, value, right_versions, path)
@@ -114,10 +116,19 @@ def _merge_values(
             left[key] = value
 
 
+def _object(value: Any) -> Any:
+    """A value stored by reference that is an object, loaded (branches merge it by key)."""
+    if type(value) is references.Blob and value.is_object:
+        return value.load()
+    return value
+
+
 def leaf_paths(published: Mapping[str, Any], prefix: str = "") -> Iterable[str]:
     """The dotted paths of the non-dict values in ``published``."""
     for key, value in published.items():
         path = f"{prefix}.{key}" if prefix else str(key)
+        if type(value) is references.Blob and value.is_object:
+            value = value.load()  # its keys are versioned one by one
         if isinstance(value, dict) and value:
             yield from leaf_paths(value, path)
         elif not isinstance(value, dict):

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sirocco import errors, expressions
+from sirocco import errors, expressions, references
 from sirocco.engine import dataflow, records
 from sirocco.engine.draft import Draft
 from sirocco.lang import specs
@@ -180,7 +180,7 @@ class EngineFunctions:
             "id": workflow.id,
             "name": workflow.workflow_name,
             "spec": workflow_spec_dict(workflow.spec),
-            "input": dict(workflow.input),
+            "input": dict(references.resolve_values(workflow.input)),
             "params": dict(workflow.params),
             "created_at": time_text(workflow.created_at),
             "updated_at": time_text(workflow.updated_at or workflow.created_at),
@@ -206,7 +206,7 @@ class EngineFunctions:
         )
 
     def global_variable(self, name: str) -> Any:
-        return self._draft.workflow.context.get(name)
+        return references.resolve(self._draft.workflow.context.get(name))
 
 
 def task_dict(draft: Draft, task: records.TaskExecution) -> dict[str, Any]:
@@ -219,8 +219,8 @@ def task_dict(draft: Draft, task: records.TaskExecution) -> dict[str, Any]:
         "state": str(task.state),
         "state_info": task.state_info,
         # Mistral lists the accepted results: none yet reads as [].
-        "result": task.result if task.has_result else [],
-        "published": dict(task.published),
+        "result": references.resolve(task.result) if task.has_result else [],
+        "published": dict(references.resolve_values(task.published)),
         "type": task.type,
         "workflow_execution_id": task.workflow_execution_id,
         "created_at": time_text(task.created_at),

@@ -14,6 +14,7 @@ runs its action once per inbound task; a join in a cycle accumulates).
 
 from __future__ import annotations
 
+from sirocco import references
 from sirocco.engine import records, states, tasks
 from sirocco.engine.draft import Draft
 from sirocco.engine.states import State
@@ -44,7 +45,8 @@ def trigger(draft: Draft, task_spec: specs.TaskSpec, sources: tuple[str, ...]) -
     earlier = list(runtime.join_results or ())
     if latest.state == State.SUCCESS and latest.has_result:
         # The result already lists the earlier runs: add only the last one.
-        own = latest.result[-1] if earlier and isinstance(latest.result, list) else latest.result
+        result = references.resolve(latest.result)
+        own = result[-1] if earlier and isinstance(result, list) else latest.result
         earlier.append(own)
     if earlier:
         runtime = runtime.but(join_results=earlier)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from sirocco import references
 from sirocco.engine import evaluation, records, sizes
 from sirocco.engine.draft import Draft
 from sirocco.engine.states import State
@@ -82,7 +83,7 @@ def _plain_dict(values: Mapping[str, Any]) -> dict[str, Any]:
 def merge_dicts(left: dict[str, Any], right: Mapping[str, Any]) -> dict[str, Any]:
     """Deep-merge ``right`` into a copy-on-write ``left`` (right wins), as Mistral does."""
     for key, value in right.items():
-        current = left.get(key)
+        current = references.resolve(left.get(key))
         if key in left and isinstance(current, dict) and isinstance(value, Mapping):
             left[key] = merge_dicts(dict(current), value)
         else:

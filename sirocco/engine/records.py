@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
+from sirocco import references
 from sirocco.engine.states import State
 from sirocco.lang import specs
 
@@ -70,7 +71,7 @@ class WorkflowExecution:
         """What ``env()`` reads: the root execution's env (a sub-workflow keeps a copy)."""
         env = self.runtime.get(ROOT_ENV)
         if not isinstance(env, Mapping):
-            env = self.params.get("env")
+            env = references.resolve(self.params.get("env"))
         return env if isinstance(env, Mapping) else EMPTY
 
 

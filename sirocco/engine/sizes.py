@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from sirocco import errors
+from sirocco import errors, references
 from sirocco.limits import Limits
 
 
@@ -24,6 +24,7 @@ def check(limits: Limits, class_name: str, field: str, value: Any) -> None:
     limit = limits.field_size_limit_kb
     if limit < 0 or not value:
         return
+    value = _measured(value)
     if isinstance(value, str) and len(value) < limit * 256:  # surely under: skip the text
         return
     size_kb = int(sys.getsizeof(str(value)) / 1024)
@@ -32,3 +33,12 @@ def check(limits: Limits, class_name: str, field: str, value: Any) -> None:
             f"Field size limit exceeded [class={class_name}, field={field}, "
             f"size={size_kb}KB, limit={limit}KB] (SIROCCO_FIELD_SIZE_LIMIT_KB)"
         )
+
+
+def _measured(value: Any) -> Any:
+    """What is measured: a value stored by reference counts as the value it stands for."""
+    if type(value) is references.Blob:
+        return value.load()
+    if isinstance(value, dict) and any(type(item) is references.Blob for item in value.values()):
+        return {key: references.resolve(item) for key, item in value.items()}
+    return value

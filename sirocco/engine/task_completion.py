@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from sirocco import references
 from sirocco.engine import policies, publishing, records, states, tasks, transitions
 from sirocco.engine.draft import Draft
 from sirocco.engine.states import State
@@ -101,7 +102,7 @@ def _drop_result(draft: Draft, task: records.TaskExecution) -> records.TaskExecu
     task_spec = draft.spec.tasks[task.name]
     if task_spec.is_with_items:
         # Each item's output is dropped; the list keeps one null per result.
-        result = task.result
+        result = references.resolve(task.result)
         dropped = [None] * len(result) if isinstance(result, list) else None
         return draft.change_task(task, result=dropped)
     if task.type == "WORKFLOW":

@@ -16,6 +16,8 @@ from typing import Any
 
 from yaql.language import utils as yaql_utils
 
+from sirocco import references
+
 _SCALAR_TYPES = (str, int, float, type(None))
 _EXACT_SCALARS = frozenset({str, int, float, bool, type(None)})
 
@@ -78,6 +80,8 @@ def freeze(value: Any) -> Any:
     """
     if isinstance(value, _SCALAR_TYPES):
         return value
+    if type(value) is references.Blob:
+        return freeze(value.load())  # a value stored by reference loads when it is read
     if isinstance(value, FrozenView | yaql_utils.FrozenDict):
         return value
     if isinstance(value, Mapping):
@@ -99,6 +103,8 @@ def plain(value: Any) -> Any:
     """
     if type(value) in _EXACT_SCALARS:
         return value
+    if type(value) is references.Blob:
+        return plain(value.load())
     if isinstance(value, str):
         return str(value)
     if isinstance(value, Mapping):

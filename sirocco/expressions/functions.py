@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 import yaml
 
+from sirocco import references
 from sirocco.expressions import conversion
 
 
@@ -98,6 +99,8 @@ _TEXT_TYPES = (uuid.UUID, decimal.Decimal, ipaddress.IPv4Address, ipaddress.IPv6
 
 def json_default(value: Any) -> Any:
     """Turn what :mod:`json` cannot write into something it can, as oslo's ``to_primitive`` does."""
+    if isinstance(value, references.Blob):
+        return value.load()
     if isinstance(value, Mapping):
         return dict(value.items())
     if isinstance(value, bytes):

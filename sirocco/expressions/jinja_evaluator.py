@@ -26,6 +26,7 @@ import jinja2
 from jinja2 import nodes, sandbox
 from jinja2 import parser as jinja_parser
 
+from sirocco import references
 from sirocco.expressions import budget, conversion
 from sirocco.expressions import functions as expression_functions
 
@@ -164,21 +165,21 @@ class _Environment(sandbox.SandboxedEnvironment):
         budget.current().tick()
         if isinstance(obj, ChainMap) and attribute not in _DICT_ATTRIBUTES:
             try:
-                return obj[attribute]
+                return references.resolve(obj[attribute])
             except KeyError:
                 return self.undefined(obj=_ROOT_STAND_IN, name=attribute)
-        return _check_text(super().getattr(obj, attribute))
+        return _check_text(references.resolve(super().getattr(obj, attribute)))
 
     def getitem(self, obj: Any, argument: Any) -> Any:
         budget.current().tick()
         if isinstance(obj, ChainMap):
             try:
-                return obj[argument]
+                return references.resolve(obj[argument])
             except (KeyError, TypeError):
                 if isinstance(argument, str) and argument in _DICT_ATTRIBUTES:
                     return super().getattr(obj, argument)
                 return self.undefined(obj=_ROOT_STAND_IN, name=argument)
-        return _check_text(super().getitem(obj, argument))
+        return _check_text(references.resolve(super().getitem(obj, argument)))
 
 
 class _FilterScope(expression_functions.Scope):

@@ -31,6 +31,7 @@ from yaql.language import expressions as yaql_expressions
 from yaql.language import factory
 from yaql.language import utils as yaql_utils
 
+from sirocco import references
 from sirocco.expressions import budget, conversion, yaql_speedups, yaql_tables
 from sirocco.expressions import functions as expression_functions
 
@@ -221,6 +222,7 @@ _NOT_A_MAPPING = object()
 def _read_key_path(data: Any, keys: tuple[str, ...]) -> Any:
     value = data
     for key in keys:
+        value = references.resolve(value)
         if not isinstance(value, Mapping):
             return _NOT_A_MAPPING
         value = value[key]

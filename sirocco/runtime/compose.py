@@ -12,7 +12,7 @@ from sirocco.limits import DEFAULT as DEFAULT_LIMITS
 from sirocco.limits import Limits
 from sirocco.runtime.loop import Runtime
 from sirocco.runtime.service import Service
-from sirocco.store import migrate
+from sirocco.store import blobs, migrate
 from sirocco.store.database import Database
 
 
@@ -25,10 +25,19 @@ class Parts:
 
 
 def build(
-    db_url: str | None = None, *, upgrade: bool = True, limits: Limits = DEFAULT_LIMITS
+    db_url: str | None = None,
+    *,
+    upgrade: bool = True,
+    limits: Limits = DEFAULT_LIMITS,
+    blob_threshold: int = blobs.DEFAULT_THRESHOLD,
 ) -> Parts:
-    """Open the database (applying migrations) and build the runtime and service."""
+    """Open the database (applying migrations) and build the runtime and service.
+
+    ``blob_threshold``: JSON bytes above which a value is stored once, by reference
+    (``SIROCCO_BLOB_THRESHOLD``; -1: never).
+    """
     database = Database(db_url)
+    blobs.configure(database.engine, threshold=blob_threshold)
     if upgrade:
         migrate.prepare(database)
     registry = ActionRegistry(limits=limits)

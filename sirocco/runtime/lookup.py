@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sirocco import errors
+from sirocco import errors, references
 from sirocco.actions import dynamic as dynamic_actions
 from sirocco.actions import signature
 from sirocco.actions.registry import ActionDescriptor, ActionRegistry
@@ -15,7 +15,7 @@ from sirocco.engine import ports
 from sirocco.lang import specs
 from sirocco.runtime.dynamic_actions import DynamicActions
 from sirocco.runtime.specs import SpecCache
-from sirocco.store import code_sources, executions, lookups
+from sirocco.store import blobs, code_sources, executions, lookups
 from sirocco.store.database import Connection
 
 
@@ -173,7 +173,15 @@ class StepLookup:
             to_time=_parse_time(to_time) if to_time else None,
             project_id=self.project_id,
         )
-        return [execution_dict(row) for row in rows]
+        return [
+            {
+                **execution,
+                "input": blobs.inline(self._connection, execution["input"]),
+                "output": blobs.inline(self._connection, execution["output"]),
+                "params": blobs.inline(self._connection, execution["params"]),
+            }
+            for execution in map(execution_dict, rows)
+        ]
 
 
 def _parse_time(text: str) -> datetime:
@@ -190,8 +198,8 @@ def task_dict(task: executions.TaskExecution) -> dict[str, Any]:
         "name": task.name,
         "state": str(task.state),
         "state_info": task.state_info,
-        "result": task.result,
-        "published": dict(task.published),
+        "result": references.resolve(task.result),
+        "published": dict(references.resolve_values(task.published)),
         "type": task.type,
         "workflow_execution_id": task.workflow_execution_id,
         "created_at": _time(task.created_at),

@@ -410,7 +410,7 @@ class Stepper:
             cached.lookup = lookup  # kept between steps; it asks through this step's connection
             return cached
         spec = self.specs.workflow(row.workflow_name, row.definition, row.workbook_name)
-        workflow = executions.workflow_record(row, spec)
+        workflow = executions.workflow_record(row, spec, executions.blob_reader(connection))
         tasks = executions.load_tasks(connection, row.id)
         return engine.Snapshot(workflow, tasks, [], lookup)
 

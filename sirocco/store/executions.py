@@ -11,10 +11,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from sirocco import references
 from sirocco.engine import records
 from sirocco.engine.states import State
 from sirocco.lang import specs
-from sirocco.store import tables
+from sirocco.store import blobs, tables
 
 WorkflowExecution = records.WorkflowExecution
 TaskExecution = records.TaskExecution
@@ -33,7 +34,17 @@ CHUNK_ROWS = 1000
 # ---------------------------------------------------------------- rows <-> records
 
 
-def workflow_row(record: WorkflowExecution) -> dict[str, Any]:
+def workflow_row(
+    record: WorkflowExecution, offload: blobs.Offloader | None = None
+) -> dict[str, Any]:
+    """The row of a workflow execution (large values moved to blobs when ``offload`` is given)."""
+    input, params, context, output = record.input, record.params, record.context, record.output
+    if offload is not None:
+        owner = record.id
+        input = offload.values(owner, _plain(input))
+        params = offload.values(owner, _plain(params))
+        context = offload.values(owner, _plain(context))
+        output = offload.values(owner, _plain(output))
     return {
         "id": record.id,
         "workflow_name": record.workflow_name,
@@ -44,10 +55,10 @@ def workflow_row(record: WorkflowExecution) -> dict[str, Any]:
         "definition": record.definition,
         "state": str(record.state),
         "state_info": record.state_info,
-        "input": _plain(record.input),
-        "params": _plain(record.params),
-        "context": _plain(record.context),
-        "output": _plain(record.output),
+        "input": _plain(input),
+        "params": _plain(params),
+        "context": _plain(context),
+        "output": _plain(output),
         "task_execution_id": record.task_execution_id,
         "root_execution_id": record.root_execution_id,
         "tags": list(record.tags),
@@ -58,7 +69,10 @@ def workflow_row(record: WorkflowExecution) -> dict[str, Any]:
     }
 
 
-def workflow_record(row: Any, spec: specs.WorkflowSpec) -> WorkflowExecution:
+def workflow_record(
+    row: Any, spec: specs.WorkflowSpec, reader: blobs.Reader | None = None
+) -> WorkflowExecution:
+    read = reader.values if reader is not None else _as_stored
     return WorkflowExecution(
         id=row.id,
         workflow_name=row.workflow_name,
@@ -69,10 +83,10 @@ def workflow_record(row: Any, spec: specs.WorkflowSpec) -> WorkflowExecution:
         spec=spec,
         state=State(row.state),
         state_info=row.state_info,
-        input=row.input or {},
-        params=row.params or {},
-        context=row.context or {},
-        output=row.output,
+        input=read(row.input) or {},
+        params=read(row.params) or {},
+        context=read(row.context) or {},
+        output=read(row.output),
         task_execution_id=row.task_execution_id,
         root_execution_id=row.root_execution_id,
         tags=tuple(row.tags or ()),
@@ -83,7 +97,12 @@ def workflow_record(row: Any, spec: specs.WorkflowSpec) -> WorkflowExecution:
     )
 
 
-def task_row(record: TaskExecution) -> dict[str, Any]:
+def task_row(record: TaskExecution, offload: blobs.Offloader | None = None) -> dict[str, Any]:
+    """The row of a task execution (large values moved to blobs when ``offload`` is given)."""
+    published, result = _plain(record.published), _plain(record.result)
+    if offload is not None:
+        published = offload.values(record.workflow_execution_id, published)
+        result = offload.value(record.workflow_execution_id, result)
     return {
         "id": record.id,
         "workflow_execution_id": record.workflow_execution_id,
@@ -93,8 +112,8 @@ def task_row(record: TaskExecution) -> dict[str, Any]:
         "state": str(record.state),
         "state_info": record.state_info,
         "triggered_by": list(record.triggered_by),
-        "published": _plain(record.published),
-        "result": _plain(record.result),
+        "published": published,
+        "result": result,
         "has_result": record.has_result,
         "next_tasks": [list(pair) for pair in record.next_tasks],
         "processed": record.processed,
@@ -108,7 +127,10 @@ def task_row(record: TaskExecution) -> dict[str, Any]:
     }
 
 
-def task_record(row: Any) -> TaskExecution:
+def task_record(row: Any, reader: blobs.Reader | None = None) -> TaskExecution:
+    published, result = row.published, row.result
+    if reader is not None:
+        published, result = reader.values(published), reader.value(result)
     return TaskExecution(
         id=row.id,
         workflow_execution_id=row.workflow_execution_id,
@@ -118,8 +140,8 @@ def task_record(row: Any) -> TaskExecution:
         state=State(row.state),
         state_info=row.state_info,
         triggered_by=tuple(row.triggered_by or ()),
-        published=row.published or {},
-        result=row.result,
+        published=published or {},
+        result=result,
         has_result=bool(row.has_result),
         next_tasks=tuple((pair[0], pair[1]) for pair in row.next_tasks or ()),
         processed=bool(row.processed),
@@ -133,7 +155,13 @@ def task_record(row: Any) -> TaskExecution:
     )
 
 
-def action_row(record: ActionExecution) -> dict[str, Any]:
+def action_row(record: ActionExecution, offload: blobs.Offloader | None = None) -> dict[str, Any]:
+    """The row of an action execution (large values moved to blobs when ``offload`` is given)."""
+    input, output = _plain(record.input), _plain(record.output)
+    if offload is not None:
+        owner = record.workflow_execution_id or record.id
+        input = offload.values(owner, input)
+        output = offload.value(owner, output)
     return {
         "id": record.id,
         "name": record.name,
@@ -141,8 +169,8 @@ def action_row(record: ActionExecution) -> dict[str, Any]:
         "workflow_execution_id": record.workflow_execution_id,
         "state": str(record.state),
         "state_info": record.state_info,
-        "input": _plain(record.input),
-        "output": _plain(record.output),
+        "input": input,
+        "output": output,
         "accepted": record.accepted,
         "index": record.index,
         "is_sync": record.is_sync,
@@ -156,7 +184,10 @@ def action_row(record: ActionExecution) -> dict[str, Any]:
     }
 
 
-def action_record(row: Any) -> ActionExecution:
+def action_record(row: Any, reader: blobs.Reader | None = None) -> ActionExecution:
+    input, output = row.input, row.output
+    if reader is not None:
+        input, output = reader.values(input), reader.value(output)
     return ActionExecution(
         id=row.id,
         name=row.name,
@@ -164,8 +195,8 @@ def action_record(row: Any) -> ActionExecution:
         workflow_execution_id=row.workflow_execution_id,
         state=State(row.state),
         state_info=row.state_info,
-        input=row.input or {},
-        output=row.output,
+        input=input or {},
+        output=output,
         accepted=bool(row.accepted),
         index=row._mapping["index"],  # `row.index` is the tuple method
         is_sync=bool(row.is_sync),
@@ -177,6 +208,15 @@ def action_record(row: Any) -> ActionExecution:
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
+
+
+def blob_reader(connection: sa.Connection) -> blobs.Reader:
+    """What turns the references of rows read on ``connection`` into lazy blobs."""
+    return blobs.Reader(connection)
+
+
+def _as_stored(value: Any) -> Any:
+    return value
 
 
 _AS_IS = frozenset({str, int, float, bool, type(None), dict, list})
@@ -213,7 +253,8 @@ def load_tasks(connection: sa.Connection, execution_id: str) -> list[TaskExecuti
     rows = connection.execute(
         sa.select(_task).where(_task.c.workflow_execution_id == execution_id).order_by(_task.c.seq)
     )
-    return [task_record(row) for row in rows]
+    reader = blobs.Reader(connection)
+    return [task_record(row, reader) for row in rows]
 
 
 def load_actions(connection: sa.Connection, ids: Iterable[str]) -> list[ActionExecution]:
@@ -222,7 +263,8 @@ def load_actions(connection: sa.Connection, ids: Iterable[str]) -> list[ActionEx
     for start in range(0, len(wanted), 500):
         chunk = wanted[start : start + 500]
         rows = connection.execute(sa.select(_action).where(_action.c.id.in_(chunk)))
-        found.extend(action_record(row) for row in rows)
+        reader = blobs.Reader(connection)
+        found.extend(action_record(row, reader) for row in rows)
     return found
 
 
@@ -249,7 +291,11 @@ def item_results(
         by_index[index] = "null" if text is None else text
     if not by_index:
         return []
-    decoded: list[Any] = json.loads("[" + ",".join(by_index.values()) + "]")
+    joined = "[" + ",".join(by_index.values()) + "]"
+    decoded: list[Any] = json.loads(joined)
+    if references.REF_KEY in joined:  # some outputs are stored by reference
+        reader = blobs.Reader(connection)
+        return [reader.value(item) for item in decoded]
     return decoded
 
 
@@ -260,7 +306,8 @@ def subworkflow_results(connection: sa.Connection, task_execution_id: str) -> li
         .where(_wf.c.task_execution_id == task_execution_id)
         .order_by(_wf.c.created_at)
     )
-    pairs = [((row.params or {}).get("index", 0), row.output) for row in rows]
+    reader = blobs.Reader(connection)
+    pairs = [((row.params or {}).get("index", 0), reader.values(row.output)) for row in rows]
     return [output for _, output in sorted(pairs, key=lambda pair: pair[0])]
 
 
@@ -268,7 +315,8 @@ def running_actions(connection: sa.Connection) -> list[ActionExecution]:
     rows = connection.execute(
         sa.select(_action).where(_action.c.state == str(State.RUNNING), _action.c.is_sync.is_(True))
     )
-    return [action_record(row) for row in rows]
+    reader = blobs.Reader(connection)
+    return [action_record(row, reader) for row in rows]
 
 
 # ---------------------------------------------------------------- writes
@@ -299,9 +347,11 @@ _UPDATE_WORKFLOW = (
 )
 
 
-def workflow_update_row(record: WorkflowExecution) -> dict[str, Any]:
+def workflow_update_row(
+    record: WorkflowExecution, offload: blobs.Offloader | None = None
+) -> dict[str, Any]:
     """The parameters of the update a step makes to a workflow execution."""
-    row = workflow_row(record)
+    row = workflow_row(record, offload)
     return {"_id": record.id, **{name: row[name] for name in _WORKFLOW_MUTABLE}}
 
 
@@ -357,7 +407,15 @@ def _update_statement(table: sa.Table, columns: tuple[str, ...]) -> sa.Update:
 
 
 def delete_execution_tree(connection: sa.Connection, execution_id: str) -> None:
-    """Delete an execution with its tasks, actions and sub-workflow executions."""
+    """Delete an execution with its tasks, actions and sub-workflow executions, and the
+    blobs no other execution refers to."""
+    deleted: list[str] = []
+    _delete_tree(connection, execution_id, deleted)
+    blobs.release(connection, deleted)
+
+
+def _delete_tree(connection: sa.Connection, execution_id: str, deleted: list[str]) -> None:
+    deleted.append(execution_id)
     children = [
         row.id
         for row in connection.execute(
@@ -369,7 +427,7 @@ def delete_execution_tree(connection: sa.Connection, execution_id: str) -> None:
         )
     ]
     for child in children:
-        delete_execution_tree(connection, child)
+        _delete_tree(connection, child, deleted)
     task_ids = sa.select(_task.c.id).where(_task.c.workflow_execution_id == execution_id)
     connection.execute(sa.delete(_action).where(_action.c.task_execution_id.in_(task_ids)))
     connection.execute(sa.delete(_task).where(_task.c.workflow_execution_id == execution_id))

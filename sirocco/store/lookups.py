@@ -62,7 +62,8 @@ def task_actions(
 ) -> list[executions.ActionExecution]:
     """The action executions of one task execution, oldest first."""
     rows = connection.execute(_TASK_ACTIONS, {"task_execution_id": task_execution_id})
-    return [executions.action_record(row) for row in rows]
+    reader = executions.blob_reader(connection)
+    return [executions.action_record(row, reader) for row in rows]
 
 
 def task_executions(
@@ -70,7 +71,8 @@ def task_executions(
 ) -> list[executions.TaskExecution]:
     """The task executions of one workflow execution, in order."""
     rows = connection.execute(_TASKS, {"workflow_execution_id": workflow_execution_id})
-    return [executions.task_record(row) for row in rows]
+    reader = executions.blob_reader(connection)
+    return [executions.task_record(row, reader) for row in rows]
 
 
 def workflow_executions(

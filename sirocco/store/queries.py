@@ -25,7 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from sirocco import errors
-from sirocco.store import tables
+from sirocco.store import blobs, tables
 from sirocco.store.views import (
     ACTION_EXECUTIONS,
     ACTIONS,
@@ -217,7 +217,13 @@ def _select(view: View, fields: Sequence[str]) -> sa.Select[Any]:
     return sa.select(*columns)
 
 
+#: The fields whose values may be stored by reference (``_context``: an execution's, hidden).
+_STORED_VALUES = ("input", "output", "result", "published", "_context")
+
+
 def _finish(connection: sa.Connection, view: View, rows: list[dict[str, Any]]) -> None:
+    # Values stored by reference are served in full.
+    blobs.inline_rows(connection, rows, _STORED_VALUES)
     if view.finish is not None and rows:
         view.finish(connection, rows)
     for row in rows:

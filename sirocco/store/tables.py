@@ -13,6 +13,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
+from sirocco import references
+
 metadata = sa.MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -32,9 +34,11 @@ class JSONText(sa.types.TypeDecorator[Any]):
     def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
         if value is None:
             return None
+        if type(value) is Encoded:
+            return value.text
         if not value and isinstance(value, (dict, list, tuple)):
             return "{}" if isinstance(value, dict) else "[]"
-        return json.dumps(value, separators=(",", ":"), default=_json_default)
+        return json.dumps(value, separators=(",", ":"), default=json_default)
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
         if value is None:
@@ -42,7 +46,21 @@ class JSONText(sa.types.TypeDecorator[Any]):
         return json.loads(value)
 
 
-def _json_default(value: Any) -> Any:
+class Encoded:
+    """A field's JSON text, made already (``sirocco.store.blobs``): written as it is."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def json_default(value: Any) -> Any:
+    """How ``json.dumps`` writes what JSON has no type for (a blob: its value)."""
+    if isinstance(value, references.Blob):
+        # A reference stands only at the top of a field (the store writes it there);
+        # a blob nested deeper is written inline, so a row never needs two reads.
+        return value.load()
     if isinstance(value, Mapping):
         return dict(value)
     if isinstance(value, (set, frozenset, tuple)):
@@ -371,4 +389,24 @@ dynamic_action_definitions = sa.Table(
     *_secure(),
     *_times(),
     sa.UniqueConstraint("name", "namespace", "project_id"),
+)
+
+# Large values stored once, by the SHA-256 of their JSON text (``sirocco.store.blobs``);
+# rows hold a reference (``sirocco.references``).
+blobs = sa.Table(
+    "blobs",
+    metadata,
+    sa.Column("digest", sa.String(64), primary_key=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("data", sa.Text, nullable=False),
+)
+
+# Which execution refers to which blob: a blob goes once no execution refers to it.
+# ``owner_id`` is the workflow execution of the row (an action run alone: its own id).
+blob_refs = sa.Table(
+    "blob_refs",
+    metadata,
+    sa.Column("owner_id", sa.String(36), primary_key=True),
+    sa.Column("digest", sa.String(64), primary_key=True),
+    sa.Index("ix_blob_refs_digest", "digest"),
 )

@@ -3,6 +3,7 @@ per table and kind at the end of the batch (parents before children)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
@@ -10,7 +11,7 @@ from typing import Any, Protocol, TypeVar
 import sqlalchemy as sa
 
 from sirocco.engine import records
-from sirocco.store import executions, notify, outbox, tables, timers
+from sirocco.store import blobs, executions, notify, outbox, tables, timers
 
 
 class LazyRow(Protocol):
@@ -42,24 +43,31 @@ class Writes:
     wake: set[str] = field(default_factory=set)
 
     def flush(self, connection: sa.Connection) -> None:
-        """Write everything collected (parents before children), then forget it."""
+        """Write everything collected (parents before children), then forget it.
+
+        Values over the blob threshold go to the blob table (``sirocco.store.blobs``).
+        """
+        offload = blobs.Offloader(connection)
         executions.insert_rows(
             connection,
             tables.workflow_executions,
-            (executions.workflow_row(record) for record in self.new_workflows),
+            (executions.workflow_row(record, offload) for record in self.new_workflows),
         )
         executions.update_workflows(
-            connection, (executions.workflow_update_row(record) for record in self.workflow_updates)
+            connection,
+            (executions.workflow_update_row(record, offload) for record in self.workflow_updates),
         )
         executions.execute_many(
             connection, _BUMP_VERSION, ({"execution_id": item} for item in self.bumps)
         )
         _write_records(
-            connection, tables.task_executions, executions.task_row, self.new_tasks,
+            connection, tables.task_executions,
+            functools.partial(executions.task_row, offload=offload), self.new_tasks,
             self.task_updates,
         )  # fmt: skip
         _write_records(
-            connection, tables.action_executions, executions.action_row, self.new_actions,
+            connection, tables.action_executions,
+            functools.partial(executions.action_row, offload=offload), self.new_actions,
             self.action_updates,
         )  # fmt: skip
         outbox.insert(connection, (item.row() for item in self.outbox))

@@ -1,0 +1,364 @@
+"""Large values stored once by content hash (a claim check): the ``blobs`` table and its cache.
+
+When a row is written, each value of a stored field (an action's input and
+output, a task's result and each value it published, a workflow
+execution's input, params, context and output, per top-level key where the
+field is an object) whose JSON text is longer than the threshold is stored
+in ``blobs`` under the SHA-256 of that text, once however many rows refer to
+it, and the row holds a reference (:mod:`sirocco.references`). ``blob_refs``
+records which execution refers to which blob, so that deleting an execution
+deletes the blobs no other execution refers to.
+
+Read back, a reference becomes a :class:`~sirocco.references.Blob` whose
+loader is this module's: it loads the value when it is read, through a
+cache of decoded values bounded in bytes (content-addressed, so a cached
+value is never stale). The cache also knows the values it handed out by
+identity, so a loaded value written again (``publish: x: <% task().result
+%>``) is referred to again without being encoded or hashed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from sirocco import references
+from sirocco.store import tables
+
+#: Default threshold: values whose JSON text is longer are stored by reference.
+DEFAULT_THRESHOLD = 64 * 1024
+#: Default bound of the cache of loaded values, in JSON bytes.
+DEFAULT_CACHE_BYTES = 128 * 1024 * 1024
+
+_blobs = tables.blobs
+_refs = tables.blob_refs
+_SEPARATORS = (",", ":")
+
+
+@dataclass(slots=True)
+class _Entry:
+    value: Any
+    digest: str
+    size: int
+    kind: str
+
+
+class BlobStore:
+    """The blob settings and cache of one database (one per SQLAlchemy engine).
+
+    Args:
+        engine: the database's engine (a blob missing from the cache is read
+            with a connection of its own).
+        threshold: JSON bytes above which a value is stored by reference; -1: never.
+        cache_bytes: bound of the cache of loaded values (the newest entry stays
+            even when it alone is larger).
+    """
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        threshold: int = DEFAULT_THRESHOLD,
+        cache_bytes: int = DEFAULT_CACHE_BYTES,
+    ) -> None:
+        self._engine = engine
+        self.threshold = threshold
+        self.cache_bytes = cache_bytes
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._by_identity: dict[int, str] = {}
+        self._cached_bytes = 0
+        #: How many blobs were read from the database (tests and benchmarks look).
+        self.reads = 0
+
+    # ---------------------------------------------------------------- the cache
+
+    def load(self, digest: str) -> Any:
+        """The value of blob ``digest`` (cached, else read and cached).
+
+        Raises:
+            references.BlobMissingError: there is no such blob.
+        """
+        with self._lock:
+            entry = self._entries.get(digest)
+            if entry is not None:
+                self._entries.move_to_end(digest)
+                return entry.value
+        with self._engine.connect() as connection:
+            row = connection.execute(
+                sa.select(_blobs.c.data).where(_blobs.c.digest == digest)
+            ).first()
+        if row is None:
+            raise references.BlobMissingError(f"Stored value {digest} is missing")
+        text: str = row.data
+        value = json.loads(text)
+        self.reads += 1
+        self.remember(value, digest, len(text), _kind(value))
+        return value
+
+    def remember(self, value: Any, digest: str, size: int, kind: str) -> None:
+        """Keep ``value`` as blob ``digest``'s (evicting the oldest values over the bound)."""
+        with self._lock:
+            old = self._entries.pop(digest, None)
+            if old is not None:
+                self._forget(old)
+            self._entries[digest] = _Entry(value, digest, size, kind)
+            self._by_identity[id(value)] = digest
+            self._cached_bytes += size
+            while self._cached_bytes > self.cache_bytes and len(self._entries) > 1:
+                _, oldest = self._entries.popitem(last=False)
+                self._forget(oldest)
+
+    def _forget(self, entry: _Entry) -> None:
+        self._cached_bytes -= entry.size
+        if self._by_identity.get(id(entry.value)) == entry.digest:
+            del self._by_identity[id(entry.value)]
+
+    def known(self, value: Any) -> _Entry | None:
+        """The cache entry of this very object, if it is one the cache holds."""
+        with self._lock:
+            digest = self._by_identity.get(id(value))
+            entry = self._entries.get(digest) if digest is not None else None
+            if entry is not None and entry.value is value:
+                return entry
+            return None
+
+    def blob(self, digest: str, size: int, kind: str) -> references.Blob:
+        """A reference read back, loading through this store."""
+        return references.Blob(digest, size, kind, self.load)
+
+
+_STORES: weakref.WeakKeyDictionary[sa.Engine, BlobStore] = weakref.WeakKeyDictionary()
+_STORES_LOCK = threading.Lock()
+
+
+def store_for(engine: sa.Engine) -> BlobStore:
+    """The blob store of a database engine (made with the defaults when first asked)."""
+    with _STORES_LOCK:
+        found = _STORES.get(engine)
+        if found is None:
+            found = _STORES[engine] = BlobStore(engine)
+        return found
+
+
+def configure(engine: sa.Engine, *, threshold: int, cache_bytes: int = DEFAULT_CACHE_BYTES) -> None:
+    """Set the threshold and cache bound of a database's blobs (the settings' values)."""
+    store = store_for(engine)
+    store.threshold = threshold
+    store.cache_bytes = cache_bytes
+
+
+def _kind(value: Any) -> str:
+    return references.OBJECT if isinstance(value, Mapping) else references.OTHER
+
+
+# ---------------------------------------------------------------- reading rows
+
+
+class Reader:
+    """Turns the references of rows read on a connection into lazy blobs."""
+
+    __slots__ = ("_store",)
+
+    def __init__(self, connection: sa.Connection) -> None:
+        self._store = store_for(connection.engine)
+
+    def value(self, stored: Any) -> Any:
+        """A stored field: a blob if it is a reference, else itself."""
+        if references.is_reference(stored):
+            return self._store.blob(stored[references.REF_KEY], stored["bytes"], stored["kind"])
+        return stored
+
+    def values(self, stored: Any) -> Any:
+        """A stored object field whose values may be references."""
+        if type(stored) is not dict:
+            return self.value(stored)
+        if not any(references.is_reference(item) for item in stored.values()):
+            return stored
+        return {key: self.value(item) for key, item in stored.items()}
+
+
+def inline_rows(
+    connection: sa.Connection, rows: Iterable[dict[str, Any]], fields: Iterable[str]
+) -> None:
+    """Replace, in place, the references in ``fields`` of ``rows`` (API reads) by their values."""
+    store = store_for(connection.engine)
+    wanted = tuple(fields)
+    for row in rows:
+        for name in wanted:
+            stored = row.get(name)
+            if type(stored) is not dict:
+                continue
+            if references.is_reference(stored):
+                row[name] = store.load(stored[references.REF_KEY])
+            elif any(references.is_reference(item) for item in stored.values()):
+                row[name] = {
+                    key: store.load(item[references.REF_KEY])
+                    if references.is_reference(item)
+                    else item
+                    for key, item in stored.items()
+                }
+
+
+def inline(connection: sa.Connection, stored: Any) -> Any:
+    """One stored field (a value or an object of values) with its references loaded."""
+    row = {"value": stored}
+    inline_rows(connection, [row], ("value",))
+    return row["value"]
+
+
+# ---------------------------------------------------------------- writing rows
+
+
+class Offloader:
+    """Moves the large values of the rows one transaction writes into ``blobs``.
+
+    Each field's JSON text is made once: a small one is handed to the row as
+    :class:`~sirocco.store.tables.Encoded`, a large one is stored (unless it already is) and the
+    row gets its reference.
+    """
+
+    def __init__(self, connection: sa.Connection) -> None:
+        self._connection = connection
+        self._store = store_for(connection.engine)
+        self._threshold = self._store.threshold
+        self._is_postgresql = connection.dialect.name == "postgresql"
+        #: Blobs stored or found present in this transaction, and references written.
+        self._present: set[str] = set()
+        self._refs: set[tuple[str, str]] = set()
+
+    @property
+    def active(self) -> bool:
+        return self._threshold >= 0
+
+    def value(self, owner: str | None, value: Any) -> Any:
+        """A field stored whole: itself, its JSON text, or a reference."""
+        if not self.active or owner is None:
+            return value
+        kind = type(value)
+        if kind is references.Blob:
+            return self._refer_blob(owner, value)
+        if kind is str:
+            if len(value) * 6 + 2 <= self._threshold:
+                return value  # surely small, whatever it escapes
+        elif kind is not dict and kind is not list:
+            return value
+        return self._encode(owner, value)
+
+    def values(self, owner: str | None, values: Any) -> Any:
+        """An object field stored per top-level key (others as :meth:`value`)."""
+        if not self.active or owner is None:
+            return values
+        if not isinstance(values, Mapping):
+            return self.value(owner, values)
+        if not values:
+            return values
+        if not any(type(item) is references.Blob for item in values.values()):
+            text = _dumps(values)
+            if len(text) <= self._threshold:
+                return tables.Encoded(text)
+        stored: dict[str, Any] = {}
+        for key, item in values.items():
+            made = self.value(owner, item)
+            # A small value stays itself: the object's text is made as a whole.
+            stored[key] = item if type(made) is tables.Encoded else made
+        return stored
+
+    def _encode(self, owner: str, value: Any) -> Any:
+        entry = self._store.known(value)
+        if entry is not None:
+            self._refer(owner, entry.digest, entry.size, lambda: _dumps(entry.value))
+            return references.reference(entry.digest, entry.size, entry.kind)
+        text = _dumps(value)
+        if len(text) <= self._threshold:
+            return tables.Encoded(text)
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        kind = _kind(value)
+        self._refer(owner, digest, len(text), lambda: text)
+        self._store.remember(value, digest, len(text), kind)
+        return references.reference(digest, len(text), kind)
+
+    def _refer_blob(self, owner: str, blob: references.Blob) -> dict[str, Any]:
+        self._refer(owner, blob.digest, blob.size, lambda: _dumps(blob.load()))
+        return blob.reference()
+
+    def _refer(self, owner: str, digest: str, size: int, text: Any) -> None:
+        """Make sure blob ``digest`` is stored and ``owner`` refers to it."""
+        if digest not in self._present:
+            if not self._exists(digest):
+                self._connection.execute(
+                    self._insert(_blobs, ("digest",)),
+                    {"digest": digest, "size": size, "data": text()},
+                )
+            self._present.add(digest)
+        if (owner, digest) not in self._refs:
+            self._connection.execute(
+                self._insert(_refs, ("owner_id", "digest")), {"owner_id": owner, "digest": digest}
+            )
+            self._refs.add((owner, digest))
+
+    def _exists(self, digest: str) -> bool:
+        query = sa.select(_blobs.c.digest).where(_blobs.c.digest == digest)
+        if self._is_postgresql:
+            # Shared lock: a concurrent release (FOR UPDATE) waits for this
+            # transaction, then sees its reference and keeps the blob.
+            query = query.with_for_update(read=True)
+        return self._connection.execute(query).first() is not None
+
+    def _insert(self, table: sa.Table, keys: tuple[str, ...]) -> sa.Executable:
+        if self._is_postgresql:
+            return postgresql.insert(table).on_conflict_do_nothing(index_elements=list(keys))
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=list(keys))
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=_SEPARATORS, default=tables.json_default)
+
+
+# ---------------------------------------------------------------- deleting
+
+
+def release(connection: sa.Connection, owners: Iterable[str]) -> int:
+    """Drop the references of ``owners`` (deleted executions) and delete the blobs no
+    other owner refers to; returns how many blobs were deleted."""
+    owner_ids = list(owners)
+    digests: set[str] = set()
+    for start in range(0, len(owner_ids), 500):
+        chunk = owner_ids[start : start + 500]
+        digests.update(
+            connection.execute(sa.select(_refs.c.digest).where(_refs.c.owner_id.in_(chunk)))
+            .scalars()
+            .all()
+        )
+        connection.execute(sa.delete(_refs).where(_refs.c.owner_id.in_(chunk)))
+    deleted = 0
+    ordered = sorted(digests)  # one lock order for every releasing transaction
+    for start in range(0, len(ordered), 500):
+        chunk = ordered[start : start + 500]
+        if connection.dialect.name == "postgresql":
+            connection.execute(
+                sa.select(_blobs.c.digest).where(_blobs.c.digest.in_(chunk)).with_for_update()
+            ).all()
+        result = connection.execute(
+            sa.delete(_blobs).where(
+                _blobs.c.digest.in_(chunk),
+                ~sa.exists().where(_refs.c.digest == _blobs.c.digest),
+            )
+        )
+        deleted += result.rowcount or 0
+    return deleted
+
+
+def count(connection: sa.Connection) -> tuple[int, int]:
+    """How many blobs and references are stored (tests and ``sirocco`` reports)."""
+    blobs = connection.execute(sa.select(sa.func.count()).select_from(_blobs)).scalar_one()
+    refs = connection.execute(sa.select(sa.func.count()).select_from(_refs)).scalar_one()
+    return int(blobs), int(refs)

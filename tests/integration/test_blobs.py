@@ -1,0 +1,171 @@
+"""Large values by reference: stored once in ``blobs``, read back in full, deleted with the
+last execution that refers to them (docs/limits.md, "Large values by reference")."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from starlette.testclient import TestClient
+
+from sirocco import references
+from sirocco.api.app import create_app
+from sirocco.cli.embedded import Embedded
+from sirocco.store import blobs, tables
+from tests.integration import helpers
+
+#: Small enough that the test's values go to the blob table, large enough that ids do not.
+THRESHOLD = 1000
+
+WORKFLOW = """
+version: '2.0'
+big:
+  input:
+    - blob
+  tasks:
+    first:
+      action: std.echo output=<% $.blob %>
+      publish:
+        copy: <% task().result %>
+      on-success: second
+    second:
+      action: std.echo output=<% {value => $.copy, size => len($.copy)} %>
+      publish:
+        size: <% task().result.size %>
+        same: <% task().result.value = $.blob %>
+        wrapped: <% task().result %>
+  output:
+    size: <% $.size %>
+    same: <% $.same %>
+    copy: <% $.copy %>
+"""
+
+READER = """
+version: '2.0'
+reader:
+  input:
+    - other
+  tasks:
+    read:
+      action: std.noop
+      publish:
+        size: <% len(tasks($.other).where($.name = first).first().result) %>
+  output:
+    size: <% $.size %>
+"""
+
+VALUE = "blob-" + "x" * 5000
+
+
+@pytest.fixture
+def app(database_url: str) -> Iterator[Embedded]:
+    with helpers.embedded(database_url) as embedded:
+        blobs.configure(embedded.parts.database.engine, threshold=THRESHOLD)
+        helpers.deploy(embedded, WORKFLOW)
+        yield embedded
+
+
+def _run(app: Embedded, value: Any = VALUE) -> str:
+    execution_id = helpers.start(app, "big", {"blob": value})
+    row = helpers.wait_for(app, execution_id)
+    assert row.state == "SUCCESS", row.state_info
+    return execution_id
+
+
+def _stored(app: Embedded) -> tuple[int, int]:
+    with app.parts.database.read() as connection:
+        return blobs.count(connection)
+
+
+def _reference(stored: Any) -> str:
+    assert references.is_reference(stored), stored
+    return str(stored[references.REF_KEY])
+
+
+def test_a_large_result_is_stored_once_and_later_tasks_read_it(app: Embedded) -> None:
+    execution_id = _run(app)
+    row = helpers.execution(app, execution_id)
+    first = helpers.task(app, execution_id, "first")
+    second = helpers.task(app, execution_id, "second")
+    # The rows hold references: the input, the first result, what both tasks published.
+    digest = _reference(row.input["blob"])
+    assert _reference(first.result) == digest
+    assert _reference(first.published["copy"]) == digest
+    assert _reference(row.output["copy"]) == digest
+    assert second.published["size"] == len(VALUE)
+    assert second.published["same"] is True
+    # The second result (an object holding the value) is a blob of its own.
+    assert _reference(second.result) != digest
+    assert second.result["kind"] == references.OBJECT
+    # One blob per distinct value, whatever the number of rows that refer to it.
+    assert _stored(app) == (2, 2)
+    with app.parts.database.read() as connection:
+        data = connection.execute(
+            sa.select(tables.blobs.c.data).where(tables.blobs.c.digest == digest)
+        ).scalar_one()
+    assert data == f'"{VALUE}"'
+
+
+def test_get_serves_stored_values_in_full(app: Embedded) -> None:
+    execution_id = _run(app)
+    client = TestClient(create_app(app.service), base_url="http://sirocco.test")
+    execution = client.get(f"/v2/executions/{execution_id}").json()
+    assert execution["input"] == f'{{"blob": "{VALUE}"}}'
+    output = json.loads(execution["output"])
+    assert output == {"size": len(VALUE), "same": True, "copy": VALUE}
+    tasks = client.get(f"/v2/executions/{execution_id}/tasks").json()["tasks"]
+    by_name = {task["name"]: task for task in tasks}
+    first = client.get(f"/v2/tasks/{by_name['first']['id']}").json()
+    assert json.loads(first["result"]) == VALUE
+    assert json.loads(first["published"]) == {"copy": VALUE}
+    actions = client.get(f"/v2/tasks/{by_name['second']['id']}/action_executions").json()
+    (action,) = actions["action_executions"]
+    shown = client.get(f"/v2/action_executions/{action['id']}").json()
+    assert json.loads(shown["output"]) == {"result": {"value": VALUE, "size": len(VALUE)}}
+
+
+def test_deleting_an_execution_deletes_the_blobs_no_other_execution_refers_to(
+    app: Embedded,
+) -> None:
+    shared = _run(app)
+    other = _run(app)
+    alone = _run(app, "other-" + "y" * 5000)
+    # The shared value and its wrapped copy, twice referred to; the other value's pair.
+    assert _stored(app) == (4, 6)
+    app.service.delete_execution(shared, force=True)
+    assert _stored(app) == (4, 4)
+    app.service.delete_execution(other, force=True)
+    assert _stored(app) == (2, 2)
+    app.service.delete_execution(alone, force=True)
+    assert _stored(app) == (0, 0)
+
+
+def test_a_value_is_loaded_from_the_database_by_a_process_that_never_held_it(
+    database_url: str,
+) -> None:
+    with helpers.embedded(database_url) as first_process:
+        blobs.configure(first_process.parts.database.engine, threshold=THRESHOLD)
+        helpers.deploy(first_process, WORKFLOW)
+        helpers.deploy(first_process, READER)
+        execution_id = _run(first_process)
+    with helpers.embedded(database_url) as second_process:
+        store = blobs.store_for(second_process.parts.database.engine)
+        store.threshold = THRESHOLD
+        reader = helpers.start(second_process, "reader", {"other": execution_id})
+        row = helpers.wait_for(second_process, reader)
+        assert (row.state, row.output) == ("SUCCESS", {"size": len(VALUE)}), row.state_info
+        # Read from the database: the two results ``tasks()`` lists (first's and second's).
+        assert store.reads == 2
+
+
+def test_small_values_stay_in_their_rows(app: Embedded) -> None:
+    execution_id = _run(app, "small")
+    assert helpers.execution(app, execution_id).output == {
+        "size": 5,
+        "same": True,
+        "copy": "small",
+    }
+    assert _stored(app) == (0, 0)
