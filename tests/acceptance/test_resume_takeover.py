@@ -1,12 +1,20 @@
 """`sirocco resume ID` takes over executions that dead role processes left RUNNING: every
 role (api, engine, executor) killed with SIGKILL while actions ran on the executor; the
-resume runs the `safe-rerun` action again and fails the other with Mistral's message."""
+resume runs the `safe-rerun` action again and fails the other with Mistral's message.
+
+The `safe-rerun` action calls a local HTTP gate that holds every request until the test
+opens it, so the roles are killed while that action surely runs (a timed action could
+end first on a slow machine), and the re-run is held until the same take-over has failed
+the other execution."""
 
 from __future__ import annotations
 
 import json
 import os
 import subprocess
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -15,6 +23,7 @@ from rolekit import SIROCCO, Roles, call, free_port
 
 from sirocco.runtime.heartbeats import MISSED_MESSAGE
 from sirocco.store import tables
+from tests.waiting import BOUND, wait_for
 
 WORKFLOWS = """
 version: '2.0'
@@ -23,9 +32,11 @@ unsafe_nap:
     nap:
       action: std.sleep seconds=600
 safe_nap:
+  input:
+    - gate
   tasks:
     nap:
-      action: std.sleep seconds=2
+      action: std.http url=<% $.gate %>
       safe-rerun: true
       on-success: say
     say:
@@ -39,22 +50,73 @@ safe_nap:
 HEARTBEATS = {"SIROCCO_HEARTBEAT_INTERVAL": "0.3", "SIROCCO_HEARTBEAT_MAX_MISSED": "3"}
 
 
+class _Gate:
+    """An HTTP service that counts its requests and answers none before it is opened."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.opened = threading.Event()
+        lock = threading.Lock()
+        gate = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                with lock:
+                    gate.requests += 1
+                gate.opened.wait(BOUND)
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                except OSError:
+                    pass  # the caller was killed meanwhile
+
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/nap"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.opened.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def gate() -> Iterator[_Gate]:
+    service = _Gate()
+    try:
+        yield service
+    finally:
+        service.close()
+
+
 @pytest.mark.slow
 @pytest.mark.postgres
-def test_resume_takes_over_what_dead_roles_left_running(postgres_url: str, tmp_path: Path) -> None:
+def test_resume_takes_over_what_dead_roles_left_running(
+    postgres_url: str, tmp_path: Path, gate: _Gate
+) -> None:
     env = {**os.environ, "SIROCCO_DB": postgres_url, **HEARTBEATS}
     group = Roles(folder=tmp_path, env=env)
     port = free_port()
     group.start("api", "--port", str(port))
     base = f"http://127.0.0.1:{port}/v2"
     database = sa.create_engine(postgres_url)
+    resume: subprocess.Popen[str] | None = None
     try:
         group.wait_http(base)
         group.start("engine")
         group.start("executor")
         call(f"{base}/workflows", "POST", WORKFLOWS, text=True)
         unsafe = call(f"{base}/executions", "POST", {"workflow_name": "unsafe_nap"})["id"]
-        safe = call(f"{base}/executions", "POST", {"workflow_name": "safe_nap"})["id"]
+        safe = call(
+            f"{base}/executions",
+            "POST",
+            {"workflow_name": "safe_nap", "input": json.dumps({"gate": gate.url})},
+        )["id"]
 
         def taken() -> bool:
             outbox = tables.outbox
@@ -64,39 +126,70 @@ def test_resume_takes_over_what_dead_roles_left_running(postgres_url: str, tmp_p
                         outbox.c.kind == "RunAction", outbox.c.claimed_until.is_not(None)
                     )
                 ).all()
-            return {row.workflow_execution_id for row in rows} == {unsafe, safe}
+            return gate.requests == 1 and {row.workflow_execution_id for row in rows} == {
+                unsafe,
+                safe,
+            }
 
-        group.wait_for(taken, 60, "the executor to take both actions")
+        group.wait_for(taken, BOUND, "the executor to take both actions")
         for role in list(group.running):
             group.kill(role)
 
-        def resume(execution_id: str) -> tuple[int, dict[str, object]]:
-            done = subprocess.run(
-                [SIROCCO, "resume", execution_id, "--json", "--timeout", "60"],
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=90,
-            )
-            assert done.stdout.strip(), done.stderr
-            return done.returncode, json.loads(done.stdout.strip().splitlines()[-1])
-
-        code, report = resume(safe)
-        assert (code, report["state"], report["output"]) == (0, "SUCCESS", {"said": "taken over"})
-        # The same take-over failed the action that is not safe to re-run.
-        actions = tables.action_executions
         workflows = tables.workflow_executions
+
+        def state_of(execution_id: str) -> str:
+            with database.connect() as connection:
+                return str(
+                    connection.execute(
+                        sa.select(workflows.c.state).where(workflows.c.id == execution_id)
+                    ).scalar_one()
+                )
+
+        with (tmp_path / "resume.log").open("w") as log:
+            resume = subprocess.Popen(
+                [SIROCCO, "resume", safe, "--json", "--timeout", str(BOUND)],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+            )
+
+        def rerun_held_and_other_failed() -> bool:
+            assert resume is not None and resume.poll() is None, (
+                f"sirocco resume ended early\n{(tmp_path / 'resume.log').read_text()}"
+            )
+            return gate.requests == 2 and state_of(unsafe) == "ERROR"
+
+        # The take-over offers the safe action again (held at the gate) and fails the other.
+        wait_for(
+            rerun_held_and_other_failed,
+            what="the safe action to run again and the other execution to fail",
+            seen=lambda: (gate.requests, state_of(unsafe), group.logs()),
+        )
+        gate.opened.set()
+        try:
+            output, _ = resume.communicate(timeout=BOUND)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"sirocco resume did not end\n{group.logs()}") from None
+        assert output.strip(), (tmp_path / "resume.log").read_text()
+        report = json.loads(output.strip().splitlines()[-1])
+        assert (resume.returncode, report["state"], report["output"]) == (
+            0,
+            "SUCCESS",
+            {"said": "taken over"},
+        )
+        assert gate.requests == 2  # killed once, run again once
+        actions = tables.action_executions
         with database.connect() as connection:
-            state = connection.execute(
-                sa.select(workflows.c.state).where(workflows.c.id == unsafe)
-            ).scalar_one()
             attempts = connection.execute(
                 sa.select(actions.c.state, actions.c.state_info).where(
                     actions.c.workflow_execution_id == unsafe
                 )
             ).all()
-        assert state == "ERROR"
         assert [tuple(row) for row in attempts] == [("ERROR", MISSED_MESSAGE)]
     finally:
+        if resume is not None and resume.poll() is None:
+            resume.kill()
+            resume.wait()
         database.dispose()
         group.stop_all()
