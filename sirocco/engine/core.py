@@ -168,8 +168,13 @@ def start_workflow(
     root_execution_id: str | None = None,
     parent_execution_id: str | None = None,
     budget: expressions.Budget | None = None,
+    item_values: dict[str, tuple[int, dict[str, list[Any]]]] | None = None,
 ) -> Decision:
     """Create a workflow execution, RUNNING, with its start tasks started.
+
+    ``item_values``, when given, receives the with-items lists evaluated on
+    the way (``Snapshot.item_values``), for the snapshot the caller keeps: a
+    list of a million items is then evaluated once, not again at the next step.
 
     For a sub-workflow (``task_execution_id`` given) the input keys the
     workflow does not declare move into ``params`` and ``params["env"]`` is
@@ -233,6 +238,8 @@ def start_workflow(
         created_at=now,
     )
     snapshot = Snapshot(workflow, (), (), lookup)
+    if item_values is not None:
+        snapshot.item_values = item_values
     draft = Draft(snapshot, now=now, new_id=new_id, budget=budget)
     draft.put_workflow(workflow, new=True)
     try:

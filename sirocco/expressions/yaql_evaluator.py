@@ -21,7 +21,7 @@ import collections.abc  # noqa: F401  (yaql 3.2.0 uses it without importing it)
 import functools
 import inspect
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Set
 from dataclasses import dataclass
 from typing import Any
 
@@ -188,6 +188,15 @@ def _finalize(result: Any) -> Any:
     """YAQL's output conversion (Mistral's options: tuples to lists, sets kept)."""
     if isinstance(result, _SCALAR_RESULTS):
         return result
+    if isinstance(result, _SEQUENCES) or (
+        isinstance(result, Iterator) and not isinstance(result, (Mapping, Set))
+    ):
+        # What YAQL does to a sequence, without a call per element when the
+        # elements are plain values (a ``range`` of a million items).
+        items = list(_limited(result))
+        if all(type(item) in _PLAIN_TYPES for item in items):
+            return items
+        return [yaql_utils.convert_output_data(item, _limited, _ENGINE) for item in items]
     return yaql_utils.convert_output_data(result, _limited, _ENGINE)
 
 
@@ -196,6 +205,10 @@ def _limited(iterable: Any) -> Any:
 
 
 _SCALAR_RESULTS = (str, int, float, type(None))
+#: What YAQL turns into a list (``yaql.convertTuplesToLists``), element by element.
+_SEQUENCES = (list, tuple, range)
+#: Elements YAQL's output conversion returns as they are (exact types).
+_PLAIN_TYPES = frozenset((str, int, float, bool, type(None)))
 
 
 @functools.lru_cache(maxsize=8192)

@@ -349,6 +349,7 @@ class Stepper:
             return None
         project_id = item.project_id or lookups.project_of(connection, item.root_execution_id)
         lookup = lookup.for_project(project_id)  # names resolve in the execution's project
+        item_values: dict[str, tuple[int, dict[str, list[Any]]]] = {}
         decision = engine.start_workflow(
             spec=spec,
             execution_id=item.execution_id,
@@ -364,11 +365,13 @@ class Stepper:
             root_execution_id=item.root_execution_id,
             parent_execution_id=item.parent_execution_id,
             budget=self.budget(),
+            item_values=item_values,
         )
         if project_id is not None:
             decision = _owned_by(decision, item.execution_id, project_id)
         workflow = next(record for record in decision.workflows if record.id == item.execution_id)
         snapshot = engine.Snapshot(workflow, [], [], lookup)
+        snapshot.item_values.update(item_values)  # evaluated once (a list may be huge)
         pending = _Pending(workflow_is_new=True)
         self._absorb(decision, snapshot, pending, lookup)
         del decision  # not kept once absorbed (see ``_absorb``)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from sirocco.engine import with_items
+from sirocco.engine import evaluation, with_items
 from tests.integration import helpers
 
 ITEMS = """
@@ -72,3 +74,27 @@ def test_results_gathered_over_several_steps_keep_their_values_and_order(
         assert row.output == {"results": values}
         [task] = helpers.tasks(app, execution_id)
         assert task.runtime["with_items"]["gathered"] == 28  # the last chunk starts there
+
+
+def test_the_list_is_evaluated_once_over_all_the_steps(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    evaluated: list[object] = []
+    original = evaluation.evaluate
+
+    def counting(draft: Any, value: Any, data: Any, task: Any) -> Any:
+        if value == "<% range($.n) %>":
+            evaluated.append(value)
+        return original(draft, value, data, task)
+
+    monkeypatch.setattr(evaluation, "evaluate", counting)
+    count = 3 * with_items.ITEMS_PER_STEP
+    with helpers.embedded(database_url) as app:
+        helpers.deploy(app, ITEMS)
+        execution_id = helpers.start(app, "many", {"n": count})
+        row = helpers.wait_for(app, execution_id)
+
+        assert row.state == "SUCCESS", row.state_info
+        assert len(row.output["results"]) == count
+    # Once in the start's step; the snapshot kept for the next steps holds it.
+    assert len(evaluated) == 1

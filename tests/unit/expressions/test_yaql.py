@@ -189,3 +189,33 @@ def test_expressions_inside_lambdas_see_their_own_dollar() -> None:
     assert evaluate("<% $.items.where($.a > 1).select($.b) %>", data) == ["y"]
     assert evaluate("<% $.items.select($.a + 1) %>", data) == [2, 3]
     assert evaluate("<% $.items.select($.a = 2 and $.b = y) %>", data) == [False, True]
+
+
+def _results() -> list[Any]:
+    return [
+        [1, "a", None, True, 2.5],
+        (1, (2, 3), {"k": (4,)}, {5}, frozenset({6})),
+        range(5),
+        iter([1, [2], {"a": (3,)}]),
+        (value for value in ("x", ("y",))),
+        {"a": (1, 2)},
+        {1, 2},
+        [],
+        (),
+    ]
+
+
+@pytest.mark.parametrize("index", range(len(_results())))
+def test_the_output_conversion_is_yaqls_own(index: int) -> None:
+    from yaql.language import utils as yaql_utils
+
+    ours = yaql_evaluator._finalize(_results()[index])
+    theirs = yaql_utils.convert_output_data(
+        _results()[index], yaql_evaluator._limited, yaql_evaluator._ENGINE
+    )
+    assert ours == theirs
+    assert type(ours) is type(theirs)
+
+
+def test_a_long_range_comes_out_as_a_list_of_its_numbers() -> None:
+    assert evaluate("<% range($.n) %>", {"n": 100_000}, None) == list(range(100_000))
