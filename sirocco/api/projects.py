@@ -148,6 +148,7 @@ class Found:
     project_id: str
     public: bool = False
     members: frozenset[str] = frozenset()
+    id: str = ""
 
 
 #: How a route's path names one resource: (connection, path parameters, query parameters,
@@ -191,7 +192,7 @@ def _named(table: sa.Table, key: str, *, ids: bool, namespaced: bool) -> Finder:
         if ids and definitions.is_uuid(value):
             found = _first(connection, columns.where(table.c.id == value))
             if found is not None:
-                return _shared(connection, table, value, found)
+                return _shared(connection, table, value, Found(found.project_id, found.public))
         condition = table.c.name == value
         if namespaced:
             namespace = path.get("namespace") or query.get("namespace") or ""
@@ -211,7 +212,7 @@ def _named(table: sa.Table, key: str, *, ids: bool, namespaced: bool) -> Finder:
 
 def _shared(connection: sa.Connection, table: sa.Table, identifier: str, found: Found) -> Found:
     if table is not _definitions:
-        return found
+        return Found(found.project_id, found.public, id=identifier)
     members = connection.execute(
         sa.select(_members.c.member_id).where(
             _members.c.resource_id == identifier,
@@ -219,7 +220,7 @@ def _shared(connection: sa.Connection, table: sa.Table, identifier: str, found: 
             _members.c.status == ACCEPTED,
         )
     ).scalars()
-    return Found(found.project_id, found.public, frozenset(members))
+    return Found(found.project_id, found.public, frozenset(members), id=identifier)
 
 
 _task_parent = _executions.alias("guard_task_parent")
@@ -298,6 +299,14 @@ NAMED: tuple[tuple[str, str, Finder, str], ...] = (
 
 _READS = ("GET", "HEAD")
 
+#: A change refused on another project's readable resource: Mistral 23's words where
+#: Mistral refuses it (``check_db_obj_access`` in mistral/db/utils.py, HTTP 403), else ours.
+FORBIDDEN = "Can not modify a resource of another project."
+FORBIDDEN_WORDS: Mapping[str, str] = {
+    "/v2/workflows/": "Can not access WorkflowDefinition resource of other projects, ID: {id}",
+    "/v2/cron_triggers/": "Can not access CronTrigger resource of other projects, ID: {id}",
+}
+
 
 async def guard(request: Request, caller: CallerDep) -> None:
     """Refuse a request naming another project's resource (a router dependency).
@@ -334,17 +343,17 @@ def _check_path(database: Database, request: Request, caller: Caller) -> None:
     if "/members" in route:
         return  # sharing has its own rules: the member project acts on another's workflow
     writing = request.method not in _READS
-    checks: list[tuple[Finder, str, str]] = []
+    checks: list[tuple[Finder, str, str, str]] = []
     for key, (prefix, finder, message) in FINDERS.items():
         if key in path and route.startswith(prefix or "/v2/"):
-            checks.append((finder, message, path[key]))
+            checks.append((finder, message, path[key], FORBIDDEN))
     for prefix, key, finder, message in NAMED:
         if key in path and route.startswith(prefix):
-            checks.append((finder, message, path[key]))
+            checks.append((finder, message, path[key], FORBIDDEN_WORDS.get(prefix, FORBIDDEN)))
     if not checks:
         return
     with database.read() as connection:
-        for finder, message, value in checks:
+        for finder, message, value, forbidden in checks:
             found = finder(connection, path, query, caller.project_id)
             namespace = path.get("namespace") or query.get("namespace") or ""
             check(
@@ -352,11 +361,20 @@ def _check_path(database: Database, request: Request, caller: Caller) -> None:
                 caller,
                 writing=writing,
                 missing=message.format(value=value, namespace=namespace),
+                forbidden=forbidden,
             )
 
 
-def check(found: Found | None, caller: Caller, *, writing: bool, missing: str) -> None:
-    """404 (``missing``) unless ``caller`` may see ``found``; 403 to change another's.
+def check(
+    found: Found | None,
+    caller: Caller,
+    *,
+    writing: bool,
+    missing: str,
+    forbidden: str = FORBIDDEN,
+) -> None:
+    """404 (``missing``) unless ``caller`` may see ``found``; 403 (``forbidden``, formatted
+    with the row's ``id``) to change another's.
 
     Administrators too see only their project here, as in Mistral: only lists
     reach across projects (``all_projects``)."""
@@ -366,7 +384,7 @@ def check(found: Found | None, caller: Caller, *, writing: bool, missing: str) -
     if not readable:
         raise errors.NotFoundError(missing)
     if writing:
-        raise ApiError("Can not modify a resource of another project.", 403)
+        raise ApiError(forbidden.format(id=found.id), 403)
 
 
 def check_workflow(
@@ -426,15 +444,20 @@ def stamp(connection: sa.Connection, table: sa.Table, ids: Iterable[str], caller
         )
 
 
-def require_own(rows: Iterable[Mapping[str, Any]], caller: Caller, missing: str) -> None:
+def require_own(
+    rows: Iterable[Mapping[str, Any]],
+    caller: Caller,
+    missing: str,
+    forbidden: str = FORBIDDEN,
+) -> None:
     """Refuse (inside the writing transaction, so nothing stays) a change that
     reached another project's definitions: 404 (``missing``, formatted with the
-    row) unless public, 403 then."""
+    row) unless public, 403 then (``forbidden``, formatted with the row)."""
     if not caller.authenticated:
         return
     for row in rows:
         if row.get("project_id") in (None, caller.project_id):
             continue
         if row.get("scope") == "public":
-            raise ApiError("Can not modify a resource of another project.", 403)
+            raise ApiError(forbidden.format(**row), 403)
         raise errors.NotFoundError(missing.format(**row))

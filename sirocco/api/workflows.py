@@ -93,8 +93,11 @@ def update_workflows(
             namespace=namespace or "",
             scope=checked_scope,
             project_id=projects.owner(caller),
+            # Checked before the change: the row's scope as stored decides 403 or 404.
+            check=lambda row: projects.require_own(
+                [row], caller, _MISSING, projects.FORBIDDEN_WORDS["/v2/workflows/"]
+            ),
         )
-        projects.require_own(rows, caller, _MISSING)
     return MistralJSONResponse({"workflows": [show(row, uploaded=True) for row in rows]})
 
 

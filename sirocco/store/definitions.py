@@ -105,9 +105,11 @@ def update_workflows(
     scope: str = "private",
     identifier: str | None = None,
     project_id: str | None = None,
+    check: Callable[[Mapping[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Replace the stored workflows named in ``text`` (or the one with id ``identifier``);
-    a name means ``project_id``'s own workflow first."""
+    a name means ``project_id``'s own workflow first. ``check`` sees each stored row
+    before it is changed (and may refuse the change by raising)."""
     items = _workflow_values(text, scope=scope)
     if identifier and len(items) > 1:
         raise errors.InputError(
@@ -117,6 +119,8 @@ def update_workflows(
     ids = []
     for name, values in items:
         found = get_workflow_row(connection, identifier or name, namespace, project_id=project_id)
+        if check is not None:
+            check(found)
         ids.append(found["id"])
         _update_if_changed(connection, _wf, found["id"], {"name": name, **values}, now=now)
     return [_read(connection, queries.WORKFLOWS, item) for item in ids]
