@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +21,12 @@ DB_ENV = "SIROCCO_DB"
 Connection = sa.Connection
 #: Any error the database driver raised (callers outside the store catch it by this).
 DatabaseError = sa.exc.DBAPIError
+
+#: Seconds a pooled PostgreSQL connection may sit idle before it is checked at checkout.
+PING_AFTER = 1.0
+#: Connections of the pool for transactions whose commit does not wait for the disk (the
+#: leases of a poller and of the timer thread: one or two at a time).
+_NOT_DURABLE_POOL = {"pool_size": 1, "max_overflow": 3}
 
 
 def default_url() -> str:
@@ -52,6 +59,7 @@ class Database:
         self.url = normalize_url(url) if url else default_url()
         self.is_sqlite = self.url.startswith("sqlite")
         self._write_lock = threading.RLock()
+        self._pools_lock = threading.Lock()
         kwargs: dict[str, Any] = {"future": True}
         if self.is_sqlite:
             path = self.url.split("///", 1)[1] if "///" in self.url else ""
@@ -68,7 +76,12 @@ class Database:
         else:
             kwargs["pool_size"] = 10
             kwargs["max_overflow"] = 20
-            kwargs["pool_pre_ping"] = True
+            # Not SQLAlchemy's pre-ping: it costs three round trips (BEGIN, SELECT 1,
+            # ROLLBACK) per checkout, as many as the transaction itself. Only a connection
+            # that sat idle is checked (_ping_when_idle); one that the database dropped
+            # since its last use fails its transaction as an outage, and the pool is then
+            # renewed.
+            kwargs["pool_pre_ping"] = False
             # A database that does not answer is an outage to report, not a hang.
             kwargs["connect_args"] = {"connect_timeout": 5}
         #: Connections the pool may open at most (its size and its overflow).
@@ -77,20 +90,50 @@ class Database:
             self.engine = sa.create_engine(self.url, **kwargs)
         except (sa.exc.ArgumentError, ImportError) as exc:
             raise errors.ConfigurationError(f"Invalid database URL {self.url!r}: {exc}") from exc
+        self._kwargs = kwargs
+        #: Connections whose commits do not wait for the disk (made at first use).
+        self._not_durable: sa.Engine | None = None
         if self.is_sqlite:
             _configure_sqlite(self.engine)
+        else:
+            _ping_when_idle(self.engine)
 
     @contextmanager
-    def transaction(self) -> Iterator[sa.Connection]:
-        """A write transaction; commits on success, rolls back on error."""
+    def transaction(self, *, durable: bool = True) -> Iterator[sa.Connection]:
+        """A write transaction; commits on success, rolls back on error.
+
+        ``durable=False``: on PostgreSQL the commit returns without waiting for its WAL
+        to reach the disk (a connection of a small pool set to ``synchronous_commit =
+        off``), and a database crash may forget it. Only for writes whose loss is
+        harmless, such as a lease whose work the next holder would find already done;
+        on a busy disk a flushed commit costs several milliseconds. Visibility and
+        locking are unchanged.
+        """
         if self.is_sqlite:
             with self._write_lock, self.engine.connect() as connection:
                 connection = connection.execution_options(sirocco_write=True)
                 with connection.begin():
                     yield connection
-        else:
+        elif durable:
             with self.engine.begin() as connection:
                 yield connection
+        else:
+            with self._not_durable_engine().begin() as connection:
+                yield connection
+
+    def _not_durable_engine(self) -> sa.Engine:
+        """A small pool of connections set to ``synchronous_commit = off`` (set once per
+        connection: no extra statement per transaction)."""
+        with self._pools_lock:
+            if self._not_durable is None:
+                connect_args = dict(self._kwargs["connect_args"])
+                connect_args["options"] = "-c synchronous_commit=off"
+                self._not_durable = sa.create_engine(
+                    self.url,
+                    **{**self._kwargs, **_NOT_DURABLE_POOL, "connect_args": connect_args},
+                )
+                _ping_when_idle(self._not_durable)
+            return self._not_durable
 
     @contextmanager
     def read(self) -> Iterator[sa.Connection]:
@@ -117,6 +160,34 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._not_durable is not None:
+            self._not_durable.dispose()
+
+
+def _ping_when_idle(engine: sa.Engine) -> None:
+    """Check a pooled connection at checkout only when it sat idle for ``PING_AFTER``
+    seconds (a dead one is replaced by the pool); busy connections go unchecked."""
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info["sirocco_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("sirocco_idle_since")
+        if since is None or time.monotonic() - since < PING_AFTER:
+            return  # new, or in use a moment ago
+        try:
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute("SELECT 1")
+            finally:
+                cursor.close()
+            dbapi_connection.rollback()
+        except Exception as exc:
+            # The pool drops this connection and checks out another (a fresh one).
+            raise sa.exc.DisconnectionError(str(exc)) from exc
 
 
 def _configure_sqlite(engine: sa.Engine) -> None:

@@ -1,0 +1,129 @@
+"""Pooled connections: commits that wait for the disk and leases that do not; dropped
+connections found at checkout."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from sirocco.store import database as database_module
+from sirocco.store import migrate, outbox, tables, timers
+from sirocco.store.database import Database, is_outage
+
+NOW = datetime(2024, 1, 2, 3, 4, 5)
+
+
+def _synchronous_commit(connection: sa.Connection) -> str | None:
+    if connection.dialect.name != "postgresql":
+        return None
+    return str(connection.exec_driver_sql("SHOW synchronous_commit").scalar())
+
+
+def test_a_lease_commits_without_a_flush_and_the_next_transaction_flushes(
+    database_url: str,
+) -> None:
+    database = Database(database_url)
+    migrate.upgrade(database)
+    try:
+        with database.transaction(durable=False) as connection:
+            lease = _synchronous_commit(connection)
+            connection.execute(
+                sa.insert(tables.outbox),
+                [outbox.row(id="r1", kind=outbox.Kind.ACTION_RESULT, payload={}, created_at=NOW)],
+            )
+        # The setting is the transaction's own: the pooled connection is back to durable.
+        for _ in range(3):
+            with database.transaction() as connection:
+                assert _synchronous_commit(connection) in (None, "on")
+        if database.is_sqlite:
+            assert lease is None
+        else:
+            assert lease == "off"
+        # What it wrote is committed and visible to every other connection at once.
+        with database.read() as connection:
+            assert connection.execute(sa.select(tables.outbox.c.id)).scalars().all() == ["r1"]
+    finally:
+        database.dispose()
+
+
+def test_outbox_and_timer_leases_still_lease_once(database_url: str) -> None:
+    database = Database(database_url)
+    migrate.upgrade(database)
+    try:
+        with database.transaction() as connection:
+            connection.execute(
+                sa.insert(tables.outbox),
+                [outbox.row(id="r1", kind=outbox.Kind.ACTION_RESULT, payload={}, created_at=NOW)],
+            )
+            connection.execute(
+                sa.insert(tables.timers),
+                [{"id": "t1", "due": NOW, "payload": {}, "created_at": NOW}],
+            )
+        assert [row.id for row in outbox.claim(database, outbox.ENGINE_KINDS, now=NOW)] == ["r1"]
+        assert outbox.claim(database, outbox.ENGINE_KINDS, now=NOW) == []
+        taken, _ = timers.claim_due(database, NOW)
+        assert [timer_id for timer_id, _ in taken] == ["t1"]
+        assert timers.claim_due(database, NOW)[0] == []
+        # Leases run out: another process may take the row and the timer after CLAIM_FOR.
+        later = NOW + outbox.CLAIM_FOR + timedelta(seconds=1)
+        assert [row.id for row in outbox.claim(database, outbox.ENGINE_KINDS, now=later)] == ["r1"]
+        assert [timer_id for timer_id, _ in timers.claim_due(database, later)[0]] == ["t1"]
+    finally:
+        database.dispose()
+
+
+def _drop_connections(database: Database) -> None:
+    """End the server side of every connection ``database`` pooled (as a restart of the
+    database would), from a connection of its own."""
+    other = sa.create_engine(database.url, poolclass=sa.pool.NullPool)
+    try:
+        with other.connect() as connection:
+            ended = connection.exec_driver_sql(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).scalar()
+            connection.commit()
+        assert ended
+    finally:
+        other.dispose()
+
+
+def _backend(database: Database) -> int:
+    with database.transaction() as connection:
+        return int(connection.exec_driver_sql("SELECT pg_backend_pid()").scalar() or 0)
+
+
+def test_an_idle_connection_the_database_dropped_is_replaced_at_checkout(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL's pool")
+    database = Database(database_url)
+    try:
+        first = _backend(database)
+        monkeypatch.setattr(database_module, "PING_AFTER", 0.0)  # every connection is "idle"
+        _drop_connections(database)
+        # The one pooled connection is dead; the checkout finds it out and opens another.
+        assert _backend(database) != first
+    finally:
+        database.dispose()
+
+
+def test_a_busy_connection_the_database_dropped_fails_once_as_an_outage(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL's pool")
+    database = Database(database_url)
+    try:
+        first = _backend(database)
+        monkeypatch.setattr(database_module, "PING_AFTER", 3600.0)  # never checked
+        _drop_connections(database)
+        with pytest.raises(Exception) as raised:
+            _backend(database)
+        assert is_outage(raised.value)  # the threads' guards try again
+        assert _backend(database) != first  # and the pool has renewed it
+    finally:
+        database.dispose()
