@@ -3,6 +3,7 @@
     python bench/scaleout.py                                   # every configuration, both workloads
     python bench/scaleout.py --configs server,split1 --transports database,amqp --n 200
     python bench/scaleout.py --json results.jsonl
+    python bench/scaleout.py --baseline /tmp/base --rounds 3   # before/after, interleaved
 
 Configurations (each on a fresh PostgreSQL database):
   server  ``sirocco server`` (every role in one process, hand-over in memory)
@@ -19,6 +20,10 @@ Workloads:
           do twice the work of 1)
   handoff 30 one-task executions of ``std.sleep seconds=0``, one after the other: the time
           from create to SUCCESS in the engine's own timestamps (one hand-off there and back)
+
+``--baseline DIR`` measures every configuration twice in turn, with the code of DIR (a
+checkout of an older commit, put first on the roles' PYTHONPATH) and with this one, and
+``--rounds`` repeats the whole pass: on a loaded machine, compare within a round.
 
 Throughput = executions / (last update - first create) in the database's timestamps;
 CPU per task = CPU seconds of every role process (/proc) over the run / tasks. One JSON
@@ -99,9 +104,17 @@ class Client:
 
 
 def start(
-    config: str, transport: str, database: str, port: int, workers: int, logs: Path
+    config: str,
+    transport: str,
+    database: str,
+    port: int,
+    workers: int,
+    logs: Path,
+    source: str | None = None,
 ) -> list[subprocess.Popen[bytes]]:
     env = {**os.environ, "SIROCCO_DB": f"{PG}/{database}"}
+    if source is not None:
+        env["PYTHONPATH"] = source
     if transport == "amqp":
         env["SIROCCO_TRANSPORT"] = AMQP
     processes: list[subprocess.Popen[bytes]] = []
@@ -258,20 +271,32 @@ def handoff(port: int, database: str, count: int = 30) -> dict[str, Any]:
 
 
 def _commits(database: str) -> int:
-    """Transactions committed in ``database`` so far (PostgreSQL's statistics; the
-    statistics collector may lag by a few hundred milliseconds)."""
+    """Transactions committed in ``database`` so far (PostgreSQL's statistics). A busy
+    backend reports its counts at most once a second and an idle one may keep them for
+    up to 10 s: read after the roles stopped (their backends report as they exit)."""
     time.sleep(0.6)
     return int(psql(f"select xact_commit from pg_stat_database where datname = '{database}'"))
 
 
+def load_average() -> float:
+    return round(os.getloadavg()[0], 1)
+
+
 def measure(
-    config: str, transport: str, workload: str, n: int, threads: int, logs: Path
+    config: str,
+    transport: str,
+    workload: str,
+    n: int,
+    threads: int,
+    logs: Path,
+    source: str | None = None,
 ) -> dict[str, Any]:
     database = f"bench_scaleout_{os.getpid()}_{int(time.time() * 1000) % 10**8}"
     psql(f'create database "{database}"')
     port = free_port()
     workers = 4 if workload == "sleep" else 32
-    processes = start(config, transport, database, port, workers, logs)
+    processes = start(config, transport, database, port, workers, logs, source)
+    result: dict[str, Any] = {"load_before": load_average()}
     try:
         Client(port).call("POST", "/workflows", WORKFLOWS, text=True)
         before = cpu_by_role(processes)
@@ -290,13 +315,18 @@ def measure(
                 role: round(1000 * (after[role] - before.get(role, 0.0)) / tasks, 2)
                 for role in after
             }
+    finally:
+        stop(processes)
+    try:
+        if "tasks" in result:
             commits = _commits(database) - commits_before
             result["commits_per_task"] = round(commits / max(1, result["tasks"]), 2)
     finally:
-        stop(processes)
         psql(f'drop database if exists "{database}" with (force)')
+    result["load_after"] = load_average()
     return {"config": config, "transport": transport if config != "server" else "memory",
-            "workload": workload, **result}  # fmt: skip
+            "workload": workload, "code": "baseline" if source else "current",
+            **result}  # fmt: skip
 
 
 def main() -> None:
@@ -311,21 +341,33 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--json", dest="json_out")
     parser.add_argument("--logs", default="/tmp/sirocco-bench-scaleout")
+    parser.add_argument(
+        "--baseline", help="a checkout of older code, measured in turn with this one"
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="passes over everything")
     options = parser.parse_args()
     logs = Path(options.logs)
     logs.mkdir(parents=True, exist_ok=True)
+    sources: list[str | None] = [None]
+    if options.baseline:
+        sources = [str(Path(options.baseline).resolve()), None]
     results = []
-    for workload in options.workloads.split(","):
-        for config in options.configs.split(","):
-            transports = ["memory"] if config == "server" else options.transports.split(",")
-            for transport in transports:
-                n = options.n_sleep if workload == "sleep" else options.n
-                result = measure(config, transport, workload, n, options.threads, logs)
-                print(json.dumps(result), flush=True)
-                results.append(result)
-                if options.json_out:
-                    with open(options.json_out, "a") as out:
-                        out.write(json.dumps(result) + "\n")
+    for round_number in range(options.rounds):
+        for workload in options.workloads.split(","):
+            for config in options.configs.split(","):
+                transports = ["memory"] if config == "server" else options.transports.split(",")
+                for transport in transports:
+                    for source in sources:
+                        n = options.n_sleep if workload == "sleep" else options.n
+                        result = measure(
+                            config, transport, workload, n, options.threads, logs, source
+                        )
+                        result["round"] = round_number + 1
+                        print(json.dumps(result), flush=True)
+                        results.append(result)
+                        if options.json_out:
+                            with open(options.json_out, "a") as out:
+                                out.write(json.dumps(result) + "\n")
 
 
 if __name__ == "__main__":
