@@ -302,10 +302,10 @@ def measure(
         before = cpu_by_role(processes)
         commits_before = _commits(database)
         if workload == "handoff":
-            result = handoff(port, database)
+            result.update(handoff(port, database))
         else:
             workflow = "chain_noop" if workload == "noop" else "chain_sleep"
-            result = load(port, database, workflow, n, threads, f"{workload}-{config}")
+            result.update(load(port, database, workflow, n, threads, f"{workload}-{config}"))
             after = cpu_by_role(processes)
             tasks = max(1, result["tasks"])
             result["cpu_ms_per_task"] = round(
