@@ -27,6 +27,9 @@ def check(limits: Limits, class_name: str, field: str, value: Any) -> None:
     value = _measured(value)
     if isinstance(value, str) and len(value) < limit * 256:  # surely under: skip the text
         return
+    bound = _text_bound(value)
+    if bound is not None and bound < limit * 1024:  # surely under: skip the text
+        return
     size_kb = int(sys.getsizeof(str(value)) / 1024)
     if size_kb > limit:
         raise errors.SizeLimitError(
@@ -42,3 +45,47 @@ def _measured(value: Any) -> Any:
     if isinstance(value, dict) and any(type(item) is references.Blob for item in value.values()):
         return {key: references.resolve(item) for key, item in value.items()}
     return value
+
+
+#: ``sys.getsizeof`` of an ASCII ``str`` is its length plus at most this.
+_STR_OVERHEAD = 64
+#: The most entries of an object or list whose text is bounded without being made.
+_BOUNDED_ENTRIES = 64
+
+
+def _text_bound(value: Any) -> int | None:
+    """An upper bound of ``sys.getsizeof(str(value))`` for an object or list of a few
+    ASCII texts and numbers (a published value), else None (then the text is made).
+
+    ``repr`` writes an ASCII character in at most 4 (``\\x07``), so such a text
+    is stored one byte a character.
+    """
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, list):
+        items = ((None, item) for item in value)
+    else:
+        return None
+    if len(value) > _BOUNDED_ENTRIES:
+        return None
+    total = _STR_OVERHEAD + 2
+    for key, item in items:
+        for part in (key, item):
+            size = _scalar_bound(part)
+            if size is None:
+                return None
+            total += size + 2
+    return total
+
+
+def _scalar_bound(value: Any) -> int | None:
+    kind = type(value)
+    if kind is str:
+        return 4 * len(value) + 2 if value.isascii() else None
+    if value is None or kind is bool:
+        return 5
+    if kind is float:
+        return 24
+    if kind is int:
+        return int(value.bit_length()) // 3 + 2
+    return None

@@ -261,7 +261,7 @@ class Offloader:
             return self.value(owner, values)
         if not values:
             return values
-        if not any(type(item) is references.Blob for item in values.values()):
+        if not any(self._maybe_large(item) for item in values.values()):
             text = _dumps(values)
             if len(text) <= self._threshold:
                 return tables.Encoded(text)
@@ -271,6 +271,18 @@ class Offloader:
             # A small value stays itself: the object's text is made as a whole.
             stored[key] = item if type(made) is tables.Encoded else made
         return stored
+
+    def _maybe_large(self, value: Any) -> bool:
+        """Whether a value may be over the threshold, known without encoding it (a long
+        text, a blob, a value the cache holds): those are looked at one by one."""
+        kind = type(value)
+        if kind is str:
+            return len(value) * 6 + 2 > self._threshold
+        if kind is references.Blob:
+            return True
+        if kind is dict or kind is list:
+            return self._store.known(value) is not None
+        return False
 
     def _encode(self, owner: str, value: Any) -> Any:
         entry = self._store.known(value)
