@@ -14,7 +14,7 @@ from collections import deque
 from concurrent.futures import Future
 from typing import Any
 
-from sirocco.runtime.steps import Envelope
+from sirocco.runtime.work import Envelope
 
 
 class RoundRobin:

@@ -16,7 +16,7 @@ from sirocco.engine.states import INCOMPLETE, TERMINAL, State
 from sirocco.runtime import codec, direct_actions, notifications
 from sirocco.runtime.admission import Admission, InFlightLimits
 from sirocco.runtime.loop import Runtime
-from sirocco.runtime.steps import StartItem
+from sirocco.runtime.work import StartItem
 from sirocco.store import event_deliveries, executions, lookups, outbox, rows, sources
 from sirocco.store.database import Database
 

@@ -18,18 +18,21 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sirocco import clock, engine, errors, expressions, ids
-from sirocco.engine import commands, events, records
+from sirocco.engine import commands, events
 from sirocco.engine.states import TERMINAL
 from sirocco.limits import DEFAULT as DEFAULT_LIMITS
 from sirocco.limits import Limits
-from sirocco.runtime import codec, metrics, tracing
+from sirocco.runtime import metrics, snapshots, tracing
 from sirocco.runtime.lookup import StepLookup, StoreLookup
+from sirocco.runtime.pending import Pending
+from sirocco.runtime.pending import write as _write_pending
+from sirocco.runtime.snapshots import SnapshotCache
 from sirocco.runtime.specs import SpecCache
+from sirocco.runtime.work import BatchResult, Envelope, InlineRunner, Outgoing, StartItem
 from sirocco.store import executions, lookups, outbox, timers, writer
 from sirocco.store.database import Connection, Database
 
@@ -38,133 +41,9 @@ log = logging.getLogger("sirocco.engine")
 #: Decide rounds per transaction when actions run inside the step.
 MAX_ROUNDS = 256
 
-#: Runs a RunAction inside the step when it is cheap and side-effect free;
-#: returns its completion event, or None when the action must go to an executor.
-InlineRunner = Callable[[commands.RunAction], "events.ActionCompleted | None"]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Envelope:
-    """An event on its way to a step, with the durable row that carried it and, when a
-    broker brought it, how to tell the broker it is applied."""
-
-    event: events.Event
-    outbox_id: str | None = None
-    timer_id: str | None = None
-    acknowledge: Callable[[], None] | None = None
-
-
-@dataclass(slots=True, kw_only=True)
-class Outgoing:
-    """What a committed step leaves for the dispatcher."""
-
-    items: list[tuple[str | None, commands.Command]] = field(default_factory=list)
-    followups: list[tuple[str, events.Event]] = field(default_factory=list)
-    ended: list[tuple[str, str]] = field(default_factory=list)
-    #: (execution id, problem) the engine reported: requests it refused, or bugs.
-    problems: list[tuple[str, str]] = field(default_factory=list)
-    #: (execution id, workflow name, new state, its state_info) of every execution whose
-    #: state changed.
-    changed: list[tuple[str, str, str, str | None]] = field(default_factory=list)
-    timers_due: list[datetime] = field(default_factory=list)
-    timers_now: list[tuple[str, events.TimerFired]] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StartItem:
-    """What it takes to start one workflow execution."""
-
-    spec_name: str
-    definition: str
-    workbook: str | None
-    workflow_id: str | None
-    execution_id: str
-    input: Mapping[str, Any]
-    params: Mapping[str, Any]
-    description: str = ""
-    namespace: str = ""
-    task_execution_id: str | None = None
-    root_execution_id: str | None = None
-    parent_execution_id: str | None = None
-    outbox_id: str | None = None
-    #: The owner; None: the root execution's project (sub-workflows), else the default.
-    project_id: str | None = None
-
-
-@dataclass(slots=True)
-class BatchResult:
-    """What a batch left: commands to dispatch and the fate of each start."""
-
-    outgoing: Outgoing = field(default_factory=Outgoing)
-    started: list[StartItem] = field(default_factory=list)
-    failed_starts: list[tuple[StartItem, Exception]] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class _Pending:
-    """Records and commands of all the rounds of one step, written once."""
-
-    workflow: records.WorkflowExecution | None = None
-    workflow_is_new: bool = False
-    previous_state: str | None = None
-    #: Records by id at their latest value, those to insert apart from those to update.
-    new_tasks: dict[str, records.TaskExecution] = field(default_factory=dict)
-    task_updates: dict[str, records.TaskExecution] = field(default_factory=dict)
-    new_actions: dict[str, records.ActionExecution] = field(default_factory=dict)
-    action_updates: dict[str, records.ActionExecution] = field(default_factory=dict)
-    commands: list[commands.Command] = field(default_factory=list)
-    inline: list[events.Event] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _OutboxRow:
-    """An outbox row to write, its payload encoded only when it is written."""
-
-    id: str
-    workflow_execution_id: str | None
-    kind: str
-    payload: commands.Command | events.Event
-    created_at: datetime
-    claimed_until: datetime | None
-    target: str | None = None
-
-    def row(self) -> dict[str, Any]:
-        return outbox.row(
-            id=self.id,
-            kind=self.kind,
-            payload=codec.encode(self.payload),
-            created_at=self.created_at,
-            workflow_execution_id=self.workflow_execution_id,
-            claimed_until=self.claimed_until,
-            target=self.target,
-        )
-
 
 def _execution_id(item: StartItem) -> str:
     return item.execution_id
-
-
-class SnapshotCache:
-    """Snapshots of live executions, reused while their row version is unchanged."""
-
-    def __init__(self, size: int = 2000) -> None:
-        self._size = size
-        self._items: dict[str, tuple[int, engine.Snapshot]] = {}
-
-    def get(self, execution_id: str, version: int) -> engine.Snapshot | None:
-        found = self._items.get(execution_id)
-        if found is None or found[0] != version:
-            return None
-        return found[1]
-
-    def put(self, execution_id: str, version: int, snapshot: engine.Snapshot) -> None:
-        if execution_id not in self._items and len(self._items) >= self._size:
-            self._items.pop(next(iter(self._items)))
-        self._items[execution_id] = (version, snapshot)
-
-    def drop(self, execution_id: str) -> None:
-        self._items.pop(execution_id, None)
 
 
 class Stepper:
@@ -248,7 +127,7 @@ class Stepper:
                 self.snapshots.drop(execution_id)
             raise
         for execution_id, version, snapshot in touched:
-            self._cache(execution_id, version, snapshot)
+            self.snapshots.keep(execution_id, version, snapshot)
         metrics.METRICS.record_step(time.perf_counter() - began, tally, result.outgoing.changed)
         if spans:
             tracing.export(spans)
@@ -283,7 +162,7 @@ class Stepper:
         envelopes = self._consume(connection, envelopes)
         if row is None or not envelopes:
             return None
-        snapshot = self._snapshot(connection, lookup, row)
+        snapshot = snapshots.load(connection, lookup, row, self.specs, self.snapshots)
         wanted = [
             envelope.event.action_execution_id
             for envelope in envelopes
@@ -292,7 +171,7 @@ class Stepper:
         missing = [item for item in wanted if item not in snapshot.actions]
         if missing:
             snapshot.add_actions(executions.load_actions(connection, missing))
-        pending = _Pending(previous_state=str(snapshot.workflow.state))
+        pending = Pending(previous_state=str(snapshot.workflow.state))
         budget = self.budget()  # one for the step and its rounds
         try:
             # The decision is not kept once absorbed (see ``_absorb``).
@@ -372,7 +251,7 @@ class Stepper:
         workflow = next(record for record in decision.workflows if record.id == item.execution_id)
         snapshot = engine.Snapshot(workflow, [], [], lookup)
         snapshot.item_values.update(item_values)  # evaluated once (a list may be huge)
-        pending = _Pending(workflow_is_new=True)
+        pending = Pending(workflow_is_new=True)
         self._absorb(decision, snapshot, pending, lookup)
         del decision  # not kept once absorbed (see ``_absorb``)
         # No inline rounds here: the caller waits for the start (POST /v2/executions);
@@ -406,24 +285,13 @@ class Stepper:
             item for item in envelopes if item.outbox_id not in gone and item.timer_id not in gone
         ]
 
-    def _snapshot(self, connection: Connection, lookup: StepLookup, row: Any) -> engine.Snapshot:
-        lookup = lookup.for_project(row.project_id)  # names resolve in the execution's project
-        cached = self.snapshots.get(row.id, row.version)
-        if cached is not None:
-            cached.lookup = lookup  # kept between steps; it asks through this step's connection
-            return cached
-        spec = self.specs.workflow(row.workflow_name, row.definition, row.workbook_name)
-        workflow = executions.workflow_record(row, spec, executions.blob_reader(connection))
-        tasks = executions.load_tasks(connection, row.id)
-        return engine.Snapshot(workflow, tasks, [], lookup)
-
     def notify_parent(self, event: events.Event, outbox_id: str | None) -> Outgoing:
         """A sub-workflow could not start: tell its parent through a durable outbox row."""
         outgoing = Outgoing()
         with self.database.transaction() as connection:
             if outbox_id is not None:
                 outbox.delete(connection, [outbox_id])
-            pending = _Pending(commands=[commands.SendEvent(event=event)])
+            pending = Pending(commands=[commands.SendEvent(event=event)])
             writes = writer.Writes()
             self._write(writes, pending, outgoing)
             writes.flush(connection)
@@ -435,7 +303,7 @@ class Stepper:
         self,
         decision: engine.Decision,
         snapshot: engine.Snapshot,
-        pending: _Pending,
+        pending: Pending,
         lookup: StepLookup,
     ) -> None:
         """Fold one round's decision into the snapshot and the pending writes.
@@ -481,7 +349,7 @@ class Stepper:
     def _rounds(
         self,
         snapshot: engine.Snapshot,
-        pending: _Pending,
+        pending: Pending,
         budget: expressions.Budget,
         lookup: StepLookup,
     ) -> None:
@@ -504,108 +372,16 @@ class Stepper:
     def _write(
         self,
         writes: writer.Writes,
-        pending: _Pending,
+        pending: Pending,
         outgoing: Outgoing,
         *,
         bump: str | None = None,
         root: str | None = None,
     ) -> None:
-        """Add one execution's changes to the batch's writes (flushed together); ``root``:
-        its root execution (the trace its actions carry when tracing is on)."""
-        now = self.clock()
-        claim_until = now + outbox.CLAIM_FOR  # one value for every row this call writes
-        workflow = pending.workflow
-        if workflow is not None:
-            if pending.workflow_is_new:
-                writes.new_workflows.append(workflow)
-            else:
-                writes.workflow_updates.append(workflow)
-            if workflow.state in TERMINAL:
-                outgoing.ended.append((workflow.id, str(workflow.state)))
-            if str(workflow.state) != pending.previous_state:
-                outgoing.changed.append(
-                    (workflow.id, workflow.workflow_name, str(workflow.state), workflow.state_info)
-                )
-        elif bump is not None:
-            # Bump the version so that another engine drops its cached snapshot.
-            writes.bumps.append(bump)
-        writes.new_tasks.extend(pending.new_tasks.values())
-        writes.task_updates.extend(pending.task_updates.values())
-        writes.new_actions.extend(pending.new_actions.values())
-        writes.action_updates.extend(pending.action_updates.values())
-        for command in pending.commands:
-            if isinstance(command, commands.ScheduleTimer):
-                timer_id = ids.new_id()
-                due_now = command.due <= now
-                writes.timers.append(
-                    {
-                        "id": timer_id,
-                        "due": command.due,
-                        "workflow_execution_id": command.event.workflow_execution_id,
-                        "payload": codec.encode(command.event),
-                        # Due now: this process delivers it right after the commit; the
-                        # timer thread takes it over only if that never happens.
-                        "claimed_until": claim_until if due_now else None,
-                        "created_at": now,
-                    }
-                )
-                if due_now:
-                    outgoing.timers_now.append((timer_id, command.event))
-                else:
-                    outgoing.timers_due.append(command.due)
-            elif isinstance(command, commands.WorkflowEnded):
-                continue
-            else:
-                if isinstance(command, commands.RunAction) and root and tracing.enabled():
-                    command = tracing.stamp(command, root)
-                is_action = isinstance(command, commands.RunAction)
-                if is_action and self.wake is not None:
-                    writes.wake.add(self.wake)
-                # A RunAction row has the action execution's id: whoever completes the
-                # action (an executor, the API) deletes it by that id.
-                outbox_id = (
-                    command.action_execution_id
-                    if isinstance(command, commands.RunAction)
-                    else ids.new_id()
-                )
-                writes.outbox.append(
-                    _OutboxRow(
-                        id=outbox_id,
-                        workflow_execution_id=getattr(command, "workflow_execution_id", None),
-                        kind=outbox.Kind(type(command).__name__),
-                        payload=command,
-                        created_at=now,
-                        # This process delivers the events it made itself, right after the
-                        # commit; another engine takes them over only if that never happens.
-                        claimed_until=None if is_action else claim_until,
-                        target=command.target if isinstance(command, commands.RunAction) else None,
-                    )
-                )
-                outgoing.items.append((outbox_id, command))
-        for event in pending.inline:
-            # Results decided on in a later batch (the rounds ran out): durable until then.
-            outbox_id = ids.new_id()
-            writes.outbox.append(
-                _OutboxRow(
-                    id=outbox_id,
-                    workflow_execution_id=event.workflow_execution_id,
-                    kind=outbox.Kind.ACTION_RESULT,
-                    payload=event,
-                    created_at=now,
-                    claimed_until=claim_until,
-                )
-            )
-            outgoing.followups.append((outbox_id, event))
-        for problem in pending.problems:
-            log.warning("engine refused or failed: %s", problem, extra={"problem": problem})
-            if bump is not None:
-                outgoing.problems.append((bump, problem))
-
-    def _cache(self, execution_id: str, version: int, snapshot: engine.Snapshot | None) -> None:
-        if snapshot is None or snapshot.workflow.state in TERMINAL:
-            self.snapshots.drop(execution_id)
-        else:
-            self.snapshots.put(execution_id, version, snapshot)
+        """Add one execution's changes to the batch's writes (``pending.py``)."""
+        _write_pending(
+            writes, pending, outgoing, now=self.clock(), wake=self.wake, bump=bump, root=root
+        )
 
 
 def _roots(touched: Sequence[tuple[str, int, engine.Snapshot]]) -> dict[str, str]:

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sirocco.cli.embedded import Embedded
 from sirocco.engine import commands
 from sirocco.runtime import integrity, metrics
-from sirocco.runtime.steps import Outgoing
+from sirocco.runtime.work import Outgoing
 from sirocco.store import outbox, tables
 from tests.integration import helpers
 
@@ -76,7 +76,7 @@ def _crash_before_dispatch(app: Embedded, lost: Callable[[Any], bool]) -> Iterat
     dispatched: their outbox rows are deleted, as if the process died at that point and
     the row had gone with it."""
     runtime = app.parts.runtime
-    dispatch = runtime._dispatch
+    dispatch = runtime.dispatcher.dispatch
     dropped: list[str] = []
 
     def crashing(outgoing: Outgoing) -> None:
@@ -91,11 +91,11 @@ def _crash_before_dispatch(app: Embedded, lost: Callable[[Any], bool]) -> Iterat
         outgoing.items = kept
         dispatch(outgoing)
 
-    runtime._dispatch = crashing  # type: ignore[method-assign]
+    runtime.dispatcher.dispatch = crashing  # type: ignore[method-assign]
     try:
         yield dropped
     finally:
-        runtime._dispatch = dispatch  # type: ignore[method-assign]
+        runtime.dispatcher.dispatch = dispatch  # type: ignore[method-assign]
 
 
 def _repair(app: Embedded, execution_id: str) -> list[Any]:

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from sirocco.engine import events
-from sirocco.runtime.steps import Envelope, Stepper
+from sirocco.runtime.steps import Stepper
+from sirocco.runtime.work import Envelope
 from sirocco.store import executions
 from tests.integration import helpers
 

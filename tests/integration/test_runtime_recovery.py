@@ -20,7 +20,7 @@ from sirocco.cli.embedded import Embedded
 from sirocco.engine import commands, events
 from sirocco.engine.states import State
 from sirocco.runtime import timers
-from sirocco.runtime.steps import Envelope, StartItem
+from sirocco.runtime.work import Envelope, StartItem
 from sirocco.store import sources, tables
 from tests.integration import helpers
 from tests.waiting import BOUND

@@ -7,7 +7,7 @@ from concurrent.futures import Future
 
 from sirocco.engine import events
 from sirocco.runtime.fairness import RoundRobin
-from sirocco.runtime.steps import Envelope
+from sirocco.runtime.work import Envelope
 
 
 def _event(execution_id: str, number: int) -> Envelope:
