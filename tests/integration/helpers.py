@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,18 +27,6 @@ from tests.integration import custom_actions
 from tests.waiting import BOUND
 
 ENDED = frozenset({"SUCCESS", "ERROR", "CANCELLED"})
-
-
-class FastClock:
-    """UTC time running ``speed`` times faster than the wall clock (for whole-second policies)."""
-
-    def __init__(self, speed: float) -> None:
-        self.speed = speed
-        self._origin = datetime.now(UTC).replace(tzinfo=None)
-        self._start = time.monotonic()
-
-    def __call__(self) -> datetime:
-        return self._origin + timedelta(seconds=(time.monotonic() - self._start) * self.speed)
 
 
 def build(

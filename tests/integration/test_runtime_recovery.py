@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from sirocco import clock as clock_module
+from sirocco import testing
 from sirocco.cli.embedded import Embedded
 from sirocco.engine import commands, events
 from sirocco.engine.states import State
@@ -153,13 +155,13 @@ def test_timer_of_a_dead_process_fires_after_restart(
     database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(timers, "IDLE_POLL", 0.02)
-    clock = helpers.FastClock(10)
+    clock = testing.FakeClock(clock_module.utcnow_seconds())
     execution_id = _commit_start_and_die(database_url, "delayed", {}, clock)
     with helpers.embedded(database_url, clock=clock, start=False) as app:
         assert helpers.task_states(app, execution_id) == {"later": "DELAYED"}
         assert helpers.count_rows(app, tables.timers) == 1
         app.parts.runtime.start()
-        row = helpers.wait_for(app, execution_id)
+        row = helpers.run_on_clock(app, execution_id, clock)  # the restarted process fires it
         assert row.state == "SUCCESS", row.state_info
         assert row.output == {"said": "on time"}
         assert helpers.count_rows(app, tables.timers) == 0
