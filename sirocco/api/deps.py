@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Mapping
-from concurrent.futures import Future
-from typing import Annotated, Any, Protocol, TypeVar
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.dependencies.models import Dependant
@@ -13,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from sirocco.api.errors import ApiError
+from sirocco.runtime import service as service_module
 from sirocco.store.database import Database
 
 T = TypeVar("T")
@@ -26,80 +26,9 @@ TEXT_BODY: dict[str, Any] = {
 }
 
 
-class EngineService(Protocol):
-    """The engine operations the API calls (``sirocco.runtime.service.Service``)."""
-
-    database: Database
-
-    def start_workflow(
-        self,
-        *,
-        workflow: str,
-        namespace: str = "",
-        input: Mapping[str, Any] | None = None,
-        params: Mapping[str, Any] | None = None,
-        description: str = "",
-        execution_id: str | None = None,
-        project_id: str | None = None,
-    ) -> str: ...
-
-    def request_start(
-        self,
-        *,
-        workflow: str,
-        namespace: str = "",
-        input: Mapping[str, Any] | None = None,
-        params: Mapping[str, Any] | None = None,
-        description: str = "",
-        execution_id: str | None = None,
-        project_id: str | None = None,
-    ) -> Future[str]: ...
-
-    def fire_event_trigger(
-        self,
-        trigger_id: str,
-        *,
-        event_type: str | None,
-        payload: Any,
-        publisher_id: str | None,
-        timestamp: Any,
-        message_id: str | None,
-        context: Mapping[str, Any],
-    ) -> tuple[str, bool]: ...
-
-    def pause_workflow(self, execution_id: str) -> None: ...
-
-    def resume_workflow(self, execution_id: str, env: Mapping[str, Any] | None = None) -> None: ...
-
-    def stop_workflow(self, execution_id: str, state: str, message: str | None = None) -> None: ...
-
-    def rerun_task(
-        self, task_execution_id: str, *, reset: bool = True, env: Mapping[str, Any] | None = None
-    ) -> None: ...
-
-    def skip_task(self, task_execution_id: str) -> None: ...
-
-    def update_env(self, execution_id: str, env: Mapping[str, Any]) -> None: ...
-
-    def delete_execution(self, execution_id: str, *, force: bool = False) -> None: ...
-
-    def run_action(
-        self,
-        *,
-        name: str,
-        input: Mapping[str, Any],
-        namespace: str = "",
-        description: str = "",
-        save_result: bool = False,
-        run_sync: bool = False,
-        target: str | None = None,
-        timeout: float | None = None,
-        project_id: str | None = None,
-    ) -> Mapping[str, Any]: ...
-
-    def complete_action(self, action_execution_id: str, *, state: str, output: Any) -> None: ...
-
-    def list_actions(self) -> list[Mapping[str, Any]]: ...
+#: The engine operations the API calls: the runtime's ``Service`` is their one
+#: definition (the API tests' fake is checked against its signatures).
+EngineService = service_module.Service
 
 
 # The two dependencies below are coroutines only so that FastAPI calls them on the

@@ -18,7 +18,8 @@ T0 = datetime(2026, 1, 2, 3, 4, 5)
 
 
 class FakeService:
-    """Implements the part of ``sirocco.runtime.service.Service`` the API calls."""
+    """Implements the part of ``sirocco.runtime.service.Service`` the API calls, with its
+    signatures (test_api_fakes.py checks them)."""
 
     def __init__(self, database: Database) -> None:
         self.database = database
