@@ -120,7 +120,15 @@ def run_action(
         stored["updated_at"] = None  # as Mistral answers for a row it just inserted
         return MistralJSONResponse(show(stored), status_code=201)
     row = {name: result.get(name) for name in GET_FIELDS}
-    row.update({"id": None, "workflow_namespace": "", "task_name": None})
+    # Mistral 23 answers an unsaved run with description null (it stores nothing).
+    row.update(
+        {
+            "id": None,
+            "workflow_namespace": "",
+            "task_name": None,
+            "description": row.get("description") or None,
+        }
+    )
     return MistralJSONResponse(show(row), status_code=201)
 
 

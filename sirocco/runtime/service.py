@@ -389,6 +389,7 @@ class Service:
             return {
                 **executions.action_row(record),
                 "id": None,
+                "accepted": None,  # Mistral 23: never stored, so never accepted either
                 "state": str(state),
                 "state_info": outcome.message if outcome is not None else None,
                 "output": outcome.result if outcome is not None else None,
@@ -417,7 +418,9 @@ class Service:
             )
             if outcome is not None:
                 state = State.ERROR if outcome.error else State.SUCCESS
-                self._finish_standalone(record.id, state, outcome.result, outcome.message)
+                self._finish_standalone(
+                    record.id, state, outcome.result, outcome.message, as_created=True
+                )
         elif self._submit_action is not None:
             self._submit_action(command)
         else:
@@ -465,7 +468,13 @@ class Service:
         self._finish_standalone(command.action_execution_id, state, result, message)
 
     def _finish_standalone(
-        self, action_execution_id: str, state: State, result: Any, message: str | None
+        self,
+        action_execution_id: str,
+        state: State,
+        result: Any,
+        message: str | None,
+        *,
+        as_created: bool = False,
     ) -> None:
         with self.database.transaction() as connection:
             executions.finish_standalone_action(
@@ -475,6 +484,7 @@ class Service:
                 result=result,
                 message=message,
                 now=clock.utcnow(),
+                as_created=as_created,
             )
 
     def _action_dict(self, action_execution_id: str) -> Mapping[str, Any]:

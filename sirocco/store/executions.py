@@ -448,10 +448,11 @@ def finish_standalone_action(
     result: Any,
     message: str | None,
     now: Any,
+    as_created: bool = False,
 ) -> None:
-    """Store the outcome of an action that runs outside any workflow."""
-    connection.execute(
-        sa.update(_action)
-        .where(_action.c.id == action_execution_id)
-        .values(state=str(state), output=result, state_info=message, accepted=True, updated_at=now)
-    )
+    """Store the outcome of an action that runs outside any workflow. ``as_created``: a
+    synchronous run, which Mistral 23 stores as it ends (not accepted, never updated)."""
+    values: dict[str, Any] = {"state": str(state), "output": result, "state_info": message}
+    if not as_created:
+        values.update(accepted=True, updated_at=now)
+    connection.execute(sa.update(_action).where(_action.c.id == action_execution_id).values(values))

@@ -83,6 +83,16 @@ def _touched(table: sa.Table) -> sa.ColumnElement[Any]:
     return sa.func.coalesce(table.c.updated_at, table.c.created_at).label("updated_at")
 
 
+def _action_touched() -> sa.ColumnElement[Any]:
+    """``updated_at`` of an action execution: as :func:`_touched` in a workflow; a run alone
+    (run-action) shows it as stored, null until its result arrives, and null for good
+    after a synchronous run, as Mistral 23 shows them."""
+    return sa.case(
+        (_ae.c.workflow_execution_id.is_(None), _ae.c.updated_at),
+        else_=sa.func.coalesce(_ae.c.updated_at, _ae.c.created_at),
+    ).label("updated_at")
+
+
 def _pick(table: sa.Table, *names: str) -> dict[str, sa.ColumnElement[Any]]:
     return {name: table.c[name] for name in names}
 
@@ -355,7 +365,7 @@ ACTION_EXECUTIONS = View(
         "input": _ae.c.input,
         "output": _ae.c.output,
         "created_at": _ae.c.created_at,
-        "updated_at": _touched(_ae),
+        "updated_at": _action_touched(),
         "params": _ae.c.params,
     },
 )

@@ -353,3 +353,79 @@ def test_a_stored_standalone_action_is_not_accepted_until_its_result(workflows: 
 def test_the_action_list_has_every_std_action_of_mistral(workflows: Server) -> None:
     names = {item["Name"] for item in workflows.json("action-list")}
     assert "std.wait_ssh" in names
+
+
+RUN_ACTION_ADHOC = """version: '2.0'
+cli_ra_greet:
+  base: std.echo
+  base-input:
+    output: "Hello <% $.name %>"
+  input:
+    - name
+  output: <% $ %>!
+"""
+
+
+def test_run_action_as_mistral_23_prints_it(workflows: Server) -> None:
+    # Every expectation below is what `mistral run-action` (python-mistralclient 6.3)
+    # printed against a real Mistral 23 (shared/oracle) for the same commands.
+    server = workflows
+    server.ok("action-create", server.file("ra_adhoc.yaml", RUN_ACTION_ADHOC))
+    # Mistral 23: {"result": "Hello Ann"} (an ad-hoc action run alone: its output
+    # transform is not applied to an unsaved run).
+    assert server.ok("run-action", "cli_ra_greet", '{"name": "Ann"}') == (
+        '{"result": "Hello Ann"}\n'
+    )
+    # Mistral 23 with -s: {"Name": "cli_ra_greet", "State": "RUNNING"}; then the
+    # saved execution ends SUCCESS with the transform applied.
+    saved = server.json("run-action", "cli_ra_greet", '{"name": "Ann"}', "-s")
+    assert (saved["Name"], saved["State"]) == ("cli_ra_greet", "RUNNING")
+    wait_for(
+        lambda: server.json("action-execution-get", saved["ID"])["State"] == "SUCCESS",
+        what=f"the saved ad-hoc run {saved['ID']} to succeed",
+        seen=lambda: server.json("action-execution-get", saved["ID"]),
+    )
+    assert json.loads(server.ok("action-execution-get-output", saved["ID"])) == {
+        "result": "Hello Ann!"
+    }
+    # Mistral 23: ERROR (app) ActionException: Invalid input [name=cli_ra_greet,
+    # class=mistral.actions.adhoc.AdHocAction, missing=['name']] (exit 1); Sirocco
+    # prints the same sentence without the exception class name.
+    assert (
+        "Invalid input [name=cli_ra_greet, class=mistral.actions.adhoc.AdHocAction, "
+        "missing=['name']]"
+    ) in server.fails("run-action", "cli_ra_greet", "{}")
+    # Mistral 23 with --run-sync -s: {"result": "hi"}; the stored execution is
+    # SUCCESS, not accepted, never updated (GET: "accepted": false, "updated_at": null,
+    # which the CLI prints as <none>).
+    assert server.ok("run-action", "std.echo", '{"output": "hi"}', "-s", "--run-sync") == (
+        '{"result": "hi"}\n'
+    )
+    stored = [
+        item
+        for item in server.json("action-execution-list", "--filter", "name=std.echo")
+        if item["Task ID"] is None
+    ]
+    latest = server.json("action-execution-get", stored[-1]["ID"])
+    assert (latest["State"], latest["Accepted"], latest["Updated at"]) == (
+        "SUCCESS",
+        False,
+        "<none>",
+    )
+    # Mistral 23 with -t: the run goes to the executor of that target; the embedded
+    # server's executor serves every target, as the oracle's one process did:
+    # {"result": "t"}, and with -s {"State": "RUNNING"} then SUCCESS.
+    assert server.ok("run-action", "std.echo", '{"output": "t"}', "-t", "127.0.0.1") == (
+        '{"result": "t"}\n'
+    )
+    targeted = server.json("run-action", "std.echo", '{"output": "t"}', "-s", "-t", "127.0.0.1")
+    assert targeted["State"] == "RUNNING"
+    wait_for(
+        lambda: server.json("action-execution-get", targeted["ID"])["State"] == "SUCCESS",
+        what=f"the targeted run {targeted['ID']} to succeed",
+    )
+    # Mistral 23: ERROR (app) Expecting value: line 1 column 1 (char 0), exit 1 (the
+    # CLI's own JSON check).
+    assert "Expecting value: line 1 column 1 (char 0)" in server.fails(
+        "run-action", "std.echo", "not json"
+    )

@@ -77,7 +77,8 @@ def test_a_saved_action_run_is_answered_as_created(client: TestClient) -> None:
 
 def test_a_synchronous_saved_run_answers_its_result(client: TestClient) -> None:
     # Mistral 23, std.echo output=1 with save_result and run_sync:
-    # {"state": "SUCCESS", "output": "{\"result\": 1}", "updated_at": null, ...}
+    # {"state": "SUCCESS", "accepted": false, "output": "{\"result\": 1}",
+    #  "updated_at": null, ...}, and GET the same: stored as it ended, never updated.
     response = client.post(
         "/v2/action_executions",
         json={
@@ -89,6 +90,28 @@ def test_a_synchronous_saved_run_answers_its_result(client: TestClient) -> None:
     assert response.status_code == 201, response.text
     body = response.json()
     assert (body["state"], body["output"], body["updated_at"]) == ("SUCCESS", '{"result": 1}', None)
+    assert body["accepted"] is False
+    stored = _action_execution(client, body["id"])
+    assert (stored["state"], stored["accepted"], stored["updated_at"]) == ("SUCCESS", False, None)
+    assert stored["output"] == '{"result": 1}'
+
+
+def test_an_unsaved_run_is_answered_as_never_stored(client: TestClient) -> None:
+    # Mistral 23, std.echo output=5 without save_result:
+    # {"id": null, "state": "SUCCESS", "accepted": null, "description": null,
+    #  "output": "{\"result\": 5}", "updated_at": null, ...}
+    response = client.post(
+        "/v2/action_executions", json={"name": "std.echo", "input": {"output": 5}}
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert (body["id"], body["state"], body["accepted"], body["description"]) == (
+        None,
+        "SUCCESS",
+        None,
+        None,
+    )
+    assert (body["output"], body["updated_at"]) == ('{"result": 5}', None)
 
 
 def test_an_adhoc_action_runs_alone_without_its_output_transform(client: TestClient) -> None:
