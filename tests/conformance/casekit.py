@@ -236,6 +236,10 @@ def check(expect: Mapping[str, Any], seen: Observed) -> list[str]:
         problems.append(
             f"task_names: expected {sorted(expect['task_names'])}, got {sorted(by_name)}"
         )
+    if "task_order" in expect:  # Sirocco's scenarios only: the names in creation order
+        order = [task.name for task in seen.tasks]
+        if order != expect["task_order"]:
+            problems.append(f"task_order: expected {expect['task_order']}, got {order}")
     for name, wanted in (expect.get("tasks") or {}).items():
         problems.extend(_check_task(name, wanted, by_name.get(name, [])))
     if seen.elapsed is not None:
