@@ -371,7 +371,13 @@ class Service:
             input=dict(recorded_input),
             accepted=False,  # Mistral: not accepted until its result arrives
             is_sync=descriptor.is_sync,
-            params={"save_result": save_result, "run_sync": run_sync, "target": target},
+            params={
+                "save_result": save_result,
+                "run_sync": run_sync,
+                "target": target,
+                # Where its ad-hoc action is found again when its result is PUT.
+                **({"namespace": namespace} if namespace else {}),
+            },
             description=description,
             created_at=now,
         )
@@ -445,6 +451,11 @@ class Service:
         if target == State.ERROR:
             message = str(output) if output is not None else "Unknown error"
         if row.workflow_execution_id is None:
+            if target == State.SUCCESS:
+                try:
+                    output = self._standalone_transform(row, output)
+                except errors.SiroccoError as exc:
+                    target, output, message = State.ERROR, None, exc.message
             self._finish_standalone(action_execution_id, target, output, message)
             return
         if row.state not in INCOMPLETE:
@@ -460,6 +471,25 @@ class Service:
                 message=message,
             )
         )
+
+    def _standalone_transform(self, row: Any, output: Any) -> Any:
+        """The result of an ad-hoc action run alone, sent by PUT: its chain's ``output``
+        expressions applied, as the executor applies them (Mistral 23 does so too)."""
+        if row.state not in INCOMPLETE or self.runtime.registry.get(row.name) is not None:
+            return output
+        params = row.params if isinstance(row.params, Mapping) else {}
+        adhoc = direct_actions.expand(
+            self.database,
+            self.runtime.registry,
+            self.runtime.specs,
+            row.name,
+            str(params.get("namespace") or ""),
+            row.input if isinstance(row.input, Mapping) else {},
+            row.project_id,
+        )
+        if adhoc is None or not adhoc.transforms:
+            return output
+        return direct_actions.transform(adhoc.transforms, output)
 
     def report_standalone(
         self, command: commands.RunAction, state: State, result: Any, message: str | None

@@ -6,6 +6,7 @@ for the same requests; the oracle's answer is quoted above each test.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -199,3 +200,81 @@ def test_an_adhoc_run_records_its_input_with_the_defaults_filled_in(client: Test
     done = _action_execution(client, saved["id"])
     assert (done["state"], done["input"]) == ("SUCCESS", '{"a": 1, "b": "dflt"}')
     assert done["output"] == '{"result": "1-dflt"}'
+
+
+ASYNC_ADHOC = """version: '2.0'
+c2_waits:
+  base: std.async_noop
+  input:
+    - tag: x
+  output:
+    got: <% $ %>
+    n: <% $.n + 1 %>
+"""
+ASYNC_FLOW = """version: '2.0'
+c2_waits_flow:
+  tasks:
+    t:
+      action: c2_waits tag=y
+      publish:
+        seen: <% task().result %>
+  output:
+    seen: <% $.seen %>
+"""
+
+
+def _put_result(client: TestClient, action_execution_id: str, result: Any) -> dict[str, Any]:
+    response = client.put(
+        f"/v2/action_executions/{action_execution_id}",
+        json={"state": "SUCCESS", "output": json.dumps(result)},
+    )
+    assert response.status_code == 200, response.text
+    found: dict[str, Any] = response.json()
+    return found
+
+
+def test_an_adhoc_action_over_an_async_base_transforms_the_result_put_to_it(
+    client: TestClient,
+) -> None:
+    # Mistral 23, in a workflow: the task's action execution RUNNING with input
+    # {"tag": "x"} (so the oracle records it: the default, not the inline tag=y);
+    # PUT {"state": "SUCCESS", "output": "{\"n\": 1}"} answers {"state": "SUCCESS",
+    # "accepted": true, "output": "{\"result\": {\"got\": {\"n\": 1}, \"n\": 2}}"};
+    # the workflow ends SUCCESS with output {"seen": {"got": {"n": 1}, "n": 2}}.
+    _define(client, "/v2/actions", ASYNC_ADHOC)
+    _define(client, "/v2/workflows", ASYNC_FLOW)
+    started = client.post("/v2/executions", json={"workflow_name": "c2_waits_flow"}).json()
+
+    def running_action() -> dict[str, Any] | None:
+        tasks = client.get(f"/v2/executions/{started['id']}/tasks").json()["tasks"]
+        if not tasks:
+            return None
+        listed = client.get(f"/v2/tasks/{tasks[0]['id']}/action_executions").json()
+        found = listed["action_executions"]
+        return found[0] if found and found[0]["state"] == "RUNNING" else None
+
+    action = wait_for(running_action, what="the ad-hoc action to wait for its result")
+    assert (action["name"], action["input"]) == ("c2_waits", '{"tag": "x"}')
+    put = _put_result(client, action["id"], {"n": 1})
+    assert (put["state"], put["accepted"]) == ("SUCCESS", True)
+    assert json.loads(put["output"]) == {"result": {"got": {"n": 1}, "n": 2}}
+    wait_for(
+        lambda: client.get(f"/v2/executions/{started['id']}").json()["state"] != "RUNNING",
+        what="the workflow to end",
+    )
+    ended = client.get(f"/v2/executions/{started['id']}").json()
+    assert ended["state"] == "SUCCESS", ended["state_info"]
+    assert json.loads(ended["output"]) == {"seen": {"got": {"n": 1}, "n": 2}}
+
+    # Mistral 23, run alone and saved: answer {"state": "RUNNING", "accepted": false,
+    # "input": "{\"tag\": \"z\"}"}; PUT {"n": 2} answers {"state": "SUCCESS",
+    # "accepted": true, "output": "{\"result\": {\"got\": {\"n\": 2}, \"n\": 3}}"}.
+    alone = client.post(
+        "/v2/action_executions",
+        json={"name": "c2_waits", "input": {"tag": "z"}, "params": {"save_result": True}},
+    ).json()
+    assert (alone["state"], alone["accepted"], alone["input"]) == ("RUNNING", False, '{"tag": "z"}')
+    put = _put_result(client, alone["id"], {"n": 2})
+    assert (put["state"], put["accepted"]) == ("SUCCESS", True)
+    assert json.loads(put["output"]) == {"result": {"got": {"n": 2}, "n": 3}}
+    assert _action_execution(client, alone["id"])["output"] == put["output"]
