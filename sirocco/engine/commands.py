@@ -34,6 +34,23 @@ class RunAction:
     timeout: float | None = None
     execution: Mapping[str, Any]
 
+    def completed(
+        self, state: State, result: Any = None, message: str | None = None
+    ) -> events.ActionCompleted:
+        """The event that reports this action's outcome to its workflow's next step.
+
+        Every executor path (in the step, the pool, an executor process, a lost
+        action failed by recovery or by missed heartbeats) reports through it; an
+        action of no workflow (run directly) is finished in the store instead.
+        """
+        return events.ActionCompleted(
+            workflow_execution_id=self.workflow_execution_id or "",
+            action_execution_id=self.action_execution_id,
+            state=state,
+            result=result,
+            message=message,
+        )
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StartSubworkflow:

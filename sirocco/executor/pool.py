@@ -67,13 +67,7 @@ class ExecutorPool:
             state = State.CANCELLED
         elif outcome.error:
             state = State.ERROR
-        return events.ActionCompleted(
-            workflow_execution_id=command.workflow_execution_id,
-            action_execution_id=command.action_execution_id,
-            state=state,
-            result=outcome.result,
-            message=outcome.message,
-        )
+        return command.completed(state, outcome.result, outcome.message)
 
     def spawn(self, job: Callable[[], None]) -> None:
         """Run ``job`` on a pool thread."""

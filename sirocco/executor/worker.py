@@ -27,7 +27,7 @@ from typing import Any
 
 from sirocco import ids
 from sirocco.actions.registry import ActionRegistry
-from sirocco.engine import commands, events
+from sirocco.engine import commands
 from sirocco.engine.states import State
 from sirocco.executor.pool import ExecutorPool
 from sirocco.runtime import codec, delivery, maintenance, metrics
@@ -389,13 +389,7 @@ def _write_one(
         )
         leases.delete(connection, item.row_id)
     else:
-        event = events.ActionCompleted(
-            workflow_execution_id=command.workflow_execution_id,
-            action_execution_id=command.action_execution_id,
-            state=item.state,
-            result=item.result,
-            message=item.message,
-        )
+        event = command.completed(item.state, item.result, item.message)
         result_id = ids.new_id()
         payload = codec.encode(event)
         leases.hand_back(

@@ -164,13 +164,7 @@ class HeartbeatChecker:
                     )
                     leases.delete(connection, row.id)
                 else:
-                    event = events.ActionCompleted(
-                        workflow_execution_id=command.workflow_execution_id,
-                        action_execution_id=command.action_execution_id,
-                        state=State.ERROR,
-                        result=None,
-                        message=MISSED_MESSAGE,
-                    )
+                    event = command.completed(State.ERROR, None, MISSED_MESSAGE)
                     result_id = self._new_id()
                     leases.hand_back(
                         connection,

@@ -133,13 +133,7 @@ class Runtime:
         """An executor finished ``command``: queue its result for the engine."""
         if command.workflow_execution_id is None:
             return
-        event = events.ActionCompleted(
-            workflow_execution_id=command.workflow_execution_id,
-            action_execution_id=command.action_execution_id,
-            state=state,
-            result=result,
-            message=message,
-        )
+        event = command.completed(state, result, message)
         self.intake.event(event, outbox_id=command.execution.get("outbox_id"))
 
     def request_start(self, item: StartItem) -> Future[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from sirocco.engine import commands, events
+from sirocco.engine import commands
 from sirocco.engine.states import State
 from sirocco.runtime import codec, in_flight
 from sirocco.runtime.dispatch import Dispatcher
@@ -58,13 +58,7 @@ def recover(
             outgoing.items.append((row.id, _redelivered(command)))
         else:
             intake.event(
-                events.ActionCompleted(
-                    workflow_execution_id=command.workflow_execution_id or "",
-                    action_execution_id=command.action_execution_id,
-                    state=State.ERROR,
-                    result=None,
-                    message=in_flight.failure_message(command),
-                ),
+                command.completed(State.ERROR, None, in_flight.failure_message(command)),
                 outbox_id=row.id,
             )
     if finished:
