@@ -19,6 +19,7 @@ from sirocco import errors
 from sirocco.limits import DEFAULT as DEFAULT_LIMITS
 from sirocco.limits import Limits
 from sirocco.runtime.admission import InFlightLimits
+from sirocco.store import outbox
 
 
 def Field(
@@ -79,12 +80,12 @@ class Settings:
     #: ``scheduler`` (``SIROCCO_HEALTH_PORT``; none by default).
     health_port: int | None = Field(default=None, ge=1, le=65535)
     health_host: str = "127.0.0.1"
+    #: Seconds a process holds the event rows and timers it claimed: after its death,
+    #: others take them over after this long (``SIROCCO_CLAIM_SECONDS``).
+    claim_seconds: float = Field(default=outbox.DEFAULT_CLAIM_SECONDS, gt=0, le=3600)
     #: Back-pressure: ``POST /v2/executions`` answers 429 with Retry-After while this many
     #: executions are RUNNING (``SIROCCO_MAX_EXECUTIONS_IN_FLIGHT``), or this many actions
     #: wait for or run on an executor (``SIROCCO_MAX_ACTIONS_IN_FLIGHT``); none by default.
-    #: Seconds a process holds the event rows and timers it claimed: after its death,
-    #: others take them over after this long (``SIROCCO_CLAIM_SECONDS``).
-    claim_seconds: float = Field(default=60.0, gt=0, le=3600)
     max_executions_in_flight: int | None = Field(default=None, ge=1)
     max_actions_in_flight: int | None = Field(default=None, ge=1)
     #: JSON bytes above which an action result, a published value, a workflow input or

@@ -48,9 +48,11 @@ ENGINE_KINDS: tuple[Kind, ...] = (
 
 #: Rows claimed per look at the outbox.
 PAGE = 500
+#: The claim length in seconds when the settings name none (``settings.claim_seconds``).
+DEFAULT_CLAIM_SECONDS = 60.0
 #: How long a process may keep an outbox row or a due timer it leased before another
 #: takes it over (the one claim length; ``settings.claim_seconds`` sets it).
-CLAIM_FOR = timedelta(seconds=60)
+CLAIM_FOR = timedelta(seconds=DEFAULT_CLAIM_SECONDS)
 
 
 def set_claim_duration(seconds: float) -> None:
