@@ -9,6 +9,7 @@ from typing import Any
 
 from sirocco.engine import commands, events
 from sirocco.engine.states import State
+from sirocco.store import blobs
 
 _EVENT_TYPES: dict[str, type[Any]] = {
     cls.__name__: cls
@@ -78,4 +79,8 @@ def decode(data: Any) -> Any:
 def _field_value(name: str, value: Any) -> Any:
     if name == "state" and isinstance(value, str):
         return State(value)
+    if name == "input":
+        # A RunAction's large input values are stored by reference (sirocco.store.blobs):
+        # lazy blobs, loaded when the action runs.
+        return blobs.process_values(value)
     return value

@@ -2,12 +2,15 @@
 
 When a row is written, each value of a stored field (an action's input and
 output, a task's result and each value it published, a workflow
-execution's input, params, context and output, per top-level key where the
-field is an object) whose JSON text is longer than the threshold is stored
-in ``blobs`` under the SHA-256 of that text, once however many rows refer to
-it, and the row holds a reference (:mod:`sirocco.references`). ``blob_refs``
-records which execution refers to which blob, so that deleting an execution
-deletes the blobs no other execution refers to.
+execution's input, context and output, per top-level key where the field
+is an object) that is larger than the threshold is stored in ``blobs``, once
+however many rows refer to it, and the row holds a reference
+(:mod:`sirocco.references`). A text longer than the threshold (in
+characters) is stored as it is, under ``t:`` and its SHA-256, so storing it
+copies nothing; any other value whose JSON text is longer, as that text
+under its SHA-256. ``blob_refs`` records which execution refers to which
+blob, so that deleting an execution deletes the blobs no other execution
+refers to.
 
 Read back, a reference becomes a :class:`~sirocco.references.Blob` whose
 loader is this module's: it loads the value when it is read, through a
@@ -40,7 +43,10 @@ DEFAULT_THRESHOLD = 64 * 1024
 DEFAULT_CACHE_BYTES = 128 * 1024 * 1024
 
 _blobs = tables.blobs
+_chunks = tables.blob_chunks
 _refs = tables.blob_refs
+#: Characters per piece of a large blob's text (``blob_chunks``).
+CHUNK_CHARS = 1 << 20
 _SEPARATORS = (",", ":")
 
 
@@ -94,12 +100,19 @@ class BlobStore:
                 return entry.value
         with self._engine.connect() as connection:
             row = connection.execute(
-                sa.select(_blobs.c.data).where(_blobs.c.digest == digest)
+                sa.select(_blobs.c.size, _blobs.c.data).where(_blobs.c.digest == digest)
             ).first()
-        if row is None:
-            raise references.BlobMissingError(f"Stored value {digest} is missing")
-        text: str = row.data
-        value = json.loads(text)
+            if row is None:
+                raise references.BlobMissingError(f"Stored value {digest} is missing")
+            text: str = row.data
+            if row.size > CHUNK_CHARS:
+                pieces = connection.execute(
+                    sa.select(_chunks.c.data)
+                    .where(_chunks.c.digest == digest)
+                    .order_by(_chunks.c.seq)
+                ).scalars()
+                text = "".join(pieces)
+        value = text if is_text(digest) else json.loads(text)
         self.reads += 1
         self.remember(value, digest, len(text), _kind(value))
         return value
@@ -138,6 +151,9 @@ class BlobStore:
 
 _STORES: weakref.WeakKeyDictionary[sa.Engine, BlobStore] = weakref.WeakKeyDictionary()
 _STORES_LOCK = threading.Lock()
+#: The store of the database this process was built on (``configure``): what reads the
+#: references inside commands decoded from outbox rows and parcels.
+_PROCESS_STORE: BlobStore | None = None
 
 
 def store_for(engine: sa.Engine) -> BlobStore:
@@ -151,9 +167,55 @@ def store_for(engine: sa.Engine) -> BlobStore:
 
 def configure(engine: sa.Engine, *, threshold: int, cache_bytes: int = DEFAULT_CACHE_BYTES) -> None:
     """Set the threshold and cache bound of a database's blobs (the settings' values)."""
+    global _PROCESS_STORE
     store = store_for(engine)
     store.threshold = threshold
     store.cache_bytes = cache_bytes
+    _PROCESS_STORE = store
+
+
+def process_values(stored: Any) -> Any:
+    """``stored`` (an object decoded from an outbox row or a parcel) with its references
+    made lazy blobs of the process's database; as it is when there are none."""
+    if type(stored) is not dict or _PROCESS_STORE is None:
+        return stored
+    if not any(references.is_reference(item) for item in stored.values()):
+        return stored
+    store = _PROCESS_STORE
+    return {
+        key: store.blob(item[references.REF_KEY], item["bytes"], item["kind"])
+        if references.is_reference(item)
+        else item
+        for key, item in stored.items()
+    }
+
+
+#: How the digest of a text stored as it is (not as JSON) starts.
+TEXT_PREFIX = "t:"
+_HASH_CHUNK = 1 << 20
+
+
+def is_text(digest: str) -> bool:
+    """Whether blob ``digest`` holds a text as it is (else JSON text)."""
+    return digest.startswith(TEXT_PREFIX)
+
+
+def text_digest(text: str) -> str:
+    """The digest of a text stored as it is: its SHA-256 (UTF-8), marked as a text."""
+    return TEXT_PREFIX + _sha256(text)[: 64 - len(TEXT_PREFIX)]
+
+
+def _sha256(text: str) -> str:
+    """The SHA-256 of ``text`` in UTF-8, encoded a chunk at a time (no copy of it whole)."""
+    digest = hashlib.sha256()
+    for start in range(0, len(text), _HASH_CHUNK):
+        digest.update(text[start : start + _HASH_CHUNK].encode("utf-8"))
+    return digest.hexdigest()
+
+
+def _data(digest: str, value: Any) -> str:
+    """What the ``data`` column holds for ``value``."""
+    return value if is_text(digest) else _dumps(value)
 
 
 def _kind(value: Any) -> str:
@@ -247,9 +309,9 @@ class Offloader:
         if kind is references.Blob:
             return self._refer_blob(owner, value)
         if kind is str:
-            if len(value) * 6 + 2 <= self._threshold:
-                return value  # surely small, whatever it escapes
-        elif kind is not dict and kind is not list:
+            # A text is stored as it is, not as JSON: no copy of it is made to store it.
+            return value if len(value) <= self._threshold else self._encode_text(owner, value)
+        if kind is not dict and kind is not list:
             return value
         return self._encode(owner, value)
 
@@ -272,50 +334,92 @@ class Offloader:
             stored[key] = item if type(made) is tables.Encoded else made
         return stored
 
+    def inner_values(self, owner: str | None, values: Any) -> Any:
+        """An object inside another stored value (a command's input): its large values
+        as references, the object itself when it has none."""
+        if not self.active or owner is None or type(values) is not dict:
+            return values
+        if not any(self._maybe_large(item) for item in values.values()):
+            return values
+        stored: dict[str, Any] = {}
+        for key, item in values.items():
+            made = self.value(owner, item)
+            stored[key] = item if type(made) is tables.Encoded else made
+        return stored
+
     def _maybe_large(self, value: Any) -> bool:
         """Whether a value may be over the threshold, known without encoding it (a long
         text, a blob, a value the cache holds): those are looked at one by one."""
         kind = type(value)
         if kind is str:
-            return len(value) * 6 + 2 > self._threshold
+            return len(value) > self._threshold
         if kind is references.Blob:
             return True
         if kind is dict or kind is list:
             return self._store.known(value) is not None
         return False
 
-    def _encode(self, owner: str, value: Any) -> Any:
+    def _known(self, owner: str, value: Any) -> dict[str, Any] | None:
         entry = self._store.known(value)
-        if entry is not None:
-            self._refer(owner, entry.digest, entry.size, lambda: _dumps(entry.value))
-            return references.reference(entry.digest, entry.size, entry.kind)
+        if entry is None:
+            return None
+        self._refer(owner, entry.digest, entry.size, lambda: _data(entry.digest, entry.value))
+        return references.reference(entry.digest, entry.size, entry.kind)
+
+    def _encode_text(self, owner: str, text: str) -> Any:
+        known = self._known(owner, text)
+        if known is not None:
+            return known
+        digest = text_digest(text)
+        self._refer(owner, digest, len(text), lambda: text)
+        self._store.remember(text, digest, len(text), references.OTHER)
+        return references.reference(digest, len(text), references.OTHER)
+
+    def _encode(self, owner: str, value: Any) -> Any:
+        known = self._known(owner, value)
+        if known is not None:
+            return known
         text = _dumps(value)
         if len(text) <= self._threshold:
             return tables.Encoded(text)
-        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        digest = _sha256(text)
         kind = _kind(value)
         self._refer(owner, digest, len(text), lambda: text)
         self._store.remember(value, digest, len(text), kind)
         return references.reference(digest, len(text), kind)
 
     def _refer_blob(self, owner: str, blob: references.Blob) -> dict[str, Any]:
-        self._refer(owner, blob.digest, blob.size, lambda: _dumps(blob.load()))
+        self._refer(owner, blob.digest, blob.size, lambda: _data(blob.digest, blob.load()))
         return blob.reference()
 
     def _refer(self, owner: str, digest: str, size: int, text: Any) -> None:
         """Make sure blob ``digest`` is stored and ``owner`` refers to it."""
         if digest not in self._present:
             if not self._exists(digest):
-                self._connection.execute(
-                    self._insert(_blobs, ("digest",)),
-                    {"digest": digest, "size": size, "data": text()},
-                )
+                self._store_text(digest, text())
             self._present.add(digest)
         if (owner, digest) not in self._refs:
             self._connection.execute(
                 self._insert(_refs, ("owner_id", "digest")), {"owner_id": owner, "digest": digest}
             )
             self._refs.add((owner, digest))
+
+    def _store_text(self, digest: str, text: str) -> None:
+        """Insert a blob: its text in the row, or in pieces when it is long (then no
+        statement carries, and the database never copies, the whole text)."""
+        size = len(text)
+        whole = size <= CHUNK_CHARS
+        self._connection.execute(
+            self._insert(_blobs, ("digest",)),
+            {"digest": digest, "size": size, "data": text if whole else ""},
+        )
+        if whole:
+            return
+        for seq, start in enumerate(range(0, size, CHUNK_CHARS)):
+            self._connection.execute(
+                self._insert(_chunks, ("digest", "seq")),
+                {"digest": digest, "seq": seq, "data": text[start : start + CHUNK_CHARS]},
+            )
 
     def _exists(self, digest: str) -> bool:
         query = sa.select(_blobs.c.digest).where(_blobs.c.digest == digest)
@@ -366,6 +470,12 @@ def release(connection: sa.Connection, owners: Iterable[str]) -> int:
             )
         )
         deleted += result.rowcount or 0
+        connection.execute(
+            sa.delete(_chunks).where(
+                _chunks.c.digest.in_(chunk),
+                ~sa.exists().where(_blobs.c.digest == _chunks.c.digest),
+            )
+        )
     return deleted
 
 

@@ -401,6 +401,17 @@ blobs = sa.Table(
     sa.Column("data", sa.Text, nullable=False),
 )
 
+# The text of a blob longer than ``sirocco.store.blobs.CHUNK_CHARS``, in pieces of that
+# many characters (its ``blobs.data`` is empty): written and read a piece at a time, so
+# no statement carries the whole value.
+blob_chunks = sa.Table(
+    "blob_chunks",
+    metadata,
+    sa.Column("digest", sa.String(64), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("data", sa.Text, nullable=False),
+)
+
 # Which execution refers to which blob: a blob goes once no execution refers to it.
 # ``owner_id`` is the workflow execution of the row (an action run alone: its own id).
 blob_refs = sa.Table(

@@ -70,7 +70,7 @@ class Writes:
             functools.partial(executions.action_row, offload=offload), self.new_actions,
             self.action_updates,
         )  # fmt: skip
-        outbox.insert(connection, (item.row() for item in self.outbox))
+        outbox.insert(connection, (_offloaded(item.row(), offload) for item in self.outbox))
         timers.insert(connection, self.timers)
         for channel in self.wake:
             notify.send(connection, channel)
@@ -83,6 +83,17 @@ class Writes:
 
 
 Written = TypeVar("Written", records.TaskExecution, records.ActionExecution)
+
+
+def _offloaded(row: dict[str, Any], offload: blobs.Offloader) -> dict[str, Any]:
+    """An outbox row whose RunAction input holds its large values by reference (the
+    action's input row refers to the same blobs; an executor loads them to run it)."""
+    payload = row["payload"]
+    if row["kind"] == outbox.Kind.RUN_ACTION and type(payload) is dict and "input" in payload:
+        stored = offload.inner_values(row["workflow_execution_id"], payload["input"])
+        if stored is not payload["input"]:
+            row["payload"] = {**payload, "input": stored}
+    return row
 
 
 def _write_records(

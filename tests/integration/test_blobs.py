@@ -4,6 +4,7 @@ last execution that refers to them (docs/limits.md, "Large values by reference")
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -106,7 +107,9 @@ def test_a_large_result_is_stored_once_and_later_tasks_read_it(app: Embedded) ->
         data = connection.execute(
             sa.select(tables.blobs.c.data).where(tables.blobs.c.digest == digest)
         ).scalar_one()
-    assert data == f'"{VALUE}"'
+    # A text is stored as it is, under its SHA-256 marked as a text.
+    assert data == VALUE
+    assert digest == blobs.text_digest(VALUE) and blobs.is_text(digest)
 
 
 def test_get_serves_stored_values_in_full(app: Embedded) -> None:
@@ -169,3 +172,73 @@ def test_small_values_stay_in_their_rows(app: Embedded) -> None:
         "copy": "small",
     }
     assert _stored(app) == (0, 0)
+
+
+def test_a_long_value_is_written_and_read_in_pieces(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(blobs, "CHUNK_CHARS", 1024)
+    value = "".join(chr(0x41 + n % 26) for n in range(5000)) + "é"
+    with helpers.embedded(database_url) as first_process:
+        blobs.configure(first_process.parts.database.engine, threshold=THRESHOLD)
+        helpers.deploy(first_process, WORKFLOW)
+        helpers.deploy(first_process, READER)
+        execution_id = _run(first_process, value)
+        with first_process.parts.database.read() as connection:
+            pieces = connection.execute(
+                sa.select(tables.blob_chunks.c.data)
+                .where(tables.blob_chunks.c.digest == blobs.text_digest(value))
+                .order_by(tables.blob_chunks.c.seq)
+            ).scalars()
+            assert [len(piece) for piece in pieces] == [1024] * 4 + [905]
+    with helpers.embedded(database_url) as second_process:
+        blobs.store_for(second_process.parts.database.engine).threshold = THRESHOLD
+        client = TestClient(create_app(second_process.service), base_url="http://sirocco.test")
+        shown = client.get(f"/v2/executions/{execution_id}").json()
+        assert json.loads(shown["output"])["copy"] == value
+        second_process.service.delete_execution(execution_id)
+        assert _stored(second_process) == (0, 0)
+        with second_process.parts.database.read() as connection:
+            left = connection.execute(sa.select(sa.func.count()).select_from(tables.blob_chunks))
+            assert left.scalar_one() == 0
+
+
+HOLDING = """
+version: '2.0'
+holding:
+  input:
+    - blob
+  tasks:
+    hold:
+      action: test.hold value=<% $.blob %>
+      publish:
+        size: <% len(task().result) %>
+  output:
+    size: <% $.size %>
+"""
+
+
+def test_a_run_action_row_carries_a_large_input_by_reference(
+    app: Embedded, gate: threading.Event
+) -> None:
+    from sirocco.runtime import codec
+
+    helpers.deploy(app, HOLDING)
+    execution_id = helpers.start(app, "holding", {"blob": VALUE})
+    hold = helpers.wait_task(app, execution_id, "hold", ["RUNNING"])
+    helpers.wait_for_actions(app, hold.id, ["RUNNING"])
+    with app.parts.database.read() as connection:
+        payload = connection.execute(
+            sa.select(tables.outbox.c.payload).where(
+                tables.outbox.c.workflow_execution_id == execution_id,
+                tables.outbox.c.kind == "RunAction",
+            )
+        ).scalar_one()
+    assert _reference(payload["input"]["value"]) == blobs.text_digest(VALUE)
+    # What an executor decodes (a redelivery, another process): a lazy blob of the value.
+    command = codec.decode(payload)
+    assert type(command.input["value"]) is references.Blob
+    assert command.input["value"].load() == VALUE
+    gate.set()
+    row = helpers.wait_for(app, execution_id)
+    assert (row.state, row.output) == ("SUCCESS", {"size": len(VALUE)}), row.state_info
