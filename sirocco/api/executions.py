@@ -64,7 +64,7 @@ def list_fields(wanted: listing.ListRequest, include_output: bool) -> tuple[str,
 
 @router.post("/v2/executions", status_code=201)
 async def create_execution(
-    *, wf_ex: bodies.ExecutionBody, service: deps.ServiceDep, caller: identity.CallerDep
+    *, request: Request, wf_ex: bodies.ExecutionBody, caller: identity.CallerDep
 ) -> Response:
     """Start a workflow (or return the execution that already has the given id).
 
@@ -74,6 +74,7 @@ async def create_execution(
     the pool that serves every other request. The checks and the reads around
     the wait read rows by key (``deps.off_the_loop``).
     """
+    service = deps.service_of(request)
     database = service.database
     answer = await deps.off_the_loop(database, _request_start, wf_ex, service, caller)
     if isinstance(answer, Response):
@@ -190,7 +191,7 @@ def list_executions(
 
 @router.get("/v2/executions/{execution_id}")
 async def get_execution(
-    *, execution_id: str, fields: str | None = None, database: deps.DatabaseDep
+    *, request: Request, execution_id: str, fields: str | None = None
 ) -> Response:
     """One execution, with its output and published globals.
 
@@ -198,6 +199,7 @@ async def get_execution(
     (``deps.off_the_loop``).
     """
     only = listing.selected_fields(fields, render.EXECUTION)
+    database = deps.service_of(request).database
     row = await deps.off_the_loop(database, read, database, execution_id, only)
     return MistralJSONResponse(show(row, only=only))
 

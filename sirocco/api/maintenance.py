@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from sirocco.api import identity
+from sirocco.api import deps, identity
 from sirocco.api.render import MistralJSONResponse
 from sirocco.runtime import maintenance as mode
 from sirocco.runtime.maintenance import Maintenance
@@ -81,7 +81,7 @@ async def refuse_changes(request: Request) -> None:
     maintenance: Maintenance | None = getattr(request.app.state, "maintenance", None)
     if maintenance is None:
         return
-    status = await run_in_threadpool(maintenance.status)
+    status = await deps.off_the_loop(maintenance.database, maintenance.status)
     if status == mode.RUNNING:
         return
     if status == mode.PAUSING:

@@ -70,6 +70,11 @@ class Maintenance:
         self._engine = engine
         self._clock = clock
 
+    @property
+    def database(self) -> Database:
+        """Where the status is kept."""
+        return self._database
+
     def status(self) -> str:
         """The recorded status, without moving it on."""
         with self._database.read() as connection:

@@ -28,16 +28,19 @@ _ex = tables.workflow_executions
 _ae = tables.action_executions
 
 
+# Built once: every request that changes something reads the status (building a select
+# and its cache key cost more than running it).
+_STATUS = sa.select(_row.c.status).where(_row.c.id == 1)
+_STATUS_LOCKED = _STATUS.with_for_update()
+
+
 def status(connection: sa.Connection, *, lock: bool = False) -> str:
     """The cluster's maintenance status (``RUNNING`` when never set).
 
     ``lock``: hold the row until the transaction ends (``FOR UPDATE``), so that two
     processes changing the mode at once take turns.
     """
-    query = sa.select(_row.c.status).where(_row.c.id == 1)
-    if lock:
-        query = query.with_for_update()
-    found = connection.execute(query).scalar()
+    found = connection.execute(_STATUS_LOCKED if lock else _STATUS).scalar()
     return str(found) if found is not None else RUNNING
 
 

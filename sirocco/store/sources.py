@@ -69,10 +69,13 @@ def find_workflow(
 
 # Built once: every start looks a workflow up (building a select per call cost more
 # than running it).
-_WORKFLOW_BY_ID = sa.select(tables.workflow_definitions).where(
-    tables.workflow_definitions.c.id == sa.bindparam("id")
-)
-_WORKFLOW_BY_NAME = sa.select(tables.workflow_definitions).where(
+# Only the columns a start uses (the interface and tags are JSON to decode).
+_FOUND = [
+    tables.workflow_definitions.c[name]
+    for name in ("id", "name", "namespace", "definition", "workbook_name", "project_id", "scope")
+]
+_WORKFLOW_BY_ID = sa.select(*_FOUND).where(tables.workflow_definitions.c.id == sa.bindparam("id"))
+_WORKFLOW_BY_NAME = sa.select(*_FOUND).where(
     tables.workflow_definitions.c.name == sa.bindparam("name"),
     tables.workflow_definitions.c.namespace == sa.bindparam("namespace"),
 )
@@ -80,7 +83,7 @@ _WORKFLOW_BY_NAME = sa.select(tables.workflow_definitions).where(
 _wf = tables.workflow_definitions
 _members = tables.resource_members
 _WORKFLOW_BY_NAME_FOR_PROJECT = (
-    sa.select(_wf)
+    sa.select(*_FOUND)
     .where(
         _wf.c.name == sa.bindparam("name"),
         _wf.c.namespace == sa.bindparam("namespace"),
