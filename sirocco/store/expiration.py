@@ -22,7 +22,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from sirocco.store import executions, tables
+from sirocco.store import blobs, executions, tables
 
 FINISHED = ("SUCCESS", "ERROR", "CANCELLED")
 _ex = tables.workflow_executions
@@ -137,6 +137,9 @@ _ACTION_FIELDS = (
 )  # fmt: skip
 
 
+_STORED_VALUES = ("input", "output", "published", "result")
+
+
 def exported(connection: sa.Connection, execution_id: str) -> dict[str, Any]:
     """An execution as the expiration export writes it: its fields, its tasks with their
     actions, and under a task the sub-workflow executions it started (the same shape)."""
@@ -144,12 +147,14 @@ def exported(connection: sa.Connection, execution_id: str) -> dict[str, Any]:
 
     row = trees.execution(connection, execution_id)
     record = _fields(row, _EXECUTION_FIELDS)
+    blobs.inline_rows(connection, [record], _STORED_VALUES)  # values in full, not references
     record["tasks"] = []
     for task in trees.tasks(connection, execution_id):
         item = _fields(task, _TASK_FIELDS)
         item["actions"] = [
             _fields(action, _ACTION_FIELDS) for action in trees.actions(connection, task.id)
         ]
+        blobs.inline_rows(connection, [item, *item["actions"]], _STORED_VALUES)
         item["workflow_executions"] = [
             exported(connection, child) for child in trees.children(connection, task.id)
         ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -242,3 +243,23 @@ def test_a_run_action_row_carries_a_large_input_by_reference(
     gate.set()
     row = helpers.wait_for(app, execution_id)
     assert (row.state, row.output) == ("SUCCESS", {"size": len(VALUE)}), row.state_info
+
+
+def test_expiration_exports_values_in_full_and_deletes_their_blobs(
+    app: Embedded, tmp_path: Path
+) -> None:
+    from sirocco.runtime import expiration as periodic
+    from sirocco.store import expiration
+
+    execution_id = _run(app)
+    export = tmp_path / "expired.jsonl"
+    policy = expiration.Policy(max_finished_executions=0)
+    assert periodic.run_once(app.parts.database, policy, app.parts.runtime.clock(), export) == 1
+    (record,) = [json.loads(line) for line in export.read_text().splitlines()]
+    assert record["id"] == execution_id
+    assert record["input"] == {"blob": VALUE}
+    assert record["output"]["copy"] == VALUE
+    first = next(task for task in record["tasks"] if task["name"] == "first")
+    assert (first["result"], first["published"]) == (VALUE, {"copy": VALUE})
+    assert first["actions"][0]["output"] == VALUE
+    assert _stored(app) == (0, 0)
