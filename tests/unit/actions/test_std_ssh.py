@@ -57,11 +57,10 @@ class FakeSshServer(paramiko.ServerInterface):  # type: ignore[misc]
     def check_channel_exec_request(self, channel: paramiko.Channel, command: bytes) -> bool:
         text = command.decode()
         self.commands.append(text)
-        # paramiko answers the request only after this returns: start a moment later,
-        # or a fast command could close the channel before the client hears "ok".
-        timer = threading.Timer(0.02, _execute, args=(channel, text))
-        timer.daemon = True
-        timer.start()
+        # paramiko answers the request only after this returns, so the command's output may
+        # reach the client first; that is harmless, as long as the channel is not closed
+        # before the answer (``_execute`` leaves closing to the client).
+        threading.Thread(target=_execute, args=(channel, text), daemon=True).start()
         return True
 
 
@@ -78,7 +77,10 @@ def _execute(channel: paramiko.Channel, command: str) -> None:
         channel.sendall_stderr(b"it went wrong\n")
         status = 3
     channel.send_exit_status(status)
-    channel.close()
+    # End of output, as sshd sends it; the client closes the channel once it has read it
+    # all. Closing it here could overtake paramiko's answer to the exec request, and the
+    # client would fail with "Channel closed." (a race a loaded machine loses).
+    channel.shutdown_write()
 
 
 def _bridge(channel: paramiko.Channel, target: socket.socket) -> None:
