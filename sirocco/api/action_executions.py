@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
@@ -13,7 +12,7 @@ from sirocco import errors
 from sirocco.api import bodies, deps, identity, listing, projects, render
 from sirocco.api.errors import ApiError
 from sirocco.api.render import MistralJSONResponse
-from sirocco.store import definitions, queries, tables
+from sirocco.store import definitions, queries
 from sirocco.store.database import Database
 
 router = APIRouter(route_class=deps.StrictRoute, tags=["action_executions"])
@@ -67,16 +66,22 @@ def list_response(
     values: Mapping[str, str | None],
     database: Database,
     caller: identity.Caller,
-    where: Sequence[sa.ColumnElement[bool]] = (),
+    equal: Mapping[str, str] | None = None,
 ) -> Response:
-    """A page of action executions (outputs only with ``include_output``)."""
+    """A page of action executions (those whose fields equal ``equal``; outputs only with
+    ``include_output``)."""
     include_output = listing.boolean("include_output", values.get("include_output"))
     wanted = listing.parse(values, resource_fields=render.ACTION_EXECUTION, filters=FILTERS)
     fields = wanted.fields or (GET_FIELDS if include_output else LIST_FIELDS)
-    where = [*where, *projects.list_scope(queries.ACTION_EXECUTIONS, caller, values)]
+    scope = projects.list_scope(queries.ACTION_EXECUTIONS, caller, values)
     with database.read() as connection:
         rows = queries.list_rows(
-            connection, queries.ACTION_EXECUTIONS, wanted.page, fields=fields, where=where
+            connection,
+            queries.ACTION_EXECUTIONS,
+            wanted.page,
+            fields=fields,
+            where=equal,
+            conditions=scope,
         )
     items = [show(row, only=wanted.fields) for row in rows]
     return MistralJSONResponse(
@@ -95,7 +100,7 @@ def run_action(
         projects.check_named(
             connection,
             caller,
-            tables.action_definitions,
+            "action",
             action_ex.name,
             f"Failed to find action [action_name={action_ex.name}]",
         )

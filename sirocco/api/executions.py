@@ -17,7 +17,7 @@ from sirocco import clock, errors
 from sirocco.api import bodies, deps, identity, listing, projects, render, reports, tasks
 from sirocco.api.errors import ApiError
 from sirocco.api.render import MistralJSONResponse
-from sirocco.store import definitions, explain, queries, tables
+from sirocco.store import definitions, explain, queries
 from sirocco.store.database import Database
 
 router = APIRouter(route_class=deps.StrictRoute, tags=["executions"])
@@ -310,8 +310,8 @@ def list_execution_tasks(
 ) -> Response:
     """The task executions of one workflow execution."""
     listing.check_uuid("workflow_execution_id", execution_id)
-    where = [tables.task_executions.c.workflow_execution_id == execution_id]
-    return tasks.list_response(request, values, database, caller, where)
+    equal = {"workflow_execution_id": execution_id}
+    return tasks.list_response(request, values, database, caller, equal)
 
 
 @router.get("/v2/executions/{execution_id}/executions")
@@ -371,10 +371,8 @@ def _check_env(database: Database, env: Any, caller: identity.Caller) -> None:
         found = queries.get_row(
             connection,
             queries.ENVIRONMENTS,
-            where=[
-                tables.environments.c.name == env,
-                projects.visible(queries.ENVIRONMENTS, caller),
-            ],
+            where={"name": env},
+            conditions=[projects.visible(queries.ENVIRONMENTS, caller)],
         )
     if found is None:
         raise errors.InputError(f"Environment is not found: {env}")

@@ -21,34 +21,25 @@ the guard checked.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import Request
 
 from sirocco import errors
 from sirocco.api.errors import ApiError
 from sirocco.api.identity import Caller, CallerDep
 from sirocco.api.policy import Policy
-from sirocco.store import definitions, queries, tables
-from sirocco.store.database import Database
-
-_definitions = tables.workflow_definitions
-_executions = tables.workflow_executions
-_task = tables.task_executions
-_actions = tables.action_executions
-_members = tables.resource_members
-ACCEPTED = "accepted"
-
+from sirocco.store import ownership, queries
+from sirocco.store.database import Connection, Database
+from sirocco.store.ownership import Found
 
 # ---------------------------------------------------------------- lists
 
 
 def list_scope(
     view: queries.View, caller: Caller, values: Mapping[str, str | None]
-) -> list[sa.ColumnElement[bool]]:
+) -> list[ownership.Condition]:
     """The conditions a list of ``view`` adds for ``caller``: none for an
     ``all_projects`` or ``project_id`` list (:func:`authorize` let it through)."""
     if _across_projects(values):
@@ -68,23 +59,9 @@ def _across_projects(values: Mapping[str, str | None]) -> bool:
     return everything or bool(values.get("project_id"))
 
 
-def visible(view: queries.View, caller: Caller) -> sa.ColumnElement[bool]:
+def visible(view: queries.View, caller: Caller) -> ownership.Condition:
     """Rows of ``view`` that ``caller`` may read."""
-    project = view.columns["project_id"]
-    condition: sa.ColumnElement[bool] = project == caller.project_id
-    if "scope" in view.columns:
-        condition = sa.or_(condition, view.columns["scope"] == "public")
-    if view is queries.WORKFLOWS:
-        condition = sa.or_(condition, view.columns["id"].in_(_shared_with(caller.project_id)))
-    return condition
-
-
-def _shared_with(project_id: str) -> sa.Select[Any]:
-    return sa.select(_members.c.resource_id).where(
-        _members.c.resource_type == "workflow",
-        _members.c.member_id == project_id,
-        _members.c.status == ACCEPTED,
-    )
+    return ownership.visible(view, caller.project_id)
 
 
 #: The resources a route path can end in (the last of them names the policy rule).
@@ -141,118 +118,55 @@ async def checks(request: Request, caller: CallerDep) -> None:
 # ---------------------------------------------------------------- one resource
 
 
-@dataclass(frozen=True, slots=True)
-class Found:
-    """The owner of a looked-up resource, and whether others may read it."""
-
-    project_id: str
-    public: bool = False
-    members: frozenset[str] = frozenset()
-    id: str = ""
-
-
 #: How a route's path names one resource: (connection, path parameters, query parameters,
 #: the caller's project) -> the owner of the row the name means for that caller, or None.
-Finder = Callable[[sa.Connection, Mapping[str, str], Mapping[str, str], str], Found | None]
+Finder = Callable[[Connection, Mapping[str, str], Mapping[str, str], str], Found | None]
 
 
-def _first(connection: sa.Connection, query: sa.Select[Any]) -> Found | None:
-    row = connection.execute(query.limit(1)).first()
-    if row is None:
-        return None
-    public = len(row) > 1 and row[1] == "public"
-    return Found(project_id=str(row[0]), public=public)
-
-
-def _by_id(
-    table: sa.Table, project: sa.ColumnElement[Any], source: sa.FromClause, key: str
-) -> Finder:
+def _by_id(kind: str, key: str) -> Finder:
     def find(
-        connection: sa.Connection,
+        connection: Connection,
         path: Mapping[str, str],
         _query: Mapping[str, str],
         _project: str,
     ) -> Found | None:
-        return _first(
-            connection, sa.select(project).select_from(source).where(table.c.id == path[key])
-        )
+        return ownership.owner_by_id(connection, kind, path[key])
 
     return find
 
 
-def _named(table: sa.Table, key: str, *, ids: bool, namespaced: bool) -> Finder:
+def _named(kind: str, key: str) -> Finder:
     def find(
-        connection: sa.Connection,
+        connection: Connection,
         path: Mapping[str, str],
         query: Mapping[str, str],
         project: str,
     ) -> Found | None:
-        value = path[key]
-        columns = sa.select(table.c.project_id, table.c.scope, table.c.id)
-        if ids and definitions.is_uuid(value):
-            found = _first(connection, columns.where(table.c.id == value))
-            if found is not None:
-                return _shared(connection, table, value, Found(found.project_id, found.public))
-        condition = table.c.name == value
-        if namespaced:
-            namespace = path.get("namespace") or query.get("namespace") or ""
-            condition = sa.and_(condition, table.c.namespace == namespace)
         # Names are unique per project: the caller's own row first, then one it may read
         # (public, or a workflow shared with it), then any (refused by ``check``).
-        row = connection.execute(
-            columns.where(condition).order_by(*definitions.name_order(table, project)).limit(1)
-        ).first()
-        if row is None:
-            return None
-        found = Found(project_id=str(row[0]), public=row[1] == "public")
-        return _shared(connection, table, str(row[2]), found)
+        namespace = path.get("namespace") or query.get("namespace") or ""
+        return ownership.owner_by_name(
+            connection, kind, path[key], namespace=namespace, project_id=project
+        )
 
     return find
 
-
-def _shared(connection: sa.Connection, table: sa.Table, identifier: str, found: Found) -> Found:
-    if table is not _definitions:
-        return Found(found.project_id, found.public, id=identifier)
-    members = connection.execute(
-        sa.select(_members.c.member_id).where(
-            _members.c.resource_id == identifier,
-            _members.c.resource_type == "workflow",
-            _members.c.status == ACCEPTED,
-        )
-    ).scalars()
-    return Found(found.project_id, found.public, frozenset(members), id=identifier)
-
-
-_task_parent = _executions.alias("guard_task_parent")
-_action_parent = _executions.alias("guard_ae_parent")
 
 #: path parameter -> how to find the owner of the resource it names, and the 404 message.
 FINDERS: Mapping[str, tuple[str, Finder, str]] = {
     "execution_id": (
         "/v2/executions/",
-        _by_id(_executions, _executions.c.project_id, _executions, "execution_id"),
+        _by_id("execution", "execution_id"),
         "WorkflowExecution not found [id={value}]",
     ),
     "task_id": (
         "/v2/tasks/",
-        _by_id(
-            _task,
-            _task_parent.c.project_id,
-            _task.join(_task_parent, _task.c.workflow_execution_id == _task_parent.c.id),
-            "task_id",
-        ),
+        _by_id("task", "task_id"),
         "Task execution not found [id={value}]",
     ),
     "action_execution_id": (
         "",
-        _by_id(
-            _actions,
-            sa.func.coalesce(_action_parent.c.project_id, _actions.c.project_id),
-            _actions.outerjoin(
-                _action_parent, _actions.c.workflow_execution_id == _action_parent.c.id
-            ),
-            "action_execution_id",
-        ),
+        _by_id("action_execution", "action_execution_id"),
         "ActionExecution not found [id={value}]",
     ),
 }
@@ -262,37 +176,37 @@ NAMED: tuple[tuple[str, str, Finder, str], ...] = (
     (
         "/v2/workflows/",
         "identifier",
-        _named(_definitions, "identifier", ids=True, namespaced=True),
+        _named("workflow", "identifier"),
         "Workflow not found [workflow_identifier={value}, namespace={namespace}]",
     ),
     (
         "/v2/workbooks/",
         "name",
-        _named(tables.workbooks, "name", ids=False, namespaced=True),
+        _named("workbook", "name"),
         "Workbook not found [workbook_name={value}, namespace={namespace}]",
     ),
     (
         "/v2/actions/",
         "name",
-        _named(tables.action_definitions, "name", ids=True, namespaced=True),
+        _named("action", "name"),
         "Action not found [name={value}, namespace={namespace}]",
     ),
     (
         "/v2/environments/",
         "name",
-        _named(tables.environments, "name", ids=False, namespaced=False),
+        _named("environment", "name"),
         "Environment not found [name={value}]",
     ),
     (
         "/v2/cron_triggers/",
         "identifier",
-        _named(tables.cron_triggers, "identifier", ids=True, namespaced=False),
+        _named("cron_trigger", "identifier"),
         "Cron trigger not found [identifier={value}]",
     ),
     (
         "/v2/event_triggers/",
         "identifier",
-        _named(tables.event_triggers, "identifier", ids=True, namespaced=False),
+        _named("event_trigger", "identifier"),
         "Event trigger not found [id={value}].",
     ),
 )
@@ -388,14 +302,13 @@ def check(
 
 
 def check_workflow(
-    connection: sa.Connection, caller: Caller, identifier: str, namespace: str = ""
+    connection: Connection, caller: Caller, identifier: str, namespace: str = ""
 ) -> None:
     """The workflow an execution or trigger would start must be one the caller may read."""
     if not caller.authenticated:
         return
-    finder = _named(_definitions, "identifier", ids=True, namespaced=True)
-    found = finder(
-        connection, {"identifier": identifier}, {"namespace": namespace}, caller.project_id
+    found = ownership.owner_by_name(
+        connection, "workflow", identifier, namespace=namespace, project_id=caller.project_id
     )
     check(
         found,
@@ -405,7 +318,7 @@ def check_workflow(
     )
 
 
-def check_execution(connection: sa.Connection, caller: Caller, execution_id: str) -> None:
+def check_execution(connection: Connection, caller: Caller, execution_id: str) -> None:
     """A workflow execution named in a body must be the caller's."""
     if not caller.authenticated:
         return
@@ -414,18 +327,12 @@ def check_execution(connection: sa.Connection, caller: Caller, execution_id: str
     check(found, caller, writing=True, missing=message.format(value=execution_id))
 
 
-def check_named(
-    connection: sa.Connection, caller: Caller, table: sa.Table, name: str, missing: str
-) -> None:
-    """A definition named in a body (an environment, an ad-hoc action) must be readable."""
+def check_named(connection: Connection, caller: Caller, kind: str, name: str, missing: str) -> None:
+    """A definition named in a body (an environment, an ad-hoc action: ``kind`` as in
+    :func:`sirocco.store.ownership.owner_by_name`) must be readable."""
     if not caller.authenticated:
         return
-    found = _first(
-        connection,
-        sa.select(table.c.project_id, table.c.scope)
-        .where(table.c.name == name)
-        .order_by(*definitions.name_order(table, caller.project_id)),
-    )
+    found = ownership.readable_owner(connection, kind, name, caller.project_id)
     check(found, caller, writing=False, missing=missing)
 
 
@@ -433,15 +340,6 @@ def owner(caller: Caller) -> str | None:
     """The project whose names a caller's request means first (None without
     authentication: every row is the default project's)."""
     return caller.project_id if caller.authenticated else None
-
-
-def stamp(connection: sa.Connection, table: sa.Table, ids: Iterable[str], caller: Caller) -> None:
-    """Give rows just created in this transaction to the caller's project."""
-    wanted = [str(item) for item in ids]
-    if wanted and caller.authenticated:
-        connection.execute(
-            sa.update(table).where(table.c.id.in_(wanted)).values(project_id=caller.project_id)
-        )
 
 
 def require_own(

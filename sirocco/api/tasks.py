@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
-import sqlalchemy as sa
 import yaml
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
@@ -22,7 +21,7 @@ from sirocco.api import (
     reports,
 )
 from sirocco.api.render import MistralJSONResponse
-from sirocco.store import queries, rows, tables
+from sirocco.store import queries, rows
 from sirocco.store.database import Database
 
 router = APIRouter(route_class=deps.StrictRoute, tags=["tasks"])
@@ -63,14 +62,16 @@ def list_response(
     values: Mapping[str, str | None],
     database: Database,
     caller: identity.Caller,
-    where: Sequence[sa.ColumnElement[bool]] = (),
+    equal: Mapping[str, str] | None = None,
 ) -> Response:
-    """A page of task executions."""
+    """A page of task executions (those whose fields equal ``equal``)."""
     wanted = listing.parse(values, resource_fields=render.TASK, filters=FILTERS)
     fields = wanted.fields or LIST_FIELDS
-    where = [*where, *projects.list_scope(queries.TASKS, caller, values)]
+    scope = projects.list_scope(queries.TASKS, caller, values)
     with database.read() as connection:
-        rows = queries.list_rows(connection, queries.TASKS, wanted.page, fields=fields, where=where)
+        rows = queries.list_rows(
+            connection, queries.TASKS, wanted.page, fields=fields, where=equal, conditions=scope
+        )
     items = [show(row, only=wanted.fields) for row in rows]
     return MistralJSONResponse(listing.body(request, "tasks", wanted, queries.TASKS, rows, items))
 
@@ -158,8 +159,8 @@ def list_task_actions(
 ) -> Response:
     """The action executions of one task (every attempt and item)."""
     listing.check_uuid("task_execution_id", task_id)
-    where = [tables.action_executions.c.task_execution_id == task_id]
-    return action_executions.list_response(request, values, database, caller, where)
+    equal = {"task_execution_id": task_id}
+    return action_executions.list_response(request, values, database, caller, equal)
 
 
 @router.get("/v2/tasks/{task_id}/action_executions/{action_execution_id}")
@@ -186,13 +187,15 @@ def list_task_workflows(
     listing.check_uuid("task_execution_id", task_id)
     wanted = listing.parse(values, resource_fields=render.EXECUTION, filters=_EXECUTION_FILTERS)
     fields = wanted.fields or _SUB_EXECUTION_FIELDS
-    where = [
-        tables.workflow_executions.c.task_execution_id == task_id,
-        *projects.list_scope(queries.EXECUTIONS, caller, values),
-    ]
+    scope = projects.list_scope(queries.EXECUTIONS, caller, values)
     with database.read() as connection:
         rows = queries.list_rows(
-            connection, queries.EXECUTIONS, wanted.page, fields=fields, where=where
+            connection,
+            queries.EXECUTIONS,
+            wanted.page,
+            fields=fields,
+            where={"task_execution_id": task_id},
+            conditions=scope,
         )
     items = [render.resource(row, render.EXECUTION) for row in rows]
     return MistralJSONResponse(
