@@ -12,29 +12,14 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-import time
 from collections.abc import Callable
 from types import FrameType
 
-from sirocco import clock, errors
+from sirocco import compose, errors
 from sirocco.cli.health_port import HealthListener
 from sirocco.cli.process import settle_process
-from sirocco.executor.pool import ExecutorPool
-from sirocco.executor.worker import ExecutorWorker
-from sirocco.runtime import (
-    compose,
-    delivery,
-    expiration,
-    integrity,
-    metrics,
-    notifications,
-    tracing,
-)
-from sirocco.runtime.health import Guard, Report, is_outage
-from sirocco.runtime.heartbeats import Timing
-from sirocco.runtime.scheduler import Scheduler
+from sirocco.runtime.health import Report
 from sirocco.settings import Settings
-from sirocco.store import outbox
 
 log = logging.getLogger("sirocco.roles")
 
@@ -55,24 +40,6 @@ def _listen_for_health(
     return listener
 
 
-def _build(settings: Settings) -> compose.Parts:
-    """The parts of a role; while its database can't be reached, wait for it (a role
-    restarted during an outage starts once the database is back)."""
-    outbox.set_claim_duration(settings.claim_seconds)
-    tracing.configure(settings.tracing)
-    guard = Guard("start-up", None)
-    while True:
-        try:
-            return compose.build(
-                settings.db, limits=settings.limits(), blob_threshold=settings.blob_threshold
-            )
-        except Exception as exc:
-            if not (is_outage(exc) or is_outage(exc.__cause__ or exc)):
-                raise
-            guard.failed(exc)
-            time.sleep(guard.backoff)
-
-
 def _wait_for_signal() -> None:
     stop = threading.Event()
 
@@ -85,114 +52,35 @@ def _wait_for_signal() -> None:
     stop.wait()
 
 
-def run_engine(settings: Settings) -> None:
-    """Apply events and start workflows; actions go to executor processes."""
-    from sirocco.runtime import event_triggers  # kombu: not for `sirocco run` (heartbeat_timing)
-
-    definitions = notifications.load_definitions(settings.event_definitions)
-    parts = _build(settings)
-    metrics.METRICS.watch(parts.database, clock.utcnow)
-    parcels = delivery.open_delivery(parts.database, settings.transport)
-    inline = ExecutorPool(parts.registry, lambda *_: None, workers=1)
-    parts.runtime.attach_executor(None, inline.run_inline)
-    parts.runtime.attach_delivery(parcels)
-    parts.runtime.start(
-        lost_actions=False,
-        timers=False,
-        cron=False,
-        poll_outbox=True,
-        heartbeats=heartbeat_timing(settings),
-    )
-    checker = integrity.IntegrityChecker(
-        parts.database,
-        clock.utcnow,
-        parts.runtime.deliver,
-        interval=settings.integrity_interval,
-        health=parts.runtime.health,
-    )
-    checker.start()
-    events = event_triggers.listen(parts.runtime, settings.events_broker_url(), definitions)
-    listener = _listen_for_health(settings, parts.runtime.health.report)
+def _run(role: compose.Role, settings: Settings, running: str) -> None:
+    """Serve ``/health`` for ``role``, wait for SIGTERM or SIGINT, then stop it."""
+    listener = _listen_for_health(settings, role.readiness)
     settle_process()
-    log.info("sirocco engine running (database %s)", settings.db or "default")
+    log.info(running)
     try:
         _wait_for_signal()
     finally:
         if listener is not None:
             listener.stop()
-        checker.stop()
-        if events is not None:
-            events.stop()
-        parts.runtime.stop()
-        parcels.close()
-        inline.shutdown()
-        parts.database.dispose()
+        role.stop()
 
 
-def heartbeat_timing(settings: Settings) -> Timing:
-    """The heartbeat settings as the executors and engines use them."""
-    return Timing(
-        interval=settings.heartbeat_interval,
-        max_missed=settings.heartbeat_max_missed,
-        first_timeout=settings.heartbeat_first_timeout,
-    )
+def run_engine(settings: Settings) -> None:
+    """Apply events and start workflows; actions go to executor processes."""
+    role = compose.engine(settings)
+    _run(role, settings, f"sirocco engine running (database {settings.db or 'default'})")
 
 
 def run_executor(settings: Settings) -> None:
     """Run the actions that engines left in the outbox for this executor."""
-    parts = _build(settings)
-    metrics.METRICS.watch(parts.database, clock.utcnow)
-    parcels = delivery.open_delivery(parts.database, settings.transport)
-    worker = ExecutorWorker(
-        parts.database,
-        parts.registry,
-        clock=clock.utcnow,
-        target=settings.executor_target,
-        workers=settings.executor_workers,
-        timing=heartbeat_timing(settings),
-        parcels=parcels,
-    )
-    worker.start()
-    listener = _listen_for_health(settings, worker.health.report)
-    settle_process()
-    log.info("sirocco executor running (target %s)", settings.executor_target or "any")
-    try:
-        _wait_for_signal()
-    finally:
-        if listener is not None:
-            listener.stop()
-        worker.stop()
-        parcels.close()
-        parts.database.dispose()
+    role = compose.executor(settings)
+    _run(role, settings, f"sirocco executor running (target {settings.executor_target or 'any'})")
 
 
 def run_scheduler(settings: Settings) -> None:
     """Deliver due timers and cron ticks to the engines."""
-    parts = _build(settings)
-    metrics.METRICS.watch(parts.database, clock.utcnow)
-    parcels = delivery.open_delivery(parts.database, settings.transport)
-    scheduler = Scheduler(parts.database, clock.utcnow, parcels)
-    scheduler.start()
-    expirer = expiration.Expiration(
-        parts.database,
-        settings.expiration_policy(),
-        interval=settings.expiration_interval * 60,
-        clock=clock.utcnow,
-        export=settings.expiration_export,
-    )
-    expirer.start()
-    listener = _listen_for_health(settings, scheduler.health.report)
-    settle_process()
-    log.info("sirocco scheduler running")
-    try:
-        _wait_for_signal()
-    finally:
-        if listener is not None:
-            listener.stop()
-        expirer.stop()
-        scheduler.stop()
-        parcels.close()
-        parts.database.dispose()
+    role = compose.scheduler(settings)
+    _run(role, settings, "sirocco scheduler running")
 
 
 def run_api(
@@ -207,20 +95,10 @@ def run_api(
     """Serve the REST API; it starts executions itself and leaves actions to executors."""
     from sirocco.cli.server import serve_parts
 
-    definitions = notifications.load_definitions(settings.event_definitions)
-    parts = _build(settings)
-    parts.service.event_definitions = definitions
-    metrics.METRICS.watch(parts.database, clock.utcnow)
-    parts.service.limit_in_flight(settings.in_flight())
-    parcels = delivery.open_delivery(parts.database, settings.transport)
-    inline = ExecutorPool(parts.registry, lambda *_: None, workers=1)
-    parts.runtime.attach_executor(None, inline.run_inline)
-    parts.runtime.attach_delivery(parcels)  # the actions of the starts it makes
-    parts.service.attach_executor(None)
-    parts.runtime.start(recover=False, timers=False, cron=False)
+    role = compose.api(settings)
     try:
         serve_parts(
-            parts,
+            role.parts,
             host=host,
             port=port,
             log_level=log_level,
@@ -229,7 +107,4 @@ def run_api(
             insecure_no_auth=insecure_no_auth,
         )
     finally:
-        parts.runtime.stop()
-        parcels.close()
-        inline.shutdown()
-        parts.database.dispose()
+        role.stop()

@@ -11,15 +11,13 @@ from types import FrameType
 import uvicorn
 from sqlalchemy.engine import make_url
 
-from sirocco import masking
+from sirocco import compose, masking
 from sirocco.api import authentication, info
 from sirocco.api.app import create_app
 from sirocco.api.policy import Policy
 from sirocco.api.warmup import warm_up
 from sirocco.cli import logformat
-from sirocco.cli.embedded import open_embedded
 from sirocco.cli.process import settle_process
-from sirocco.runtime import compose, event_triggers, expiration, integrity, notifications
 from sirocco.settings import Settings
 
 log = logging.getLogger("sirocco.server")
@@ -47,29 +45,10 @@ def serve(
     """Run every role in this process until SIGTERM or SIGINT."""
     settings = settings or Settings.load({"db": db_url})
     authentication.mode_for(settings, host, insecure_no_auth=insecure_no_auth)  # refuse early
-    definitions = notifications.load_definitions(settings.event_definitions)
-    app = open_embedded(db_url, settings=settings)
-    app.parts.service.event_definitions = definitions
-    expirer = expiration.Expiration(
-        app.parts.database,
-        settings.expiration_policy(),
-        interval=settings.expiration_interval * 60,
-        clock=app.parts.runtime.clock,
-        export=settings.expiration_export,
-    )
-    expirer.start()
-    checker = integrity.IntegrityChecker(
-        app.parts.database,
-        app.parts.runtime.clock,
-        app.parts.runtime.deliver,
-        interval=settings.integrity_interval,
-        health=app.parts.runtime.health,
-    )
-    checker.start()
-    listener = event_triggers.listen(app.parts.runtime, settings.events_broker_url(), definitions)
+    role = compose.server(compose.with_database(settings, db_url))
     try:
         serve_parts(
-            app.parts,
+            role.parts,
             host=host,
             port=port,
             log_level=log_level,
@@ -78,11 +57,7 @@ def serve(
             insecure_no_auth=insecure_no_auth,
         )
     finally:
-        checker.stop()
-        if listener is not None:
-            listener.stop()
-        expirer.stop()
-        app.close()
+        role.stop()
         log.info("sirocco server stopped")
 
 

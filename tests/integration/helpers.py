@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from sirocco import lang, testing
+from sirocco import compose, lang, testing
 from sirocco.actions.registry import ActionRegistry
 from sirocco.cli.embedded import Embedded, open_embedded
 from sirocco.clock import utcnow
@@ -17,7 +17,6 @@ from sirocco.executor.pool import ExecutorPool
 from sirocco.lang import specs
 from sirocco.limits import DEFAULT as DEFAULT_LIMITS
 from sirocco.limits import Limits
-from sirocco.runtime import compose
 from sirocco.runtime.loop import Runtime
 from sirocco.runtime.service import Service
 from sirocco.store import migrate, sources, tables
