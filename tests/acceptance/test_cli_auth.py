@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 
 from tests.processes import Process, free_port, run
+from tests.waiting import BOUND
 
 SIROCCO = str(Path(sys.executable).parent / "sirocco")
 
@@ -56,14 +57,19 @@ def test_tokens_by_default_off_loopback_and_the_token_commands(tmp_path: Path) -
         url = f"http://127.0.0.1:{port}/v2"
         server.wait_answering(f"http://127.0.0.1:{port}/")
         assert "auth tokens" in server.output()
-        refused = httpx.get(f"{url}/executions")
+        refused = httpx.get(f"{url}/executions", timeout=BOUND)
         assert refused.status_code == 401, refused.text
         assert refused.json()["faultstring"] == "The request you have made requires authentication."
-        answer = httpx.get(f"{url}/executions", headers={"X-Auth-Token": secret})
+        answer = httpx.get(f"{url}/executions", headers={"X-Auth-Token": secret}, timeout=BOUND)
         assert answer.status_code == 200 and answer.json() == {"executions": []}
         revoked = run([SIROCCO, "token", "revoke", tokens[0]["id"]], env=env)
         assert revoked.returncode == 0, revoked
-        assert httpx.get(f"{url}/executions", headers={"X-Auth-Token": secret}).status_code == 401
+        assert (
+            httpx.get(
+                f"{url}/executions", headers={"X-Auth-Token": secret}, timeout=BOUND
+            ).status_code
+            == 401
+        )
         missing = run([SIROCCO, "token", "revoke", tokens[0]["id"]], env=env)
         assert missing.returncode == 2 and "Token not found" in missing.stderr
     finally:
@@ -105,6 +111,7 @@ def test_the_real_mistral_cli_with_a_built_in_token(tmp_path: Path) -> None:
             f"{base}/v2/workflows",
             content=FLOW,
             headers={"X-Auth-Token": token, "Content-Type": "text/plain"},
+            timeout=BOUND,
         )
         assert created.status_code == 201, created.text
         listing = ["workflow-list", "-f", "value", "-c", "Name"]

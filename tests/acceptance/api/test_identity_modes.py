@@ -22,6 +22,7 @@ from mistralclient.api import client as mistral_client
 from secured_server import secured_server
 
 from sirocco.settings import Settings
+from tests.waiting import BOUND
 
 WORKFLOW = """
 version: '2.0'
@@ -111,12 +112,16 @@ def test_keystone_tokens_with_the_unchanged_mistral_cli(tmp_path: Path) -> None:
             assert code == 0 and _names(text) == ["alice_wf"], text
             _signs_in_to_the_web_view(server.url, token, "alpha", "alice_wf")
             # and the plain HTTP view: 401 without a token or with one Keystone does not know
-            assert httpx.get(f"{server.url}/workflows").status_code == 401
-            wrong = httpx.get(f"{server.url}/workflows", headers={"X-Auth-Token": "ks-nope"})
+            assert httpx.get(f"{server.url}/workflows", timeout=BOUND).status_code == 401
+            wrong = httpx.get(
+                f"{server.url}/workflows", headers={"X-Auth-Token": "ks-nope"}, timeout=BOUND
+            )
             assert wrong.status_code == 401
             asked = keystone.validations
             for _ in range(3):
-                answer = httpx.get(f"{server.url}/workflows", headers={"X-Auth-Token": token})
+                answer = httpx.get(
+                    f"{server.url}/workflows", headers={"X-Auth-Token": token}, timeout=BOUND
+                )
                 assert answer.status_code == 200
             assert keystone.validations <= asked + 1  # answers are cached
 
@@ -180,11 +185,13 @@ def test_oidc_tokens_are_checked_against_the_issuers_keys(
     }
     for reason, token in refused.items():
         for header in ({"X-Auth-Token": token}, {"Authorization": f"Bearer {token}"}):
-            answer = httpx.get(f"{url}/workflows", headers=header)
+            answer = httpx.get(f"{url}/workflows", headers=header, timeout=BOUND)
             assert answer.status_code == 401, (reason, answer.text)
             assert answer.json()["faultcode"] == "Client"
     admin = _jwt(good, issuer, project_id="ops", realm_access={"roles": ["admin"]})
-    listed = httpx.get(f"{url}/workflows?all_projects=true", headers={"X-Auth-Token": admin})
+    listed = httpx.get(
+        f"{url}/workflows?all_projects=true", headers={"X-Auth-Token": admin}, timeout=BOUND
+    )
     assert [item["name"] for item in listed.json()["workflows"]] == ["alpha_wf"]
 
 

@@ -13,6 +13,7 @@ from mistralclient import shell
 from secured_server import secured_server
 
 from sirocco.settings import Settings
+from tests.waiting import BOUND
 
 WORKFLOW = """
 version: '2.0'
@@ -113,7 +114,9 @@ def test_a_workflow_shared_with_another_project(tmp_path: Path) -> None:
 
 def test_sharing_needs_authentication(tmp_path: Path) -> None:
     with secured_server(tmp_path, "none", Settings()) as server:
-        answer = httpx.post(f"{server.url}/workflows/x/members", json={"member_id": "beta"})
+        answer = httpx.post(
+            f"{server.url}/workflows/x/members", json={"member_id": "beta"}, timeout=BOUND
+        )
         assert answer.status_code == 400
         assert answer.json()["faultstring"] == (
             "Resource sharing feature can only be supported with authentication enabled."
