@@ -137,12 +137,15 @@ class BlobStore:
 
     def known(self, value: Any) -> _Entry | None:
         """The cache entry of this very object, if it is one the cache holds."""
-        with self._lock:
-            digest = self._by_identity.get(id(value))
-            entry = self._entries.get(digest) if digest is not None else None
-            if entry is not None and entry.value is value:
-                return entry
+        # Without the lock: asked for every large-looking value a step writes, and two
+        # dict reads cannot see a torn entry (the identity is checked on the entry).
+        digest = self._by_identity.get(id(value))
+        if digest is None:
             return None
+        entry = self._entries.get(digest)
+        if entry is not None and entry.value is value:
+            return entry
+        return None
 
     def blob(self, digest: str, size: int, kind: str) -> references.Blob:
         """A reference read back, loading through this store."""
