@@ -91,6 +91,144 @@ class _Field(Generic[_Value]):
         return value
 
 
+class WithItemsCounters:
+    """A with-items task's counters: typed, read-only, changed with ``but``.
+
+    Stored in the task's runtime as a JSON object: ``count`` (items),
+    ``next`` (the next index to start), ``running``, ``succeeded``, ``failed``
+    and ``cancelled`` from the start; ``queue`` (the indexes a partial rerun
+    still has to start) when there is one; ``waking`` (a ``more`` timer will
+    start the next items), ``finishing`` (a ``continue`` timer will complete
+    the task) and ``gathered`` (the results read so far) once set. A change
+    keeps the keys' order, so a stored object round-trips unchanged.
+    """
+
+    __slots__ = ("_values",)
+    _values: Mapping[str, Any]
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        _set(self, "_values", values)
+
+    @classmethod
+    def start(cls, count: int, queue: Sequence[int] | None = None) -> WithItemsCounters:
+        """The counters of a task that starts ``count`` items (only ``queue`` when given)."""
+        values: dict[str, Any] = {
+            "count": count,
+            "next": 0,
+            "running": 0,
+            "succeeded": 0,
+            "failed": 0,
+            "cancelled": 0,
+        }
+        if queue is not None:
+            values["queue"] = list(queue)
+            values["succeeded"] = max(count - len(queue), 0)
+            values["next"] = count
+        return cls(values)
+
+    def _int(self, key: str) -> int:
+        return int(self._values.get(key, 0))
+
+    @property
+    def count(self) -> int:
+        return self._int("count")
+
+    @property
+    def next(self) -> int:
+        return self._int("next")
+
+    @property
+    def running(self) -> int:
+        return self._int("running")
+
+    @property
+    def succeeded(self) -> int:
+        return self._int("succeeded")
+
+    @property
+    def failed(self) -> int:
+        return self._int("failed")
+
+    @property
+    def cancelled(self) -> int:
+        return self._int("cancelled")
+
+    @property
+    def gathered(self) -> int:
+        """The index up to which the item results were read (while the task completes)."""
+        return self._int("gathered")
+
+    @property
+    def queue(self) -> list[int]:
+        return [int(index) for index in self._values.get("queue") or ()]
+
+    @property
+    def waking(self) -> bool:
+        """A ``more`` timer is due: completions leave starting the next items to it."""
+        return bool(self._values.get("waking"))
+
+    @property
+    def finishing(self) -> bool:
+        return bool(self._values.get("finishing"))
+
+    @property
+    def pending(self) -> bool:
+        """Items are left to start (queued again, or never started)."""
+        return bool(self._values.get("queue")) or self.next < self.count
+
+    def but(self, **changes: Any) -> WithItemsCounters:
+        """A copy with ``changes`` (None removes a key)."""
+        values = dict(self._values)
+        for key, value in changes.items():
+            if value is None:
+                values.pop(key, None)
+            else:
+                values[key] = value
+        return WithItemsCounters(values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stored JSON object."""
+        return dict(self._values)
+
+    def __bool__(self) -> bool:
+        return bool(self._values)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"WithItemsCounters is frozen: use but({name}=...)")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, WithItemsCounters) and self._values == other._values
+
+    def __hash__(self) -> int:
+        raise TypeError("WithItemsCounters is not hashable")
+
+    def __repr__(self) -> str:
+        return f"WithItemsCounters({dict(self._values)!r})"
+
+
+EMPTY_COUNTERS = WithItemsCounters({})
+
+
+class _CountersField:
+    """``TaskRuntime.with_items``: the stored object, read as :class:`WithItemsCounters`."""
+
+    __slots__ = ("name",)
+
+    def __init__(self) -> None:
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: TaskRuntime, owner: type) -> WithItemsCounters | None:
+        value = instance._values.get(self.name)
+        return None if value is None else WithItemsCounters(value)
+
+
+def _stored(value: Any) -> Any:
+    return value.to_dict() if isinstance(value, WithItemsCounters) else value
+
+
 class TaskRuntime:
     """The engine's bookkeeping of one task execution, kept across steps and restarts.
 
@@ -110,8 +248,7 @@ class TaskRuntime:
         subworkflows: child execution id -> ``[index, attempt]``.
         failed_subworkflows: ``[child id, error]`` of each child that failed.
         paused_subworkflows: the ids of the children that are paused.
-        with_items: the with-items counters (``count``, ``next``, ``running``,
-            ``succeeded``, ``failed``, ``cancelled``, ``finishing``, ``queue``).
+        with_items: the with-items counters (:class:`WithItemsCounters`).
         with_items_rerun: the item indexes a partial rerun runs again.
         concurrency: the evaluated ``concurrency`` policy.
         timeout: the evaluated ``timeout`` policy (seconds); ``timeout_due`` its
@@ -134,7 +271,7 @@ class TaskRuntime:
     subworkflows: _Field[Mapping[str, Sequence[int]]] = _Field()
     failed_subworkflows: _Field[Sequence[Sequence[str]]] = _Field()
     paused_subworkflows: _Field[Sequence[str]] = _Field()
-    with_items: _Field[Mapping[str, Any]] = _Field()
+    with_items: _CountersField = _CountersField()
     with_items_rerun: _Field[Sequence[int]] = _Field()
     concurrency: _Field[int] = _Field()
     timeout: _Field[int] = _Field()
@@ -149,7 +286,8 @@ class TaskRuntime:
         unknown = sorted(set(fields) - _RUNTIME_KEYS)
         if unknown:
             raise TypeError(f"TaskRuntime has no field(s) {unknown}")
-        _set(self, "_values", {key: value for key, value in fields.items() if value is not None})
+        values = {key: _stored(value) for key, value in fields.items() if value is not None}
+        _set(self, "_values", values)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TaskRuntime:
@@ -179,7 +317,7 @@ class TaskRuntime:
             if value is None:
                 values.pop(key, None)
             else:
-                values[key] = value
+                values[key] = _stored(value)
         runtime: TaskRuntime = _new(TaskRuntime)
         _set(runtime, "_values", values)
         return runtime
@@ -198,7 +336,7 @@ class TaskRuntime:
 
 
 _RUNTIME_KEYS = frozenset(
-    name for name, value in vars(TaskRuntime).items() if isinstance(value, _Field)
+    name for name, value in vars(TaskRuntime).items() if isinstance(value, _Field | _CountersField)
 )
 EMPTY_RUNTIME = TaskRuntime()
 

@@ -1,8 +1,8 @@
 """with-items: one action (or sub-workflow) per item, counted in O(1) per item.
 
-The task's runtime keeps counters (``count``, ``next``, ``running``,
-``succeeded``, ``failed``, ``cancelled`` and, for a partial rerun, the
-``queue`` of indexes to run again); results are never collected item by
+The task's runtime keeps counters (``records.WithItemsCounters``: ``count``,
+``next``, ``running``, ``succeeded``, ``failed``, ``cancelled`` and, for a
+partial rerun, the ``queue`` of indexes to run again); results are never collected item by
 item. When the last item finishes (or one is cancelled) a timer due now
 (``continue``) completes the task in later steps, after the step that wrote
 the results committed, as Mistral completes with-items tasks in a separate
@@ -39,10 +39,6 @@ from sirocco.engine.states import State
 ITEMS_PER_STEP = 100
 #: The most item results one step reads while the task completes (``continue`` timer).
 GATHER_PER_STEP = 10_000
-#: Counter set while a ``more`` timer is due: completions then leave the starting to it.
-_WAKING = "waking"
-#: Counter: the index up to which the item results were read (``finish``).
-_GATHERED = "gathered"
 
 _FINAL_INFO = {
     State.SUCCESS: None,
@@ -100,21 +96,10 @@ def schedule(draft: Draft, task: records.TaskExecution) -> None:
         task = draft.change_task(task, runtime=task.runtime.but(with_items_rerun=None))
     found = values_of(draft, task)
     count = len(next(iter(found.values()), []))
-    counters: dict[str, Any] = {
-        "count": count,
-        "next": 0,
-        "running": 0,
-        "succeeded": 0,
-        "failed": 0,
-        "cancelled": 0,
-    }
-    if queue is not None:
-        pending = sorted(int(index) for index in queue)
-        counters["queue"] = pending
-        counters["succeeded"] = max(count - len(pending), 0)
-        counters["next"] = count
+    pending = None if queue is None else sorted(int(index) for index in queue)
+    counters = records.WithItemsCounters.start(count, pending)
     task = _set_counters(draft, task, counters)
-    if not _pending(counters):
+    if not counters.pending:
         if count == 0:
             task = draft.change_task(task, result=[], has_result=True)
             task_completion.complete(draft, task, State.SUCCESS)
@@ -126,26 +111,29 @@ def schedule(draft: Draft, task: records.TaskExecution) -> None:
 
 def _start_more(draft: Draft, task: records.TaskExecution) -> None:
     task = draft.current(task)
-    assert task.runtime.with_items is not None, "with-items counters are set before items start"
-    counters = dict(task.runtime.with_items)
+    counters = task.runtime.with_items
+    assert counters is not None, "with-items counters are set before items start"
     concurrency = int(task.runtime.concurrency or 0)
     found = values_of(draft, task)
     task_spec = draft.spec.tasks[task.name]
     started: list[int] = []
-    queue = list(counters.get("queue") or ())
-    while _pending(counters) and (not concurrency or counters["running"] < concurrency):
+    queue = counters.queue
+    next_index, running_items, count = counters.next, counters.running, counters.count
+    changes: dict[str, Any] = {}
+    while (queue or next_index < count) and (not concurrency or running_items < concurrency):
         if len(started) == ITEMS_PER_STEP:
             # More could start: a later step does it, after what is queued meanwhile.
-            counters[_WAKING] = True
+            changes["waking"] = True
             break
         if queue:
             index = queue.pop(0)
-            counters["queue"] = queue
+            changes["queue"] = queue
         else:
-            index = counters["next"]
-            counters["next"] = index + 1
-        counters["running"] += 1
+            index = next_index
+            next_index += 1
+        running_items += 1
         started.append(index)
+    counters = counters.but(next=next_index, running=running_items, **changes)
     task = _set_counters(draft, task, counters)
     if task_spec.workflow:
         for index in started:
@@ -154,7 +142,7 @@ def _start_more(draft: Draft, task: records.TaskExecution) -> None:
             )
     elif not _run_actions(draft, task, found, started):
         return
-    if counters.get(_WAKING):
+    if counters.waking:
         policies.schedule_timer(draft, task, "more", 0)
 
 
@@ -202,9 +190,8 @@ def fail_scheduling(draft: Draft, task: records.TaskExecution, message: str) -> 
     task = draft.current(task)
     if task.state != State.RUNNING:
         return
-    counters = dict(task.runtime.with_items or {})
-    counters["finishing"] = True
-    task = _set_counters(draft, task, counters)
+    counters = task.runtime.with_items or records.EMPTY_COUNTERS
+    task = _set_counters(draft, task, counters.but(finishing=True))
     task = draft.change_task(task, result=list(draft.lookup.item_results(task.id)), has_result=True)
     task_completion.complete(draft, task, State.ERROR, message)
 
@@ -212,23 +199,23 @@ def fail_scheduling(draft: Draft, task: records.TaskExecution, message: str) -> 
 def on_item_completed(draft: Draft, task: records.TaskExecution, state: State) -> None:
     """One item finished: count it, start the next ones, finish when all are done."""
     task = draft.current(task)
-    counters = dict(task.runtime.with_items or {})
+    counters = task.runtime.with_items
     if not counters:
         return
-    counters["running"] = max(int(counters.get("running", 0)) - 1, 0)
     key = {State.SUCCESS: "succeeded", State.ERROR: "failed"}.get(state, "cancelled")
-    counters[key] = int(counters.get(key, 0)) + 1
+    changes = {"running": max(counters.running - 1, 0), key: getattr(counters, key) + 1}
+    counters = counters.but(**changes)
     task = _set_counters(draft, task, counters)
     if draft.is_terminal():
-        if key == "cancelled" and not counters["running"]:
+        if key == "cancelled" and not counters.running:
             # The workflow was cancelled and its items with it: Mistral still ends the
             # task CANCELLED ("One or more actions was cancelled.").
             finish(draft, task)
         return
-    if counters["cancelled"] or (not counters["running"] and not _pending(counters)):
+    if counters.cancelled or (not counters.running and not counters.pending):
         _finish_later(draft, task)
         return
-    if _pending(counters) and not counters.get(_WAKING):
+    if counters.pending and not counters.waking:
         name = str(draft.spec.tasks[task.name].action or draft.spec.tasks[task.name].workflow)
         tasks.guarded(draft, task, tasks.completion_failed(name), lambda: _start_more(draft, task))
 
@@ -236,24 +223,23 @@ def on_item_completed(draft: Draft, task: records.TaskExecution, state: State) -
 def start_next(draft: Draft, task: records.TaskExecution) -> None:
     """The ``more`` timer: start the next items (the previous call stopped at the chunk)."""
     task = draft.current(task)
-    counters = dict(task.runtime.with_items or {})
-    if task.state != State.RUNNING or not counters.pop(_WAKING, False):
+    counters = task.runtime.with_items
+    if task.state != State.RUNNING or counters is None or not counters.waking:
         return
+    counters = counters.but(waking=None)
     task = _set_counters(draft, task, counters)
-    if _pending(counters):
+    if counters.pending:
         name = str(draft.spec.tasks[task.name].action or draft.spec.tasks[task.name].workflow)
         tasks.guarded(draft, task, tasks.completion_failed(name), lambda: _start_more(draft, task))
-    elif not counters.get("running"):
+    elif not counters.running:
         _finish_later(draft, task)
 
 
 def _finish_later(draft: Draft, task: records.TaskExecution) -> None:
-    counters = task.runtime.with_items or {}
-    if counters.get("finishing"):
+    counters = task.runtime.with_items or records.EMPTY_COUNTERS
+    if counters.finishing:
         return
-    updated = dict(counters)
-    updated["finishing"] = True
-    task = _set_counters(draft, task, updated)
+    task = _set_counters(draft, task, counters.but(finishing=True))
     policies.schedule_timer(draft, task, "continue", 0)
 
 
@@ -271,10 +257,10 @@ def finish(draft: Draft, task: records.TaskExecution) -> None:
     results = _gather(draft, task)
     if results is None:
         return  # more to read, in the next step
-    counters = task.runtime.with_items or {}
-    if counters.get("cancelled"):
+    counters = task.runtime.with_items or records.EMPTY_COUNTERS
+    if counters.cancelled:
         state = State.CANCELLED
-    elif counters.get("failed"):
+    elif counters.failed:
         state = State.ERROR
     else:
         state = State.SUCCESS
@@ -299,14 +285,14 @@ def _gather(draft: Draft, task: records.TaskExecution) -> list[Any] | None:
     and a task ended by a cancelled item while others still run, are read in
     one step.
     """
-    counters = dict(task.runtime.with_items or {})
-    count = int(counters.get("count", 0))
-    reached = int(counters.get(_GATHERED, 0))
+    counters = task.runtime.with_items or records.EMPTY_COUNTERS
+    count = counters.count
+    reached = counters.gathered
     attempt = int(task.runtime.attempt or 0)
     kept = draft.snapshot.gathered.pop(task.id, None)
     one_step = (
         bool(draft.spec.tasks[task.name].workflow)
-        or int(counters.get("running", 0)) > 0
+        or counters.running > 0
         or count <= GATHER_PER_STEP
     )
     if reached and (kept is None or kept[0] != attempt or kept[1] != reached):
@@ -319,8 +305,7 @@ def _gather(draft: Draft, task: records.TaskExecution) -> list[Any] | None:
     if stop >= count:
         return results
     draft.snapshot.gathered[task.id] = (attempt, stop, results)
-    counters[_GATHERED] = stop
-    policies.schedule_timer(draft, task, "continue", 0, with_items=counters)
+    policies.schedule_timer(draft, task, "continue", 0, with_items=counters.but(gathered=stop))
     return None
 
 
@@ -335,30 +320,24 @@ def partial_rerun_queue(draft: Draft, task: records.TaskExecution) -> list[int]:
             failed.add(action.index)
         elif states.is_completed(action.state):
             done.add(action.index)
-    count = int((task.runtime.with_items or {}).get("count", 0))
+    count = (task.runtime.with_items or records.EMPTY_COUNTERS).count
     never_started = {index for index in range(count) if index not in done and index not in failed}
     return sorted(failed | never_started)
 
 
 def child_rerun(task: records.TaskExecution) -> records.TaskRuntime:
     """The task's runtime after a failed sub-workflow item of it was rerun."""
-    counters = dict(task.runtime.with_items or {})
+    counters = task.runtime.with_items
     if not counters:
         return task.runtime
-    counters["failed"] = max(int(counters.get("failed", 0)) - 1, 0)
-    counters["running"] = int(counters.get("running", 0)) + 1
-    counters["finishing"] = False
+    counters = counters.but(
+        failed=max(counters.failed - 1, 0), running=counters.running + 1, finishing=False
+    )
     return task.runtime.but(with_items=counters)
 
 
-def _pending(counters: Mapping[str, Any]) -> bool:
-    if counters.get("queue"):
-        return True
-    return int(counters.get("next", 0)) < int(counters.get("count", 0))
-
-
 def _set_counters(
-    draft: Draft, task: records.TaskExecution, counters: dict[str, Any]
+    draft: Draft, task: records.TaskExecution, counters: records.WithItemsCounters
 ) -> records.TaskExecution:
     task = draft.current(task)
     return draft.change_task(task, runtime=task.runtime.but(with_items=counters))

@@ -92,3 +92,33 @@ def test_the_store_writes_the_same_object_it_read() -> None:
     again = executions.task_record(SimpleNamespace(**row))
     assert again.runtime == records.TaskRuntime.from_dict(STORED)
     assert executions.task_row(again)["runtime"] == STORED
+
+
+def test_with_items_counters_are_typed_and_stored_as_the_same_object() -> None:
+    runtime = records.TaskRuntime.from_dict(STORED)
+    counters = runtime.with_items
+    assert isinstance(counters, records.WithItemsCounters)
+    assert (counters.count, counters.next, counters.running) == (3, 3, 0)
+    assert (counters.succeeded, counters.failed, counters.cancelled) == (2, 1, 0)
+    assert not counters.pending and not counters.waking and counters.queue == []
+
+    changed = runtime.but(with_items=counters.but(running=1, finishing=True))
+    stored = changed.to_dict()["with_items"]
+    assert type(stored) is dict  # the store writes JSON, never the record
+    assert list(stored) == ["count", "next", "running", "succeeded", "failed", "finishing"]
+    assert stored["running"] == 1 and changed.with_items == counters.but(running=1, finishing=True)
+    assert STORED["with_items"]["running"] == 0  # the stored object read is not changed
+
+
+def test_with_items_counters_start_and_queue() -> None:
+    fresh = records.WithItemsCounters.start(4)
+    assert fresh.to_dict() == {
+        "count": 4, "next": 0, "running": 0, "succeeded": 0, "failed": 0, "cancelled": 0,
+    }  # fmt: skip
+    assert fresh.pending
+    rerun = records.WithItemsCounters.start(4, [1, 3])
+    assert (rerun.next, rerun.succeeded, rerun.queue, rerun.pending) == (4, 2, [1, 3], True)
+    assert rerun.but(queue=[]).pending is False
+    assert "waking" not in rerun.but(waking=True).but(waking=None).to_dict()
+    with pytest.raises(AttributeError):
+        rerun.count = 5  # type: ignore[misc]
