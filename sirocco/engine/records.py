@@ -126,37 +126,44 @@ class WithItemsCounters:
             values["next"] = count
         return cls(values)
 
-    def _int(self, key: str) -> int:
-        return int(self._values.get(key, 0))
+    # The stored values are JSON numbers and booleans: read as they are, since
+    # the engine reads them for every item that starts or ends.
 
     @property
     def count(self) -> int:
-        return self._int("count")
+        value: int = self._values.get("count", 0)
+        return value
 
     @property
     def next(self) -> int:
-        return self._int("next")
+        value: int = self._values.get("next", 0)
+        return value
 
     @property
     def running(self) -> int:
-        return self._int("running")
+        value: int = self._values.get("running", 0)
+        return value
 
     @property
     def succeeded(self) -> int:
-        return self._int("succeeded")
+        value: int = self._values.get("succeeded", 0)
+        return value
 
     @property
     def failed(self) -> int:
-        return self._int("failed")
+        value: int = self._values.get("failed", 0)
+        return value
 
     @property
     def cancelled(self) -> int:
-        return self._int("cancelled")
+        value: int = self._values.get("cancelled", 0)
+        return value
 
     @property
     def gathered(self) -> int:
         """The index up to which the item results were read (while the task completes)."""
-        return self._int("gathered")
+        value: int = self._values.get("gathered", 0)
+        return value
 
     @property
     def queue(self) -> list[int]:
@@ -174,7 +181,8 @@ class WithItemsCounters:
     @property
     def pending(self) -> bool:
         """Items are left to start (queued again, or never started)."""
-        return bool(self._values.get("queue")) or self.next < self.count
+        values = self._values
+        return bool(values.get("queue")) or values.get("next", 0) < values.get("count", 0)
 
     def but(self, **changes: Any) -> WithItemsCounters:
         """A copy with ``changes`` (None removes a key)."""
@@ -222,11 +230,16 @@ class _CountersField:
 
     def __get__(self, instance: TaskRuntime, owner: type) -> WithItemsCounters | None:
         value = instance._values.get(self.name)
-        return None if value is None else WithItemsCounters(value)
+        if value is None:
+            return None
+        counters: WithItemsCounters = _new(WithItemsCounters)
+        _set(counters, "_values", value)
+        return counters
 
 
 def _stored(value: Any) -> Any:
-    return value.to_dict() if isinstance(value, WithItemsCounters) else value
+    # The counters' own object: no copy, since nothing changes one in place (``but`` copies).
+    return value._values if type(value) is WithItemsCounters else value
 
 
 class TaskRuntime:
