@@ -389,11 +389,11 @@ def test_run_action_as_mistral_23_prints_it(workflows: Server) -> None:
         "result": "Hello Ann!"
     }
     # Mistral 23: ERROR (app) ActionException: Invalid input [name=cli_ra_greet,
-    # class=mistral.actions.adhoc.AdHocAction, missing=['name']] (exit 1); Sirocco
-    # prints the same sentence without the exception class name.
+    # class=mistral.actions.adhoc.AdHocAction, missing=['name']] (exit 1; the CLI run in
+    # this process logs without the "ERROR (app)" prefix).
     assert (
-        "Invalid input [name=cli_ra_greet, class=mistral.actions.adhoc.AdHocAction, "
-        "missing=['name']]"
+        "ActionException: Invalid input [name=cli_ra_greet, "
+        "class=mistral.actions.adhoc.AdHocAction, missing=['name']]"
     ) in server.fails("run-action", "cli_ra_greet", "{}")
     # Mistral 23 with --run-sync -s: {"result": "hi"}; the stored execution is
     # SUCCESS, not accepted, never updated (GET: "accepted": false, "updated_at": null,

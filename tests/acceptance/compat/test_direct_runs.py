@@ -154,13 +154,14 @@ def test_a_saved_adhoc_run_applies_its_output_transform(client: TestClient) -> N
 
 def test_an_adhoc_run_with_missing_input_names_it(client: TestClient) -> None:
     # Mistral 23 (a 500 there; Sirocco answers the client error with the same text):
-    # "Invalid input [name=c2_greet, class=mistral.actions.adhoc.AdHocAction, missing=['name']]"
+    # "ActionException: Invalid input [name=c2_greet,
+    #  class=mistral.actions.adhoc.AdHocAction, missing=['name']]"
     _define(client, "/v2/actions", ACTIONS)
     response = client.post("/v2/action_executions", json={"name": "c2_greet", "input": {}})
     assert response.status_code == 400, response.text
-    assert (
-        "Invalid input [name=c2_greet, class=mistral.actions.adhoc.AdHocAction, "
-        "missing=['name']]" in response.json()["faultstring"]
+    assert response.json()["faultstring"] == (
+        "ActionException: Invalid input [name=c2_greet, "
+        "class=mistral.actions.adhoc.AdHocAction, missing=['name']]"
     )
 
 

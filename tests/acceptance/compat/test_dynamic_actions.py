@@ -108,7 +108,7 @@ dyn_wf:
     wrong = client.post("/v2/action_executions", json={"name": "dyn_greet", "input": {}})
     assert (wrong.status_code, wrong.json()["faultstring"]) == (
         400,
-        "Invalid input [name=dyn_greet, class=dyn_mod.Greet, missing=['name']]",
+        "ActionException: Invalid input [name=dyn_greet, class=dyn_mod.Greet, missing=['name']]",
     )
 
 
