@@ -22,7 +22,7 @@ from kombu import Connection, Exchange  # type: ignore[attr-defined]
 
 from tests import processes
 from tests.conftest import AMQP_URL, port_open
-from tests.waiting import wait_for
+from tests.waiting import BOUND, wait_for
 
 SIROCCO = str(Path(sys.executable).parent / "sirocco")
 
@@ -187,7 +187,7 @@ def test_two_engines_start_each_notification_once(
 
 def _ready(base: str) -> tuple[int, Any]:
     try:
-        with urllib.request.urlopen(f"{base}/ready", timeout=10) as response:
+        with urllib.request.urlopen(f"{base}/ready", timeout=BOUND) as response:
             return response.status, json.loads(response.read() or b"null")
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read() or b"null")
