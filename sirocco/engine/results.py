@@ -70,7 +70,8 @@ def on_action_completed(draft: Draft, event: events.ActionCompleted) -> None:
         action,
         state=state,
         output=output if failure is None else failure,
-        accepted=not stale,
+        # Mistral 23 leaves an action whose result it failed to complete unaccepted.
+        accepted=not stale and failure is None,
         state_info=event.message if state != State.SUCCESS else None,
     )
     if stale or task is None:

@@ -279,3 +279,52 @@ def test_an_adhoc_action_over_an_async_base_transforms_the_result_put_to_it(
     assert (put["state"], put["accepted"]) == ("SUCCESS", True)
     assert json.loads(put["output"]) == {"result": {"got": {"n": 2}, "n": 3}}
     assert _action_execution(client, alone["id"])["output"] == put["output"]
+
+
+BROKEN_TRANSFORM = """version: '2.0'
+c2_waits_broken:
+  base: std.async_noop
+  input:
+    - tag: x
+  output:
+    tag: <% $.tag %>
+"""
+BROKEN_FLOW = """version: '2.0'
+c2_broken_flow:
+  tasks:
+    t:
+      action: c2_waits_broken
+"""
+
+
+def test_a_result_its_output_expression_cannot_take_fails_the_action_unaccepted(
+    client: TestClient,
+) -> None:
+    # Mistral 23: PUT {"state": "SUCCESS", "output": "{\"n\": 1}"} to the task's action
+    # answers {"state": "ERROR", "accepted": false, "output": "{\"result\": \"Failed to
+    # complete action [error=Can not evaluate YAQL expression [expression=$.tag,
+    # error='tag'], action=c2_waits_broken, task=t]:\n<traceback>\"}"}; the workflow
+    # ERROR. (Sirocco leaves the traceback out.)
+    _define(client, "/v2/actions", BROKEN_TRANSFORM)
+    _define(client, "/v2/workflows", BROKEN_FLOW)
+    started = client.post("/v2/executions", json={"workflow_name": "c2_broken_flow"}).json()
+
+    def running_action() -> dict[str, Any] | None:
+        tasks = client.get(f"/v2/executions/{started['id']}/tasks").json()["tasks"]
+        if not tasks:
+            return None
+        listed = client.get(f"/v2/tasks/{tasks[0]['id']}/action_executions").json()
+        found = listed["action_executions"]
+        return found[0] if found and found[0]["state"] == "RUNNING" else None
+
+    action = wait_for(running_action, what="the ad-hoc action to wait for its result")
+    put = _put_result(client, action["id"], {"n": 1})
+    assert (put["state"], put["accepted"]) == ("ERROR", False)
+    assert json.loads(put["output"])["result"].startswith(
+        "Failed to complete action [error=Can not evaluate YAQL expression "
+        "[expression=$.tag, error='tag'], action=c2_waits_broken, task=t]"
+    )
+    wait_for(
+        lambda: client.get(f"/v2/executions/{started['id']}").json()["state"] == "ERROR",
+        what="the workflow to fail",
+    )
