@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from sirocco import errors
-from sirocco.store import tables, trees
+from sirocco.store import blobs, tables, trees
 
 _ex = tables.workflow_executions
 _ENDED = ("SUCCESS", "ERROR", "CANCELLED")
@@ -61,7 +61,7 @@ def _execution(connection: sa.Connection, row: Any, depth: int) -> dict[str, Any
             "state_info": task.state_info if task.state == "ERROR" else None,
             "started_at": task.started_at or task.created_at,
             "finished_at": task.finished_at,
-            "published": task.published or {},
+            "published": blobs.inline(connection, task.published or {}),
             "attempts": attempts,
             "actions": [
                 {

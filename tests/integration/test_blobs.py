@@ -263,3 +263,17 @@ def test_expiration_exports_values_in_full_and_deletes_their_blobs(
     assert (first["result"], first["published"]) == (VALUE, {"copy": VALUE})
     assert first["actions"][0]["output"] == VALUE
     assert _stored(app) == (0, 0)
+
+
+def test_sirocco_inspect_and_run_show_published_values_in_full(app: Embedded) -> None:
+    from sirocco.cli import running
+    from sirocco.store import overview
+
+    execution_id = _run(app)
+    with app.parts.database.read() as connection:
+        tree = overview.tree(connection, execution_id)
+    first = next(task for task in tree["children"] if task["name"] == "first")
+    assert first["published"] == {"copy": VALUE}
+    report = running.read_report(app, execution_id)
+    assert report["output"]["copy"] == VALUE
+    assert report["tasks"][0]["published"] == {"copy": VALUE}
