@@ -79,19 +79,32 @@ def require(functions: Functions | None, name: str) -> Functions:
 
 
 class Scope:
-    """What an expression function can see of the evaluation that calls it."""
+    """What an expression function can see of the evaluation that calls it.
 
-    __slots__ = ("data", "functions")
+    A language's adapter may read these lazily from its own context (YAQL's
+    lookups walk a chain of contexts, so only what a function uses is read).
+    """
+
+    __slots__ = ("_data", "_functions")
 
     def __init__(self, data: Any, functions: Functions | None) -> None:
-        #: The data context (``$`` in YAQL, ``_`` in Jinja).
-        self.data = data
-        #: The engine's view of executions; None where no engine supplied one.
-        self.functions = functions
+        self._data = data
+        self._functions = functions
+
+    @property
+    def data(self) -> Any:
+        """The data context (``$`` in YAQL, ``_`` in Jinja)."""
+        return self._data
+
+    @property
+    def functions(self) -> Functions | None:
+        """The engine's view of executions; None where no engine supplied one."""
+        return self._functions
 
     def env(self) -> Any:
         """The ``__env`` entry of the data context (None when there is none)."""
-        return self.data.get("__env") if isinstance(self.data, Mapping) else None
+        data = self.data
+        return data.get("__env") if isinstance(data, Mapping) else None
 
 
 _TEXT_TYPES = (uuid.UUID, decimal.Decimal, ipaddress.IPv4Address, ipaddress.IPv6Address)

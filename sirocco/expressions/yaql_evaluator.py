@@ -122,16 +122,25 @@ class _Compiled:
 
 
 class _Scope(expression_functions.Scope):
-    """What a function sees of a YAQL evaluation: ``env()`` is the frozen ``__env``."""
+    """What a function sees of a YAQL evaluation, read from the YAQL context when asked;
+    ``env()`` is the frozen ``__env``."""
 
-    __slots__ = ("_env",)
+    __slots__ = ("_context",)
 
-    def __init__(self, context: Any) -> None:
-        super().__init__(context[_DATA_NAME], context[_FUNCTIONS_NAME])
-        self._env = context["__env"]
+    def __init__(self, context: Any) -> None:  # the base's values are read from the context
+        self._context = context
+
+    @property
+    def data(self) -> Any:
+        return self._context[_DATA_NAME]
+
+    @property
+    def functions(self) -> expression_functions.Functions | None:
+        found: expression_functions.Functions | None = self._context[_FUNCTIONS_NAME]
+        return found
 
     def env(self) -> Any:
-        return self._env
+        return self._context["__env"]
 
 
 def _adapt(function: Callable[..., Any]) -> Callable[..., Any]:
