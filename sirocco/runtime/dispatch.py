@@ -10,7 +10,6 @@ executions go back to the engine's queue.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 import time
@@ -87,7 +86,7 @@ class Dispatcher:
                     continue
                 if in_flight.needs_handing(command) and outbox_id is not None:
                     handed.append(outbox_id)
-                to_run.append(_with_outbox(command, outbox_id))
+                to_run.append(command)
             elif isinstance(command, commands.StartSubworkflow):
                 self.intake.put(StartRequest(self.intake.subworkflow_item(command, outbox_id)))
             elif isinstance(command, (commands.NotifyParent, commands.SendEvent)):
@@ -147,14 +146,6 @@ class Dispatcher:
                 continue
             guard.succeeded()
             return
-
-
-def _with_outbox(command: commands.RunAction, outbox_id: str | None) -> commands.RunAction:
-    if outbox_id is None:
-        return command
-    execution = dict(command.execution)
-    execution["outbox_id"] = outbox_id
-    return dataclasses.replace(command, execution=execution)
 
 
 def _log_change(execution_id: str, name: str, state: str, state_info: str | None) -> None:

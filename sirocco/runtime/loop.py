@@ -134,7 +134,9 @@ class Runtime:
         if command.workflow_execution_id is None:
             return
         event = command.completed(state, result, message)
-        self.intake.event(event, outbox_id=command.execution.get("outbox_id"))
+        # Its RunAction row has the action execution's id (``pending.write``): the step
+        # that applies the result deletes it, and drops a result reported twice.
+        self.intake.event(event, outbox_id=command.action_execution_id)
 
     def request_start(self, item: StartItem) -> Future[str]:
         """Queue a start; the future gives the execution id or the input error."""
