@@ -262,49 +262,23 @@ def _listed(actions: list[Any]) -> str:
 
 def _execution_tree(app: Embedded, execution_id: str) -> list[str]:
     """The execution and its sub-workflows, at any depth."""
-    import sqlalchemy as sa
+    from sirocco.store import runs
 
-    from sirocco.store import tables
-
-    table = tables.workflow_executions
     with app.parts.database.read() as connection:
-        children = connection.execute(
-            sa.select(table.c.id).where(table.c.root_execution_id == execution_id)
-        ).scalars()
-        return [execution_id, *children]
+        return runs.tree(connection, execution_id)
 
 
 def read_report(app: Embedded, execution_id: str) -> dict[str, Any]:
     """The execution as ``sirocco run --json`` prints it; keys that start with ``_`` are
     for the live view only (times, progress) and left out of the JSON."""
-    import sqlalchemy as sa
+    from sirocco.store import blobs, runs
 
-    from sirocco.store import blobs, tables
-
-    workflow_table = tables.workflow_executions
-    task_table = tables.task_executions
     with app.parts.database.read() as connection:
-        row = connection.execute(
-            sa.select(workflow_table).where(workflow_table.c.id == execution_id)
-        ).first()
+        row = runs.execution(connection, execution_id)
         if row is None:
             raise errors.NotFoundError(f"Workflow execution not found [id={execution_id}]")
-        tasks = connection.execute(
-            sa.select(
-                task_table.c.id,
-                task_table.c.name,
-                task_table.c.type,
-                task_table.c.state,
-                task_table.c.state_info,
-                task_table.c.published,
-                task_table.c.runtime,
-                task_table.c.started_at,
-                task_table.c.finished_at,
-            )
-            .where(task_table.c.workflow_execution_id == execution_id)
-            .order_by(task_table.c.seq)
-        ).all()
-        subworkflows = _subworkflow_progress(
+        tasks = runs.tasks(connection, execution_id)
+        subworkflows = runs.subworkflow_progress(
             connection, [task.id for task in tasks if task.type == "WORKFLOW"]
         )
         output = blobs.inline(connection, row.output)
@@ -335,28 +309,6 @@ def read_report(app: Embedded, execution_id: str) -> dict[str, Any]:
 
 #: States in which an execution's clock stops (its elapsed time ends at updated_at).
 _STILL = frozenset({"SUCCESS", "ERROR", "CANCELLED", "PAUSED"})
-
-
-def _subworkflow_progress(connection: Any, task_ids: list[str]) -> dict[str, tuple[int, int]]:
-    """(finished tasks, tasks) of the sub-workflow each of these tasks started."""
-    if not task_ids:
-        return {}
-    import sqlalchemy as sa
-
-    from sirocco.store import tables
-
-    children = tables.workflow_executions
-    tasks = tables.task_executions
-    finished = sa.func.sum(
-        sa.case((tasks.c.state.in_(["SUCCESS", "ERROR", "CANCELLED"]), 1), else_=0)
-    )
-    rows = connection.execute(
-        sa.select(children.c.task_execution_id, finished, sa.func.count(tasks.c.id))
-        .join(tasks, tasks.c.workflow_execution_id == children.c.id)
-        .where(children.c.task_execution_id.in_(task_ids))
-        .group_by(children.c.task_execution_id)
-    ).all()
-    return {row[0]: (int(row[1] or 0), int(row[2])) for row in rows}
 
 
 def _progress(runtime: Mapping[str, Any] | None) -> tuple[int, int] | None:
