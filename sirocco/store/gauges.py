@@ -7,7 +7,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from sirocco.store import tables
+from sirocco.store import outbox, tables
 
 
 def outbox_depth(connection: sa.Connection) -> dict[str, int]:
@@ -30,7 +30,7 @@ def running_actions(connection: sa.Connection, *, now: datetime) -> dict[str, in
     rows = connection.execute(
         sa.select(box.c.holder, sa.func.count())
         .where(
-            box.c.kind == "RunAction",
+            box.c.kind == outbox.Kind.RUN_ACTION,
             box.c.holder.is_not(None),
             box.c.claimed_until >= now,
         )

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from sirocco.engine.states import State
-from sirocco.store import tables
+from sirocco.store import outbox, tables
 
 _COUNT_RUNNING = (
     sa.select(sa.func.count())
@@ -16,7 +16,9 @@ _COUNT_RUNNING = (
     .where(tables.workflow_executions.c.state == str(State.RUNNING))
 )
 _COUNT_ACTIONS = (
-    sa.select(sa.func.count()).select_from(tables.outbox).where(tables.outbox.c.kind == "RunAction")
+    sa.select(sa.func.count())
+    .select_from(tables.outbox)
+    .where(tables.outbox.c.kind == outbox.Kind.RUN_ACTION)
 )
 
 
