@@ -11,11 +11,13 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -289,3 +291,40 @@ class PrivateRabbit:
     def destroy(self) -> None:
         self.kill()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class Gate:
+    """A local HTTP service (``url``) that counts its requests and answers none of them
+    before the test opens it: an action calling it surely runs while the test acts (a
+    timed action could end first on a slow machine)."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.opened = threading.Event()
+        lock = threading.Lock()
+        gate = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                with lock:
+                    gate.requests += 1
+                gate.opened.wait(BOUND)
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                except OSError:
+                    pass  # the caller was killed meanwhile
+
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/gate"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.opened.set()
+        self.server.shutdown()
+        self.server.server_close()

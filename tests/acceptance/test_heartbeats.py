@@ -1,9 +1,13 @@
 """An executor process killed (SIGKILL) while it runs long actions: an engine notices the
 missed heartbeats, fails the action that is not safe to re-run with Mistral's message,
-and offers the `safe-rerun` one again to another executor, which finishes it."""
+and offers the `safe-rerun` one again to another executor, which finishes it.
+
+The `safe-rerun` action calls a local HTTP gate that answers only once the test opens it,
+so the executor is surely killed while that action runs."""
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -11,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from rolekit import Roles, call, free_port
+from rolekit import Gate, Roles, call, free_port
 
 from sirocco.runtime.heartbeats import MISSED_MESSAGE
 from sirocco.store import tables
@@ -24,12 +28,12 @@ sleeper:
   tasks:
     nap:
       action: std.sleep seconds=<% $.seconds %>
-safe_sleeper:
+safe_caller:
   input:
-    - seconds
+    - gate
   tasks:
-    nap:
-      action: std.sleep seconds=<% $.seconds %>
+    call:
+      action: std.http url=<% $.gate %>
       safe-rerun: true
 """
 
@@ -57,13 +61,16 @@ def roles(postgres_url: str, tmp_path: Path) -> Iterator[tuple[Roles, str, str]]
 @pytest.mark.postgres
 def test_killed_executor_actions_fail_or_run_again(roles: tuple[Roles, str, str]) -> None:
     group, base, url = roles
+    gate = Gate()
     doomed = group.start("executor", "--workers", "4")
     call(f"{base}/workflows", "POST", WORKFLOWS, text=True)
     unsafe = call(
         f"{base}/executions", "POST", {"workflow_name": "sleeper", "input": '{"seconds": 600}'}
     )["id"]
     safe = call(
-        f"{base}/executions", "POST", {"workflow_name": "safe_sleeper", "input": '{"seconds": 4}'}
+        f"{base}/executions",
+        "POST",
+        {"workflow_name": "safe_caller", "input": json.dumps({"gate": gate.url})},
     )["id"]
     engine = sa.create_engine(url)
     outbox = tables.outbox
@@ -81,7 +88,8 @@ def test_killed_executor_actions_fail_or_run_again(roles: tuple[Roles, str, str]
                         outbox.c.kind == "RunAction", outbox.c.claimed_until.is_(None)
                     )
                 ).all()
-            return {row.workflow_execution_id for row in running} == {unsafe, safe} and not waiting
+            both = {row.workflow_execution_id for row in running} == {unsafe, safe}
+            return both and not waiting and gate.requests == 1
 
         group.wait_for(taken, 30, "the executor to take both actions")
         group.kill(doomed)
@@ -90,6 +98,8 @@ def test_killed_executor_actions_fail_or_run_again(roles: tuple[Roles, str, str]
         noticed: list[float] = []
 
         def ended() -> dict[str, dict[str, object]] | None:
+            if gate.requests == 2:
+                gate.opened.set()  # run again on the new executor: let it finish
             found = {
                 execution_id: call(f"{base}/executions/{execution_id}")
                 for execution_id in (unsafe, safe)
@@ -118,7 +128,9 @@ def test_killed_executor_actions_fail_or_run_again(roles: tuple[Roles, str, str]
 
             assert attempts(unsafe) == [("ERROR", MISSED_MESSAGE)]
             assert attempts(safe) == [("SUCCESS", None)]
+        assert gate.requests == 2  # cut off once, run again once
         with engine.connect() as connection:
             assert connection.execute(sa.select(outbox)).all() == []
     finally:
         engine.dispose()
+        gate.close()

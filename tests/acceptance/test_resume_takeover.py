@@ -12,14 +12,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from rolekit import SIROCCO, Roles, call, free_port
+from rolekit import SIROCCO, Gate, Roles, call, free_port
 
 from sirocco.runtime.heartbeats import MISSED_MESSAGE
 from sirocco.store import tables
@@ -50,44 +48,9 @@ safe_nap:
 HEARTBEATS = {"SIROCCO_HEARTBEAT_INTERVAL": "0.3", "SIROCCO_HEARTBEAT_MAX_MISSED": "3"}
 
 
-class _Gate:
-    """An HTTP service that counts its requests and answers none before it is opened."""
-
-    def __init__(self) -> None:
-        self.requests = 0
-        self.opened = threading.Event()
-        lock = threading.Lock()
-        gate = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                with lock:
-                    gate.requests += 1
-                gate.opened.wait(BOUND)
-                try:
-                    self.send_response(200)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                except OSError:
-                    pass  # the caller was killed meanwhile
-
-            def log_message(self, format: str, *args: object) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/nap"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.opened.set()
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
-def gate() -> Iterator[_Gate]:
-    service = _Gate()
+def gate() -> Iterator[Gate]:
+    service = Gate()
     try:
         yield service
     finally:
@@ -97,7 +60,7 @@ def gate() -> Iterator[_Gate]:
 @pytest.mark.slow
 @pytest.mark.postgres
 def test_resume_takes_over_what_dead_roles_left_running(
-    postgres_url: str, tmp_path: Path, gate: _Gate
+    postgres_url: str, tmp_path: Path, gate: Gate
 ) -> None:
     env = {**os.environ, "SIROCCO_DB": postgres_url, **HEARTBEATS}
     group = Roles(folder=tmp_path, env=env)
