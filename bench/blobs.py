@@ -28,6 +28,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -128,6 +129,7 @@ def _run_workflow(text: str, workflow_input: dict[str, Any], register: Any = Non
         return row, wall, cpu, before_mb
     finally:
         app.close()
+        shutil.rmtree(folder, ignore_errors=True)  # a 100 MB run leaves a 100 MB file
 
 
 def one_publish(size: int) -> dict[str, Any]:
