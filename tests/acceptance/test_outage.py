@@ -2,7 +2,11 @@
 `sirocco api`, `engine`, `executor` and `scheduler`: every role says it is not ready while
 the database is gone, an action result that meets the outage waits in the executor, a
 start requested during the outage waits in the API's engine thread, and both executions
-end as they would have without the outage."""
+end as they would have without the outage.
+
+The first action calls a local HTTP gate that the test opens once every role says the
+database is gone, so its result surely meets the outage (a timed action could end before
+the database stopped on a slow machine, or before the test saw it taken)."""
 
 from __future__ import annotations
 
@@ -16,16 +20,18 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from rolekit import PrivatePostgres, Roles, call, free_port, status
+from rolekit import Gate, PrivatePostgres, Roles, call, free_port, status
 
 from sirocco.store import tables
 
 WORKFLOWS = """
 version: '2.0'
 outage_chain:
+  input:
+    - gate
   tasks:
     first:
-      action: std.sleep seconds=3
+      action: std.http url=<% $.gate %>
       publish:
         slept: yes
       on-success: second
@@ -85,12 +91,14 @@ def test_roles_wait_out_a_database_outage(postgres: PrivatePostgres, tmp_path: P
         f"http://127.0.0.1:{port}/ready" for port in health.values()
     ]
     database = sa.create_engine(postgres.url)
+    gate = Gate()
+    start = {"workflow_name": "outage_chain", "input": json.dumps({"gate": gate.url})}
     try:
         group.wait_for(
             lambda: all(status(url)[0] == 200 for url in ready_urls), 60, "every role ready"
         )
         call(f"{base}/workflows", "POST", WORKFLOWS, text=True)
-        first = call(f"{base}/executions", "POST", {"workflow_name": "outage_chain"})["id"]
+        first = call(f"{base}/executions", "POST", start)["id"]
 
         def taken() -> bool:
             outbox = tables.outbox
@@ -103,7 +111,9 @@ def test_roles_wait_out_a_database_outage(postgres: PrivatePostgres, tmp_path: P
                     ).first()
                 )
 
-        group.wait_for(taken, 30, "the executor to take the first action")
+        group.wait_for(
+            lambda: taken() and gate.requests == 1, 30, "the executor to run the first action"
+        )
         database.dispose()
         postgres.stop("immediate")
 
@@ -117,19 +127,20 @@ def test_roles_wait_out_a_database_outage(postgres: PrivatePostgres, tmp_path: P
             "every role to say it is not ready",
         )
         assert all("database" in " ".join(body["reasons"]) for _, body in answers), answers
+        gate.opened.set()  # the first action ends now, during the outage
         group.wait_for(
             lambda: "executor-writer failed" in executor.log.read_text(),
             30,
             "the executor's result to meet the outage",
         )
-        refused = _post(f"{base}/executions", {"workflow_name": "outage_chain"})
+        refused = _post(f"{base}/executions", start)
         assert refused[0] == 503, refused
         assert refused[1] == "5", refused
         postgres.start()
         group.wait_for(
             lambda: all(status(url)[0] == 200 for url in ready_urls), 60, "every role ready again"
         )
-        second = call(f"{base}/executions", "POST", {"workflow_name": "outage_chain"})["id"]
+        second = call(f"{base}/executions", "POST", start)["id"]
 
         def ended() -> list[dict[str, Any]] | None:
             found = [call(f"{base}/executions/{item}") for item in (first, second)]
@@ -140,5 +151,6 @@ def test_roles_wait_out_a_database_outage(postgres: PrivatePostgres, tmp_path: P
             assert execution["output"] == '{"said": "after the outage"}'
     finally:
         database.dispose()
+        gate.close()
         problems = group.stop_all()
     assert not problems, f"{problems}\n{group.logs()}"
