@@ -9,6 +9,7 @@ in SUCCESS.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -27,6 +28,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
+from rolekit import Gate
 
 from sirocco.cli.main import main
 from sirocco.store import tables
@@ -40,10 +42,12 @@ WAIT = 90.0  # generous: processes start slowly on a loaded machine
 WORKFLOWS = """
 version: '2.0'
 careful:
+  input:
+    - gate: null
   tasks:
     slow:
       wait-before: 1  # sirocco run is following the execution by then
-      action: std.sleep seconds=2
+      action: std.http url=<% $.gate %>
       on-success: [done]
     done:
       action: std.echo output="finished"
@@ -52,10 +56,12 @@ careful:
   output:
     said: <% $.said %>
 rerunnable:
+  input:
+    - gate: null
   tasks:
     slow:
       wait-before: 1  # sirocco run is following the execution by then
-      action: std.sleep seconds=2
+      action: std.http url=<% $.gate %>
       safe-rerun: true
       on-success: [done]
     done:
@@ -177,9 +183,23 @@ def setup(tmp_path: Path) -> tuple[Path, str]:
     return path, f"sqlite:///{tmp_path / 'stop.sqlite'}"
 
 
-def _start_and_wait_for_the_action(path: Path, db: str, workflow: str) -> subprocess.Popen[str]:
+@pytest.fixture
+def gate() -> Iterator[Gate]:
+    """Holds the workflows' action until the test opens it: the signal surely meets it."""
+    held = Gate()
+    try:
+        yield held
+    finally:
+        held.close()
+
+
+def _start_and_wait_for_the_action(
+    path: Path, db: str, workflow: str, gate: Gate
+) -> subprocess.Popen[str]:
+    given = json.dumps({"gate": gate.url})
+    arguments = ["run", str(path), "--workflow", workflow, "--db", db, "--json", "--input", given]
     process = subprocess.Popen(
-        [*SIROCCO, "run", str(path), "--workflow", workflow, "--db", db, "--json"],
+        [*SIROCCO, *arguments],
         env=_environment(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -191,7 +211,7 @@ def _start_and_wait_for_the_action(path: Path, db: str, workflow: str) -> subpro
         query = sa.select(sa.func.count()).where(tables.action_executions.c.state == "RUNNING")
         try:
             with engine.connect() as connection:
-                return bool(connection.execute(query).scalar())
+                return bool(connection.execute(query).scalar()) and gate.requests == 1
         except sa.exc.OperationalError:  # the tables are not there yet
             return False
 
@@ -229,10 +249,10 @@ def _resume(execution_id: str, db: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.slow
 def test_ctrl_c_then_resume_fails_an_action_that_is_not_safe_to_rerun(
-    setup: tuple[Path, str],
+    setup: tuple[Path, str], gate: Gate
 ) -> None:
     path, db = setup
-    process = _start_and_wait_for_the_action(path, db, "careful")
+    process = _start_and_wait_for_the_action(path, db, "careful", gate)
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=WAIT)
     assert process.returncode == 130, stderr
@@ -245,20 +265,25 @@ def test_ctrl_c_then_resume_fails_an_action_that_is_not_safe_to_rerun(
     _, state, info = _execution(db)
     assert state == "ERROR"
     assert info is not None and "cannot be re-run safely" in info
+    assert gate.requests == 1
 
 
 @pytest.mark.slow
-def test_sigterm_ends_sirocco_run_at_once_and_resume_finishes(setup: tuple[Path, str]) -> None:
+def test_sigterm_ends_sirocco_run_at_once_and_resume_finishes(
+    setup: tuple[Path, str], gate: Gate
+) -> None:
     path, db = setup
-    process = _start_and_wait_for_the_action(path, db, "rerunnable")
+    process = _start_and_wait_for_the_action(path, db, "rerunnable", gate)
     process.send_signal(signal.SIGTERM)
     process.communicate(timeout=WAIT)
     assert process.returncode == -signal.SIGTERM
     execution_id, state, _ = _execution(db)
     assert state == "RUNNING"
+    gate.opened.set()  # the action runs again on resume: let it end
     resumed = _resume(execution_id, db)
     assert resumed.returncode == 0, resumed.stderr
     assert '"state": "SUCCESS"' in resumed.stdout
+    assert gate.requests == 2
 
 
 def test_a_wrong_setting_is_one_line(setup: tuple[Path, str]) -> None:
