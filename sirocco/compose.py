@@ -8,8 +8,10 @@ other, and which threads it starts.
   delivery port (``runtime/delivery.py``).
 
 The CLI chooses the role, serves HTTP, waits for a signal, then calls ``stop`` on
-what it got from here. This module sits above the runtime, the executor and the
-settings, which know nothing of each other's wiring.
+what it got from here. What only one role needs is imported by that role's function,
+so that ``sirocco run`` does not pay for the others at start-up. This module sits
+above the runtime, the executor and the settings, which know nothing of each other's
+wiring.
 """
 
 from __future__ import annotations
@@ -25,14 +27,12 @@ from sirocco.actions.registry import ActionRegistry
 from sirocco.engine import commands
 from sirocco.engine.states import State
 from sirocco.executor.pool import ExecutorPool
-from sirocco.executor.worker import ExecutorWorker
 from sirocco.limits import DEFAULT as DEFAULT_LIMITS
 from sirocco.limits import Limits
-from sirocco.runtime import delivery, expiration, integrity, metrics, notifications, tracing
+from sirocco.runtime import delivery, metrics, notifications, tracing
 from sirocco.runtime.health import Guard, Report, is_outage
 from sirocco.runtime.heartbeats import Timing
 from sirocco.runtime.loop import Runtime
-from sirocco.runtime.scheduler import Scheduler
 from sirocco.runtime.service import Service
 from sirocco.settings import Settings
 from sirocco.store import blobs, migrate, outbox
@@ -175,7 +175,8 @@ def _build_waiting(settings: Settings) -> Parts:
 def server(settings: Settings) -> Role:
     """Every role in this process, with the expiration, the integrity check and the
     event-trigger listener of ``sirocco server``; the caller serves the API over it."""
-    from sirocco.runtime import event_triggers  # kombu: not for `sirocco run`
+    # kombu (event triggers): not for `sirocco run`
+    from sirocco.runtime import event_triggers, expiration, integrity
 
     definitions = notifications.load_definitions(settings.event_definitions)
     app = embedded(settings)
@@ -224,7 +225,8 @@ def api(settings: Settings) -> Role:
 
 def engine(settings: Settings) -> Role:
     """Apply events and start workflows; actions go to executor processes."""
-    from sirocco.runtime import event_triggers  # kombu: not for `sirocco run`
+    # kombu (event triggers): not for `sirocco run`
+    from sirocco.runtime import event_triggers, integrity
 
     definitions = notifications.load_definitions(settings.event_definitions)
     parts = _build_waiting(settings)
@@ -258,6 +260,8 @@ def engine(settings: Settings) -> Role:
 
 def executor(settings: Settings) -> Role:
     """Run the actions that engines left in the outbox for this executor."""
+    from sirocco.executor.worker import ExecutorWorker
+
     parts = _build_waiting(settings)
     metrics.METRICS.watch(parts.database, clock.utcnow)
     parcels = delivery.open_delivery(parts.database, settings.transport)
@@ -276,6 +280,9 @@ def executor(settings: Settings) -> Role:
 
 def scheduler(settings: Settings) -> Role:
     """Deliver due timers and cron ticks to the engines, and expire old executions."""
+    from sirocco.runtime import expiration
+    from sirocco.runtime.scheduler import Scheduler
+
     parts = _build_waiting(settings)
     metrics.METRICS.watch(parts.database, clock.utcnow)
     parcels = delivery.open_delivery(parts.database, settings.transport)
