@@ -74,6 +74,7 @@ def heartbeat_timing(settings: Settings) -> Timing:
         interval=settings.heartbeat_interval,
         max_missed=settings.heartbeat_max_missed,
         first_timeout=settings.heartbeat_first_timeout,
+        untaken_timeout=settings.heartbeat_untaken_timeout,
     )
 
 

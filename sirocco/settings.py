@@ -52,7 +52,10 @@ class Settings:
     (Mistral's ``check_interval``); an engine fails (or, for ``safe-rerun`` tasks, offers
     again) an action whose executor missed ``SIROCCO_HEARTBEAT_MAX_MISSED`` heartbeats in a
     row (``max_missed_heartbeats``); ``SIROCCO_HEARTBEAT_FIRST_TIMEOUT`` is the lease an
-    action gets when it is taken (``first_heartbeat_timeout``; default: the same lease).
+    action gets when it is taken (``first_heartbeat_timeout``; default: the same lease);
+    an action no executor takes fails ``SIROCCO_HEARTBEAT_UNTAKEN_TIMEOUT`` seconds plus
+    one lease after it was queued, as Mistral fails one that never sent a heartbeat
+    (``first_heartbeat_timeout``, 3600 as in Mistral).
 
     Authentication: ``SIROCCO_AUTH`` (``none``, ``tokens``,
     ``keystone`` or ``oidc``; unset: ``none`` on a loopback address, ``tokens``
@@ -76,6 +79,7 @@ class Settings:
     heartbeat_interval: float = Field(default=5.0, gt=0, le=3600)
     heartbeat_max_missed: int = Field(default=3, ge=1, le=1000)
     heartbeat_first_timeout: float | None = Field(default=None, gt=0)
+    heartbeat_untaken_timeout: float = Field(default=3600.0, ge=0)
     #: Port of the ``/health`` and ``/ready`` listener of ``engine``, ``executor`` and
     #: ``scheduler`` (``SIROCCO_HEALTH_PORT``; none by default).
     health_port: int | None = Field(default=None, ge=1, le=65535)

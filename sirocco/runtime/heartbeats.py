@@ -10,6 +10,13 @@ A check looks again no later than the soonest lease ends (:meth:`HeartbeatChecke
 so an executor that dies is noticed when its last lease runs out: within
 ``max_missed`` heartbeat intervals of its last heartbeat, not one interval later.
 
+An action that no executor takes (none serves its target, or none runs) fails as in
+Mistral, whose action execution starts with its last heartbeat ``first_heartbeat_timeout``
+seconds in the future: once it has waited that long plus one lease
+(:attr:`Timing.untaken_wait`), with Mistral's message alone (it never ran). Only a
+process without an executor of its own looks for these: in one that runs actions
+itself, a row not yet taken is one its own executor is running or about to run.
+
 After an outage of the database seen by this process (and at start) the check waits
 one lease: executors that were cut off as well get the time to renew their leases
 before their actions are taken from them.
@@ -57,6 +64,9 @@ class Timing:
     interval: float = 5.0
     max_missed: int = 3
     first_timeout: float | None = None
+    #: Seconds an action may wait for an executor to take it, beyond one lease (Mistral's
+    #: ``first_heartbeat_timeout``); None: it waits for ever.
+    untaken_timeout: float | None = None
 
     @property
     def lease(self) -> timedelta:
@@ -66,6 +76,13 @@ class Timing:
     def first_lease(self) -> timedelta:
         return timedelta(seconds=self.first_timeout) if self.first_timeout else self.lease
 
+    @property
+    def untaken_wait(self) -> timedelta | None:
+        """How long after it was queued an action no executor took fails (None: never)."""
+        if self.untaken_timeout is None:
+            return None
+        return timedelta(seconds=self.untaken_timeout) + self.lease
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Outcome:
@@ -73,6 +90,8 @@ class Outcome:
 
     failed: list[tuple[str, events.ActionCompleted]] = dataclasses.field(default_factory=list)
     offered: list[tuple[str, commands.RunAction]] = dataclasses.field(default_factory=list)
+    #: Action executions failed because no executor took them in time.
+    untaken: list[str] = dataclasses.field(default_factory=list)
 
 
 class HeartbeatChecker:
@@ -87,16 +106,21 @@ class HeartbeatChecker:
         new_id: Callable[[], str],
         keep_offered: bool = False,
         holder: str | None = None,
+        is_sync: Callable[[str], bool] = lambda _name: True,
     ) -> None:
         """``keep_offered``: actions offered again are leased forever to this process
         (named ``holder``: it runs them itself) instead of being left free for executor
-        processes."""
+        processes. ``is_sync``: whether the action of that name returns its result when it
+        runs (an asynchronous one no executor took is left waiting, as in Mistral)."""
         self._database = database
         self._clock = clock
         self.timing = timing
         self._new_id = new_id
         self._keep_offered = keep_offered
         self._holder = holder
+        self._is_sync = is_sync
+        #: Whether actions no executor took fail (not when this process runs them).
+        self._untaken_wait = None if keep_offered else timing.untaken_wait
         self._ready_at = clock() + timing.lease
         self._after_outage = False
         #: When the soonest lease seen by the last check ends.
@@ -126,6 +150,11 @@ class HeartbeatChecker:
             return outcome
         with self._database.read() as connection:
             soonest = leases.earliest(connection)
+            if self._untaken_wait is not None:
+                queued = leases.oldest_untaken(connection)
+                if queued is not None:
+                    due = queued + self._untaken_wait
+                    soonest = due if soonest is None else min(soonest, due)
         if self._after_outage:
             self._after_outage = False
             self._ready_at = now + self.timing.lease
@@ -136,11 +165,18 @@ class HeartbeatChecker:
             return outcome
         self._soonest = None  # some run out now: look again after one interval at most
         with self._database.transaction() as connection:
-            for row in leases.expired(connection, now=now):
+            rows = [(row, False) for row in leases.expired(connection, now=now)]
+            if self._untaken_wait is not None:
+                before = now - self._untaken_wait
+                rows.extend((row, True) for row in leases.untaken(connection, before=before))
+            for row, untaken in rows:
                 command = codec.decode(row.payload)
                 if not isinstance(command, commands.RunAction):
                     continue
-                if in_flight.runs_again(command):
+                if untaken and not self._is_sync(command.action_name):
+                    continue  # Mistral's check skips asynchronous actions: they wait
+                message = MISSED if untaken else MISSED_MESSAGE
+                if not untaken and in_flight.runs_again(command):
                     again = dataclasses.replace(
                         command, execution={**command.execution, "redelivered": True}
                     )
@@ -159,12 +195,12 @@ class HeartbeatChecker:
                         command.action_execution_id,
                         state=State.ERROR,
                         result=None,
-                        message=MISSED_MESSAGE,
+                        message=message,
                         now=now,
                     )
                     leases.delete(connection, row.id)
                 else:
-                    event = command.completed(State.ERROR, None, MISSED_MESSAGE)
+                    event = command.completed(State.ERROR, None, message)
                     result_id = self._new_id()
                     leases.hand_back(
                         connection,
@@ -175,6 +211,8 @@ class HeartbeatChecker:
                         now=now,
                     )
                     outcome.failed.append((result_id, event))
+                if untaken:
+                    outcome.untaken.append(command.action_execution_id)
             if outcome.offered and not self._keep_offered:
                 notify.send(connection, notify.EXECUTOR)  # free again: wake the executors
         for row_id, command in outcome.offered:
@@ -183,7 +221,15 @@ class HeartbeatChecker:
                 command.action_execution_id,
                 extra={"action_execution_id": command.action_execution_id, "outbox_id": row_id},
             )
+        for action_execution_id in outcome.untaken:
+            log.warning(
+                "no executor took action %s in time; the action fails",
+                action_execution_id,
+                extra={"action_execution_id": action_execution_id},
+            )
         for _, event in outcome.failed:
+            if event.action_execution_id in outcome.untaken:
+                continue
             log.warning(
                 "executor of action %s missed its heartbeats; the action fails",
                 event.action_execution_id,

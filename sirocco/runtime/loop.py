@@ -184,6 +184,11 @@ class Runtime:
     def _deliver_timer(self, timer_id: str, event: events.Event) -> None:
         self.intake.event(event, timer_id=timer_id)
 
+    def _is_sync(self, action_name: str) -> bool:
+        """Whether an action returns its result when it runs (unknown names: yes)."""
+        descriptor = self.registry.get(action_name)
+        return descriptor is None or descriptor.is_sync
+
     # ------------------------------------------------------------ lifecycle
 
     def start(
@@ -210,6 +215,7 @@ class Runtime:
                 new_id=ids.new_id,
                 keep_offered=self.dispatcher.run_action is not None,
                 holder=self.name,
+                is_sync=self._is_sync,
             )
             self._heartbeats = HeartbeatWatch(
                 checker, self.intake, self.dispatcher, self.health, self.clock

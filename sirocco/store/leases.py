@@ -218,6 +218,33 @@ def earliest(connection: sa.Connection) -> datetime | None:
     return value if isinstance(value, datetime) else None
 
 
+def untaken(connection: sa.Connection, *, before: datetime, limit: int = 100) -> list[Any]:
+    """Lock and return RunAction rows no executor has taken that were queued before
+    ``before`` (no executor serves their target, or none runs at all)."""
+    query = (
+        sa.select(_outbox)
+        .where(
+            _outbox.c.kind == RUN_ACTION,
+            _outbox.c.claimed_until.is_(None),
+            _outbox.c.created_at < before,
+        )
+        .order_by(_outbox.c.created_at)
+        .limit(limit)
+    )
+    if connection.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return list(connection.execute(query))
+
+
+def oldest_untaken(connection: sa.Connection) -> datetime | None:
+    """When the oldest RunAction row that no executor has taken was queued (None: none)."""
+    query = sa.select(sa.func.min(_outbox.c.created_at)).where(
+        _outbox.c.kind == RUN_ACTION, _outbox.c.claimed_until.is_(None)
+    )
+    value = connection.execute(query).scalar()
+    return value if isinstance(value, datetime) else None
+
+
 def cancelled(connection: sa.Connection, workflow_execution_ids: Iterable[str]) -> set[str]:
     """Which of these workflow executions are CANCELLED (an executor's heartbeat asks it for
     the executions of the actions it runs, in case it missed the cancellation's message)."""

@@ -1,6 +1,7 @@
 """An executor process killed (SIGKILL) while it runs long actions: an engine notices the
 missed heartbeats, fails the action that is not safe to re-run with Mistral's message,
-and offers the `safe-rerun` one again to another executor, which finishes it.
+and offers the `safe-rerun` one again to another executor, which finishes it. An action
+that no executor takes fails once Mistral's first heartbeat would have been missed.
 
 The `safe-rerun` action calls a local HTTP gate that answers only once the test opens it,
 so the executor is surely killed while that action runs."""
@@ -17,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 from rolekit import Gate, Roles, call, free_port
 
-from sirocco.runtime.heartbeats import MISSED_MESSAGE
+from sirocco.runtime.heartbeats import MISSED, MISSED_MESSAGE
 from sirocco.store import tables
 
 WORKFLOWS = """
@@ -134,3 +135,66 @@ def test_killed_executor_actions_fail_or_run_again(roles: tuple[Roles, str, str]
     finally:
         engine.dispose()
         gate.close()
+
+
+UNTAKEN_WORKFLOW = """
+version: '2.0'
+nobody_runs_it:
+  tasks:
+    lonely:
+      action: std.sleep seconds=1
+      target: no-such-executor
+      safe-rerun: true
+      retry:
+        count: 1
+        delay: 0
+"""
+
+
+@pytest.fixture
+def without_executor(postgres_url: str, tmp_path: Path) -> Iterator[tuple[Roles, str]]:
+    """An API and an engine whose actions wait 0.5 s plus one lease (0.9 s) for an executor."""
+    env = {
+        **os.environ,
+        "SIROCCO_DB": postgres_url,
+        **HEARTBEATS,
+        "SIROCCO_HEARTBEAT_UNTAKEN_TIMEOUT": "0.5",
+    }
+    group = Roles(folder=tmp_path, env=env)
+    port = free_port()
+    group.start("api", "--port", str(port))
+    group.start("engine")
+    base = f"http://127.0.0.1:{port}/v2"
+    try:
+        group.wait_http(base)
+        yield group, base
+    finally:
+        problems = group.stop_all()
+        assert not problems, f"{problems}\n{group.logs()}"
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_an_action_no_executor_takes_fails_and_is_retried(
+    without_executor: tuple[Roles, str],
+) -> None:
+    group, base = without_executor
+    call(f"{base}/workflows", "POST", UNTAKEN_WORKFLOW, text=True)
+    execution_id = call(f"{base}/executions", "POST", {"workflow_name": "nobody_runs_it"})["id"]
+
+    def ended() -> dict[str, object] | None:
+        found = call(f"{base}/executions/{execution_id}")
+        return found if found["state"] in ("SUCCESS", "ERROR") else None
+
+    assert group.wait_for(ended, 60, "the execution to end")["state"] == "ERROR"
+    [task] = call(f"{base}/tasks?workflow_execution_id={execution_id}")["tasks"]
+    # As Mistral 23 shows it: the task fails with Mistral's message, after one retry.
+    assert (task["state"], task["state_info"]) == ("ERROR", MISSED)
+    assert json.loads(task["runtime_context"])["retry_task_policy"]["retry_no"] == 1
+    actions = call(f"{base}/action_executions?task_execution_id={task['id']}")
+    attempts = actions["action_executions"]
+    assert len(attempts) == 2, attempts
+    for listed in attempts:
+        attempt = call(f"{base}/action_executions/{listed['id']}")
+        assert attempt["state"] == "ERROR", attempt
+        assert json.loads(attempt["output"]) == {"result": MISSED}, attempt

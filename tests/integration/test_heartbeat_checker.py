@@ -4,6 +4,7 @@ action fails with Mistral's message or is freed for another executor."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -150,5 +151,83 @@ def test_an_unsafe_action_of_a_dead_executor_fails_with_mistrals_message(
         # The RunAction row became the ActionResult row that carries the failure.
         assert [(row.id, row.kind) for row in rows] == [(result_id, outbox.Kind.ACTION_RESULT)]
         assert codec.decode(rows[0].payload) == event
+    finally:
+        database.dispose()
+
+
+def _queue(database: Database, row_id: str, *, action_name: str = "std.sleep") -> None:
+    """A RunAction row that no executor takes (none serves its target, or none runs)."""
+    payload = _run_action(row_id, safe_rerun=True)  # safe-rerun changes nothing here
+    payload = codec.encode(dataclasses.replace(codec.decode(payload), action_name=action_name))
+    with database.transaction() as connection:
+        outbox.insert(
+            connection,
+            [
+                outbox.row(
+                    id=row_id,
+                    kind=outbox.Kind.RUN_ACTION,
+                    payload=payload,
+                    created_at=START,
+                    target="nobody",
+                )
+            ],
+        )
+
+
+UNTAKEN = Timing(interval=5.0, max_missed=3, untaken_timeout=60.0)
+
+
+def test_an_action_no_executor_takes_fails_as_in_mistral(database_url: str) -> None:
+    database = _database(database_url)
+    clock = Clock()
+    checker = HeartbeatChecker(database, clock, UNTAKEN, new_id=lambda: "result-1")
+    try:
+        _queue(database, "row-1")
+        # Mistral: the first heartbeat is due first_heartbeat_timeout after the action was
+        # created, and missing it counts once max_missed intervals have passed.
+        due = START + timedelta(seconds=60) + UNTAKEN.lease
+        looks: list[datetime] = []
+        outcome = checker.check()
+        while not outcome.failed and len(looks) < 40:
+            clock.now = checker.next_check()
+            looks.append(clock.now)
+            outcome = checker.check()
+            if clock.now <= due:
+                assert outcome.failed == [], clock.now
+        assert due < looks[-1] <= due + timedelta(seconds=0.1), looks
+        [(result_id, event)] = outcome.failed
+        assert outcome.offered == []  # safe-rerun: true changes nothing, as in Mistral
+        assert event.state == "ERROR"
+        assert event.message == MISSED  # Mistral's message alone: the action never ran
+        assert outcome.untaken == [event.action_execution_id]
+        with database.read() as connection:
+            rows = connection.execute(sa.select(tables.outbox.c.id, tables.outbox.c.kind)).all()
+        assert [(row.id, row.kind) for row in rows] == [(result_id, outbox.Kind.ACTION_RESULT)]
+    finally:
+        database.dispose()
+
+
+def test_untaken_actions_wait_where_this_process_runs_them_or_they_are_async(
+    database_url: str,
+) -> None:
+    database = _database(database_url)
+    clock = Clock()
+    embedded = HeartbeatChecker(
+        database, clock, UNTAKEN, new_id=lambda: "result-1", keep_offered=True
+    )
+    engine = HeartbeatChecker(
+        database, clock, UNTAKEN, new_id=lambda: "result-2", is_sync=lambda name: False
+    )
+    try:
+        _queue(database, "row-1", action_name="std.async_noop")
+        clock.now = START + timedelta(hours=2)
+        for checker in (embedded, engine):
+            outcome = checker.check()
+            assert (outcome.failed, outcome.offered) == ([], [])
+        assert _claimed_until(database, "row-1") is None  # still waiting for an executor
+        # Without a timeout (None) nothing waits for it either.
+        forever = HeartbeatChecker(database, clock, TIMING, new_id=lambda: "result-3")
+        clock.now = START + timedelta(days=30)
+        assert forever.check().failed == []
     finally:
         database.dispose()

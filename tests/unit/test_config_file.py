@@ -24,6 +24,7 @@ target = "gpu"
 [heartbeat]
 interval = 2
 max_missed = 4
+untaken_timeout = 600
 
 [limits]
 expression_timeout = 5
@@ -85,6 +86,7 @@ def test_the_example_gives_typed_settings(tmp_path: Path) -> None:
     assert settings.transport == "amqp://guest:guest@rabbit:5672//"
     assert (settings.executor_workers, settings.executor_target) == (8, "gpu")
     assert (settings.heartbeat_interval, settings.heartbeat_max_missed) == (2.0, 4)
+    assert settings.heartbeat_untaken_timeout == 600.0
     assert settings.limits().expression_timeout == 5.0
     assert settings.max_executions_in_flight == 500
     assert settings.auth == "tokens"

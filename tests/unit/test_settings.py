@@ -34,6 +34,7 @@ def test_defaults() -> None:
     assert settings == Settings()
     assert (settings.executor_workers, settings.auth, settings.transport) == (32, None, "memory://")
     assert settings.heartbeat_first_lease() == settings.heartbeat_lease() == 15.0
+    assert settings.heartbeat_untaken_timeout == 3600.0  # Mistral's first_heartbeat_timeout
 
 
 @pytest.mark.parametrize(
@@ -44,6 +45,10 @@ def test_defaults() -> None:
         ({"SIROCCO_EXECUTOR_WORKERS": "2000"}, "executor_workers: Input should be less than or"),
         ({"SIROCCO_HEARTBEAT_INTERVAL": "0"}, "heartbeat_interval: Input should be greater than 0"),
         ({"SIROCCO_HEARTBEAT_INTERVAL": "soon"}, "heartbeat_interval: Input should be a valid"),
+        (
+            {"SIROCCO_HEARTBEAT_UNTAKEN_TIMEOUT": "-1"},
+            "heartbeat_untaken_timeout: Input should be greater than or equal to 0",
+        ),
         ({"SIROCCO_AUTH": "ldap"}, "auth: Input should be one of 'none', 'tokens'"),
         ({"SIROCCO_EXPRESSION_MAX_ITEMS": "-2"}, "expression_max_items: Input should be greater"),
     ],
