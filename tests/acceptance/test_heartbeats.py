@@ -163,10 +163,11 @@ def without_executor(postgres_url: str, tmp_path: Path) -> Iterator[tuple[Roles,
     group = Roles(folder=tmp_path, env=env)
     port = free_port()
     group.start("api", "--port", str(port))
-    group.start("engine")
     base = f"http://127.0.0.1:{port}/v2"
     try:
-        group.wait_http(base)
+        group.wait_http(base)  # its schema is in place before the engine starts
+        group.start("engine")
+        group.wait_started()
         yield group, base
     finally:
         problems = group.stop_all()
