@@ -197,10 +197,12 @@ def _configure_sqlite(engine: sa.Engine) -> None:
         # Let SQLAlchemy's BEGIN be ours: the driver must not open transactions itself.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
+        # The wait first: switching a new file to WAL needs its lock, which another
+        # process upgrading the schema holds for longer than the driver's 5 s default.
+        cursor.execute("PRAGMA busy_timeout=60000")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=60000")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 
 _HERE = Path(__file__).parent / "migrations"
 
+#: The PostgreSQL advisory lock key that serialises schema upgrades ("sirocco" in ASCII).
+_UPGRADE_LOCK = 0x7369726F63636F
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Revision:
@@ -116,7 +119,14 @@ def upgrade(database: Database) -> None:
     from alembic import command
 
     config = _config()
-    with database.engine.begin() as connection:
+    # Processes started together on a new database (an API and two engines, say) all find
+    # it behind; they take turns: SQLite's write transaction begins with BEGIN IMMEDIATE,
+    # PostgreSQL's takes an advisory lock held until it commits. The one that waited finds
+    # the schema already at head (Alembic reads the revision after the lock) and applies
+    # nothing, instead of failing on a table the other just created.
+    with database.transaction() as connection:
+        if not database.is_sqlite:
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_UPGRADE_LOCK})")
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 

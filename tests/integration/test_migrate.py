@@ -109,3 +109,47 @@ def test_the_migrated_unique_keys_include_the_project(database_url: str) -> None
                 )
     finally:
         database.dispose()
+
+
+def test_processes_started_together_on_a_new_database_all_come_up(database_url: str) -> None:
+    """An API and engines started at once on an empty database each find it behind; they
+    take turns to upgrade it, and the ones that waited apply nothing, instead of failing on
+    a table another just created (seen on PostgreSQL: duplicate key in pg_type)."""
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from sirocco.store import migrate
+        from sirocco.store.database import Database
+        database = Database({database_url!r})
+        print("ready", flush=True)
+        sys.stdin.readline()
+        migrate.prepare(database)
+        print(migrate.current(database), flush=True)
+        """
+    )
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", script],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    try:
+        for process in processes:
+            assert process.stdout is not None
+            assert process.stdout.readline().strip() == "ready", process.communicate(timeout=BOUND)
+        for process in processes:  # all go at once, once every one has its connection ready
+            assert process.stdin is not None
+            process.stdin.write("go\n")
+            process.stdin.flush()
+        outcomes = [process.communicate(timeout=BOUND) for process in processes]
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+    for process, (out, err) in zip(processes, outcomes, strict=True):
+        assert process.returncode == 0, err
+        assert out.strip() == migrate.head(), (out, err)
