@@ -37,11 +37,13 @@ typecheck: $(STAMP)
 
 # The tests start a few hundred Sirocco processes: compile the package once first (the
 # environment may say PYTHONDONTWRITEBYTECODE, and then each process would compile it again).
-# worksteal: each worker starts on its own half of the tests (a module's server starts once)
-# and an idle worker takes half of what the other has left, so neither waits on the other.
+# Four workers on two cores: much of the suite waits on the processes it starts (their
+# start-up, their timers), so two workers left the cores idle part of the time.
+# worksteal: each worker starts on its own share of the tests (a module's server starts once)
+# and an idle worker takes half of what another has left, so none waits on the others.
 test: $(STAMP) services lint typecheck
 	@$(BIN)/python -m compileall -q sirocco
-	$(BIN)/pytest -n 2 --dist worksteal tests
+	$(BIN)/pytest -n 4 --dist worksteal tests
 	@echo "make test: OK: ruff, lint-imports, mypy and the tests passed (the line above counts them)"
 
 bench: $(STAMP)
