@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from datetime import datetime
 
 from sirocco.engine import commands, reasons
 from sirocco.engine.states import State
 from sirocco.runtime import codec, delivery, in_flight
-from sirocco.runtime.health import Guard, Health, is_outage
+from sirocco.runtime.health import Guard, Health
 from sirocco.runtime.intake import Intake
 from sirocco.runtime.timers import TimerThread
 from sirocco.runtime.work import Outgoing, StartRequest
@@ -133,19 +132,10 @@ class Dispatcher:
             )
 
     def _mark_handed(self, handed: list[str]) -> None:
-        guard = Guard("engine-dispatch", self.health)
-        while True:
-            try:
-                outbox.hand(self.database, handed, holder=self.name, now=self.clock())
-            except Exception as exc:
-                if not is_outage(exc) or self.stopping.is_set():
-                    guard.succeeded()
-                    raise
-                guard.failed(exc)
-                time.sleep(guard.backoff)
-                continue
-            guard.succeeded()
-            return
+        Guard("engine-dispatch", self.health).outlast(
+            lambda: outbox.hand(self.database, handed, holder=self.name, now=self.clock()),
+            self.stopping,
+        )
 
 
 def _log_change(execution_id: str, name: str, state: str, state_info: str | None) -> None:

@@ -12,8 +12,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sirocco.store.database import is_outage as is_outage  # the threads of every role ask it
+
+T = TypeVar("T")
 
 log = logging.getLogger("sirocco.health")
 
@@ -126,6 +129,22 @@ class Guard:
             return False
         self.succeeded()
         return True
+
+    def outlast(self, step: Callable[[], T], stopping: threading.Event) -> T:
+        """Run ``step()`` until it succeeds, waiting out a database or broker outage with
+        growing pauses; any other error, or one met while ``stopping`` is set, is raised."""
+        while True:
+            try:
+                result = step()
+            except Exception as exc:
+                if not is_outage(exc) or stopping.is_set():
+                    self.succeeded()
+                    raise
+                self.failed(exc)
+                time.sleep(self.backoff)
+                continue
+            self.succeeded()
+            return result
 
     def failed(self, exc: BaseException) -> None:
         reason = first_line(exc)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from datetime import datetime
@@ -35,7 +34,7 @@ from sirocco.runtime.cron import CronThread
 from sirocco.runtime.dispatch import Dispatcher, RunActionPort
 from sirocco.runtime.dynamic_actions import DynamicActions
 from sirocco.runtime.fairness import RoundRobin
-from sirocco.runtime.health import Guard, Health, is_outage
+from sirocco.runtime.health import Guard, Health
 from sirocco.runtime.heartbeats import HeartbeatChecker, Timing
 from sirocco.runtime.intake import Intake
 from sirocco.runtime.lookup import StoreLookup
@@ -327,23 +326,15 @@ class Runtime:
     ) -> BatchResult:
         """Run a batch; while the database can't be reached, wait (backing off) and try the
         same batch again, so that no event is dropped by an outage."""
-        guard = Guard("engine", self.health)
-        while True:
+
+        def attempt() -> BatchResult:
             parcels = self.dispatcher.delivery
             if parcels is not None:
                 # Without a broker, the commit wakes the executors (PostgreSQL NOTIFY).
                 self.stepper.wake = None if parcels.brokered else notify.EXECUTOR
-            try:
-                result = self.stepper.run_batch([request.item for request in starts], grouped)
-            except Exception as exc:
-                if not is_outage(exc) or self._stopping.is_set():
-                    guard.succeeded()
-                    raise
-                guard.failed(exc)
-                time.sleep(guard.backoff)
-                continue
-            guard.succeeded()
-            return result
+            return self.stepper.run_batch([request.item for request in starts], grouped)
+
+        return Guard("engine", self.health).outlast(attempt, self._stopping)
 
     def _one_by_one(self, starts: list[StartRequest], grouped: dict[str, list[Envelope]]) -> None:
         for request in starts:
