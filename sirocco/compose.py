@@ -218,6 +218,7 @@ def api(settings: Settings) -> Role:
     inline = ExecutorPool(parts.registry, lambda *_: None, workers=1)
     parts.runtime.attach_executor(None, inline.run_inline)
     parts.runtime.attach_delivery(parcels)  # the actions of the starts it makes
+    parts.runtime.health.probe("broker", parcels.reach)
     parts.service.attach_executor(None)
     parts.runtime.start(recover=False, timers=False, cron=False)
     stops = [parts.runtime.stop, parcels.close, inline.shutdown, parts.database.dispose]
@@ -236,6 +237,7 @@ def engine(settings: Settings) -> Role:
     inline = ExecutorPool(parts.registry, lambda *_: None, workers=1)
     parts.runtime.attach_executor(None, inline.run_inline)
     parts.runtime.attach_delivery(parcels)
+    parts.runtime.health.probe("broker", parcels.reach)
     parts.runtime.start(
         lost_actions=False,
         timers=False,
@@ -275,6 +277,7 @@ def executor(settings: Settings) -> Role:
         timing=heartbeat_timing(settings),
         parcels=parcels,
     )
+    worker.health.probe("broker", parcels.reach)
     worker.start()
     return Role(parts, worker.health.report, [worker.stop, parcels.close, parts.database.dispose])
 
@@ -288,6 +291,7 @@ def scheduler(settings: Settings) -> Role:
     metrics.METRICS.watch(parts.database, clock.utcnow)
     parcels = delivery.open_delivery(parts.database, settings.transport)
     timers = Scheduler(parts.database, clock.utcnow, parcels)
+    timers.health.probe("broker", parcels.reach)
     timers.start()
     expirer = expiration.Expiration(
         parts.database,

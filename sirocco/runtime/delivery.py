@@ -99,6 +99,10 @@ class Delivery(Protocol):
     def brokered(self) -> bool:
         """Whether a broker carries parcels now (else receivers must poll the outbox)."""
 
+    def reach(self) -> None:
+        """Raises while the broker can't be reached (for ``/ready``; work goes through the
+        database meanwhile)."""
+
     def send(self, parcels: Sequence[Parcel]) -> list[Parcel]:
         """Send parcels whose rows are committed; return those left to the database."""
 
@@ -128,6 +132,9 @@ class DatabaseDelivery:
         self._listeners: dict[str, notify.Listener] = {}
         self._closing = threading.Event()
         self._cancel_thread: threading.Thread | None = None
+
+    def reach(self) -> None:
+        """No broker to reach (the database has its own probe)."""
 
     def send(self, parcels: Sequence[Parcel]) -> list[Parcel]:
         return list(parcels)
@@ -194,6 +201,9 @@ class BrokeredDelivery:
     @property
     def brokered(self) -> bool:
         return self._transport.connected
+
+    def reach(self) -> None:
+        self._transport.reach()
 
     def send(self, parcels: Sequence[Parcel]) -> list[Parcel]:
         left: list[Parcel] = []

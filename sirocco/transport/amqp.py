@@ -56,6 +56,8 @@ class _Consumer:
         self._acks: queue.Queue[Any] = queue.Queue()
         #: Messages handed to the handler and not acknowledged to the broker yet.
         self._unacked = 0
+        #: Why the last connection failed, until the consumer is connected again.
+        self.failure: str | None = None
         self.stopping = threading.Event()
         self.thread = threading.Thread(
             target=self._run, name=f"sirocco-amqp-{queue_name}", daemon=True
@@ -78,6 +80,7 @@ class _Consumer:
             except Exception as exc:  # the thread outlives any broker trouble
                 if self.stopping.is_set():
                     return
+                self.failure = str(exc) or type(exc).__name__
                 log.warning(
                     "message broker unreachable; retrying",
                     extra={"queue": self._queue_name, "error": str(exc)},
@@ -99,6 +102,7 @@ class _Consumer:
         )
         consumer.qos(prefetch_count=self._prefetch)
         with consumer:
+            self.failure = None
             while not self.stopping.is_set():
                 try:
                     connection.drain_events(timeout=DRAIN if self._unacked > 0 else IDLE_DRAIN)
@@ -176,6 +180,20 @@ class AmqpTransport:
     def connected(self) -> bool:
         """Whether the last publish (or the start) reached the broker."""
         return self._producer is not None
+
+    def reach(self) -> None:
+        """Raises while a consumer has lost the broker or a publisher can't connect (during
+        the publisher's back-off, at once)."""
+        for consumer in list(self._consumers):
+            failure = consumer.failure
+            if failure is not None:
+                raise ConnectionError(f"{_safe(self._url)}: {failure}")
+        with self._lock:
+            if self._producer is None:
+                try:
+                    self._connect()
+                except Exception as exc:
+                    raise ConnectionError(f"{_safe(self._url)}: {exc}") from exc
 
     def publish(self, queue: str, body: dict[str, Any], *, fanout: bool = False) -> None:
         """Send ``body`` to ``queue`` (persistent); raises when the broker can't take it."""

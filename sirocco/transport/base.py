@@ -35,6 +35,10 @@ class Transport(Protocol):
     def connected(self) -> bool:
         """Whether messages can be sent now (else senders fall back to the database)."""
 
+    def reach(self) -> None:
+        """Raises while the broker can't be reached, by a sender or by a consumer (for
+        ``/ready``); a sender that is not connected tries once to connect."""
+
     def publish(self, queue: str, body: dict[str, Any], *, fanout: bool = False) -> None:
         """Send ``body`` to ``queue`` (durably where the transport can); raises on failure.
         ``fanout``: to every consumer that consumes with ``fanout``."""

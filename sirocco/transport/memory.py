@@ -27,6 +27,9 @@ class MemoryTransport:
         with self._lock:
             return self._queues.setdefault(name, queues.Queue())
 
+    def reach(self) -> None:
+        """Always reachable: the queues are in this process."""
+
     def publish(self, queue: str, body: dict[str, Any], *, fanout: bool = False) -> None:
         if not fanout:
             self._queue(queue).put(body)

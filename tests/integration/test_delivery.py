@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import socket
 import threading
+import uuid
 from typing import Any
 
 import pytest
 
 from sirocco.runtime import delivery
+from sirocco.runtime.health import Health, Report
 from sirocco.store import notify, outbox
 from sirocco.store.database import Database
-from sirocco.transport import Delivery, MemoryTransport
+from sirocco.transport import Delivery, MemoryTransport, open_transport
+from tests.conftest import port_open
+from tests.tcp_proxy import TcpProxy
 from tests.waiting import BOUND, wait_for
 
 
@@ -206,3 +211,64 @@ def test_a_cancellation_the_broker_refuses_goes_through_the_database(postgres_ur
     assert set(heard[0]) == {"wf-7"}
     listening.close()
     database.dispose()
+
+
+def _not_ready(health: Health) -> Report | None:
+    report = health.report()
+    return None if report.ready else report
+
+
+def test_ready_names_a_broker_that_a_role_lost_and_clears_once_it_is_back(
+    tmp_path: object,
+) -> None:
+    if not port_open(5672):
+        pytest.skip("RabbitMQ is not running on 127.0.0.1:5672")
+    proxy = TcpProxy(("127.0.0.1", 5672))
+    parcels = delivery.BrokeredDelivery(
+        open_transport(f"amqp://guest:guest@127.0.0.1:{proxy.port}//", required=False),
+        delivery.DatabaseDelivery(Database(f"sqlite:///{tmp_path}/d.sqlite")),
+        namespace=f"audit-{uuid.uuid4().hex[:8]}",
+    )
+    health = Health()
+    health.probe("broker", parcels.reach)
+    try:
+        parcels.receive(delivery.ENGINE_QUEUE, lambda parcel: None)
+        wait_for(lambda: health.report().ready, what="/ready while the broker answers")
+        proxy.cut()  # no parcel is sent meanwhile: only the consumer sees the broker go
+        report = wait_for(lambda: _not_ready(health), what="/ready to name the lost broker")
+        assert [reason for reason in report.reasons if reason.startswith("broker can't be reached")]
+        assert f"127.0.0.1:{proxy.port}" in " ".join(report.reasons)
+        assert parcels.send([_parcel(outbox.Kind.ACTION_RESULT)])  # left to the database
+        proxy.restore()
+        wait_for(lambda: health.report().ready, what="/ready once the broker is back")
+        assert parcels.send([_parcel(outbox.Kind.ACTION_RESULT)]) == []
+    finally:
+        parcels.close()
+        proxy.close()
+
+
+def test_ready_names_a_broker_that_never_answered(tmp_path: object) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    parcels = delivery.BrokeredDelivery(
+        open_transport(f"amqp://guest:guest@127.0.0.1:{port}//", required=False),
+        delivery.DatabaseDelivery(Database(f"sqlite:///{tmp_path}/d.sqlite")),
+    )
+    health = Health()
+    health.probe("broker", parcels.reach)
+    try:
+        report = health.report()
+        assert not report.ready
+        assert [reason for reason in report.reasons if reason.startswith("broker can't be reached")]
+        assert f"127.0.0.1:{port}" in " ".join(report.reasons)
+    finally:
+        parcels.close()
+
+
+def test_without_a_broker_ready_asks_only_the_database(tmp_path: object) -> None:
+    parcels = delivery.DatabaseDelivery(Database(f"sqlite:///{tmp_path}/d.sqlite"))
+    health = Health()
+    health.probe("broker", parcels.reach)
+    assert health.report().ready
+    parcels.close()
