@@ -24,7 +24,6 @@ from typing import Any
 
 from sirocco import clock
 from sirocco.actions.registry import ActionRegistry
-from sirocco.engine import commands
 from sirocco.engine.states import State
 from sirocco.executor.pool import ExecutorPool
 from sirocco.limits import DEFAULT as DEFAULT_LIMITS
@@ -114,13 +113,7 @@ def embedded(settings: Settings, *, start: bool = True) -> Embedded:
     parts.service.limit_in_flight(settings.in_flight())
     runtime, service = parts.runtime, parts.service
 
-    def report(command: commands.RunAction, state: State, result: Any, message: str | None) -> None:
-        if command.workflow_execution_id is None:
-            service.report_standalone(command, state, result, message)
-        else:
-            runtime.report(command, state, result, message)
-
-    pool = ExecutorPool(parts.registry, report, workers=settings.executor_workers)
+    pool = ExecutorPool(parts.registry, runtime.report, workers=settings.executor_workers)
     runtime.attach_executor(pool.submit, pool.run_inline)
 
     def stop_cancelled(execution_id: str, state: str) -> None:

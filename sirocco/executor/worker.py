@@ -25,15 +25,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sirocco import ids
 from sirocco.actions.registry import ActionRegistry
 from sirocco.engine import commands
 from sirocco.engine.states import State
 from sirocco.executor.pool import ExecutorPool
-from sirocco.runtime import codec, delivery, maintenance, metrics
+from sirocco.runtime import codec, delivery, maintenance, metrics, result_routing
 from sirocco.runtime.health import Guard, Health
 from sirocco.runtime.heartbeats import Timing
-from sirocco.store import executions, leases, notify, outbox
+from sirocco.store import leases, notify, outbox
 from sirocco.store.database import Database
 
 log = logging.getLogger("sirocco.executor")
@@ -375,34 +374,20 @@ def _write_one(
     connection: Any, item: _Result, now: datetime, leased: datetime | None
 ) -> delivery.Parcel | None:
     """Write one outcome; the parcel that announces its ActionResult row, if it made one."""
-    command = item.command
     if item.state is None:
         leases.hold_forever(connection, item.row_id)  # its result comes through the API
-    elif command.workflow_execution_id is None:
-        executions.finish_standalone_action(
-            connection,
-            command.action_execution_id,
-            state=item.state,
-            result=item.result,
-            message=item.message,
-            now=now,
-        )
-        leases.delete(connection, item.row_id)
-    else:
-        event = command.completed(item.state, item.result, item.message)
-        result_id = ids.new_id()
-        payload = codec.encode(event)
-        leases.hand_back(
-            connection,
-            run_action_id=item.row_id,
-            result_id=result_id,
-            workflow_execution_id=command.workflow_execution_id,
-            payload=payload,
-            now=now,
-            claimed_until=leased,
-        )
-        return delivery.Parcel(kind=outbox.Kind.ACTION_RESULT, outbox_id=result_id, payload=payload)
-    return None
+        return None
+    handed = result_routing.hand_back(
+        connection,
+        item.row_id,
+        item.command,
+        item.state,
+        item.result,
+        item.message,
+        now=now,
+        claimed_until=leased,
+    )
+    return None if handed is None else handed.parcel()
 
 
 _STOP: Any = object()

@@ -32,8 +32,8 @@ from datetime import datetime, timedelta
 
 from sirocco.engine import commands, events
 from sirocco.engine.states import State
-from sirocco.runtime import codec, in_flight
-from sirocco.store import executions, leases, notify
+from sirocco.runtime import codec, in_flight, result_routing
+from sirocco.store import leases, notify
 from sirocco.store.database import Database
 
 log = logging.getLogger("sirocco.heartbeats")
@@ -189,28 +189,19 @@ class HeartbeatChecker:
                         now=now,
                     )
                     outcome.offered.append((row.id, again))
-                elif command.workflow_execution_id is None:
-                    executions.finish_standalone_action(
-                        connection,
-                        command.action_execution_id,
-                        state=State.ERROR,
-                        result=None,
-                        message=message,
-                        now=now,
-                    )
-                    leases.delete(connection, row.id)
                 else:
-                    event = command.completed(State.ERROR, None, message)
-                    result_id = self._new_id()
-                    leases.hand_back(
+                    handed = result_routing.hand_back(
                         connection,
-                        run_action_id=row.id,
-                        result_id=result_id,
-                        workflow_execution_id=command.workflow_execution_id,
-                        payload=codec.encode(event),
+                        row.id,
+                        command,
+                        State.ERROR,
+                        None,
+                        message,
                         now=now,
+                        new_id=self._new_id,
                     )
-                    outcome.failed.append((result_id, event))
+                    if handed is not None:
+                        outcome.failed.append((handed.result_id, handed.event))
                 if untaken:
                     outcome.untaken.append(command.action_execution_id)
             if outcome.offered and not self._keep_offered:

@@ -29,7 +29,7 @@ from sirocco.engine import commands, events
 from sirocco.engine.states import State
 from sirocco.limits import DEFAULT as DEFAULT_LIMITS
 from sirocco.limits import Limits
-from sirocco.runtime import delivery, maintenance, recovery
+from sirocco.runtime import delivery, maintenance, recovery, result_routing
 from sirocco.runtime.cron import CronThread
 from sirocco.runtime.dispatch import Dispatcher, RunActionPort
 from sirocco.runtime.dynamic_actions import DynamicActions
@@ -129,13 +129,22 @@ class Runtime:
     def report(
         self, command: commands.RunAction, state: State, result: Any, message: str | None
     ) -> None:
-        """An executor finished ``command``: queue its result for the engine."""
-        if command.workflow_execution_id is None:
-            return
-        event = command.completed(state, result, message)
-        # Its RunAction row has the action execution's id (``pending.write``): the step
-        # that applies the result deletes it, and drops a result reported twice.
-        self.intake.event(event, outbox_id=command.action_execution_id)
+        """The executor of this process finished ``command``: a task's action's result is
+        queued for the engine, a standalone action's stored (``result_routing``)."""
+        result_routing.report_here(
+            self.database,
+            self._queue_result,
+            command,
+            state,
+            result,
+            message,
+            now=clock.utcnow,  # the clock that stamps standalone actions (the service's)
+        )
+
+    def _queue_result(self, event: events.ActionCompleted, outbox_id: str) -> None:
+        # The step that applies the result deletes the RunAction row ``outbox_id``
+        # (``pending.write``), and drops a result reported twice.
+        self.intake.event(event, outbox_id=outbox_id)
 
     def request_start(self, item: StartItem) -> Future[str]:
         """Queue a start; the future gives the execution id or the input error."""

@@ -491,12 +491,6 @@ class Service:
             return output
         return direct_actions.transform(adhoc.transforms, output)
 
-    def report_standalone(
-        self, command: commands.RunAction, state: State, result: Any, message: str | None
-    ) -> None:
-        """Executor report for an action that belongs to no workflow."""
-        self._finish_standalone(command.action_execution_id, state, result, message)
-
     def _finish_standalone(
         self,
         action_execution_id: str,

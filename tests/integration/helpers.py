@@ -45,14 +45,7 @@ def build(
         parts = compose.Parts(
             database=database, registry=registry, runtime=runtime, service=Service(runtime)
         )
-
-        def report(command: Any, state: Any, result: Any, message: str | None) -> None:
-            if command.workflow_execution_id is None:
-                parts.service.report_standalone(command, state, result, message)
-            else:
-                runtime.report(command, state, result, message)
-
-        pool = ExecutorPool(registry, report)
+        pool = ExecutorPool(registry, runtime.report)
         runtime.attach_executor(pool.submit, pool.run_inline)
         parts.service.attach_executor(pool.submit)
         app = Embedded(parts=parts, pool=pool, start=runtime.start)

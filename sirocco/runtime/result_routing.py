@@ -1,0 +1,120 @@
+"""Where an action's outcome goes: the one place that tells a workflow task's action
+from a standalone action execution, and says how each outcome is handed back.
+
+* **A task's action** (its command names a workflow execution): the outcome becomes an
+  ``ActionCompleted`` event for the engine. In the process that runs the engine, the
+  event is queued on its intake (:func:`report_here`); elsewhere (an executor process,
+  or the heartbeat check failing an action whose executor went silent), the RunAction
+  row is replaced by an ActionResult row in the caller's transaction
+  (:func:`hand_back`), which a broker or a poller then brings to an engine.
+* **A standalone action** (``POST /v2/action_executions``, no workflow): no engine is
+  involved. The outcome is stored on its action execution, and its RunAction row, if
+  it has one (an executor process took it from the outbox), is deleted.
+
+The executor pool, the executor process and the heartbeat check all report through
+here, so a new kind of destination (a result sent by reference, say) is added once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sirocco import ids
+from sirocco.engine import commands, events
+from sirocco.engine.states import State
+from sirocco.runtime import codec, delivery
+from sirocco.store import executions, leases, outbox
+from sirocco.store.database import Database
+
+
+def is_standalone(command: commands.RunAction) -> bool:
+    """Whether ``command`` runs an action of no workflow (its outcome goes to its action
+    execution, not to an engine)."""
+    return command.workflow_execution_id is None
+
+
+@dataclass(frozen=True, slots=True)
+class HandedBack:
+    """The ActionResult row that now holds a task action's outcome."""
+
+    result_id: str
+    event: events.ActionCompleted
+    payload: dict[str, Any]
+
+    def parcel(self) -> delivery.Parcel:
+        """The parcel that announces the row to the engines."""
+        return delivery.Parcel(
+            kind=outbox.Kind.ACTION_RESULT, outbox_id=self.result_id, payload=self.payload
+        )
+
+
+def hand_back(
+    connection: Any,
+    row_id: str,
+    command: commands.RunAction,
+    state: State,
+    result: Any,
+    message: str | None,
+    *,
+    now: datetime,
+    claimed_until: datetime | None = None,
+    new_id: Callable[[], str] = ids.new_id,
+) -> HandedBack | None:
+    """Hand back the outcome of the RunAction row ``row_id`` in the caller's transaction:
+    a task's action gets an ActionResult row in its place (returned; ``claimed_until``:
+    a broker announces it, so pollers leave it alone until then); a standalone action's
+    outcome is stored on its action execution and the row deleted (None)."""
+    if is_standalone(command):
+        executions.finish_standalone_action(
+            connection,
+            command.action_execution_id,
+            state=state,
+            result=result,
+            message=message,
+            now=now,
+        )
+        leases.delete(connection, row_id)
+        return None
+    event = command.completed(state, result, message)
+    handed = HandedBack(result_id=new_id(), event=event, payload=codec.encode(event))
+    leases.hand_back(
+        connection,
+        run_action_id=row_id,
+        result_id=handed.result_id,
+        workflow_execution_id=command.workflow_execution_id,
+        payload=handed.payload,
+        now=now,
+        claimed_until=claimed_until,
+    )
+    return handed
+
+
+def report_here(
+    database: Database,
+    queue_event: Callable[[events.ActionCompleted, str], None],
+    command: commands.RunAction,
+    state: State,
+    result: Any,
+    message: str | None,
+    *,
+    now: Callable[[], datetime],
+) -> None:
+    """Report an outcome in the process that runs the engine: a task's action as an event
+    queued by ``queue_event(event, outbox_id)`` (its RunAction row has the action
+    execution's id, which the step that applies it deletes); a standalone action's
+    outcome stored on its action execution at once (it was run without an outbox row)."""
+    if is_standalone(command):
+        with database.transaction() as connection:
+            executions.finish_standalone_action(
+                connection,
+                command.action_execution_id,
+                state=state,
+                result=result,
+                message=message,
+                now=now(),
+            )
+        return
+    queue_event(command.completed(state, result, message), command.action_execution_id)
