@@ -35,7 +35,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from sirocco import references
-from sirocco.store import tables
+from sirocco.store import json_text, tables
 
 #: Default threshold: values whose JSON text is longer are stored by reference.
 DEFAULT_THRESHOLD = 64 * 1024
@@ -47,7 +47,6 @@ _chunks = tables.blob_chunks
 _refs = tables.blob_refs
 #: Characters per piece of a large blob's text (``blob_chunks``).
 CHUNK_CHARS = 1 << 20
-_SEPARATORS = (",", ":")
 
 
 @dataclass(slots=True)
@@ -450,7 +449,7 @@ def _insert_ignoring(table: sa.Table, keys: tuple[str, ...], postgres: bool) -> 
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=_SEPARATORS, default=tables.json_default)
+    return json_text.dumps(value)
 
 
 # ---------------------------------------------------------------- deleting

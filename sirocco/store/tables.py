@@ -7,13 +7,12 @@ hold the same bytes. Times are naive UTC.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
-from sirocco import references
+from sirocco.store import json_text
 
 metadata = sa.MetaData(
     naming_convention={
@@ -38,7 +37,7 @@ class JSONText(sa.types.TypeDecorator[Any]):
             return value.text
         if not value and isinstance(value, (dict, list, tuple)):
             return "{}" if isinstance(value, dict) else "[]"
-        return json.dumps(value, separators=(",", ":"), default=json_default)
+        return json_text.dumps(value)
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
         if value is None:
@@ -53,21 +52,6 @@ class Encoded:
 
     def __init__(self, text: str) -> None:
         self.text = text
-
-
-def json_default(value: Any) -> Any:
-    """How ``json.dumps`` writes what JSON has no type for (a blob: its value)."""
-    if isinstance(value, references.Blob):
-        # A reference stands only at the top of a field (the store writes it there);
-        # a blob nested deeper is written inline, so a row never needs two reads.
-        return value.load()
-    if isinstance(value, Mapping):
-        return dict(value)
-    if isinstance(value, (set, frozenset, tuple)):
-        return list(value)
-    if hasattr(value, "isoformat"):
-        return value.isoformat(sep=" ")
-    return str(value)
 
 
 def _id() -> sa.Column[str]:

@@ -1,0 +1,90 @@
+"""sirocco.store.json_text writes what json.dumps writes, and a long text's encoding once."""
+
+from __future__ import annotations
+
+import json
+from collections import ChainMap
+from datetime import datetime
+from typing import Any
+from unittest import mock
+
+import pytest
+
+from sirocco.store import json_text
+
+
+def _reference(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), default=json_default_plain)
+
+
+def json_default_plain(value: Any) -> Any:
+    if isinstance(value, ChainMap):
+        return dict(value)
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    raise TypeError(value)
+
+
+LONG = "é\"x\n" * 400  # non-ASCII and escapes, past LONG_TEXT
+
+CASES: list[Any] = [
+    None,
+    1.5,
+    float("nan"),
+    "short",
+    LONG,
+    {},
+    [LONG, {"a": LONG}],
+    {"output": LONG},
+    {"a": 1, "b": LONG, "c": {"d": LONG, "e": [1, 2]}, "f": None, "g": LONG},
+    {1: LONG, "b": 2},  # a key JSON writes as text: left to json.dumps
+    {True: LONG, None: 3.0},
+    {"when": datetime(2026, 12, 7, 15, 0), "text": LONG, "chain": ChainMap({"x": 1})},
+    {"tuple": (1, 2), "text": LONG},
+]
+
+
+@pytest.mark.parametrize("value", CASES, ids=range(len(CASES)))
+def test_the_text_is_what_json_dumps_writes(value: Any) -> None:
+    assert json_text.dumps(value) == _reference(value)
+    assert json_text.dumps(value) == _reference(value)  # the second time from the table
+
+
+def test_a_long_text_is_encoded_once_however_many_fields_hold_it() -> None:
+    text = "y" * 10240
+    calls = []
+    real = json.dumps
+
+    def counting(value: Any, **options: Any) -> str:
+        calls.append(value)
+        return real(value, **options)
+
+    with mock.patch.object(json_text.json, "dumps", counting):
+        texts = [json_text.dumps(text), json_text.dumps({"output": text}), json_text.dumps(text)]
+    assert texts == [_reference(text), _reference({"output": text}), _reference(text)]
+    assert sum(1 for value in calls if value is text) == 1
+
+
+def test_an_equal_text_that_is_another_object_is_encoded_on_its_own() -> None:
+    first = "z" * 5000
+    second = "".join(["z"] * 5000)
+    assert first == second and first is not second
+    assert json_text.dumps(first) == json_text.dumps(second) == _reference(first)
+
+
+def test_the_table_forgets_the_oldest_texts_beyond_its_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(json_text, "KEPT_CHARACTERS", 3 * 2000)
+    monkeypatch.setattr(json_text, "_kept", {})
+    monkeypatch.setattr(json_text, "_kept_characters", 0)
+    texts = [str(index) * 2000 for index in range(5)]
+    for text in texts:
+        assert json_text.dumps(text) == _reference(text)
+    kept = [entry[0] for entry in json_text._kept.values()]
+    assert kept == texts[2:]
+    assert json_text._kept_characters == 3 * 2000
+    assert json_text.dumps("q" * 10_000) == _reference("q" * 10_000)  # too long to keep
+    assert [entry[0] for entry in json_text._kept.values()] == texts[2:]
