@@ -60,8 +60,10 @@ def extend(context: Context, published: Mapping[str, Any]) -> Context:
     version_layer = {path: context.versions.get(path, 0) + 1 for path in leaf_paths(published)}
     depth = context.depth + 1
     if depth > MAX_LAYERS:
-        values: Mapping[str, Any] = {**context.values, **layer}
-        versions: Mapping[str, int] = {**context.versions, **version_layer}
+        values = _flat(context.values)
+        values.update(layer)
+        versions = _flat(context.versions)
+        versions.update(version_layer)
         return Context(values, versions, 1, versioned=True)
     return Context(
         chain(layer, *_maps(context.values)),
@@ -176,6 +178,15 @@ class HashedVersions(Mapping[str, int]):
 def as_dict(values: Mapping[str, Any]) -> dict[str, Any]:
     """A plain dict of a context's values (for a workflow output)."""
     return dict(values)
+
+
+def _flat(values: Mapping[str, Value]) -> dict[str, Value]:
+    """A new dict of what ``values`` shows: a chain's layers copied from the bottom up,
+    first hit winning (a lookup per key through every layer cost far more)."""
+    flat: dict[str, Value] = {}
+    for layer in reversed(_maps(values)):
+        flat.update(layer)
+    return flat
 
 
 def _maps(values: Mapping[str, Value]) -> list[Mapping[str, Value]]:

@@ -31,6 +31,9 @@ def test_deep_chains_are_flattened() -> None:
     assert context.values["last"] == 99
     assert context.versions["last"] == 100
     assert len(dict(context.values)) == 101
+    # Keys keep the order they were first published in, across flattenings.
+    assert list(context.values) == ["k0", "last", *(f"k{number}" for number in range(1, 100))]
+    assert list(context.versions)[:3] == ["k0", "last", "k1"]
 
 
 def test_merge_prefers_higher_versions_and_merges_nested_dicts() -> None:
