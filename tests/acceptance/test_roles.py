@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -98,7 +99,15 @@ def roles(database_url: str, transport: str, tmp_path: Path) -> Iterator[str]:
         assert not problems, "\n".join(problems)
 
 
-def test_roles_in_separate_processes_run_a_workflow(roles: str) -> None:
+def _ready(url: str) -> tuple[int, object]:
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
+
+
+def test_roles_in_separate_processes_run_a_workflow(roles: str, transport: str) -> None:
     _call(f"{roles}/workflows", "POST", WORKFLOWS.encode(), text=True)
     ids = [
         _call(f"{roles}/executions", "POST", json.dumps({"workflow_name": "roles_wf"}).encode())[
@@ -117,3 +126,12 @@ def test_roles_in_separate_processes_run_a_workflow(roles: str) -> None:
     assert set(states.values()) == {"SUCCESS"}, states
     output = json.loads(_call(f"{roles}/executions/{ids[0]}")["output"])  # type: ignore[index]
     assert output == {"a": "one", "b": "slept", "child": "child"}
+    # The roles worked through the database, and /ready names the broker they can't reach.
+    broker_down = transport not in ("", AMQP_URL)
+    ready = roles.removesuffix("/v2") + "/ready"
+    _, body = wait_for(
+        lambda: (lambda seen: seen if (seen[0] == 503) == broker_down else None)(_ready(ready)),
+        what=f"/ready to answer {503 if broker_down else 200}",
+    )
+    if broker_down:
+        assert any("broker can't be reached" in reason for reason in body["reasons"]), body  # type: ignore[index]
