@@ -85,26 +85,20 @@ listing.add_list_route(
 )
 
 
-@router.get("/v2/environments/{name}")
-def get_environment(
-    *,
-    name: str,
-    fields: str | None = None,
-    database: deps.DatabaseDep,
-    caller: identity.CallerDep,
-) -> Response:
-    """One environment by name (the caller's own first)."""
-    only = listing.selected_fields(fields, render.ENVIRONMENT)
-    with database.read() as connection:
-        found = definitions.environment_id(connection, name, projects.owner(caller))
-        row = (
-            None
-            if found is None
-            else queries.get_row(connection, queries.ENVIRONMENTS, where={"id": found}, fields=only)
-        )
-    if row is None:
-        raise errors.NotFoundError(f"Environment not found [name={name}]")
-    return MistralJSONResponse(show(row, only=only or None))
+listing.add_get_route(
+    router,
+    "/v2/environments/{name}",
+    name="get_environment",
+    view=queries.ENVIRONMENTS,
+    resource_fields=render.ENVIRONMENT,
+    show=show,
+    locate=lambda connection, name, _namespace, owner: definitions.environment_id(
+        connection, name, owner
+    ),
+    missing="Environment not found [name={name}]",
+    namespaced=False,
+    description="One environment by name (the caller's own first).",
+)
 
 
 @router.delete("/v2/environments/{name}", status_code=204)

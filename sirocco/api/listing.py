@@ -5,8 +5,9 @@ and ``fields`` plus its own filters. :func:`query_dependency` builds a FastAPI
 dependency that declares exactly those query parameters (so they show in
 ``/openapi.json`` and unknown ones can be refused), and :func:`parse` checks
 them with Mistral's messages. :func:`add_list_route` declares a whole plain list
-endpoint (``GET /v2/<collection>``), so each resource's module only says what
-differs: its view, fields, filters and how a row is shown.
+endpoint (``GET /v2/<collection>``) and :func:`add_get_route` a get-one endpoint
+(``GET /v2/<collection>/{identifier}``), so each resource's module only says what
+differs: its view, fields, filters, how a row is found and how it is shown.
 """
 
 from __future__ import annotations
@@ -21,11 +22,17 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
+from sirocco import errors
 from sirocco.api import deps, identity, projects, render
 from sirocco.api.errors import ApiError
 from sirocco.api.identity import Caller
 from sirocco.store import queries
-from sirocco.store.database import Database
+from sirocco.store.database import Connection, Database
+
+#: Finds the id of the resource a get-one request names: (connection, the path's
+#: identifier, the ``?namespace=`` ("" without one), the caller's project or None
+#: without authentication) -> its id, or None; it may raise its own NotFoundError.
+Locate = Callable[[Connection, str, str, str | None], str | None]
 
 PAGING = ("marker", "limit", "sort_keys", "sort_dirs", "fields")
 _UUID = re.compile(
@@ -318,3 +325,71 @@ def add_list_route(
     router.add_api_route(
         path, endpoint, methods=["GET"], name=f"list_{collection}", description=description
     )
+
+
+def add_get_route(
+    router: APIRouter,
+    path: str,
+    *,
+    name: str,
+    view: queries.View,
+    resource_fields: Sequence[str],
+    show: Callable[..., dict[str, Any]],
+    locate: Locate,
+    missing: str,
+    namespaced: bool = True,
+    check: Callable[[str], object] | None = None,
+    description: str,
+) -> None:
+    """Declare ``GET path``: one resource that the caller may see, with ``?fields=``.
+
+    Args:
+        router: the resource's router.
+        path: the resource's path, ending in its one path parameter
+            (``/v2/workflows/{identifier}``).
+        name: the route's name (``get_workflow``).
+        view: what the row is read from, by the id ``locate`` finds.
+        resource_fields: the fields ``?fields=`` may name.
+        show: turns a row into the resource's body.
+        locate: finds the resource's id (:data:`Locate`).
+        missing: Mistral's 404 message when ``locate`` finds nothing, formatted with
+            the path parameter (by its name) and ``namespace``.
+        namespaced: whether the route takes ``?namespace=``.
+        check: refuses a malformed identifier before anything else is read.
+        description: the route's description in the OpenAPI document.
+    """
+    parameter = path.rsplit("{", 1)[1].rstrip("}/")
+
+    def endpoint(**values: Any) -> Response:
+        identifier: str = values[parameter]
+        if check is not None:
+            check(identifier)
+        only = selected_fields(values["fields"], resource_fields)
+        namespace = values.get("namespace") or ""
+        database: Database = values["database"]
+        with database.read() as connection:
+            found = locate(connection, identifier, namespace, projects.owner(values["caller"]))
+            row = (
+                None
+                if found is None
+                else queries.get_row(connection, view, where={"id": found}, fields=only)
+            )
+        if row is None:
+            raise errors.NotFoundError(
+                missing.format_map({parameter: identifier, "namespace": namespace})
+            )
+        return render.MistralJSONResponse(show(row, only=only or None))
+
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    declared = [inspect.Parameter(parameter, keyword, annotation=str)]
+    if namespaced:
+        declared.append(
+            inspect.Parameter("namespace", keyword, default=None, annotation=str | None)
+        )
+    declared += [
+        inspect.Parameter("fields", keyword, default=None, annotation=str | None),
+        inspect.Parameter("database", keyword, annotation=deps.DatabaseDep),
+        inspect.Parameter("caller", keyword, annotation=identity.CallerDep),
+    ]
+    endpoint.__signature__ = inspect.Signature(declared)  # type: ignore[attr-defined]
+    router.add_api_route(path, endpoint, methods=["GET"], name=name, description=description)

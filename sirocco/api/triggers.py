@@ -89,20 +89,20 @@ listing.add_list_route(
 )
 
 
-@router.get("/v2/cron_triggers/{identifier}")
-def get_cron_trigger(
-    *,
-    identifier: str,
-    fields: str | None = None,
-    database: deps.DatabaseDep,
-    caller: identity.CallerDep,
-) -> Response:
-    """One cron trigger by name (the caller's own first) or id."""
-    only = listing.selected_fields(fields, render.CRON_TRIGGER)
-    with database.read() as connection:
-        found = stored.cron_trigger_id(connection, identifier, project_id=projects.owner(caller))
-        row = queries.get_by_id(connection, queries.CRON_TRIGGERS, found, fields=only)
-    return MistralJSONResponse(show_cron(row, only=only or None))
+listing.add_get_route(
+    router,
+    "/v2/cron_triggers/{identifier}",
+    name="get_cron_trigger",
+    view=queries.CRON_TRIGGERS,
+    resource_fields=render.CRON_TRIGGER,
+    show=show_cron,
+    locate=lambda connection, identifier, _namespace, owner: stored.cron_trigger_id(
+        connection, identifier, project_id=owner
+    ),
+    missing="CronTrigger not found [id={identifier}]",
+    namespaced=False,
+    description="One cron trigger by name (the caller's own first) or id.",
+)
 
 
 @router.delete("/v2/cron_triggers/{identifier}", status_code=204)
@@ -204,23 +204,19 @@ listing.add_list_route(
 )
 
 
-@router.get("/v2/event_triggers/{identifier}")
-def get_event_trigger(
-    *, identifier: str, fields: str | None = None, database: deps.DatabaseDep
-) -> Response:
-    """One event trigger by id."""
-    listing.check_uuid("id", identifier)
-    only = listing.selected_fields(fields, render.EVENT_TRIGGER)
-    with database.read() as connection:
-        row = queries.get_row(
-            connection,
-            queries.EVENT_TRIGGERS,
-            where={"id": identifier},
-            fields=only,
-        )
-    if row is None:
-        raise errors.NotFoundError(f"Event trigger not found [id={identifier}].")
-    return MistralJSONResponse(show_event(row, only=only or None))
+listing.add_get_route(
+    router,
+    "/v2/event_triggers/{identifier}",
+    name="get_event_trigger",
+    view=queries.EVENT_TRIGGERS,
+    resource_fields=render.EVENT_TRIGGER,
+    show=show_event,
+    locate=lambda _connection, identifier, _namespace, _owner: identifier,
+    missing="Event trigger not found [id={identifier}].",
+    namespaced=False,
+    check=lambda identifier: listing.check_uuid("id", identifier),
+    description="One event trigger by id.",
+)
 
 
 @router.post("/v2/event_triggers/{identifier}/events", status_code=201)

@@ -101,27 +101,17 @@ listing.add_list_route(
 )
 
 
-@router.get("/v2/workbooks/{name}")
-def get_workbook(
-    *,
-    name: str,
-    namespace: str | None = None,
-    fields: str | None = None,
-    database: deps.DatabaseDep,
-    caller: identity.CallerDep,
-) -> Response:
-    """One workbook by name (the caller's own first)."""
-    only = listing.selected_fields(fields, render.WORKBOOK)
-    with database.read() as connection:
-        found = definitions.workbook_id(connection, name, namespace or "", projects.owner(caller))
-        row = (
-            None
-            if found is None
-            else queries.get_row(connection, queries.WORKBOOKS, where={"id": found}, fields=only)
-        )
-    if row is None:
-        raise errors.NotFoundError(f"Workbook not found [name={name}, namespace={namespace or ''}]")
-    return MistralJSONResponse(show(row, only=only or None))
+listing.add_get_route(
+    router,
+    "/v2/workbooks/{name}",
+    name="get_workbook",
+    view=queries.WORKBOOKS,
+    resource_fields=render.WORKBOOK,
+    show=show,
+    locate=definitions.workbook_id,
+    missing="Workbook not found [name={name}, namespace={namespace}]",
+    description="One workbook by name (the caller's own first).",
+)
 
 
 @router.delete("/v2/workbooks/{name}", status_code=204)

@@ -140,23 +140,19 @@ listing.add_list_route(
 )
 
 
-@router.get("/v2/workflows/{identifier}")
-def get_workflow(
-    *,
-    identifier: str,
-    namespace: str | None = None,
-    fields: str | None = None,
-    database: deps.DatabaseDep,
-    caller: identity.CallerDep,
-) -> Response:
-    """One workflow by name (in a namespace; the caller's own first) or id."""
-    only = listing.selected_fields(fields, render.WORKFLOW)
-    with database.read() as connection:
-        found = definitions.get_workflow_row(
-            connection, identifier, namespace or "", project_id=projects.owner(caller)
-        )
-        row = queries.get_by_id(connection, queries.WORKFLOWS, found["id"], fields=only)
-    return MistralJSONResponse(show(row, only=only or None))
+listing.add_get_route(
+    router,
+    "/v2/workflows/{identifier}",
+    name="get_workflow",
+    view=queries.WORKFLOWS,
+    resource_fields=render.WORKFLOW,
+    show=show,
+    locate=lambda connection, identifier, namespace, owner: definitions.get_workflow_row(
+        connection, identifier, namespace, project_id=owner
+    )["id"],
+    missing="WorkflowDefinition not found [id={identifier}]",
+    description="One workflow by name (in a namespace; the caller's own first) or id.",
+)
 
 
 @router.delete("/v2/workflows/{identifier}", status_code=204)
