@@ -20,7 +20,7 @@ from starlette.responses import Response
 from sirocco import clock, errors
 from sirocco.api import bodies, deps, identity, listing, projects, render
 from sirocco.api.render import MistralJSONResponse
-from sirocco.store import code_sources, queries
+from sirocco.store import code_sources
 
 router = APIRouter(route_class=deps.StrictRoute, tags=["code sources"])
 
@@ -32,8 +32,6 @@ DYNAMIC_ACTION = (
     "id", "name", "namespace", "code_source_id", "code_source_name", "class_name",
     "project_id", "scope", "created_at", "updated_at",
 )  # fmt: skip
-_CODE_SOURCE_MISSING = "Code Source not found [name={name},namespace={namespace}]"
-_DYNAMIC_ACTION_MISSING = "Dynamic Action not found [name={name},namespace={namespace}]"
 FILTERS = ("name", "tags", "scope", "project_id", "created_at", "updated_at", "namespace")
 _list_query = listing.query_dependency(FILTERS, ("all_projects",))
 
@@ -63,32 +61,44 @@ def _owner(caller: identity.Caller) -> str | None:
     return caller.project_id if caller.authenticated else None
 
 
-def _add_get_and_delete(
+def _add_read_and_delete_routes(
     collection: str,
+    kind: code_sources.Kind,
     *,
     fields: tuple[str, ...],
-    get: Callable[..., Any],
-    delete: Callable[..., Any],
     show: Callable[..., dict[str, Any]],
-    missing: str,
-    describe: tuple[str, str],
+    describe: tuple[str, str, str],
 ) -> None:
-    """Declare ``GET`` and ``DELETE /v2/<collection>/{identifier}`` (by id, or name and
-    ``?namespace=``); both resources answer them alike."""
+    """Declare ``GET /v2/<collection>`` (a page), and ``GET`` and ``DELETE
+    /v2/<collection>/{identifier}`` (by id, or name and ``?namespace=``): both resources
+    answer them alike. ``describe``: the three routes' descriptions."""
     singular = collection.removesuffix("s")
-
-    def get_one(
-        *,
-        identifier: str,
-        namespace: str = "",
-        fields: str | None = None,
-        database: deps.DatabaseDep,
-        caller: identity.CallerDep,
-    ) -> Response:
-        only = listing.selected_fields(fields, resource_fields)
-        with database.read() as connection:
-            row = get(connection, identifier, namespace, project_id=_owner(caller))
-        return MistralJSONResponse(show(row, only=only or None))
+    listing.add_list_route(
+        router,
+        f"/v2/{collection}",
+        collection=collection,
+        view=kind.view,
+        resource_fields=fields,
+        filters=FILTERS,
+        show=show,
+        query=_list_query,
+        description=describe[0],
+    )
+    path = f"/v2/{collection}/{{identifier}}"
+    listing.add_get_route(
+        router,
+        path,
+        name=f"get_{singular}",
+        view=kind.view,
+        resource_fields=fields,
+        show=show,
+        locate=lambda connection, identifier, namespace, owner: code_sources.find_id(
+            connection, kind, identifier, namespace, owner
+        ),
+        missing=kind.missing,
+        namespace_default="",
+        description=describe[1],
+    )
 
     def delete_one(
         *,
@@ -98,22 +108,19 @@ def _add_get_and_delete(
         caller: identity.CallerDep,
     ) -> Response:
         with database.transaction() as connection:
-            row = delete(connection, identifier, namespace, project_id=_owner(caller))
-            projects.require_own([row], caller, missing)
+            row = code_sources.delete(
+                connection, kind, identifier, namespace, project_id=_owner(caller)
+            )
+            projects.require_own([row], caller, kind.missing)
         return Response(status_code=204)
 
-    resource_fields = fields
-    path = f"/v2/{collection}/{{identifier}}"
-    router.add_api_route(
-        path, get_one, methods=["GET"], name=f"get_{singular}", description=describe[0]
-    )
     router.add_api_route(
         path,
         delete_one,
         methods=["DELETE"],
         status_code=204,
         name=f"delete_{singular}",
-        description=describe[1],
+        description=describe[2],
     )
 
 
@@ -135,11 +142,12 @@ def create_code_source(
     if not name:
         raise errors.InputError('Missing argument: "name"')
     with database.transaction() as connection:
-        row = code_sources.create_code_source(
+        row = code_sources.create(
             connection,
+            code_sources.CODE_SOURCE,
             name=name,
             namespace=namespace,
-            content=content,
+            values={"content": content},
             scope=_publicize(request, "code_sources", deps.scope_of(scope), caller),
             now=clock.utcnow_seconds(),
             project_id=caller.project_id,
@@ -185,40 +193,29 @@ def update_code_source(
 ) -> Response:
     """Replace a code source's text (its version goes up; executors load it again)."""
     with database.transaction() as connection:
-        row = code_sources.update_code_source(
+        row = code_sources.update(
             connection,
+            code_sources.CODE_SOURCE,
             identifier,
             namespace,
-            content=content,
-            scope=_publicize(request, "code_sources", deps.scope_of(scope), caller),
+            {
+                "content": content,
+                "scope": _publicize(request, "code_sources", deps.scope_of(scope), caller),
+            },
             now=clock.utcnow_seconds(),
             project_id=_owner(caller),
         )
-        projects.require_own([row], caller, _CODE_SOURCE_MISSING)
+        projects.require_own([row], caller, code_sources.CODE_SOURCE.missing)
     return MistralJSONResponse(show_code_source(row))
 
 
-listing.add_list_route(
-    router,
-    "/v2/code_sources",
-    collection="code_sources",
-    view=queries.CODE_SOURCES,
-    resource_fields=CODE_SOURCE,
-    filters=FILTERS,
-    show=show_code_source,
-    query=_list_query,
-    description="List code sources.",
-)
-
-
-_add_get_and_delete(
+_add_read_and_delete_routes(
     "code_sources",
+    code_sources.CODE_SOURCE,
     fields=CODE_SOURCE,
-    get=code_sources.get_code_source,
-    delete=code_sources.delete_code_source,
     show=show_code_source,
-    missing=_CODE_SOURCE_MISSING,
     describe=(
+        "List code sources.",
         "One code source, by id or by name.",
         "Delete a code source and the dynamic actions defined from it.",
     ),
@@ -257,18 +254,23 @@ def create_dynamic_action(
     if not dyn_action.class_name:
         raise errors.InputError("The class of a dynamic action is required ('class_name').")
     with database.transaction() as connection:
-        source = code_sources.get_code_source(
+        source = code_sources.get(
             connection,
+            code_sources.CODE_SOURCE,
             str(dyn_action.code_source_id or dyn_action.code_source_name),
             dyn_action.namespace,
             project_id=_owner(caller),
         )
-        row = code_sources.create_dynamic_action(
+        row = code_sources.create(
             connection,
+            code_sources.DYNAMIC_ACTION,
             name=dyn_action.name,
             namespace=dyn_action.namespace,
-            class_name=dyn_action.class_name,
-            code_source=source,
+            values={
+                "class_name": dyn_action.class_name,
+                "code_source_id": source["id"],
+                "code_source_name": source["name"],
+            },
             scope=_publicize(
                 request,
                 "dynamic_actions",
@@ -300,45 +302,36 @@ def update_dynamic_action(
         changes["scope"] = _publicize(request, "dynamic_actions", scope, caller)
     with database.transaction() as connection:
         if dyn_action.code_source_id or dyn_action.code_source_name:
-            source = code_sources.get_code_source(
+            source = code_sources.get(
                 connection,
+                code_sources.CODE_SOURCE,
                 str(dyn_action.code_source_id or dyn_action.code_source_name),
                 dyn_action.namespace,
                 project_id=_owner(caller),
             )
             changes["code_source_id"] = source["id"]
             changes["code_source_name"] = source["name"]
-        row = code_sources.update_dynamic_action(
+        row = code_sources.update(
             connection,
+            code_sources.DYNAMIC_ACTION,
             str(dyn_action.id or dyn_action.name),
             dyn_action.namespace,
             changes,
             now=clock.utcnow_seconds(),
             project_id=_owner(caller),
         )
-        projects.require_own([row], caller, _DYNAMIC_ACTION_MISSING)
+        projects.require_own([row], caller, code_sources.DYNAMIC_ACTION.missing)
     return MistralJSONResponse(show_dynamic_action(row))
 
 
-listing.add_list_route(
-    router,
-    "/v2/dynamic_actions",
-    collection="dynamic_actions",
-    view=queries.DYNAMIC_ACTIONS,
-    resource_fields=DYNAMIC_ACTION,
-    filters=FILTERS,
-    show=show_dynamic_action,
-    query=_list_query,
-    description="List dynamic actions.",
-)
-
-
-_add_get_and_delete(
+_add_read_and_delete_routes(
     "dynamic_actions",
+    code_sources.DYNAMIC_ACTION,
     fields=DYNAMIC_ACTION,
-    get=code_sources.get_dynamic_action,
-    delete=code_sources.delete_dynamic_action,
     show=show_dynamic_action,
-    missing=_DYNAMIC_ACTION_MISSING,
-    describe=("One dynamic action, by id or by name.", "Delete a dynamic action."),
+    describe=(
+        "List dynamic actions.",
+        "One dynamic action, by id or by name.",
+        "Delete a dynamic action.",
+    ),
 )

@@ -338,6 +338,7 @@ def add_get_route(
     locate: Locate,
     missing: str,
     namespaced: bool = True,
+    namespace_default: str | None = None,
     check: Callable[[str], object] | None = None,
     description: str,
 ) -> None:
@@ -353,8 +354,10 @@ def add_get_route(
         show: turns a row into the resource's body.
         locate: finds the resource's id (:data:`Locate`).
         missing: Mistral's 404 message when ``locate`` finds nothing, formatted with
-            the path parameter (by its name) and ``namespace``.
+            the path's identifier (as ``identifier`` or ``name``) and ``namespace``.
         namespaced: whether the route takes ``?namespace=``.
+        namespace_default: its default, as the OpenAPI document shows it (None: the
+            parameter may be null; both mean the default namespace).
         check: refuses a malformed identifier before anything else is read.
         description: the route's description in the OpenAPI document.
     """
@@ -376,15 +379,16 @@ def add_get_route(
             )
         if row is None:
             raise errors.NotFoundError(
-                missing.format_map({parameter: identifier, "namespace": namespace})
+                missing.format(identifier=identifier, name=identifier, namespace=namespace)
             )
         return render.MistralJSONResponse(show(row, only=only or None))
 
     keyword = inspect.Parameter.KEYWORD_ONLY
     declared = [inspect.Parameter(parameter, keyword, annotation=str)]
     if namespaced:
+        kind = str if namespace_default is not None else str | None
         declared.append(
-            inspect.Parameter("namespace", keyword, default=None, annotation=str | None)
+            inspect.Parameter("namespace", keyword, default=namespace_default, annotation=kind)
         )
     declared += [
         inspect.Parameter("fields", keyword, default=None, annotation=str | None),

@@ -74,155 +74,124 @@ def _read(connection: sa.Connection, view: queries.View, identifier: str) -> dic
     return row
 
 
-# ---------------------------------------------------------------- code sources
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Kind:
+    """One of the two resources of this module: where it is stored and Mistral's words
+    about it. Code sources and dynamic actions are created, found, changed and deleted
+    alike; only these differ.
+
+    Attributes:
+        table: the table of its rows.
+        view: how a row is read back (``sirocco.store.queries``).
+        missing: the 404 message, formatted with ``name`` (the identifier asked for,
+            or the row's name) and ``namespace``.
+        duplicate: the 409 message of a taken name, formatted with ``name`` and
+            ``namespace``.
+        versioned: a change raises the row's ``version`` (executors load it again).
+        dependents: rows of other tables that go with a deleted row: (table, the
+            column that holds its id).
+    """
+
+    table: sa.Table
+    view: queries.View
+    missing: str
+    duplicate: str
+    versioned: bool = False
+    dependents: tuple[tuple[sa.Table, str], ...] = ()
+
+    def not_found(self, identifier: str, namespace: str) -> errors.NotFoundError:
+        return errors.NotFoundError(self.missing.format(name=identifier, namespace=namespace))
 
 
-def code_source_missing(identifier: str, namespace: str) -> errors.NotFoundError:
-    return errors.NotFoundError(f"Code Source not found [name={identifier},namespace={namespace}]")
+CODE_SOURCE = Kind(
+    table=_cs,
+    view=queries.CODE_SOURCES,
+    missing="Code Source not found [name={name},namespace={namespace}]",
+    duplicate=(
+        "Duplicate entry for CodeSource ['name', 'namespace', 'project_id']: "
+        "{name}, {namespace}, None"
+    ),
+    versioned=True,
+    dependents=((_da, "code_source_id"),),
+)
+DYNAMIC_ACTION = Kind(
+    table=_da,
+    view=queries.DYNAMIC_ACTIONS,
+    missing="Dynamic Action not found [name={name},namespace={namespace}]",
+    duplicate=(
+        "Duplicate entry for dynamic action definition "
+        "[name={name}, namespace={namespace}, project_id=None]"
+    ),
+)
 
 
-def create_code_source(
+def create(
     connection: sa.Connection,
+    kind: Kind,
     *,
     name: str,
     namespace: str,
-    content: str,
+    values: Mapping[str, Any],
     scope: str,
     now: datetime,
     project_id: str = DEFAULT_PROJECT,
 ) -> dict[str, Any]:
-    """Store a new code source (version 1); ConflictError in Mistral's words if its
-    name is taken in that namespace and project."""
+    """Store a new row of ``kind`` with ``values`` (a versioned one at version 1);
+    ConflictError in Mistral's words if its name is taken in that namespace and project."""
+    table = kind.table
     taken = connection.execute(
-        sa.select(_cs.c.id).where(
-            _cs.c.name == name, _cs.c.namespace == namespace, _cs.c.project_id == project_id
+        sa.select(table.c.id).where(
+            table.c.name == name, table.c.namespace == namespace, table.c.project_id == project_id
         )
     ).first()
     if taken is not None:
-        raise errors.ConflictError(
-            "Duplicate entry for CodeSource ['name', 'namespace', 'project_id']: "
-            f"{name}, {namespace}, None"
-        )
+        raise errors.ConflictError(kind.duplicate.format(name=name, namespace=namespace))
     identifier = ids.new_id()
     connection.execute(
-        sa.insert(_cs).values(
+        sa.insert(table).values(
             id=identifier,
             name=name,
             namespace=namespace,
-            content=content,
-            version=1,
             scope=scope,
             project_id=project_id,
             created_at=now,
+            **({"version": 1} if kind.versioned else {}),
+            **values,
         )
     )
-    return _read(connection, queries.CODE_SOURCES, identifier)
+    return _read(connection, kind.view, identifier)
 
 
-def get_code_source(
-    connection: sa.Connection, identifier: str, namespace: str, *, project_id: str | None = None
-) -> dict[str, Any]:
-    """The code source ``identifier`` (id, or name in ``namespace``); NotFoundError."""
-    row = _find(connection, _cs, identifier, namespace, project_id)
-    if row is None:
-        raise code_source_missing(identifier, namespace)
-    return _read(connection, queries.CODE_SOURCES, str(row.id))
-
-
-def update_code_source(
+def get(
     connection: sa.Connection,
+    kind: Kind,
     identifier: str,
     namespace: str,
     *,
-    content: str,
-    scope: str,
-    now: datetime,
     project_id: str | None = None,
 ) -> dict[str, Any]:
-    """Replace a code source's content and scope; its version goes up by one."""
-    row = _find(connection, _cs, identifier, namespace, project_id)
-    if row is None:
-        raise code_source_missing(identifier, namespace)
-    connection.execute(
-        sa.update(_cs)
-        .where(_cs.c.id == row.id)
-        .values(content=content, scope=scope, version=row.version + 1, updated_at=now)
-    )
-    return _read(connection, queries.CODE_SOURCES, str(row.id))
-
-
-def delete_code_source(
-    connection: sa.Connection, identifier: str, namespace: str, *, project_id: str | None = None
-) -> Mapping[str, Any]:
-    """Delete a code source and the dynamic actions defined from it; returns its row."""
-    row = _find(connection, _cs, identifier, namespace, project_id)
-    if row is None:
-        raise code_source_missing(identifier, namespace)
-    connection.execute(sa.delete(_da).where(_da.c.code_source_id == row.id))
-    connection.execute(sa.delete(_cs).where(_cs.c.id == row.id))
-    return dict(row._mapping)
-
-
-# ---------------------------------------------------------------- dynamic actions
-
-
-def dynamic_action_missing(identifier: str, namespace: str) -> errors.NotFoundError:
-    return errors.NotFoundError(
-        f"Dynamic Action not found [name={identifier},namespace={namespace}]"
+    """The row of ``kind`` named ``identifier`` (id, or name in ``namespace``); NotFoundError."""
+    return _read(
+        connection, kind.view, _require(connection, kind, identifier, namespace, project_id).id
     )
 
 
-def create_dynamic_action(
+def find_id(
     connection: sa.Connection,
-    *,
-    name: str,
+    kind: Kind,
+    identifier: str,
     namespace: str,
-    class_name: str,
-    code_source: Mapping[str, Any],
-    scope: str,
-    now: datetime,
-    project_id: str = DEFAULT_PROJECT,
-) -> dict[str, Any]:
-    """Store a dynamic action defined by class ``class_name`` of ``code_source``."""
-    taken = connection.execute(
-        sa.select(_da.c.id).where(
-            _da.c.name == name, _da.c.namespace == namespace, _da.c.project_id == project_id
-        )
-    ).first()
-    if taken is not None:
-        raise errors.ConflictError(
-            "Duplicate entry for dynamic action definition "
-            f"[name={name}, namespace={namespace}, project_id=None]"
-        )
-    identifier = ids.new_id()
-    connection.execute(
-        sa.insert(_da).values(
-            id=identifier,
-            name=name,
-            namespace=namespace,
-            class_name=class_name,
-            code_source_id=code_source["id"],
-            code_source_name=code_source["name"],
-            scope=scope,
-            project_id=project_id,
-            created_at=now,
-        )
-    )
-    return _read(connection, queries.DYNAMIC_ACTIONS, identifier)
+    project_id: str | None = None,
+) -> str | None:
+    """The id of the row of ``kind`` named ``identifier`` (id, or name in ``namespace``),
+    or None."""
+    row = _find(connection, kind.table, identifier, namespace, project_id)
+    return None if row is None else str(row.id)
 
 
-def get_dynamic_action(
-    connection: sa.Connection, identifier: str, namespace: str, *, project_id: str | None = None
-) -> dict[str, Any]:
-    """The dynamic action ``identifier`` (id, or name in ``namespace``); NotFoundError."""
-    row = _find(connection, _da, identifier, namespace, project_id)
-    if row is None:
-        raise dynamic_action_missing(identifier, namespace)
-    return _read(connection, queries.DYNAMIC_ACTIONS, str(row.id))
-
-
-def update_dynamic_action(
+def update(
     connection: sa.Connection,
+    kind: Kind,
     identifier: str,
     namespace: str,
     changes: Mapping[str, Any],
@@ -230,25 +199,40 @@ def update_dynamic_action(
     now: datetime,
     project_id: str | None = None,
 ) -> dict[str, Any]:
-    """Change a dynamic action's class, scope or code source."""
-    row = _find(connection, _da, identifier, namespace, project_id)
-    if row is None:
-        raise dynamic_action_missing(identifier, namespace)
+    """Change the row of ``kind`` named ``identifier`` (a versioned one's version goes up
+    by one)."""
+    row = _require(connection, kind, identifier, namespace, project_id)
+    table = kind.table
+    version = {"version": row.version + 1} if kind.versioned else {}
     connection.execute(
-        sa.update(_da).where(_da.c.id == row.id).values(**dict(changes), updated_at=now)
+        sa.update(table).where(table.c.id == row.id).values(**changes, **version, updated_at=now)
     )
-    return _read(connection, queries.DYNAMIC_ACTIONS, str(row.id))
+    return _read(connection, kind.view, str(row.id))
 
 
-def delete_dynamic_action(
-    connection: sa.Connection, identifier: str, namespace: str, *, project_id: str | None = None
+def delete(
+    connection: sa.Connection,
+    kind: Kind,
+    identifier: str,
+    namespace: str,
+    *,
+    project_id: str | None = None,
 ) -> Mapping[str, Any]:
-    """Delete a dynamic action; returns its row."""
-    row = _find(connection, _da, identifier, namespace, project_id)
-    if row is None:
-        raise dynamic_action_missing(identifier, namespace)
-    connection.execute(sa.delete(_da).where(_da.c.id == row.id))
+    """Delete the row of ``kind`` named ``identifier`` and its dependents; returns the row."""
+    row = _require(connection, kind, identifier, namespace, project_id)
+    for table, column in kind.dependents:
+        connection.execute(sa.delete(table).where(table.c[column] == row.id))
+    connection.execute(sa.delete(kind.table).where(kind.table.c.id == row.id))
     return dict(row._mapping)
+
+
+def _require(
+    connection: sa.Connection, kind: Kind, identifier: str, namespace: str, project_id: str | None
+) -> Any:
+    row = _find(connection, kind.table, identifier, namespace, project_id)
+    if row is None:
+        raise kind.not_found(identifier, namespace)
+    return row
 
 
 def loadable(
