@@ -17,6 +17,7 @@ from sirocco import clock, errors
 from sirocco.api import bodies, deps, identity, listing, projects, render, reports, tasks
 from sirocco.api.errors import ApiError
 from sirocco.api.render import MistralJSONResponse
+from sirocco.runtime.work import Started
 from sirocco.store import definitions, explain, queries
 from sirocco.store.database import Database
 
@@ -79,14 +80,17 @@ async def create_execution(
     answer = await deps.off_the_loop(database, _request_start, wf_ex, service, caller)
     if isinstance(answer, Response):
         return answer
-    execution_id = await asyncio.wrap_future(answer)
-    row = await deps.off_the_loop(database, read, database, execution_id, LIST_FIELDS)
+    started = await asyncio.wrap_future(answer)
+    if started.record is not None:  # answered from what the start wrote: nothing to read
+        row = queries.created_execution(started.record)
+    else:
+        row = await deps.off_the_loop(database, read, database, started.execution_id, LIST_FIELDS)
     return MistralJSONResponse(show(as_created(row)), status_code=201)
 
 
 def _request_start(
     wf_ex: bodies.ExecutionBody, service: deps.EngineService, caller: identity.Caller
-) -> Future[str] | Response:
+) -> Future[Started] | Response:
     """Check a start and ask the engine for it; the answer itself when the execution
     with the given id exists already."""
     database = service.database

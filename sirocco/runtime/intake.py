@@ -17,7 +17,7 @@ from typing import Any
 from sirocco import errors
 from sirocco.engine import commands, events
 from sirocco.runtime import codec
-from sirocco.runtime.work import Envelope, StartItem, StartRequest
+from sirocco.runtime.work import Envelope, Started, StartItem, StartRequest
 from sirocco.store import lookups, outbox, sources
 from sirocco.store.database import Database
 
@@ -117,10 +117,10 @@ class Intake:
         outbox_id: str,
         payload: Mapping[str, Any],
         acknowledge: Callable[[], None] | None = None,
-    ) -> Future[str]:
+    ) -> Future[Started]:
         """Start a workflow that a durable outbox row asks for (cron and event triggers);
         the future gives the execution id once the start is stored, or the error."""
-        future: Future[str] = Future()
+        future: Future[Started] = Future()
         try:
             owner = payload.get("project_id")
             found = sources.find_workflow(

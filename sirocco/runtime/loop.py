@@ -42,7 +42,14 @@ from sirocco.runtime.specs import SpecCache
 from sirocco.runtime.steps import Stepper
 from sirocco.runtime.threads import HeartbeatWatch, OutboxPoller
 from sirocco.runtime.timers import TimerThread
-from sirocco.runtime.work import BatchResult, Envelope, InlineRunner, StartItem, StartRequest
+from sirocco.runtime.work import (
+    BatchResult,
+    Envelope,
+    InlineRunner,
+    Started,
+    StartItem,
+    StartRequest,
+)
 from sirocco.store import leases, notify, outbox
 from sirocco.store.database import Database
 
@@ -146,9 +153,10 @@ class Runtime:
         # (``pending.write``), and drops a result reported twice.
         self.intake.event(event, outbox_id=outbox_id)
 
-    def request_start(self, item: StartItem) -> Future[str]:
-        """Queue a start; the future gives the execution id or the input error."""
-        future: Future[str] = Future()
+    def request_start(self, item: StartItem) -> Future[Started]:
+        """Queue a start; the future gives the execution id (and the record the start
+        created) or the input error."""
+        future: Future[Started] = Future()
         self.intake.put(StartRequest(item, future))
         return future
 
@@ -181,7 +189,7 @@ class Runtime:
         outbox_id: str,
         payload: Mapping[str, Any],
         acknowledge: Callable[[], None] | None = None,
-    ) -> Future[str]:
+    ) -> Future[Started]:
         """Start a workflow that a durable outbox row asks for (cron and event triggers);
         the future gives the execution id once the start is stored, or the error."""
         return self.intake.start_from_outbox(outbox_id, payload, acknowledge)
@@ -371,7 +379,8 @@ class Runtime:
             if exc is not None:
                 self._start_failed(request, exc)
             elif request.future is not None:
-                request.future.set_result(request.item.execution_id)
+                execution_id = request.item.execution_id
+                request.future.set_result(Started(execution_id, result.created.get(execution_id)))
         self.dispatcher.dispatch(result.outgoing)
 
     def _start_failed(self, request: StartRequest, exc: Exception) -> None:

@@ -16,7 +16,7 @@ from sirocco.engine.states import INCOMPLETE, TERMINAL, State
 from sirocco.runtime import codec, direct_actions, notifications
 from sirocco.runtime.admission import Admission, InFlightLimits
 from sirocco.runtime.loop import Runtime
-from sirocco.runtime.work import StartItem
+from sirocco.runtime.work import Started, StartItem
 from sirocco.store import event_deliveries, executions, lookups, outbox, rows, sources
 from sirocco.store.database import Database
 
@@ -66,15 +66,19 @@ class Service:
 
         ``project_id``: the project the execution belongs to (the default project when None).
         """
-        return self.request_start(
-            workflow=workflow,
-            namespace=namespace,
-            input=input,
-            params=params,
-            description=description,
-            execution_id=execution_id,
-            project_id=project_id,
-        ).result()
+        return (
+            self.request_start(
+                workflow=workflow,
+                namespace=namespace,
+                input=input,
+                params=params,
+                description=description,
+                execution_id=execution_id,
+                project_id=project_id,
+            )
+            .result()
+            .execution_id
+        )
 
     def request_start(
         self,
@@ -86,16 +90,17 @@ class Service:
         description: str = "",
         execution_id: str | None = None,
         project_id: str | None = None,
-    ) -> Future[str]:
+    ) -> Future[Started]:
         """Ask for a start (as ``start_workflow``) without waiting: the future gives the
-        execution's id once its row is committed, or the error that refused it.
+        execution's id once its row is committed (with the record the start wrote, None
+        when the execution existed already), or the error that refused it.
 
         Errors found before the engine is asked (unknown workflow, environment, too much
         in flight) are raised here.
         """
         if execution_id is not None and self._execution_row(execution_id, required=False):
-            done: Future[str] = Future()
-            done.set_result(execution_id)
+            done: Future[Started] = Future()
+            done.set_result(Started(execution_id))
             return done
         self.admission.check()
         found = sources.find_workflow(

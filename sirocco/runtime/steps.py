@@ -102,6 +102,7 @@ class Stepper:
                     result.started.append(item)
                     if started is not None:
                         touched.append((item.execution_id, 0, started))
+                        result.created[item.execution_id] = started.workflow
                 # Flushed before the steps: an event may be for an execution started just now.
                 tally.extend(metrics.tally(writes))
                 if tracing.enabled():

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sirocco.engine import commands, events
+from sirocco.engine import commands, events, records
 
 #: Runs a RunAction inside the step when it is cheap and side-effect free;
 #: returns its completion event, or None when the action must go to an executor.
@@ -54,11 +54,21 @@ class StartItem:
 
 
 @dataclass(frozen=True, slots=True)
+class Started:
+    """The answer to a start: the execution's id, and its record as the start's committed
+    transaction wrote it (None when the execution existed already), so that the API
+    answers from it without reading the row back."""
+
+    execution_id: str
+    record: records.WorkflowExecution | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class StartRequest:
     """A start on its way to the engine thread; the answer comes in ``future``."""
 
     item: StartItem
-    future: Future[str] | None = None
+    future: Future[Started] | None = None
     acknowledge: Callable[[], None] | None = None
 
 
@@ -84,4 +94,6 @@ class BatchResult:
 
     outgoing: Outgoing = field(default_factory=Outgoing)
     started: list[StartItem] = field(default_factory=list)
+    #: The record of each execution the batch created, by id, as its start left it.
+    created: dict[str, records.WorkflowExecution] = field(default_factory=dict)
     failed_starts: list[tuple[StartItem, Exception]] = field(default_factory=list)

@@ -25,7 +25,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from sirocco import errors
-from sirocco.store import blobs, tables
+from sirocco.engine import records
+from sirocco.store import blobs, json_text, tables
 from sirocco.store.views import (
     ACTION_EXECUTIONS,
     ACTIONS,
@@ -58,6 +59,7 @@ __all__ = [
     "Filter",
     "Page",
     "View",
+    "created_execution",
     "get_by_id",
     "get_row",
     "list_rows",
@@ -125,6 +127,41 @@ def get_by_id(
     if row is None:
         raise errors.NotFoundError(f"{view.entity} not found [id={identifier}]")
     return row
+
+
+def created_execution(record: records.WorkflowExecution) -> dict[str, Any]:
+    """The fields of ``EXECUTIONS`` (all but the derived ``published_global`` and
+    ``source_execution_id``) as a read by id gives them, made from the record a start
+    has just committed: the start's answer needs no read of the row it wrote.
+
+    Values take the trip a read gives them (the column's JSON text and back), and one
+    stored by reference is there in full, as a read serves it.
+    """
+    return {
+        "id": record.id,
+        "workflow_id": record.workflow_id,
+        "workflow_name": record.workflow_name,
+        "workflow_namespace": record.namespace,
+        "description": record.description,
+        "tags": _as_read(list(record.tags)),
+        "params": _as_read(record.params),
+        "task_execution_id": record.task_execution_id,
+        "root_execution_id": record.root_execution_id,
+        "state": str(record.state),
+        "state_info": record.state_info,
+        "input": _as_read(record.input),
+        "output": _as_read(record.output),
+        "created_at": record.created_at,
+        "updated_at": record.updated_at or record.created_at,  # as the view's coalesce
+        "project_id": record.project_id,
+    }
+
+
+def _as_read(value: Any) -> Any:
+    """A JSON column's value as a read gives it back."""
+    if value is None:
+        return None
+    return json.loads(json_text.dumps(value))
 
 
 def _finished(

@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from sirocco import errors
+from sirocco.runtime.work import Started
 from sirocco.store import definitions, tables
 from sirocco.store.database import Database
 
@@ -62,9 +63,10 @@ class FakeService:
             )
         return identifier
 
-    def request_start(self, **arguments: Any) -> Future[str]:
-        started: Future[str] = Future()
-        started.set_result(self.start_workflow(**arguments))
+    def request_start(self, **arguments: Any) -> Future[Started]:
+        # Without the engine's record: the API reads the row this fake wrote.
+        started: Future[Started] = Future()
+        started.set_result(Started(self.start_workflow(**arguments)))
         return started
 
     def _set_state(self, execution_id: str, state: str, info: str | None = None) -> None:

@@ -12,6 +12,7 @@ import httpx
 from api_fakes import FakeService
 
 from sirocco.api.app import create_app
+from sirocco.runtime.work import Started
 from sirocco.store.database import Database
 from tests.waiting import BOUND
 
@@ -32,15 +33,16 @@ class SlowEngine(FakeService):
         self.asked = threading.Event()
 
     def start_workflow(self, **arguments: Any) -> str:
-        return self.request_start(**arguments).result(BOUND)  # as the real service waits
+        # As the real service waits.
+        return self.request_start(**arguments).result(BOUND).execution_id
 
-    def request_start(self, **arguments: Any) -> Future[str]:
+    def request_start(self, **arguments: Any) -> Future[Started]:
         execution_id = super().start_workflow(**arguments)
-        answer: Future[str] = Future()
+        answer: Future[Started] = Future()
 
         def engine_commits() -> None:
             self.release.wait(BOUND)
-            answer.set_result(execution_id)
+            answer.set_result(Started(execution_id))
 
         threading.Thread(target=engine_commits, daemon=True).start()
         self.asked.set()
