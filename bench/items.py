@@ -10,7 +10,9 @@ item ``std.echo output=<% $.x %>``, publishing ``len(task().result)``. While it
 runs, a one-task workflow (``std.noop``) is started every 0.2 s and timed from
 its start until the engine has ended it: the latency another user sees while
 the big task runs. Reported per size: wall and CPU seconds of the process, CPU
-per item, peak RSS, and the median and slowest latency beside.
+per item, peak RSS, the median and slowest latency beside, and the longest
+engine steps in CPU of the engine thread (``time.thread_time``, little moved
+by the load): what an execution beside can wait behind, and what they applied.
 
 The load average is printed first: on a machine shared with others the wall
 time follows the load, the CPU time much less.
@@ -51,6 +53,8 @@ small:
 
 #: Seconds between two one-task executions started beside the big one.
 BESIDE_EVERY = 0.2
+#: The longest engine steps (CPU of the engine thread) kept and reported.
+LONGEST_KEPT = 5
 
 
 def run_one(size: int) -> dict[str, Any]:
@@ -62,6 +66,7 @@ def run_one(size: int) -> dict[str, Any]:
     from sirocco.settings import Settings
     from sirocco.store import rows, sources
 
+    longest = _time_steps()
     folder = tempfile.mkdtemp(prefix="sirocco-items-")
     url = f"sqlite:///{os.path.join(folder, 'items.sqlite')}"
     settings = Settings.load({"db": url})
@@ -121,9 +126,55 @@ def run_one(size: int) -> dict[str, Any]:
             if latencies
             else None,
             "beside_max_ms": round(latencies[-1] * 1000, 1) if latencies else None,
+            "longest_steps_ms": [
+                [round(seconds * 1000, 1), what] for seconds, what in sorted(longest)[::-1][:5]
+            ],
         }
     finally:
         app.close()
+
+
+def _time_steps() -> list[tuple[float, str]]:
+    """Time each engine step's CPU (``time.thread_time`` of the engine thread).
+
+    Returns the list it keeps the longest steps in, (seconds, what the step
+    applied), at most ``LONGEST_KEPT`` of them.
+    """
+    import heapq
+
+    from sirocco.runtime import steps
+
+    longest: list[tuple[float, str]] = []
+    run_batch = steps.Stepper.run_batch
+
+    def timed_batch(self: Any, starts: Any, groups: Any) -> Any:
+        began = time.thread_time()
+        try:
+            return run_batch(self, starts, groups)
+        finally:
+            spent = time.thread_time() - began
+            if len(longest) < LONGEST_KEPT or spent > longest[0][0]:
+                what = _applied(starts, groups)
+                if len(longest) < LONGEST_KEPT:
+                    heapq.heappush(longest, (spent, what))
+                else:
+                    heapq.heapreplace(longest, (spent, what))
+
+    steps.Stepper.run_batch = timed_batch  # type: ignore[method-assign]
+    return longest
+
+
+def _applied(starts: Any, groups: Any) -> str:
+    """What one step applied, by kind: ``1 x start big, 100 x ActionCompleted``."""
+    from collections import Counter
+
+    kinds: Counter[str] = Counter(f"start {item.spec_name}" for item in starts)
+    for envelopes in groups.values():
+        for envelope in envelopes:
+            event = envelope.event
+            purpose = getattr(event, "purpose", None)
+            kinds[type(event).__name__ + (f" {purpose}" if purpose else "")] += 1
+    return ", ".join(f"{count} x {kind}" for kind, count in kinds.most_common())
 
 
 def _cpu() -> float:
@@ -159,6 +210,8 @@ def main() -> None:
             f"{figures['beside']:10} {figures['beside_median_ms']!s:>10} "
             f"{figures['beside_max_ms']!s:>7}"
         )
+        for milliseconds, what in figures["longest_steps_ms"]:
+            print(f"          longest step {milliseconds:8.1f} ms CPU: {what}")
 
 
 if __name__ == "__main__":
