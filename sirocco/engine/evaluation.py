@@ -297,7 +297,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {key: _plain(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        if all(type(item) in _SCALARS for item in value):
+        if _SCALARS.issuperset(map(type, value)):
             return list(value)  # no call per element (a list of a million numbers)
         return [_plain(item) for item in value]
     return value

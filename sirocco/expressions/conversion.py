@@ -110,6 +110,8 @@ def plain(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {key: plain(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
+        if _EXACT_SCALARS.issuperset(map(type, value)):
+            return list(value)  # no call per element (a list of a million numbers)
         return [plain(item) for item in value]
     if isinstance(value, Set):
         return set(value)

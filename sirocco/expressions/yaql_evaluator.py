@@ -203,7 +203,7 @@ def _finalize(result: Any) -> Any:
         # What YAQL does to a sequence, without a call per element when the
         # elements are plain values (a ``range`` of a million items).
         items = list(_limited(result))
-        if all(type(item) in _PLAIN_TYPES for item in items):
+        if _PLAIN_TYPES.issuperset(map(type, items)):
             return items
         return [yaql_utils.convert_output_data(item, _limited, _ENGINE) for item in items]
     return yaql_utils.convert_output_data(result, _limited, _ENGINE)

@@ -262,3 +262,17 @@ def test_data_need_not_be_a_mapping() -> None:
     assert evaluate("{{ _ }}{{ _ }}", 3) == "33"
     assert evaluate("<% len($) %>", "hey") == 3
     assert evaluate("<% $.where($.some = thing).len() %>", [{"some": "thing"}]) == 1
+
+
+def test_plain_copies_a_list_of_scalars_and_converts_what_is_not_exactly_plain() -> None:
+    from sirocco.expressions.conversion import plain
+
+    class Text(str):
+        pass
+
+    numbers = [1, 2.5, "a", True, None]
+    copied = plain(numbers)
+    assert copied == numbers and copied is not numbers and type(copied) is list
+    assert plain((1, 2)) == [1, 2]
+    mixed = plain([1, Text("b"), (3,)])
+    assert mixed == [1, "b", [3]] and type(mixed[1]) is str and type(mixed[2]) is list
