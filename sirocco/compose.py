@@ -186,7 +186,7 @@ def server(settings: Settings) -> Role:
     checker = integrity.IntegrityChecker(
         app.parts.database,
         app.parts.runtime.clock,
-        app.parts.runtime.deliver,
+        app.parts.runtime.intake.deliver,
         interval=settings.integrity_interval,
         health=app.parts.runtime.health,
     )
@@ -241,7 +241,7 @@ def engine(settings: Settings) -> Role:
     checker = integrity.IntegrityChecker(
         parts.database,
         clock.utcnow,
-        parts.runtime.deliver,
+        parts.runtime.intake.deliver,
         interval=settings.integrity_interval,
         health=parts.runtime.health,
     )

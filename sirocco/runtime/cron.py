@@ -31,7 +31,7 @@ class CronThread:
     def __init__(
         self,
         database: Database,
-        start: Callable[[str, dict[str, Any]], None],
+        start: Callable[[str, dict[str, Any]], object],
         clock: Callable[[], datetime],
         health: Health | None = None,
     ) -> None:

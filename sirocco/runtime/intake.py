@@ -16,7 +16,7 @@ from typing import Any
 
 from sirocco import errors
 from sirocco.engine import commands, events
-from sirocco.runtime import codec
+from sirocco.runtime import codec, delivery
 from sirocco.runtime.work import Envelope, Started, StartItem, StartRequest
 from sirocco.store import lookups, outbox, sources
 from sirocco.store.database import Database
@@ -52,6 +52,12 @@ class Intake:
         self._queue.put(
             Envelope(event=event, outbox_id=outbox_id, timer_id=timer_id, acknowledge=acknowledge)
         )
+
+    def barrier(self) -> Future[None]:
+        """A future that resolves once everything queued before it has been applied."""
+        future: Future[None] = Future()
+        self._queue.put(future)
+        return future
 
     def get(self) -> Any:
         """The next item; waits until there is one."""
@@ -111,6 +117,14 @@ class Intake:
                 self.event(command.event, outbox_id=outbox_id, acknowledge=acknowledge)
             elif acknowledge is not None:
                 acknowledge()
+
+    def receive(self, parcel: delivery.Parcel) -> None:
+        """Queue what a parcel from the broker carries; acknowledged once applied."""
+        self.deliver(parcel.kind, parcel.outbox_id, parcel.payload, parcel.acknowledge)
+
+    def timer_event(self, timer_id: str, event: events.Event) -> None:
+        """Queue the event of a due timer (the step that applies it deletes the timer)."""
+        self.event(event, timer_id=timer_id)
 
     def start_from_outbox(
         self,

@@ -27,7 +27,7 @@ from sirocco.store.database import Database
 
 log = logging.getLogger("sirocco.integrity")
 
-#: Queues the work of an outbox row an engine applies (``Runtime.deliver``).
+#: Queues the work of an outbox row an engine applies (``Intake.deliver``).
 Deliver = Callable[[outbox.Kind, str, Any], None]
 
 

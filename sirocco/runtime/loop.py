@@ -89,8 +89,8 @@ class Runtime:
         self.health = Health()
         self.health.probe("database", database.ping)
         self.health.condition("maintenance", maintenance.readiness(database))
-        self.timers = TimerThread(database, self._deliver_timer, clock, self.health)
-        self.cron = CronThread(database, self._start_cron, clock, self.health)
+        self.timers = TimerThread(database, self.intake.timer_event, clock, self.health)
+        self.cron = CronThread(database, self.intake.start_from_outbox, clock, self.health)
         self._heartbeats: HeartbeatWatch | None = None
         #: How this process is named on the RunAction rows it runs itself (explain).
         self.name = leases.process_name("server")
@@ -129,10 +129,6 @@ class Runtime:
 
     # ------------------------------------------------------------ intake
 
-    def submit(self, event: events.Event) -> None:
-        """Queue an event (action result, pause, resume, ...)."""
-        self.intake.event(event)
-
     def report(
         self, command: commands.RunAction, state: State, result: Any, message: str | None
     ) -> None:
@@ -160,30 +156,6 @@ class Runtime:
         self.intake.put(StartRequest(item, future))
         return future
 
-    def barrier(self) -> Future[None]:
-        """A future that resolves once everything queued before it has been applied."""
-        future: Future[None] = Future()
-        self.intake.put(future)
-        return future
-
-    def deliver_row(self, row: Any) -> None:
-        """Queue what an outbox row (of an engine kind) carries."""
-        self.intake.deliver(outbox.Kind(row.kind), row.id, row.payload)
-
-    def receive(self, parcel: delivery.Parcel) -> None:
-        """Queue what a parcel from the broker carries; acknowledged once applied."""
-        self.intake.deliver(parcel.kind, parcel.outbox_id, parcel.payload, parcel.acknowledge)
-
-    def deliver(
-        self,
-        kind: outbox.Kind,
-        outbox_id: str,
-        payload: Any,
-        acknowledge: Callable[[], None] | None = None,
-    ) -> None:
-        """Queue the work of one outbox row (of an engine kind)."""
-        self.intake.deliver(kind, outbox_id, payload, acknowledge)
-
     def start_from_outbox(
         self,
         outbox_id: str,
@@ -193,12 +165,6 @@ class Runtime:
         """Start a workflow that a durable outbox row asks for (cron and event triggers);
         the future gives the execution id once the start is stored, or the error."""
         return self.intake.start_from_outbox(outbox_id, payload, acknowledge)
-
-    def _start_cron(self, outbox_id: str, payload: dict[str, Any]) -> None:
-        self.intake.start_from_outbox(outbox_id, payload)
-
-    def _deliver_timer(self, timer_id: str, event: events.Event) -> None:
-        self.intake.event(event, timer_id=timer_id)
 
     def _is_sync(self, action_name: str) -> bool:
         """Whether an action returns its result when it runs (unknown names: yes)."""
@@ -248,7 +214,7 @@ class Runtime:
             self.cron.start()
         parcels = self.dispatcher.delivery
         if poll_outbox and parcels is not None:
-            parcels.receive(delivery.ENGINE_QUEUE, self.receive, prefetch=512)
+            parcels.receive(delivery.ENGINE_QUEUE, self.intake.receive, prefetch=512)
         if poll_outbox:
             self._poller = OutboxPoller(
                 self.database, self.intake, parcels, self.health, self.clock

@@ -238,7 +238,7 @@ class Service:
         with self.runtime.database.read() as connection:
             ids = lookups.unfinished_below(connection, execution_id, root_execution_id)
         for child_id in ids:
-            self.runtime.submit(
+            self.runtime.intake.event(
                 events.StopWorkflow(
                     workflow_execution_id=child_id, state=State.CANCELLED, message=message
                 )
@@ -523,8 +523,8 @@ class Service:
     # ------------------------------------------------------------ helpers
 
     def _apply(self, event: events.Event) -> None:
-        self.runtime.submit(event)
-        self.runtime.barrier().result(CHANGE_TIMEOUT)
+        self.runtime.intake.event(event)
+        self.runtime.intake.barrier().result(CHANGE_TIMEOUT)
 
     def _execution_row(self, execution_id: str, *, required: bool = True) -> Any:
         row = rows.workflow_execution(self.database, execution_id)

@@ -57,7 +57,7 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> metrics.Metrics:
 def _checker(app: Embedded) -> integrity.IntegrityChecker:
     runtime = app.parts.runtime
     return integrity.IntegrityChecker(
-        app.parts.database, runtime.clock, runtime.deliver, interval=0
+        app.parts.database, runtime.clock, runtime.intake.deliver, interval=0
     )
 
 

@@ -54,7 +54,7 @@ def test_pause_and_resume(database_url: str, gate: threading.Event) -> None:
         gate.set()
         # the running action finishes and its task completes, but nothing new starts
         helpers.wait_task(app, execution_id, "wait", {"SUCCESS"})
-        app.parts.runtime.barrier().result(BOUND)
+        app.parts.runtime.intake.barrier().result(BOUND)
         assert helpers.execution(app, execution_id).state == "PAUSED"
         assert helpers.task_states(app, execution_id) == {"wait": "SUCCESS"}
         app.service.resume_workflow(execution_id)
@@ -83,7 +83,7 @@ def test_stop_ignores_the_late_result(
             assert stopped.output == {}
         gate.set()
         helpers.wait_for_actions(app, wait.id, {"SUCCESS", "CANCELLED", "ERROR"})
-        app.parts.runtime.barrier().result(BOUND)
+        app.parts.runtime.intake.barrier().result(BOUND)
         assert helpers.execution(app, execution_id).state == target
         assert "next" not in helpers.task_states(app, execution_id)
         with pytest.raises(errors.InvalidStateError):
@@ -103,7 +103,7 @@ def test_two_engines_on_one_database_share_an_execution(
         assert helpers.execution(first, execution_id).state == "PAUSED"
         gate.set()  # the result goes to the first engine, which cached a RUNNING snapshot
         helpers.wait_task(first, execution_id, "wait", {"SUCCESS"})
-        first.parts.runtime.barrier().result(BOUND)
+        first.parts.runtime.intake.barrier().result(BOUND)
         assert helpers.execution(first, execution_id).state == "PAUSED"
         assert helpers.task_states(first, execution_id) == {"wait": "SUCCESS"}
         second.service.resume_workflow(execution_id)
@@ -126,7 +126,7 @@ def test_cancel_cascades_to_sub_workflows(database_url: str, gate: threading.Eve
         # the child tells its parent task, after the parent ended (as Mistral does)
         helpers.wait_task(app, execution_id, "call", {"CANCELLED"})
         gate.set()
-        app.parts.runtime.barrier().result(BOUND)
+        app.parts.runtime.intake.barrier().result(BOUND)
         assert "next" not in helpers.task_states(app, child.id)
         assert helpers.execution(app, execution_id).state == "CANCELLED"
 
@@ -160,7 +160,7 @@ def test_pause_and_resume_cascade_to_sub_workflows(
         assert helpers.execution(app, execution_id).state == "PAUSED"
         gate.set()
         helpers.wait_task(app, child.id, "wait", {"SUCCESS"})
-        app.parts.runtime.barrier().result(BOUND)
+        app.parts.runtime.intake.barrier().result(BOUND)
         assert helpers.execution(app, child.id).state == "PAUSED"
         assert "next" not in helpers.task_states(app, child.id)
         app.service.resume_workflow(execution_id)
@@ -325,7 +325,7 @@ def test_cron_trigger_is_claimed_once_and_starts_the_workflow(database_url: str)
             thread.join(BOUND)
         assert sorted(started) == [0, 1]
         for item in (app, other):  # the starts were queued; let both engines apply them
-            item.parts.runtime.barrier().result(BOUND)
+            item.parts.runtime.intake.barrier().result(BOUND)
         table = tables.workflow_executions
         with app.parts.database.read() as connection:
             rows = list(connection.execute(sa.select(table.c.id)))
@@ -358,7 +358,7 @@ def test_cron_last_execution_deletes_the_trigger(database_url: str) -> None:
         assert helpers.count_rows(app, tables.cron_triggers) == 0
         # the claim left a durable start request; the runtime starts it
         app.parts.runtime.start_from_outbox(*claimed[0])
-        app.parts.runtime.barrier().result(BOUND)
+        app.parts.runtime.intake.barrier().result(BOUND)
         execution_id = claimed[0][1]["execution_id"]
         row = helpers.wait_for(app, execution_id)
         assert row.state == "SUCCESS", row.state_info

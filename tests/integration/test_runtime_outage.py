@@ -103,7 +103,7 @@ def test_an_unexpected_error_does_not_end_the_engine_thread(
             original(batch)
 
         monkeypatch.setattr(runtime, "process", process_with_a_bug)
-        runtime.barrier()  # this batch meets the bug (its barrier never resolves)
+        runtime.intake.barrier()  # this batch meets the bug (its barrier never resolves)
         _wait(lambda: failures, "the batch with the bug")
         execution_id = helpers.start(app, "outage")
         row = helpers.wait_for(app, execution_id)

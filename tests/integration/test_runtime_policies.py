@@ -178,7 +178,7 @@ def test_timeout_fails_the_task(
         assert nap.state == "ERROR"
         assert nap.state_info == "Task timed out [timeout(s)=2]."  # the timer: the action is held
         assert len(helpers.wait_for_actions(app, nap.id, {"SUCCESS"})) == 1
-        app.parts.runtime.barrier().result(BOUND)
+        app.parts.runtime.intake.barrier().result(BOUND)
         # the action's late success changes nothing
         assert helpers.task(app, row.id, "nap").state == "ERROR"
         assert helpers.execution(app, row.id).state == "SUCCESS"

@@ -187,7 +187,7 @@ def _run_and_lose_the_result(
         helpers.deploy(app, SIDE_EFFECT)
         execution_id = helpers.start(app, workflow, {"path": str(path)})
         helpers.wait_until(lambda: bool(taken))
-        app.parts.runtime.barrier().result(BOUND)
+        app.parts.runtime.intake.barrier().result(BOUND)
     finally:
         app.close()
     return execution_id, taken
@@ -289,7 +289,7 @@ def test_a_duplicate_result_is_ignored(database_url: str, tmp_path: Path) -> Non
         write = helpers.task(app, row.id, "write")
         (action,) = helpers.actions(app, write.id)
         before = [(task.name, task.state, task.published) for task in helpers.tasks(app, row.id)]
-        app.parts.runtime.submit(
+        app.parts.runtime.intake.event(
             events.ActionCompleted(
                 workflow_execution_id=row.id,
                 action_execution_id=action.id,
@@ -298,7 +298,7 @@ def test_a_duplicate_result_is_ignored(database_url: str, tmp_path: Path) -> Non
                 message="a late duplicate",
             )
         )
-        app.parts.runtime.barrier().result(BOUND)
+        app.parts.runtime.intake.barrier().result(BOUND)
         after = [(task.name, task.state, task.published) for task in helpers.tasks(app, row.id)]
         assert after == before
         assert helpers.execution(app, row.id).state == "SUCCESS"
