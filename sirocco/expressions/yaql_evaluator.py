@@ -20,6 +20,7 @@ from __future__ import annotations
 import collections.abc  # noqa: F401  (yaql 3.2.0 uses it without importing it)
 import functools
 import inspect
+import itertools
 import threading
 from collections.abc import Callable, Iterator, Mapping, Set
 from dataclasses import dataclass
@@ -202,7 +203,7 @@ def _finalize(result: Any) -> Any:
     ):
         # What YAQL does to a sequence, without a call per element when the
         # elements are plain values (a ``range`` of a million items).
-        items = list(_limited(result))
+        items = _listed(result)
         if _PLAIN_TYPES.issuperset(map(type, items)):
             return items
         return [yaql_utils.convert_output_data(item, _limited, _ENGINE) for item in items]
@@ -211,6 +212,24 @@ def _finalize(result: Any) -> Any:
 
 def _limited(iterable: Any) -> Any:
     return yaql_utils.limit_iterable(iterable, _ENGINE)
+
+
+def _listed(result: Any) -> list[Any]:
+    """The elements of a sequence or an iterator, within YAQL's collection limit.
+
+    An iterator (``range($.n)`` gives one) is read by ``islice`` instead of
+    YAQL's limiting generator, which costs a Python step per element; past the
+    limit it raises what that generator raises.
+    """
+    if not isinstance(result, Iterator):
+        return list(_limited(result))
+    limit = yaql_utils.get_max_collection_size(_ENGINE)
+    if limit < 0:
+        return list(result)
+    items = list(itertools.islice(result, limit + 1))
+    if len(items) > limit:
+        raise yaql_exceptions.CollectionTooLargeException(limit)
+    return items
 
 
 _SCALAR_RESULTS = (str, int, float, type(None))

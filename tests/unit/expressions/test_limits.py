@@ -12,6 +12,7 @@ SMALL = Limits(expression_max_items=1000, expression_max_bytes=10_000)
 CASES = [
     ("<% len(range(1000000000).toList()) %>", "1000 items per collection"),
     ("<% range(1000000000) %>", "1000 items per collection"),
+    ("<% range(1001) %>", "1000 items per collection"),
     ("<% range(5000).select($ * 2).sum() %>", "1000 items per collection"),
     ("<% range(100).reduce($1 + $1, 'ab') %>", "10000 bytes per value"),
     ("<% 'x' * 1000000000 %>", "10000 bytes per value"),
@@ -40,6 +41,7 @@ def test_an_expression_over_a_limit_is_refused(expression: str, limit: str) -> N
     ("expression", "expected"),
     [
         ("<% range(1000).sum() %>", 499500),
+        ("<% range(1000) %>", list(range(1000))),
         ("<% pow(2, 100) %>", 2**100),
         ("{{ 2 ** 100 }}", 2**100),
         ("{{ 'ab' * 100 }}", "ab" * 100),
