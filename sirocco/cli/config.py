@@ -35,13 +35,13 @@ def config_group() -> None:
 @config_group.command("show")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per setting.")
 @click.pass_context
-def show_command(ctx: click.Context, as_json: bool) -> None:
+def show_command(context: click.Context, as_json: bool) -> None:
     """Print each setting's effective value (secrets masked) and its origin: the
     environment, the config file's [section] key, or the default."""
     from sirocco import config
     from sirocco.cli.main import Invocation, fail
 
-    invocation = ctx.find_root().obj
+    invocation = context.find_root().obj
     if not isinstance(invocation, Invocation):  # pragma: no cover - always set by the group
         fail("config show runs under the sirocco command")
     try:

@@ -53,12 +53,12 @@ def _stopped_following(stopped: Any) -> NoReturn:
 
 
 @contextlib.contextmanager
-def _quiet_execution_log(ctx: click.Context) -> Iterator[None]:
+def _quiet_execution_log(context: click.Context) -> Iterator[None]:
     """``run`` and ``resume`` print how the execution ended; unless a log level was asked
     for, the log line of the same failure would only say it twice."""
     logger = logging.getLogger("sirocco.executions")
     level = logger.level
-    if _asked_log_level(ctx) is None:
+    if _asked_log_level(context) is None:
         logger.setLevel(logging.ERROR)
     try:
         yield
@@ -115,7 +115,7 @@ class Invocation:
 )
 @click.pass_context
 def main(
-    ctx: click.Context, config_path: str | None, log_level: str | None, log_format: str | None
+    context: click.Context, config_path: str | None, log_level: str | None, log_format: str | None
 ) -> None:
     """Sirocco: run Mistral v2 workflows, embedded or as a Mistral-compatible service."""
     from sirocco import config as config_file
@@ -129,10 +129,10 @@ def main(
         fail(exc.message)
     if loaded is not None:
         applied = config_file.apply(loaded)
-        ctx.call_on_close(lambda: [os.environ.pop(name, None) for name in applied])
+        context.call_on_close(lambda: [os.environ.pop(name, None) for name in applied])
     level = log_level or _checked_setting("log_level", os.environ.get("SIROCCO_LOG_LEVEL"))
     form = log_format or _checked_setting("log_format", os.environ.get("SIROCCO_LOG_FORMAT"))
-    ctx.obj = Invocation(loaded, environ, level.upper() if level else None)
+    context.obj = Invocation(loaded, environ, level.upper() if level else None)
     logformat.configure(level or "WARNING", form or "text")
     masking.install(masking.configured_parts())
 
@@ -149,9 +149,9 @@ def _checked_setting(name: str, value: str | None) -> str | None:
         fail(exc.message)
 
 
-def _asked_log_level(ctx: click.Context) -> str | None:
+def _asked_log_level(context: click.Context) -> str | None:
     """The log level given to the ``sirocco`` group (flag, variable or file), if any."""
-    root = ctx.find_root()
+    root = context.find_root()
     return root.obj.log_level if isinstance(root.obj, Invocation) else None
 
 
@@ -193,7 +193,7 @@ def _json_argument(value: str | None, what: str) -> dict[str, Any]:
 @click.option("--timeout", default=3600.0, show_default=True, help="Seconds to wait for the end.")
 @click.pass_context
 def run(
-    ctx: click.Context,
+    context: click.Context,
     file: str,
     workflow_name: str | None,
     input_text: str | None,
@@ -209,7 +209,7 @@ def run(
     """
     view = _live_view(file, as_json)
     try:
-        with _quiet_execution_log(ctx):
+        with _quiet_execution_log(context):
             code = _run(
                 file,
                 workflow_name=workflow_name,
@@ -282,7 +282,7 @@ def _run(
 @click.option("--timeout", default=3600.0, show_default=True, help="Seconds to wait for the end.")
 @click.pass_context
 def resume(
-    ctx: click.Context,
+    context: click.Context,
     execution_id: str,
     db_url: str | None,
     env_text: str | None,
@@ -294,7 +294,7 @@ def resume(
     env = _json_argument(env_text, "--env") if env_text is not None else None
     _live_view(execution_id, as_json)
     try:
-        with _quiet_execution_log(ctx):
+        with _quiet_execution_log(context):
             code = _resume(execution_id, db_url=db_url, env=env, as_json=as_json, timeout=timeout)
     finally:
         _close_views()
@@ -359,11 +359,11 @@ def _role_settings(db_url: str | None, **overrides: object) -> Settings:
         fail(exc.message)
 
 
-def _server_log_level(ctx: click.Context) -> str:
+def _server_log_level(context: click.Context) -> str:
     """The level of a long-running role: its own --log-level, else the group's (flag,
     ``SIROCCO_LOG_LEVEL`` or the config file), else INFO (a line per request and per
     state change)."""
-    level = str(ctx.params.get("role_log_level") or _asked_log_level(ctx) or "INFO")
+    level = str(context.params.get("role_log_level") or _asked_log_level(context) or "INFO")
     logging.getLogger().setLevel(level.upper())
     return level
 
@@ -457,7 +457,7 @@ def _http_options(command: Callable[..., None]) -> Callable[..., None]:
 @_role_log_level
 @_http_options
 @click.pass_context
-def server(ctx: click.Context, http: HttpOptions, role_log_level: str | None) -> None:
+def server(context: click.Context, http: HttpOptions, role_log_level: str | None) -> None:
     """Serve Mistral's REST API v2 with the engine, executor and timers in this process."""
     from sirocco.cli.server import serve
 
@@ -466,7 +466,7 @@ def server(ctx: click.Context, http: HttpOptions, role_log_level: str | None) ->
             host=http.host,
             port=http.port,
             db_url=http.db_url,
-            log_level=_server_log_level(ctx),
+            log_level=_server_log_level(context),
             access_log=http.access_log,
             settings=http.settings(),
             insecure_no_auth=http.insecure_no_auth,
@@ -483,7 +483,7 @@ def server(ctx: click.Context, http: HttpOptions, role_log_level: str | None) ->
 @_http_options
 @click.pass_context
 def api(
-    ctx: click.Context, http: HttpOptions, role_log_level: str | None, transport: str | None
+    context: click.Context, http: HttpOptions, role_log_level: str | None, transport: str | None
 ) -> None:
     """The REST API alone (engines, executors and a scheduler run elsewhere)."""
     from sirocco.cli import roles
@@ -494,7 +494,7 @@ def api(
             settings,
             host=http.host,
             port=http.port,
-            log_level=_server_log_level(ctx),
+            log_level=_server_log_level(context),
             access_log=http.access_log,
             insecure_no_auth=http.insecure_no_auth,
         )
@@ -510,7 +510,7 @@ def api(
 @_limit_option
 @click.pass_context
 def engine(
-    ctx: click.Context,
+    context: click.Context,
     db_url: str | None,
     role_log_level: str | None,
     health_port: int | None,
@@ -520,7 +520,7 @@ def engine(
     """An engine alone: applies events and starts workflows from the shared database."""
     from sirocco.cli import roles
 
-    _server_log_level(ctx)
+    _server_log_level(context)
     try:
         roles.run_engine(
             _role_settings(
@@ -541,7 +541,7 @@ def engine(
 @_limit_option
 @click.pass_context
 def executor(
-    ctx: click.Context,
+    context: click.Context,
     db_url: str | None,
     target: str | None,
     workers: int | None,
@@ -553,7 +553,7 @@ def executor(
     """An executor alone: runs the actions the engines left for it."""
     from sirocco.cli import roles
 
-    _server_log_level(ctx)
+    _server_log_level(context)
     settings = _role_settings(
         db_url,
         executor_target=target,
@@ -575,7 +575,7 @@ def executor(
 @click.option("--db", "db_url", envvar="SIROCCO_DB", help="Database URL or SQLite file.")
 @click.pass_context
 def scheduler(
-    ctx: click.Context,
+    context: click.Context,
     db_url: str | None,
     role_log_level: str | None,
     health_port: int | None,
@@ -584,7 +584,7 @@ def scheduler(
     """The scheduler alone: delivers due timers and cron triggers to the engines."""
     from sirocco.cli import roles
 
-    _server_log_level(ctx)
+    _server_log_level(context)
     try:
         roles.run_scheduler(_role_settings(db_url, health_port=health_port, transport=transport))
     except errors.SiroccoError as exc:

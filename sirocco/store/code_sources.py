@@ -19,8 +19,8 @@ import sqlalchemy as sa
 from sirocco import errors, ids
 from sirocco.store import definitions, queries, tables
 
-_cs = tables.code_sources
-_da = tables.dynamic_action_definitions
+_code_sources = tables.code_sources
+_dynamic_actions = tables.dynamic_action_definitions
 DEFAULT_PROJECT = "<default-project>"
 
 
@@ -104,7 +104,7 @@ class Kind:
 
 
 CODE_SOURCE = Kind(
-    table=_cs,
+    table=_code_sources,
     view=queries.CODE_SOURCES,
     missing="Code Source not found [name={name},namespace={namespace}]",
     duplicate=(
@@ -112,10 +112,10 @@ CODE_SOURCE = Kind(
         "{name}, {namespace}, None"
     ),
     versioned=True,
-    dependents=((_da, "code_source_id"),),
+    dependents=((_dynamic_actions, "code_source_id"),),
 )
 DYNAMIC_ACTION = Kind(
-    table=_da,
+    table=_dynamic_actions,
     view=queries.DYNAMIC_ACTIONS,
     missing="Dynamic Action not found [name={name},namespace={namespace}]",
     duplicate=(
@@ -243,24 +243,32 @@ def loadable(
 
     With ``project_id``: only that project's dynamic action or a public one, the
     project's own first (Mistral's secure query for the execution's project)."""
-    visible = _visible(_da, project_id)
+    visible = _visible(_dynamic_actions, project_id)
     own_first = (
-        [sa.case((_da.c.project_id == project_id, 0), else_=1)] if project_id is not None else []
+        [sa.case((_dynamic_actions.c.project_id == project_id, 0), else_=1)]
+        if project_id is not None
+        else []
     )
     for candidate in dict.fromkeys((namespace, "")):
         row = connection.execute(
             sa.select(
-                _da.c.name,
-                _da.c.namespace,
-                _da.c.class_name,
-                _cs.c.id,
-                _cs.c.name.label("module_name"),
-                _cs.c.version,
-                _cs.c.content,
+                _dynamic_actions.c.name,
+                _dynamic_actions.c.namespace,
+                _dynamic_actions.c.class_name,
+                _code_sources.c.id,
+                _code_sources.c.name.label("module_name"),
+                _code_sources.c.version,
+                _code_sources.c.content,
             )
-            .select_from(_da.join(_cs, _cs.c.id == _da.c.code_source_id))
-            .where(_da.c.name == name, _da.c.namespace == candidate, *visible)
-            .order_by(*own_first, _da.c.created_at)
+            .select_from(
+                _dynamic_actions.join(
+                    _code_sources, _code_sources.c.id == _dynamic_actions.c.code_source_id
+                )
+            )
+            .where(
+                _dynamic_actions.c.name == name, _dynamic_actions.c.namespace == candidate, *visible
+            )
+            .order_by(*own_first, _dynamic_actions.c.created_at)
             .limit(1)
         ).first()
         if row is not None:
@@ -280,18 +288,22 @@ def all_loadable(connection: sa.Connection) -> list[Loadable]:
     """Every dynamic action with its code source (for the list of actions)."""
     rows = connection.execute(
         sa.select(
-            _da.c.name,
-            _da.c.namespace,
-            _da.c.class_name,
-            _cs.c.id,
-            _cs.c.name.label("module_name"),
-            _cs.c.version,
-            _cs.c.content,
-            _da.c.project_id,
-            _da.c.scope,
+            _dynamic_actions.c.name,
+            _dynamic_actions.c.namespace,
+            _dynamic_actions.c.class_name,
+            _code_sources.c.id,
+            _code_sources.c.name.label("module_name"),
+            _code_sources.c.version,
+            _code_sources.c.content,
+            _dynamic_actions.c.project_id,
+            _dynamic_actions.c.scope,
         )
-        .select_from(_da.join(_cs, _cs.c.id == _da.c.code_source_id))
-        .order_by(_da.c.name)
+        .select_from(
+            _dynamic_actions.join(
+                _code_sources, _code_sources.c.id == _dynamic_actions.c.code_source_id
+            )
+        )
+        .order_by(_dynamic_actions.c.name)
     )
     return [
         Loadable(
@@ -312,5 +324,7 @@ def all_loadable(connection: sa.Connection) -> list[Loadable]:
 def code_source_row(connection: sa.Connection, code_source_id: str) -> Any:
     """The code source row with id ``code_source_id`` (name, version, content), or None."""
     return connection.execute(
-        sa.select(_cs.c.name, _cs.c.version, _cs.c.content).where(_cs.c.id == code_source_id)
+        sa.select(_code_sources.c.name, _code_sources.c.version, _code_sources.c.content).where(
+            _code_sources.c.id == code_source_id
+        )
     ).first()

@@ -42,10 +42,10 @@ _UUID = re.compile(
     r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$"
 )
 
-_wb = tables.workbooks
-_wf = tables.workflow_definitions
-_act = tables.action_definitions
-_env = tables.environments
+_workbooks = tables.workbooks
+_workflow_definitions = tables.workflow_definitions
+_action_definitions = tables.action_definitions
+_environments = tables.environments
 _cron = tables.cron_triggers
 _event = tables.event_triggers
 
@@ -76,14 +76,16 @@ def create_workflows(
     """Store every workflow of ``text``; ConflictError if one exists in the namespace."""
     ids = []
     for name, values in _workflow_values(text, scope=scope):
-        if _find_id(connection, _wf, name, namespace, project_id=project_id, own=True):
+        if _find_id(
+            connection, _workflow_definitions, name, namespace, project_id=project_id, own=True
+        ):
             raise errors.ConflictError(
                 "Duplicate entry for WorkflowDefinition ['name', 'namespace', 'project_id']: "
                 f"{name}, {namespace}, None"
             )
         ids.append(new_id())
         connection.execute(
-            sa.insert(_wf).values(
+            sa.insert(_workflow_definitions).values(
                 id=ids[-1],
                 name=name,
                 namespace=namespace,
@@ -122,7 +124,9 @@ def update_workflows(
         if check is not None:
             check(found)
         ids.append(found["id"])
-        _update_if_changed(connection, _wf, found["id"], {"name": name, **values}, now=now)
+        _update_if_changed(
+            connection, _workflow_definitions, found["id"], {"name": name, **values}, now=now
+        )
     return [_read(connection, queries.WORKFLOWS, item) for item in ids]
 
 
@@ -135,14 +139,17 @@ def get_workflow_row(
 ) -> Any:
     """A stored workflow by id, or by name in ``namespace`` (``project_id``'s own first,
     see :func:`name_order`); NotFoundError otherwise."""
-    query = sa.select(_wf)
+    query = sa.select(_workflow_definitions)
     if is_uuid(identifier):
-        row = connection.execute(query.where(_wf.c.id == identifier)).first()
+        row = connection.execute(query.where(_workflow_definitions.c.id == identifier)).first()
         if row is not None:
             return row._mapping
     row = connection.execute(
-        query.where(_wf.c.name == identifier, _wf.c.namespace == (namespace or ""))
-        .order_by(*name_order(_wf, project_id))
+        query.where(
+            _workflow_definitions.c.name == identifier,
+            _workflow_definitions.c.namespace == (namespace or ""),
+        )
+        .order_by(*name_order(_workflow_definitions, project_id))
         .limit(1)
     ).first()
     if row is None:
@@ -187,7 +194,9 @@ def delete_workflow(
             "Can't delete workflow that has event triggers associated. "
             f"[workflow_identifier={identifier}], [event_trigger_id(s)={', '.join(events)}]"
         )
-    connection.execute(sa.delete(_wf).where(_wf.c.id == found["id"]))
+    connection.execute(
+        sa.delete(_workflow_definitions).where(_workflow_definitions.c.id == found["id"])
+    )
 
 
 def _workflow_values(text: str, *, scope: str) -> list[tuple[str, dict[str, Any]]]:
@@ -244,7 +253,9 @@ def save_workbook(
 ) -> dict[str, Any]:
     """Create (``create=True``) or update a workbook, then store its workflows and actions."""
     book = lang.parse_workbook(text)
-    existing = _find_id(connection, _wb, book.name, namespace, project_id=project_id, own=create)
+    existing = _find_id(
+        connection, _workbooks, book.name, namespace, project_id=project_id, own=create
+    )
     values = {"definition": text, "tags": list(book.tags), "scope": scope}
     if create:
         if existing is not None:
@@ -254,7 +265,7 @@ def save_workbook(
             )
         existing = new_id()
         connection.execute(
-            sa.insert(_wb).values(
+            sa.insert(_workbooks).values(
                 id=existing,
                 name=book.name,
                 namespace=namespace,
@@ -268,7 +279,7 @@ def save_workbook(
             raise errors.NotFoundError(
                 f"Workbook not found [name={book.name}, namespace={namespace}]"
             )
-        _update_if_changed(connection, _wb, existing, values, now=now)
+        _update_if_changed(connection, _workbooks, existing, values, now=now)
     raw = _load_yaml(text)
     sections = raw if isinstance(raw, dict) else {}
     for key, action in book.actions.items():
@@ -277,7 +288,7 @@ def save_workbook(
         body = _section(sections, "actions", short)
         _upsert(
             connection,
-            _act,
+            _action_definitions,
             project_id,
             f"{book.name}.{short}",
             namespace,
@@ -300,7 +311,7 @@ def save_workbook(
         columns = _workflow_columns(workflow, body, snippet, scope=scope)
         _upsert(
             connection,
-            _wf,
+            _workflow_definitions,
             project_id,
             f"{book.name}.{short}",
             namespace,
@@ -320,8 +331,11 @@ def delete_workbook(
 ) -> None:
     """Delete a workbook row (``project_id``'s own first; its workflows and actions stay,
     as in Mistral)."""
-    found = _find_id(connection, _wb, name, namespace, project_id=project_id)
-    if found is None or not connection.execute(sa.delete(_wb).where(_wb.c.id == found)).rowcount:
+    found = _find_id(connection, _workbooks, name, namespace, project_id=project_id)
+    if (
+        found is None
+        or not connection.execute(sa.delete(_workbooks).where(_workbooks.c.id == found)).rowcount
+    ):
         raise errors.NotFoundError(
             f"Workbook not found [workbook_name={name}, namespace={namespace or ''}]"
         )
@@ -393,7 +407,9 @@ def save_actions(
             "tags": list(action.tags),
             "scope": scope,
         }
-        found = _find_id(connection, _act, name, namespace, project_id=project_id, own=create)
+        found = _find_id(
+            connection, _action_definitions, name, namespace, project_id=project_id, own=create
+        )
         if identifier:
             found = _action_id(connection, identifier, namespace, project_id)
         if create:
@@ -404,7 +420,7 @@ def save_actions(
                 )
             ids.append(new_id())
             connection.execute(
-                sa.insert(_act).values(
+                sa.insert(_action_definitions).values(
                     id=ids[-1],
                     name=name,
                     namespace=namespace,
@@ -420,7 +436,9 @@ def save_actions(
                     f"namespace={namespace}]"
                 )
             ids.append(found)
-            _update_if_changed(connection, _act, found, {"name": name, **values}, now=now)
+            _update_if_changed(
+                connection, _action_definitions, found, {"name": name, **values}, now=now
+            )
     return [_read(connection, queries.ACTIONS, item) for item in ids]
 
 
@@ -437,20 +455,24 @@ def delete_action(
         raise errors.NotFoundError(
             f"Action definition not found [action_name={identifier}, namespace={namespace}]"
         )
-    connection.execute(sa.delete(_act).where(_act.c.id == found))
+    connection.execute(sa.delete(_action_definitions).where(_action_definitions.c.id == found))
 
 
 def _action_id(
     connection: sa.Connection, identifier: str, namespace: str, project_id: str | None = None
 ) -> str | None:
     if is_uuid(identifier):
-        found = connection.execute(sa.select(_act.c.id).where(_act.c.id == identifier)).first()
+        found = connection.execute(
+            sa.select(_action_definitions.c.id).where(_action_definitions.c.id == identifier)
+        ).first()
         if found is not None:
             return str(found.id)
-    found_id = _find_id(connection, _act, identifier, namespace, project_id=project_id)
+    found_id = _find_id(
+        connection, _action_definitions, identifier, namespace, project_id=project_id
+    )
     if found_id is None and namespace:
         # As Mistral 23: an action not in the namespace is looked up in the default one.
-        found_id = _find_id(connection, _act, identifier, "", project_id=project_id)
+        found_id = _find_id(connection, _action_definitions, identifier, "", project_id=project_id)
     return found_id
 
 
@@ -479,13 +501,15 @@ def create_environment(
     new_id: IdFactory = ids.new_id,
 ) -> dict[str, Any]:
     """Store a new environment; ConflictError if the name is taken."""
-    if name is not None and _find_named(connection, _env, name, project_id=project_id, own=True):
+    if name is not None and _find_named(
+        connection, _environments, name, project_id=project_id, own=True
+    ):
         raise errors.ConflictError(
             f"Duplicate entry for Environment ['name', 'project_id']: {name}, None"
         )
     identifier = new_id()
     connection.execute(
-        sa.insert(_env).values(
+        sa.insert(_environments).values(
             id=identifier,
             name=name,
             description=description,
@@ -508,11 +532,11 @@ def update_environment(
 ) -> dict[str, Any]:
     """Change the given fields (description, variables, scope) of a named environment
     (``project_id``'s own first)."""
-    found = _find_named(connection, _env, name, project_id=project_id)
+    found = _find_named(connection, _environments, name, project_id=project_id)
     if found is None:
         raise errors.NotFoundError(f"Environment not found [name={name}]")
     values = {key: changes[key] for key in ("description", "variables", "scope") if key in changes}
-    _update_if_changed(connection, _env, found, values, now=now)
+    _update_if_changed(connection, _environments, found, values, now=now)
     return _read(connection, queries.ENVIRONMENTS, found)
 
 
@@ -520,8 +544,13 @@ def delete_environment(
     connection: sa.Connection, name: str, *, project_id: str | None = None
 ) -> None:
     """Delete a named environment (``project_id``'s own first)."""
-    found = _find_named(connection, _env, name, project_id=project_id)
-    if found is None or not connection.execute(sa.delete(_env).where(_env.c.id == found)).rowcount:
+    found = _find_named(connection, _environments, name, project_id=project_id)
+    if (
+        found is None
+        or not connection.execute(
+            sa.delete(_environments).where(_environments.c.id == found)
+        ).rowcount
+    ):
         raise errors.NotFoundError(f"Environment not found [name={name}]")
 
 
@@ -577,7 +606,7 @@ def name_order(table: sa.Table, project_id: str | None) -> list[sa.ColumnElement
     if project_id is None:
         return [table.c.created_at]
     readable: sa.ColumnElement[bool] = table.c.scope == "public"
-    if table is _wf:
+    if table is _workflow_definitions:
         members = tables.resource_members
         shared = sa.select(members.c.resource_id).where(
             members.c.resource_type == "workflow",
@@ -595,7 +624,7 @@ def workbook_id(
     connection: sa.Connection, name: str, namespace: str, project_id: str | None
 ) -> str | None:
     """The id of workbook ``name`` in ``namespace`` (``project_id``'s own first), or None."""
-    return _find_id(connection, _wb, name, namespace, project_id=project_id)
+    return _find_id(connection, _workbooks, name, namespace, project_id=project_id)
 
 
 def action_id(
@@ -608,7 +637,7 @@ def action_id(
 
 def environment_id(connection: sa.Connection, name: str, project_id: str | None) -> str | None:
     """The id of environment ``name`` (``project_id``'s own first), or None."""
-    return _find_named(connection, _env, name, project_id=project_id)
+    return _find_named(connection, _environments, name, project_id=project_id)
 
 
 def _find_id(

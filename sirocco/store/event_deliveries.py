@@ -24,7 +24,7 @@ from sirocco.store.database import Database
 
 _event = tables.event_triggers
 _deliveries = tables.event_deliveries
-_wf = tables.workflow_definitions
+_workflow_definitions = tables.workflow_definitions
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -66,12 +66,14 @@ def _select() -> sa.Select[Any]:
         _event.c.topic,
         _event.c.event,
         _event.c.workflow_id,
-        sa.func.coalesce(_wf.c.namespace, "").label("workflow_namespace"),
+        sa.func.coalesce(_workflow_definitions.c.namespace, "").label("workflow_namespace"),
         _event.c.workflow_input,
         _event.c.workflow_params,
         _event.c.project_id,
         _event.c.scope,
-    ).select_from(_event.outerjoin(_wf, _wf.c.id == _event.c.workflow_id))
+    ).select_from(
+        _event.outerjoin(_workflow_definitions, _workflow_definitions.c.id == _event.c.workflow_id)
+    )
 
 
 def _trigger(row: Any) -> Trigger:

@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sirocco.store import blobs, executions, tables
 
 FINISHED = ("SUCCESS", "ERROR", "CANCELLED")
-_ex = tables.workflow_executions
+_workflow_executions = tables.workflow_executions
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -66,13 +66,16 @@ class Policy:
 
 def expired(connection: sa.Connection, policy: Policy, *, now: datetime) -> list[str]:
     """Ids of the root executions the policy deletes now, oldest first (one batch)."""
-    finished = sa.and_(_ex.c.task_execution_id.is_(None), _ex.c.state.in_(policy.states()))
-    when = sa.func.coalesce(_ex.c.updated_at, _ex.c.created_at)
+    finished = sa.and_(
+        _workflow_executions.c.task_execution_id.is_(None),
+        _workflow_executions.c.state.in_(policy.states()),
+    )
+    when = sa.func.coalesce(_workflow_executions.c.updated_at, _workflow_executions.c.created_at)
     found: dict[str, None] = {}
     limit = policy.batch_size or None
     if policy.older_than is not None or policy.rules:
         query = (
-            sa.select(_ex.c.id)
+            sa.select(_workflow_executions.c.id)
             .where(finished, when < _cutoff(policy, now))
             .order_by(when)
             .limit(limit)
@@ -80,9 +83,9 @@ def expired(connection: sa.Connection, policy: Policy, *, now: datetime) -> list
         found.update(dict.fromkeys(connection.execute(query).scalars()))
     if policy.max_finished_executions is not None:
         query = (
-            sa.select(_ex.c.id)
+            sa.select(_workflow_executions.c.id)
             .where(finished)
-            .order_by(when.desc(), _ex.c.id.desc())
+            .order_by(when.desc(), _workflow_executions.c.id.desc())
             .offset(policy.max_finished_executions)
             .limit(limit)
         )
@@ -102,9 +105,11 @@ def _cutoff(policy: Policy, now: datetime) -> sa.ColumnElement[Any]:
     for rule in rules:
         conditions: list[sa.ColumnElement[bool]] = []
         if rule.workflow is not None:
-            conditions.append(_ex.c.workflow_name.like(_like(rule.workflow), escape="\\"))
+            conditions.append(
+                _workflow_executions.c.workflow_name.like(_like(rule.workflow), escape="\\")
+            )
         if rule.state is not None:
-            conditions.append(_ex.c.state == rule.state.upper())
+            conditions.append(_workflow_executions.c.state == rule.state.upper())
         whens.append((sa.and_(*conditions), sa.literal(now - rule.older_than, sa.DateTime())))
     return sa.case(*whens, else_=sa.literal(default, sa.DateTime()))
 

@@ -33,9 +33,9 @@ from sirocco.engine import commands, events
 from sirocco.engine.states import COMPLETED, TERMINAL, State
 from sirocco.store import executions, outbox, tables, trees
 
-_ex = tables.workflow_executions
+_workflow_executions = tables.workflow_executions
 _task = tables.task_executions
-_box = tables.outbox
+_outbox = tables.outbox
 _timers = tables.timers
 
 _TERMINAL = [str(state) for state in TERMINAL]
@@ -64,15 +64,17 @@ def suspects(connection: sa.Connection) -> dict[str, int]:
     running: dict[str, int] = {
         str(execution_id): int(version)
         for execution_id, version in connection.execute(
-            sa.select(_ex.c.id, _ex.c.version).where(_ex.c.state == "RUNNING")
+            sa.select(_workflow_executions.c.id, _workflow_executions.c.version).where(
+                _workflow_executions.c.state == "RUNNING"
+            )
         )
     }
     if not running:
         return {}
     busy: set[str] = set(
         connection.execute(
-            sa.select(_box.c.workflow_execution_id)
-            .where(_box.c.workflow_execution_id.is_not(None))
+            sa.select(_outbox.c.workflow_execution_id)
+            .where(_outbox.c.workflow_execution_id.is_not(None))
             .distinct()
         ).scalars()
     )
@@ -83,7 +85,7 @@ def suspects(connection: sa.Connection) -> dict[str, int]:
             .distinct()
         ).scalars()
     )
-    child = _ex.alias("child")
+    child = _workflow_executions.alias("child")
     busy.update(
         connection.execute(
             sa.select(_task.c.workflow_execution_id)
@@ -137,12 +139,12 @@ def suspects_among(connection: sa.Connection, ids: list[str]) -> set[str]:
     found = set()
     for execution_id in ids:
         pending = connection.execute(
-            sa.select(_box.c.id).where(_box.c.workflow_execution_id == execution_id).limit(1)
+            sa.select(_outbox.c.id).where(_outbox.c.workflow_execution_id == execution_id).limit(1)
         ).first()
         timer = connection.execute(
             sa.select(_timers.c.id).where(_timers.c.workflow_execution_id == execution_id).limit(1)
         ).first()
-        child = _ex.alias("child")
+        child = _workflow_executions.alias("child")
         running_child = connection.execute(
             sa.select(child.c.id)
             .select_from(child.join(_task, child.c.task_execution_id == _task.c.id))
@@ -259,8 +261,8 @@ def _mentioned(connection: sa.Connection, execution_id: str) -> bool:
     execution in their column, only in their event."""
     return (
         connection.execute(
-            sa.select(_box.c.id)
-            .where(sa.cast(_box.c.payload, sa.Text).contains(execution_id))
+            sa.select(_outbox.c.id)
+            .where(sa.cast(_outbox.c.payload, sa.Text).contains(execution_id))
             .limit(1)
         ).first()
         is not None

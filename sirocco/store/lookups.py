@@ -14,7 +14,7 @@ from sirocco.store import executions, tables
 _actions = tables.action_definitions
 _task = tables.task_executions
 _action = tables.action_executions
-_wf = tables.workflow_executions
+_workflow_executions = tables.workflow_executions
 
 _ADHOC_ACTION = sa.select(_actions.c.definition, _actions.c.workbook_name).where(
     _actions.c.name == sa.bindparam("name"), _actions.c.namespace == sa.bindparam("namespace")
@@ -87,20 +87,20 @@ def workflow_executions(
 ) -> Sequence[Any]:
     """Workflow execution rows matching every given condition (``executions()`` in YAQL),
     of ``project_id`` only when given (an execution sees its own project's, as in Mistral)."""
-    query = sa.select(_wf)
+    query = sa.select(_workflow_executions)
     if project_id is not None:
-        query = query.where(_wf.c.project_id == project_id)
+        query = query.where(_workflow_executions.c.project_id == project_id)
     if id:
-        query = query.where(_wf.c.id == id)
+        query = query.where(_workflow_executions.c.id == id)
     if root_execution_id:
-        query = query.where(_wf.c.root_execution_id == root_execution_id)
+        query = query.where(_workflow_executions.c.root_execution_id == root_execution_id)
     if state:
-        query = query.where(_wf.c.state == state)
+        query = query.where(_workflow_executions.c.state == state)
     if from_time:
-        query = query.where(_wf.c.created_at >= from_time)
+        query = query.where(_workflow_executions.c.created_at >= from_time)
     if to_time:
-        query = query.where(_wf.c.created_at < to_time)
-    return list(connection.execute(query.order_by(_wf.c.created_at)))
+        query = query.where(_workflow_executions.c.created_at < to_time)
+    return list(connection.execute(query.order_by(_workflow_executions.c.created_at)))
 
 
 def stopped_above(
@@ -114,21 +114,29 @@ def stopped_above(
     """
     if parent_execution_id is None:
         return False
-    columns = (_wf.c.id, _wf.c.state, _wf.c.task_execution_id)
+    columns = (
+        _workflow_executions.c.id,
+        _workflow_executions.c.state,
+        _workflow_executions.c.task_execution_id,
+    )
     chain = (
-        sa.select(*columns).where(_wf.c.id == parent_execution_id).cte("ancestors", recursive=True)
+        sa.select(*columns)
+        .where(_workflow_executions.c.id == parent_execution_id)
+        .cte("ancestors", recursive=True)
     )
     above = sa.select(*columns).select_from(
-        _wf.join(_task, _task.c.workflow_execution_id == _wf.c.id).join(
-            chain, chain.c.task_execution_id == _task.c.id
-        )
+        _workflow_executions.join(
+            _task, _task.c.workflow_execution_id == _workflow_executions.c.id
+        ).join(chain, chain.c.task_execution_id == _task.c.id)
     )
     chain = chain.union_all(above)
     found = dict(connection.execute(sa.select(chain.c.id, chain.c.state)).all())
     if root_execution_id is not None and root_execution_id not in found:
         found.update(
             connection.execute(
-                sa.select(_wf.c.id, _wf.c.state).where(_wf.c.id == root_execution_id)
+                sa.select(_workflow_executions.c.id, _workflow_executions.c.state).where(
+                    _workflow_executions.c.id == root_execution_id
+                )
             ).all()
         )
     cancelled = str(State.CANCELLED)
@@ -140,7 +148,9 @@ def project_of(connection: sa.Connection, root_execution_id: str | None) -> str 
     if root_execution_id is None:
         return None
     found = connection.execute(
-        sa.select(_wf.c.project_id).where(_wf.c.id == root_execution_id)
+        sa.select(_workflow_executions.c.project_id).where(
+            _workflow_executions.c.id == root_execution_id
+        )
     ).scalar()
     return None if found is None else str(found)
 
@@ -155,16 +165,22 @@ def unfinished_below(
     unfinished executions are read with their parents and walked from
     ``execution_id``, so a branch is reached whole, not level by level.
     """
-    unfinished = _wf.c.state.not_in([str(state) for state in TERMINAL])
+    unfinished = _workflow_executions.c.state.not_in([str(state) for state in TERMINAL])
     if root_execution_id is None:
         rows = connection.execute(
-            sa.select(_wf.c.id).where(_wf.c.root_execution_id == execution_id, unfinished)
+            sa.select(_workflow_executions.c.id).where(
+                _workflow_executions.c.root_execution_id == execution_id, unfinished
+            )
         )
         return list(rows.scalars())
     query = (
-        sa.select(_wf.c.id, _task.c.workflow_execution_id, unfinished.label("open"))
-        .select_from(_wf.join(_task, _wf.c.task_execution_id == _task.c.id))
-        .where(_wf.c.root_execution_id == root_execution_id)
+        sa.select(
+            _workflow_executions.c.id, _task.c.workflow_execution_id, unfinished.label("open")
+        )
+        .select_from(
+            _workflow_executions.join(_task, _workflow_executions.c.task_execution_id == _task.c.id)
+        )
+        .where(_workflow_executions.c.root_execution_id == root_execution_id)
     )
     children: dict[str, list[tuple[str, bool]]] = {}
     for child_id, parent_id, is_open in connection.execute(query):

@@ -24,8 +24,8 @@ STATES = (PAUSING, PAUSED, RUNNING)
 
 _row = tables.maintenance
 _paused = tables.maintenance_paused
-_ex = tables.workflow_executions
-_ae = tables.action_executions
+_workflow_executions = tables.workflow_executions
+_action_executions = tables.action_executions
 
 
 # Built once: every request that changes something reads the status (building a select
@@ -57,9 +57,13 @@ def running_executions(connection: sa.Connection) -> list[str]:
     """Ids of the RUNNING workflow executions, root executions first (pausing a root
     pauses its sub-workflows with it)."""
     rows = connection.execute(
-        sa.select(_ex.c.id)
-        .where(_ex.c.state == "RUNNING")
-        .order_by(_ex.c.task_execution_id.is_not(None), _ex.c.created_at, _ex.c.id)
+        sa.select(_workflow_executions.c.id)
+        .where(_workflow_executions.c.state == "RUNNING")
+        .order_by(
+            _workflow_executions.c.task_execution_id.is_not(None),
+            _workflow_executions.c.created_at,
+            _workflow_executions.c.id,
+        )
     )
     return [str(row[0]) for row in rows]
 
@@ -90,9 +94,13 @@ def paused_by_maintenance(connection: sa.Connection) -> list[str]:
     (resuming a root resumes its sub-workflows), then in the order it paused them."""
     rows = connection.execute(
         sa.select(_paused.c.workflow_execution_id)
-        .select_from(_paused.outerjoin(_ex, _ex.c.id == _paused.c.workflow_execution_id))
+        .select_from(
+            _paused.outerjoin(
+                _workflow_executions, _workflow_executions.c.id == _paused.c.workflow_execution_id
+            )
+        )
         .order_by(
-            _ex.c.task_execution_id.is_not(None),
+            _workflow_executions.c.task_execution_id.is_not(None),
             _paused.c.paused_at,
             _paused.c.workflow_execution_id,
         )
@@ -111,10 +119,15 @@ def actions_running(connection: sa.Connection) -> int:
 
     Asked through the executions' state index: only RUNNING and PAUSED executions'
     actions are looked at, never the whole history."""
-    unfinished = sa.select(_ex.c.id).where(_ex.c.state.in_(("RUNNING", "PAUSED")))
+    unfinished = sa.select(_workflow_executions.c.id).where(
+        _workflow_executions.c.state.in_(("RUNNING", "PAUSED"))
+    )
     found = connection.execute(
         sa.select(sa.func.count())
-        .select_from(_ae)
-        .where(_ae.c.workflow_execution_id.in_(unfinished), _ae.c.state == "RUNNING")
+        .select_from(_action_executions)
+        .where(
+            _action_executions.c.workflow_execution_id.in_(unfinished),
+            _action_executions.c.state == "RUNNING",
+        )
     ).scalar()
     return int(found or 0)

@@ -24,7 +24,7 @@ FIELDS = (
 )  # fmt: skip
 
 _members = tables.resource_members
-_wf = tables.workflow_definitions
+_workflow_definitions = tables.workflow_definitions
 
 
 def _missing(resource_id: str, member_id: str) -> errors.NotFoundError:
@@ -48,7 +48,9 @@ def create(
 ) -> dict[str, Any]:
     """Share the caller's private workflow with ``member_id`` (``pending``)."""
     workflow = connection.execute(
-        sa.select(_wf.c.scope, _wf.c.project_id).where(_wf.c.id == workflow_id)
+        sa.select(_workflow_definitions.c.scope, _workflow_definitions.c.project_id).where(
+            _workflow_definitions.c.id == workflow_id
+        )
     ).first()
     if workflow is None or workflow.project_id != project_id:
         raise errors.NotFoundError(f"WorkflowDefinition not found [id={workflow_id}]")

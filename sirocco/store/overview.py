@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sirocco import errors
 from sirocco.store import blobs, tables, trees
 
-_ex = tables.workflow_executions
+_workflow_executions = tables.workflow_executions
 _ENDED = ("SUCCESS", "ERROR", "CANCELLED")
 
 
@@ -18,21 +18,28 @@ def executions(
     connection: sa.Connection, *, states: Sequence[str], workflow: str | None, limit: int
 ) -> list[dict[str, Any]]:
     """Executions, newest first, in ``states`` (any when empty) and of ``workflow``."""
-    query = sa.select(
-        _ex.c.id, _ex.c.workflow_name, _ex.c.state, _ex.c.state_info,
-        _ex.c.created_at, _ex.c.updated_at,
-    ).order_by(_ex.c.created_at.desc()).limit(limit)  # fmt: skip
+    columns = _workflow_executions.c
+    query = (
+        sa.select(
+            columns.id, columns.workflow_name, columns.state, columns.state_info,
+            columns.created_at, columns.updated_at,
+        )
+        .order_by(columns.created_at.desc())
+        .limit(limit)
+    )  # fmt: skip
     if states:
-        query = query.where(_ex.c.state.in_(list(states)))
+        query = query.where(_workflow_executions.c.state.in_(list(states)))
     if workflow:
-        query = query.where(_ex.c.workflow_name == workflow)
+        query = query.where(_workflow_executions.c.workflow_name == workflow)
     return [dict(row._mapping) for row in connection.execute(query)]
 
 
 def tree(connection: sa.Connection, execution_id: str) -> dict[str, Any]:
     """The execution, its tasks (state, times, published data, error, attempts, actions)
     and, under each task, its sub-workflow executions (NotFoundError when there is none)."""
-    found = connection.execute(sa.select(_ex).where(_ex.c.id == execution_id)).first()
+    found = connection.execute(
+        sa.select(_workflow_executions).where(_workflow_executions.c.id == execution_id)
+    ).first()
     if found is None:
         raise errors.NotFoundError(f"WorkflowExecution not found [id={execution_id}]")
     return _execution(connection, found, depth=0)

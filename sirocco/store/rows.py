@@ -10,12 +10,12 @@ import sqlalchemy as sa
 from sirocco.store import executions, tables
 from sirocco.store.database import Database
 
-_wf = tables.workflow_executions
+_workflow_executions = tables.workflow_executions
 _task = tables.task_executions
 _action = tables.action_executions
 _environments = tables.environments
 
-_WORKFLOW = sa.select(_wf).where(_wf.c.id == sa.bindparam("id"))
+_WORKFLOW = sa.select(_workflow_executions).where(_workflow_executions.c.id == sa.bindparam("id"))
 _TASK = sa.select(_task).where(_task.c.id == sa.bindparam("id"))
 _ACTION = sa.select(_action).where(_action.c.id == sa.bindparam("id"))
 _ENVIRONMENT = sa.select(_environments).where(_environments.c.name == sa.bindparam("name"))
@@ -65,9 +65,9 @@ def set_params(database: Database, execution_id: str, params: Any, *, now: datet
     """Replace a workflow execution's params (a new environment); engines drop their snapshot."""
     with database.transaction() as connection:
         connection.execute(
-            sa.update(_wf)
-            .where(_wf.c.id == execution_id)
-            .values(params=params, updated_at=now, version=_wf.c.version + 1)
+            sa.update(_workflow_executions)
+            .where(_workflow_executions.c.id == execution_id)
+            .values(params=params, updated_at=now, version=_workflow_executions.c.version + 1)
         )
 
 

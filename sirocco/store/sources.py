@@ -80,17 +80,17 @@ _WORKFLOW_BY_NAME = sa.select(*_FOUND).where(
     tables.workflow_definitions.c.namespace == sa.bindparam("namespace"),
 )
 
-_wf = tables.workflow_definitions
+_workflow_definitions = tables.workflow_definitions
 _members = tables.resource_members
 _WORKFLOW_BY_NAME_FOR_PROJECT = (
     sa.select(*_FOUND)
     .where(
-        _wf.c.name == sa.bindparam("name"),
-        _wf.c.namespace == sa.bindparam("namespace"),
+        _workflow_definitions.c.name == sa.bindparam("name"),
+        _workflow_definitions.c.namespace == sa.bindparam("namespace"),
         sa.or_(
-            _wf.c.project_id == sa.bindparam("project"),
-            _wf.c.scope == "public",
-            _wf.c.id.in_(
+            _workflow_definitions.c.project_id == sa.bindparam("project"),
+            _workflow_definitions.c.scope == "public",
+            _workflow_definitions.c.id.in_(
                 sa.select(_members.c.resource_id).where(
                     _members.c.resource_type == "workflow",
                     _members.c.member_id == sa.bindparam("project"),
@@ -99,7 +99,10 @@ _WORKFLOW_BY_NAME_FOR_PROJECT = (
             ),
         ),
     )
-    .order_by(sa.case((_wf.c.project_id == sa.bindparam("project"), 0), else_=1), _wf.c.created_at)
+    .order_by(
+        sa.case((_workflow_definitions.c.project_id == sa.bindparam("project"), 0), else_=1),
+        _workflow_definitions.c.created_at,
+    )
     .limit(1)
 )
 

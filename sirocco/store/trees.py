@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from sirocco.store import tables
 
-_ex = tables.workflow_executions
+_workflow_executions = tables.workflow_executions
 _task = tables.task_executions
 _action = tables.action_executions
 
@@ -18,9 +18,9 @@ _TASKS = (
     .order_by(_task.c.created_at, _task.c.seq)
 )
 _CHILDREN = (
-    sa.select(_ex.c.id)
-    .where(_ex.c.task_execution_id == sa.bindparam("task_id"))
-    .order_by(_ex.c.created_at, _ex.c.id)
+    sa.select(_workflow_executions.c.id)
+    .where(_workflow_executions.c.task_execution_id == sa.bindparam("task_id"))
+    .order_by(_workflow_executions.c.created_at, _workflow_executions.c.id)
 )
 _ACTIONS = (
     sa.select(_action)
@@ -28,7 +28,9 @@ _ACTIONS = (
     .order_by(_action.c.created_at, _action.c.index)
 )
 _TASK = sa.select(_task).where(_task.c.id == sa.bindparam("task_id"))
-_EXECUTION = sa.select(_ex).where(_ex.c.id == sa.bindparam("execution_id"))
+_EXECUTION = sa.select(_workflow_executions).where(
+    _workflow_executions.c.id == sa.bindparam("execution_id")
+)
 
 
 def tasks(connection: sa.Connection, execution_id: str) -> list[Any]:

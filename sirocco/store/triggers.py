@@ -24,7 +24,7 @@ IdFactory = Callable[[], str]
 #: The pattern Mistral stores for a cron trigger that has only a first time: "never".
 NEVER_PATTERN = "0 0 30 2 0"
 
-_wf = tables.workflow_definitions
+_workflow_definitions = tables.workflow_definitions
 _cron = tables.cron_triggers
 _event = tables.event_triggers
 
@@ -193,7 +193,9 @@ def create_event_trigger(
     new_id: IdFactory = ids.new_id,
 ) -> dict[str, Any]:
     """Store an event trigger for a workflow given by id."""
-    found = connection.execute(sa.select(_wf).where(_wf.c.id == workflow_id)).first()
+    found = connection.execute(
+        sa.select(_workflow_definitions).where(_workflow_definitions.c.id == workflow_id)
+    ).first()
     if found is None:
         raise errors.NotFoundError(f"Workflow not found [workflow_id={workflow_id}]")
     definitions.check_workflow_input(dict(found._mapping), workflow_input)

@@ -61,15 +61,15 @@ class View:
 
 # ---------------------------------------------------------------- the views
 
-_wb = tables.workbooks
-_wf = tables.workflow_definitions
-_act = tables.action_definitions
-_env = tables.environments
+_workbooks = tables.workbooks
+_workflow_definitions = tables.workflow_definitions
+_action_definitions = tables.action_definitions
+_environments = tables.environments
 _cron = tables.cron_triggers
 _event = tables.event_triggers
-_ex = tables.workflow_executions
+_workflow_executions = tables.workflow_executions
 _task = tables.task_executions
-_ae = tables.action_executions
+_action_executions = tables.action_executions
 
 _NULL = sa.null()
 
@@ -88,8 +88,8 @@ def _action_touched() -> sa.ColumnElement[Any]:
     (run-action) shows it as stored, null until its result arrives, and null for good
     after a synchronous run, as Mistral 23 shows them."""
     return sa.case(
-        (_ae.c.workflow_execution_id.is_(None), _ae.c.updated_at),
-        else_=sa.func.coalesce(_ae.c.updated_at, _ae.c.created_at),
+        (_action_executions.c.workflow_execution_id.is_(None), _action_executions.c.updated_at),
+        else_=sa.func.coalesce(_action_executions.c.updated_at, _action_executions.c.created_at),
     ).label("updated_at")
 
 
@@ -99,9 +99,9 @@ def _pick(table: sa.Table, *names: str) -> dict[str, sa.ColumnElement[Any]]:
 
 WORKBOOKS = View(
     entity="Workbook",
-    source=_wb,
+    source=_workbooks,
     columns=_pick(
-        _wb,
+        _workbooks,
         "id",
         "name",
         "namespace",
@@ -116,9 +116,9 @@ WORKBOOKS = View(
 
 WORKFLOWS = View(
     entity="WorkflowDefinition",
-    source=_wf,
+    source=_workflow_definitions,
     columns=_pick(
-        _wf,
+        _workflow_definitions,
         "id",
         "name",
         "namespace",
@@ -136,28 +136,28 @@ WORKFLOWS = View(
 
 ACTIONS = View(
     entity="ActionDefinition",
-    source=_act,
+    source=_action_definitions,
     columns={
-        "id": _act.c.id,
-        "name": _act.c.name,
+        "id": _action_definitions.c.id,
+        "name": _action_definitions.c.name,
         "is_system": sa.false().label("is_system"),
-        "input": _act.c.input,
-        "description": _act.c.description,
-        "tags": _act.c.tags,
-        "definition": _act.c.definition,
-        "scope": _act.c.scope,
-        "project_id": _act.c.project_id,
-        "created_at": _act.c.created_at,
-        "updated_at": _act.c.updated_at,
-        "namespace": _act.c.namespace,
+        "input": _action_definitions.c.input,
+        "description": _action_definitions.c.description,
+        "tags": _action_definitions.c.tags,
+        "definition": _action_definitions.c.definition,
+        "scope": _action_definitions.c.scope,
+        "project_id": _action_definitions.c.project_id,
+        "created_at": _action_definitions.c.created_at,
+        "updated_at": _action_definitions.c.updated_at,
+        "namespace": _action_definitions.c.namespace,
     },
 )
 
 ENVIRONMENTS = View(
     entity="Environment",
-    source=_env,
+    source=_environments,
     columns=_pick(
-        _env,
+        _environments,
         "id",
         "name",
         "description",
@@ -228,32 +228,32 @@ def _published_global(connection: sa.Connection, rows: list[dict[str, Any]]) -> 
 
 EXECUTIONS = View(
     entity="WorkflowExecution",
-    source=_ex,
+    source=_workflow_executions,
     columns={
-        "id": _ex.c.id,
-        "workflow_id": _ex.c.workflow_id,
-        "workflow_name": _ex.c.workflow_name,
-        "workflow_namespace": _ex.c.namespace,
-        "description": _ex.c.description,
-        "tags": _ex.c.tags,
-        "params": _ex.c.params,
-        "task_execution_id": _ex.c.task_execution_id,
-        "root_execution_id": _ex.c.root_execution_id,
+        "id": _workflow_executions.c.id,
+        "workflow_id": _workflow_executions.c.workflow_id,
+        "workflow_name": _workflow_executions.c.workflow_name,
+        "workflow_namespace": _workflow_executions.c.namespace,
+        "description": _workflow_executions.c.description,
+        "tags": _workflow_executions.c.tags,
+        "params": _workflow_executions.c.params,
+        "task_execution_id": _workflow_executions.c.task_execution_id,
+        "root_execution_id": _workflow_executions.c.root_execution_id,
         "source_execution_id": _NULL.label("source_execution_id"),
-        "state": _ex.c.state,
-        "state_info": _ex.c.state_info,
-        "input": _ex.c.input,
-        "output": _ex.c.output,
-        "created_at": _ex.c.created_at,
-        "updated_at": _touched(_ex),
-        "project_id": _ex.c.project_id,
+        "state": _workflow_executions.c.state,
+        "state_info": _workflow_executions.c.state_info,
+        "input": _workflow_executions.c.input,
+        "output": _workflow_executions.c.output,
+        "created_at": _workflow_executions.c.created_at,
+        "updated_at": _touched(_workflow_executions),
+        "project_id": _workflow_executions.c.project_id,
         "published_global": _NULL.label("published_global"),
     },
     hidden={
-        "_context": _ex.c.context,
-        "_definition": _ex.c.definition,
-        "_workflow_name": _ex.c.workflow_name,
-        "_workbook_name": _ex.c.workbook_name,
+        "_context": _workflow_executions.c.context,
+        "_definition": _workflow_executions.c.definition,
+        "_workflow_name": _workflow_executions.c.workflow_name,
+        "_workbook_name": _workflow_executions.c.workbook_name,
     },
     derived={
         "published_global": ("_context", "_definition", "_workflow_name", "_workbook_name"),
@@ -262,7 +262,7 @@ EXECUTIONS = View(
     finish=_published_global,
 )
 
-_task_parent = _ex.alias("task_parent")
+_task_parent = _workflow_executions.alias("task_parent")
 
 
 def _runtime_context(connection: sa.Connection, rows: list[dict[str, Any]]) -> None:
@@ -336,37 +336,37 @@ TASKS = View(
 )
 
 _ae_task = _task.alias("ae_task")
-_ae_parent = _ex.alias("ae_parent")
+_ae_parent = _workflow_executions.alias("ae_parent")
 
 ACTION_EXECUTIONS = View(
     entity="ActionExecution",
-    source=_ae.outerjoin(_ae_task, _ae.c.task_execution_id == _ae_task.c.id).outerjoin(
-        _ae_parent, _ae.c.workflow_execution_id == _ae_parent.c.id
-    ),
+    source=_action_executions.outerjoin(
+        _ae_task, _action_executions.c.task_execution_id == _ae_task.c.id
+    ).outerjoin(_ae_parent, _action_executions.c.workflow_execution_id == _ae_parent.c.id),
     columns={
-        "id": _ae.c.id,
+        "id": _action_executions.c.id,
         "workflow_name": _ae_parent.c.workflow_name,
         "workflow_namespace": sa.func.coalesce(_ae_parent.c.namespace, "").label(
             "workflow_namespace"
         ),
         "task_name": _ae_task.c.name,
-        "task_execution_id": _ae.c.task_execution_id,
-        "state": _ae.c.state,
-        "state_info": _ae.c.state_info,
-        "tags": _ae.c.tags,
-        "name": _ae.c.name,
-        "description": _ae.c.description,
+        "task_execution_id": _action_executions.c.task_execution_id,
+        "state": _action_executions.c.state,
+        "state_info": _action_executions.c.state_info,
+        "tags": _action_executions.c.tags,
+        "name": _action_executions.c.name,
+        "description": _action_executions.c.description,
         # An action of a workflow belongs to the workflow's project; a standalone one to
         # the project that ran it.
-        "project_id": sa.func.coalesce(_ae_parent.c.project_id, _ae.c.project_id).label(
-            "project_id"
-        ),
-        "accepted": _ae.c.accepted,
-        "input": _ae.c.input,
-        "output": _ae.c.output,
-        "created_at": _ae.c.created_at,
+        "project_id": sa.func.coalesce(
+            _ae_parent.c.project_id, _action_executions.c.project_id
+        ).label("project_id"),
+        "accepted": _action_executions.c.accepted,
+        "input": _action_executions.c.input,
+        "output": _action_executions.c.output,
+        "created_at": _action_executions.c.created_at,
         "updated_at": _action_touched(),
-        "params": _ae.c.params,
+        "params": _action_executions.c.params,
     },
 )
 
