@@ -4,7 +4,9 @@ a file for `sirocco run`."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -40,29 +42,30 @@ def find_workflow(
     With ``project_id`` a name means that project's workflow first, then a public one
     or one shared with the project (another project's private workflow is not seen;
     an id is checked by the caller, which says 404 in its own words)."""
-    with database.read() as connection:
-        if _UUID.match(identifier):
-            row = connection.execute(_WORKFLOW_BY_ID, {"id": identifier}).first()
-            if row is not None:
-                return _found(row)
-        candidates: list[tuple[str, str]] = []
+    # Every start looks its workflow up: a read of one prebuilt statement each
+    # (``Database.fetch``: on SQLite straight through the driver).
+    if _UUID.match(identifier):
+        rows = database.fetch(_WORKFLOW_BY_ID, {"id": identifier})
+        if rows:
+            return _found(rows[0])
+    candidates: list[tuple[str, str]] = []
+    if workbook:
+        candidates.append((f"{workbook}.{identifier}", namespace))
+    candidates.append((identifier, namespace))
+    if namespace:
         if workbook:
-            candidates.append((f"{workbook}.{identifier}", namespace))
-        candidates.append((identifier, namespace))
-        if namespace:
-            if workbook:
-                candidates.append((f"{workbook}.{identifier}", ""))
-            candidates.append((identifier, ""))
-        for name, candidate_namespace in candidates:
-            if project_id is None:
-                row = connection.execute(
-                    _WORKFLOW_BY_NAME, {"name": name, "namespace": candidate_namespace}
-                ).first()
-            else:
-                values = {"name": name, "namespace": candidate_namespace, "project": project_id}
-                row = connection.execute(_WORKFLOW_BY_NAME_FOR_PROJECT, values).first()
-            if row is not None:
-                return _found(row)
+            candidates.append((f"{workbook}.{identifier}", ""))
+        candidates.append((identifier, ""))
+    for name, candidate_namespace in candidates:
+        if project_id is None:
+            rows = database.fetch(
+                _WORKFLOW_BY_NAME, {"name": name, "namespace": candidate_namespace}
+            )
+        else:
+            values = {"name": name, "namespace": candidate_namespace, "project": project_id}
+            rows = database.fetch(_WORKFLOW_BY_NAME_FOR_PROJECT, values)
+        if rows:
+            return _found(rows[0])
     where = f" in namespace '{namespace}'" if namespace else ""
     raise errors.NotFoundError(f"Workflow not found [workflow_identifier={identifier}{where}]")
 
@@ -107,16 +110,17 @@ _WORKFLOW_BY_NAME_FOR_PROJECT = (
 )
 
 
-def _found(row: sa.Row[tuple[object, ...]]) -> FoundWorkflow:
-    mapping = row._mapping
+def _found(row: Sequence[Any]) -> FoundWorkflow:
+    """A row of ``_FOUND``'s columns, in their order."""
+    found_id, name, namespace, definition, workbook, project_id, scope = row
     return FoundWorkflow(
-        id=str(mapping["id"]),
-        name=str(mapping["name"]),
-        namespace=str(mapping["namespace"] or ""),
-        definition=str(mapping["definition"]),
-        workbook=mapping["workbook_name"],  # type: ignore[arg-type]
-        project_id=str(mapping["project_id"]),
-        scope=str(mapping["scope"]),
+        id=str(found_id),
+        name=str(name),
+        namespace=str(namespace or ""),
+        definition=str(definition),
+        workbook=workbook,
+        project_id=str(project_id),
+        scope=str(scope),
     )
 
 
