@@ -77,8 +77,7 @@ class Maintenance:
 
     def status(self) -> str:
         """The recorded status, without moving it on."""
-        with self._database.read() as connection:
-            return store.status(connection)
+        return store.current_status(self._database)
 
     def change(self, requested: object) -> str:
         """Ask for ``PAUSED`` or ``RUNNING``; answers as Mistral does: ``PAUSING`` when

@@ -15,6 +15,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from sirocco.store import tables
+from sirocco.store.database import Database
 
 RUNNING = "RUNNING"
 PAUSING = "PAUSING"
@@ -41,6 +42,14 @@ def status(connection: sa.Connection, *, lock: bool = False) -> str:
     processes changing the mode at once take turns.
     """
     found = connection.execute(_STATUS_LOCKED if lock else _STATUS).scalar()
+    return str(found) if found is not None else RUNNING
+
+
+def current_status(database: Database) -> str:
+    """The status as ``status`` reads it, in a read of its own (``Database.fetch``: on
+    SQLite straight through the driver; every changing request reads it)."""
+    rows = database.fetch(_STATUS)
+    found = rows[0][0] if rows else None
     return str(found) if found is not None else RUNNING
 
 
