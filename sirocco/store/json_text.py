@@ -27,6 +27,7 @@ LONG_TEXT = 1024
 #: The most characters of texts (and as many of their encodings) kept at once.
 KEPT_CHARACTERS = 2 * 2**20
 
+_dumps = json.dumps
 _SEPARATORS = (",", ":")
 _kept: dict[int, tuple[str, str]] = {}
 _kept_characters = 0
@@ -52,24 +53,25 @@ def dumps(value: Any) -> str:
     """``value`` as compact JSON text (``json.dumps`` with ``json_default``)."""
     kind = type(value)
     if kind is str:
-        return _text(value) if len(value) >= LONG_TEXT else _encode(value)
-    if kind is dict and _holds_long_text(value):
-        # Keys are str (checked), so each is written as json.dumps writes a text.
-        parts = [f"{_encode(key)}:{dumps(item)}" for key, item in value.items()]
-        return "{" + ",".join(parts) + "}"
-    return _encode(value)
+        return (
+            _text(value)
+            if len(value) >= LONG_TEXT
+            else _dumps(value, separators=_SEPARATORS, default=json_default)
+        )
+    if kind is dict:
+        # Looked at inline: most values written are small dicts, and a call costs.
+        for item in value.values():
+            if type(item) is str and len(item) >= LONG_TEXT:
+                if all(type(key) is str for key in value):
+                    return _object(value)
+                break
+    return _dumps(value, separators=_SEPARATORS, default=json_default)
 
 
-def _encode(value: Any) -> str:
-    return json.dumps(value, separators=_SEPARATORS, default=json_default)
-
-
-def _holds_long_text(value: dict[Any, Any]) -> bool:
-    """Whether a dict has a long text among its values, and str keys only."""
-    for item in value.values():
-        if type(item) is str and len(item) >= LONG_TEXT:
-            return all(type(key) is str for key in value)
-    return False
+def _object(value: dict[str, Any]) -> str:
+    """A dict with str keys, written from its parts as json.dumps writes it."""
+    parts = [f"{_dumps(key)}:{dumps(item)}" for key, item in value.items()]
+    return "{" + ",".join(parts) + "}"
 
 
 def _text(text: str) -> str:
@@ -77,7 +79,7 @@ def _text(text: str) -> str:
     entry = _kept.get(id(text))
     if entry is not None and entry[0] is text:
         return entry[1]
-    encoded = _encode(text)
+    encoded = _dumps(text, separators=_SEPARATORS, default=json_default)
     if len(text) <= KEPT_CHARACTERS:
         _keep(text, encoded)
     return encoded
