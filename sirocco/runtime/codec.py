@@ -83,4 +83,8 @@ def _field_value(name: str, value: Any) -> Any:
         # A RunAction's large input values are stored by reference (sirocco.store.blobs):
         # lazy blobs, loaded when the action runs.
         return blobs.process_values(value)
+    if name == "result":
+        # A remote executor's large result comes by reference (blobs.claim_check): a lazy
+        # blob the engine stores again by reference without loading it.
+        return blobs.process_value(value)
     return value

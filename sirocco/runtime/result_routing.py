@@ -17,6 +17,7 @@ here, so a new kind of destination (a result sent by reference, say) is added on
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,7 +27,7 @@ from sirocco import ids
 from sirocco.engine import commands, events
 from sirocco.engine.states import State
 from sirocco.runtime import codec, delivery
-from sirocco.store import executions, leases, outbox
+from sirocco.store import blobs, executions, leases, outbox
 from sirocco.store.database import Database
 
 
@@ -79,7 +80,11 @@ def hand_back(
         leases.delete(connection, row_id)
         return None
     event = command.completed(state, result, message)
-    handed = HandedBack(result_id=new_id(), event=event, payload=codec.encode(event))
+    # A result over the blob threshold is stored here, once, in this transaction: the row
+    # (and the parcel) carries its reference, which an engine takes as a lazy blob.
+    stored = blobs.claim_check(connection, event.workflow_execution_id, result)
+    sent = event if stored is result else dataclasses.replace(event, result=stored)
+    handed = HandedBack(result_id=new_id(), event=event, payload=codec.encode(sent))
     leases.hand_back(
         connection,
         run_action_id=row_id,

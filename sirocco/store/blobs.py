@@ -176,6 +176,14 @@ def configure(engine: sa.Engine, *, threshold: int, cache_bytes: int = DEFAULT_C
     _PROCESS_STORE = store
 
 
+def process_value(stored: Any) -> Any:
+    """``stored`` (a value decoded from an outbox row or a parcel) as a lazy blob of the
+    process's database when it is a reference; else as it is."""
+    if _PROCESS_STORE is None or not references.is_reference(stored):
+        return stored
+    return _PROCESS_STORE.blob(stored[references.REF_KEY], stored["bytes"], stored["kind"])
+
+
 def process_values(stored: Any) -> Any:
     """``stored`` (an object decoded from an outbox row or a parcel) with its references
     made lazy blobs of the process's database; as it is when there are none."""
@@ -433,6 +441,19 @@ class Offloader:
 
     def _insert(self, table: sa.Table, keys: tuple[str, ...]) -> sa.Executable:
         return _insert_ignoring(table, keys, self._is_postgresql)
+
+
+def claim_check(connection: sa.Connection, owner: str, value: Any) -> Any:
+    """An action's result as a remote executor hands it back: over the threshold, the
+    value is stored in ``blobs`` in the caller's transaction (the one that writes the
+    ActionResult row) and its reference stands in for it; else the value itself.
+
+    The engine takes the reference as a lazy blob (``process_values``) and stores it
+    again by reference, so a large result crosses the outbox row and the broker once,
+    as a digest.
+    """
+    made = Offloader(connection).value(owner, value)
+    return value if type(made) is tables.Encoded else made
 
 
 @functools.lru_cache(maxsize=8)
