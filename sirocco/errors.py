@@ -3,7 +3,6 @@
     SiroccoError
     ├── DefinitionError          a workflow, action or workbook text is invalid (lang)
     ├── ExpressionError
-    │   ├── ExpressionSyntaxError     an expression does not parse
     │   └── ExpressionEvaluationError an expression failed while evaluating
     ├── InputError               workflow or action input does not match its declaration
     │   └── SizeLimitError       a value is larger than the field size limit
@@ -70,10 +69,6 @@ class DefinitionError(SiroccoError):
 
 class ExpressionError(SiroccoError):
     """An expression could not be used."""
-
-
-class ExpressionSyntaxError(ExpressionError):
-    """An expression does not parse."""
 
 
 class ExpressionEvaluationError(ExpressionError):

@@ -105,14 +105,6 @@ class Settings:
             return self.transport
         return None
 
-    def heartbeat_lease(self) -> float:
-        """Seconds an executor's silence is allowed before its actions are taken over."""
-        return self.heartbeat_interval * self.heartbeat_max_missed
-
-    def heartbeat_first_lease(self) -> float:
-        """Seconds an action may wait for its first heartbeat once taken."""
-        return self.heartbeat_first_timeout or self.heartbeat_lease()
-
     # The limits (sirocco.limits.Limits, docs/limits.md); -1 means no limit.
     expression_max_items: int = Field(default=DEFAULT_LIMITS.expression_max_items, ge=-1)
     expression_max_bytes: int = Field(default=DEFAULT_LIMITS.expression_max_bytes, ge=-1)

@@ -127,15 +127,7 @@ def parse(
     sort_dirs += ["asc"] * (len(sort_keys) - len(sort_dirs))
     if any(direction not in ("asc", "desc") for direction in sort_dirs):
         raise ApiError("Unknown sort direction, must be 'desc' or 'asc'.")
-    fields = comma_list(values.get("fields"))
-    unknown = [name for name in fields if name not in resource_fields]
-    if unknown:
-        raise ApiError(
-            f"Some fields do not exist  [{', '.join(unknown)}], please choose from "
-            f"[{', '.join(resource_fields)}]"
-        )
-    if fields and "id" not in fields:
-        fields.insert(0, "id")
+    fields = selected_fields(values.get("fields"), resource_fields)
     given = dict(defaults or {})
     given.update({name: value for name in filters if (value := values.get(name)) is not None})
     parsed: list[queries.Filter] = []
@@ -260,7 +252,7 @@ def page(
 
 
 def selected_fields(value: str | None, resource_fields: Sequence[str]) -> tuple[str, ...]:
-    """The ``fields`` parameter of a single GET, checked (``id`` first)."""
+    """The ``fields`` parameter, checked (``id`` first when fields are named)."""
     fields = comma_list(value)
     unknown = [name for name in fields if name not in resource_fields]
     if unknown:

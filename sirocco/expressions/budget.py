@@ -107,11 +107,6 @@ class Budget:
         if self._deadline is not None and self.clock is not None and self.clock() > self._deadline:
             raise LimitExceeded(self._problem())
 
-    def check_items(self, count: int) -> None:
-        maximum = self.limits.expression_max_items
-        if 0 <= maximum < count:
-            raise LimitExceeded(items_problem(maximum))
-
     def check_number(self, value: int) -> None:
         if value.bit_length() > 8 * MAX_NUMBER_BYTES:
             raise LimitExceeded(number_problem())

@@ -1,8 +1,8 @@
 """Task policies through the runtime: retry, wait-before, wait-after, timeout, pause-before.
 
-Mistral's delays are whole seconds, so most tests run the runtime on a clock
-twenty times faster than the wall clock (the timer thread polls often); one
-test keeps the real clock to show the real timer thread's waiting.
+Mistral's delays are whole seconds, so most tests run the runtime on a fake
+clock that the test moves (``helpers.run_on_clock``; the timer thread polls
+often); one test keeps the real clock to show the real timer thread's waiting.
 """
 
 from __future__ import annotations

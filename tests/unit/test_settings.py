@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
-from sirocco import errors
+from sirocco import compose, errors
 from sirocco.settings import Settings
 
 
@@ -33,7 +35,8 @@ def test_defaults() -> None:
     settings = Settings.load(environ={})
     assert settings == Settings()
     assert (settings.executor_workers, settings.auth, settings.transport) == (32, None, "memory://")
-    assert settings.heartbeat_first_lease() == settings.heartbeat_lease() == 15.0
+    timing = compose.heartbeat_timing(settings)
+    assert timing.first_lease == timing.lease == timedelta(seconds=15)
     assert settings.heartbeat_untaken_timeout == 3600.0  # Mistral's first_heartbeat_timeout
 
 
