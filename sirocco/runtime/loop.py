@@ -310,19 +310,25 @@ class Runtime:
         """Run a batch; while the database can't be reached, wait (backing off) and try the
         same batch again, so that no event is dropped by an outage."""
 
+        attempts = 0
+
         def attempt() -> BatchResult:
+            nonlocal attempts
             parcels = self.dispatcher.delivery
             if parcels is not None:
                 # Without a broker, the commit wakes the executors (PostgreSQL NOTIFY).
                 self.stepper.wake = None if parcels.brokered else notify.EXECUTOR
-            return self.stepper.run_batch([request.item for request in starts], grouped)
+            attempts += 1
+            return self.stepper.run_batch(
+                [request.item for request in starts], grouped, again=attempts > 1
+            )
 
         return Guard("engine", self.health).outlast(attempt, self._stopping)
 
     def _one_by_one(self, starts: list[StartRequest], grouped: dict[str, list[Envelope]]) -> None:
         for request in starts:
             try:
-                result = self.stepper.run_batch([request.item], {})
+                result = self.stepper.run_batch([request.item], {}, again=True)
             except Exception as exc:
                 log.exception(
                     "start failed", extra={"workflow_execution_id": request.item.execution_id}

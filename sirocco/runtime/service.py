@@ -125,6 +125,7 @@ class Service:
             description=description,
             namespace=found.namespace,
             project_id=project_id,
+            fresh=execution_id is None,
         )
         return self.runtime.request_start(item)
 

@@ -77,12 +77,17 @@ class Stepper:
         self,
         starts: Sequence[StartItem],
         groups: Mapping[str, Sequence[Envelope]],
+        *,
+        again: bool = False,
     ) -> BatchResult:
         """Starts and event groups of several executions in one transaction (group commit).
 
         A start whose input is wrong is reported in ``failed_starts`` and writes
         nothing; any other error rolls the whole batch back and is raised (the
         caller then retries item by item).
+
+        ``again``: an earlier attempt at these items failed, perhaps after its commit
+        (a connection lost while committing): every start looks for its row, fresh or not.
         """
         result = BatchResult()
         touched: list[tuple[str, int, engine.Snapshot]] = []
@@ -95,7 +100,9 @@ class Stepper:
                 lookup = self.lookup.bound(connection)
                 for item in sorted(starts, key=_execution_id):
                     try:
-                        started = self._start_in(connection, lookup, item, writes, result.outgoing)
+                        started = self._start_in(
+                            connection, lookup, item, writes, result.outgoing, again=again
+                        )
                     except errors.SiroccoError as exc:
                         result.failed_starts.append((item, exc))
                         continue
@@ -204,6 +211,8 @@ class Stepper:
         item: StartItem,
         writes: writer.Writes,
         outgoing: Outgoing,
+        *,
+        again: bool = False,
     ) -> engine.Snapshot | None:
         if not item.definition:
             raise errors.NotFoundError(
@@ -212,8 +221,12 @@ class Stepper:
         spec = self.specs.workflow(item.spec_name, item.definition, item.workbook)
         if item.outbox_id is not None:
             outbox.delete(connection, [item.outbox_id])
-        if executions.lock_workflow(connection, item.execution_id) is not None:
-            return None  # started already (a redelivered request)
+        # A fresh id (made for this start) has no row yet: no statement asks. Otherwise the
+        # start may have come before (a redelivered request, an id a caller chose, a
+        # commit whose answer was lost).
+        looks = again or not item.fresh
+        if looks and executions.lock_workflow(connection, item.execution_id) is not None:
+            return None  # started already
         if item.parent_execution_id is not None and lookups.stopped_above(
             connection,
             parent_execution_id=item.parent_execution_id,

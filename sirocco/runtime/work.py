@@ -51,6 +51,9 @@ class StartItem:
     outbox_id: str | None = None
     #: The owner; None: the root execution's project (sub-workflows), else the default.
     project_id: str | None = None
+    #: The execution id was made for this start just now (no caller chose it, no durable
+    #: row carries the request): no row can hold it yet, so the step does not look.
+    fresh: bool = False
 
 
 @dataclass(frozen=True, slots=True)
