@@ -166,8 +166,9 @@ class Stepper:
     ) -> tuple[int, engine.Snapshot] | None:
         # The execution row first, then the rows that carried its events: the same order
         # in every engine, whatever rows a duplicate delivery shares.
-        row = executions.lock_workflow(connection, execution_id)
-        envelopes = self._consume(connection, envelopes)
+        outbox_ids = [item.outbox_id for item in envelopes if item.outbox_id is not None]
+        row, consumed = executions.lock_workflow_consuming(connection, execution_id, outbox_ids)
+        envelopes = self._consume(connection, envelopes, consumed)
         if row is None or not envelopes:
             return None
         snapshot = snapshots.load(connection, lookup, row, self.specs, self.snapshots)
@@ -273,14 +274,23 @@ class Stepper:
         self._write(writes, pending, outgoing, root=tracing.root_of(workflow))
         return snapshot
 
-    def _consume(self, connection: Connection, envelopes: Sequence[Envelope]) -> list[Envelope]:
+    def _consume(
+        self,
+        connection: Connection,
+        envelopes: Sequence[Envelope],
+        consumed: set[str] | None = None,
+    ) -> list[Envelope]:
         """Delete the rows that carried the events; keep only events whose row was still
-        there (a row already gone means its event was applied before: a duplicate)."""
+        there (a row already gone means its event was applied before: a duplicate).
+
+        ``consumed``: the outbox rows already deleted with the execution row's lock
+        (``executions.lock_workflow_consuming``); None: delete them here.
+        """
         outbox_ids = [item.outbox_id for item in envelopes if item.outbox_id is not None]
         timer_ids = [item.timer_id for item in envelopes if item.timer_id is not None]
         gone: set[str] = set()
         if outbox_ids:
-            deleted = outbox.delete(connection, outbox_ids)
+            deleted = outbox.delete(connection, outbox_ids) if consumed is None else consumed
             gone.update(item for item in outbox_ids if item not in deleted)
         if timer_ids:
             deleted = timers.delete(connection, timer_ids)

@@ -6,7 +6,7 @@ import dataclasses
 import functools
 import itertools
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -247,6 +247,46 @@ def lock_workflow(connection: sa.Connection, execution_id: str) -> Any:
     """Read (and on PostgreSQL lock) one workflow execution row; None if absent."""
     query = _SELECT_WORKFLOW if connection.dialect.name == "sqlite" else _LOCK_WORKFLOW
     return connection.execute(query, {"execution_id": execution_id}).first()
+
+
+_outbox = tables.outbox
+_LOCKED = _LOCK_WORKFLOW.cte("locked")
+#: The rows that carried a step's events, deleted once the execution row is locked: the
+#: delete's condition reads the locked row, so PostgreSQL takes the execution row's lock
+#: before any outbox row's (the order of every engine: no deadlock over a duplicate).
+_CONSUMED = (
+    sa.delete(_outbox)
+    .where(
+        _outbox.c.id.in_(sa.bindparam("outbox_ids", expanding=True)),
+        sa.exists(sa.select(_LOCKED.c.id)),
+    )
+    .returning(_outbox.c.id)
+    .cte("consumed")
+)
+_LOCK_CONSUMING = sa.select(
+    _LOCKED,
+    sa.select(sa.func.array_agg(_CONSUMED.c.id)).scalar_subquery().label("sirocco_consumed"),
+)
+
+
+def lock_workflow_consuming(
+    connection: sa.Connection, execution_id: str, outbox_ids: Sequence[str]
+) -> tuple[Any, set[str] | None]:
+    """Lock one workflow execution row (as :func:`lock_workflow`) and delete the outbox rows
+    ``outbox_ids`` that carried its events, in one round trip on PostgreSQL.
+
+    Returns the row (None if absent) and the ids of the outbox rows deleted (those still
+    there), or None for the ids when nothing was deleted here: on SQLite, when no ids
+    are given, or when the execution row is absent (the caller deletes them itself).
+    """
+    if connection.dialect.name == "sqlite" or not outbox_ids:
+        return lock_workflow(connection, execution_id), None
+    row = connection.execute(
+        _LOCK_CONSUMING, {"execution_id": execution_id, "outbox_ids": list(outbox_ids)}
+    ).first()
+    if row is None:
+        return None, None
+    return row, set(row.sirocco_consumed or ())
 
 
 def load_tasks(connection: sa.Connection, execution_id: str) -> list[TaskExecution]:

@@ -15,7 +15,12 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from sirocco.runtime.work import StartItem
+from sirocco import ids
+from sirocco.engine import commands, events
+from sirocco.engine.states import State
+from sirocco.runtime import codec
+from sirocco.runtime.work import Envelope, StartItem
+from sirocco.store import leases, outbox
 from sirocco.store.database import Database
 from tests.integration import helpers
 
@@ -107,4 +112,95 @@ def test_a_fresh_start_tried_again_after_its_commit_is_not_started_twice(
         with app.parts.database.read() as connection:
             rows = connection.execute(sa.text("SELECT count(*) FROM workflow_executions"))
             assert rows.scalar() == 1
+
+
+def _stepper_without_inline(app: Any) -> Any:
+    stepper = app.parts.runtime.stepper
+    stepper.run_inline = None  # every action goes out as a RunAction row
+    return stepper
+
+
+def _start_item(app: Any, name: str) -> StartItem:
+    with app.parts.database.read() as connection:
+        definition = connection.execute(
+            sa.text("SELECT definition FROM workflow_definitions WHERE name = :name"),
+            {"name": name},
+        ).scalar()
+    return StartItem(
+        spec_name=name,
+        definition=str(definition),
+        workbook=None,
+        workflow_id=None,
+        execution_id=ids.new_id(),
+        input={},
+        params={},
+        fresh=True,
+    )
+
+
+def _outbox_ids(app: Any) -> set[str]:
+    with app.parts.database.read() as connection:
+        return set(connection.execute(sa.text("SELECT id FROM outbox")).scalars())
+
+
+def test_a_result_is_applied_once_and_its_row_deleted_with_the_lock(database_url: str) -> None:
+    """The step that applies an executor's result locks the execution row and deletes the
+    result's row: one statement on PostgreSQL (the lock taken first), two on SQLite. The
+    same result delivered again finds its row gone and changes nothing."""
+    with helpers.embedded(database_url, start=False) as app:
+        helpers.deploy(app, WORKFLOW)
+        stepper = _stepper_without_inline(app)
+        item = _start_item(app, "one_echo")
+        ((action_id, command),) = stepper.start(item).items
+        assert isinstance(command, commands.RunAction)
+        result_id = ids.new_id()
+        completed = command.completed(State.SUCCESS, 1, None)
+        with app.parts.database.transaction() as connection:  # as an executor hands it back
+            leases.hand_back(
+                connection,
+                run_action_id=str(action_id),
+                result_id=result_id,
+                workflow_execution_id=item.execution_id,
+                payload=codec.encode(completed),
+                now=app.parts.runtime.clock(),
+            )
+        envelope = Envelope(event=completed, outbox_id=result_id)
+        with statements(app.parts.database, threading.current_thread().name) as sent:
+            outgoing = stepper.step(item.execution_id, [envelope])
+        assert outgoing.ended == [(item.execution_id, "SUCCESS")]
+        deletes = [statement for statement in sent if "DELETE FROM outbox" in statement]
+        locks = _reads_of("workflow_executions", sent)
+        if database_url.startswith("postgresql"):
+            assert len(deletes) == 1 and deletes[0].startswith("WITH locked AS"), sent
+            assert locks == [], sent  # the lock is the same statement
+        else:
+            assert len(deletes) == 1 and len(locks) == 1, sent
+        assert result_id not in _outbox_ids(app)
+        version = helpers.execution(app, item.execution_id).version
+        again = stepper.step(item.execution_id, [envelope])
+        assert again.ended == [] and again.items == []
+        assert helpers.execution(app, item.execution_id).version == version
+
+
+def test_an_event_for_an_execution_that_is_gone_has_its_row_deleted(database_url: str) -> None:
+    with helpers.embedded(database_url, start=False) as app:
+        stepper = app.parts.runtime.stepper
+        missing = ids.new_id()
+        event = events.ActionCompleted(
+            workflow_execution_id=missing,
+            action_execution_id=ids.new_id(),
+            state=State.SUCCESS,
+            result=None,
+            message=None,
+        )
+        row_id = outbox.put(
+            app.parts.database,
+            outbox.Kind.ACTION_RESULT,
+            codec.encode(event),
+            now=app.parts.runtime.clock(),
+            workflow_execution_id=missing,
+        )
+        outgoing = stepper.step(missing, [Envelope(event=event, outbox_id=row_id)])
+        assert outgoing.items == [] and outgoing.ended == []
+        assert row_id not in _outbox_ids(app)
 
