@@ -7,6 +7,7 @@ the snapshot again. A step that rolls back drops what it touched.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sirocco import engine
@@ -52,9 +53,11 @@ def load(
     row: Any,
     specs: SpecCache,
     cache: SnapshotCache,
+    actions: Sequence[str] = (),
 ) -> engine.Snapshot:
     """The snapshot of the execution whose locked row is ``row``: the cached one while
-    its version holds, else its records read from the store."""
+    its version holds, else its records read from the store, with the action executions
+    ``actions`` (those the events refer to) read in the same round trip."""
     lookup = lookup.for_project(row.project_id)  # names resolve in the execution's project
     cached = cache.get(row.id, row.version)
     if cached is not None:
@@ -62,5 +65,5 @@ def load(
         return cached
     spec = specs.workflow(row.workflow_name, row.definition, row.workbook_name)
     workflow = executions.workflow_record(row, spec, executions.blob_reader(connection))
-    tasks = executions.load_tasks(connection, row.id)
-    return engine.Snapshot(workflow, tasks, [], lookup)
+    tasks, loaded = executions.load_tasks_and_actions(connection, row.id, actions)
+    return engine.Snapshot(workflow, tasks, loaded, lookup)

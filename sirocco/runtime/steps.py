@@ -171,12 +171,13 @@ class Stepper:
         envelopes = self._consume(connection, envelopes, consumed)
         if row is None or not envelopes:
             return None
-        snapshot = snapshots.load(connection, lookup, row, self.specs, self.snapshots)
         wanted = [
             envelope.event.action_execution_id
             for envelope in envelopes
             if isinstance(envelope.event, events.ActionCompleted)
         ]
+        # A snapshot read from the store comes with the wanted actions (one round trip).
+        snapshot = snapshots.load(connection, lookup, row, self.specs, self.snapshots, wanted)
         missing = [item for item in wanted if item not in snapshot.actions]
         if missing:
             snapshot.add_actions(executions.load_actions(connection, missing))

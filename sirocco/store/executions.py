@@ -297,6 +297,75 @@ def load_tasks(connection: sa.Connection, execution_id: str) -> list[TaskExecuti
     return [task_record(row, reader) for row in rows]
 
 
+def _wide_part(part: str, chosen: sa.Table) -> sa.Select[Any]:
+    """The rows of ``chosen`` as rows of :data:`_TASKS_AND_ACTIONS`: its own columns, NULL
+    (typed, so that every part's values are read back as their column's) for the others'."""
+    columns: list[Any] = [sa.literal(part).label("sirocco_part")]
+    for table in (_task, _action):
+        prefix = table.name[0]
+        for column in table.c:
+            value: Any = column if table is chosen else sa.type_coerce(sa.null(), column.type)
+            columns.append(value.label(f"{prefix}_{column.name}"))
+    return sa.select(*columns)
+
+
+#: The tasks of one execution and some of its actions, in one statement (one round trip).
+_TASKS_AND_ACTIONS = sa.union_all(
+    _wide_part("t", _task).where(_task.c.workflow_execution_id == sa.bindparam("execution_id")),
+    _wide_part("a", _action).where(_action.c.id.in_(sa.bindparam("action_ids", expanding=True))),
+)
+_TASK_KEYS = tuple((f"t_{column.name}", column.name) for column in _task.c)
+_ACTION_KEYS = tuple((f"a_{column.name}", column.name) for column in _action.c)
+#: Actions asked for by id at most in one statement (as ``load_actions``'s chunks).
+_ACTIONS_PER_STATEMENT = 500
+
+
+class _Part:
+    """One table's columns of a wide row, read as a row of that table (``row.name``,
+    ``row._mapping``)."""
+
+    __slots__ = ("_mapping",)
+
+    def __init__(self, mapping: dict[str, Any]) -> None:
+        self._mapping = mapping
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._mapping[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def load_tasks_and_actions(
+    connection: sa.Connection, execution_id: str, action_ids: Sequence[str]
+) -> tuple[list[TaskExecution], list[ActionExecution]]:
+    """The tasks of an execution (by ``seq``) and the actions ``action_ids``: one round trip
+    on PostgreSQL (the step's load of an execution it has no snapshot of), two on SQLite."""
+    wanted = list(dict.fromkeys(action_ids))
+    if connection.dialect.name == "sqlite" or len(wanted) > _ACTIONS_PER_STATEMENT:
+        return load_tasks(connection, execution_id), load_actions(connection, wanted)
+    rows = connection.execute(
+        _TASKS_AND_ACTIONS, {"execution_id": execution_id, "action_ids": wanted}
+    )
+    reader = blobs.Reader(connection)
+    tasks: list[TaskExecution] = []
+    actions: list[ActionExecution] = []
+    for row in rows:
+        fields = row._mapping
+        if row.sirocco_part == "t":
+            task = _Part({name: fields[key] for key, name in _TASK_KEYS})
+            tasks.append(task_record(task, reader))
+        else:
+            action = _Part({name: fields[key] for key, name in _ACTION_KEYS})
+            actions.append(action_record(action, reader))
+    tasks.sort(key=_seq)
+    return tasks, actions
+
+
+def _seq(task: TaskExecution) -> int:
+    return task.seq
+
+
 def load_actions(connection: sa.Connection, ids: Iterable[str]) -> list[ActionExecution]:
     wanted = list(dict.fromkeys(ids))
     found: list[ActionExecution] = []

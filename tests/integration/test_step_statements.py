@@ -204,3 +204,80 @@ def test_an_event_for_an_execution_that_is_gone_has_its_row_deleted(database_url
         assert outgoing.items == [] and outgoing.ended == []
         assert row_id not in _outbox_ids(app)
 
+
+CHAIN = """
+version: '2.0'
+two_echoes:
+  output:
+    first: <% $.first %>
+    second: <% $.second %>
+  tasks:
+    t1:
+      action: std.echo
+      input:
+        output: {"value": 1, "list": [1, 2]}
+      publish:
+        first: <% task().result %>
+      on-success: [t2]
+    t2:
+      action: std.echo
+      input:
+        output: two
+      publish:
+        second: <% task().result %>
+"""
+
+
+def _hand_back(app: Any, command: commands.RunAction, result: Any) -> Envelope:
+    """Replace the RunAction row of ``command`` by its result's row, as an executor does."""
+    completed = command.completed(State.SUCCESS, result, None)
+    result_id = ids.new_id()
+    with app.parts.database.transaction() as connection:
+        leases.hand_back(
+            connection,
+            run_action_id=command.action_execution_id,
+            result_id=result_id,
+            workflow_execution_id=command.workflow_execution_id,
+            payload=codec.encode(completed),
+            now=app.parts.runtime.clock(),
+        )
+    return Envelope(event=completed, outbox_id=result_id)
+
+
+def test_an_engine_without_the_snapshot_reads_tasks_and_actions_in_one_statement(
+    database_url: str,
+) -> None:
+    """An execution another process started or stepped (the API, another engine): its
+    tasks and the actions the events name come back in one round trip on PostgreSQL, and
+    the step decides on them exactly as with a snapshot of its own."""
+    with helpers.embedded(database_url, start=False) as app:
+        helpers.deploy(app, CHAIN)
+        stepper = _stepper_without_inline(app)
+        item = _start_item(app, "two_echoes")
+        ((_, first),) = stepper.start(item).items
+        for result, expected in (({"value": 1, "list": [1, 2]}, "t2"), ("two", None)):
+            assert isinstance(first, commands.RunAction)
+            envelope = _hand_back(app, first, result)
+            stepper.snapshots.drop(item.execution_id)  # as if another process stepped it
+            with statements(app.parts.database, threading.current_thread().name) as sent:
+                outgoing = stepper.step(item.execution_id, [envelope])
+            reads = [
+                statement
+                for statement in sent
+                if (statement.startswith("SELECT") and "task_executions" in statement)
+                or "FROM action_executions" in statement
+            ]
+            if database_url.startswith("postgresql"):
+                assert len(reads) == 1 and "UNION ALL" in reads[0], sent
+            else:
+                assert len(reads) == 2, sent
+            if expected is None:
+                assert outgoing.ended == [(item.execution_id, "SUCCESS")]
+            else:
+                ((_, first),) = outgoing.items
+                assert isinstance(first, commands.RunAction)
+                assert first.execution.get("task_name") == expected
+        row = helpers.execution(app, item.execution_id)
+        assert row.output == {"first": {"value": 1, "list": [1, 2]}, "second": "two"}
+        tasks = helpers.tasks(app, item.execution_id)
+        assert [(task.name, task.state) for task in tasks] == [("t1", "SUCCESS"), ("t2", "SUCCESS")]
