@@ -250,6 +250,9 @@ def lock_workflow(connection: sa.Connection, execution_id: str) -> Any:
 
 
 _outbox = tables.outbox
+#: Ids bound as one array (``= ANY``), not one parameter each (``IN``): the statement is
+#: compiled once, whatever the number of ids (PostgreSQL only, as the statements below).
+_IDS = sa.ARRAY(sa.String)
 _LOCKED = _LOCK_WORKFLOW.cte("locked")
 #: The rows that carried a step's events, deleted once the execution row is locked: the
 #: delete's condition reads the locked row, so PostgreSQL takes the execution row's lock
@@ -257,7 +260,7 @@ _LOCKED = _LOCK_WORKFLOW.cte("locked")
 _CONSUMED = (
     sa.delete(_outbox)
     .where(
-        _outbox.c.id.in_(sa.bindparam("outbox_ids", expanding=True)),
+        _outbox.c.id == sa.any_(sa.bindparam("outbox_ids", type_=_IDS)),
         sa.exists(sa.select(_LOCKED.c.id)),
     )
     .returning(_outbox.c.id)
@@ -312,7 +315,7 @@ def _wide_part(part: str, chosen: sa.Table) -> sa.Select[Any]:
 #: The tasks of one execution and some of its actions, in one statement (one round trip).
 _TASKS_AND_ACTIONS = sa.union_all(
     _wide_part("t", _task).where(_task.c.workflow_execution_id == sa.bindparam("execution_id")),
-    _wide_part("a", _action).where(_action.c.id.in_(sa.bindparam("action_ids", expanding=True))),
+    _wide_part("a", _action).where(_action.c.id == sa.any_(sa.bindparam("action_ids", type_=_IDS))),
 )
 _TASK_KEYS = tuple((f"t_{column.name}", column.name) for column in _task.c)
 _ACTION_KEYS = tuple((f"a_{column.name}", column.name) for column in _action.c)
