@@ -53,6 +53,11 @@ class Lookup(Protocol):
         """The accepted results of a with-items task's action items whose index is in
         ``[start, stop)``, in index order (the newest for an index run again)."""
 
+    def joined_results(self, whole: list[Any], parts: Sequence[Sequence[Any]]) -> None:
+        """``whole`` is ``parts`` (lists :meth:`item_results_between` returned) one
+        after the other: the store may then write it from their texts instead of
+        encoding it again. A hint only; nothing read changes."""
+
     def task_action_executions(self, task_execution_id: str) -> Sequence[records.ActionExecution]:
         """All action executions of a task, in creation order (accepted or not).
 

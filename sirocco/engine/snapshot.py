@@ -9,7 +9,7 @@ decision in, at a cost proportional to the decision.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sirocco.engine import dataflow, graph, index, ports, records, states
@@ -47,7 +47,7 @@ class Snapshot:
         self.item_values: dict[str, tuple[int, dict[str, list[Any]]]] = {}
         #: Item results read so far by completing with-items tasks, by task execution
         #: id (attempt, index reached, results in index order): see ``with_items.finish``.
-        self.gathered: dict[str, tuple[int, int, list[Any]]] = {}
+        self.gathered: dict[str, tuple[int, int, list[Any], list[Sequence[Any]]]] = {}
 
     @property
     def tasks(self) -> index.TaskIndex:

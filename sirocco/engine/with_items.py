@@ -300,12 +300,16 @@ def _gather(draft: Draft, task: records.TaskExecution) -> list[Any] | None:
         one_step = True  # what was read before is not here
     if one_step:
         return list(draft.lookup.item_results(task.id))
-    results = kept[2] if kept is not None and reached else []
+    results, parts = (kept[2], kept[3]) if kept is not None and reached else ([], [])
     stop = min(reached + GATHER_PER_STEP, count)
-    results.extend(draft.lookup.item_results_between(task.id, reached, stop))
+    part = draft.lookup.item_results_between(task.id, reached, stop)
+    results.extend(part)
+    parts.append(part)
     if stop >= count:
+        # The store may write the result from the parts' texts: no encoding of it whole.
+        draft.lookup.joined_results(results, parts)
         return results
-    draft.snapshot.gathered[task.id] = (attempt, stop, results)
+    draft.snapshot.gathered[task.id] = (attempt, stop, results, parts)
     policies.schedule_timer(draft, task, "continue", 0, with_items=counters.but(gathered=stop))
     return None
 

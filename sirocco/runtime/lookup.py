@@ -15,7 +15,7 @@ from sirocco.engine import ports
 from sirocco.lang import specs
 from sirocco.runtime.dynamic_actions import DynamicActions
 from sirocco.runtime.specs import SpecCache
-from sirocco.store import blobs, code_sources, executions, lookups
+from sirocco.store import blobs, code_sources, executions, json_text, lookups
 from sirocco.store.database import Connection
 
 
@@ -141,6 +141,9 @@ class StepLookup:
 
     def item_results_between(self, task_execution_id: str, start: int, stop: int) -> Sequence[Any]:
         return executions.item_results(self._connection, task_execution_id, start, stop)
+
+    def joined_results(self, whole: list[Any], parts: Sequence[Sequence[Any]]) -> None:
+        json_text.keep_joined(whole, parts)
 
     def task_action_executions(
         self, task_execution_id: str

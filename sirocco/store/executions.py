@@ -15,7 +15,7 @@ from sirocco import references
 from sirocco.engine import records
 from sirocco.engine.states import State
 from sirocco.lang import specs
-from sirocco.store import blobs, tables
+from sirocco.store import blobs, json_text, tables
 
 WorkflowExecution = records.WorkflowExecution
 TaskExecution = records.TaskExecution
@@ -408,6 +408,9 @@ def item_results(
     if references.REF_KEY in joined:  # some outputs are stored by reference
         reader = blobs.Reader(connection)
         return [reader.value(item) for item in decoded]
+    if start is not None:
+        # A chunk of the gather: the task's result is written from the chunks' texts.
+        json_text.keep_list(decoded, joined)
     return decoded
 
 

@@ -77,6 +77,9 @@ class FakeLookup:
                 latest[action.index] = action.output
         return [latest[index] for index in sorted(latest)]
 
+    def joined_results(self, whole: list[Any], parts: Sequence[Sequence[Any]]) -> None:
+        return None  # nothing is encoded in memory
+
     def task_action_executions(self, task_execution_id: str) -> Sequence[records.ActionExecution]:
         run = self._run
         return [

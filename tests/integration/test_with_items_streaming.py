@@ -74,6 +74,7 @@ def test_results_gathered_over_several_steps_keep_their_values_and_order(
         assert row.output == {"results": values}
         [task] = helpers.tasks(app, execution_id)
         assert task.runtime["with_items"]["gathered"] == 28  # the last chunk starts there
+        assert task.result == values  # written from the chunks' stored texts, joined
 
 
 def test_the_list_is_evaluated_once_over_all_the_steps(

@@ -88,3 +88,42 @@ def test_the_table_forgets_the_oldest_texts_beyond_its_bound(
     assert json_text._kept_characters == 3 * 2000
     assert json_text.dumps("q" * 10_000) == _reference("q" * 10_000)  # too long to keep
     assert [entry[0] for entry in json_text._kept.values()] == texts[2:]
+
+
+def test_a_list_joined_from_kept_chunks_is_written_from_their_texts_once() -> None:
+    chunks = [[0, "a"], [], [{"b": [1]}]]
+    for chunk in chunks:
+        json_text.keep_list(chunk, _reference(chunk))
+    whole = [item for chunk in chunks for item in chunk]
+    json_text.keep_joined(whole, chunks)
+    expected = _reference(whole)
+    with mock.patch.object(json_text.json, "dumps", side_effect=AssertionError("encoded")):
+        assert json_text.dumps(whole) == expected
+    # Written once: the text is forgotten, the list (it may change later) is encoded.
+    assert json_text.dumps(whole) == _reference(whole)
+    assert not json_text._kept_lists
+
+
+def test_a_list_is_encoded_when_a_chunk_was_not_kept_or_is_another_list() -> None:
+    kept, unkept = [1, 2], [3]
+    json_text.keep_list(kept, "[1,2]")
+    whole = [1, 2, 3]
+    json_text.keep_joined(whole, [kept, unkept])
+    assert not json_text._kept_lists  # the kept chunk is forgotten too
+    copy = list(kept)
+    json_text.keep_list(kept, "[1,2]")
+    with mock.patch.object(json_text.json, "dumps", return_value="encoded"):
+        assert json_text.dumps(whole) == "encoded"
+        assert json_text.dumps(copy) == "encoded"  # equal, not the same list
+    assert json_text.dumps(kept) == "[1,2]"
+
+
+def test_kept_lists_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(json_text, "KEPT_LIST_CHARACTERS", 10)
+    first, second = [1, 2, 3], [4, 5, 6]
+    json_text.keep_list(first, "[1,2,3]")
+    json_text.keep_list(second, "[4,5,6]")
+    assert list(json_text._kept_lists) == [id(second)]
+    assert json_text._kept_list_characters == 7
+    json_text.dumps(second)
+    assert json_text._kept_list_characters == 0
