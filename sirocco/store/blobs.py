@@ -105,12 +105,7 @@ class BlobStore:
                 raise references.BlobMissingError(f"Stored value {digest} is missing")
             text: str = row.data
             if row.size > CHUNK_CHARS:
-                pieces = connection.execute(
-                    sa.select(_chunks.c.data)
-                    .where(_chunks.c.digest == digest)
-                    .order_by(_chunks.c.seq)
-                ).scalars()
-                text = "".join(pieces)
+                text = _read_pieces(connection, digest)
         value = text if is_text(digest) else json.loads(text)
         self.reads += 1
         self.remember(value, digest, len(text), _kind(value))
@@ -149,6 +144,39 @@ class BlobStore:
     def blob(self, digest: str, size: int, kind: str) -> references.Blob:
         """A reference read back, loading through this store."""
         return references.Blob(digest, size, kind, self.load)
+
+
+#: Pieces of a long blob read per statement (the driver holds a statement's rows at once).
+PIECES_PER_READ = 8
+
+
+def _read_pieces(connection: sa.Connection, digest: str) -> str:
+    """A long blob's text from its pieces, read a few at a time and appended in place.
+
+    ``text += piece`` on the only reference to ``text`` grows it where it is (CPython
+    resizes the string, and a large block is remapped, not copied), so the load peaks
+    near the value's size, not twice it (a list of pieces joined at the end) or three
+    times (with every row the driver fetched at once).
+    """
+    text = ""
+    first = 0
+    while True:
+        pieces = connection.execute(
+            sa.select(_chunks.c.data)
+            .where(
+                _chunks.c.digest == digest,
+                _chunks.c.seq >= first,
+                _chunks.c.seq < first + PIECES_PER_READ,
+            )
+            .order_by(_chunks.c.seq)
+        ).scalars()
+        read = 0
+        for piece in pieces:
+            text += piece
+            read += 1
+        if read < PIECES_PER_READ:
+            return text
+        first += PIECES_PER_READ
 
 
 _STORES: weakref.WeakKeyDictionary[sa.Engine, BlobStore] = weakref.WeakKeyDictionary()

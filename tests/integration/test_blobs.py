@@ -175,10 +175,14 @@ def test_small_values_stay_in_their_rows(app: Embedded) -> None:
     assert _stored(app) == (0, 0)
 
 
+@pytest.mark.parametrize("per_read", [2, 5])
 def test_a_long_value_is_written_and_read_in_pieces(
-    database_url: str, monkeypatch: pytest.MonkeyPatch
+    database_url: str, monkeypatch: pytest.MonkeyPatch, per_read: int
 ) -> None:
     monkeypatch.setattr(blobs, "CHUNK_CHARS", 1024)
+    # Read a few pieces per statement: 2 (three reads, the last one short), 5 (all five in
+    # one read, then one that finds none).
+    monkeypatch.setattr(blobs, "PIECES_PER_READ", per_read)
     value = "".join(chr(0x41 + n % 26) for n in range(5000)) + "é"
     with helpers.embedded(database_url) as first_process:
         blobs.configure(first_process.parts.database.engine, threshold=THRESHOLD)
