@@ -20,6 +20,13 @@ ratios to the value's size. The field size limit and the expression size
 limit are lifted for it (``-1``).
 
 Each run is a fresh subprocess on a fresh SQLite file.
+
+``split``: the same 3-task workflow through split roles (``sirocco api``,
+``engine`` and ``executor`` processes) on a fresh PostgreSQL database, the
+roles handing work over through the database alone and over RabbitMQ
+(``--transports``); the two actions are dynamic actions, so the value is made
+on the executor. Prints each role's peak RSS (``VmHWM``) as a ratio to the
+value's size, and the time the execution took.
 """
 
 from __future__ import annotations
@@ -244,11 +251,181 @@ def big_part(megabytes: int, threshold: str) -> dict[str, Any]:
     return result
 
 
+SPLIT_MODULE = """from mistral_lib import actions
+
+
+class Make(actions.Action):
+    def __init__(self, size):
+        self.size = size
+
+    def run(self, context):
+        return "x" * self.size
+
+
+class Length(actions.Action):
+    def __init__(self, value):
+        self.value = value
+
+    def run(self, context):
+        return len(self.value)
+"""
+SPLIT_ROLES = ("api", "engine", "executor")
+#: Ports of this benchmark's API (the blobs engineer's range).
+SPLIT_PORT = 18250
+PG_SERVER = os.environ.get("SIROCCO_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
+AMQP = os.environ.get("SIROCCO_BENCH_AMQP", "amqp://guest:guest@127.0.0.1:5672//")
+
+
+def _http(url: str, method: str = "GET", body: Any = None, text: bool = False) -> Any:
+    import urllib.request
+
+    data = None if body is None else (body if text else json.dumps(body)).encode()
+    headers = {"Content-Type": "text/plain" if text else "application/json"}
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    with urllib.request.urlopen(request, timeout=600) as response:
+        return json.loads(response.read() or b"null")
+
+
+def _peak_of(pid: int) -> float:
+    """A process's peak resident set (``VmHWM``), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmHWM for {pid}")
+
+
+def _until(condition: Any, bound: float, what: str) -> Any:
+    deadline = time.monotonic() + bound
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def _finished(base: str, execution_id: str) -> dict[str, Any] | None:
+    found: dict[str, Any] = _http(f"{base}/executions/{execution_id}")
+    return found if found["state"] in ("SUCCESS", "ERROR") else None
+
+
+def one_split(megabytes: int, transport: str) -> dict[str, Any]:
+    """One run of the 3-task workflow through split roles on a fresh PostgreSQL database."""
+    import sqlalchemy as sa
+
+    size = megabytes * 1_000_000
+    name = f"blobs_bench_{os.getpid()}"
+    server = sa.create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
+    with server.connect() as connection:
+        connection.execute(sa.text(f"CREATE DATABASE {name}"))
+    folder = Path(tempfile.mkdtemp(prefix="sirocco-bench-split-"))
+    env = {
+        **os.environ,
+        "SIROCCO_DB": f"{PG_SERVER}/{name}",
+        "SIROCCO_TRANSPORT": AMQP if transport == "amqp" else "",
+        "SIROCCO_FIELD_SIZE_LIMIT_KB": "-1",
+        "SIROCCO_EXPRESSION_MAX_BYTES": "-1",
+    }
+    sirocco = str(Path(sys.executable).parent / "sirocco")
+    base = f"http://127.0.0.1:{SPLIT_PORT}/v2"
+    started: dict[str, subprocess.Popen[bytes]] = {}
+    try:
+        started["api"] = subprocess.Popen(
+            [sirocco, "api", "--port", str(SPLIT_PORT)],
+            env=env,
+            stdout=open(folder / "api.log", "wb"),  # noqa: SIM115
+            stderr=subprocess.STDOUT,
+        )
+        _until(lambda: _answers(base), 120, "the API")
+        for role in SPLIT_ROLES[1:]:
+            started[role] = subprocess.Popen(
+                [sirocco, role],
+                env=env,
+                stdout=open(folder / f"{role}.log", "wb"),  # noqa: SIM115
+                stderr=subprocess.STDOUT,
+            )
+        _http(f"{base}/code_sources?name=bench_mod", "POST", SPLIT_MODULE, text=True)
+        for action, class_name in (("bench.make", "Make"), ("bench.length", "Length")):
+            _http(
+                f"{base}/dynamic_actions",
+                "POST",
+                {"name": action, "class_name": class_name, "code_source_name": "bench_mod"},
+            )
+        _http(f"{base}/workflows", "POST", BIG_WORKFLOW, text=True)
+        warm = _http(
+            f"{base}/executions", "POST", {"workflow_name": "big", "input": '{"size": 10}'}
+        )
+        _until(lambda: _finished(base, warm["id"]), 300, "the warm-up run")
+        before = {role: _peak_of(process.pid) for role, process in started.items()}
+        began = time.perf_counter()
+        body = {"workflow_name": "big", "input": json.dumps({"size": size})}
+        execution = _http(f"{base}/executions", "POST", body)
+        found = _until(lambda: _finished(base, execution["id"]), 3600, "the 100 MB run")
+        wall = time.perf_counter() - began
+        if found["state"] != "SUCCESS" or json.loads(found["output"]) != {"length": size}:
+            raise RuntimeError(f"ended {found['state']}: {found['state_info']}")
+        peaks = {role: _peak_of(process.pid) for role, process in started.items()}
+        with sa.create_engine(env["SIROCCO_DB"]).connect() as connection:
+            from sirocco.store import blobs
+
+            stored = blobs.count(connection)
+    finally:
+        for process in started.values():
+            process.terminate()
+        for process in started.values():
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        with server.connect() as connection:
+            connection.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        server.dispose()
+        shutil.rmtree(folder, ignore_errors=True)
+    value_mb = size / 2**20
+    return {
+        "transport": transport,
+        "value_mb": round(value_mb, 1),
+        "wall_s": round(wall, 2),
+        "blobs_and_refs": list(stored),
+        "rss_before_mb": {role: round(mb, 1) for role, mb in before.items()},
+        "peak_rss_mb": {role: round(mb, 1) for role, mb in peaks.items()},
+        "peak_over_value": {role: round(mb / value_mb, 2) for role, mb in peaks.items()},
+        "growth_over_value": {
+            role: round((mb - before[role]) / value_mb, 2) for role, mb in peaks.items()
+        },
+    }
+
+
+def _answers(base: str) -> bool:
+    try:
+        _http(f"{base}/workflows")
+    except OSError:
+        return False
+    return True
+
+
+def split_part(megabytes: int, transports: list[str]) -> list[dict[str, Any]]:
+    results = []
+    for transport in transports:
+        result = one_split(megabytes, transport)
+        results.append(result)
+        ratios = ", ".join(f"{role} {ratio}x" for role, ratio in result["peak_over_value"].items())
+        print(
+            f"{megabytes} MB result through 3 tasks, split roles on PostgreSQL ({transport}): "
+            f"peak RSS {ratios} the value (growth {result['growth_over_value']}); "
+            f"{result['wall_s']} s; blobs, refs "
+            f"{result['blobs_and_refs']} (before the run {result['rss_before_mb']} MB)"
+        )
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--part", choices=["publish", "big", "all"], default="all")
+    parser.add_argument("--part", choices=["publish", "big", "split", "all"], default="all")
+    parser.add_argument("--transports", default="database,amqp")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--mb", type=int, default=100)
     parser.add_argument("--json", dest="json_out")
@@ -266,6 +443,8 @@ def main() -> int:
         results["publish"] = publish_part(args.runs)
     if args.part in ("big", "all"):
         results["big"] = [big_part(args.mb, "65536"), big_part(args.mb, "-1")]
+    if args.part in ("split", "all"):
+        results["split"] = split_part(args.mb, args.transports.split(","))
     if args.json_out:
         with open(args.json_out, "a") as handle:
             handle.write(json.dumps(results) + "\n")
