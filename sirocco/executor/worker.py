@@ -128,6 +128,7 @@ class ExecutorWorker:
         waited.start()
         waited.join(timeout / 2)
         self._results.put(_STOP)
+        self._announced.put(_STOP)
         for thread in self._threads[1:]:
             self.health.forget(thread)
             thread.join(timeout / 2)
@@ -159,16 +160,19 @@ class ExecutorWorker:
     def _lease_loop(self) -> None:
         guard = Guard("executor-leaser", self.health)
         while not self._stop.is_set():
-            try:
-                first = self._announced.get(timeout=0.5)
-            except queue.Empty:
-                continue
+            first = self._announced.get()  # stop() puts _STOP: no need to wake and look
+            if first is _STOP:
+                break
             batch = [first]
             while True:
                 try:
-                    batch.append(self._announced.get_nowait())
+                    parcel = self._announced.get_nowait()
                 except queue.Empty:
                     break
+                if parcel is _STOP:
+                    self._announced.put(_STOP)  # after this batch
+                    break
+                batch.append(parcel)
             if not guard.call(functools.partial(self.lease, batch)):
                 # The database is away: the rows stay free in the outbox, where the taker
                 # finds them once it is back. The broker may forget the announcements.
@@ -208,34 +212,49 @@ class ExecutorWorker:
 
     def take(self) -> int:
         """Lease as many RunAction rows as there are free workers and start them."""
-        free = self._free()
-        if free == 0:
+        reserved = self._reserve()
+        if reserved == 0:
             return 0
-        now = self._clock()
-        with self._database.transaction() as connection:
-            rows = leases.take(
-                connection,
-                limit=free,
-                targets=self._targets,
-                until=now + self._timing.first_lease,
-                holder=self.name,
-                now=now,
-            )
+        rows: list[Any] = []  # once committed
+        try:
+            with self._database.transaction() as connection:
+                taken = self._lease_free(connection, reserved, self._clock())
+            rows = taken
+        finally:
+            self._unreserve(reserved - len(rows))
+        self._start(rows)
+        return len(rows)
+
+    def _reserve(self) -> int:
+        """Reserve every free worker (so that two threads never lease for the same one)."""
+        count = 0
+        while count < self._workers and self._busy.acquire(blocking=False):
+            count += 1
+        return count
+
+    def _unreserve(self, count: int) -> None:
+        for _ in range(count):
+            self._busy.release()
+
+    def _lease_free(self, connection: Any, reserved: int, now: datetime) -> list[Any]:
+        """Lease up to ``reserved`` RunAction rows no executor holds, in ``connection``'s
+        transaction; the rows leased (start them once it committed)."""
+        return leases.take(
+            connection,
+            limit=reserved,
+            targets=self._targets,
+            until=now + self._timing.first_lease,
+            holder=self.name,
+            now=now,
+        )
+
+    def _start(self, rows: list[Any]) -> None:
+        """Run leased rows, each on a worker reserved for it."""
         for row in rows:
             command = codec.decode(row.payload)
             with self._held_lock:
                 self._held[row.id] = command
-            self._busy.acquire()
             self._pool.spawn(_Job(self, row.id, command, row.created_at))
-        return len(rows)
-
-    def _free(self) -> int:
-        count = 0
-        while count < self._workers and self._busy.acquire(blocking=False):
-            count += 1
-        for _ in range(count):
-            self._busy.release()
-        return count
 
     def _run(self, row_id: str, command: commands.RunAction, written: datetime) -> None:
         metrics.METRICS.handed_off((self._clock() - written).total_seconds())
