@@ -56,11 +56,6 @@ def _publicize(request: Request, resource: str, scope: str, caller: identity.Cal
     return scope
 
 
-def _owner(caller: identity.Caller) -> str | None:
-    """The project whose rows a caller reaches (None: authentication off, all rows)."""
-    return caller.project_id if caller.authenticated else None
-
-
 def _add_read_and_delete_routes(
     collection: str,
     kind: code_sources.Kind,
@@ -109,7 +104,7 @@ def _add_read_and_delete_routes(
     ) -> Response:
         with database.transaction() as connection:
             row = code_sources.delete(
-                connection, kind, identifier, namespace, project_id=_owner(caller)
+                connection, kind, identifier, namespace, project_id=projects.owner(caller)
             )
             projects.require_own([row], caller, kind.missing)
         return Response(status_code=204)
@@ -203,7 +198,7 @@ def update_code_source(
                 "scope": _publicize(request, "code_sources", deps.scope_of(scope), caller),
             },
             now=clock.utcnow_seconds(),
-            project_id=_owner(caller),
+            project_id=projects.owner(caller),
         )
         projects.require_own([row], caller, code_sources.CODE_SOURCE.missing)
     return MistralJSONResponse(show_code_source(row))
@@ -259,7 +254,7 @@ def create_dynamic_action(
             code_sources.CODE_SOURCE,
             str(dyn_action.code_source_id or dyn_action.code_source_name),
             dyn_action.namespace,
-            project_id=_owner(caller),
+            project_id=projects.owner(caller),
         )
         row = code_sources.create(
             connection,
@@ -307,7 +302,7 @@ def update_dynamic_action(
                 code_sources.CODE_SOURCE,
                 str(dyn_action.code_source_id or dyn_action.code_source_name),
                 dyn_action.namespace,
-                project_id=_owner(caller),
+                project_id=projects.owner(caller),
             )
             changes["code_source_id"] = source["id"]
             changes["code_source_name"] = source["name"]
@@ -318,7 +313,7 @@ def update_dynamic_action(
             dyn_action.namespace,
             changes,
             now=clock.utcnow_seconds(),
-            project_id=_owner(caller),
+            project_id=projects.owner(caller),
         )
         projects.require_own([row], caller, code_sources.DYNAMIC_ACTION.missing)
     return MistralJSONResponse(show_dynamic_action(row))

@@ -101,11 +101,13 @@ listing.add_get_route(
 )
 
 
-@router.delete("/v2/environments/{name}", status_code=204)
-def delete_environment(
-    *, name: str, database: deps.DatabaseDep, caller: identity.CallerDep
-) -> Response:
-    """Delete an environment (the caller's own first)."""
-    with database.transaction() as connection:
-        definitions.delete_environment(connection, name, project_id=projects.owner(caller))
-    return Response(status_code=204)
+listing.add_delete_route(
+    router,
+    "/v2/environments/{name}",
+    name="delete_environment",
+    delete=lambda connection, name, _namespace, owner: definitions.delete_environment(
+        connection, name, project_id=owner
+    ),
+    namespaced=False,
+    description="Delete an environment (the caller's own first).",
+)

@@ -353,7 +353,7 @@ def add_get_route(
         check: refuses a malformed identifier before anything else is read.
         description: the route's description in the OpenAPI document.
     """
-    parameter = path.rsplit("{", 1)[1].rstrip("}/")
+    parameter = _path_parameter(path)
 
     def endpoint(**values: Any) -> Response:
         identifier: str = values[parameter]
@@ -375,6 +375,61 @@ def add_get_route(
             )
         return render.MistralJSONResponse(show(row, only=only or None))
 
+    endpoint.__signature__ = _signature(  # type: ignore[attr-defined]
+        parameter, namespaced, namespace_default, fields=True
+    )
+    router.add_api_route(path, endpoint, methods=["GET"], name=name, description=description)
+
+
+#: Deletes the resource a request names: (connection, the path's identifier, the
+#: ``?namespace=`` ("" without one), the caller's project or None without
+#: authentication); raises NotFoundError (or refuses) in Mistral's words.
+Delete = Callable[[Connection, str, str, str | None], object]
+
+
+def add_delete_route(
+    router: APIRouter,
+    path: str,
+    *,
+    name: str,
+    delete: Delete,
+    namespaced: bool = True,
+    namespace_default: str | None = None,
+    check: Callable[[str], object] | None = None,
+    description: str,
+) -> None:
+    """Declare ``DELETE path`` (204): delete, in one transaction, the resource named
+    by the path's one parameter; the arguments are :func:`add_get_route`'s."""
+    parameter = _path_parameter(path)
+
+    def endpoint(**values: Any) -> Response:
+        identifier: str = values[parameter]
+        if check is not None:
+            check(identifier)
+        namespace = values.get("namespace") or ""
+        database: Database = values["database"]
+        with database.transaction() as connection:
+            delete(connection, identifier, namespace, projects.owner(values["caller"]))
+        return Response(status_code=204)
+
+    endpoint.__signature__ = _signature(  # type: ignore[attr-defined]
+        parameter, namespaced, namespace_default, fields=False
+    )
+    router.add_api_route(
+        path, endpoint, methods=["DELETE"], status_code=204, name=name, description=description
+    )
+
+
+def _path_parameter(path: str) -> str:
+    """The name of the one parameter a resource's path ends with."""
+    return path.rsplit("{", 1)[1].rstrip("}/")
+
+
+def _signature(
+    parameter: str, namespaced: bool, namespace_default: str | None, *, fields: bool
+) -> inspect.Signature:
+    """What a one-resource endpoint declares to FastAPI: the path parameter, then
+    ``?namespace=`` and ``?fields=`` when it takes them, the database and the caller."""
     keyword = inspect.Parameter.KEYWORD_ONLY
     declared = [inspect.Parameter(parameter, keyword, annotation=str)]
     if namespaced:
@@ -382,10 +437,10 @@ def add_get_route(
         declared.append(
             inspect.Parameter("namespace", keyword, default=namespace_default, annotation=kind)
         )
+    if fields:
+        declared.append(inspect.Parameter("fields", keyword, default=None, annotation=str | None))
     declared += [
-        inspect.Parameter("fields", keyword, default=None, annotation=str | None),
         inspect.Parameter("database", keyword, annotation=deps.DatabaseDep),
         inspect.Parameter("caller", keyword, annotation=identity.CallerDep),
     ]
-    endpoint.__signature__ = inspect.Signature(declared)  # type: ignore[attr-defined]
-    router.add_api_route(path, endpoint, methods=["GET"], name=name, description=description)
+    return inspect.Signature(declared)

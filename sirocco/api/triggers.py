@@ -105,14 +105,16 @@ listing.add_get_route(
 )
 
 
-@router.delete("/v2/cron_triggers/{identifier}", status_code=204)
-def delete_cron_trigger(
-    *, identifier: str, database: deps.DatabaseDep, caller: identity.CallerDep
-) -> Response:
-    """Delete a cron trigger by name (the caller's own first) or id."""
-    with database.transaction() as connection:
-        stored.delete_cron_trigger(connection, identifier, project_id=projects.owner(caller))
-    return Response(status_code=204)
+listing.add_delete_route(
+    router,
+    "/v2/cron_triggers/{identifier}",
+    name="delete_cron_trigger",
+    delete=lambda connection, identifier, _namespace, owner: stored.delete_cron_trigger(
+        connection, identifier, project_id=owner
+    ),
+    namespaced=False,
+    description="Delete a cron trigger by name (the caller's own first) or id.",
+)
 
 
 # ---------------------------------------------------------------- event triggers
@@ -248,10 +250,14 @@ def fire_event_trigger(
     return MistralJSONResponse(executions.show(row), status_code=201 if started else 200)
 
 
-@router.delete("/v2/event_triggers/{identifier}", status_code=204)
-def delete_event_trigger(*, identifier: str, database: deps.DatabaseDep) -> Response:
-    """Delete an event trigger by id."""
-    listing.check_uuid("id", identifier)
-    with database.transaction() as connection:
-        stored.delete_event_trigger(connection, identifier)
-    return Response(status_code=204)
+listing.add_delete_route(
+    router,
+    "/v2/event_triggers/{identifier}",
+    name="delete_event_trigger",
+    delete=lambda connection, identifier, _namespace, _owner: stored.delete_event_trigger(
+        connection, identifier
+    ),
+    namespaced=False,
+    check=lambda identifier: listing.check_uuid("id", identifier),
+    description="Delete an event trigger by id.",
+)

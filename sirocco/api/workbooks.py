@@ -114,17 +114,12 @@ listing.add_get_route(
 )
 
 
-@router.delete("/v2/workbooks/{name}", status_code=204)
-def delete_workbook(
-    *,
-    name: str,
-    namespace: str | None = None,
-    database: deps.DatabaseDep,
-    caller: identity.CallerDep,
-) -> Response:
-    """Delete a workbook; its workflows and actions stay."""
-    with database.transaction() as connection:
-        definitions.delete_workbook(
-            connection, name, namespace or "", project_id=projects.owner(caller)
-        )
-    return Response(status_code=204)
+listing.add_delete_route(
+    router,
+    "/v2/workbooks/{name}",
+    name="delete_workbook",
+    delete=lambda connection, name, namespace, owner: definitions.delete_workbook(
+        connection, name, namespace, project_id=owner
+    ),
+    description="Delete a workbook; its workflows and actions stay.",
+)

@@ -155,17 +155,12 @@ listing.add_get_route(
 )
 
 
-@router.delete("/v2/workflows/{identifier}", status_code=204)
-def delete_workflow(
-    *,
-    identifier: str,
-    namespace: str | None = None,
-    database: deps.DatabaseDep,
-    caller: identity.CallerDep,
-) -> Response:
-    """Delete a workflow (refused while triggers use it)."""
-    with database.transaction() as connection:
-        definitions.delete_workflow(
-            connection, identifier, namespace or "", project_id=projects.owner(caller)
-        )
-    return Response(status_code=204)
+listing.add_delete_route(
+    router,
+    "/v2/workflows/{identifier}",
+    name="delete_workflow",
+    delete=lambda connection, identifier, namespace, owner: definitions.delete_workflow(
+        connection, identifier, namespace, project_id=owner
+    ),
+    description="Delete a workflow (refused while triggers use it).",
+)
