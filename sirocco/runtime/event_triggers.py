@@ -259,7 +259,7 @@ def listen(
     listener = EventListener(
         runtime.database,
         url,
-        runtime.start_from_outbox,
+        runtime.intake.start_from_outbox,
         clock=runtime.clock,
         health=runtime.health,
         definitions=definitions,

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import Future
 from datetime import datetime
 from typing import Any
@@ -155,16 +155,6 @@ class Runtime:
         future: Future[Started] = Future()
         self.intake.put(StartRequest(item, future))
         return future
-
-    def start_from_outbox(
-        self,
-        outbox_id: str,
-        payload: Mapping[str, Any],
-        acknowledge: Callable[[], None] | None = None,
-    ) -> Future[Started]:
-        """Start a workflow that a durable outbox row asks for (cron and event triggers);
-        the future gives the execution id once the start is stored, or the error."""
-        return self.intake.start_from_outbox(outbox_id, payload, acknowledge)
 
     def _is_sync(self, action_name: str) -> bool:
         """Whether an action returns its result when it runs (unknown names: yes)."""

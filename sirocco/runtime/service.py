@@ -175,7 +175,7 @@ class Service:
         if recorded.outbox_id is None:
             return recorded.execution_id, False
         try:
-            self.runtime.start_from_outbox(recorded.outbox_id, recorded.payload).result()
+            self.runtime.intake.start_from_outbox(recorded.outbox_id, recorded.payload).result()
         except errors.UnavailableError:
             raise  # the outbox row stays: the start happens when an engine takes it
         except errors.SiroccoError:

@@ -251,20 +251,7 @@ def loadable(
     )
     for candidate in dict.fromkeys((namespace, "")):
         row = connection.execute(
-            sa.select(
-                _dynamic_actions.c.name,
-                _dynamic_actions.c.namespace,
-                _dynamic_actions.c.class_name,
-                _code_sources.c.id,
-                _code_sources.c.name.label("module_name"),
-                _code_sources.c.version,
-                _code_sources.c.content,
-            )
-            .select_from(
-                _dynamic_actions.join(
-                    _code_sources, _code_sources.c.id == _dynamic_actions.c.code_source_id
-                )
-            )
+            _loadable_query()
             .where(
                 _dynamic_actions.c.name == name, _dynamic_actions.c.namespace == candidate, *visible
             )
@@ -272,53 +259,50 @@ def loadable(
             .limit(1)
         ).first()
         if row is not None:
-            return Loadable(
-                action_name=row.name,
-                namespace=row.namespace,
-                class_name=row.class_name,
-                code_source_id=row.id,
-                module_name=row.module_name,
-                version=int(row.version),
-                content=row.content,
-            )
+            return _loadable_of(row)
     return None
 
 
 def all_loadable(connection: sa.Connection) -> list[Loadable]:
     """Every dynamic action with its code source (for the list of actions)."""
     rows = connection.execute(
-        sa.select(
-            _dynamic_actions.c.name,
-            _dynamic_actions.c.namespace,
-            _dynamic_actions.c.class_name,
-            _code_sources.c.id,
-            _code_sources.c.name.label("module_name"),
-            _code_sources.c.version,
-            _code_sources.c.content,
-            _dynamic_actions.c.project_id,
-            _dynamic_actions.c.scope,
+        _loadable_query(_dynamic_actions.c.project_id, _dynamic_actions.c.scope).order_by(
+            _dynamic_actions.c.name
         )
-        .select_from(
-            _dynamic_actions.join(
-                _code_sources, _code_sources.c.id == _dynamic_actions.c.code_source_id
-            )
-        )
-        .order_by(_dynamic_actions.c.name)
     )
-    return [
-        Loadable(
-            action_name=row.name,
-            namespace=row.namespace,
-            class_name=row.class_name,
-            code_source_id=row.id,
-            module_name=row.module_name,
-            version=int(row.version),
-            content=row.content,
-            project_id=row.project_id,
-            scope=row.scope,
+    return [_loadable_of(row, project_id=row.project_id, scope=row.scope) for row in rows]
+
+
+def _loadable_query(*more: sa.ColumnElement[Any]) -> sa.Select[Any]:
+    """Dynamic actions joined to their code sources: what a :class:`Loadable` holds
+    (and ``more``)."""
+    return sa.select(
+        _dynamic_actions.c.name,
+        _dynamic_actions.c.namespace,
+        _dynamic_actions.c.class_name,
+        _code_sources.c.id,
+        _code_sources.c.name.label("module_name"),
+        _code_sources.c.version,
+        _code_sources.c.content,
+        *more,
+    ).select_from(
+        _dynamic_actions.join(
+            _code_sources, _code_sources.c.id == _dynamic_actions.c.code_source_id
         )
-        for row in rows
-    ]
+    )
+
+
+def _loadable_of(row: Any, **owner: str) -> Loadable:
+    return Loadable(
+        action_name=row.name,
+        namespace=row.namespace,
+        class_name=row.class_name,
+        code_source_id=row.id,
+        module_name=row.module_name,
+        version=int(row.version),
+        content=row.content,
+        **owner,
+    )
 
 
 def code_source_row(connection: sa.Connection, code_source_id: str) -> Any:

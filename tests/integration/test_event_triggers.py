@@ -113,7 +113,7 @@ def _listener(app: Embedded, url: str = AMQP_URL) -> EventListener:
     listener = EventListener(
         app.parts.database,
         url,
-        runtime.start_from_outbox,
+        runtime.intake.start_from_outbox,
         clock=runtime.clock,
         health=runtime.health,
         reconcile=0.1,

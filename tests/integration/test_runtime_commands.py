@@ -357,7 +357,7 @@ def test_cron_last_execution_deletes_the_trigger(database_url: str) -> None:
         assert cron.claim_due(app.parts.database, app.parts.runtime.clock()) == []
         assert helpers.count_rows(app, tables.cron_triggers) == 0
         # the claim left a durable start request; the runtime starts it
-        app.parts.runtime.start_from_outbox(*claimed[0])
+        app.parts.runtime.intake.start_from_outbox(*claimed[0])
         app.parts.runtime.intake.barrier().result(BOUND)
         execution_id = claimed[0][1]["execution_id"]
         row = helpers.wait_for(app, execution_id)

@@ -50,7 +50,9 @@ def test_cron_executions_belong_to_the_triggers_project(tmp_path: Path) -> None:
         )
         assert created.status_code == 201, created.text
         runtime = embedded.parts.runtime
-        scheduler = runtime_cron.CronThread(database, runtime.start_from_outbox, lambda: first)
+        scheduler = runtime_cron.CronThread(
+            database, runtime.intake.start_from_outbox, lambda: first
+        )
         assert scheduler.fire_due() == 1
 
         def started() -> list[dict[str, object]] | None:

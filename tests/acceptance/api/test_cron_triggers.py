@@ -96,7 +96,7 @@ def test_a_cron_trigger_starts_its_workflow_once_per_tick_and_counts_down(
     clock = {"now": first - timedelta(seconds=1)}
     runtime = embedded.parts.runtime
     scheduler = runtime_cron.CronThread(
-        runtime.database, runtime.start_from_outbox, lambda: clock["now"]
+        runtime.database, runtime.intake.start_from_outbox, lambda: clock["now"]
     )
 
     assert scheduler.fire_due() == 0  # not yet
@@ -285,7 +285,9 @@ def test_no_tick_fires_in_maintenance_mode(client: TestClient, embedded: Embedde
     )  # fmt: skip
     assert created.status_code == 201, created.text
     runtime = embedded.parts.runtime
-    scheduler = runtime_cron.CronThread(runtime.database, runtime.start_from_outbox, lambda: first)
+    scheduler = runtime_cron.CronThread(
+        runtime.database, runtime.intake.start_from_outbox, lambda: first
+    )
     assert client.put("/maintenance", json={"status": "PAUSED"}).json() == {"status": "PAUSING"}
     assert scheduler.fire_due() == 0  # due, but held while maintenance is on
     assert client.get("/v2/executions").json()["executions"] == []
