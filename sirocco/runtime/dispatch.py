@@ -10,6 +10,7 @@ executions go back to the engine's queue.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Callable
@@ -22,7 +23,7 @@ from sirocco.runtime.health import Guard, Health
 from sirocco.runtime.intake import Intake
 from sirocco.runtime.timers import TimerThread
 from sirocco.runtime.work import Outgoing, StartRequest
-from sirocco.store import outbox
+from sirocco.store import blobs, outbox
 from sirocco.store.database import Database
 
 log = logging.getLogger("sirocco.runtime")
@@ -78,7 +79,7 @@ class Dispatcher:
                             delivery.Parcel(
                                 kind=outbox.Kind.RUN_ACTION,
                                 outbox_id=outbox_id,
-                                payload=codec.encode(command),
+                                payload=codec.encode(_by_reference(command)),
                                 target=command.target,
                             )
                         )
@@ -151,3 +152,10 @@ def _log_change(execution_id: str, name: str, state: str, state_info: str | None
         executions_log.info(
             "workflow execution %s (%s) is %s", execution_id, name, state, extra=extra
         )
+
+
+def _by_reference(command: commands.RunAction) -> commands.RunAction:
+    """The command as its outbox row holds it: input values stored by reference go as
+    their references (``blobs.known_references``), not in full over the broker."""
+    given = blobs.known_references(command.input)
+    return command if given is command.input else dataclasses.replace(command, input=given)

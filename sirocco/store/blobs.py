@@ -228,6 +228,36 @@ def process_values(stored: Any) -> Any:
     }
 
 
+def known_references(values: Any) -> Any:
+    """An object's values as references where this process stored or loaded them by
+    reference (a blob, or a value its cache holds by identity); the object itself when
+    none is. What a parcel carries for a command whose outbox row the process has just
+    written with those references, so a large value crosses the broker as a digest.
+    A value the cache no longer holds goes as it is (larger, still right)."""
+    store = _PROCESS_STORE
+    if store is None or store.threshold < 0 or not isinstance(values, Mapping):
+        return values
+    made: dict[str, Any] | None = None
+    for key, item in values.items():
+        kind = type(item)
+        if kind is references.Blob:
+            reference: dict[str, Any] | None = item.reference()
+        elif (kind is str and len(item) > store.threshold) or kind is dict or kind is list:
+            entry = store.known(item)
+            reference = (
+                None
+                if entry is None
+                else references.reference(entry.digest, entry.size, entry.kind)
+            )
+        else:
+            continue
+        if reference is not None:
+            if made is None:
+                made = dict(values)
+            made[key] = reference
+    return values if made is None else made
+
+
 #: How the digest of a text stored as it is (not as JSON) starts.
 TEXT_PREFIX = "t:"
 _HASH_CHUNK = 1 << 20

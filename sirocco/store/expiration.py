@@ -142,7 +142,7 @@ _ACTION_FIELDS = (
 )  # fmt: skip
 
 
-_STORED_VALUES = ("input", "output", "published", "result")
+_STORED_VALUES = ("input", "output", "published", "result", "params")
 
 
 def exported(connection: sa.Connection, execution_id: str) -> dict[str, Any]:

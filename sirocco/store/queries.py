@@ -255,7 +255,7 @@ def _select(view: View, fields: Sequence[str]) -> sa.Select[Any]:
 
 
 #: The fields whose values may be stored by reference (``_context``: an execution's, hidden).
-_STORED_VALUES = ("input", "output", "result", "published", "_context")
+_STORED_VALUES = ("input", "output", "result", "published", "params", "_context")
 
 
 def _finish(connection: sa.Connection, view: View, rows: list[dict[str, Any]]) -> None:

@@ -3,6 +3,7 @@ last execution that refers to them (docs/limits.md, "Large values by reference")
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from collections.abc import Iterator
@@ -226,7 +227,7 @@ holding:
 def test_a_run_action_row_carries_a_large_input_by_reference(
     app: Embedded, gate: threading.Event
 ) -> None:
-    from sirocco.runtime import codec
+    from sirocco.runtime import codec, dispatch
 
     helpers.deploy(app, HOLDING)
     execution_id = helpers.start(app, "holding", {"blob": VALUE})
@@ -244,6 +245,19 @@ def test_a_run_action_row_carries_a_large_input_by_reference(
     command = codec.decode(payload)
     assert type(command.input["value"]) is references.Blob
     assert command.input["value"].load() == VALUE
+    # A parcel announcing the row (over RabbitMQ) carries the same references: for a blob,
+    # and for the value itself, which this process's cache knows it stored.
+    loaded = command.input["value"].load()
+    for given in (command.input["value"], loaded):
+        with_value = dataclasses.replace(command, input={"value": given, "small": "s"})
+        parcel = codec.encode(dispatch._by_reference(with_value))
+        assert parcel["input"]["small"] == "s"
+        assert _reference(parcel["input"]["value"]) == blobs.text_digest(VALUE)
+    # A value it never stored goes as it is.
+    other = "z" * (THRESHOLD + 1)
+    assert codec.encode(dispatch._by_reference(dataclasses.replace(command, input={"v": other})))[
+        "input"
+    ] == {"v": other}
     gate.set()
     row = helpers.wait_for(app, execution_id)
     assert (row.state, row.output) == ("SUCCESS", {"size": len(VALUE)}), row.state_info
@@ -281,3 +295,45 @@ def test_sirocco_inspect_and_run_show_published_values_in_full(app: Embedded) ->
     report = running.read_report(app, execution_id)
     assert report["output"]["copy"] == VALUE
     assert report["tasks"][0]["published"] == {"copy": VALUE}
+
+
+ENV_READER = """
+version: '2.0'
+env_reader:
+  tasks:
+    read:
+      action: std.echo output=<% env().big %>
+      publish:
+        size: <% len(task().result) %>
+  output:
+    size: <% $.size %>
+"""
+
+
+def test_a_large_env_is_stored_by_reference_and_read_in_full(app: Embedded) -> None:
+    helpers.deploy(app, ENV_READER)
+    execution_id = helpers.start(app, "env_reader", {}, env={"big": VALUE})
+    row = helpers.wait_for(app, execution_id)
+    assert row.state == "SUCCESS", row.state_info
+    assert row.output == {"size": len(VALUE)}
+    # The execution's params hold the env by reference; the action's input refers to the
+    # same blob (one blob, one reference: the execution's).
+    digest = _reference(row.params["env"])
+    assert _stored(app) == (2, 2)  # the env object, and the text the action echoed
+    [action] = _actions(app, execution_id)
+    assert _reference(action.input["output"]) == blobs.text_digest(VALUE)
+    assert _reference(action.output) == blobs.text_digest(VALUE)
+    assert digest != blobs.text_digest(VALUE)
+    client = TestClient(create_app(app.service), base_url="http://sirocco.test")
+    shown = client.get(f"/v2/executions/{execution_id}").json()
+    assert json.loads(shown["params"])["env"] == {"big": VALUE}
+
+
+def _actions(app: Embedded, execution_id: str) -> list[Any]:
+    table = tables.action_executions
+    with app.parts.database.read() as connection:
+        return list(
+            connection.execute(
+                sa.select(table).where(table.c.workflow_execution_id == execution_id)
+            )
+        )
