@@ -32,7 +32,8 @@ class DriverReads:
         self._path = path
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._opened: list[sqlite3.Connection] = []
+        #: Every open connection, with the thread it belongs to.
+        self._opened: list[tuple[threading.Thread, sqlite3.Connection]] = []
         #: Bumped by ``close``: a thread's connection of an earlier generation is reopened.
         self._generation = 0
         self._compiled: dict[int, _Compiled] = {}
@@ -57,8 +58,13 @@ class DriverReads:
         with self._lock:
             self._generation += 1
             opened, self._opened = self._opened, []
-        for connection in opened:
+        for _, connection in opened:
             connection.close()
+
+    def open_connections(self) -> int:
+        """How many connections are open (one per thread that read and still runs)."""
+        with self._lock:
+            return len(self._opened)
 
     def _compile(self, statement: sa.Select[Any]) -> _Compiled:
         found = self._compiled.get(id(statement))
@@ -81,6 +87,12 @@ class DriverReads:
         connection.execute("PRAGMA busy_timeout=60000")
         connection.execute("PRAGMA query_only=ON")
         with self._lock:
-            self._opened.append(connection)
+            # Threads come and go (a thread pool's idle workers end): the connections
+            # of those that ended are closed here, so none stays open for good.
+            ended = [pair for pair in self._opened if not pair[0].is_alive()]
+            self._opened = [pair for pair in self._opened if pair[0].is_alive()]
+            self._opened.append((threading.current_thread(), connection))
             self._local.held = (self._generation, connection)
+        for _, old in ended:
+            old.close()
         return connection

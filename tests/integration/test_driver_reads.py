@@ -92,6 +92,13 @@ def test_a_sqlite_read_sees_each_commit_and_keeps_no_snapshot(tmp_path: Path) ->
         reader.start()
         reader.join()
         assert seen == [1]
+        reads = database._driver_reads
+        assert reads is not None and reads.open_connections() == 2
+        # The connection of a thread that ended is closed when another thread opens one.
+        other = threading.Thread(target=lambda: database.fetch(sources._WORKFLOW_BY_NAME, by_name))
+        other.start()
+        other.join()
+        assert reads.open_connections() == 2  # this thread's and the last reader's
         database.dispose()
         assert len(database.fetch(sources._WORKFLOW_BY_NAME, by_name)) == 1
     finally:
