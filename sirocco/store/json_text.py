@@ -33,7 +33,6 @@ LONG_TEXT = 1024
 #: The most characters of texts (and as many of their encodings) kept at once.
 KEPT_CHARACTERS = 2 * 2**20
 
-_dumps = json.dumps
 _SEPARATORS = (",", ":")
 _kept: dict[int, tuple[str, str]] = {}
 _kept_characters = 0
@@ -71,7 +70,7 @@ def dumps(value: Any) -> str:
         return (
             _text(value)
             if len(value) >= LONG_TEXT
-            else _dumps(value, separators=_SEPARATORS, default=json_default)
+            else json.dumps(value, separators=_SEPARATORS, default=json_default)
         )
     if kind is dict:
         # Looked at inline: most values written are small dicts, and a call costs.
@@ -80,12 +79,12 @@ def dumps(value: Any) -> str:
                 if all(type(key) is str for key in value):
                     return _object(value)
                 break
-    return _dumps(value, separators=_SEPARATORS, default=json_default)
+    return json.dumps(value, separators=_SEPARATORS, default=json_default)
 
 
 def _object(value: dict[str, Any]) -> str:
     """A dict with str keys, written from its parts as json.dumps writes it."""
-    parts = [f"{_dumps(key)}:{dumps(item)}" for key, item in value.items()]
+    parts = [f"{json.dumps(key)}:{dumps(item)}" for key, item in value.items()]
     return "{" + ",".join(parts) + "}"
 
 
@@ -94,7 +93,7 @@ def _text(text: str) -> str:
     entry = _kept.get(id(text))
     if entry is not None and entry[0] is text:
         return entry[1]
-    encoded = _dumps(text, separators=_SEPARATORS, default=json_default)
+    encoded = json.dumps(text, separators=_SEPARATORS, default=json_default)
     if len(text) <= KEPT_CHARACTERS:
         _keep(text, encoded)
     return encoded

@@ -61,7 +61,7 @@ def test_a_long_text_is_encoded_once_however_many_fields_hold_it() -> None:
         calls.append(value)
         return real(value, **options)
 
-    with mock.patch.object(json_text, "_dumps", counting):
+    with mock.patch.object(json_text.json, "dumps", counting):
         texts = [json_text.dumps(text), json_text.dumps({"output": text}), json_text.dumps(text)]
     assert texts == [_reference(text), _reference({"output": text}), _reference(text)]
     assert sum(1 for value in calls if value is text) == 1
