@@ -21,7 +21,7 @@ WorkflowExecution = records.WorkflowExecution
 TaskExecution = records.TaskExecution
 ActionExecution = records.ActionExecution
 
-_wf = tables.workflow_executions
+_workflow_executions = tables.workflow_executions
 _task = tables.task_executions
 _action = tables.action_executions
 
@@ -239,7 +239,9 @@ def _plain(value: Any) -> Any:
 # ---------------------------------------------------------------- reads
 
 
-_SELECT_WORKFLOW = sa.select(_wf).where(_wf.c.id == sa.bindparam("execution_id"))
+_SELECT_WORKFLOW = sa.select(_workflow_executions).where(
+    _workflow_executions.c.id == sa.bindparam("execution_id")
+)
 _LOCK_WORKFLOW = _SELECT_WORKFLOW.with_for_update()
 
 
@@ -417,9 +419,9 @@ def item_results(
 def subworkflow_results(connection: sa.Connection, task_execution_id: str) -> list[Any]:
     """Outputs of the sub-workflows of a with-items workflow task, by index."""
     rows = connection.execute(
-        sa.select(_wf.c.output, _wf.c.params)
-        .where(_wf.c.task_execution_id == task_execution_id)
-        .order_by(_wf.c.created_at)
+        sa.select(_workflow_executions.c.output, _workflow_executions.c.params)
+        .where(_workflow_executions.c.task_execution_id == task_execution_id)
+        .order_by(_workflow_executions.c.created_at)
     )
     reader = blobs.Reader(connection)
     pairs = [((row.params or {}).get("index", 0), reader.values(row.output)) for row in rows]
@@ -437,7 +439,7 @@ def running_actions(connection: sa.Connection) -> list[ActionExecution]:
 # ---------------------------------------------------------------- writes
 
 
-_INSERT = {table.name: sa.insert(table) for table in (_wf, _task, _action)}
+_INSERT = {table.name: sa.insert(table) for table in (_workflow_executions, _task, _action)}
 
 #: What a step may change on a workflow execution (its definition, input and identity never).
 _WORKFLOW_MUTABLE = (
@@ -451,12 +453,12 @@ _WORKFLOW_MUTABLE = (
     "updated_at",
 )
 _UPDATE_WORKFLOW = (
-    sa.update(_wf)
-    .where(_wf.c.id == sa.bindparam("_id"))
+    sa.update(_workflow_executions)
+    .where(_workflow_executions.c.id == sa.bindparam("_id"))
     .values(
         {
             **{name: sa.bindparam(name) for name in _WORKFLOW_MUTABLE},
-            "version": _wf.c.version + 1,
+            "version": _workflow_executions.c.version + 1,
         }
     )
 )
@@ -534,8 +536,8 @@ def _delete_tree(connection: sa.Connection, execution_id: str, deleted: list[str
     children = [
         row.id
         for row in connection.execute(
-            sa.select(_wf.c.id).where(
-                _wf.c.task_execution_id.in_(
+            sa.select(_workflow_executions.c.id).where(
+                _workflow_executions.c.task_execution_id.in_(
                     sa.select(_task.c.id).where(_task.c.workflow_execution_id == execution_id)
                 )
             )
@@ -552,7 +554,9 @@ def _delete_tree(connection: sa.Connection, execution_id: str, deleted: list[str
     connection.execute(
         sa.delete(tables.outbox).where(tables.outbox.c.workflow_execution_id == execution_id)
     )
-    connection.execute(sa.delete(_wf).where(_wf.c.id == execution_id))
+    connection.execute(
+        sa.delete(_workflow_executions).where(_workflow_executions.c.id == execution_id)
+    )
 
 
 def finish_standalone_action(
