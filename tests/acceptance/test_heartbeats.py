@@ -38,8 +38,10 @@ safe_caller:
       safe-rerun: true
 """
 
-#: Short heartbeats so that the test is quick: a lease of 3 x 0.3 s.
-HEARTBEATS = {"SIROCCO_HEARTBEAT_INTERVAL": "0.3", "SIROCCO_HEARTBEAT_MAX_MISSED": "3"}
+#: Heartbeats a second apart, a lease of 3 s: short enough for a quick test, long enough
+#: that a live executor starved of CPU on a loaded machine (load 30-40 on two cores) still
+#: renews it (with 0.3 s, a lease of 0.9 s, an engine once took a live executor for dead).
+HEARTBEATS = {"SIROCCO_HEARTBEAT_INTERVAL": "1", "SIROCCO_HEARTBEAT_MAX_MISSED": "3"}
 
 
 @pytest.fixture
