@@ -18,6 +18,7 @@ from sirocco.engine import (
     dataflow,
     evaluation,
     records,
+    sizes,
     task_completion,
 )
 from sirocco.engine.draft import Draft
@@ -103,7 +104,10 @@ def run_action(
     branch = draft.inbound(task).values
     try:
         prepared = action_resolution.prepare(draft, plan.resolved, given, task, branch)
-    except action_resolution.ExpansionError as error:
+        # Mistral measures an action execution's input too (a value by reference counts
+        # whole) and fails the task with the bare message.
+        sizes.check(draft.limits, "ActionExecution", "input", prepared.recorded_input)
+    except (action_resolution.ExpansionError, errors.SizeLimitError) as error:
         if draft.spec.tasks[task.name].is_with_items:
             raise
         task_completion.complete(draft, task, State.ERROR, error.message)

@@ -337,3 +337,65 @@ def _actions(app: Embedded, execution_id: str) -> list[Any]:
                 sa.select(table).where(table.c.workflow_execution_id == execution_id)
             )
         )
+
+
+GUARDED = """
+version: '2.0'
+growing:
+  input:
+    - blob
+  tasks:
+    double:
+      action: std.echo output=<% $.blob + $.blob %>
+publishing:
+  input:
+    - blob
+  tasks:
+    keep:
+      action: std.echo output=<% $.blob %>
+      publish:
+        twice: <% [task().result, task().result] %>
+"""
+
+
+def test_the_field_size_limit_guards_values_stored_by_reference(database_url: str) -> None:
+    from sirocco.limits import Limits
+
+    limits = Limits(field_size_limit_kb=8)
+    with helpers.embedded(database_url, limits=limits) as guarded:
+        blobs.configure(guarded.parts.database.engine, threshold=THRESHOLD)
+        helpers.deploy(guarded, GUARDED)
+        client = TestClient(create_app(guarded.service, limits=limits), base_url="http://s.test")
+
+        def start(workflow: str, value: str) -> Any:
+            return client.post(
+                "/v2/executions", json={"workflow_name": workflow, "input": {"blob": value}}
+            )
+
+        # A workflow input over the limit: refused, nothing stored.
+        refused = start("growing", VALUE * 2)
+        assert refused.status_code == 400, refused.text
+        assert "Field size limit exceeded [class=WorkflowExecution, field=input" in refused.text
+        assert _stored(guarded) == (0, 0)
+
+        def failure(workflow: str, task_name: str) -> str:
+            started = start(workflow, VALUE)  # under the limit: stored by reference
+            assert started.status_code == 201, started.text
+            row = helpers.wait_for(guarded, started.json()["id"])
+            assert row.state == "ERROR"
+            assert _reference(row.input["blob"]) == blobs.text_digest(VALUE)
+            return str(helpers.task(guarded, row.id, task_name).state_info)
+
+        # An action's input over the limit (as Mistral measures it): the task fails and
+        # the oversized value is not stored; only the workflow's input is.
+        # Mistral 23: the task's state_info is the message alone ("Field size limit exceeded
+        # [class=TaskExecution, field=input, size=1171KB, limit=1024KB]" for 1.2 MB).
+        assert failure("growing", "double") == (
+            "Field size limit exceeded [class=ActionExecution, field=input, size=9KB, "
+            "limit=8KB] (SIROCCO_FIELD_SIZE_LIMIT_KB)"
+        )
+        assert _stored(guarded) == (1, 1)
+        # Published data over the limit, made of a value held by reference.
+        assert "Field size limit exceeded [class=TaskExecution, field=published" in failure(
+            "publishing", "keep"
+        )
