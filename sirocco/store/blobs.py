@@ -258,6 +258,40 @@ def known_references(values: Any) -> Any:
     return values if made is None else made
 
 
+def stored_texts(value: Any) -> list[str]:
+    """The JSON texts a field holding ``value`` may have in its row: its own text, and
+    when the value (or a top-level value of an object) is over this process's
+    threshold, the text with its reference in its place (a field stored whole) or with
+    its large values' references (a field stored per key). What a list filter compares
+    a stored field with (``?output=...``)."""
+    texts = [_dumps(value)]
+    store = _PROCESS_STORE
+    if store is None or store.threshold < 0:
+        return texts
+    whole = _reference_of(value, store.threshold)
+    if whole is not None:
+        texts.append(_dumps(whole))
+    if type(value) is dict and len(texts[0]) > store.threshold:
+        per_key = {key: _reference_of(item, store.threshold) or item for key, item in value.items()}
+        if per_key != value:
+            texts.append(_dumps(per_key))
+    return texts
+
+
+def _reference_of(value: Any, threshold: int) -> dict[str, Any] | None:
+    """The reference a value over ``threshold`` is stored under (None: it stays inline)."""
+    if type(value) is str:
+        if len(value) <= threshold:
+            return None
+        return references.reference(text_digest(value), len(value), references.OTHER)
+    if type(value) is not dict and type(value) is not list:
+        return None
+    text = _dumps(value)
+    if len(text) <= threshold:
+        return None
+    return references.reference(_sha256(text), len(text), _kind(value))
+
+
 #: How the digest of a text stored as it is (not as JSON) starts.
 TEXT_PREFIX = "t:"
 _HASH_CHUNK = 1 << 20

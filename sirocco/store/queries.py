@@ -289,9 +289,17 @@ def _condition(view: View, item: Filter) -> sa.ColumnElement[bool]:
     if item.operator == "has":
         return _text(column).like(f"%{_escape(str(item.value))}%", escape="\\")
     if item.operator in ("in", "nin"):
-        values = [_convert(column, item.field, value) for value in item.value]
+        values = [text for value in item.value for text in _converted(column, item.field, value)]
         comparable = _comparable(column)
         return comparable.in_(values) if item.operator == "in" else comparable.not_in(values)
+    if item.operator in ("eq", "neq") and item.value is not None and _is_json(column):
+        # A large value is stored by reference: the row holds one of these texts.
+        texts = _converted(column, item.field, item.value)
+        if len(texts) > 1:
+            comparable = _comparable(column)
+            if item.operator == "eq":
+                return comparable.in_(texts)
+            return sa.or_(comparable.not_in(texts), comparable.is_(None))
     value = _convert(column, item.field, item.value)
     comparable = _comparable(column)
     if value is None:
@@ -325,6 +333,20 @@ def _text(column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
 
 def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _converted(column: sa.ColumnElement[Any], name: str, value: Any) -> list[Any]:
+    """The filter value as the column may hold it: for a JSON column, every text it may
+    be stored as (``blobs.stored_texts``: with references for values over the blob
+    threshold); else the one converted value."""
+    if value is None or not _is_json(column):
+        return [_convert(column, name, value)]
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            pass
+    return blobs.stored_texts(value)
 
 
 def _convert(column: sa.ColumnElement[Any], name: str, value: Any) -> Any:

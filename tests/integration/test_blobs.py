@@ -399,3 +399,26 @@ def test_the_field_size_limit_guards_values_stored_by_reference(database_url: st
         assert "Field size limit exceeded [class=TaskExecution, field=published" in failure(
             "publishing", "keep"
         )
+
+
+def test_list_filters_match_values_stored_by_reference(app: Embedded) -> None:
+    execution_id = _run(app)
+    other = _run(app, "small")
+    client = TestClient(create_app(app.service), base_url="http://sirocco.test")
+
+    def found(path: str, **filters: Any) -> list[str]:
+        answer = client.get(path, params=filters)
+        assert answer.status_code == 200, answer.text
+        key = "executions" if path.endswith("executions") else "tasks"
+        return [item["id"] for item in answer.json()[key]]
+
+    # An input stored per key (its large value by reference), and one stored inline.
+    assert found("/v2/executions", input=json.dumps({"blob": VALUE})) == [execution_id]
+    assert found("/v2/executions", input=json.dumps({"blob": "small"})) == [other]
+    assert found("/v2/executions", input=f"neq:{json.dumps({'blob': VALUE})}") == [other]
+    both = f"in:{json.dumps({'blob': VALUE})},{json.dumps({'blob': 'small'})}"
+    assert sorted(found("/v2/executions", input=both)) == sorted([execution_id, other])
+    # A task's result stored whole by reference.
+    first = helpers.task(app, execution_id, "first")
+    assert found("/v2/tasks", result=json.dumps(VALUE), name="first") == [first.id]
+    assert found("/v2/tasks", result=json.dumps(VALUE + "!"), name="first") == []
