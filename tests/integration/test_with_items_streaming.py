@@ -99,3 +99,37 @@ def test_the_list_is_evaluated_once_over_all_the_steps(
         assert len(row.output["results"]) == count
     # Once in the start's step; the snapshot kept for the next steps holds it.
     assert len(evaluated) == 1
+
+
+ZIPPED = """
+version: '2.0'
+zipped:
+  input:
+    - n
+  output:
+    results: <% $.results %>
+  tasks:
+    each:
+      with-items:
+        - x in <% range($.n) %>
+        - y in <% range($.n).select($ * 10) %>
+      concurrency: 150
+      action: std.echo output=<% $.x + $.y %>
+      publish:
+        results: <% task().result %>
+"""
+
+
+def test_zipped_lists_over_several_steps_pair_their_items_by_index(database_url: str) -> None:
+    count = 2 * with_items.ITEMS_PER_STEP + 50
+    with helpers.embedded(database_url) as app:
+        helpers.deploy(app, ZIPPED)
+        execution_id = helpers.start(app, "zipped", {"n": count})
+        row = helpers.wait_for(app, execution_id)
+
+        assert row.state == "SUCCESS", row.state_info
+        assert row.output == {"results": [11 * x for x in range(count)]}
+        [task] = helpers.tasks(app, execution_id)
+        actions = helpers.actions(app, task.id)
+        assert sorted(action.index for action in actions) == list(range(count))
+        assert all(action.input == {"output": 11 * action.index} for action in actions)
