@@ -147,10 +147,10 @@ def _time_steps() -> list[tuple[float, str]]:
     longest: list[tuple[float, str]] = []
     run_batch = steps.Stepper.run_batch
 
-    def timed_batch(self: Any, starts: Any, groups: Any) -> Any:
+    def timed_batch(self: Any, starts: Any, groups: Any, **options: Any) -> Any:
         began = time.thread_time()
         try:
-            return run_batch(self, starts, groups)
+            return run_batch(self, starts, groups, **options)
         finally:
             spent = time.thread_time() - began
             if len(longest) < LONGEST_KEPT or spent > longest[0][0]:
