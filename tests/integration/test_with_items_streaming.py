@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -133,3 +134,44 @@ def test_zipped_lists_over_several_steps_pair_their_items_by_index(database_url:
         actions = helpers.actions(app, task.id)
         assert sorted(action.index for action in actions) == list(range(count))
         assert all(action.input == {"output": 11 * action.index} for action in actions)
+
+
+RETRIED = """
+version: '2.0'
+retried:
+  input:
+    - n
+    - key
+  output:
+    results: <% $.results %>
+  tasks:
+    each:
+      with-items: x in <% range($.n) %>
+      concurrency: 150
+      action: test.flaky
+      input:
+        key: <% $.key %>-<% $.x %>
+        failures: <% switch($.x in [7, 240] => 1, true => 0) %>
+      retry:
+        count: 1
+        delay: 0
+      publish:
+        results: <% task().result %>
+"""
+
+
+def test_a_retry_over_several_steps_runs_every_item_again(database_url: str) -> None:
+    count = 2 * with_items.ITEMS_PER_STEP + 50
+    with helpers.embedded(database_url) as app:
+        helpers.deploy(app, RETRIED)
+        key = uuid.uuid4().hex
+        execution_id = helpers.start(app, "retried", {"n": count, "key": key})
+        row = helpers.wait_for(app, execution_id)
+
+        assert row.state == "SUCCESS", row.state_info
+        # As in Mistral, a task's retry runs all its items again: each was called twice.
+        assert row.output == {"results": [2] * count}
+        [task] = helpers.tasks(app, execution_id)
+        actions = helpers.actions(app, task.id)
+        assert len(actions) == 2 * count
+        assert sorted(action.index for action in actions if action.accepted) == list(range(count))
