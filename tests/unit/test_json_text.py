@@ -90,6 +90,13 @@ def test_the_table_forgets_the_oldest_texts_beyond_its_bound(
     assert [entry[0] for entry in json_text._kept.values()] == texts[2:]
 
 
+@pytest.fixture(autouse=True)
+def _no_kept_lists(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with an empty table of list texts (others' runs may leave some)."""
+    monkeypatch.setattr(json_text, "_kept_lists", {})
+    monkeypatch.setattr(json_text, "_kept_list_characters", 0)
+
+
 def test_a_list_joined_from_kept_chunks_is_written_from_their_texts_once() -> None:
     chunks = [[0, "a"], [], [{"b": [1]}]]
     for chunk in chunks:
