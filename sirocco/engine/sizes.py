@@ -24,6 +24,8 @@ def check(limits: Limits, class_name: str, field: str, value: Any) -> None:
     limit = limits.field_size_limit_kb
     if limit < 0 or not value:
         return
+    if type(value) is references.Blob and _BLOB_BOUND * value.size + 80 < limit * 1024:
+        return  # surely under, known from the reference: the value is not loaded to measure it
     value = _measured(value)
     if isinstance(value, str) and len(value) < limit * 256:  # surely under: skip the text
         return
@@ -49,6 +51,11 @@ def _measured(value: Any) -> Any:
 
 #: ``sys.getsizeof`` of an ASCII ``str`` is its length plus at most this.
 _STR_OVERHEAD = 64
+#: ``sys.getsizeof(str(value))`` of a value stored by reference is at most this many
+#: times its JSON size (``Blob.size``) plus 80 (a text's header): Python's text of a JSON value
+#: is at most twice its JSON text (a separator's space, a quote escaped where JSON did not;
+#: JSON escapes every non-ASCII character in 6 or 12), at most 4 bytes a character.
+_BLOB_BOUND = 8
 #: The most entries of an object or list whose text is bounded without being made.
 _BOUNDED_ENTRIES = 64
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from collections import ChainMap
 from typing import Any
 
@@ -114,6 +116,23 @@ def test_the_field_size_limit_measures_the_value_a_blob_stands_for() -> None:
     with pytest.raises(errors.SizeLimitError, match="size=4KB, limit=2KB"):
         sizes.check(Limits(field_size_limit_kb=2), "TaskExecution", "published", {"v": blob})
     sizes.check(Limits(field_size_limit_kb=8), "TaskExecution", "published", {"v": blob})
+
+
+def test_a_blob_surely_under_the_field_size_limit_is_not_loaded_to_measure_it() -> None:
+    loader = CountingLoader({"d": "z" * 4096, "e": ["é" * 100] * 100})
+    text = references.Blob("d", 4098, references.OTHER, loader)
+    # 8 x 4,098 + 80 < 64 KiB: known to be under without the value.
+    sizes.check(Limits(field_size_limit_kb=64), "ActionExecution", "output", text)
+    assert loader.loads == []
+    # Near the limit, the value is loaded and measured as Mistral measures it.
+    sizes.check(Limits(field_size_limit_kb=8), "ActionExecution", "output", text)
+    assert loader.loads == ["d"]
+    with pytest.raises(errors.SizeLimitError, match="size=4KB, limit=2KB"):
+        sizes.check(Limits(field_size_limit_kb=2), "ActionExecution", "output", text)
+    # The bound holds for a value whose Python text is larger than its JSON text.
+    value = loader.values["e"]
+    size = len(json.dumps(value, separators=(",", ":")))
+    assert sys.getsizeof(str(value)) < sizes._BLOB_BOUND * size + 80
 
 
 def test_an_object_blob_is_versioned_and_merged_key_by_key() -> None:
