@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -132,6 +133,7 @@ def run_one(size: int) -> dict[str, Any]:
         }
     finally:
         app.close()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _time_steps() -> list[tuple[float, str]]:
