@@ -67,7 +67,9 @@ def values_of(draft: Draft, task: records.TaskExecution) -> dict[str, list[Any]]
                 f"Wrong input format for: {found}. Iterable type is expected for each value."
             )
         _check_count(draft, len(items) if isinstance(items, Sized) else 0)
-        listed = list(items)
+        # A list is the evaluation's own copy (``evaluation.evaluate`` returns fresh
+        # values): a million items are not copied again.
+        listed = items if type(items) is list else list(items)
         _check_count(draft, len(listed))
         found[variable] = listed
         if length < 0:
