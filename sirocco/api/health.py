@@ -1,5 +1,6 @@
-"""``GET /health`` (the process answers) and ``GET /ready`` (it can do its work: its threads
-live and its database answers; 503 with the reasons otherwise)."""
+"""``GET /live`` (the process answers), ``GET /health`` (it is sound: its threads live, its
+database and broker answer; 503 with the faults otherwise) and ``GET /ready`` (it can do
+its work now: sound and not held back by maintenance; 503 with the reasons otherwise)."""
 
 from __future__ import annotations
 
@@ -13,23 +14,35 @@ from sirocco.api.render import MistralJSONResponse
 router = APIRouter(route_class=deps.StrictRoute, tags=["health"])
 
 
-@router.get("/health")
-async def health() -> Response:
-    """The process is alive and serves requests."""
+@router.get("/live")
+async def live() -> Response:
+    """The process is alive and serves requests (a liveness check: 200 through outages)."""
     return MistralJSONResponse({"status": "ok"})
+
+
+@router.get("/health")
+def health(request: Request) -> Response:
+    """Whether this process is sound: 503 with the faults while its database or broker is
+    out of reach or a thread is dead or failing (not for maintenance: see ``/ready``)."""
+    readiness = getattr(request.app.state, "readiness", None)
+    report = readiness() if readiness is not None else None
+    return _answer(report.faults if report is not None else ())
 
 
 @router.get("/ready")
 def ready(request: Request) -> Response:
-    """Whether this process can do its work now; 503 with the reasons when it can't."""
+    """Whether this process can do its work now; 503 with the reasons when it can't (a
+    fault as for ``/health``, or a condition such as maintenance)."""
     readiness = getattr(request.app.state, "readiness", None)
-    if readiness is None:
-        return MistralJSONResponse({"status": "ok"})
-    report = readiness()
-    if report.ready:
+    report = readiness() if readiness is not None else None
+    return _answer(report.reasons if report is not None else ())
+
+
+def _answer(reasons: tuple[str, ...]) -> Response:
+    if not reasons:
         return MistralJSONResponse({"status": "ok"})
     return MistralJSONResponse(
-        {"status": "unavailable", "reasons": list(report.reasons)},
+        {"status": "unavailable", "reasons": list(reasons)},
         status_code=503,
         headers={"Retry-After": "5"},
     )

@@ -1,6 +1,7 @@
 """A small HTTP listener for roles without an API (``engine``, ``executor``, ``scheduler``):
-``GET /health`` (alive) and ``GET /ready`` (threads alive, database reachable; else 503
-with the reasons), as ``sirocco api`` and ``sirocco server`` answer them."""
+``GET /live`` (alive), ``GET /health`` (threads alive, database and broker reachable; else
+503 with the faults) and ``GET /ready`` (the same, and no maintenance; else 503 with the
+reasons), as ``sirocco api`` and ``sirocco server`` answer them."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ log = logging.getLogger("sirocco.health")
 
 
 class HealthListener:
-    """Serves ``/health``, ``/ready`` and ``/metrics`` on ``host:port`` (a daemon thread)."""
+    """Serves ``/live``, ``/health``, ``/ready`` and ``/metrics`` on ``host:port`` (a daemon thread)."""
 
     def __init__(self, host: str, port: int, readiness: Callable[[], Report]) -> None:
         handler = _handler(readiness)
@@ -37,18 +38,19 @@ class HealthListener:
 def _handler(readiness: Callable[[], Report]) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            if self.path == "/health":
+            if self.path == "/live":
                 self._answer(200, {"status": "ok"})
-            elif self.path == "/ready":
+            elif self.path in ("/health", "/ready"):
                 try:
                     report = readiness()
                 except Exception as exc:  # the answer, never a dead listener
                     self._answer(503, {"status": "unavailable", "reasons": [str(exc)]})
                     return
-                if report.ready:
-                    self._answer(200, {"status": "ok"})
+                reasons = report.faults if self.path == "/health" else report.reasons
+                if reasons:
+                    self._answer(503, {"status": "unavailable", "reasons": list(reasons)})
                 else:
-                    self._answer(503, {"status": "unavailable", "reasons": list(report.reasons)})
+                    self._answer(200, {"status": "ok"})
             elif self.path == "/metrics":
                 from sirocco.runtime import metrics
 

@@ -380,7 +380,7 @@ _health_port = click.option(
     "--health-port",
     type=click.IntRange(1, 65535),
     envvar="SIROCCO_HEALTH_PORT",
-    help="Serve GET /health and GET /ready on this port (127.0.0.1).",
+    help="Serve GET /live, GET /health and GET /ready on this port (127.0.0.1).",
 )
 
 

@@ -1,8 +1,10 @@
 """The health of one process: its long-running threads, what they failed to reach, and
 the loop that keeps each of them alive through any failure (log, back off, go on).
 
-``/health`` says the process is alive; ``/ready`` asks :meth:`Health.report`, which
-is ready only while every watched thread is alive and no thread is failing.
+``/live`` says the process is alive; ``/ready`` asks :meth:`Health.report`, which is ready
+only while every watched thread is alive, no thread is failing, every probe (the database,
+the broker) passes and no condition (maintenance) holds the process back; ``/health``
+answers 503 for the faults alone (the first three), not for a condition.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ class Report:
 
     ready: bool
     reasons: tuple[str, ...]
+    #: The reasons that are faults (a dead or failing thread, a database or broker out of
+    #: reach), not conditions such as maintenance: what ``/health`` answers 503 for.
+    faults: tuple[str, ...] = ()
 
 
 class Health:
@@ -93,6 +98,7 @@ class Health:
                 check()
             except Exception as exc:
                 reasons.append(f"{name} can't be reached: {first_line(exc)}")
+        faults = tuple(reasons)
         for condition in conditions.values():
             try:
                 holding = condition()
@@ -100,7 +106,7 @@ class Health:
                 continue  # the database probe above says why it could not answer
             if holding:
                 reasons.append(holding)
-        return Report(ready=not reasons, reasons=tuple(reasons))
+        return Report(ready=not reasons, reasons=tuple(reasons), faults=faults)
 
 
 def first_line(exc: BaseException) -> str:

@@ -127,6 +127,12 @@ def test_roles_wait_out_a_database_outage(postgres: PrivatePostgres, tmp_path: P
             "every role to say it is not ready",
         )
         assert all("database" in " ".join(body["reasons"]) for _, body in answers), answers
+        # /health says the same of every role (a fault, not a condition); /live stays 200.
+        sound = [status(url.replace("/ready", "/health")) for url in ready_urls]
+        assert all(code == 503 for code, _ in sound), sound
+        assert all("database" in " ".join(body["reasons"]) for _, body in sound), sound
+        alive = [status(url.replace("/ready", "/live"))[0] for url in ready_urls]
+        assert alive == [200] * len(ready_urls), alive
         gate.opened.set()  # the first action ends now, during the outage
         group.wait_for(
             lambda: "executor-writer failed" in executor.log.read_text(),

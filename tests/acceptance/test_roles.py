@@ -135,3 +135,7 @@ def test_roles_in_separate_processes_run_a_workflow(roles: str, transport: str) 
     )
     if broker_down:
         assert any("broker can't be reached" in reason for reason in body["reasons"]), body  # type: ignore[index]
+        # A broker out of reach is a fault: /health says it too.
+        code, body = _ready(roles.removesuffix("/v2") + "/health")
+        assert code == 503, body
+        assert any("broker can't be reached" in reason for reason in body["reasons"]), body  # type: ignore[index]

@@ -125,6 +125,9 @@ def test_maintenance_pauses_refuses_and_resumes(tmp_path: pathlib.Path) -> None:
         assert any(
             reason.startswith("in maintenance (PAUSING)") for reason in ready.json()["reasons"]
         )
+        # Maintenance is a condition, not a fault: /health and /live stay 200.
+        assert client.get("/health").status_code == 200
+        assert client.get("/live").status_code == 200
         # Completing it is allowed while PAUSING; its task ends, the next one waits.
         done = client.put(
             f"/v2/action_executions/{held['id']}", json={"state": "SUCCESS", "output": '"x"'}
