@@ -17,7 +17,7 @@ log = logging.getLogger("sirocco.health")
 
 
 class HealthListener:
-    """Serves ``/live``, ``/health``, ``/ready`` and ``/metrics`` on ``host:port`` (a daemon thread)."""
+    """Serves ``/live``, ``/health``, ``/ready`` and ``/metrics`` on ``host:port`` (a thread)."""
 
     def __init__(self, host: str, port: int, readiness: Callable[[], Report]) -> None:
         handler = _handler(readiness)
