@@ -1,4 +1,5 @@
-"""Custom Python actions the runtime tests register: a nap, a flaky call, a side effect."""
+"""Custom Python actions the runtime tests register: a nap, a flaky call, a side effect,
+a large result from a small input."""
 
 from __future__ import annotations
 
@@ -23,6 +24,18 @@ class Nap(actions.Action):  # type: ignore[misc]
     def run(self, context: Any) -> Any:
         time.sleep(self.seconds)
         return self.value
+
+
+class Big(actions.Action):  # type: ignore[misc]
+    """Returns ``text`` repeated ``times``: a result far larger than the action's input."""
+
+    def __init__(self, text: str = "ab", times: int = 1) -> None:
+        super().__init__()
+        self.text = text
+        self.times = int(times)
+
+    def run(self, context: Any) -> Any:
+        return self.text * self.times
 
 
 class Flaky(actions.Action):  # type: ignore[misc]
@@ -78,6 +91,7 @@ class Hold(actions.Action):  # type: ignore[misc]
 
 REGISTERED: dict[str, type] = {
     "test.nap": Nap,
+    "test.big": Big,
     "test.flaky": Flaky,
     "test.append": AppendLine,
     "test.hold": Hold,
