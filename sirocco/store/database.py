@@ -210,16 +210,45 @@ def _ping_when_idle(engine: sa.Engine) -> None:
             raise sa.exc.DisconnectionError(str(exc)) from exc
 
 
+#: How long a SQLite connection waits for a lock another process holds (seconds).
+SQLITE_BUSY_WAIT = 60.0
+
+
+def _switch_to_wal(cursor: Any) -> None:
+    """Put the database in WAL mode, waiting for a lock another process holds.
+
+    The switch needs the file's exclusive lock. While another connection holds the write
+    lock (a process upgrading the schema at the same moment), SQLite answers "database is
+    locked" at once, without its busy wait (waiting there could deadlock), so the wait is
+    here: try again with a growing pause until the other lets go, or another process has
+    made the switch already, for at most ``SQLITE_BUSY_WAIT``.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_WAIT
+    pause = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.2)
+
+
 def _configure_sqlite(engine: sa.Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's BEGIN be ours: the driver must not open transactions itself.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        # The wait first: switching a new file to WAL needs its lock, which another
-        # process upgrading the schema holds for longer than the driver's 5 s default.
-        cursor.execute("PRAGMA busy_timeout=60000")
-        cursor.execute("PRAGMA journal_mode=WAL")
+        # The wait first: every statement may meet a lock another process upgrading the
+        # schema holds for longer than the driver's 5 s default (the WAL switch waits
+        # on its own: SQLite's wait does not cover it).
+        cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_WAIT * 1000)}")
+        _switch_to_wal(cursor)
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
