@@ -24,28 +24,23 @@ async def live() -> Response:
 def health(request: Request) -> Response:
     """Whether this process is sound: 503 with the faults while its database or broker is
     out of reach or a thread is dead or failing (not for maintenance: see ``/ready``)."""
-    readiness = getattr(request.app.state, "readiness", None)
-    report = readiness() if readiness is not None else None
-    return _answer(report.faults if report is not None else ())
+    return _answer(request, faults_only=True)
 
 
 @router.get("/ready")
 def ready(request: Request) -> Response:
     """Whether this process can do its work now; 503 with the reasons when it can't (a
     fault as for ``/health``, or a condition such as maintenance)."""
+    return _answer(request, faults_only=False)
+
+
+def _answer(request: Request, *, faults_only: bool) -> Response:
     readiness = getattr(request.app.state, "readiness", None)
-    report = readiness() if readiness is not None else None
-    return _answer(report.reasons if report is not None else ())
-
-
-def _answer(reasons: tuple[str, ...]) -> Response:
-    if not reasons:
+    if readiness is None:
         return MistralJSONResponse({"status": "ok"})
-    return MistralJSONResponse(
-        {"status": "unavailable", "reasons": list(reasons)},
-        status_code=503,
-        headers={"Retry-After": "5"},
-    )
+    status, body = readiness().answer(faults_only=faults_only)
+    headers = {"Retry-After": "5"} if status == 503 else None
+    return MistralJSONResponse(body, status_code=status, headers=headers)
 
 
 @router.get("/metrics", include_in_schema=False)

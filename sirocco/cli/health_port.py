@@ -46,11 +46,7 @@ def _handler(readiness: Callable[[], Report]) -> type[BaseHTTPRequestHandler]:
                 except Exception as exc:  # the answer, never a dead listener
                     self._answer(503, {"status": "unavailable", "reasons": [str(exc)]})
                     return
-                reasons = report.faults if self.path == "/health" else report.reasons
-                if reasons:
-                    self._answer(503, {"status": "unavailable", "reasons": list(reasons)})
-                else:
-                    self._answer(200, {"status": "ok"})
+                self._answer(*report.answer(faults_only=self.path == "/health"))
             elif self.path == "/metrics":
                 from sirocco.runtime import metrics
 

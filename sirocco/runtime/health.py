@@ -31,11 +31,21 @@ MAX_BACKOFF = 5.0
 class Report:
     """Whether the process is ready, and why not."""
 
-    ready: bool
     reasons: tuple[str, ...]
     #: The reasons that are faults (a dead or failing thread, a database or broker out of
     #: reach), not conditions such as maintenance: what ``/health`` answers 503 for.
     faults: tuple[str, ...] = ()
+
+    @property
+    def ready(self) -> bool:
+        return not self.reasons
+
+    def answer(self, *, faults_only: bool) -> tuple[int, dict[str, object]]:
+        """What ``/health`` (``faults_only``) or ``/ready`` answers: its status and body."""
+        reasons = self.faults if faults_only else self.reasons
+        if not reasons:
+            return 200, {"status": "ok"}
+        return 503, {"status": "unavailable", "reasons": list(reasons)}
 
 
 class Health:
@@ -106,7 +116,7 @@ class Health:
                 continue  # the database probe above says why it could not answer
             if holding:
                 reasons.append(holding)
-        return Report(ready=not reasons, reasons=tuple(reasons), faults=faults)
+        return Report(reasons=tuple(reasons), faults=faults)
 
 
 def first_line(exc: BaseException) -> str:
