@@ -157,8 +157,12 @@ class Runtime:
         return future
 
     def _is_sync(self, action_name: str) -> bool:
-        """Whether an action returns its result when it runs (unknown names: yes)."""
-        descriptor = self.registry.get(action_name)
+        """Whether an action returns its result when it runs (unknown names, and dynamic
+        actions that can't be built any more: yes; they fail like a synchronous one)."""
+        try:
+            descriptor = self.registry.get(action_name)
+        except errors.ActionError:
+            return True
         return descriptor is None or descriptor.is_sync
 
     # ------------------------------------------------------------ lifecycle

@@ -231,3 +231,17 @@ def test_untaken_actions_wait_where_this_process_runs_them_or_they_are_async(
         assert forever.check().failed == []
     finally:
         database.dispose()
+
+
+def test_a_dynamic_action_that_cannot_be_built_counts_as_synchronous(database_url: str) -> None:
+    """The untaken check asks whether an action is synchronous: a dynamic action whose code
+    source is gone raises when resolved, and must not break the check (it fails anyway)."""
+    from sirocco import errors
+    from tests.integration import helpers
+
+    def broken(name: str) -> None:
+        raise errors.ActionError(f"can't load {name}: its code source is gone")
+
+    with helpers.embedded(database_url, start=False) as app:
+        app.parts.registry.attach_resolver(broken)
+        assert app.parts.runtime._is_sync("gone.action") is True
