@@ -120,6 +120,7 @@ class ExecutorWorker:
         """Stop taking actions; let running ones finish and their results be written for up
         to ``timeout`` seconds. Actions still running then are left to their leases."""
         self._stop.set()
+        self._announced.put(_STOP)  # the leaser leases nothing more (write() reserves none)
         taker = self._threads[0] if self._threads else None
         if taker is not None:
             self.health.forget(taker)
@@ -128,7 +129,6 @@ class ExecutorWorker:
         waited.start()
         waited.join(timeout / 2)
         self._results.put(_STOP)
-        self._announced.put(_STOP)
         for thread in self._threads[1:]:
             self.health.forget(thread)
             thread.join(timeout / 2)
