@@ -219,13 +219,7 @@ def process_values(stored: Any) -> Any:
         return stored
     if not any(references.is_reference(item) for item in stored.values()):
         return stored
-    store = _PROCESS_STORE
-    return {
-        key: store.blob(item[references.REF_KEY], item["bytes"], item["kind"])
-        if references.is_reference(item)
-        else item
-        for key, item in stored.items()
-    }
+    return {key: process_value(item) for key, item in stored.items()}
 
 
 def known_references(values: Any) -> Any:
