@@ -112,14 +112,30 @@ def report_here(
     execution's id, which the step that applies it deletes); a standalone action's
     outcome stored on its action execution at once (it was run without an outbox row)."""
     if is_standalone(command):
-        with database.transaction() as connection:
-            executions.finish_standalone_action(
-                connection,
-                command.action_execution_id,
-                state=state,
-                result=result,
-                message=message,
-                now=now(),
-            )
+        finish_standalone(database, command.action_execution_id, state, result, message, now=now())
         return
     queue_event(command.completed(state, result, message), command.action_execution_id)
+
+
+def finish_standalone(
+    database: Database,
+    action_execution_id: str,
+    state: State,
+    result: Any,
+    message: str | None,
+    *,
+    now: datetime,
+    as_created: bool = False,
+) -> None:
+    """Store a standalone action's outcome on its action execution, in a transaction of
+    its own (``as_created``: dated as created, for a run the API completes at once)."""
+    with database.transaction() as connection:
+        executions.finish_standalone_action(
+            connection,
+            action_execution_id,
+            state=state,
+            result=result,
+            message=message,
+            now=now,
+            as_created=as_created,
+        )

@@ -13,7 +13,7 @@ from sirocco import clock, errors, ids
 from sirocco.actions import runner
 from sirocco.engine import commands, events
 from sirocco.engine.states import INCOMPLETE, TERMINAL, State
-from sirocco.runtime import codec, direct_actions, notifications
+from sirocco.runtime import codec, direct_actions, notifications, result_routing
 from sirocco.runtime.admission import Admission, InFlightLimits
 from sirocco.runtime.loop import Runtime
 from sirocco.runtime.work import Started, StartItem
@@ -506,16 +506,15 @@ class Service:
         *,
         as_created: bool = False,
     ) -> None:
-        with self.database.transaction() as connection:
-            executions.finish_standalone_action(
-                connection,
-                action_execution_id,
-                state=state,
-                result=result,
-                message=message,
-                now=clock.utcnow(),
-                as_created=as_created,
-            )
+        result_routing.finish_standalone(
+            self.database,
+            action_execution_id,
+            state,
+            result,
+            message,
+            now=clock.utcnow(),
+            as_created=as_created,
+        )
 
     def _action_dict(self, action_execution_id: str) -> Mapping[str, Any]:
         row = rows.action_execution(self.database, action_execution_id)
