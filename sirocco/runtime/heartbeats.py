@@ -13,9 +13,11 @@ so an executor that dies is noticed when its last lease runs out: within
 An action that no executor takes (none serves its target, or none runs) fails as in
 Mistral, whose action execution starts with its last heartbeat ``first_heartbeat_timeout``
 seconds in the future: once it has waited that long plus one lease
-(:attr:`Timing.untaken_wait`), with Mistral's message alone (it never ran). Only a
-process without an executor of its own looks for these: in one that runs actions
-itself, a row not yet taken is one its own executor is running or about to run.
+(:attr:`Timing.untaken_wait`), with Mistral's message alone (it never ran). An
+asynchronous action waits for ever, as in Mistral: the queries leave it out
+(``store.leases.untaken``). Only a process without an executor of its own looks for
+these: in one that runs actions itself, a row not yet taken is one its own executor is
+running or about to run.
 
 After an outage of the database seen by this process (and at start) the check waits
 one lease: executors that were cut off as well get the time to renew their leases
@@ -106,19 +108,16 @@ class HeartbeatChecker:
         new_id: Callable[[], str],
         keep_offered: bool = False,
         holder: str | None = None,
-        is_sync: Callable[[str], bool] = lambda _name: True,
     ) -> None:
         """``keep_offered``: actions offered again are leased forever to this process
         (named ``holder``: it runs them itself) instead of being left free for executor
-        processes. ``is_sync``: whether the action of that name returns its result when it
-        runs (an asynchronous one no executor took is left waiting, as in Mistral)."""
+        processes."""
         self._database = database
         self._clock = clock
         self.timing = timing
         self._new_id = new_id
         self._keep_offered = keep_offered
         self._holder = holder
-        self._is_sync = is_sync
         #: Whether actions no executor took fail (not when this process runs them).
         self._untaken_wait = None if keep_offered else timing.untaken_wait
         self._ready_at = clock() + timing.lease
@@ -173,8 +172,6 @@ class HeartbeatChecker:
                 command = codec.decode(row.payload)
                 if not isinstance(command, commands.RunAction):
                     continue
-                if untaken and not self._is_sync(command.action_name):
-                    continue  # Mistral's check skips asynchronous actions: they wait
                 message = MISSED if untaken else MISSED_MESSAGE
                 if not untaken and in_flight.runs_again(command):
                     again = dataclasses.replace(

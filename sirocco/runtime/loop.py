@@ -156,15 +156,6 @@ class Runtime:
         self.intake.put(StartRequest(item, future))
         return future
 
-    def _is_sync(self, action_name: str) -> bool:
-        """Whether an action returns its result when it runs (unknown names, and dynamic
-        actions that can't be built any more: yes; they fail like a synchronous one)."""
-        try:
-            descriptor = self.registry.get(action_name)
-        except errors.ActionError:
-            return True
-        return descriptor is None or descriptor.is_sync
-
     # ------------------------------------------------------------ lifecycle
 
     def start(
@@ -191,7 +182,6 @@ class Runtime:
                 new_id=ids.new_id,
                 keep_offered=self.dispatcher.run_action is not None,
                 holder=self.name,
-                is_sync=self._is_sync,
             )
             self._heartbeats = HeartbeatWatch(
                 checker, self.intake, self.dispatcher, self.health, self.clock

@@ -218,29 +218,35 @@ def earliest(connection: sa.Connection) -> datetime | None:
     return value if isinstance(value, datetime) else None
 
 
+def _waits_for_executor() -> sa.ColumnElement[bool]:
+    """A queued RunAction row that fails if no executor takes it: its action is
+    synchronous. As in Mistral, whose check asks only for synchronous action executions,
+    an asynchronous one waits for ever. A RunAction row has its action execution's id; a
+    row without a stored action execution counts as synchronous."""
+    actions = tables.action_executions
+    asynchronous = sa.exists().where(actions.c.id == _outbox.c.id, actions.c.is_sync.is_(False))
+    return sa.and_(_outbox.c.kind == RUN_ACTION, _outbox.c.claimed_until.is_(None), ~asynchronous)
+
+
 def untaken(connection: sa.Connection, *, before: datetime, limit: int = 100) -> list[Any]:
-    """Lock and return RunAction rows no executor has taken that were queued before
-    ``before`` (no executor serves their target, or none runs at all)."""
+    """Lock and return RunAction rows of synchronous actions that no executor has taken
+    and that were queued before ``before`` (no executor serves their target, or none runs
+    at all)."""
     query = (
         sa.select(_outbox)
-        .where(
-            _outbox.c.kind == RUN_ACTION,
-            _outbox.c.claimed_until.is_(None),
-            _outbox.c.created_at < before,
-        )
+        .where(_waits_for_executor(), _outbox.c.created_at < before)
         .order_by(_outbox.c.created_at)
         .limit(limit)
     )
     if connection.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
+        query = query.with_for_update(of=_outbox, skip_locked=True)
     return list(connection.execute(query))
 
 
 def oldest_untaken(connection: sa.Connection) -> datetime | None:
-    """When the oldest RunAction row that no executor has taken was queued (None: none)."""
-    query = sa.select(sa.func.min(_outbox.c.created_at)).where(
-        _outbox.c.kind == RUN_ACTION, _outbox.c.claimed_until.is_(None)
-    )
+    """When the oldest RunAction row of a synchronous action that no executor has taken
+    was queued (None: none)."""
+    query = sa.select(sa.func.min(_outbox.c.created_at)).where(_waits_for_executor())
     value = connection.execute(query).scalar()
     return value if isinstance(value, datetime) else None
 

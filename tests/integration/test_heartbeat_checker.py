@@ -155,11 +155,36 @@ def test_an_unsafe_action_of_a_dead_executor_fails_with_mistrals_message(
         database.dispose()
 
 
-def _queue(database: Database, row_id: str, *, action_name: str = "std.sleep") -> None:
-    """A RunAction row that no executor takes (none serves its target, or none runs)."""
+def _queue(
+    database: Database,
+    row_id: str,
+    *,
+    action_name: str = "std.sleep",
+    is_sync: bool | None = None,
+    created_at: datetime = START,
+) -> None:
+    """A RunAction row that no executor takes (none serves its target, or none runs);
+    with ``is_sync`` its action execution is stored too (a RunAction row has its id)."""
     payload = _run_action(row_id, safe_rerun=True)  # safe-rerun changes nothing here
-    payload = codec.encode(dataclasses.replace(codec.decode(payload), action_name=action_name))
+    payload = codec.encode(
+        dataclasses.replace(
+            codec.decode(payload), action_name=action_name, action_execution_id=row_id
+        )
+    )
     with database.transaction() as connection:
+        if is_sync is not None:
+            connection.execute(
+                sa.insert(tables.action_executions),
+                [
+                    {
+                        "id": row_id,
+                        "name": action_name,
+                        "state": "RUNNING",
+                        "is_sync": is_sync,
+                        "created_at": created_at,
+                    }
+                ],
+            )
         outbox.insert(
             connection,
             [
@@ -167,7 +192,7 @@ def _queue(database: Database, row_id: str, *, action_name: str = "std.sleep") -
                     id=row_id,
                     kind=outbox.Kind.RUN_ACTION,
                     payload=payload,
-                    created_at=START,
+                    created_at=created_at,
                     target="nobody",
                 )
             ],
@@ -215,11 +240,9 @@ def test_untaken_actions_wait_where_this_process_runs_them_or_they_are_async(
     embedded = HeartbeatChecker(
         database, clock, UNTAKEN, new_id=lambda: "result-1", keep_offered=True
     )
-    engine = HeartbeatChecker(
-        database, clock, UNTAKEN, new_id=lambda: "result-2", is_sync=lambda name: False
-    )
+    engine = HeartbeatChecker(database, clock, UNTAKEN, new_id=lambda: "result-2")
     try:
-        _queue(database, "row-1", action_name="std.async_noop")
+        _queue(database, "row-1", action_name="std.async_noop", is_sync=False)
         clock.now = START + timedelta(hours=2)
         for checker in (embedded, engine):
             outcome = checker.check()
@@ -233,15 +256,37 @@ def test_untaken_actions_wait_where_this_process_runs_them_or_they_are_async(
         database.dispose()
 
 
-def test_a_dynamic_action_that_cannot_be_built_counts_as_synchronous(database_url: str) -> None:
-    """The untaken check asks whether an action is synchronous: a dynamic action whose code
-    source is gone raises when resolved, and must not break the check (it fails anyway)."""
-    from sirocco import errors
-    from tests.integration import helpers
-
-    def broken(name: str) -> None:
-        raise errors.ActionError(f"can't load {name}: its code source is gone")
-
-    with helpers.embedded(database_url, start=False) as app:
-        app.parts.registry.attach_resolver(broken)
-        assert app.parts.runtime._is_sync("gone.action") is True
+def test_asynchronous_actions_hide_no_synchronous_one_from_the_untaken_check(
+    database_url: str,
+) -> None:
+    """The check reads at most 100 untaken rows, oldest first: asynchronous ones, which wait
+    for ever, are left out by the query, so that more than 100 of them queued earlier do not
+    keep a later synchronous action from failing, nor keep the next look in the past."""
+    database = _database(database_url)
+    clock = Clock()
+    checker = HeartbeatChecker(database, clock, UNTAKEN, new_id=lambda: "result-1")
+    try:
+        for number in range(101):
+            _queue(database, f"async-{number:03d}", action_name="std.async_noop", is_sync=False)
+        with database.read() as connection:
+            assert leases.oldest_untaken(connection) is None  # nothing that can fail
+        later = START + timedelta(minutes=1)
+        _queue(database, "sync-1", is_sync=True, created_at=later)
+        with database.read() as connection:
+            assert leases.oldest_untaken(connection) == later
+        clock.now = later + UNTAKEN.untaken_wait + timedelta(seconds=1)  # type: ignore[operator]
+        outcome = checker.check()
+        assert outcome.untaken == ["sync-1"]
+        [(_, event)] = outcome.failed
+        assert (event.action_execution_id, event.message) == ("sync-1", MISSED)
+        with database.read() as connection:
+            assert leases.oldest_untaken(connection) is None
+            queued = connection.execute(
+                sa.select(sa.func.count()).where(
+                    tables.outbox.c.kind == outbox.Kind.RUN_ACTION,
+                    tables.outbox.c.claimed_until.is_(None),
+                )
+            ).scalar()
+        assert queued == 101  # the asynchronous ones still wait
+    finally:
+        database.dispose()
