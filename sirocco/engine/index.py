@@ -2,7 +2,8 @@
 
 Every question the engine asks often (the latest execution of a task, how
 many tasks are unfinished, which join is waiting, which tasks ended a
-branch) is answered from these indexes in constant time. ``put_task``
+branch, how many inbound tasks of a join triggered it) is answered from these
+indexes in constant time. ``put_task``
 updates them from the old and the new value of one record, so applying a
 decision costs what the decision holds. A draft works on an ``overlay`` of
 the snapshot's indexes: its changes are visible to itself and thrown away
@@ -12,10 +13,11 @@ if the runtime never commits them.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, MutableMapping
-from typing import Generic, TypeVar, overload
+from typing import Generic, NamedTuple, TypeVar, overload
 
 from sirocco.engine import records, states
 from sirocco.engine.states import State
+from sirocco.lang import specs
 
 Key = TypeVar("Key")
 Value = TypeVar("Value")
@@ -80,6 +82,40 @@ class Overlay(MutableMapping[Key, Value], Generic[Key, Value]):
         return sum(1 for _ in self)
 
 
+class Inbound(NamedTuple):
+    """What the latest executions of a join's inbound tasks say about it: how many
+    started, how many completed and chose the join, how many completed without it."""
+
+    started: int = 0
+    triggered: int = 0
+    refused: int = 0
+
+
+def join_feeds(spec: specs.WorkflowSpec) -> dict[str, tuple[str, ...]]:
+    """For each task that is an inbound task of joins, those joins."""
+    feeds: dict[str, tuple[str, ...]] = {}
+    for name, task in spec.tasks.items():
+        if task.is_join:
+            for inbound in spec.inbound.get(name, ()):
+                feeds[inbound] = (*feeds.get(inbound, ()), name)
+    return feeds
+
+
+def _count(inbound: Inbound, task: records.TaskExecution | None, join: str, step: int) -> Inbound:
+    """``inbound`` with the latest execution ``task`` of one inbound task added (step 1)
+    or taken away (step -1)."""
+    if task is None:
+        return inbound
+    started, triggered, refused = inbound
+    started += step
+    if states.is_completed(task.state):
+        if any(name == join for name, _ in task.next_tasks):
+            triggered += step
+        else:
+            refused += step
+    return Inbound(started, triggered, refused)
+
+
 class TaskIndex:
     """The task executions of one workflow execution and the indexes over them."""
 
@@ -96,6 +132,8 @@ class TaskIndex:
         counts: dict[State, int],
         unhandled_errors: int = 0,
         next_seq: int = 0,
+        feeds: Mapping[str, tuple[str, ...]] | None = None,
+        inbound: dict[str, Inbound] | None = None,
     ) -> None:
         self.tasks = tasks
         self.latest = latest
@@ -107,9 +145,13 @@ class TaskIndex:
         self.counts = counts
         self.unhandled_errors = unhandled_errors
         self.next_seq = next_seq
+        #: For each inbound task of joins, those joins (``join_feeds``).
+        self.feeds: Mapping[str, tuple[str, ...]] = feeds or {}
+        #: By join name: what the latest executions of its inbound tasks say.
+        self.inbound: dict[str, Inbound] = inbound if inbound is not None else {}
 
     @classmethod
-    def empty(cls) -> TaskIndex:
+    def empty(cls, feeds: Mapping[str, tuple[str, ...]] | None = None) -> TaskIndex:
         return cls(
             tasks={},
             latest={},
@@ -119,6 +161,7 @@ class TaskIndex:
             idle={},
             subworkflow_tasks={},
             counts={},
+            feeds=feeds,
         )
 
     def overlay(self) -> TaskIndex:
@@ -134,6 +177,8 @@ class TaskIndex:
             counts=dict(self.counts),
             unhandled_errors=self.unhandled_errors,
             next_seq=self.next_seq,
+            feeds=self.feeds,
+            inbound=dict(self.inbound),
         )
 
     @property
@@ -151,8 +196,23 @@ class TaskIndex:
         task_id = self.latest.get(name)
         return None if task_id is None else self.tasks.get(task_id)
 
+    def join_inbound(self, join: str) -> Inbound:
+        """What the latest executions of the join's inbound tasks say about it."""
+        return self.inbound.get(join, _NONE)
+
+    def refeed(self, feeds: Mapping[str, tuple[str, ...]]) -> None:
+        """The workflow's spec changed: count the joins' inbound tasks again."""
+        self.feeds = feeds
+        self.inbound = {}
+        for name, joins in feeds.items():
+            latest = self.latest_of(name)
+            for join in joins:
+                self.inbound[join] = _count(self.join_inbound(join), latest, join, 1)
+
     def put(self, task: records.TaskExecution) -> None:
         """Store ``task`` (new or changed) and update every index."""
+        joins = self.feeds.get(task.name) if self.feeds else None
+        before = self.latest_of(task.name) if joins else None
         old = self.tasks.get(task.id)
         if old is not None:
             self._forget(old)
@@ -160,6 +220,12 @@ class TaskIndex:
         self._remember(task)
         if task.seq >= self.next_seq:
             self.next_seq = task.seq + 1
+        if joins:
+            after = self.latest_of(task.name)
+            if after is not before:
+                for join in joins:
+                    counted = _count(self.join_inbound(join), before, join, -1)
+                    self.inbound[join] = _count(counted, after, join, 1)
 
     def _forget(self, task: records.TaskExecution) -> None:
         self.counts[task.state] = self.counts.get(task.state, 0) - 1
@@ -189,3 +255,6 @@ class TaskIndex:
         current = self.latest_of(task.name)
         if current is None or current.seq <= task.seq:
             self.latest[task.name] = task.id
+
+
+_NONE = Inbound()

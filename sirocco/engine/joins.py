@@ -64,10 +64,51 @@ def trigger(draft: Draft, task_spec: specs.TaskSpec, sources: tuple[str, ...]) -
 def logical_state(
     draft: Draft, task_spec: specs.TaskSpec
 ) -> tuple[State, str | None, list[tuple[records.TaskExecution, str | None]]]:
-    """The state the join should have now, its state_info and its triggering executions."""
+    """The state the join should have now, its state_info and its triggering executions.
+
+    The counts of the task index (``TaskIndex.join_inbound``) answer most checks without
+    looking at the inbound tasks one by one: a join whose inbound tasks complete one step
+    at a time costs what they are, not their square. The inbound tasks are walked only
+    when the join runs or fails now, or when some have not started yet and enough of those
+    might never run to fail it (whether each still may is found walking back).
+    """
     inbound_names = draft.spec.inbound.get(task_spec.name, ())
     if not inbound_names:
         return State.RUNNING, None, []
+    total = len(inbound_names)
+    join = task_spec.join
+    needed = total if join == "all" else 1 if str(join) == "one" else int(join or 1)
+    counted = draft.tasks.join_inbound(task_spec.name)
+    unstarted = total - counted.started
+    if counted.triggered < needed and counted.refused + unstarted <= total - needed:
+        return State.WAITING, None, []  # it can neither run nor fail yet
+    induced = _induced(draft, task_spec.name, inbound_names)
+    running = [
+        (name, inbound, event) for name, inbound, state, event in induced if state == State.RUNNING
+    ]
+    failed = [(name, inbound) for name, inbound, state, _ in induced if state == State.ERROR]
+    if len(running) >= needed:
+        return (
+            State.RUNNING,
+            None,
+            [(inbound, event) for _, inbound, event in running if inbound is not None],
+        )
+    if len(failed) > total - needed:
+        failed_by = f"Failed by tasks: {[name for name, _ in failed]!r}"
+        if join == "all":
+            return (
+                State.ERROR,
+                failed_by,
+                [(inbound, None) for _, inbound in failed if inbound is not None],
+            )
+        return State.ERROR, failed_by, []
+    return State.WAITING, None, []
+
+
+def _induced(
+    draft: Draft, join_name: str, inbound_names: tuple[str, ...]
+) -> list[tuple[str, records.TaskExecution | None, State, str | None]]:
+    """For each inbound task: the state it induces on the join, and its triggering event."""
     induced: list[tuple[str, records.TaskExecution | None, State, str | None]] = []
     for name in inbound_names:
         inbound = draft.tasks.latest_of(name)
@@ -78,38 +119,11 @@ def logical_state(
             induced.append((name, inbound, State.WAITING, None))
         else:
             chosen = dict(inbound.next_tasks)
-            if task_spec.name in chosen:
-                induced.append((name, inbound, State.RUNNING, chosen[task_spec.name] or None))
+            if join_name in chosen:
+                induced.append((name, inbound, State.RUNNING, chosen[join_name] or None))
             else:
                 induced.append((name, inbound, State.ERROR, None))
-
-    def names_in(state: State) -> list[str]:
-        return [name for name, _, induced_state, _ in induced if induced_state == state]
-
-    def sources_in(state: State) -> list[tuple[records.TaskExecution, str | None]]:
-        return [
-            (inbound, event)
-            for _, inbound, induced_state, event in induced
-            if induced_state == state and inbound is not None
-        ]
-
-    running = len(names_in(State.RUNNING))
-    failed = len(names_in(State.ERROR))
-    total = len(induced)
-    join = task_spec.join
-    if join == "all":
-        if running == total:
-            return State.RUNNING, None, sources_in(State.RUNNING)
-        if failed:
-            failed_by = f"Failed by tasks: {names_in(State.ERROR)!r}"
-            return State.ERROR, failed_by, sources_in(State.ERROR)
-        return State.WAITING, f"Blocked by tasks: {names_in(State.WAITING)!r}", []
-    needed = 1 if str(join) == "one" else int(join or 1)
-    if running >= needed:
-        return State.RUNNING, None, sources_in(State.RUNNING)
-    if failed > total - needed:
-        return State.ERROR, f"Failed by tasks: {names_in(State.ERROR)!r}", []
-    return State.WAITING, f"Blocked by tasks: {names_in(State.WAITING)!r}", []
+    return induced
 
 
 def _possible_route(draft: Draft, name: str) -> bool:

@@ -35,7 +35,7 @@ class Snapshot:
     ) -> None:
         self.workflow = workflow
         self.lookup = lookup
-        self.index = index.TaskIndex.empty()
+        self.index = index.TaskIndex.empty(index.join_feeds(workflow.spec))
         for task in sorted(tasks, key=lambda task: task.seq):
             self.index.put(task)
         self.actions: dict[str, records.ActionExecution] = {}
@@ -64,6 +64,7 @@ class Snapshot:
             if workflow.id == self.workflow.id:
                 if workflow.spec is not self.workflow.spec:
                     self.graph = graph.Graph(workflow.spec)
+                    self.index.refeed(index.join_feeds(workflow.spec))
                 self.workflow = workflow
         for task in decision.tasks:
             if task.workflow_execution_id == self.workflow.id:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sirocco import testing
+from sirocco.engine import index, states
 from sirocco.engine.states import State
 
 from . import parsing
@@ -286,3 +287,78 @@ wf:
     assert j.result == [0, 1]
     assert j.published == {"i": 2}
     assert run.workflow.output == {"i": 2}
+
+
+def _recounted(run: testing.Run, join: str) -> index.Inbound:
+    """The join's inbound counts, found by looking at each inbound task."""
+    snapshot = run.snapshots[run.workflow.id]
+    started = triggered = refused = 0
+    for name in snapshot.workflow.spec.inbound[join]:
+        latest = snapshot.tasks.latest_of(name)
+        if latest is None:
+            continue
+        started += 1
+        if states.is_completed(latest.state):
+            if join in dict(latest.next_tasks):
+                triggered += 1
+            else:
+                refused += 1
+    return index.Inbound(started, triggered, refused)
+
+
+def test_the_index_counts_what_inbound_tasks_say_about_their_join_step_by_step() -> None:
+    """The join's check reads counts kept task by task (so that N inbound tasks completing
+    one at a time cost N, not N²): after every step they equal a count from scratch, with
+    branches that trigger the join, fail without choosing it, run again in a cycle."""
+    spec = parsing.workflow(
+        """
+version: '2.0'
+wf:
+  tasks:
+    init:
+      action: std.noop
+      publish:
+        i: 0
+      on-success: [a, b, c]
+    a:
+      action: std.noop
+      on-success: j
+    b:
+      action: std.noop
+      on-success: j
+    c:
+      action: std.noop
+      on-success: j
+      on-error: handled
+    handled:
+      action: std.noop
+    j:
+      join: 2
+      action: std.echo output=<% $.i %>
+      publish:
+        i: <% $.i + 1 %>
+      on-success:
+        - again: <% $.i < 2 %>
+    again:
+      action: std.noop
+      on-success: [a, b]
+"""
+    )
+    held = testing.Hold()
+    run = testing.run_until_idle(
+        spec, script={"a": [held, held], "b": [held, held], "c": [testing.Fail("no")]}
+    )
+    driver = run.driver
+    assert driver is not None
+    seen = [run.snapshots[run.workflow.id].tasks.join_inbound("j")]
+    assert seen[0] == _recounted(run, "j") == index.Inbound(started=3, triggered=0, refused=1)
+    for _ in range(2):
+        for name in ("a", "b"):
+            [action] = run.actions_of(run.task(name))[-1:]
+            driver.complete_action(action.id)
+            counted = run.snapshots[run.workflow.id].tasks.join_inbound("j")
+            assert counted == _recounted(run, "j")
+            seen.append(counted)
+    assert run.workflow.state == State.SUCCESS
+    assert run.task("j").result == [0, 1]
+    assert seen[-1] == index.Inbound(started=3, triggered=2, refused=1)
