@@ -84,7 +84,11 @@ class Dispatcher:
                             )
                         )
                     continue
-                if in_flight.needs_handing(command) and outbox_id is not None:
+                if (
+                    outbox_id is not None
+                    and outbox_id not in outgoing.handed
+                    and in_flight.needs_handing(command)
+                ):
                     handed.append(outbox_id)
                 to_run.append(command)
             elif isinstance(command, commands.StartSubworkflow):

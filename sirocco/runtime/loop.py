@@ -114,6 +114,7 @@ class Runtime:
         """Where RunAction commands go (the executor pool, or a remote transport), and
         which cheap side-effect-free actions may run inside a step."""
         self.dispatcher.run_action = run_action
+        self.stepper.holder = self.name if run_action is not None else None
         self.stepper.run_inline = run_inline
 
     def attach_delivery(self, parcels: delivery.Delivery) -> None:

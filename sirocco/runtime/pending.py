@@ -11,7 +11,7 @@ from typing import Any
 from sirocco import ids
 from sirocco.engine import commands, events, records
 from sirocco.engine.states import TERMINAL
-from sirocco.runtime import codec, tracing
+from sirocco.runtime import codec, in_flight, tracing
 from sirocco.runtime.work import Outgoing
 from sirocco.store import outbox, writer
 
@@ -46,6 +46,7 @@ class OutboxRow:
     created_at: datetime
     claimed_until: datetime | None
     target: str | None = None
+    holder: str | None = None
 
     def row(self) -> dict[str, Any]:
         return outbox.row(
@@ -56,6 +57,7 @@ class OutboxRow:
             workflow_execution_id=self.workflow_execution_id,
             claimed_until=self.claimed_until,
             target=self.target,
+            holder=self.holder,
         )
 
 
@@ -68,10 +70,12 @@ def write(
     wake: str | None,
     bump: str | None = None,
     root: str | None = None,
+    holder: str | None = None,
 ) -> None:
     """Add one execution's changes to the batch's writes (flushed together); ``wake``:
     the channel to wake when it leaves actions for executor processes; ``root``: its
-    root execution (the trace its actions carry when tracing is on)."""
+    root execution (the trace its actions carry when tracing is on); ``holder``: this
+    process's name when its own executor runs the actions (see ``handed`` below)."""
     claim_until = now + outbox.CLAIM_FOR  # one value for every row this call writes
     workflow = pending.workflow
     if workflow is not None:
@@ -122,8 +126,15 @@ def write(
                 writes.wake.add(wake)
             # A RunAction row has the action execution's id: whoever completes the
             # action (an executor, the API) deletes it by that id.
+            handed = False
             if isinstance(command, commands.RunAction):
                 outbox_id = command.action_execution_id
+                # Run by this process's executor right after the commit: the row is
+                # written handed to it (after a crash the action may have run, as
+                # ``in_flight`` rules), with no transaction of its own to mark it.
+                handed = holder is not None and in_flight.needs_handing(command)
+                if handed:
+                    outgoing.handed.add(outbox_id)
             else:
                 outbox_id = ids.new_id()
             writes.outbox.append(
@@ -135,8 +146,11 @@ def write(
                     created_at=now,
                     # This process delivers the events it made itself, right after the
                     # commit; another engine takes them over only if that never happens.
-                    claimed_until=None if is_action else claim_until,
+                    claimed_until=(
+                        outbox.HANDED if handed else None if is_action else claim_until
+                    ),
                     target=command.target if isinstance(command, commands.RunAction) else None,
+                    holder=holder if handed else None,
                 )
             )
             outgoing.items.append((outbox_id, command))

@@ -70,6 +70,9 @@ class Stepper:
         self.run_inline: InlineRunner | None = None
         #: The channel to wake when a step leaves actions for executor processes.
         self.wake: str | None = None
+        #: This process's name when its own executor runs the actions steps make: their
+        #: rows are written handed to it (``pending.write``).
+        self.holder: str | None = None
 
     # ------------------------------------------------------------ one transaction, many items
 
@@ -405,7 +408,14 @@ class Stepper:
     ) -> None:
         """Add one execution's changes to the batch's writes (``pending.py``)."""
         _write_pending(
-            writes, pending, outgoing, now=self.clock(), wake=self.wake, bump=bump, root=root
+            writes,
+            pending,
+            outgoing,
+            now=self.clock(),
+            wake=self.wake,
+            bump=bump,
+            root=root,
+            holder=self.holder,
         )
 
 

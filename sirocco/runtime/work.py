@@ -80,6 +80,9 @@ class Outgoing:
     """What a committed step leaves for the dispatcher."""
 
     items: list[tuple[str | None, commands.Command]] = field(default_factory=list)
+    #: Outbox ids of the RunAction rows the transaction wrote already handed to this
+    #: process's executor (``pending.write``): the dispatcher does not mark them again.
+    handed: set[str] = field(default_factory=set)
     followups: list[tuple[str, events.Event]] = field(default_factory=list)
     ended: list[tuple[str, str]] = field(default_factory=list)
     #: (execution id, problem) the engine reported: requests it refused, or bugs.

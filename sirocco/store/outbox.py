@@ -90,8 +90,10 @@ def row(
     workflow_execution_id: str | None = None,
     claimed_until: datetime | None = None,
     target: str | None = None,
+    holder: str | None = None,
 ) -> dict[str, Any]:
-    """One outbox row as the insert statement takes it."""
+    """One outbox row as the insert statement takes it; ``holder``: the process that runs
+    it, since ``created_at`` (a RunAction row written handed, ``claimed_until=HANDED``)."""
     return {
         "id": id,
         "workflow_execution_id": workflow_execution_id,
@@ -100,6 +102,8 @@ def row(
         "created_at": created_at,
         "claimed_until": claimed_until,
         "target": target,
+        "holder": holder,
+        "held_since": created_at if holder is not None else None,
     }
 
 

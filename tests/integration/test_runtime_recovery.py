@@ -21,7 +21,7 @@ from sirocco import testing
 from sirocco.cli.embedded import Embedded
 from sirocco.engine import commands, events
 from sirocco.engine.states import State
-from sirocco.runtime import timers
+from sirocco.runtime import in_flight, timers
 from sirocco.runtime.work import Envelope, StartItem
 from sirocco.store import sources, tables
 from tests.integration import helpers
@@ -114,11 +114,19 @@ def _start_item(app: Embedded, workflow: str, workflow_input: dict[str, Any]) ->
 
 
 def _commit_start_and_die(
-    url: str, workflow: str, workflow_input: dict[str, Any], clock: Any = None
+    url: str,
+    workflow: str,
+    workflow_input: dict[str, Any],
+    clock: Any = None,
+    *,
+    own_executor: bool = True,
 ) -> str:
-    """A process that commits the start of ``workflow`` and dies before dispatching it."""
+    """A process that commits the start of ``workflow`` and dies before dispatching it;
+    ``own_executor``: its actions were for its own executor (else for executor processes)."""
     app = helpers.build(url, clock=clock)
     try:
+        if not own_executor:
+            app.parts.runtime.attach_executor(None, None)
         helpers.deploy(app, SIDE_EFFECT)
         item = _start_item(app, workflow, workflow_input)
         result = app.parts.runtime.stepper.run_batch([item], {})
@@ -136,10 +144,12 @@ def test_outbox_rows_of_a_dead_process_are_sent_on_restart(
     database_url: str, tmp_path: Path
 ) -> None:
     path = tmp_path / "effects.txt"
-    execution_id = _commit_start_and_die(database_url, "effect", {"path": str(path)})
+    execution_id = _commit_start_and_die(
+        database_url, "effect", {"path": str(path)}, own_executor=False
+    )
     with helpers.embedded(database_url, start=False) as app:
-        kinds = [row.kind for row in _outbox(app)]
-        assert kinds == ["RunAction"]
+        kinds = [(row.kind, row.claimed_until) for row in _outbox(app)]
+        assert kinds == [("RunAction", None)]  # never handed: it runs after the restart
         (write,) = helpers.tasks(app, execution_id)
         assert [action.state for action in helpers.actions(app, write.id)] == ["RUNNING"]
         assert not path.exists()
@@ -148,6 +158,27 @@ def test_outbox_rows_of_a_dead_process_are_sent_on_restart(
         assert row.state == "SUCCESS", row.state_info
         assert row.output == {"done": "after written"}
         assert _lines(path) == ["written"]
+        assert _outbox(app) == []
+
+
+def test_an_action_for_its_own_executor_is_committed_handed_and_fails_after_a_crash(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The step that makes an action its process's executor runs writes the row handed (no
+    second transaction marks it): a crash right after that commit may have run it, so on
+    restart it fails like any handed-over action that is not safe to run again."""
+    path = tmp_path / "effects.txt"
+    execution_id = _commit_start_and_die(database_url, "effect", {"path": str(path)})
+    with helpers.embedded(database_url, start=False) as app:
+        (row,) = _outbox(app)
+        assert (row.kind, row.claimed_until) == ("RunAction", in_flight.HANDED)
+        assert row.holder is not None and row.holder.startswith("server@")
+        assert row.held_since == row.created_at
+        app.parts.runtime.start()
+        done = helpers.wait_for(app, execution_id)
+        assert done.state == "ERROR"
+        assert "cannot be re-run safely" in (done.state_info or "")
+        assert not path.exists()  # not run after the restart
         assert _outbox(app) == []
 
 
