@@ -9,6 +9,7 @@ reported to ``Health``, and waited out with a growing pause; the thread goes on.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 
@@ -18,11 +19,13 @@ from sirocco.runtime.health import Guard, Health
 from sirocco.runtime.heartbeats import HeartbeatChecker
 from sirocco.runtime.intake import Intake
 from sirocco.runtime.work import Outgoing
-from sirocco.store import notify, outbox
+from sirocco.store import engine_slots, notify, outbox
 from sirocco.store.database import Database
 
 #: Seconds between looks at the outbox when roles run in separate processes.
 OUTBOX_POLL = 0.05
+#: Seconds between looks at which engines are live (their shares of the executions).
+SHARE_REFRESH = 1.0
 
 
 class _Worker:
@@ -54,7 +57,11 @@ class _Worker:
 
 class OutboxPoller(_Worker):
     """Takes the engine rows of the outbox that no live process is delivering; waits
-    on the delivery port (a broker, or PostgreSQL NOTIFY) between looks."""
+    on the delivery port (a broker, or PostgreSQL NOTIFY) between looks.
+
+    With several engines on PostgreSQL each takes the rows of its own share of the
+    executions first (``engine_slots``): an execution keeps being stepped by the
+    engine that holds its snapshot."""
 
     name = "sirocco-outbox"
 
@@ -72,10 +79,27 @@ class OutboxPoller(_Worker):
         self.parcels = parcels
         self.clock = clock
         self._last_poll = 0
+        self.membership = engine_slots.Membership(database)
+        self._share: outbox.Share | None = None
+        self._shared_at: float | None = None
+
+    def stop(self, timeout: float) -> None:
+        super().stop(timeout)
+        self.membership.close()
+
+    def share(self) -> outbox.Share | None:
+        """This engine's share of the executions (looked up again every ``SHARE_REFRESH``)."""
+        now = time.monotonic()
+        if self._shared_at is None or now - self._shared_at >= SHARE_REFRESH:
+            self._share = self.membership.share()
+            self._shared_at = now
+        return self._share
 
     def poll(self) -> int:
         """Take the engine rows no live process is delivering (roles in separate processes)."""
-        rows = outbox.claim(self.database, outbox.ENGINE_KINDS, now=self.clock())
+        rows = outbox.claim(
+            self.database, outbox.ENGINE_KINDS, now=self.clock(), share=self.share()
+        )
         for row in rows:
             self.intake.deliver(outbox.Kind(row.kind), row.id, row.payload)
         self._last_poll = len(rows)

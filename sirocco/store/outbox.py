@@ -11,6 +11,7 @@ because its process died is taken over by another process.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -61,6 +62,21 @@ def set_claim_duration(seconds: float) -> None:
     step that applies events drops (the row is gone)."""
     global CLAIM_FOR
     CLAIM_FOR = timedelta(seconds=seconds)
+
+
+#: How long the event rows of an execution wait for the engine whose share it is before
+#: any engine takes them (that engine may be slow, or the engines may disagree for a
+#: moment about who is live: ``engine_slots``).
+OWNER_GRACE = timedelta(seconds=2)
+
+
+@dataclass(frozen=True, slots=True)
+class Share:
+    """The executions an engine takes the event rows of: those whose id hashes to
+    ``index`` among ``count`` live engines (``engine_slots``)."""
+
+    index: int
+    count: int
 
 
 #: ``claimed_until`` of a RunAction row once handed to an executor that may run it.
@@ -213,12 +229,15 @@ def claim(
     limit: int = PAGE,
     targets: Sequence[str | None] | None = None,
     take: bool = False,
+    share: Share | None = None,
 ) -> list[Any]:
     """Claim up to ``limit`` unclaimed rows of ``kinds``, oldest first.
 
     With ``take`` the rows are deleted (handed over for good); otherwise they
     are leased for ``CLAIM_FOR``. ``targets`` restricts RunAction rows to those
     for one of the given targets (``None`` in it: rows for any executor).
+    ``share`` (PostgreSQL): only the rows of the executions in this engine's share,
+    of no execution, or older than ``OWNER_GRACE``.
     """
     free = sa.or_(_outbox.c.claimed_until.is_(None), _outbox.c.claimed_until < now)
     query = sa.select(_outbox).where(_outbox.c.kind.in_([str(kind) for kind in kinds]), free)
@@ -228,6 +247,14 @@ def claim(
         if None in targets:
             choices.append(_outbox.c.target.is_(None))
         query = query.where(sa.or_(*choices))
+    if share is not None and share.count > 1 and not database.is_sqlite:
+        query = query.where(
+            sa.or_(
+                _outbox.c.workflow_execution_id.is_(None),
+                _outbox.c.created_at < now - OWNER_GRACE,
+                _share_of(_outbox.c.workflow_execution_id, share.count) == share.index,
+            )
+        )
     query = query.order_by(_outbox.c.created_at).limit(limit)
     if not database.is_sqlite and not take:
         # One statement (one round trip) on PostgreSQL: lock, lease and return the rows.
@@ -262,6 +289,11 @@ def claim(
                 .values(claimed_until=now + CLAIM_FOR)
             )
     return rows
+
+
+def _share_of(execution_id: Any, count: int) -> Any:
+    """The share (0 to ``count`` - 1) an execution id falls in, computed by PostgreSQL."""
+    return sa.func.mod(sa.func.hashtext(execution_id).op("&")(0x7FFFFFFF), count)
 
 
 def _created(row: Any) -> Any:

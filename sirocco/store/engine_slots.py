@@ -1,0 +1,97 @@
+"""Which engines are live on one PostgreSQL database, and which share of the executions
+each one takes the event rows of.
+
+Each engine process holds a session advisory lock, ``(SLOT_CLASS, slot)``, on a
+connection of its own for as long as it lives: the live engines are the granted locks
+of that class in ``pg_locks`` (advisory locks belong to one database, so deployments on
+other databases don't count), and a killed engine's lock goes with its connection, at
+once. An engine's share is its place among the live slots: it takes the event rows of
+the executions whose id hashes to that place (``outbox.Share``), so that the same engine
+steps an execution from one event to the next and keeps its snapshot, instead of two
+engines taking turns and each reading the execution's tasks and actions again.
+
+The share is a preference, never a guarantee anyone relies on: while engines disagree
+about who is live, or the owner is slow, the rows of an execution wait at most
+``outbox.OWNER_GRACE`` before any engine takes them; two engines stepping one
+execution is as safe as ever (the execution row is locked, the event rows deleted).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sirocco.store import outbox
+from sirocco.store.database import Database
+
+log = logging.getLogger("sirocco.store")
+
+#: The first key of every engine's advisory lock ("eng" in ASCII); the second is its slot.
+SLOT_CLASS = 0x656E67
+#: Slots an engine tries, lowest first (more engines than this share nothing out).
+SLOTS = 256
+
+_LIVE = (
+    f"SELECT objid FROM pg_locks WHERE locktype = 'advisory' AND classid = {SLOT_CLASS}"
+    " AND objsubid = 2 AND granted"
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+    " ORDER BY objid"
+)
+_TRY = f"SELECT pg_try_advisory_lock({SLOT_CLASS}, %s::int4)"
+
+
+class Membership:
+    """This engine's slot (held on a connection of its own) and its share of executions."""
+
+    def __init__(self, database: Database) -> None:
+        self._conninfo: str | None = None
+        if not database.is_sqlite and database.engine.dialect.name == "postgresql":
+            url = database.engine.url.set(drivername="postgresql")
+            self._conninfo = url.render_as_string(hide_password=False)
+        self._connection: object | None = None
+        self.slot: int | None = None
+
+    def share(self) -> outbox.Share | None:
+        """This engine's share among the live engines now (holding a slot first); None when
+        it has none to keep to (SQLite, the only engine, no slot free, or the database is
+        away: then it takes every row)."""
+        if self._conninfo is None:
+            return None
+        try:
+            if self._connection is None:
+                self._connection = self._hold()
+            if self.slot is None:
+                return None
+            live = [
+                int(found[0])
+                for found in self._connection.execute(_LIVE)  # type: ignore[attr-defined]
+            ]
+        except Exception as exc:  # the database is away: take every row until it is back
+            log.warning("engine slot lost; taking every execution's events",
+                        extra={"error": str(exc)})  # fmt: skip
+            self.close()
+            return None
+        if self.slot not in live or len(live) < 2:
+            return None
+        return outbox.Share(index=live.index(self.slot), count=len(live))
+
+    def _hold(self) -> object:
+        import psycopg
+
+        connection = psycopg.connect(self._conninfo or "", autocommit=True, connect_timeout=5)
+        self.slot = None
+        for slot in range(SLOTS):
+            taken = connection.execute(_TRY, (slot,)).fetchone()
+            if taken is not None and taken[0]:
+                self.slot = slot
+                break
+        return connection
+
+    def close(self) -> None:
+        """Give the slot up (its lock goes with the connection)."""
+        connection, self._connection = self._connection, None
+        self.slot = None
+        if connection is not None:
+            try:
+                connection.close()  # type: ignore[attr-defined]
+            except Exception:  # a broken connection may fail to close; it is gone either way
+                log.debug("closing the engine slot's connection failed", exc_info=True)

@@ -1,0 +1,106 @@
+"""Several engines on PostgreSQL: each takes the event rows of its own share of the
+executions (so that one engine keeps stepping an execution and keeps its snapshot), rows
+of no execution and rows that waited too long go to any engine, and an engine that is
+gone gives its share up at once."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from sirocco.store import engine_slots, migrate, outbox, tables
+from sirocco.store.database import Database
+from tests.waiting import wait_for
+
+NOW = datetime(2024, 1, 2, 3, 4, 5)
+
+
+@pytest.fixture
+def database(postgres_url: str) -> object:
+    database = Database(postgres_url)
+    migrate.upgrade(database)
+    yield database
+    database.dispose()
+
+
+def _insert(database: Database, rows: list[dict[str, object]]) -> None:
+    with database.transaction() as connection:
+        connection.execute(sa.insert(tables.outbox), rows)
+
+
+def _result(row_id: str, execution_id: str | None, created_at: datetime = NOW) -> dict[str, object]:
+    return outbox.row(
+        id=row_id,
+        kind=outbox.Kind.ACTION_RESULT,
+        payload={},
+        created_at=created_at,
+        workflow_execution_id=execution_id,
+    )
+
+
+def test_two_engines_hold_two_slots_and_share_the_executions(database: Database) -> None:
+    first, second = engine_slots.Membership(database), engine_slots.Membership(database)
+    try:
+        assert first.share() is None  # alone: it takes every row
+        assert second.share() == outbox.Share(index=1, count=2)
+        assert first.share() == outbox.Share(index=0, count=2)
+        assert {first.slot, second.slot} == {0, 1}
+    finally:
+        first.close()
+        second.close()
+
+
+def test_each_engine_claims_the_rows_of_its_share_and_rows_of_no_execution(
+    database: Database,
+) -> None:
+    executions = [f"execution-{index}" for index in range(40)]
+    _insert(
+        database, [_result(f"r{index}", execution) for index, execution in enumerate(executions)]
+    )
+    _insert(database, [_result("no-execution", None)])
+    shares = [outbox.Share(index=0, count=2), outbox.Share(index=1, count=2)]
+    claimed = [
+        outbox.claim(database, outbox.ENGINE_KINDS, now=NOW, share=share) for share in shares
+    ]
+    by_share = [{row.workflow_execution_id for row in rows} for rows in claimed]
+    # Every row is taken once; both shares got some executions, none got the other's.
+    assert not (by_share[0] & by_share[1])
+    assert by_share[0] | by_share[1] == {*executions, None}
+    assert all(by_share[index] - {None} for index in range(2))
+    # The rows of one execution always fall in the same share.
+    _insert(
+        database,
+        [_result(f"again{index}", execution) for index, execution in enumerate(executions)],
+    )
+    again = outbox.claim(database, outbox.ENGINE_KINDS, now=NOW, share=shares[0])
+    assert {row.workflow_execution_id for row in again} == by_share[0] - {None}
+
+
+def test_rows_left_longer_than_the_grace_go_to_any_engine(database: Database) -> None:
+    executions = [f"execution-{index}" for index in range(20)]
+    old = NOW - outbox.OWNER_GRACE - timedelta(seconds=1)
+    _insert(
+        database,
+        [_result(f"r{index}", execution, old) for index, execution in enumerate(executions)],
+    )
+    rows = outbox.claim(database, outbox.ENGINE_KINDS, now=NOW, share=outbox.Share(0, 2))
+    assert {row.workflow_execution_id for row in rows} == set(executions)
+
+
+def test_an_engine_that_is_gone_gives_its_share_up(database: Database) -> None:
+    first, second = engine_slots.Membership(database), engine_slots.Membership(database)
+    try:
+        assert first.share() is None
+        assert second.share() == outbox.Share(index=1, count=2)
+        assert first.share() == outbox.Share(index=0, count=2)
+        second.close()  # its lock goes with its connection, as when its process is killed
+        wait_for(
+            lambda: first.share() is None,
+            what="the only engine left to take every row",
+            seen=first.share,
+        )
+    finally:
+        first.close()
+        second.close()
