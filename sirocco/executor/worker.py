@@ -185,7 +185,7 @@ class ExecutorWorker:
         """Lease the rows of ``parcels`` in one transaction and start their actions; every
         announcement is acknowledged once the leases are committed. Returns how many ran."""
         now = self._clock()
-        with self._database.transaction() as connection:
+        with self._database.statement() as connection:  # one statement: one round trip
             rows = leases.take_many(
                 connection,
                 [parcel.outbox_id for parcel in parcels],
@@ -217,7 +217,7 @@ class ExecutorWorker:
             return 0
         rows: list[Any] = []  # once committed
         try:
-            with self._database.transaction() as connection:
+            with self._database.statement() as connection:  # one statement: one round trip
                 taken = self._lease_free(connection, reserved, self._clock())
             rows = taken
         finally:

@@ -128,6 +128,24 @@ class Database:
             with self._not_durable_engine().begin() as connection:
                 yield connection
 
+    @contextmanager
+    def statement(self, *, durable: bool = True) -> Iterator[sa.Connection]:
+        """A connection for a write of one statement, which is its own transaction.
+
+        On PostgreSQL the connection is in autocommit: the statement commits as it runs,
+        in one round trip, where a transaction costs three (psycopg sends BEGIN and
+        COMMIT as round trips of their own). Run one writing statement on it: two would
+        commit apart. ``durable`` as for :meth:`transaction`. On SQLite, a write
+        transaction.
+        """
+        if self.is_sqlite:
+            with self.transaction() as connection:
+                yield connection
+            return
+        engine = self.engine if durable else self._not_durable_engine()
+        with engine.connect() as connection:
+            yield connection.execution_options(isolation_level="AUTOCOMMIT")
+
     def _not_durable_engine(self) -> sa.Engine:
         """A small pool of connections set to ``synchronous_commit = off`` (set once per
         connection: no extra statement per transaction)."""

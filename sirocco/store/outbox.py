@@ -260,9 +260,10 @@ def claim(
         # One statement (one round trip) on PostgreSQL: lock, lease and return the rows.
         # The lease need not survive a database crash: a forgotten one only lets another
         # process deliver the row again, and the step that applies it drops the duplicate
-        # (the row is gone). So its commit does not wait for the disk.
+        # (the row is gone). So its commit does not wait for the disk, and the statement
+        # is its own transaction (no BEGIN and COMMIT round trips).
         chosen = query.with_only_columns(_outbox.c.id).with_for_update(skip_locked=True)
-        with database.transaction(durable=False) as connection:
+        with database.statement(durable=False) as connection:
             leased = connection.execute(
                 sa.update(_outbox)
                 .where(_outbox.c.id.in_(chosen.scalar_subquery()))

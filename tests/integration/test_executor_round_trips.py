@@ -1,0 +1,176 @@
+"""The round trips of one action's hand-off on the executor's side (PostgreSQL): the lease
+is one statement that commits as it runs (no BEGIN and COMMIT round trips), the hand-back
+replaces the RunAction row by the ActionResult row in one statement, and it leases next
+rows only when some may be waiting for a worker.
+
+Statements and commits are counted (SQLAlchemy's events), nothing is timed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from sirocco.actions.registry import ActionRegistry
+from sirocco.clock import utcnow
+from sirocco.engine import commands
+from sirocco.executor.worker import ExecutorWorker
+from sirocco.runtime import codec, delivery
+from sirocco.runtime.heartbeats import Timing
+from sirocco.store import leases, migrate, outbox, tables
+from sirocco.store.database import Database
+from tests.waiting import BOUND, wait_for
+
+
+class Asleep(delivery.DatabaseDelivery):
+    """The database path, with a taker that never wakes (until the worker stops): the
+    test calls ``take`` itself."""
+
+    def wait(self, channel: str, timeout: float | None = None) -> None:
+        self._closing.wait(BOUND)
+
+
+@pytest.fixture
+def database(postgres_url: str) -> Iterator[Database]:
+    database = Database(postgres_url)
+    migrate.prepare(database)
+    try:
+        yield database
+    finally:
+        database.dispose()
+
+
+class Sent:
+    """The statements and commits a thread sends through ``database``'s pool."""
+
+    def __init__(self, database: Database, thread: str) -> None:
+        self.statements: list[str] = []
+        self.commits = 0
+        self._engine = database.engine
+        self._thread = thread
+
+    def _statement(self, _c: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if threading.current_thread().name == self._thread:
+            self.statements.append(" ".join(statement.split()))
+
+    def _commit(self, _connection: Any) -> None:
+        if threading.current_thread().name == self._thread:
+            self.commits += 1
+
+    def __enter__(self) -> Sent:
+        event.listen(self._engine, "before_cursor_execute", self._statement)
+        event.listen(self._engine, "commit", self._commit)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        event.remove(self._engine, "before_cursor_execute", self._statement)
+        event.remove(self._engine, "commit", self._commit)
+
+
+def _insert_run_actions(database: Database, numbers: list[int]) -> None:
+    with database.transaction() as connection:
+        outbox.insert(
+            connection,
+            [
+                outbox.row(
+                    id=f"row-{number}",
+                    kind=outbox.Kind.RUN_ACTION,
+                    payload=codec.encode(
+                        commands.RunAction(
+                            action_execution_id=f"action-{number}",
+                            workflow_execution_id=f"workflow-{number}",
+                            task_execution_id=f"task-{number}",
+                            action_name="std.echo",
+                            input={"output": number},
+                            execution={},
+                        )
+                    ),
+                    created_at=utcnow(),
+                )
+                for number in numbers
+            ],
+        )
+
+
+def _results(database: Database) -> list[str]:
+    with database.read() as connection:
+        return list(
+            connection.execute(
+                sa.select(tables.outbox.c.workflow_execution_id).where(
+                    tables.outbox.c.kind == outbox.Kind.ACTION_RESULT
+                )
+            ).scalars()
+        )
+
+
+def test_a_statement_commits_as_it_runs_and_the_pool_gets_its_connection_back_as_it_was(
+    database: Database,
+) -> None:
+    _insert_run_actions(database, [1])
+    with database.statement() as connection:
+        taken = leases.take(connection, limit=1, targets=[None], until=utcnow())
+        assert [row.id for row in taken] == ["row-1"]
+        # Committed already: another connection sees the lease before this one is closed.
+        with database.read() as other:
+            held = other.execute(
+                sa.select(tables.outbox.c.claimed_until).where(tables.outbox.c.id == "row-1")
+            ).scalar()
+        assert held is not None
+    # The pooled connections are transactional again: a transaction that fails is rolled
+    # back (each of them, whichever the pool hands out).
+    for _ in range(3):
+        with pytest.raises(RuntimeError), database.transaction() as connection:
+            connection.execute(sa.delete(tables.outbox))
+            raise RuntimeError("roll back")
+        with database.read() as connection:
+            assert connection.execute(sa.select(tables.outbox.c.id)).scalars().all() == ["row-1"]
+
+
+def test_the_executor_leases_in_one_statement_without_begin_or_commit(
+    database: Database,
+) -> None:
+    _insert_run_actions(database, [1])
+    parcels = Asleep(database)
+    worker = ExecutorWorker(
+        database, ActionRegistry(), clock=utcnow, workers=2, timing=Timing(interval=30.0),
+        parcels=parcels,
+    )  # fmt: skip
+    worker.start()
+    try:
+        with Sent(database, threading.current_thread().name) as sent:
+            assert worker.take() == 1
+        assert len(sent.statements) == 1 and sent.statements[0].startswith("UPDATE outbox")
+        assert sent.commits == 0  # the statement committed as it ran
+        wait_for(lambda: _results(database) == ["workflow-1"], what="the result handed back")
+    finally:
+        worker.stop()
+        parcels.close()
+
+
+def test_an_engine_claims_result_rows_in_one_statement_without_begin_or_commit(
+    database: Database,
+) -> None:
+    with database.transaction() as connection:
+        outbox.insert(
+            connection,
+            [outbox.row(id="r1", kind=outbox.Kind.ACTION_RESULT, payload={}, created_at=utcnow())],
+        )
+    not_durable = database._not_durable_engine()
+    commits: list[object] = []
+
+    def commit(connection: Any) -> None:
+        commits.append(connection)
+
+    event.listen(not_durable, "commit", commit)
+    try:
+        claimed = outbox.claim(database, outbox.ENGINE_KINDS, now=utcnow())
+    finally:
+        event.remove(not_durable, "commit", commit)
+    assert [row.id for row in claimed] == ["r1"]
+    assert commits == []  # the statement committed as it ran
+    assert outbox.claim(database, outbox.ENGINE_KINDS, now=utcnow()) == []  # leased
