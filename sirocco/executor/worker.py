@@ -92,6 +92,12 @@ class ExecutorWorker:
         self._announced: queue.Queue[delivery.Parcel] = queue.Queue()
         #: The row each running command came from (set before the pool runs it).
         self._rows = threading.local()
+        #: Whether RunAction rows may be waiting for a worker (database path): only then
+        #: does a hand-back lease the next rows for the workers its results freed, so that
+        #: the hand-back of a lone action is not slowed by a lease that finds nothing.
+        self._waiting = True
+        #: Looks of the taker that found no free worker (see ``_looked``).
+        self._missed = 0
 
     # ------------------------------------------------------------ lifecycle
 
@@ -212,8 +218,12 @@ class ExecutorWorker:
 
     def take(self) -> int:
         """Lease as many RunAction rows as there are free workers and start them."""
+        missed = self._missed
         reserved = self._reserve()
         if reserved == 0:
+            with self._held_lock:
+                self._missed += 1  # rows may wait for a worker: the next hand-back looks
+                self._waiting = True
             return 0
         rows: list[Any] = []  # once committed
         try:
@@ -222,8 +232,19 @@ class ExecutorWorker:
             rows = taken
         finally:
             self._unreserve(reserved - len(rows))
+        self._looked(missed, reserved, len(rows))
         self._start(rows)
         return len(rows)
+
+    def _looked(self, missed: int, reserved: int, leased: int) -> None:
+        """After a lease of ``leased`` rows for ``reserved`` free workers (begun when
+        ``_missed`` was ``missed``): more rows may be waiting if it filled every worker it
+        had, or if meanwhile a look found rows possibly waiting and no worker free."""
+        with self._held_lock:
+            if leased >= reserved:
+                self._waiting = True
+            elif self._missed == missed:
+                self._waiting = False
 
     def _reserve(self) -> int:
         """Reserve every free worker (so that two threads never lease for the same one)."""
@@ -360,22 +381,26 @@ class ExecutorWorker:
         parcels: list[delivery.Parcel] = []
         # Without a broker, the workers these results freed get their next rows in the same
         # transaction: one commit for both, and no wait for the engine's next NOTIFY.
-        reserved = 0 if brokered or self._stop.is_set() else self._reserve()
+        missed = self._missed
+        looking = not (brokered or self._stop.is_set()) and self._waiting
+        reserved = self._reserve() if looking else 0
         rows: list[Any] = []  # once committed
         taken: list[Any] = []
         try:
             with self._database.transaction() as connection:
+                # Without a broker, each result's statement wakes the engines at commit.
+                announce = None if brokered else notify.ENGINE
                 for item in sorted(results, key=_row_id):  # one lock order for every writer
-                    parcel = _write_one(connection, item, now, leased)
+                    parcel = _write_one(connection, item, now, leased, announce)
                     if parcel is not None:
                         parcels.append(parcel)
-                if parcels and not brokered:
-                    notify.send(connection, notify.ENGINE)
                 if reserved:
                     taken = self._lease_free(connection, reserved, now)
             rows = taken
         finally:
             self._unreserve(reserved - len(rows))
+        if reserved:
+            self._looked(missed, reserved, len(rows))
         self._start(rows)
         with self._held_lock:
             for item in results:
@@ -413,9 +438,14 @@ def _row_id(item: _Result) -> str:
 
 
 def _write_one(
-    connection: Any, item: _Result, now: datetime, leased: datetime | None
+    connection: Any,
+    item: _Result,
+    now: datetime,
+    leased: datetime | None,
+    announce: str | None,
 ) -> delivery.Parcel | None:
-    """Write one outcome; the parcel that announces its ActionResult row, if it made one."""
+    """Write one outcome; the parcel that announces its ActionResult row, if it made one
+    (``announce``: the NOTIFY channel that row's statement wakes at commit)."""
     if item.state is None:
         leases.hold_forever(connection, item.row_id)  # its result comes through the API
         return None
@@ -428,6 +458,7 @@ def _write_one(
         item.message,
         now=now,
         claimed_until=leased,
+        announce=announce,
     )
     return None if handed is None else handed.parcel()
 

@@ -62,12 +62,14 @@ def hand_back(
     *,
     now: datetime,
     claimed_until: datetime | None = None,
+    announce: str | None = None,
     new_id: Callable[[], str] = ids.new_id,
 ) -> HandedBack | None:
     """Hand back the outcome of the RunAction row ``row_id`` in the caller's transaction:
     a task's action gets an ActionResult row in its place (returned; ``claimed_until``:
-    a broker announces it, so pollers leave it alone until then); a standalone action's
-    outcome is stored on its action execution and the row deleted (None)."""
+    a broker announces it, so pollers leave it alone until then; ``announce``: the NOTIFY
+    channel the row's statement wakes at commit); a standalone action's outcome is
+    stored on its action execution and the row deleted (None)."""
     if is_standalone(command):
         executions.finish_standalone_action(
             connection,
@@ -93,6 +95,7 @@ def hand_back(
         payload=handed.payload,
         now=now,
         claimed_until=claimed_until,
+        announce=announce,
     )
     return handed
 

@@ -146,25 +146,36 @@ def hand_back(
     payload: dict[str, Any],
     now: datetime,
     claimed_until: datetime | None = None,
+    announce: str | None = None,
 ) -> None:
     """Replace a RunAction row by the ActionResult row of its outcome (``payload``, an
     encoded ActionCompleted event), in the caller's transaction. ``claimed_until``: a
-    broker delivers the result; pollers leave the row alone until then."""
-    connection.execute(sa.delete(_outbox).where(_outbox.c.id == run_action_id))
-    connection.execute(
-        sa.insert(_outbox),
-        [
-            {
-                "id": result_id,
-                "workflow_execution_id": workflow_execution_id,
-                "kind": ACTION_RESULT,
-                "payload": payload,
-                "created_at": now,
-                "claimed_until": claimed_until,
-                "target": None,
-            }
-        ],
-    )
+    broker delivers the result; pollers leave the row alone until then. ``announce``:
+    the NOTIFY channel woken when the transaction commits (PostgreSQL; a channel told
+    twice in one transaction is woken once). On PostgreSQL one statement (one round
+    trip) does all three."""
+    gone = sa.delete(_outbox).where(_outbox.c.id == run_action_id)
+    row = {
+        "id": result_id,
+        "workflow_execution_id": workflow_execution_id,
+        "kind": ACTION_RESULT,
+        "payload": payload,
+        "created_at": now,
+        "claimed_until": claimed_until,
+        "target": None,
+    }
+    if connection.dialect.name == "postgresql":
+        # A data-modifying WITH runs whether or not the statement refers to it.
+        added = sa.insert(_outbox).values(row)
+        if announce is None:
+            connection.execute(added.add_cte(gone.cte("gone")))
+        else:
+            inserted = added.returning(_outbox.c.id).cte("added")
+            told = sa.select(sa.func.pg_notify(announce, "")).select_from(inserted)
+            connection.execute(told.add_cte(gone.cte("gone")))
+        return
+    connection.execute(gone)
+    connection.execute(sa.insert(_outbox), [row])
 
 
 def delete(connection: sa.Connection, row_id: str) -> None:

@@ -1,7 +1,7 @@
 """The round trips of one action's hand-off on the executor's side (PostgreSQL): the lease
 is one statement that commits as it runs (no BEGIN and COMMIT round trips), the hand-back
-replaces the RunAction row by the ActionResult row in one statement, and it leases next
-rows only when some may be waiting for a worker.
+replaces the RunAction row by the ActionResult row and wakes the engines in one
+statement, and it leases next rows only when some may be waiting for a worker.
 
 Statements and commits are counted (SQLAlchemy's events), nothing is timed.
 """
@@ -22,7 +22,7 @@ from sirocco.engine import commands
 from sirocco.executor.worker import ExecutorWorker
 from sirocco.runtime import codec, delivery
 from sirocco.runtime.heartbeats import Timing
-from sirocco.store import leases, migrate, outbox, tables
+from sirocco.store import leases, migrate, notify, outbox, tables
 from sirocco.store.database import Database
 from tests.waiting import BOUND, wait_for
 
@@ -147,6 +147,64 @@ def test_the_executor_leases_in_one_statement_without_begin_or_commit(
         assert len(sent.statements) == 1 and sent.statements[0].startswith("UPDATE outbox")
         assert sent.commits == 0  # the statement committed as it ran
         wait_for(lambda: _results(database) == ["workflow-1"], what="the result handed back")
+    finally:
+        worker.stop()
+        parcels.close()
+
+
+def test_a_hand_back_is_one_statement_and_leases_nothing_when_nothing_waits(
+    database: Database,
+) -> None:
+    _insert_run_actions(database, [1])
+    parcels = Asleep(database)
+    worker = ExecutorWorker(
+        database, ActionRegistry(), clock=utcnow, workers=2, timing=Timing(interval=30.0),
+        parcels=parcels,
+    )  # fmt: skip
+    engines = notify.Listener(database, [notify.ENGINE])
+    engines.wait(0.001)  # listening from now on
+    worker.start()
+    try:
+        with Sent(database, "executor-writer") as sent:
+            # One row for two free workers: the look found every row there was.
+            assert worker.take() == 1
+            wait_for(lambda: _results(database) == ["workflow-1"], what="the result handed back")
+            wait_for(lambda: worker.held() == [], what="the result written")
+        # Delete the RunAction row, insert the ActionResult row, wake the engines: one
+        # statement, then the commit; no lease of next rows.
+        assert len(sent.statements) == 1, sent.statements
+        assert sent.statements[0].startswith("WITH gone AS (DELETE FROM outbox")
+        assert "INSERT INTO outbox" in sent.statements[0]
+        assert "pg_notify" in sent.statements[0]
+        assert sent.commits == 1
+        assert engines.wait(BOUND)  # the engines were woken
+        with database.read() as connection:
+            rows = connection.execute(sa.select(tables.outbox.c.id)).scalars().all()
+        assert "row-1" not in rows and len(rows) == 1  # replaced by its result
+    finally:
+        worker.stop()
+        parcels.close()
+        engines.close()
+
+
+def test_a_hand_back_leases_the_next_rows_when_the_last_look_filled_every_worker(
+    database: Database,
+) -> None:
+    _insert_run_actions(database, [1, 2, 3])
+    parcels = Asleep(database)
+    worker = ExecutorWorker(
+        database, ActionRegistry(), clock=utcnow, workers=2, timing=Timing(interval=30.0),
+        parcels=parcels,
+    )  # fmt: skip
+    worker.start()
+    try:
+        # Two rows for two workers: a third may be waiting, so the hand-backs look for it
+        # (the taker sleeps: only a hand-back can lease row 3).
+        assert worker.take() == 2
+        wait_for(
+            lambda: sorted(_results(database)) == ["workflow-1", "workflow-2", "workflow-3"],
+            what="all three results, the third leased by a hand-back",
+        )
     finally:
         worker.stop()
         parcels.close()
