@@ -328,7 +328,7 @@ def add_get_route(
     resource_fields: Sequence[str],
     show: Callable[..., dict[str, Any]],
     locate: Locate,
-    missing: str,
+    missing: str | None = None,
     namespaced: bool = True,
     namespace_default: str | None = None,
     check: Callable[[str], object] | None = None,
@@ -345,8 +345,9 @@ def add_get_route(
         resource_fields: the fields ``?fields=`` may name.
         show: turns a row into the resource's body.
         locate: finds the resource's id (:data:`Locate`).
-        missing: Mistral's 404 message when ``locate`` finds nothing, formatted with
-            the path's identifier (as ``identifier`` or ``name``) and ``namespace``.
+        missing: Mistral's 404 message when ``locate`` finds nothing (returns None),
+            formatted with the path's identifier (as ``identifier`` or ``name``) and
+            ``namespace``; None where ``locate`` raises NotFoundError with its own.
         namespaced: whether the route takes ``?namespace=``.
         namespace_default: its default, as the OpenAPI document shows it (None: the
             parameter may be null; both mean the default namespace).
@@ -370,8 +371,10 @@ def add_get_route(
                 else queries.get_row(connection, view, where={"id": found}, fields=only)
             )
         if row is None:
+            # Without ``missing``: located, then deleted before it was read.
+            text = missing or "Not found [identifier={identifier}]"
             raise errors.NotFoundError(
-                missing.format(identifier=identifier, name=identifier, namespace=namespace)
+                text.format(identifier=identifier, name=identifier, namespace=namespace)
             )
         return render.MistralJSONResponse(show(row, only=only or None))
 

@@ -99,7 +99,6 @@ listing.add_get_route(
     locate=lambda connection, identifier, _namespace, owner: stored.cron_trigger_id(
         connection, identifier, project_id=owner
     ),
-    missing="CronTrigger not found [id={identifier}]",
     namespaced=False,
     description="One cron trigger by name (the caller's own first) or id.",
 )

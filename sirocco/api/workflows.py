@@ -150,7 +150,6 @@ listing.add_get_route(
     locate=lambda connection, identifier, namespace, owner: definitions.get_workflow_row(
         connection, identifier, namespace, project_id=owner
     )["id"],
-    missing="WorkflowDefinition not found [id={identifier}]",
     description="One workflow by name (in a namespace; the caller's own first) or id.",
 )
 
