@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
+from sqlalchemy import Connection
 from starlette.responses import Response
 
 from sirocco import clock, errors
@@ -95,28 +96,30 @@ def _add_read_and_delete_routes(
         description=describe[1],
     )
 
-    def delete_one(
-        *,
-        identifier: str,
-        namespace: str = "",
-        database: deps.DatabaseDep,
-        caller: identity.CallerDep,
-    ) -> Response:
-        with database.transaction() as connection:
-            row = code_sources.delete(
-                connection, kind, identifier, namespace, project_id=projects.owner(caller)
-            )
-            projects.require_own([row], caller, kind.missing)
-        return Response(status_code=204)
-
-    router.add_api_route(
+    listing.add_delete_route(
+        router,
         path,
-        delete_one,
-        methods=["DELETE"],
-        status_code=204,
         name=f"delete_{singular}",
+        delete=lambda connection, identifier, namespace, owner: _delete(
+            connection, kind, identifier, namespace, owner
+        ),
+        namespace_default="",
         description=describe[2],
     )
+
+
+def _delete(
+    connection: Connection,
+    kind: code_sources.Kind,
+    identifier: str,
+    namespace: str,
+    owner: str | None,
+) -> None:
+    """Delete the row of ``kind``; another project's is refused (404, or 403 when public)
+    inside the transaction, so nothing stays deleted."""
+    row = code_sources.delete(connection, kind, identifier, namespace, project_id=owner)
+    if owner is not None:  # authenticated: ``owner`` is the caller's project
+        projects.require_own([row], identity.Caller(project_id=owner), kind.missing)
 
 
 # ---------------------------------------------------------------- code sources

@@ -208,6 +208,15 @@ def test_only_administrators_upload_code(secured: TestClient, database: Database
     assert secured.get("/v2/code_sources/m", headers=beta).status_code == 404
     assert secured.get("/v2/code_sources", headers=beta).json() == {"code_sources": []}
     assert secured.delete("/v2/code_sources/m", headers=beta).status_code == 404
+    # A public one it sees, but may not delete (the delete is rolled back).
+    public = secured.post(
+        "/v2/code_sources?name=p&scope=public", content="x = 1", headers={**admin, **TEXT}
+    )
+    assert public.status_code == 201, public.text
+    refused = secured.delete("/v2/code_sources/p", headers=beta)
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["faultstring"].startswith("Can not modify")
+    assert secured.get("/v2/code_sources/p", headers=admin).status_code == 200
 
 
 def test_tags_filter_matches_no_untagged_row(client: TestClient) -> None:
