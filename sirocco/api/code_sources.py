@@ -15,13 +15,13 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
-from sqlalchemy import Connection
 from starlette.responses import Response
 
 from sirocco import clock, errors
 from sirocco.api import bodies, deps, identity, listing, projects, render
 from sirocco.api.render import MistralJSONResponse
 from sirocco.store import code_sources
+from sirocco.store.database import Connection
 
 router = APIRouter(route_class=deps.StrictRoute, tags=["code sources"])
 
