@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import os
 import statistics
@@ -49,49 +50,25 @@ waits:
 """
 
 
+def _warmup_module() -> Any:
+    """``sirocco/api/warmup.py`` of this bench's own tree, loaded by path: its ASGI
+    ``request`` calls the application, whichever tree ``--source`` imports Sirocco from."""
+    path = Path(__file__).resolve().parent.parent / "sirocco" / "api" / "warmup.py"
+    spec = importlib.util.spec_from_file_location("_bench_warmup", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_warmup = _warmup_module()
+
+
 async def call(app: Any, method: str, path: str, body: bytes = b"", kind: bytes = b"") -> bytes:
     """One request to ``app``; its body (SystemExit unless it succeeded)."""
-    headers = [(b"host", b"127.0.0.1"), (b"accept", b"application/json")]
-    if body:
-        headers += [
-            (b"content-type", kind or b"application/json"),
-            (b"content-length", b"%d" % len(body)),
-        ]
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": headers,
-        "client": ("127.0.0.1", 1),
-        "server": ("127.0.0.1", 80),
-    }
-    given = False
-    status = 0
-    parts: list[bytes] = []
-
-    async def receive() -> dict[str, Any]:
-        nonlocal given
-        if not given:
-            given = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        await asyncio.Event().wait()  # the client never goes away
-        raise AssertionError
-
-    async def send(message: dict[str, Any]) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = message["status"]
-        else:
-            parts.append(message.get("body", b""))
-
-    await app(scope, receive, send)
-    answer = b"".join(parts)
+    status, answer = await _warmup.request(
+        app, method, path, body=body, content_type=kind or b"application/json"
+    )
     if status >= 300:
         raise SystemExit(f"{method} {path}: HTTP {status}: {answer[:300]!r}")
     return answer

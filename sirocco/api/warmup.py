@@ -36,13 +36,27 @@ def warm_up(app: ASGIApp) -> list[int]:
 
 
 async def _send_all(app: ASGIApp) -> list[int]:
-    return [await _request(app, *request) for request in REQUESTS]
+    statuses = []
+    for method, path, query, body in REQUESTS:
+        status, _ = await request(app, method, path, query=query, body=body)
+        statuses.append(status)
+    return statuses
 
 
-async def _request(app: ASGIApp, method: str, path: str, query: str, body: bytes) -> int:
+async def request(
+    app: ASGIApp,
+    method: str,
+    path: str,
+    *,
+    query: str = "",
+    body: bytes = b"",
+    content_type: bytes = b"application/json",
+) -> tuple[int, bytes]:
+    """Call ``app`` as uvicorn would for one request; its status and body. (Also what
+    ``bench/api_inprocess.py`` measures the API with.)"""
     headers = [(b"host", b"127.0.0.1"), (b"accept", b"application/json")]
     if body:
-        headers += [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+        headers += [(b"content-type", content_type), (b"content-length", b"%d" % len(body))]
     scope: dict[str, Any] = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -59,6 +73,7 @@ async def _request(app: ASGIApp, method: str, path: str, query: str, body: bytes
     }
     sent_body = False
     status = 0
+    parts: list[bytes] = []
 
     async def receive() -> Message:
         nonlocal sent_body
@@ -72,6 +87,8 @@ async def _request(app: ASGIApp, method: str, path: str, query: str, body: bytes
         nonlocal status
         if message["type"] == "http.response.start":
             status = int(message["status"])
+        elif message["type"] == "http.response.body":
+            parts.append(message.get("body", b""))
 
     await app(scope, receive, send)
-    return status
+    return status, b"".join(parts)
