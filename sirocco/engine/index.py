@@ -228,14 +228,22 @@ class TaskIndex:
                     self.inbound[join] = _count(counted, after, join, 1)
 
     def _forget(self, task: records.TaskExecution) -> None:
-        self.counts[task.state] = self.counts.get(task.state, 0) - 1
-        if task.state == State.ERROR and not task.error_handled:
+        # Only the indexes ``_remember`` put this very record in: they follow from its fields.
+        state = task.state
+        self.counts[state] = self.counts.get(state, 0) - 1
+        if state == State.ERROR and not task.error_handled:
             self.unhandled_errors -= 1
-        if task.state == State.WAITING and self.waiting_joins.get(task.name) == task.id:
+        if state == State.WAITING and self.waiting_joins.get(task.name) == task.id:
             del self.waiting_joins[task.name]
-        for members in (self.end_tasks, self.unprocessed, self.idle, self.subworkflow_tasks):
-            if task.id in members:
-                del members[task.id]
+        if state == State.IDLE:
+            _discard(self.idle, task.id)
+        if states.is_completed(state):
+            if not task.next_tasks:
+                _discard(self.end_tasks, task.id)
+            if not task.processed:
+                _discard(self.unprocessed, task.id)
+        elif task.type == "WORKFLOW":
+            _discard(self.subworkflow_tasks, task.id)
 
     def _remember(self, task: records.TaskExecution) -> None:
         self.counts[task.state] = self.counts.get(task.state, 0) + 1
@@ -258,3 +266,8 @@ class TaskIndex:
 
 
 _NONE = Inbound()
+
+
+def _discard(members: MutableMapping[str, None], task_id: str) -> None:
+    if task_id in members:
+        del members[task_id]
