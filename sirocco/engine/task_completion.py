@@ -89,10 +89,13 @@ def complete(
     }
     if task.state == State.ERROR:
         changes["error_handled"] = any(command.handles_error for command in next_commands)
+    paused = draft.is_paused()
+    if not paused:
+        # In the same copy: a paused workflow runs the transitions on resume.
+        changes["processed"] = True
     task = draft.change_task(task, **changes)
-    if draft.is_paused():
+    if paused:
         return
-    task = draft.change_task(task, processed=True)
     transitions.run_commands(draft, next_commands)
     transitions.refresh_joins(draft, task)
 
