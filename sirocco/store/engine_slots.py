@@ -66,8 +66,10 @@ class Membership:
                 for found in self._connection.execute(_LIVE)  # type: ignore[attr-defined]
             ]
         except Exception as exc:  # the database is away: take every row until it is back
-            log.warning("engine slot lost; taking every execution's events",
-                        extra={"error": str(exc)})  # fmt: skip
+            # Said once per outage: while the database is away each look fails to connect.
+            report = log.warning if self._connection is not None else log.debug
+            report("engine slot lost; taking every execution's events",
+                   extra={"error": str(exc)})  # fmt: skip
             self.close()
             return None
         if self.slot not in live or len(live) < 2:

@@ -104,3 +104,43 @@ def test_an_engine_that_is_gone_gives_its_share_up(database: Database) -> None:
     finally:
         first.close()
         second.close()
+
+
+def test_without_the_database_an_engine_takes_every_row_and_says_so_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Nothing listens on this port (the test's own range): every look fails to connect.
+    database = Database("postgresql://postgres@127.0.0.1:18299/nowhere")
+    membership = engine_slots.Membership(database)
+    try:
+        with caplog.at_level("DEBUG", logger="sirocco.store"):
+            assert [membership.share() for _ in range(3)] == [None, None, None]
+        assert membership.slot is None
+        assert not [record for record in caplog.records if record.levelname == "WARNING"]
+    finally:
+        membership.close()
+        database.dispose()
+
+
+def test_a_lost_slot_connection_is_said_once_and_the_slot_held_again(
+    database: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    first, second = engine_slots.Membership(database), engine_slots.Membership(database)
+    try:
+        assert first.share() is None and second.share() == outbox.Share(1, 2)
+        with database.transaction() as connection:  # as a restart of the database would
+            connection.execute(
+                sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'"
+                    " AND classid = :slots AND objid = :slot"
+                ),
+                {"slots": engine_slots.SLOT_CLASS, "slot": second.slot},
+            )
+        with caplog.at_level("WARNING", logger="sirocco.store"):
+            assert second.share() is None  # the look fails: every row, for now
+        assert [record.levelname for record in caplog.records] == ["WARNING"]
+        # The next look connects again and holds a slot again.
+        assert wait_for(second.share, what="the engine to hold a slot again") == outbox.Share(1, 2)
+    finally:
+        first.close()
+        second.close()
