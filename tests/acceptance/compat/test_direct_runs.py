@@ -234,17 +234,16 @@ def _put_result(client: TestClient, action_execution_id: str, result: Any) -> di
     return found
 
 
-def test_an_adhoc_action_over_an_async_base_transforms_the_result_put_to_it(
-    client: TestClient,
-) -> None:
-    # Mistral 23, in a workflow: the task's action execution RUNNING with input
-    # {"tag": "x"} (so the oracle records it: the default, not the inline tag=y);
-    # PUT {"state": "SUCCESS", "output": "{\"n\": 1}"} answers {"state": "SUCCESS",
-    # "accepted": true, "output": "{\"result\": {\"got\": {\"n\": 1}, \"n\": 2}}"};
-    # the workflow ends SUCCESS with output {"seen": {"got": {"n": 1}, "n": 2}}.
-    _define(client, "/v2/actions", ASYNC_ADHOC)
-    _define(client, "/v2/workflows", ASYNC_FLOW)
-    started = client.post("/v2/executions", json={"workflow_name": "c2_waits_flow"}).json()
+def _waiting_action(
+    client: TestClient, adhoc: str, flow: str, workflow_name: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Define the ad-hoc action and the workflow, start it: the execution, and its one
+    task's action execution once it is RUNNING (waiting for its result)."""
+    _define(client, "/v2/actions", adhoc)
+    _define(client, "/v2/workflows", flow)
+    started: dict[str, Any] = client.post(
+        "/v2/executions", json={"workflow_name": workflow_name}
+    ).json()
 
     def running_action() -> dict[str, Any] | None:
         tasks = client.get(f"/v2/executions/{started['id']}/tasks").json()["tasks"]
@@ -255,6 +254,18 @@ def test_an_adhoc_action_over_an_async_base_transforms_the_result_put_to_it(
         return found[0] if found and found[0]["state"] == "RUNNING" else None
 
     action = wait_for(running_action, what="the ad-hoc action to wait for its result")
+    return started, action
+
+
+def test_an_adhoc_action_over_an_async_base_transforms_the_result_put_to_it(
+    client: TestClient,
+) -> None:
+    # Mistral 23, in a workflow: the task's action execution RUNNING with input
+    # {"tag": "x"} (so the oracle records it: the default, not the inline tag=y);
+    # PUT {"state": "SUCCESS", "output": "{\"n\": 1}"} answers {"state": "SUCCESS",
+    # "accepted": true, "output": "{\"result\": {\"got\": {\"n\": 1}, \"n\": 2}}"};
+    # the workflow ends SUCCESS with output {"seen": {"got": {"n": 1}, "n": 2}}.
+    started, action = _waiting_action(client, ASYNC_ADHOC, ASYNC_FLOW, "c2_waits_flow")
     assert (action["name"], action["input"]) == ("c2_waits", '{"tag": "x"}')
     put = _put_result(client, action["id"], {"n": 1})
     assert (put["state"], put["accepted"]) == ("SUCCESS", True)
@@ -305,19 +316,7 @@ def test_a_result_its_output_expression_cannot_take_fails_the_action_unaccepted(
     # complete action [error=Can not evaluate YAQL expression [expression=$.tag,
     # error='tag'], action=c2_waits_broken, task=t]:\n<traceback>\"}"}; the workflow
     # ERROR. (Sirocco leaves the traceback out.)
-    _define(client, "/v2/actions", BROKEN_TRANSFORM)
-    _define(client, "/v2/workflows", BROKEN_FLOW)
-    started = client.post("/v2/executions", json={"workflow_name": "c2_broken_flow"}).json()
-
-    def running_action() -> dict[str, Any] | None:
-        tasks = client.get(f"/v2/executions/{started['id']}/tasks").json()["tasks"]
-        if not tasks:
-            return None
-        listed = client.get(f"/v2/tasks/{tasks[0]['id']}/action_executions").json()
-        found = listed["action_executions"]
-        return found[0] if found and found[0]["state"] == "RUNNING" else None
-
-    action = wait_for(running_action, what="the ad-hoc action to wait for its result")
+    started, action = _waiting_action(client, BROKEN_TRANSFORM, BROKEN_FLOW, "c2_broken_flow")
     put = _put_result(client, action["id"], {"n": 1})
     assert (put["state"], put["accepted"]) == ("ERROR", False)
     assert json.loads(put["output"])["result"].startswith(
