@@ -18,6 +18,14 @@ cache of decoded values bounded in bytes (content-addressed, so a cached
 value is never stale). The cache also knows the values it handed out by
 identity, so a loaded value written again (``publish: x: <% task().result
 %>``) is referred to again without being encoded or hashed.
+
+Below the threshold, a value longer than the repeat threshold (4 KiB) is stored
+by reference from the second time this process writes that very object: a
+value that one task's action returns and its result, its published variable
+and the next task's input hold again is then stored once, not once per
+column. The first write keeps it in its row (a value written once costs no
+hashing and no blob). The identity of such values is kept in a table bounded
+in characters (``SEEN_CHARACTERS``), which holds them alive while kept.
 """
 
 from __future__ import annotations
@@ -39,8 +47,13 @@ from sirocco.store import json_text, tables
 
 #: Default threshold: values whose JSON text is longer are stored by reference.
 DEFAULT_THRESHOLD = 64 * 1024
+#: Default repeat threshold: a value whose JSON text is longer (and not longer than the
+#: threshold) is stored by reference when the process writes the same object again.
+DEFAULT_REPEAT_THRESHOLD = 4 * 1024
 #: Default bound of the cache of loaded values, in JSON bytes.
 DEFAULT_CACHE_BYTES = 128 * 1024 * 1024
+#: The most characters of values (between the two thresholds) kept to notice a repeat.
+SEEN_CHARACTERS = 8 * 2**20
 
 _blobs = tables.blobs
 _chunks = tables.blob_chunks
@@ -66,6 +79,8 @@ class BlobStore:
         threshold: JSON bytes above which a value is stored by reference; -1: never.
         cache_bytes: bound of the cache of loaded values (the newest entry stays
             even when it alone is larger).
+        repeat_threshold: JSON bytes above which a value written a second time (the
+            same object) is stored by reference; at or above ``threshold``: never.
     """
 
     def __init__(
@@ -73,14 +88,18 @@ class BlobStore:
         engine: sa.Engine,
         threshold: int = DEFAULT_THRESHOLD,
         cache_bytes: int = DEFAULT_CACHE_BYTES,
+        repeat_threshold: int = DEFAULT_REPEAT_THRESHOLD,
     ) -> None:
         self._engine = engine
         self.threshold = threshold
         self.cache_bytes = cache_bytes
+        self.repeat_threshold = repeat_threshold
         self._lock = threading.Lock()
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._by_identity: dict[int, str] = {}
         self._cached_bytes = 0
+        self._seen: dict[int, tuple[Any, int]] = {}
+        self._seen_characters = 0
         #: How many blobs were read from the database (tests and benchmarks look).
         self.reads = 0
 
@@ -141,6 +160,31 @@ class BlobStore:
             return entry
         return None
 
+    @property
+    def floor(self) -> int:
+        """JSON bytes at or under which a value always stays in its row (-1: none does;
+        the threshold itself when the repeat threshold is not under it)."""
+        return min(self.threshold, self.repeat_threshold)
+
+    def repeated(self, value: Any, size: int) -> bool:
+        """Whether this very object was offered before (then it is forgotten here: the
+        caller stores it as a blob, which the cache then knows by identity); else it is
+        kept, forgetting the oldest kept beyond ``SEEN_CHARACTERS``."""
+        with self._lock:
+            entry = self._seen.get(id(value))
+            if entry is not None and entry[0] is value:
+                del self._seen[id(value)]
+                self._seen_characters -= entry[1]
+                return True
+            if entry is not None:  # another object that had the same id
+                self._seen_characters -= entry[1]
+            self._seen[id(value)] = (value, size)
+            self._seen_characters += size
+            while self._seen_characters > SEEN_CHARACTERS and self._seen:
+                _, oldest = self._seen.pop(next(iter(self._seen)))
+                self._seen_characters -= oldest
+            return False
+
     def blob(self, digest: str, size: int, kind: str) -> references.Blob:
         """A reference read back, loading through this store."""
         return references.Blob(digest, size, kind, self.load)
@@ -195,12 +239,19 @@ def store_for(engine: sa.Engine) -> BlobStore:
         return found
 
 
-def configure(engine: sa.Engine, *, threshold: int, cache_bytes: int = DEFAULT_CACHE_BYTES) -> None:
-    """Set the threshold and cache bound of a database's blobs (the settings' values)."""
+def configure(
+    engine: sa.Engine,
+    *,
+    threshold: int,
+    cache_bytes: int = DEFAULT_CACHE_BYTES,
+    repeat_threshold: int = DEFAULT_REPEAT_THRESHOLD,
+) -> None:
+    """Set the thresholds and cache bound of a database's blobs (the settings' values)."""
     global _PROCESS_STORE
     store = store_for(engine)
     store.threshold = threshold
     store.cache_bytes = cache_bytes
+    store.repeat_threshold = repeat_threshold
     _PROCESS_STORE = store
 
 
@@ -236,7 +287,7 @@ def known_references(values: Any) -> Any:
         kind = type(item)
         if kind is references.Blob:
             reference: dict[str, Any] | None = item.reference()
-        elif (kind is str and len(item) > store.threshold) or kind is dict or kind is list:
+        elif (kind is str and len(item) > store.floor) or kind is dict or kind is list:
             entry = store.known(item)
             reference = (
                 None
@@ -254,36 +305,55 @@ def known_references(values: Any) -> Any:
 
 def stored_texts(value: Any) -> list[str]:
     """The JSON texts a field holding ``value`` may have in its row: its own text, and
-    when the value (or a top-level value of an object) is over this process's
-    threshold, the text with its reference in its place (a field stored whole) or with
-    its large values' references (a field stored per key). What a list filter compares
-    a stored field with (``?output=...``)."""
+    when the value (or a top-level value of an object) may be stored by reference under
+    this process's thresholds (the offloader's rules: ``Offloader``), the text with its
+    reference in its place (a field stored whole) or with its large values' references
+    (a field stored per key: those over the threshold, or those over the repeat
+    threshold). What a list filter compares a stored field with (``?output=...``)."""
     texts = [_dumps(value)]
     store = _PROCESS_STORE
     if store is None or store.threshold < 0:
         return texts
-    whole = _reference_of(value, store.threshold)
+    floor = store.floor
+    whole = _reference_of(value, floor)
     if whole is not None:
         texts.append(_dumps(whole))
-    if type(value) is dict and len(texts[0]) > store.threshold:
-        per_key = {key: _reference_of(item, store.threshold) or item for key, item in value.items()}
-        if per_key != value:
-            texts.append(_dumps(per_key))
+    if type(value) is dict and len(texts[0]) > floor:
+        for limit in (store.threshold, floor):
+            per_key = {key: _reference_of(item, limit) or item for key, item in value.items()}
+            if per_key != value:
+                text = _dumps(per_key)
+                if text not in texts:
+                    texts.append(text)
     return texts
 
 
-def _reference_of(value: Any, threshold: int) -> dict[str, Any] | None:
-    """The reference a value over ``threshold`` is stored under (None: it stays inline)."""
+def _reference_of(value: Any, limit: int) -> dict[str, Any] | None:
+    """The reference a value is stored under when it is over ``limit`` (None: it is
+    not, or it is not a text, an object or a list)."""
+    if type(value) is not str and type(value) is not dict and type(value) is not list:
+        return None
+    if _size(value) <= limit:
+        return None
+    digest, size, kind, _ = _address(value, None)
+    return references.reference(digest, size, kind)
+
+
+def _size(value: Any) -> int:
+    """What a value's size is measured as against the thresholds: a text's length in
+    characters (it is stored as it is), else the length of its JSON text."""
+    return len(value) if type(value) is str else len(_dumps(value))
+
+
+def _address(value: Any, text: str | None) -> tuple[str, int, str, str]:
+    """Where a value is stored: its digest, size, kind and the text the blob holds. A
+    text is stored as it is under its ``t:`` digest; any other value as its JSON text
+    (``text``, when already made) under that text's SHA-256."""
     if type(value) is str:
-        if len(value) <= threshold:
-            return None
-        return references.reference(text_digest(value), len(value), references.OTHER)
-    if type(value) is not dict and type(value) is not list:
-        return None
-    text = _dumps(value)
-    if len(text) <= threshold:
-        return None
-    return references.reference(_sha256(text), len(text), _kind(value))
+        return text_digest(value), len(value), references.OTHER, value
+    if text is None:
+        text = _dumps(value)
+    return _sha256(text), len(text), _kind(value), text
 
 
 #: How the digest of a text stored as it is (not as JSON) starts.
@@ -381,13 +451,16 @@ class Offloader:
 
     Each field's JSON text is made once: a small one is handed to the row as
     :class:`~sirocco.store.tables.Encoded`, a large one is stored (unless it already is) and the
-    row gets its reference.
+    row gets its reference. A value between the repeat threshold and the threshold is
+    stored by reference when the cache knows it, or when it is the second write of the
+    same object (``BlobStore.repeated``); else it stays in its row.
     """
 
     def __init__(self, connection: sa.Connection) -> None:
         self._connection = connection
         self._store = store_for(connection.engine)
         self._threshold = self._store.threshold
+        self._floor = self._store.floor
         self._is_postgresql = connection.dialect.name == "postgresql"
         #: Blobs stored or found present in this transaction, and references written.
         self._present: set[str] = set()
@@ -406,10 +479,27 @@ class Offloader:
             return self._refer_blob(owner, value)
         if kind is str:
             # A text is stored as it is, not as JSON: no copy of it is made to store it.
-            return value if len(value) <= self._threshold else self._encode_text(owner, value)
+            size = len(value)
+            if size <= self._floor:
+                return value
+            known = self._known(owner, value)
+            if known is not None:
+                return known
+            if size <= self._threshold and not self._store.repeated(value, size):
+                return value
+            return self._store_value(owner, value, None)
         if kind is not dict and kind is not list:
             return value
-        return self._encode(owner, value)
+        known = self._known(owner, value)
+        if known is not None:
+            return known
+        text = _dumps(value)
+        size = len(text)
+        if size <= self._floor or (
+            size <= self._threshold and not self._store.repeated(value, size)
+        ):
+            return tables.Encoded(text)
+        return self._store_value(owner, value, text)
 
     def values(self, owner: str | None, values: Any) -> Any:
         """An object field stored per top-level key (others as :meth:`value`)."""
@@ -423,12 +513,7 @@ class Offloader:
             text = _dumps(values)
             if len(text) <= self._threshold:
                 return tables.Encoded(text)
-        stored: dict[str, Any] = {}
-        for key, item in values.items():
-            made = self.value(owner, item)
-            # A small value stays itself: the object's text is made as a whole.
-            stored[key] = item if type(made) is tables.Encoded else made
-        return stored
+        return self._per_key(owner, values)
 
     def inner_values(self, owner: str | None, values: Any) -> Any:
         """An object inside another stored value (a command's input): its large values
@@ -437,18 +522,34 @@ class Offloader:
             return values
         if not any(self._maybe_large(item) for item in values.values()):
             return values
+        return self._per_key(owner, values)
+
+    def _per_key(self, owner: str, values: Mapping[str, Any]) -> dict[str, Any]:
+        """An object with each value stored as :meth:`value` stores it. When one value
+        under the threshold goes by reference, every value over the repeat threshold
+        does: a field then has one of two forms per key (the threshold's, the repeat
+        threshold's), which is what a list filter compares with (``stored_texts``)."""
         stored: dict[str, Any] = {}
+        repeat = False
         for key, item in values.items():
             made = self.value(owner, item)
-            stored[key] = item if type(made) is tables.Encoded else made
+            if type(made) is tables.Encoded:
+                made = item  # a small value stays itself: the object's text is made whole
+            elif made is not item and made["bytes"] <= self._threshold:
+                repeat = True
+            stored[key] = made
+        if repeat:
+            for key, item in values.items():
+                if stored[key] is item and _size(item) > self._floor:
+                    stored[key] = self._store_value(owner, item, None)
         return stored
 
     def _maybe_large(self, value: Any) -> bool:
-        """Whether a value may be over the threshold, known without encoding it (a long
+        """Whether a value may be stored by reference, known without encoding it (a long
         text, a blob, a value the cache holds): those are looked at one by one."""
         kind = type(value)
         if kind is str:
-            return len(value) > self._threshold
+            return len(value) > self._floor
         if kind is references.Blob:
             return True
         if kind is dict or kind is list:
@@ -462,27 +563,12 @@ class Offloader:
         self._refer(owner, entry.digest, entry.size, lambda: _data(entry.digest, entry.value))
         return references.reference(entry.digest, entry.size, entry.kind)
 
-    def _encode_text(self, owner: str, text: str) -> Any:
-        known = self._known(owner, text)
-        if known is not None:
-            return known
-        digest = text_digest(text)
-        self._refer(owner, digest, len(text), lambda: text)
-        self._store.remember(text, digest, len(text), references.OTHER)
-        return references.reference(digest, len(text), references.OTHER)
-
-    def _encode(self, owner: str, value: Any) -> Any:
-        known = self._known(owner, value)
-        if known is not None:
-            return known
-        text = _dumps(value)
-        if len(text) <= self._threshold:
-            return tables.Encoded(text)
-        digest = _sha256(text)
-        kind = _kind(value)
-        self._refer(owner, digest, len(text), lambda: text)
-        self._store.remember(value, digest, len(text), kind)
-        return references.reference(digest, len(text), kind)
+    def _store_value(self, owner: str, value: Any, text: str | None) -> dict[str, Any]:
+        """Store ``value`` (``text``: its JSON text, when made) and refer to it."""
+        digest, size, kind, data = _address(value, text)
+        self._refer(owner, digest, size, lambda: data)
+        self._store.remember(value, digest, size, kind)
+        return references.reference(digest, size, kind)
 
     def _refer_blob(self, owner: str, blob: references.Blob) -> dict[str, Any]:
         self._refer(owner, blob.digest, blob.size, lambda: _data(blob.digest, blob.load()))

@@ -35,13 +35,15 @@ CHUNK_ROWS = 1000
 
 
 def workflow_row(
-    record: WorkflowExecution, offload: blobs.Offloader | None = None
+    record: WorkflowExecution, offload: blobs.Offloader | None = None, with_input: bool = True
 ) -> dict[str, Any]:
-    """The row of a workflow execution (large values moved to blobs when ``offload`` is given)."""
+    """The row of a workflow execution (large values moved to blobs when ``offload`` is given;
+    without ``with_input``, the input is left as the record holds it)."""
     input, params, context, output = record.input, record.params, record.context, record.output
     if offload is not None:
         owner = record.id
-        input = offload.values(owner, _plain(input))
+        if with_input:
+            input = offload.values(owner, _plain(input))
         params = offload.values(owner, _plain(params))
         context = offload.values(owner, _plain(context))
         output = offload.values(owner, _plain(output))
@@ -467,8 +469,9 @@ _UPDATE_WORKFLOW = (
 def workflow_update_row(
     record: WorkflowExecution, offload: blobs.Offloader | None = None
 ) -> dict[str, Any]:
-    """The parameters of the update a step makes to a workflow execution."""
-    row = workflow_row(record, offload)
+    """The parameters of the update a step makes to a workflow execution (its input is
+    not among them, so it is not offloaded again: that would store a blob no row uses)."""
+    row = workflow_row(record, offload, with_input=False)
     return {"_id": record.id, **{name: row[name] for name in _WORKFLOW_MUTABLE}}
 
 

@@ -17,7 +17,7 @@ from starlette.testclient import TestClient
 from sirocco import references
 from sirocco.api.app import create_app
 from sirocco.cli.embedded import Embedded
-from sirocco.store import blobs, tables
+from sirocco.store import blobs, json_text, tables
 from tests.integration import helpers
 
 #: Small enough that the test's values go to the blob table, large enough that ids do not.
@@ -422,3 +422,131 @@ def test_list_filters_match_values_stored_by_reference(app: Embedded) -> None:
     first = helpers.task(app, execution_id, "first")
     assert found("/v2/tasks", result=json.dumps(VALUE), name="first") == [first.id]
     assert found("/v2/tasks", result=json.dumps(VALUE + "!"), name="first") == []
+
+
+# ---------------------------------------------------------------- values written again
+
+#: Between the repeat threshold (4 KiB) and the default threshold (64 KiB).
+REPEATED = "again-" + "r" * 6000
+
+ECHOED = """
+version: '2.0'
+echoed:
+  input:
+    - blob
+    - once
+  tasks:
+    first:
+      action: std.echo output=<% $.blob %>
+      publish:
+        copy: <% task().result %>
+      on-success: second
+    second:
+      action: std.echo output=<% {a => $.copy, b => $.once} %>
+      publish:
+        pair: <% task().result %>
+  output:
+    copy: <% $.copy %>
+    size: <% len($.copy) %>
+"""
+
+
+@pytest.fixture
+def repeating(database_url: str) -> Iterator[Embedded]:
+    with helpers.embedded(database_url) as embedded:
+        blobs.configure(embedded.parts.database.engine, threshold=blobs.DEFAULT_THRESHOLD)
+        helpers.deploy(embedded, ECHOED)
+        yield embedded
+
+
+def test_a_value_under_the_threshold_written_again_is_stored_once(repeating: Embedded) -> None:
+    once = "once-" + "o" * 6000
+    execution_id = helpers.start(repeating, "echoed", {"blob": REPEATED, "once": once})
+    row = helpers.wait_for(repeating, execution_id)
+    assert row.state == "SUCCESS", row.state_info
+    row = helpers.execution(repeating, execution_id)
+    first = helpers.task(repeating, execution_id, "first")
+    # Its first write (the execution's input) keeps it in the row; every later one
+    # (the action's input and output, the task's result, what it published) refers to
+    # one blob, stored as the text itself.
+    assert row.input == {"blob": REPEATED, "once": once}
+    digest = _reference(first.result)
+    assert digest == blobs.text_digest(REPEATED)
+    assert _reference(first.published["copy"]) == digest
+    assert _reference(row.output["copy"]) == digest
+    with repeating.parts.database.read() as connection:
+        action = connection.execute(
+            sa.select(tables.action_executions.c.input, tables.action_executions.c.output).where(
+                tables.action_executions.c.task_execution_id == first.id
+            )
+        ).one()
+    assert _reference(action.input["output"]) == digest
+    assert _reference(action.output) == digest
+    second = helpers.task(repeating, execution_id, "second")
+    # Reads see the values in full.
+    client = TestClient(create_app(repeating.service), base_url="http://sirocco.test")
+    shown = client.get(f"/v2/executions/{execution_id}").json()
+    assert json.loads(shown["output"]) == {"copy": REPEATED, "size": len(REPEATED)}
+    task = client.get(f"/v2/tasks/{first.id}").json()
+    assert json.loads(task["result"]) == REPEATED
+    assert json.loads(task["published"]) == {"copy": REPEATED}
+    pair = json.loads(client.get(f"/v2/tasks/{second.id}").json()["result"])
+    assert pair == {"a": REPEATED, "b": once}
+    # Filters find the values in each form they are stored in.
+    listed = client.get("/v2/tasks", params={"result": json.dumps(REPEATED)}).json()
+    assert [item["id"] for item in listed["tasks"]] == [first.id]
+    listed = client.get("/v2/tasks", params={"published": json.dumps({"copy": REPEATED})})
+    assert [item["id"] for item in listed.json()["tasks"]] == [first.id]
+    listed = client.get("/v2/executions", params={"input": json.dumps(row.input)}).json()
+    assert [item["id"] for item in listed["executions"]] == [execution_id]
+    # Deleting the execution deletes its blobs.
+    repeating.service.delete_execution(execution_id, force=True)
+    assert _stored(repeating) == (0, 0)
+
+
+def test_a_value_under_the_threshold_written_once_stays_in_its_row(repeating: Embedded) -> None:
+    helpers.deploy(
+        repeating,
+        "version: '2.0'\nunused:\n  input:\n    - once\n  tasks:\n    only:\n"
+        "      action: std.noop\n",
+    )
+    unused = "unused-" + "u" * 6000
+    execution_id = helpers.start(repeating, "unused", {"once": unused})
+    assert helpers.wait_for(repeating, execution_id).state == "SUCCESS"
+    assert helpers.execution(repeating, execution_id).input == {"once": unused}
+    assert _stored(repeating) == (0, 0)
+
+
+def test_an_object_field_refers_to_all_its_values_over_the_repeat_threshold_or_none(
+    repeating: Embedded,
+) -> None:
+    engine = repeating.parts.database.engine
+    fresh = "fresh-" + "f" * 6000
+    with engine.begin() as connection:
+        offload = blobs.Offloader(connection)
+        assert offload.value("owner", REPEATED) == REPEATED  # written once: in its row
+        stored = offload.values("owner", {"seen": REPEATED, "fresh": fresh, "small": 1})
+    # The repeated value goes by reference, so the fresh one does too: the field has the
+    # form a filter compares with (stored_texts), not a mix of the two.
+    assert _reference(stored["seen"]) == blobs.text_digest(REPEATED)
+    assert _reference(stored["fresh"]) == blobs.text_digest(fresh)
+    assert stored["small"] == 1
+    texts = blobs.stored_texts({"seen": REPEATED, "fresh": fresh, "small": 1})
+    assert json_text.dumps(stored) in texts
+
+
+def test_no_value_under_the_threshold_goes_by_reference_without_a_repeat_threshold(
+    database_url: str,
+) -> None:
+    with helpers.embedded(database_url) as embedded:
+        blobs.configure(
+            embedded.parts.database.engine,
+            threshold=blobs.DEFAULT_THRESHOLD,
+            repeat_threshold=blobs.DEFAULT_THRESHOLD,
+        )
+        helpers.deploy(embedded, ECHOED)
+        execution_id = helpers.start(embedded, "echoed", {"blob": REPEATED, "once": "x"})
+        assert helpers.wait_for(embedded, execution_id).state == "SUCCESS"
+        assert helpers.task(embedded, execution_id, "first").result == REPEATED
+        with embedded.parts.database.read() as connection:
+            assert blobs.count(connection) == (0, 0)
