@@ -356,6 +356,60 @@ def _address(value: Any, text: str | None) -> tuple[str, int, str, str]:
     return _sha256(text), len(text), _kind(value), text
 
 
+def text_search(stored: sa.ColumnElement[Any], needle: str) -> sa.ColumnElement[bool]:
+    """A ``has`` list filter on a JSON field: its stored text (``stored``) contains
+    ``needle``, or a value it holds by reference does. Such a value is searched in what
+    its blob holds: a text as it is (``needle`` read as the inside of a JSON string when
+    it is one, so ``a\\"b`` finds ``a"b``), any other value in its JSON text, as the row
+    would hold it; a blob kept in pieces, piece by piece with the start of the next one
+    (a needle shorter than a piece is found across their boundary)."""
+    pattern = f"%{_escape_like(needle)}%"
+    raw_pattern = f"%{_escape_like(_inside_of_json_string(needle))}%"
+    inline = stored.like(pattern, escape="\\")
+    blob = _blobs.alias("searched_blob")
+    piece, following = _chunks.alias("searched_piece"), _chunks.alias("searched_next")
+    is_text = blob.c.digest.like(TEXT_PREFIX + "%")
+
+    def found(text: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
+        return sa.or_(
+            sa.and_(is_text, text.like(raw_pattern, escape="\\")),
+            sa.and_(~is_text, text.like(pattern, escape="\\")),
+        )
+
+    across = piece.c.data + sa.func.coalesce(
+        sa.func.substr(following.c.data, 1, max(len(needle) - 1, 0)), ""
+    )
+    in_pieces = (
+        sa.exists()
+        .select_from(
+            piece.outerjoin(
+                following,
+                sa.and_(following.c.digest == piece.c.digest, following.c.seq == piece.c.seq + 1),
+            )
+        )
+        .where(piece.c.digest == blob.c.digest, found(across))
+    )
+    referenced = sa.exists().where(
+        stored.contains(blob.c.digest),
+        sa.or_(sa.and_(blob.c.size <= CHUNK_CHARS, found(blob.c.data)), in_pieces),
+    )
+    return sa.or_(inline, sa.and_(stored.contains(references.REF_KEY), referenced))
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _inside_of_json_string(needle: str) -> str:
+    """``needle`` read as the inside of a JSON string (its escapes undone), or itself
+    when it is not one."""
+    try:
+        inside = json.loads(f'"{needle}"')
+    except ValueError:
+        return needle
+    return inside if type(inside) is str else needle
+
+
 #: How the digest of a text stored as it is (not as JSON) starts.
 TEXT_PREFIX = "t:"
 _HASH_CHUNK = 1 << 20

@@ -287,6 +287,9 @@ def _stored(view: View, name: str) -> sa.ColumnElement[Any]:
 def _condition(view: View, item: Filter) -> sa.ColumnElement[bool]:
     column = _stored(view, item.field)
     if item.operator == "has":
+        if _is_json(column):
+            # Also inside the values it holds by reference.
+            return blobs.text_search(_text(column), str(item.value))
         return _text(column).like(f"%{_escape(str(item.value))}%", escape="\\")
     if item.operator in ("in", "nin"):
         values = [text for value in item.value for text in _converted(column, item.field, value)]

@@ -202,6 +202,10 @@ def test_a_long_value_is_written_and_read_in_pieces(
         client = TestClient(create_app(second_process.service), base_url="http://sirocco.test")
         shown = client.get(f"/v2/executions/{execution_id}").json()
         assert json.loads(shown["output"])["copy"] == value
+        # A has: filter finds text across the boundary of two pieces (at 1024).
+        for needle, found in ((value[1020:1030], 1), (value[1020:1030] + "!", 0)):
+            listed = client.get("/v2/tasks", params={"result": f"has:{needle}", "name": "first"})
+            assert len(listed.json()["tasks"]) == found, needle
         second_process.service.delete_execution(execution_id)
         assert _stored(second_process) == (0, 0)
         with second_process.parts.database.read() as connection:
@@ -422,6 +426,38 @@ def test_list_filters_match_values_stored_by_reference(app: Embedded) -> None:
     first = helpers.task(app, execution_id, "first")
     assert found("/v2/tasks", result=json.dumps(VALUE), name="first") == [first.id]
     assert found("/v2/tasks", result=json.dumps(VALUE + "!"), name="first") == []
+
+
+def test_a_has_filter_searches_inside_values_stored_by_reference(app: Embedded) -> None:
+    value = "blob-" + "x" * 2500 + 'a needle "quoted" 50% off_' + "x" * 2500
+    execution_id = _run(app, value)
+    small = _run(app, 'small needle "quoted"')
+    client = TestClient(create_app(app.service), base_url="http://sirocco.test")
+    first = helpers.task(app, execution_id, "first")
+    second = helpers.task(app, execution_id, "second")
+    assert references.is_reference(first.result) and references.is_reference(second.result)
+
+    def found(**filters: Any) -> set[str]:
+        answer = client.get("/v2/tasks", params=filters)
+        assert answer.status_code == 200, answer.text
+        return {item["id"] for item in answer.json()["tasks"]}
+
+    small_first = helpers.task(app, small, "first").id
+    small_second = helpers.task(app, small, "second").id
+    everything = {first.id, second.id, small_first, small_second}
+    # The text (a blob holding it as it is), the object holding it (a blob of JSON text),
+    # and the small values in their rows, alike.
+    assert found(result="has:needle") == everything
+    # As the row's JSON text would hold it: a quote escaped.
+    assert found(result='has:needle \\"quoted\\"') == everything
+    assert found(result="has:50% off_") == {first.id, second.id}
+    assert found(result="has:50%_off") == set()
+    assert found(result='has:"size":') == {second.id, small_second}
+    assert found(result="has:absent") == set()
+    # A field stored per key (the published value by reference) and the execution's input.
+    assert found(published="has:needle", name="first") == {first.id, small_first}
+    listed = client.get("/v2/executions", params={"input": "has:off_"}).json()
+    assert [item["id"] for item in listed["executions"]] == [execution_id]
 
 
 # ---------------------------------------------------------------- values written again
