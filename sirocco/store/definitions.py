@@ -33,7 +33,7 @@ import sqlalchemy as sa
 import yaml
 
 from sirocco import errors, ids, lang
-from sirocco.store import queries, tables
+from sirocco.store import blobs, queries, tables
 
 IdFactory = Callable[[], str]
 #: The project of rows made without authentication (Mistral's value).
@@ -790,3 +790,4 @@ def delete_standalone_action_execution(connection: sa.Connection, action_executi
     if row.state not in ("SUCCESS", "ERROR", "CANCELLED"):
         raise errors.InvalidStateError("Only completed action execution can be deleted.")
     connection.execute(sa.delete(table).where(table.c.id == action_execution_id))
+    blobs.release(connection, [action_execution_id])

@@ -585,7 +585,10 @@ def finish_standalone_action(
 ) -> None:
     """Store the outcome of an action that runs outside any workflow. ``as_created``: a
     synchronous run, which Mistral 23 stores as it ends (not accepted, never updated)."""
-    values: dict[str, Any] = {"state": str(state), "output": result, "state_info": message}
+    # Over the blob threshold, stored by reference as a workflow action's output is (the
+    # action execution is its own owner: deleting it releases the blob).
+    output = blobs.Offloader(connection).value(action_execution_id, result)
+    values: dict[str, Any] = {"state": str(state), "output": output, "state_info": message}
     if not as_created:
         values.update(accepted=True, updated_at=now)
     connection.execute(sa.update(_action).where(_action.c.id == action_execution_id).values(values))

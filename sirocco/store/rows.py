@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from sirocco.store import executions, tables
+from sirocco.store import blobs, executions, tables
 from sirocco.store.database import Database
 
 _workflow_executions = tables.workflow_executions
@@ -74,4 +74,6 @@ def set_params(database: Database, execution_id: str, params: Any, *, now: datet
 def insert_action(database: Database, record: executions.ActionExecution) -> None:
     """Store an action execution made outside a workflow (Mistral's run-action)."""
     with database.transaction() as connection:
-        connection.execute(sa.insert(_action), [executions.action_row(record)])
+        # Its large input values by reference, as a workflow action's.
+        row = executions.action_row(record, blobs.Offloader(connection))
+        connection.execute(sa.insert(_action), [row])

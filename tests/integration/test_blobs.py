@@ -586,3 +586,35 @@ def test_no_value_under_the_threshold_goes_by_reference_without_a_repeat_thresho
         assert helpers.task(embedded, execution_id, "first").result == REPEATED
         with embedded.parts.database.read() as connection:
             assert blobs.count(connection) == (0, 0)
+
+
+def test_a_standalone_action_result_and_input_are_stored_by_reference(app: Embedded) -> None:
+    client = TestClient(
+        create_app(app.service, allow_action_execution_deletion=True),
+        base_url="http://sirocco.test",
+    )
+    answer = client.post(
+        "/v2/action_executions",
+        json={
+            "name": "std.echo",
+            "input": json.dumps({"output": VALUE}),
+            "params": json.dumps({"save_result": True, "run_sync": True}),
+        },
+    )
+    assert answer.status_code == 201, answer.text
+    action_id = answer.json()["id"]
+    assert json.loads(answer.json()["output"]) == {"result": VALUE}
+    with app.parts.database.read() as connection:
+        row = connection.execute(
+            sa.select(tables.action_executions.c.input, tables.action_executions.c.output).where(
+                tables.action_executions.c.id == action_id
+            )
+        ).one()
+    digest = _reference(row.output)
+    assert _reference(row.input["output"]) == digest == blobs.text_digest(VALUE)
+    assert _stored(app) == (1, 1)
+    shown = client.get(f"/v2/action_executions/{action_id}").json()
+    assert json.loads(shown["output"]) == {"result": VALUE}
+    assert json.loads(shown["input"]) == {"output": VALUE}
+    assert client.delete(f"/v2/action_executions/{action_id}").status_code == 204
+    assert _stored(app) == (0, 0)
