@@ -9,8 +9,9 @@ a 100 MB action result takes through a 3-task workflow, embedded on SQLite.
 publishes the result) with an input of 10 bytes (the small-value chain),
 10 KB and 100 KB, each with the claim check off (``SIROCCO_BLOB_THRESHOLD=-1``,
 every value in its rows, as before it existed) and on (10 KB: a 4 KiB
-threshold; 100 KB: the default 64 KiB). Prints the CPU and wall time per
-task, and each one's ratio to the small-value chain; runs are interleaved
+threshold, and the default 64 KiB, under which a value over the 4 KiB repeat
+threshold written again is stored once; 100 KB: the default 64 KiB). Prints
+the CPU and wall time per task, and each one's ratio to the small-value chain; runs are interleaved
 and the median is taken.
 
 ``big``: an action makes a string of ``--mb`` MB, a second task's action gets
@@ -58,6 +59,7 @@ PUBLISH_CASES = [
     ("small 10 B", 10, "-1"),
     ("10 KB, off", 10_240, "-1"),
     ("10 KB, on (4 KiB)", 10_240, "4096"),
+    ("10 KB, default (64 KiB; repeats over 4 KiB)", 10_240, "65536"),
     ("100 KB, off", 102_400, "-1"),
     ("100 KB, on (64 KiB)", 102_400, "65536"),
 ]
