@@ -52,6 +52,8 @@ def show(
 
 def read(database: Database, execution_id: str, fields: Sequence[str] = ()) -> dict[str, Any]:
     """One execution row; NotFoundError in Mistral's words."""
+    if not fields:  # every field: what each client's poll asks
+        return queries.execution_by_id(database, execution_id)
     with database.read() as connection:
         return queries.get_by_id(connection, queries.EXECUTIONS, execution_id, fields=fields)
 

@@ -178,6 +178,16 @@ class Database:
         with self.read() as connection:
             return connection.execute(statement, dict(values or {})).all()
 
+    def fetch_mapped(
+        self, statement: sa.Select[Any], values: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]] | None:
+        """The rows of one prebuilt read (a module constant) as dicts by column key, its
+        columns converted as SQLAlchemy converts them, straight through the driver on a
+        SQLite file (``driver_reads``); None elsewhere (the caller reads as usual)."""
+        if self._driver_reads is None:
+            return None
+        return self._driver_reads.mapped_rows(statement, values)
+
     def ping(self) -> None:
         """Raise unless the database answers a trivial query."""
         with self.engine.connect() as connection:

@@ -5,8 +5,9 @@ statement's execution context, ``ROLLBACK``, the connection checked in) costs se
 times what SQLite takes to answer it (~15 µs). Here a statement built once is compiled
 once to its SQL text, and runs on a connection of the calling thread that stays open,
 in autocommit mode: one statement is its own read transaction, which ends when its
-rows are fetched. Only for statements whose columns the driver returns as they are
-(text, numbers): no SQLAlchemy type converts them.
+rows are fetched. ``rows`` is for statements whose columns the driver returns as they
+are (text, numbers); ``mapped_rows`` converts each column as SQLAlchemy would (the
+column type's own result processor for this dialect: dates, JSON text).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import sqlalchemy as sa
 #: order, values of the parameters the statement holds itself). Statements are module
 #: constants; the statement is kept so that its id stays its own.
 _Compiled = tuple[sa.Select[Any], str, tuple[str, ...], dict[str, Any]]
+#: How a converted read makes its rows: (column key, its result processor or None), in order.
+_Converters = tuple[tuple[str, Any], ...]
 
 
 class DriverReads:
@@ -37,6 +40,7 @@ class DriverReads:
         #: Bumped by ``close``: a thread's connection of an earlier generation is reopened.
         self._generation = 0
         self._compiled: dict[int, _Compiled] = {}
+        self._converters: dict[int, _Converters] = {}
 
     def rows(
         self, statement: sa.Select[Any], values: Mapping[str, Any] | None = None
@@ -52,6 +56,29 @@ class DriverReads:
             return self._connection().execute(text, parameters).fetchall()
         except sqlite3.Error as exc:
             raise sa.exc.DBAPIError.instance(text, parameters, exc, sqlite3.Error) from exc
+
+    def mapped_rows(
+        self, statement: sa.Select[Any], values: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """The rows of ``statement`` as dicts by column key, as a read through SQLAlchemy
+        gives them: each value converted by its column type's result processor."""
+        found = self.rows(statement, values)
+        converters = self._converters.get(id(statement))
+        if converters is None:
+            converters = tuple(
+                (str(column.key), column.type.dialect_impl(self._dialect).result_processor(
+                    self._dialect, None
+                ))
+                for column in statement.selected_columns
+            )  # fmt: skip
+            self._converters[id(statement)] = converters
+        return [
+            {
+                key: value if convert is None or value is None else convert(value)
+                for (key, convert), value in zip(converters, row, strict=True)
+            }
+            for row in found
+        ]
 
     def close(self) -> None:
         """Close every thread's connection (a thread reopens its own at its next read)."""

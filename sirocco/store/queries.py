@@ -24,9 +24,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from sirocco import errors
+from sirocco import errors, references
 from sirocco.engine import records
 from sirocco.store import blobs, json_text, tables
+from sirocco.store.database import Database
 from sirocco.store.views import (
     ACTION_EXECUTIONS,
     ACTIONS,
@@ -40,6 +41,7 @@ from sirocco.store.views import (
     WORKBOOKS,
     WORKFLOWS,
     View,
+    published_global,
 )
 
 __all__ = [
@@ -127,6 +129,37 @@ def get_by_id(
     if row is None:
         raise errors.NotFoundError(f"{view.entity} not found [id={identifier}]")
     return row
+
+
+def execution_by_id(database: Database, identifier: str) -> dict[str, Any]:
+    """Every field of one execution (``get_by_id`` of ``EXECUTIONS``) in a read of its own.
+
+    On a SQLite file the row is read straight through the driver (``Database.
+    fetch_mapped``: one statement, its own consistent read) unless it holds a value
+    stored by reference, which is then read with its blobs in one read transaction.
+    """
+    query = _by_id_query(EXECUTIONS, ())
+    rows = database.fetch_mapped(query, {"_by_id": identifier})
+    if rows is not None and not _holds_references(rows):
+        if not rows:
+            raise errors.NotFoundError(f"{EXECUTIONS.entity} not found [id={identifier}]")
+        published_global(rows)
+        return {name: value for name, value in rows[0].items() if not name.startswith("_")}
+    with database.read() as connection:
+        return get_by_id(connection, EXECUTIONS, identifier)
+
+
+def _holds_references(rows: list[dict[str, Any]]) -> bool:
+    """Whether a field of ``rows`` that may be stored by reference holds a reference."""
+    for row in rows:
+        for name in _STORED_VALUES:
+            stored = row.get(name)
+            if type(stored) is dict and (
+                references.is_reference(stored)
+                or any(references.is_reference(item) for item in stored.values())
+            ):
+                return True
+    return False
 
 
 def created_execution(record: records.WorkflowExecution) -> dict[str, Any]:

@@ -213,6 +213,11 @@ EVENT_TRIGGERS = View(
 
 
 def _published_global(connection: sa.Connection, rows: list[dict[str, Any]]) -> None:
+    published_global(rows)
+
+
+def published_global(rows: list[dict[str, Any]]) -> None:
+    """Fill executions' ``published_global`` from their hidden fields (reads nothing)."""
     for row in rows:
         if "published_global" not in row:
             continue
