@@ -14,6 +14,11 @@ per item, peak RSS, the median and slowest latency beside, and the longest
 engine steps in CPU of the engine thread (``time.thread_time``, little moved
 by the load): what an execution beside can wait behind, and what they applied.
 
+``--trace`` also reports the cyclic GC's collections (count, total and longest
+pause per generation), the spread of commit times, and what overlapped the three
+slowest executions beside (steps with their wall and CPU time, collections and
+commits of 3 ms and more): what a slow one waited for.
+
 The load average is printed first: on a machine shared with others the wall
 time follows the load, the CPU time much less.
 """
@@ -58,7 +63,7 @@ BESIDE_EVERY = 0.2
 LONGEST_KEPT = 5
 
 
-def run_one(size: int) -> dict[str, Any]:
+def run_one(size: int, *, tracing: bool = False) -> dict[str, Any]:
     """Run the big execution in this process, with the small ones beside it."""
     from sirocco import lang
     from sirocco.cli.embedded import open_embedded
@@ -68,11 +73,14 @@ def run_one(size: int) -> dict[str, Any]:
     from sirocco.store import rows, sources
 
     longest = _time_steps()
+    timeline = _Timeline() if tracing else None
     folder = tempfile.mkdtemp(prefix="sirocco-items-")
     url = f"sqlite:///{os.path.join(folder, 'items.sqlite')}"
     settings = Settings.load({"db": url})
     app = open_embedded(url, settings=settings)
     settle_process()
+    if timeline is not None:
+        timeline.attach(app.parts.database)
     limits: Limits = settings.limits()
     if limits.with_items_max_items < size:
         raise SystemExit(f"SIROCCO_WITH_ITEMS_MAX_ITEMS is {limits.with_items_max_items}")
@@ -116,6 +124,11 @@ def run_one(size: int) -> dict[str, Any]:
                 f"the big execution ended {found and found.state}: {found and found.output}"
             )
         latencies = sorted(ended[key] - value for key, value in beside.items())
+        traced = {}
+        if timeline is not None:
+            timeline.detach()
+            slowest = sorted(((ended[key] - value, value) for key, value in beside.items()))
+            traced = timeline.report(began, [(asked, asked + took) for took, asked in slowest[-3:]])
         return {
             "size": size,
             "wall_s": round(wall, 3),
@@ -130,10 +143,125 @@ def run_one(size: int) -> dict[str, Any]:
             "longest_steps_ms": [
                 [round(seconds * 1000, 1), what] for seconds, what in sorted(longest)[::-1][:5]
             ],
+            **traced,
         }
     finally:
         app.close()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+class _Timeline:
+    """What happened when (``--trace``): every step's wall window, collections, commits.
+
+    Kept to find what a slow one-task execution beside waited for: a long step, a
+    collection of the cyclic GC (stops every thread), a commit that checkpoints the WAL.
+    """
+
+    #: Windows shorter than this (seconds) are not kept.
+    SHORTEST = 0.003
+
+    def __init__(self) -> None:
+        self.windows: list[tuple[float, float, str]] = []
+        self.collections: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        self.commits: list[float] = []
+        self._gc_began = 0.0
+        self._undo: list[Any] = []
+
+    def attach(self, database: Any) -> None:
+        import gc
+
+        from sirocco.runtime import steps
+
+        def on_gc(phase: str, info: dict[str, int]) -> None:
+            now = time.perf_counter()
+            if phase == "start":
+                self._gc_began = now
+                return
+            spent = now - self._gc_began
+            self.collections[info["generation"]].append(spent)
+            if spent >= self.SHORTEST:
+                self._keep(self._gc_began, now, f"gc gen {info['generation']}")
+
+        gc.callbacks.append(on_gc)
+        self._undo.append(lambda: gc.callbacks.remove(on_gc))
+        run_batch = steps.Stepper.run_batch
+
+        def windowed(stepper: Any, starts: Any, groups: Any, **options: Any) -> Any:
+            began, cpu = time.perf_counter(), time.thread_time()
+            try:
+                return run_batch(stepper, starts, groups, **options)
+            finally:
+                spent = time.thread_time() - cpu
+                what = f"step ({spent * 1000:.1f} ms CPU): {_applied(starts, groups)}"
+                self._keep(began, time.perf_counter(), what)
+
+        steps.Stepper.run_batch = windowed  # type: ignore[method-assign]
+        self._undo.append(lambda: setattr(steps.Stepper, "run_batch", run_batch))
+        dialect = database.engine.dialect
+        do_commit = dialect.do_commit
+
+        def timed_commit(connection: Any) -> None:
+            began = time.perf_counter()
+            try:
+                do_commit(connection)
+            finally:
+                ended = time.perf_counter()
+                self.commits.append(ended - began)
+                self._keep(began, ended, "commit")
+
+        dialect.do_commit = timed_commit
+        self._undo.append(lambda: setattr(dialect, "do_commit", do_commit))
+
+    def detach(self) -> None:
+        for undo in self._undo:
+            undo()
+
+    def _keep(self, began: float, ended: float, what: str) -> None:
+        if ended - began >= self.SHORTEST:
+            self.windows.append((began, ended, what))
+
+    def report(self, origin: float, slow: list[tuple[float, float]]) -> dict[str, Any]:
+        """The collections' counts and pauses, and what overlapped each slow window."""
+        answer: dict[str, Any] = {
+            "gc": {
+                str(generation): [
+                    len(pauses),
+                    round(sum(pauses) * 1000, 1),
+                    round(max(pauses, default=0) * 1000, 1),
+                ]
+                for generation, pauses in self.collections.items()
+            },
+            "slow_beside": [],
+            "commits": _spread(self.commits),
+        }
+        for began, ended in slow:
+            overlapping = [
+                [round((start - began) * 1000, 1), round((end - start) * 1000, 1), what]
+                for start, end, what in self.windows
+                if start < ended and end > began
+            ]
+            answer["slow_beside"].append(
+                {
+                    "at_s": round(began - origin, 2),
+                    "ms": round((ended - began) * 1000, 1),
+                    "overlapping": overlapping,
+                }
+            )
+        return answer
+
+
+def _spread(seconds: list[float]) -> list[Any]:
+    """Count, median, 99th percentile and the five longest, in ms, and the count >= 3 ms."""
+    if not seconds:
+        return [0]
+    ordered = sorted(seconds)
+    return [
+        len(ordered),
+        round(ordered[len(ordered) // 2] * 1000, 2),
+        round(ordered[int(len(ordered) * 0.99)] * 1000, 2),
+        [round(item * 1000, 1) for item in ordered[-5:]],
+        sum(1 for item in ordered if item >= 0.003),
+    ]
 
 
 def _time_steps() -> list[tuple[float, str]]:
@@ -187,16 +315,22 @@ def _cpu() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument(
+        "--trace",
+        action="store_true",
+        help="also report the collections of the GC, and what overlapped the slowest "
+        "executions beside (steps, collections, commits of 3 ms and more)",
+    )
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(run_one(args.one)))
+        print(json.dumps(run_one(args.one, tracing=args.trace)))
         return
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print("items     wall s    cpu s  cpu µs/item  peak RSS MB  beside: n  median ms  max ms")
     for size in (int(text) for text in args.sizes.split(",")):
         answer = subprocess.run(
-            [sys.executable, __file__, "--one", str(size)],
+            [sys.executable, __file__, "--one", str(size), *(["--trace"] if args.trace else [])],
             capture_output=True,
             text=True,
             check=False,
@@ -214,6 +348,20 @@ def main() -> None:
         )
         for milliseconds, what in figures["longest_steps_ms"]:
             print(f"          longest step {milliseconds:8.1f} ms CPU: {what}")
+        if "gc" in figures:
+            for generation, (count, total, longest) in figures["gc"].items():
+                print(
+                    f"          gc gen {generation}: {count} collections, {total} ms, "
+                    f"longest {longest} ms"
+                )
+            print(
+                f"          commits: n, median ms, p99 ms, longest ms, n >= 3 ms: "
+                f"{figures['commits']}"
+            )
+            for slow in figures["slow_beside"]:
+                print(f"          beside at {slow['at_s']} s took {slow['ms']} ms; overlapping:")
+                for offset, took, what in slow["overlapping"]:
+                    print(f"            +{offset:7.1f} ms  {took:7.1f} ms  {what}")
 
 
 if __name__ == "__main__":
