@@ -114,6 +114,7 @@ def data(request: pytest.FixtureRequest) -> Any:
         ("{a => $.x}", {"a": 1}),
         ("set($.x, $.x)", {1}),
         ("range(3)", [0, 1, 2]),
+        ("range(5, 0, -2)", [5, 3, 1]),
         ("let(v => $.x) -> $v + 1", 2),
         ("switch($.x > 0 => a, true => b)", "a"),
         ("$.s.toUpper()", "HI"),
@@ -218,4 +219,5 @@ def test_the_output_conversion_is_yaqls_own(index: int) -> None:
 
 
 def test_a_long_range_comes_out_as_a_list_of_its_numbers() -> None:
-    assert evaluate("<% range($.n) %>", {"n": 100_000}, None) == list(range(100_000))
+    result = evaluate("<% range($.n) %>", {"n": 100_000}, None)
+    assert type(result) is list and result == list(range(100_000))
