@@ -138,6 +138,11 @@ def _start_more(draft: Draft, task: records.TaskExecution) -> None:
         started.append(index)
     counters = counters.but(next=next_index, running=running_items, **changes)
     task = _set_counters(draft, task, counters)
+    if not queue and next_index >= count:
+        # Every item has started: the list is not needed again (a retry or a rerun
+        # evaluates it anew). Freed here, in a step of a chunk, its million elements
+        # do not lengthen the step that completes the task.
+        draft.snapshot.item_values.pop(task.id, None)
     if task_spec.workflow:
         for index in started:
             running.start_subworkflow(

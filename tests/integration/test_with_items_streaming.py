@@ -102,6 +102,31 @@ def test_the_list_is_evaluated_once_over_all_the_steps(
     assert len(evaluated) == 1
 
 
+def test_the_list_is_let_go_once_every_item_has_started(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    held: list[tuple[int, bool]] = []
+    original = with_items._start_more
+
+    def watching(draft: Any, task: Any) -> None:
+        original(draft, task)
+        counters = draft.current(task).runtime.with_items
+        held.append((counters.next, task.id in draft.snapshot.item_values))
+
+    monkeypatch.setattr(with_items, "_start_more", watching)
+    count = 3 * with_items.ITEMS_PER_STEP
+    with helpers.embedded(database_url) as app:
+        helpers.deploy(app, ITEMS)
+        execution_id = helpers.start(app, "many", {"n": count})
+        row = helpers.wait_for(app, execution_id)
+
+        assert row.state == "SUCCESS", row.state_info
+        assert row.output == {"results": [2 * x for x in range(count)]}
+    # Kept while items are left to start; not in the steps that follow the last chunk
+    # (the last gather step would free a million elements otherwise).
+    assert held == [(100, True), (200, True), (300, False)]
+
+
 ZIPPED = """
 version: '2.0'
 zipped:
