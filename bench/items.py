@@ -17,7 +17,9 @@ by the load): what an execution beside can wait behind, and what they applied.
 ``--trace`` also reports the cyclic GC's collections (count, total and longest
 pause per generation), the spread of commit times, and what overlapped the three
 slowest executions beside (steps with their wall and CPU time, collections and
-commits of 3 ms and more): what a slow one waited for.
+commits of 3 ms and more): what a slow one waited for. A commit that changed the
+database file checkpointed the WAL (or a checkpoint on another thread wrote it
+meanwhile).
 
 The load average is printed first: on a machine shared with others the wall
 time follows the load, the CPU time much less.
@@ -111,6 +113,8 @@ def run_one(size: int, *, tracing: bool = False) -> dict[str, Any]:
         while not done.wait(BESIDE_EVERY):
             asked = time.perf_counter()
             beside[app.service.start_workflow(workflow="small")] = asked
+            if timeline is not None:
+                timeline.look_at_wal(os.path.join(folder, "items.sqlite-wal"))
         wall = time.perf_counter() - began
         cpu = _cpu() - cpu_before
         deadline = time.monotonic() + 60
@@ -164,6 +168,8 @@ class _Timeline:
         self.windows: list[tuple[float, float, str]] = []
         self.collections: dict[int, list[float]] = {0: [], 1: [], 2: []}
         self.commits: list[float] = []
+        self.checkpointing: list[float] = []
+        self.wal_peak = 0
         self._gc_began = 0.0
         self._undo: list[Any] = []
 
@@ -195,22 +201,36 @@ class _Timeline:
                 what = f"step ({spent * 1000:.1f} ms CPU): {_applied(starts, groups)}"
                 self._keep(began, time.perf_counter(), what)
 
-        steps.Stepper.run_batch = windowed  # type: ignore[method-assign]
+        steps.Stepper.run_batch = windowed  # type: ignore[method-assign,assignment]
         self._undo.append(lambda: setattr(steps.Stepper, "run_batch", run_batch))
         dialect = database.engine.dialect
         do_commit = dialect.do_commit
+        file = str(database.engine.url.database)
 
         def timed_commit(connection: Any) -> None:
+            # A commit that changed the database file checkpointed the WAL into it.
+            before = _stamp(file)
             began = time.perf_counter()
             try:
                 do_commit(connection)
             finally:
                 ended = time.perf_counter()
-                self.commits.append(ended - began)
-                self._keep(began, ended, "commit")
+                if _stamp(file) != before:
+                    self.checkpointing.append(ended - began)
+                    self._keep(began, ended, "commit (checkpointed)")
+                else:
+                    self.commits.append(ended - began)
+                    self._keep(began, ended, "commit")
 
         dialect.do_commit = timed_commit
         self._undo.append(lambda: setattr(dialect, "do_commit", do_commit))
+
+    def look_at_wal(self, path: str) -> None:
+        """Keep the WAL file's largest size seen (it grows while no checkpoint empties it)."""
+        try:
+            self.wal_peak = max(self.wal_peak, os.path.getsize(path))
+        except OSError:
+            pass
 
     def detach(self) -> None:
         for undo in self._undo:
@@ -233,6 +253,8 @@ class _Timeline:
             },
             "slow_beside": [],
             "commits": _spread(self.commits),
+            "checkpointing_commits": _spread(self.checkpointing),
+            "wal_peak_mb": round(self.wal_peak / 2**20, 1),
         }
         for began, ended in slow:
             overlapping = [
@@ -248,6 +270,11 @@ class _Timeline:
                 }
             )
         return answer
+
+
+def _stamp(file: str) -> tuple[int, int]:
+    found = os.stat(file)
+    return found.st_size, found.st_mtime_ns
 
 
 def _spread(seconds: list[float]) -> list[Any]:
@@ -356,7 +383,8 @@ def main() -> None:
                 )
             print(
                 f"          commits: n, median ms, p99 ms, longest ms, n >= 3 ms: "
-                f"{figures['commits']}"
+                f"{figures['commits']}; of those that checkpointed: "
+                f"{figures['checkpointing_commits']}; WAL at most {figures['wal_peak_mb']} MB"
             )
             for slow in figures["slow_beside"]:
                 print(f"          beside at {slow['at_s']} s took {slow['ms']} ms; overlapping:")
