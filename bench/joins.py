@@ -5,7 +5,8 @@
 
 A task forks into N branches that all choose one join; each branch's action is held and
 then completed one at a time (one ``decide`` per completion, as results arriving one by one
-do), so the join is checked once per inbound task. The clock counts the CPU of those N
+do), so the join is checked once per inbound task. With ``--chained`` each branch is two
+tasks, so the join's inbound tasks start one at a time too. The clock counts the CPU of those N
 completions (``time.process_time``) and, apart, the CPU spent in ``joins.logical_state``
 (the join's check). Linear cost: the CPU per completion stays flat as N doubles; a check
 that passes over every inbound task makes it double instead (N² in all).
@@ -28,12 +29,15 @@ from sirocco.engine import joins  # noqa: E402
 from sirocco.engine.states import State  # noqa: E402
 
 
-def definition(width: int, join: str) -> str:
+def definition(width: int, join: str, chained: bool = False) -> str:
     lines = ["version: '2.0'", "wf:", "  tasks:", "    fork:", "      action: std.noop"]
     lines.append("      on-success:")
     lines += [f"        - b{i:05d}" for i in range(width)]
     for i in range(width):
-        lines += [f"    b{i:05d}:", "      action: std.noop", "      on-success: [merge]"]
+        after = f"c{i:05d}" if chained else "merge"
+        lines += [f"    b{i:05d}:", "      action: std.noop", f"      on-success: [{after}]"]
+        if chained:
+            lines += [f"    c{i:05d}:", "      action: std.noop", "      on-success: [merge]"]
     lines += ["    merge:", f"      join: {join}", "      action: std.noop"]
     return "\n".join(lines) + "\n"
 
@@ -55,8 +59,8 @@ class _Timed:
             self.calls += 1
 
 
-def one(width: int, join: str) -> dict[str, float]:
-    spec = next(iter(testing.load_workflows(definition(width, join)).values()))
+def one(width: int, join: str, chained: bool = False) -> dict[str, float]:
+    spec = next(iter(testing.load_workflows(definition(width, join, chained)).values()))
     names = [f"b{i:05d}" for i in range(width)]
     run = testing.run_until_idle(spec, script={name: [testing.Hold()] for name in names})
     driver = run.driver
@@ -81,11 +85,17 @@ def main() -> None:
     parser.add_argument("--widths", default="100,200,400,800")
     parser.add_argument("--join", default="all", help="all, one or a number")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--chained",
+        action="store_true",
+        help="each branch is two tasks: the join's inbound tasks start one at a time",
+    )
     args = parser.parse_args()
-    print(f"join: {args.join}; medians of {args.runs} runs; CPU of the N completions")
+    shape = "chained branches" if args.chained else "branches"
+    print(f"join: {args.join}, {shape}; medians of {args.runs} runs; CPU of the N completions")
     print(f"{'N':>6} {'total ms':>9} {'us/completion':>14} {'check ms':>9} {'checks':>7}")
     for width in (int(item) for item in args.widths.split(",")):
-        runs = [one(width, args.join) for _ in range(args.runs)]
+        runs = [one(width, args.join, args.chained) for _ in range(args.runs)]
         cpu = statistics.median(run["cpu"] for run in runs)
         check = statistics.median(run["check_cpu"] for run in runs)
         checks = int(runs[0]["checks"])
