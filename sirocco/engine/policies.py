@@ -61,9 +61,12 @@ def _is_set(value: Any) -> bool:
 
 def _evaluate(draft: Draft, task: records.TaskExecution, policy_spec: specs.PolicySpec) -> _Values:
     values = _Values()
-    data = evaluation.task_data(draft, task)
+    data: Any = None  # the task's data, made only when a policy has a value to evaluate
 
     def field(value: Any, policy: str, name: str, kind: str) -> Any:
+        nonlocal data
+        if data is None:
+            data = evaluation.task_data(draft, task)
         result = evaluation.evaluate(draft, value, data, task)
         _check_type(result, policy, name, kind)
         return result
