@@ -356,13 +356,17 @@ def _address(value: Any, text: str | None) -> tuple[str, int, str, str]:
     return _sha256(text), len(text), _kind(value), text
 
 
-def text_search(stored: sa.ColumnElement[Any], needle: str) -> sa.ColumnElement[bool]:
+def text_search(
+    stored: sa.ColumnElement[Any], needle: str, owner: sa.ColumnElement[Any] | None = None
+) -> sa.ColumnElement[bool]:
     """A ``has`` list filter on a JSON field: its stored text (``stored``) contains
     ``needle``, or a value it holds by reference does. Such a value is searched in what
     its blob holds: a text as it is (``needle`` read as the inside of a JSON string when
     it is one, so ``a\\"b`` finds ``a"b``), any other value in its JSON text, as the row
     would hold it; a blob kept in pieces, piece by piece with the start of the next one
-    (a needle shorter than a piece is found across their boundary)."""
+    (a needle shorter than a piece is found across their boundary). ``owner``: the
+    row's blob owner (its execution's id), so only the blobs it refers to are looked at
+    (through ``blob_refs``); without it, every blob is."""
     pattern = f"%{_escape_like(needle)}%"
     raw_pattern = f"%{_escape_like(_inside_of_json_string(needle))}%"
     inline = stored.like(pattern, escape="\\")
@@ -393,6 +397,9 @@ def text_search(stored: sa.ColumnElement[Any], needle: str) -> sa.ColumnElement[
         stored.contains(blob.c.digest),
         sa.or_(sa.and_(blob.c.size <= CHUNK_CHARS, found(blob.c.data)), in_pieces),
     )
+    if owner is not None:
+        ref = _refs.alias("searched_ref")
+        referenced = referenced.where(ref.c.owner_id == owner, ref.c.digest == blob.c.digest)
     return sa.or_(inline, sa.and_(stored.contains(references.REF_KEY), referenced))
 
 

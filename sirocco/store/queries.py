@@ -322,7 +322,7 @@ def _condition(view: View, item: Filter) -> sa.ColumnElement[bool]:
     if item.operator == "has":
         if _is_json(column):
             # Also inside the values it holds by reference.
-            return blobs.text_search(_text(column), str(item.value))
+            return blobs.text_search(_text(column), str(item.value), _blob_owner(view))
         return _text(column).like(f"%{_escape(str(item.value))}%", escape="\\")
     if item.operator in ("in", "nin"):
         values = [text for value in item.value for text in _converted(column, item.field, value)]
@@ -352,6 +352,17 @@ def _condition(view: View, item: Filter) -> sa.ColumnElement[bool]:
     if operation is None:
         raise errors.InputError(f"Unknown filter operation encountered [operation={item.operator}]")
     return operation(comparable, value)
+
+
+def _blob_owner(view: View) -> sa.ColumnElement[Any] | None:
+    """Whose blobs a row of the view refers to: its workflow execution's (a task, an
+    action of a workflow), else its own (an execution, an action run alone)."""
+    own = view.columns.get("id")
+    table = getattr(own, "table", None)
+    if own is None or not isinstance(table, sa.Table):
+        return None
+    execution = table.columns.get("workflow_execution_id")
+    return own if execution is None else sa.func.coalesce(execution, own)
 
 
 def _is_json(column: sa.ColumnElement[Any]) -> bool:

@@ -458,6 +458,10 @@ def test_a_has_filter_searches_inside_values_stored_by_reference(app: Embedded) 
     assert found(published="has:needle", name="first") == {first.id, small_first}
     listed = client.get("/v2/executions", params={"input": "has:off_"}).json()
     assert [item["id"] for item in listed["executions"]] == [execution_id]
+    # An action execution's output (its blob owned by its workflow execution).
+    listed = client.get("/v2/action_executions", params={"output": "has:off_"}).json()
+    shown = {item["task_execution_id"] for item in listed["action_executions"]}
+    assert shown == {first.id, second.id}
 
 
 # ---------------------------------------------------------------- values written again
