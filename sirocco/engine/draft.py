@@ -65,6 +65,7 @@ class Draft:
         self.commands: list[commands.Command] = []
         self.problems: list[str] = []
         self.queue: deque[tuple[QueueKind, str]] = deque()
+        self._env: tuple[Mapping[str, Any], Mapping[str, Any], Mapping[str, Any]] | None = None
 
     # Records.
 
@@ -223,7 +224,15 @@ class Draft:
 
     @property
     def env(self) -> Mapping[str, Any]:
-        return self.workflow.env
+        # Read for every expression's data: kept while the workflow's params and runtime
+        # (what it is made from) stay the same objects.
+        workflow = self.workflow
+        cached = self._env
+        if cached is not None and cached[0] is workflow.params and cached[1] is workflow.runtime:
+            return cached[2]
+        env = workflow.env
+        self._env = (workflow.params, workflow.runtime, env)
+        return env
 
     def is_terminal(self) -> bool:
         return states.is_terminal(self.workflow.state)
