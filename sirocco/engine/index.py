@@ -246,23 +246,26 @@ class TaskIndex:
             _discard(self.subworkflow_tasks, task.id)
 
     def _remember(self, task: records.TaskExecution) -> None:
-        self.counts[task.state] = self.counts.get(task.state, 0) + 1
-        completed = states.is_completed(task.state)
-        if task.state == State.ERROR and not task.error_handled:
-            self.unhandled_errors += 1
-        if task.state == State.WAITING:
-            self.waiting_joins[task.name] = task.id
-        if task.state == State.IDLE:
+        state = task.state
+        self.counts[state] = self.counts.get(state, 0) + 1
+        if state == State.IDLE:
             self.idle[task.id] = None
-        if completed and not task.next_tasks:
-            self.end_tasks[task.id] = None
-        if completed and not task.processed:
-            self.unprocessed[task.id] = None
-        if task.type == "WORKFLOW" and not completed:
+        elif state == State.WAITING:
+            self.waiting_joins[task.name] = task.id
+        elif states.is_completed(state):
+            if state == State.ERROR and not task.error_handled:
+                self.unhandled_errors += 1
+            if not task.next_tasks:
+                self.end_tasks[task.id] = None
+            if not task.processed:
+                self.unprocessed[task.id] = None
+        if task.type == "WORKFLOW" and not states.is_completed(state):
             self.subworkflow_tasks[task.id] = None
-        current = self.latest_of(task.name)
-        if current is None or current.seq <= task.seq:
-            self.latest[task.name] = task.id
+        latest = self.latest.get(task.name)
+        if latest != task.id:  # a changed record of the latest execution stays the latest
+            current = None if latest is None else self.tasks.get(latest)
+            if current is None or current.seq <= task.seq:
+                self.latest[task.name] = task.id
 
 
 _NONE = Inbound()

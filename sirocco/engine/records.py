@@ -422,6 +422,7 @@ class ActionExecution:
 
 Record = TypeVar("Record", WorkflowExecution, TaskExecution, ActionExecution)
 
+
 def _copier(cls: type) -> Callable[[Any], Any]:
     """A function that copies a record of ``cls`` field by field, written out: each
     field read as an attribute and set through its slot's descriptor (which a frozen
