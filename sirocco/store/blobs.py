@@ -53,7 +53,7 @@ DEFAULT_REPEAT_THRESHOLD = 4 * 1024
 #: Default bound of the cache of loaded values, in JSON bytes.
 DEFAULT_CACHE_BYTES = 128 * 1024 * 1024
 #: The most characters of values (between the two thresholds) kept to notice a repeat.
-SEEN_CHARACTERS = 8 * 2**20
+SEEN_CHARACTERS = 2 * 2**20
 
 _blobs = tables.blobs
 _chunks = tables.blob_chunks

@@ -3,6 +3,7 @@ the values it holds by identity."""
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from sirocco import references
@@ -41,3 +42,20 @@ def test_text_digests_are_marked_and_differ_from_json_ones() -> None:
     assert blobs.is_text(digest) and len(digest) == 64
     assert not blobs.is_text("0" * 64)
     assert blobs.text_digest("x" * 10) == digest != blobs.text_digest("x" * 11)
+
+
+def test_a_repeat_is_the_same_object_offered_again_within_the_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(blobs, "SEEN_CHARACTERS", 25)
+    store = _store(1000)
+    first, equal = "a" * 10, "".join(["a"] * 10)
+    assert first == equal and first is not equal
+    assert store.repeated(first, 10) is False
+    assert store.repeated(equal, 10) is False  # equal, but another object
+    assert store.repeated(first, 10) is True
+    # Forgotten once repeated (the caller stores it; the cache knows it from then on).
+    assert store.repeated(first, 10) is False
+    # Beyond the bound the oldest are forgotten: equal (10) went when two more came.
+    assert store.repeated("b" * 10, 10) is False
+    assert store.repeated(equal, 10) is False
