@@ -15,8 +15,11 @@ type; a value that does not convert raises :class:`sirocco.errors.InputError`.
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import functools
 import json
+import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -167,27 +170,52 @@ def created_execution(record: records.WorkflowExecution) -> dict[str, Any]:
     ``source_execution_id``) as a read by id gives them, made from the record a start
     has just committed: the start's answer needs no read of the row it wrote.
 
-    Values take the trip a read gives them (the column's JSON text and back), and one
-    stored by reference is there in full, as a read serves it.
+    Derived from the view itself (``_created_fields``): each field takes the record's
+    value of the same name as its column (the record's fields are named as the
+    table's columns), JSON columns through their text and back, as a read gives them
+    (a value stored by reference is there in full, as a read serves it).
     """
-    return {
-        "id": record.id,
-        "workflow_id": record.workflow_id,
-        "workflow_name": record.workflow_name,
-        "workflow_namespace": record.namespace,
-        "description": record.description,
-        "tags": _as_read(list(record.tags)),
-        "params": _as_read(record.params),
-        "task_execution_id": record.task_execution_id,
-        "root_execution_id": record.root_execution_id,
-        "state": str(record.state),
-        "state_info": record.state_info,
-        "input": _as_read(record.input),
-        "output": _as_read(record.output),
-        "created_at": record.created_at,
-        "updated_at": record.updated_at or record.created_at,  # as the view's coalesce
-        "project_id": record.project_id,
-    }
+    answer: dict[str, Any] = {}
+    for name, columns, first, is_json in _created_fields():
+        value = columns(record)
+        if first:  # coalesce: the first that is not null
+            value = next((item for item in value if item is not None), None)
+        if is_json:
+            value = _as_read(value)
+        elif isinstance(value, enum.Enum):
+            value = value.value
+        answer[name] = value
+    return answer
+
+
+_RECORD_FIELDS = frozenset(field.name for field in dataclasses.fields(records.WorkflowExecution))
+
+
+@functools.cache
+def _created_fields() -> tuple[tuple[str, Callable[[Any], Any], bool, bool], ...]:
+    """Per stored field of ``EXECUTIONS``: its name, what reads its column(s) from a
+    record, whether it is a ``coalesce`` (the first of them not null) and whether it is
+    JSON."""
+    fields = []
+    for name, expression in EXECUTIONS.columns.items():
+        if name in EXECUTIONS.derived:
+            continue
+        element = expression.element if isinstance(expression, sa.Label) else expression
+        if isinstance(element, sa.Column):
+            arguments: list[Any] = [element]
+        elif isinstance(element, sa.sql.functions.coalesce):
+            arguments = list(element.clauses)
+        else:
+            raise TypeError(f"no value for the field {name} from a written row")
+        if not all(isinstance(argument, sa.Column) for argument in arguments):
+            raise TypeError(f"no value for the field {name} from a written row")
+        missing = [arg.name for arg in arguments if arg.name not in _RECORD_FIELDS]
+        if missing:
+            raise TypeError(f"the field {name} reads {missing}: not fields of the record")
+        is_json = any(isinstance(argument.type, tables.JSONText) for argument in arguments)
+        getter = operator.attrgetter(*(arg.name for arg in arguments))
+        fields.append((name, getter, len(arguments) > 1, is_json))
+    return tuple(fields)
 
 
 def _as_read(value: Any) -> Any:
