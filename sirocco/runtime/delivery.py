@@ -206,21 +206,28 @@ class BrokeredDelivery:
         self._transport.reach()
 
     def send(self, parcels: Sequence[Parcel]) -> list[Parcel]:
-        left: list[Parcel] = []
-        for index, parcel in enumerate(parcels):
-            queue = (
-                executor_queue(parcel.target)
-                if parcel.kind == outbox.Kind.RUN_ACTION
-                else ENGINE_QUEUE
-            )
+        # The engines' parcels go as one message (any engine applies any of them); an
+        # executor's are one message each, as the broker shares messages, not parcels,
+        # between the executors that wait for work.
+        batches: list[tuple[str, list[Parcel]]] = []
+        engine: list[Parcel] = []
+        for parcel in parcels:
+            if parcel.kind == outbox.Kind.RUN_ACTION:
+                batches.append((executor_queue(parcel.target), [parcel]))
+            else:
+                if not engine:
+                    batches.append((ENGINE_QUEUE, engine))
+                engine.append(parcel)
+        for index, (queue, batch) in enumerate(batches):
             try:
-                self._transport.publish(queue + self._suffix, parcel.body())
+                self._transport.publish_many(
+                    queue + self._suffix, [parcel.body() for parcel in batch]
+                )
             except Exception as exc:
                 log.warning("message broker refused a parcel; the database delivers it",
                             extra={"error": str(exc)})  # fmt: skip
-                left.extend(parcels[index:])
-                break
-        return left
+                return [parcel for _, later in batches[index:] for parcel in later]
+        return []
 
     def receive(self, queue: str, receiver: Receiver, *, prefetch: int = 64) -> None:
         def on_delivery(delivery: transport_base.Delivery) -> None:

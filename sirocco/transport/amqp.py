@@ -7,6 +7,13 @@ thread), and the consumer thread sends the ack. A message never acknowledged
 (its receiver died) is delivered again, ``redelivered``, to another consumer.
 A lost connection is retried with back-off; meanwhile ``connected`` is False so
 that senders fall back to the database.
+
+:meth:`AmqpTransport.publish_many` sends several bodies as one message whose body is
+their JSON list (a single body is sent as itself): one publish, one delivery and one
+ack for a batch instead of one each per body, the broker's per-message work being
+most of what a message costs either side (~0.25 ms of CPU). The consumer hands each
+body on as a delivery of its own, with the message's ``redelivered``, and acks the
+message once every one of them is acknowledged.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from kombu import Connection, Exchange, Queue  # type: ignore[attr-defined]
@@ -121,21 +129,43 @@ class _Consumer:
             self._unacked -= 1
 
     def _on_message(self, body: Any, message: Any) -> None:
-        def acknowledge() -> None:
-            self._acks.put(message)
-
         self._unacked += 1
-        try:
-            self._handler(
-                Delivery(
-                    body=body,
-                    redelivered=bool(message.delivery_info.get("redelivered")),
-                    acknowledge=acknowledge,
-                )
-            )
-        except Exception:
-            log.exception("message handler failed", extra={"queue": self._queue_name})
-            acknowledge()  # a bad message must not come back forever; the database has it
+        redelivered = bool(message.delivery_info.get("redelivered"))
+        bodies = body if isinstance(body, list) else [body]
+        countdown = _Countdown(len(bodies), lambda: self._acks.put(message))
+        for one in bodies:
+            acknowledge = countdown.one()
+            try:
+                self._handler(Delivery(body=one, redelivered=redelivered, acknowledge=acknowledge))
+            except Exception:
+                log.exception("message handler failed", extra={"queue": self._queue_name})
+                acknowledge()  # a bad message must not come back forever; the database has it
+
+
+class _Countdown:
+    """Calls ``done`` once each of ``count`` acknowledgements was given (from any thread;
+    one given twice counts once)."""
+
+    def __init__(self, count: int, done: Callable[[], None]) -> None:
+        self._left = count
+        self._done = done
+        self._lock = threading.Lock()
+
+    def one(self) -> Callable[[], None]:
+        given = False
+
+        def acknowledge() -> None:
+            nonlocal given
+            with self._lock:
+                if given:
+                    return
+                given = True
+                self._left -= 1
+                last = self._left == 0
+            if last:
+                self._done()
+
+        return acknowledge
 
 
 class AmqpTransport:
@@ -197,6 +227,17 @@ class AmqpTransport:
 
     def publish(self, queue: str, body: dict[str, Any], *, fanout: bool = False) -> None:
         """Send ``body`` to ``queue`` (persistent); raises when the broker can't take it."""
+        self._publish(queue, body, fanout=fanout)
+
+    def publish_many(self, queue: str, bodies: Sequence[dict[str, Any]]) -> None:
+        """Send ``bodies`` to ``queue`` as one persistent message (their list); raises when
+        the broker can't take it."""
+        if len(bodies) == 1:
+            self._publish(queue, bodies[0], fanout=False)
+        elif bodies:
+            self._publish(queue, list(bodies), fanout=False)
+
+    def _publish(self, queue: str, body: Any, *, fanout: bool) -> None:
         with self._lock:
             try:
                 if self._producer is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -42,6 +42,11 @@ class Transport(Protocol):
     def publish(self, queue: str, body: dict[str, Any], *, fanout: bool = False) -> None:
         """Send ``body`` to ``queue`` (durably where the transport can); raises on failure.
         ``fanout``: to every consumer that consumes with ``fanout``."""
+
+    def publish_many(self, queue: str, bodies: Sequence[dict[str, Any]]) -> None:
+        """Send ``bodies`` to ``queue``, in order, as one message where the transport can
+        (all or none; raises on failure). The consumer hands each body to its handler as
+        a delivery of its own; the message is acknowledged once every one of them is."""
 
     def consume(
         self, queue: str, handler: Handler, *, prefetch: int = 64, fanout: bool = False

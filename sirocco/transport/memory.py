@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import queue as queues
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 from sirocco.transport.base import Delivery, Handler
@@ -38,6 +39,10 @@ class MemoryTransport:
             listeners = list(self._fanout.get(queue, ()))
         for listener in listeners:
             listener.put(body)
+
+    def publish_many(self, queue: str, bodies: Sequence[dict[str, Any]]) -> None:
+        for body in bodies:
+            self.publish(queue, body)
 
     def consume(
         self, queue: str, handler: Handler, *, prefetch: int = 64, fanout: bool = False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -76,6 +77,67 @@ def test_parcels_the_broker_refuses_are_left_to_the_database(tmp_path: object) -
     sent = [_parcel(outbox.Kind.RUN_ACTION), _parcel(outbox.Kind.TIMER_EVENT)]
     assert not parcels.brokered
     assert parcels.send(sent) == sent
+    parcels.close()
+
+
+class _RecordingTransport(MemoryTransport):
+    """Records each message sent: its queue and its bodies' outbox ids; refuses after
+    ``refuse_after`` messages."""
+
+    def __init__(self, refuse_after: int | None = None) -> None:
+        super().__init__()
+        self.sent: list[tuple[str, list[str]]] = []
+        self._refuse_after = refuse_after
+
+    def publish_many(self, queue: str, bodies: Sequence[dict[str, Any]]) -> None:
+        if self._refuse_after is not None and len(self.sent) >= self._refuse_after:
+            raise ConnectionError("broker down")
+        self.sent.append((queue, [body["outbox_id"] for body in bodies]))
+        super().publish_many(queue, bodies)
+
+
+def _numbered(kind: outbox.Kind, number: int) -> delivery.Parcel:
+    return delivery.Parcel(kind=kind, outbox_id=f"row-{number}", payload={})
+
+
+def test_the_engines_parcels_of_a_send_go_as_one_message_an_executors_one_each(
+    tmp_path: object,
+) -> None:
+    transport = _RecordingTransport()
+    parcels = delivery.BrokeredDelivery(
+        transport, delivery.DatabaseDelivery(Database(f"sqlite:///{tmp_path}/d.sqlite"))
+    )
+    sent = [
+        _numbered(outbox.Kind.RUN_ACTION, 1),
+        _numbered(outbox.Kind.ACTION_RESULT, 2),
+        _numbered(outbox.Kind.RUN_ACTION, 3),
+        _numbered(outbox.Kind.TIMER_EVENT, 4),
+        _numbered(outbox.Kind.ACTION_RESULT, 5),
+    ]
+    assert parcels.send(sent) == []
+    assert transport.sent == [
+        ("sirocco.executor", ["row-1"]),
+        ("sirocco.engine", ["row-2", "row-4", "row-5"]),
+        ("sirocco.executor", ["row-3"]),
+    ]
+    assert transport.pending("sirocco.engine") == 3  # each a parcel of its own again
+    parcels.close()
+
+
+def test_a_refused_message_leaves_its_parcels_and_the_later_ones_to_the_database(
+    tmp_path: object,
+) -> None:
+    transport = _RecordingTransport(refuse_after=1)
+    parcels = delivery.BrokeredDelivery(
+        transport, delivery.DatabaseDelivery(Database(f"sqlite:///{tmp_path}/d.sqlite"))
+    )
+    first, second, third = (
+        _numbered(outbox.Kind.RUN_ACTION, 1),
+        _numbered(outbox.Kind.ACTION_RESULT, 2),
+        _numbered(outbox.Kind.RUN_ACTION, 3),
+    )
+    assert parcels.send([first, second, third]) == [second, third]
+    assert transport.sent == [("sirocco.executor", ["row-1"])]
     parcels.close()
 
 

@@ -116,3 +116,66 @@ def test_an_acknowledged_message_is_gone() -> None:
         assert [item.body for item in _collect(second, queue, 1)] == [{"n": 2}]
     finally:
         second.close()
+
+
+def test_bodies_published_together_arrive_in_order_each_a_delivery_of_its_own(
+    transport: Transport,
+) -> None:
+    queue = f"bundle-{uuid.uuid4().hex[:8]}"
+    transport.publish_many(queue, [{"n": 0}, {"n": 1}, {"n": 2}])
+    transport.publish_many(queue, [{"n": 3}])
+    transport.publish(queue, {"n": 4})
+    received = _collect(transport, queue, 5)
+    assert [item.body for item in received] == [{"n": index} for index in range(5)]
+    assert not any(item.redelivered for item in received)
+
+
+def test_a_failing_handler_does_not_stop_the_rest_of_a_message(transport: Transport) -> None:
+    queue = f"bundle-fail-{uuid.uuid4().hex[:8]}"
+    received: list[int] = []
+    done = threading.Event()
+
+    def handler(delivery: Delivery) -> None:
+        if delivery.body["n"] == 0:
+            raise RuntimeError("boom")
+        received.append(delivery.body["n"])
+        if len(received) == 2:
+            done.set()
+
+    transport.publish_many(queue, [{"n": 0}, {"n": 1}, {"n": 2}])
+    transport.consume(queue, handler)
+    assert done.wait(BOUND)
+    assert received == [1, 2]
+
+
+def test_a_message_of_several_bodies_is_acknowledged_once_every_body_is() -> None:
+    if not port_open(5672):
+        pytest.skip("RabbitMQ is not running on 127.0.0.1:5672")
+    queue = f"bundle-ack-{uuid.uuid4().hex[:8]}"
+    first = open_transport(AMQP_URL)
+    first.publish_many(queue, [{"n": 1}, {"n": 2}, {"n": 3}])
+    taken = _collect(first, queue, 3)
+    taken[0].acknowledge()
+    taken[2].acknowledge()
+    taken[2].acknowledge()  # twice counts once: the second body is still unacknowledged
+    first.close()  # sends the acks that are due
+    second = open_transport(AMQP_URL)
+    try:
+        again = _collect(second, queue, 3)
+        # The whole message comes back, every body of it redelivered.
+        assert [(item.body["n"], item.redelivered) for item in again] == [
+            (1, True),
+            (2, True),
+            (3, True),
+        ]
+        for item in again:
+            item.acknowledge()
+    finally:
+        second.close()
+    third = open_transport(AMQP_URL)
+    try:
+        third.publish(queue, {"n": 4})
+        # Every body acknowledged: the message is gone, only the new one is there.
+        assert [item.body for item in _collect(third, queue, 1)] == [{"n": 4}]
+    finally:
+        third.close()
