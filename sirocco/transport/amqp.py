@@ -25,7 +25,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import amqp
 from kombu import Connection, Exchange, Queue  # type: ignore[attr-defined]
+from kombu.utils import json as kombu_json
 
 from sirocco import errors
 from sirocco.transport.base import Delivery, Handler
@@ -61,9 +63,13 @@ class _Consumer:
         self._handler = handler
         self._prefetch = prefetch
         self._fanout = fanout
-        self._acks: queue.Queue[Any] = queue.Queue()
-        #: Messages handed to the handler and not acknowledged to the broker yet.
-        self._unacked = 0
+        #: Delivery tags whose messages were acknowledged, with their connection's number.
+        self._acks: queue.Queue[tuple[int, int]] = queue.Queue()
+        #: Which connection this is (tags of an earlier one are not acked on this one).
+        self._generation = 0
+        #: Tags delivered on this connection and not acknowledged yet, in delivery order.
+        self._outstanding: dict[int, None] = {}
+        self._channel: Any = None
         #: Why the last connection failed, until the consumer is connected again.
         self.failure: str | None = None
         self.stopping = threading.Event()
@@ -98,10 +104,11 @@ class _Consumer:
 
     def _consume(self, connection: Connection) -> None:
         # Acks for messages of an earlier connection can't be sent: those are redelivered.
+        self._generation += 1
+        self._outstanding.clear()
         while not self._acks.empty():
             self._acks.get_nowait()
-        self._unacked = 0
-        channel = connection.channel()
+        channel = self._channel = connection.channel()
         consumer = connection.Consumer(
             channel=channel,
             queues=[self._declaration()],
@@ -113,26 +120,42 @@ class _Consumer:
             self.failure = None
             while not self.stopping.is_set():
                 try:
-                    connection.drain_events(timeout=DRAIN if self._unacked > 0 else IDLE_DRAIN)
+                    connection.drain_events(timeout=DRAIN if self._outstanding else IDLE_DRAIN)
                 except TimeoutError:
                     pass
                 self._send_acks()
             self._send_acks()  # what was applied before the stop is acknowledged
 
     def _send_acks(self) -> None:
+        """Ack what was acknowledged: every tag below the first one still outstanding with
+        one ``multiple`` ack (the usual case: receivers acknowledge in delivery order),
+        any other one by itself (so that a message held long holds back no other's ack)."""
+        acked: list[int] = []
         while True:
             try:
-                message = self._acks.get_nowait()
+                generation, tag = self._acks.get_nowait()
             except queue.Empty:
-                return
-            message.ack()
-            self._unacked -= 1
+                break
+            if generation == self._generation and tag in self._outstanding:
+                del self._outstanding[tag]
+                acked.append(tag)
+        if not acked:
+            return
+        first = next(iter(self._outstanding), None)
+        alone = [] if first is None else [tag for tag in acked if tag > first]
+        below = [tag for tag in acked if first is None or tag < first]
+        if below:
+            self._channel.basic_ack(max(below), multiple=True)
+        for tag in alone:
+            self._channel.basic_ack(tag)
 
     def _on_message(self, body: Any, message: Any) -> None:
-        self._unacked += 1
+        tag = message.delivery_tag
+        self._outstanding[tag] = None
         redelivered = bool(message.delivery_info.get("redelivered"))
         bodies = body if isinstance(body, list) else [body]
-        countdown = _Countdown(len(bodies), lambda: self._acks.put(message))
+        done = (self._generation, tag)
+        countdown = _Countdown(len(bodies), lambda: self._acks.put(done))
         for one in bodies:
             acknowledge = countdown.one()
             try:
@@ -243,18 +266,30 @@ class AmqpTransport:
                 if self._producer is None:
                     self._connect()
                 exchange = FANOUT if fanout else EXCHANGE
-                declare: list[Any] = [] if fanout or queue in self._declared else [_queue(queue)]
-                if fanout and "fanout" not in self._declared:
-                    declare = [FANOUT]
+                declared = "fanout" if fanout else queue
+                if declared in self._declared:
+                    # Straight to the channel: kombu's Producer.publish costs twice as
+                    # much CPU for the same frames (~65 against ~30 us a message).
+                    self._producer.channel.basic_publish(
+                        amqp.Message(
+                            kombu_json.dumps(body),
+                            content_type="application/json",
+                            content_encoding="utf-8",
+                            delivery_mode=2,
+                        ),
+                        exchange=exchange.name,
+                        routing_key=queue,
+                    )
+                    return
                 self._producer.publish(
                     body,
                     exchange=exchange,
                     routing_key=queue,
-                    declare=declare,
+                    declare=[FANOUT] if fanout else [_queue(queue)],
                     delivery_mode=2,
                     retry=False,
                 )
-                self._declared.add("fanout" if fanout else queue)
+                self._declared.add(declared)
             except Exception:
                 self._drop()
                 raise

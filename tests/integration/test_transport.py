@@ -179,3 +179,25 @@ def test_a_message_of_several_bodies_is_acknowledged_once_every_body_is() -> Non
         assert [item.body for item in _collect(third, queue, 1)] == [{"n": 4}]
     finally:
         third.close()
+
+
+def test_messages_acknowledged_out_of_order_leave_only_the_unacknowledged_one() -> None:
+    if not port_open(5672):
+        pytest.skip("RabbitMQ is not running on 127.0.0.1:5672")
+    queue = f"acks-{uuid.uuid4().hex[:8]}"
+    first = open_transport(AMQP_URL)
+    for number in range(1, 6):
+        first.publish(queue, {"n": number})
+    taken = _collect(first, queue, 5)
+    # Acks go as one for a run below the first message still held (1-2), and one by one
+    # above it (4, 5): neither may take the held message (3) with them.
+    for index in (4, 0, 1, 3):
+        taken[index].acknowledge()
+    first.close()
+    second = open_transport(AMQP_URL)
+    try:
+        (again,) = _collect(second, queue, 1)
+        assert (again.body, again.redelivered) == ({"n": 3}, True)
+        again.acknowledge()
+    finally:
+        second.close()
