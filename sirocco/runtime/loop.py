@@ -187,9 +187,13 @@ class Runtime:
             self._heartbeats = HeartbeatWatch(
                 checker, self.intake, self.dispatcher, self.health, self.clock
             )
-        if recover:
-            self.recover(lost_actions=lost_actions)
         self._stopping.clear()
+        if recover:
+            # A role restarted while its database is away (or that loses it now) waits for
+            # it here, as its threads do later, instead of ending its start with the error.
+            Guard("recovery", self.health).outlast(
+                lambda: self.recover(lost_actions=lost_actions), self._stopping
+            )
         self._thread = threading.Thread(target=self._loop, name="sirocco-engine", daemon=True)
         self._thread.start()
         self.health.watch(self._thread)

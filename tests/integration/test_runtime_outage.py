@@ -110,3 +110,31 @@ def test_an_unexpected_error_does_not_end_the_engine_thread(
         assert row.state == "SUCCESS"
         assert failures == [1]
         assert runtime.health.report().ready
+
+
+def test_a_start_whose_recovery_meets_an_outage_waits_for_the_database(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A role restarted during a database outage got past building its parts, then met the
+    outage in the recovery its start runs, and ended with 'internal error: OperationalError'
+    (found by the chaos test); now the start waits the outage out and the engine runs."""
+    from sirocco.runtime import loop
+
+    with helpers.embedded(f"sqlite:///{tmp_path}/recover.sqlite", start=False) as app:
+        helpers.deploy(app, WORKFLOW)
+        original = loop.recovery.recover
+        met: list[str] = []
+
+        def recover_during_an_outage(*args: Any, **kwargs: Any) -> None:
+            if len(met) < 2:
+                met.append(_reasons(app))
+                raise sa.exc.OperationalError("SELECT", {}, ConnectionRefusedError("down"))
+            original(*args, **kwargs)
+
+        monkeypatch.setattr(loop.recovery, "recover", recover_during_an_outage)
+        app.parts.runtime.start()
+        # The second try saw the first one's failure reported, then the third one passed.
+        assert len(met) == 2 and "recovery" in met[1]
+        assert "recovery" not in _reasons(app)
+        row = helpers.wait_for(app, helpers.start(app, "outage"))
+        assert row.state == "SUCCESS"
