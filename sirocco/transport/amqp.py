@@ -46,6 +46,11 @@ DRAIN = 0.1
 #: message can need it then: no reason to wake 50 times a second).
 IDLE_DRAIN = 1.0
 MAX_BACKOFF = 5.0
+#: The most bodies one message of ``publish_many`` holds. Each body is under the blob
+#: threshold (64 KiB by default), so a message stays far below RabbitMQ's
+#: ``max_message_size`` (16 MiB by default): a larger one would close the channel and the
+#: bodies would wait for the database's slower delivery.
+BUNDLE = 64
 
 
 def _queue(name: str) -> Queue:
@@ -253,12 +258,13 @@ class AmqpTransport:
         self._publish(queue, body, fanout=fanout)
 
     def publish_many(self, queue: str, bodies: Sequence[dict[str, Any]]) -> None:
-        """Send ``bodies`` to ``queue`` as one persistent message (their list); raises when
-        the broker can't take it."""
+        """Send ``bodies`` to ``queue`` as persistent messages of at most ``BUNDLE`` bodies
+        each (their list); raises when the broker can't take them."""
         if len(bodies) == 1:
             self._publish(queue, bodies[0], fanout=False)
-        elif bodies:
-            self._publish(queue, list(bodies), fanout=False)
+            return
+        for start in range(0, len(bodies), BUNDLE):
+            self._publish(queue, list(bodies[start : start + BUNDLE]), fanout=False)
 
     def _publish(self, queue: str, body: Any, *, fanout: bool) -> None:
         with self._lock:

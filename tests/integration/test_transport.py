@@ -201,3 +201,35 @@ def test_messages_acknowledged_out_of_order_leave_only_the_unacknowledged_one() 
         again.acknowledge()
     finally:
         second.close()
+
+
+def test_many_bodies_go_as_messages_of_at_most_a_bundle_each(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One message per ``BUNDLE`` bodies: a batch of any size stays under the broker's
+    message size limit; a message whose bodies are all acknowledged is gone on its own."""
+    if not port_open(5672):
+        pytest.skip("RabbitMQ is not running on 127.0.0.1:5672")
+    from sirocco.transport import amqp as amqp_transport
+
+    monkeypatch.setattr(amqp_transport, "BUNDLE", 2, raising=False)
+    queue = f"bundle-split-{uuid.uuid4().hex[:8]}"
+    first = open_transport(AMQP_URL)
+    first.publish_many(queue, [{"n": n} for n in range(1, 6)])
+    taken = _collect(first, queue, 5)
+    assert [item.body["n"] for item in taken] == [1, 2, 3, 4, 5]
+    taken[0].acknowledge()
+    taken[1].acknowledge()  # the first message (bodies 1 and 2) is done
+    first.close()
+    second = open_transport(AMQP_URL)
+    try:
+        again = _collect(second, queue, 3)
+        assert [(item.body["n"], item.redelivered) for item in again] == [
+            (3, True),
+            (4, True),
+            (5, True),
+        ]
+        for item in again:
+            item.acknowledge()
+    finally:
+        second.close()
