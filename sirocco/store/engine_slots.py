@@ -81,11 +81,16 @@ class Membership:
 
         connection = psycopg.connect(self._conninfo or "", autocommit=True, connect_timeout=5)
         self.slot = None
-        for slot in range(SLOTS):
-            taken = connection.execute(_TRY, (slot,)).fetchone()
-            if taken is not None and taken[0]:
-                self.slot = slot
-                break
+        try:
+            for slot in range(SLOTS):
+                taken = connection.execute(_TRY, (slot,)).fetchone()
+                if taken is not None and taken[0]:
+                    self.slot = slot
+                    break
+        except BaseException:
+            self.slot = None
+            connection.close()  # with any slot it took: not left to the garbage collector
+            raise
         return connection
 
     def close(self) -> None:

@@ -144,3 +144,33 @@ def test_a_lost_slot_connection_is_said_once_and_the_slot_held_again(
     finally:
         first.close()
         second.close()
+
+
+def test_a_look_that_fails_while_taking_a_slot_closes_its_connection(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection that failed half-way through the slots is closed at once, with any
+    slot it already took, not left open until the garbage collector finds it."""
+    import psycopg
+
+    opened: list[psycopg.Connection] = []
+    connect = psycopg.connect
+
+    class Failing:
+        def __init__(self, connection: psycopg.Connection) -> None:
+            self.connection = connection
+
+        def execute(self, *args: object) -> object:
+            raise psycopg.OperationalError("the server closed the connection")
+
+        def close(self) -> None:
+            self.connection.close()
+
+    def failing_connect(*args: object, **kwargs: object) -> Failing:
+        opened.append(connect(*args, **kwargs))  # type: ignore[arg-type]
+        return Failing(opened[-1])
+
+    monkeypatch.setattr(psycopg, "connect", failing_connect)
+    membership = engine_slots.Membership(database)
+    assert membership.share() is None and membership.slot is None
+    assert len(opened) == 1 and opened[0].closed
