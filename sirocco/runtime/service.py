@@ -17,7 +17,7 @@ from sirocco.runtime import codec, direct_actions, notifications, result_routing
 from sirocco.runtime.admission import Admission, InFlightLimits
 from sirocco.runtime.loop import Runtime
 from sirocco.runtime.work import Started, StartItem
-from sirocco.store import event_deliveries, executions, lookups, outbox, rows, sources
+from sirocco.store import blobs, event_deliveries, executions, lookups, outbox, rows, sources
 from sirocco.store.database import Database
 
 log = logging.getLogger("sirocco.service")
@@ -484,13 +484,16 @@ class Service:
         if row.state not in INCOMPLETE or self.runtime.registry.get(row.name) is not None:
             return output
         params = row.params if isinstance(row.params, Mapping) else {}
+        given = row.input if isinstance(row.input, dict) else {}
+        with self.database.read() as connection:  # values stored by reference, as values
+            given = blobs.Reader(connection).values(given)
         adhoc = direct_actions.expand(
             self.database,
             self.runtime.registry,
             self.runtime.specs,
             row.name,
             str(params.get("namespace") or ""),
-            row.input if isinstance(row.input, Mapping) else {},
+            given,
             row.project_id,
         )
         if adhoc is None or not adhoc.transforms:

@@ -327,3 +327,40 @@ def test_a_result_its_output_expression_cannot_take_fails_the_action_unaccepted(
         lambda: client.get(f"/v2/executions/{started['id']}").json()["state"] == "ERROR",
         what="the workflow to fail",
     )
+
+
+BIG_ADHOC = """version: '2.0'
+c2_big_inner:
+  base: std.async_noop
+  input:
+    - head
+  output:
+    got: <% $ %>
+c2_big_outer:
+  base: c2_big_inner
+  input:
+    - blob
+  base-input:
+    head: <% $.blob.substring(0, 3) %>
+"""
+
+
+def test_a_large_input_of_a_standalone_adhoc_run_is_its_value_when_its_result_comes(
+    client: TestClient,
+) -> None:
+    # Sirocco's own case: an input over the blob threshold (64 KiB) is stored by reference;
+    # the ad-hoc chain expanded again when the PUT comes must see the value (Mistral keeps
+    # the whole input in the row, and this PUT succeeds there as here).
+    _define(client, "/v2/actions", BIG_ADHOC)
+    blob = "abc" + "x" * (100 * 1024)
+    alone = client.post(
+        "/v2/action_executions",
+        json={"name": "c2_big_outer", "input": {"blob": blob}, "params": {"save_result": True}},
+    )
+    assert alone.status_code == 201, alone.text
+    body = alone.json()
+    assert body["state"] == "RUNNING", body
+    put = _put_result(client, body["id"], {"n": 1})
+    assert (put["state"], put["accepted"]) == ("SUCCESS", True), put
+    assert json.loads(put["output"]) == {"result": {"got": {"n": 1}}}
+    assert json.loads(_action_execution(client, body["id"])["input"]) == {"blob": blob}
