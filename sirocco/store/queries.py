@@ -253,7 +253,9 @@ def _by_id_query(view: View, fields: tuple[str, ...]) -> sa.Select[Any]:
             .where(view.id_column == sa.bindparam("_by_id"))
             .limit(1)
         )
-        if len(_BY_ID) < _BY_ID_SIZE:  # ``fields`` come from requests: keep the first ones
+        # ``fields`` come from requests: keep the first ones, and always the whole row's
+        # (``execution_by_id``'s driver-level read keeps a compiled statement per query).
+        if len(_BY_ID) < _BY_ID_SIZE or not fields:
             _BY_ID[key] = query
     return query
 

@@ -75,3 +75,14 @@ def test_an_execution_read_through_the_driver_is_the_read_through_sqlalchemy(
         # A value stored by reference is read with its blob, in one read transaction.
         assert queries.execution_by_id(database, by_reference) == expected[by_reference]
         assert expected[done]["params"]["env"] == {"k": [1]}
+
+
+def test_the_whole_row_query_is_kept_when_requests_filled_the_table(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Requests' ``?fields=`` fill the table of built queries; the whole row's query stays
+    one object even then, so the driver-level read does not compile a new one per GET."""
+    full: dict[Any, Any] = {(0, (str(n),)): None for n in range(queries._BY_ID_SIZE)}
+    monkeypatch.setattr(queries, "_BY_ID", full)
+    first = queries._by_id_query(queries.EXECUTIONS, ())
+    assert queries._by_id_query(queries.EXECUTIONS, ()) is first
