@@ -181,7 +181,10 @@ class ExecutorWorker:
                 batch.append(parcel)
             if not guard.call(functools.partial(self.lease, batch)):
                 # The database is away: the rows stay free in the outbox, where the taker
-                # finds them once it is back. The broker may forget the announcements.
+                # finds them once it is back. The broker may forget the announcements. (The
+                # lease commits as its statement runs: if the connection broke while its rows
+                # came back, they stay leased, unrun, and the heartbeat check treats them as
+                # it treats an executor that died holding them.)
                 for parcel in batch:
                     parcel.acknowledge()
                     self._busy.release()
