@@ -148,6 +148,19 @@ def test_a_failing_handler_does_not_stop_the_rest_of_a_message(transport: Transp
     assert received == [1, 2]
 
 
+def _taken_again(queue: str, count: int) -> list[tuple[int, bool]]:
+    """The ``n`` and the redelivered flag of ``count`` bodies that a new connection takes
+    from ``queue``, each acknowledged."""
+    again = open_transport(AMQP_URL)
+    try:
+        taken = _collect(again, queue, count)
+        for item in taken:
+            item.acknowledge()
+        return [(item.body["n"], item.redelivered) for item in taken]
+    finally:
+        again.close()
+
+
 def test_a_message_of_several_bodies_is_acknowledged_once_every_body_is() -> None:
     if not port_open(5672):
         pytest.skip("RabbitMQ is not running on 127.0.0.1:5672")
@@ -159,19 +172,8 @@ def test_a_message_of_several_bodies_is_acknowledged_once_every_body_is() -> Non
     taken[2].acknowledge()
     taken[2].acknowledge()  # twice counts once: the second body is still unacknowledged
     first.close()  # sends the acks that are due
-    second = open_transport(AMQP_URL)
-    try:
-        again = _collect(second, queue, 3)
-        # The whole message comes back, every body of it redelivered.
-        assert [(item.body["n"], item.redelivered) for item in again] == [
-            (1, True),
-            (2, True),
-            (3, True),
-        ]
-        for item in again:
-            item.acknowledge()
-    finally:
-        second.close()
+    # The whole message comes back, every body of it redelivered.
+    assert _taken_again(queue, 3) == [(1, True), (2, True), (3, True)]
     third = open_transport(AMQP_URL)
     try:
         third.publish(queue, {"n": 4})
@@ -221,15 +223,4 @@ def test_many_bodies_go_as_messages_of_at_most_a_bundle_each(
     taken[0].acknowledge()
     taken[1].acknowledge()  # the first message (bodies 1 and 2) is done
     first.close()
-    second = open_transport(AMQP_URL)
-    try:
-        again = _collect(second, queue, 3)
-        assert [(item.body["n"], item.redelivered) for item in again] == [
-            (3, True),
-            (4, True),
-            (5, True),
-        ]
-        for item in again:
-            item.acknowledge()
-    finally:
-        second.close()
+    assert _taken_again(queue, 3) == [(3, True), (4, True), (5, True)]
