@@ -17,12 +17,11 @@ from mistral_lib import actions
 
 from sirocco.actions.registry import ActionRegistry
 from sirocco.clock import utcnow
-from sirocco.engine import commands
 from sirocco.executor.worker import ExecutorWorker
-from sirocco.runtime import codec, delivery
 from sirocco.runtime.heartbeats import Timing
 from sirocco.store import migrate, outbox, tables
 from sirocco.store.database import Database
+from tests.integration.executor_rows import Asleep, insert_run_actions
 from tests.waiting import BOUND, wait_for
 
 
@@ -40,13 +39,6 @@ class Gated(actions.Action):  # type: ignore[misc]
         Gated.started.append(self.number)
         Gated.gates[self.number].wait(BOUND)
         return self.number
-
-
-class Asleep(delivery.DatabaseDelivery):
-    """The database path, with a taker that never wakes (until the worker stops)."""
-
-    def wait(self, channel: str, timeout: float | None = None) -> None:
-        self._closing.wait(BOUND)
 
 
 @pytest.fixture
@@ -68,29 +60,9 @@ def test_the_hand_back_leases_the_freed_workers_next_action(database: Database) 
     registry.register("test.gated", Gated)
     Gated.gates.update({1: threading.Event(), 2: threading.Event()})
     Gated.started.clear()
-    now = utcnow()
-    with database.transaction() as connection:
-        outbox.insert(
-            connection,
-            [
-                outbox.row(
-                    id=f"row-{number}",
-                    kind=outbox.Kind.RUN_ACTION,
-                    payload=codec.encode(
-                        commands.RunAction(
-                            action_execution_id=f"action-{number}",
-                            workflow_execution_id=f"workflow-{number}",
-                            task_execution_id=f"task-{number}",
-                            action_name="test.gated",
-                            input={"number": number},
-                            execution={},
-                        )
-                    ),
-                    created_at=now,
-                )
-                for number in (1, 2)
-            ],
-        )
+    insert_run_actions(
+        database, [1, 2], action_name="test.gated", input_of=lambda number: {"number": number}
+    )
     parcels = Asleep(database)
     worker = ExecutorWorker(
         database, registry, clock=utcnow, workers=1, timing=Timing(interval=30.0), parcels=parcels

@@ -18,21 +18,12 @@ from sqlalchemy import event
 
 from sirocco.actions.registry import ActionRegistry
 from sirocco.clock import utcnow
-from sirocco.engine import commands
 from sirocco.executor.worker import ExecutorWorker
-from sirocco.runtime import codec, delivery
 from sirocco.runtime.heartbeats import Timing
 from sirocco.store import leases, migrate, notify, outbox, tables
 from sirocco.store.database import Database
+from tests.integration.executor_rows import Asleep, insert_run_actions
 from tests.waiting import BOUND, wait_for
-
-
-class Asleep(delivery.DatabaseDelivery):
-    """The database path, with a taker that never wakes (until the worker stops): the
-    test calls ``take`` itself."""
-
-    def wait(self, channel: str, timeout: float | None = None) -> None:
-        self._closing.wait(BOUND)
 
 
 @pytest.fixture
@@ -72,29 +63,12 @@ class Sent:
         event.remove(self._engine, "commit", self._commit)
 
 
-def _insert_run_actions(database: Database, numbers: list[int]) -> None:
-    with database.transaction() as connection:
-        outbox.insert(
-            connection,
-            [
-                outbox.row(
-                    id=f"row-{number}",
-                    kind=outbox.Kind.RUN_ACTION,
-                    payload=codec.encode(
-                        commands.RunAction(
-                            action_execution_id=f"action-{number}",
-                            workflow_execution_id=f"workflow-{number}",
-                            task_execution_id=f"task-{number}",
-                            action_name="std.echo",
-                            input={"output": number},
-                            execution={},
-                        )
-                    ),
-                    created_at=utcnow(),
-                )
-                for number in numbers
-            ],
-        )
+def _worker(database: Database, parcels: Asleep) -> ExecutorWorker:
+    """An executor of two workers on ``parcels``, heartbeats far apart."""
+    return ExecutorWorker(
+        database, ActionRegistry(), clock=utcnow, workers=2, timing=Timing(interval=30.0),
+        parcels=parcels,
+    )  # fmt: skip
 
 
 def _results(database: Database) -> list[str]:
@@ -111,7 +85,7 @@ def _results(database: Database) -> list[str]:
 def test_a_statement_commits_as_it_runs_and_the_pool_gets_its_connection_back_as_it_was(
     database: Database,
 ) -> None:
-    _insert_run_actions(database, [1])
+    insert_run_actions(database, [1])
     with database.statement() as connection:
         taken = leases.take(connection, limit=1, targets=[None], until=utcnow())
         assert [row.id for row in taken] == ["row-1"]
@@ -134,12 +108,9 @@ def test_a_statement_commits_as_it_runs_and_the_pool_gets_its_connection_back_as
 def test_the_executor_leases_in_one_statement_without_begin_or_commit(
     database: Database,
 ) -> None:
-    _insert_run_actions(database, [1])
+    insert_run_actions(database, [1])
     parcels = Asleep(database)
-    worker = ExecutorWorker(
-        database, ActionRegistry(), clock=utcnow, workers=2, timing=Timing(interval=30.0),
-        parcels=parcels,
-    )  # fmt: skip
+    worker = _worker(database, parcels)
     worker.start()
     try:
         with Sent(database, threading.current_thread().name) as sent:
@@ -155,12 +126,9 @@ def test_the_executor_leases_in_one_statement_without_begin_or_commit(
 def test_a_hand_back_is_one_statement_and_leases_nothing_when_nothing_waits(
     database: Database,
 ) -> None:
-    _insert_run_actions(database, [1])
+    insert_run_actions(database, [1])
     parcels = Asleep(database)
-    worker = ExecutorWorker(
-        database, ActionRegistry(), clock=utcnow, workers=2, timing=Timing(interval=30.0),
-        parcels=parcels,
-    )  # fmt: skip
+    worker = _worker(database, parcels)
     engines = notify.Listener(database, [notify.ENGINE])
     engines.wait(0.001)  # listening from now on
     worker.start()
@@ -190,12 +158,9 @@ def test_a_hand_back_is_one_statement_and_leases_nothing_when_nothing_waits(
 def test_a_hand_back_leases_the_next_rows_when_the_last_look_filled_every_worker(
     database: Database,
 ) -> None:
-    _insert_run_actions(database, [1, 2, 3])
+    insert_run_actions(database, [1, 2, 3])
     parcels = Asleep(database)
-    worker = ExecutorWorker(
-        database, ActionRegistry(), clock=utcnow, workers=2, timing=Timing(interval=30.0),
-        parcels=parcels,
-    )  # fmt: skip
+    worker = _worker(database, parcels)
     worker.start()
     try:
         # Two rows for two workers: a third may be waiting, so the hand-backs look for it
