@@ -60,6 +60,13 @@ varied:
 """
 
 
+def _many(database_url: str, count: int) -> Any:
+    """The execution row of ``many`` over ``count`` items, run to its end embedded."""
+    with helpers.embedded(database_url) as app:
+        helpers.deploy(app, ITEMS)
+        return helpers.wait_for(app, helpers.start(app, "many", {"n": count}))
+
+
 def test_results_gathered_over_several_steps_keep_their_values_and_order(
     database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -91,13 +98,9 @@ def test_the_list_is_evaluated_once_over_all_the_steps(
 
     monkeypatch.setattr(evaluation, "evaluate", counting)
     count = 3 * with_items.ITEMS_PER_STEP
-    with helpers.embedded(database_url) as app:
-        helpers.deploy(app, ITEMS)
-        execution_id = helpers.start(app, "many", {"n": count})
-        row = helpers.wait_for(app, execution_id)
-
-        assert row.state == "SUCCESS", row.state_info
-        assert len(row.output["results"]) == count
+    row = _many(database_url, count)
+    assert row.state == "SUCCESS", row.state_info
+    assert len(row.output["results"]) == count
     # Once in the start's step; the snapshot kept for the next steps holds it.
     assert len(evaluated) == 1
 
@@ -115,13 +118,9 @@ def test_the_list_is_let_go_once_every_item_has_started(
 
     monkeypatch.setattr(with_items, "_start_more", watching)
     count = 3 * with_items.ITEMS_PER_STEP
-    with helpers.embedded(database_url) as app:
-        helpers.deploy(app, ITEMS)
-        execution_id = helpers.start(app, "many", {"n": count})
-        row = helpers.wait_for(app, execution_id)
-
-        assert row.state == "SUCCESS", row.state_info
-        assert row.output == {"results": [2 * x for x in range(count)]}
+    row = _many(database_url, count)
+    assert row.state == "SUCCESS", row.state_info
+    assert row.output == {"results": [2 * x for x in range(count)]}
     # Kept while items are left to start; not in the steps that follow the last chunk
     # (the last gather step would free a million elements otherwise).
     assert held == [(100, True), (200, True), (300, False)]
