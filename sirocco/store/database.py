@@ -128,6 +128,14 @@ class Database:
             with self._not_durable_engine().begin() as connection:
                 yield connection
 
+    def session_conninfo(self) -> str | None:
+        """The libpq connection string of a PostgreSQL database, for a connection of its
+        own outside the pool (``LISTEN``, a session's advisory lock); None elsewhere."""
+        if self.is_sqlite or self.engine.dialect.name != "postgresql":
+            return None
+        url = self.engine.url.set(drivername="postgresql")
+        return url.render_as_string(hide_password=False)
+
     @contextmanager
     def statement(self, *, durable: bool = True) -> Iterator[sa.Connection]:
         """A connection for a write of one statement, which is its own transaction.
@@ -297,6 +305,14 @@ def _configure_sqlite(engine: sa.Engine) -> None:
             driver.execute(statement)
         except sqlite3.Error as exc:
             raise sa.exc.DBAPIError.instance(statement, None, exc, sqlite3.Error) from exc
+
+
+def connect_session(conninfo: str) -> Any:
+    """A psycopg connection of its own on ``conninfo`` (``Database.session_conninfo``), in
+    autocommit, giving up on connecting after 5 s."""
+    import psycopg
+
+    return psycopg.connect(conninfo, autocommit=True, connect_timeout=5)
 
 
 def is_outage(exc: BaseException) -> bool:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 
 from sirocco.store import outbox
-from sirocco.store.database import Database
+from sirocco.store.database import Database, connect_session
 
 log = logging.getLogger("sirocco.store")
 
@@ -43,10 +43,7 @@ class Membership:
     """This engine's slot (held on a connection of its own) and its share of executions."""
 
     def __init__(self, database: Database) -> None:
-        self._conninfo: str | None = None
-        if not database.is_sqlite and database.engine.dialect.name == "postgresql":
-            url = database.engine.url.set(drivername="postgresql")
-            self._conninfo = url.render_as_string(hide_password=False)
+        self._conninfo = database.session_conninfo()
         self._connection: object | None = None
         self.slot: int | None = None
 
@@ -77,9 +74,7 @@ class Membership:
         return outbox.Share(index=live.index(self.slot), count=len(live))
 
     def _hold(self) -> object:
-        import psycopg
-
-        connection = psycopg.connect(self._conninfo or "", autocommit=True, connect_timeout=5)
+        connection = connect_session(self._conninfo or "")
         self.slot = None
         try:
             for slot in range(SLOTS):

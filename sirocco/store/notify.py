@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 
-from sirocco.store.database import Database
+from sirocco.store.database import Database, connect_session
 
 log = logging.getLogger("sirocco.notify")
 
@@ -52,10 +52,7 @@ class Listener:
 
     def __init__(self, database: Database, channels: Sequence[str]) -> None:
         self._channels = list(channels)
-        self._conninfo: str | None = None
-        if not database.is_sqlite and database.engine.dialect.name == "postgresql":
-            url = database.engine.url.set(drivername="postgresql")
-            self._conninfo = url.render_as_string(hide_password=False)
+        self._conninfo = database.session_conninfo()
         self._connection: object | None = None
         self._idle = threading.Event()
 
@@ -65,9 +62,7 @@ class Listener:
         return self._conninfo is not None
 
     def _connect(self) -> object:
-        import psycopg
-
-        connection = psycopg.connect(self._conninfo or "", autocommit=True, connect_timeout=5)
+        connection = connect_session(self._conninfo or "")
         for channel in self._channels:
             connection.execute(f'LISTEN "{channel}"')
         return connection
