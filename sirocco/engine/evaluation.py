@@ -9,7 +9,7 @@ first hit wins, in the order Mistral uses there; nothing is copied. The
 from __future__ import annotations
 
 from collections import ChainMap
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -143,7 +143,7 @@ class EngineFunctions:
             return None
         if found is None:
             return None
-        return task_dict(draft, found)
+        return TaskView(draft, found)
 
     def tasks(
         self,
@@ -211,21 +211,58 @@ class EngineFunctions:
 
 def task_dict(draft: Draft, task: records.TaskExecution) -> dict[str, Any]:
     """A task execution as ``task()`` shows it."""
+    return {key: make(draft, task) for key, make in _TASK_FIELDS.items()}
+
+
+class TaskView(Mapping[str, Any]):
+    """A task execution as ``task()`` shows it, each field made when it is read.
+
+    ``task().result`` reads one field: the spec's copy, the published values and
+    the dates are then not made. Reading every field gives :func:`task_dict`.
+    """
+
+    __slots__ = ("_draft", "_task")
+
+    def __init__(self, draft: Draft, task: records.TaskExecution) -> None:
+        self._draft = draft
+        self._task = task
+
+    def __getitem__(self, key: str) -> Any:
+        make = _TASK_FIELDS.get(key)
+        if make is None:
+            raise KeyError(key)
+        return make(self._draft, self._task)
+
+    def __contains__(self, key: object) -> bool:
+        return key in _TASK_FIELDS
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_TASK_FIELDS)
+
+    def __len__(self) -> int:
+        return len(_TASK_FIELDS)
+
+
+def _task_spec_field(draft: Draft, task: records.TaskExecution) -> dict[str, Any]:
     task_spec = draft.spec.tasks.get(task.name)
-    return {
-        "id": task.id,
-        "name": task.name,
-        "spec": task_spec_dict(task_spec) if task_spec is not None else {},
-        "state": str(task.state),
-        "state_info": task.state_info,
-        # Mistral lists the accepted results: none yet reads as [].
-        "result": references.resolve(task.result) if task.has_result else [],
-        "published": dict(references.resolve_values(task.published)),
-        "type": task.type,
-        "workflow_execution_id": task.workflow_execution_id,
-        "created_at": time_text(task.created_at),
-        "updated_at": time_text(task.updated_at) if task.updated_at else None,
-    }
+    return task_spec_dict(task_spec) if task_spec is not None else {}
+
+
+#: The fields of ``task()`` in Mistral's order, each made from the draft and the record.
+_TASK_FIELDS: dict[str, Callable[[Draft, records.TaskExecution], Any]] = {
+    "id": lambda draft, task: task.id,
+    "name": lambda draft, task: task.name,
+    "spec": _task_spec_field,
+    "state": lambda draft, task: str(task.state),
+    "state_info": lambda draft, task: task.state_info,
+    # Mistral lists the accepted results: none yet reads as [].
+    "result": lambda draft, task: references.resolve(task.result) if task.has_result else [],
+    "published": lambda draft, task: dict(references.resolve_values(task.published)),
+    "type": lambda draft, task: task.type,
+    "workflow_execution_id": lambda draft, task: task.workflow_execution_id,
+    "created_at": lambda draft, task: time_text(task.created_at),
+    "updated_at": lambda draft, task: time_text(task.updated_at) if task.updated_at else None,
+}
 
 
 def task_spec_dict(task: specs.TaskSpec) -> dict[str, Any]:

@@ -116,10 +116,12 @@ _SYNTAX_ERRORS = (yaql_exceptions.YaqlException, KeyError, ValueError, TypeError
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Compiled:
-    """A parsed expression (made faster) and, when it only reads keys from ``$``, those keys."""
+    """A parsed expression (made faster) and, when it only reads keys from ``$``, those keys;
+    when it is ``task(...)`` followed by key steps, the call's arguments and the keys."""
 
     expression: Any
     key_path: tuple[str, ...] | None
+    task_path: tuple[tuple[Any, ...], tuple[str, ...]] | None = None
 
 
 class _Scope(expression_functions.Scope):
@@ -194,6 +196,54 @@ def _root_key_path(expression: Any) -> tuple[str, ...] | None:
     return None
 
 
+def _task_key_path(expression: Any) -> tuple[tuple[Any, ...], tuple[str, ...]] | None:
+    """``(arguments, keys)`` when ``expression`` is ``task()`` or ``task(constant)`` followed
+    by ``.key`` steps only (``task().result``), else None."""
+    keys: list[str] = []
+    node = expression
+    while (
+        isinstance(node, yaql_expressions.BinaryOperator)
+        and node.name == "#operator_."
+        and isinstance(node.args[1], yaql_expressions.KeywordConstant)
+    ):
+        keys.append(node.args[1].value)
+        node = node.args[0]
+    if (
+        not keys
+        or type(node) is not yaql_expressions.Function
+        or node.name != "task"
+        or len(node.args) > 1
+        or not all(isinstance(argument, yaql_expressions.Constant) for argument in node.args)
+    ):
+        return None
+    return tuple(argument.value for argument in node.args), tuple(reversed(keys))
+
+
+def _read_task_path(
+    functions: expression_functions.Functions,
+    arguments: tuple[Any, ...],
+    keys: tuple[str, ...],
+) -> Any:
+    """``task(...).a.b`` read from the one field it names, or ``_NOT_A_MAPPING`` when
+    anything is off the plain path (no such task, no such key, a step into a value that
+    is not a mapping): then the whole expression is evaluated, which words the error.
+
+    ``task()`` is a read of the engine's records, so reading it twice changes nothing.
+    """
+    try:
+        found = functions.task(arguments[0] if arguments else None)
+        if found is None:
+            return _NOT_A_MAPPING
+        value = conversion.plain(found[keys[0]])
+        for key in keys[1:]:
+            if not isinstance(value, Mapping) or key not in value:
+                return _NOT_A_MAPPING
+            value = value[key]
+    except Exception:
+        return _NOT_A_MAPPING
+    return _finalize(value)
+
+
 def _finalize(result: Any) -> Any:
     """YAQL's output conversion (Mistral's options: tuples to lists, sets kept)."""
     if isinstance(result, _SCALAR_RESULTS):
@@ -247,8 +297,9 @@ def _compile(expression: str) -> _Compiled:
     with _PARSE_LOCK:
         statement = _ENGINE(expression)
     key_path = _root_key_path(statement.expression)
+    task_path = _task_key_path(statement.expression)
     expression = yaql_speedups.speed_up(statement.expression, _REGISTERED)
-    return _Compiled(expression=expression, key_path=key_path)
+    return _Compiled(expression=expression, key_path=key_path, task_path=task_path)
 
 
 def syntax_problem(expression: str) -> str | None:
@@ -293,6 +344,10 @@ def evaluate(expression: str, data: Any, functions: expression_functions.Functio
     compiled = _compile(expression)
     if compiled.key_path is not None:
         value = _read_key_path(data, compiled.key_path)
+        if value is not _NOT_A_MAPPING:
+            return value
+    if compiled.task_path is not None and functions is not None:
+        value = _read_task_path(functions, *compiled.task_path)
         if value is not _NOT_A_MAPPING:
             return value
     context = new_context(data, functions)

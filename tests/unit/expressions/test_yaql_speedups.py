@@ -62,6 +62,18 @@ OTHER_EXPRESSIONS = [
     "task(first).result",
     "task().name",
     "task()",
+    # task(...) then key steps: read from the one field (the result of either outcome)
+    "task().result",
+    "task(null).published",
+    "task('first').published.p",
+    "task(first).published.missing",
+    "task(first).published.p.deeper",
+    "task(first).result.k",
+    "task().result.k",
+    "task().missing",
+    "task(nosuch).result",
+    "task(first, 2).result",
+    "$.s.task().result",
     "tasks(null, true).len()",
     "tasks(E1, 1)",
     "tasks(E1, false, SUCCESS, false).name",
@@ -127,3 +139,31 @@ def test_the_comparison_covers_values_and_errors() -> None:
         for expression in CASES
     }
     assert kinds == {"value", "error"}
+
+
+class _CountingView(dict[str, Any]):
+    """A task as a mapping that counts the fields read."""
+
+    read: list[str]
+
+    def __getitem__(self, key: str) -> Any:
+        self.read.append(key)
+        return super().__getitem__(key)
+
+
+def test_task_then_keys_reads_one_field() -> None:
+    view = _CountingView(first_task := {"id": "T1", "result": {"k": [1, 2]}, "published": {}})
+    view.read = []
+
+    class OneTask(FakeFunctions):
+        def task(self, name: str | None) -> Any:
+            self.calls.append(("task", (name,)))
+            return view
+
+    functions = OneTask()
+    value = evaluate("<% task().result.k %>", DATA, functions)
+    assert value == [1, 2]
+    assert functions.calls == [("task", (None,))]
+    assert view.read == ["result"]
+    value.append(3)  # a fresh value: the task's own is untouched
+    assert first_task["result"] == {"k": [1, 2]}
