@@ -32,8 +32,40 @@ Value = TypeVar("Value")
 
 
 def chain(*layers: Mapping[str, Value]) -> ChainMap[str, Value]:
-    """A read-only lookup over ``layers``, first hit wins (nothing is copied)."""
-    return ChainMap(*cast(list[MutableMapping[str, Value]], list(layers)))
+    """A read-only lookup over ``layers``, first hit wins (nothing is copied).
+
+    A layer that is itself a chain gives its layers in its place: a key looked up
+    through a task's data (its inbound context's layers under the task's and the
+    environment's, over the input) walks one list, not chains inside chains.
+    """
+    maps: list[Mapping[str, Value]] = []
+    for layer in layers:
+        if isinstance(layer, Layers):
+            maps.extend(layer.maps)
+        else:
+            maps.append(layer)
+    return Layers(*cast(list[MutableMapping[str, Value]], maps))
+
+
+class Layers(ChainMap[str, Value]):
+    """A ``ChainMap`` that asks each layer whether it holds a key before reading it.
+
+    ``ChainMap`` reads each layer and catches the ``KeyError`` of a miss; a key found
+    in the workflow input, under the ~35 layers of a long chain's context, raised
+    and caught ~35 errors (~1 µs each).
+    """
+
+    def __getitem__(self, key: str) -> Value:
+        for mapping in self.maps:
+            if key in mapping:
+                return mapping[key]
+        return self.__missing__(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        for mapping in self.maps:
+            if key in mapping:
+                return mapping[key]
+        return default
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,27 @@ def test_deep_chains_are_flattened() -> None:
     assert list(context.versions)[:3] == ["k0", "last", "k1"]
 
 
+def test_a_chain_of_chains_is_one_list_of_layers_with_chainmap_lookups() -> None:
+    inner = dataflow.chain({"a": 1}, {"a": 2, "b": None})
+    data = dataflow.chain({"t": 0}, inner, {"b": 3, "c": 4})
+    expected = ChainMap({"t": 0}, ChainMap({"a": 1}, {"a": 2, "b": None}), {"b": 3, "c": 4})
+
+    assert len(data.maps) == 4  # the inner chain's two layers, in its place
+    for key in ("t", "a", "b", "c", "missing"):
+        assert (key in data) == (key in expected)
+        assert data.get(key, "default") == expected.get(key, "default")
+        assert data.get(key) == expected.get(key)
+    assert data["b"] is None  # a stored None is a hit, not a miss
+    assert dict(data) == dict(expected)
+    assert list(data) == list(expected)
+    try:
+        data["missing"]
+    except KeyError as error:
+        assert error.args == ("missing",)
+    else:
+        raise AssertionError("a missing key must raise KeyError")
+
+
 def test_merge_prefers_higher_versions_and_merges_nested_dicts() -> None:
     start = dataflow.extend(dataflow.EMPTY_CONTEXT, {"x": "start", "d": {"a": 1}})
     left = dataflow.extend(start, {"x": "left", "d": {"b": 2}})
