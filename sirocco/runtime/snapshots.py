@@ -63,6 +63,7 @@ def load(
     if cached is not None:
         cached.lookup = lookup  # kept between steps; it asks through this step's connection
         return cached
+    row = executions.whole_row(connection, row)
     spec = specs.workflow(row.workflow_name, row.definition, row.workbook_name)
     workflow = executions.workflow_record(row, spec, executions.blob_reader(connection))
     tasks, loaded = executions.load_tasks_and_actions(connection, row.id, actions)

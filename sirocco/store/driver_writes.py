@@ -67,19 +67,21 @@ def _row_function(
     return function
 
 
-_compiled: dict[tuple[int, tuple[str, ...], str], Prepared] = {}
+_compiled: dict[tuple[int, tuple[str, ...], str, bool], Prepared] = {}
 _compiled_lock = threading.Lock()
 
 
-def prepared(statement: sa.Executable, keys: Sequence[str], dialect: Dialect) -> Prepared:
+def prepared(
+    statement: sa.Executable, keys: Sequence[str], dialect: Dialect, *, many: bool = True
+) -> Prepared:
     """``statement`` compiled for rows with ``keys`` (cached by the statement's identity:
-    statements are module constants or cached themselves)."""
-    cache_key = (id(statement), tuple(keys), dialect.name)
+    statements are module constants or cached themselves); ``many``: for an executemany."""
+    cache_key = (id(statement), tuple(keys), dialect.name, many)
     found = _compiled.get(cache_key)
     if found is not None and found.statement is statement:
         return found
     compiled = statement.compile(  # type: ignore[attr-defined]
-        dialect=dialect, column_keys=sorted(keys), for_executemany=True
+        dialect=dialect, column_keys=sorted(keys), for_executemany=many
     )
     if not compiled.positional:
         raise ValueError(f"{dialect.name} does not take positional parameters")
@@ -156,18 +158,42 @@ def execute_many(
     if not rows:
         return
     plan = prepared(statement, tuple(rows[0]), connection.dialect)
-    parameters = list(map(plan.parameters, rows))
+    _run(connection, plan.text, list(map(plan.parameters, rows)), many=True)
+
+
+def execute(
+    connection: sa.Connection, statement: sa.Executable, values: Mapping[str, Any]
+) -> list[tuple[Any, ...]]:
+    """Execute ``statement`` once with ``values`` through the driver of ``connection``
+    (SQLite), in its transaction: its rows as the driver returns them (no conversion).
+
+    For the statements a step runs once per execution (lock, consume): through
+    SQLAlchemy such a statement costs several times what SQLite takes to run it.
+    """
+    plan = prepared(statement, tuple(values), connection.dialect, many=False)
+    rows: list[tuple[Any, ...]] = _run(connection, plan.text, plan.parameters(values), many=False)
+    return rows
+
+
+def _run(connection: sa.Connection, text: str, parameters: Any, *, many: bool) -> Any:
+    """Run ``text`` on the driver connection of ``connection``'s transaction, seen by its
+    cursor listeners, driver errors raised as SQLAlchemy's; the rows it returns."""
     driver: Any = connection.connection.driver_connection
     before = connection.dispatch.before_cursor_execute
     after = connection.dispatch.after_cursor_execute
     cursor = driver.cursor()
     try:
         if before:
-            before(connection, cursor, plan.text, parameters, None, True)
-        cursor.executemany(plan.text, parameters)
+            before(connection, cursor, text, parameters, None, many)
+        if many:
+            cursor.executemany(text, parameters)
+            found = None
+        else:
+            found = cursor.execute(text, parameters).fetchall()
         if after:
-            after(connection, cursor, plan.text, parameters, None, True)
+            after(connection, cursor, text, parameters, None, many)
+        return found
     except sqlite3.Error as exc:
-        raise sa.exc.DBAPIError.instance(plan.text, parameters, exc, sqlite3.Error) from exc
+        raise sa.exc.DBAPIError.instance(text, parameters, exc, sqlite3.Error) from exc
     finally:
         cursor.close()

@@ -7,7 +7,7 @@ import functools
 import itertools
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
@@ -283,10 +283,13 @@ def lock_workflow_consuming(
     ``outbox_ids`` that carried its events, in one round trip on PostgreSQL.
 
     Returns the row (None if absent) and the ids of the outbox rows deleted (those still
-    there), or None for the ids when nothing was deleted here: on SQLite, when no ids
-    are given, or when the execution row is absent (the caller deletes them itself).
+    there), or None for the ids when nothing was deleted here: when no ids are given, or
+    when the execution row is absent (the caller deletes them itself). On SQLite the row
+    is ``Locked`` (its id, version and project; ``whole_row`` reads the rest).
     """
-    if connection.dialect.name == "sqlite" or not outbox_ids:
+    if connection.dialect.name == "sqlite":
+        return _lock_consuming_sqlite(connection, execution_id, outbox_ids)
+    if not outbox_ids:
         return lock_workflow(connection, execution_id), None
     row = connection.execute(
         _LOCK_CONSUMING, {"execution_id": execution_id, "outbox_ids": list(outbox_ids)}
@@ -294,6 +297,54 @@ def lock_workflow_consuming(
     if row is None:
         return None, None
     return row, set(row.sirocco_consumed or ())
+
+
+class Locked(NamedTuple):
+    """What a step reads of its execution's row on SQLite (``lock_workflow_consuming``):
+    enough while its snapshot is cached; ``whole_row`` reads the rest when it is not."""
+
+    id: str
+    version: int
+    project_id: str | None
+
+
+_LOCKED_COLUMNS = sa.select(
+    _workflow_executions.c.id, _workflow_executions.c.version, _workflow_executions.c.project_id
+).where(_workflow_executions.c.id == sa.bindparam("execution_id"))
+#: Ids deleted by one statement at most (one statement per count up to this, cached).
+_CONSUME_PER_STATEMENT = 16
+
+
+@functools.lru_cache(maxsize=_CONSUME_PER_STATEMENT)
+def _consume_statement(count: int) -> sa.sql.dml.ReturningDelete[tuple[str]]:
+    ids: list[sa.BindParameter[str]] = [sa.bindparam(f"id_{index}") for index in range(count)]
+    return sa.delete(_outbox).where(_outbox.c.id.in_(ids)).returning(_outbox.c.id)
+
+
+def _lock_consuming_sqlite(
+    connection: sa.Connection, execution_id: str, outbox_ids: Sequence[str]
+) -> tuple[Locked | None, set[str] | None]:
+    # Once per execution in every step: through the driver (``driver_writes.execute``);
+    # SQLite's BEGIN IMMEDIATE has locked the whole file already.
+    found = driver_writes.execute(connection, _LOCKED_COLUMNS, {"execution_id": execution_id})
+    if not found:
+        return None, None
+    if not outbox_ids:
+        return Locked._make(found[0]), None
+    consumed: set[str] = set()
+    for start in range(0, len(outbox_ids), _CONSUME_PER_STATEMENT):
+        chunk = outbox_ids[start : start + _CONSUME_PER_STATEMENT]
+        values = {f"id_{index}": item for index, item in enumerate(chunk)}
+        deleted = driver_writes.execute(connection, _consume_statement(len(chunk)), values)
+        consumed.update(row[0] for row in deleted)
+    return Locked._make(found[0]), consumed
+
+
+def whole_row(connection: sa.Connection, row: Any) -> Any:
+    """The whole row of a locked execution: ``row`` itself, or read when it is ``Locked``."""
+    if isinstance(row, Locked):
+        return lock_workflow(connection, row.id)
+    return row
 
 
 def load_tasks(connection: sa.Connection, execution_id: str) -> list[TaskExecution]:
