@@ -12,11 +12,11 @@ ids are never labels.
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -36,39 +36,42 @@ OTHER = "other"
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Finished:
-    """One thing a step wrote that the counters count: a started workflow ("workflow"),
-    a task or an action that ended (``seconds``: an action's duration)."""
+class Tally:
+    """What the counters count in a batch's writes, grouped by label values: a batch
+    that ends 1,000 tasks increments each counter once per label set, not 1,000 times."""
 
-    what: str
-    name: str
-    state: str
-    seconds: float | None = None
+    __slots__ = ("actions", "seconds", "started", "tasks")
+
+    def __init__(self) -> None:
+        #: Workflows started, by workflow name.
+        self.started: collections.Counter[str] = collections.Counter()
+        #: Tasks ended, by state.
+        self.tasks: collections.Counter[str] = collections.Counter()
+        #: Actions ended, by (action name, state).
+        self.actions: collections.Counter[tuple[str, str]] = collections.Counter()
+        #: The durations of the actions that ended, by action name.
+        self.seconds: dict[str, list[float]] = {}
 
 
-def tally(writes: Any) -> list[Finished]:
-    """What the counters count in ``writes`` (a ``store.writer.Writes``, before its flush
-    empties it). Never raises."""
-    found: list[Finished] = []
+def tally(writes: Any, into: Tally) -> None:
+    """Add what the counters count in ``writes`` (a ``store.writer.Writes``, before its
+    flush empties it) to ``into``. Never raises."""
     try:
         for workflow in writes.new_workflows:
-            found.append(Finished(what="workflow", name=workflow.workflow_name, state=""))
+            into.started[workflow.workflow_name] += 1
+        tasks = into.tasks
         for task in (*writes.new_tasks, *writes.task_updates):
             if task.state in COMPLETED:
-                found.append(Finished(what="task", name=task.name, state=str(task.state)))
+                tasks[str(task.state)] += 1
+        actions = into.actions
         for action in (*writes.new_actions, *writes.action_updates):
             if action.state in COMPLETED:
-                seconds = None
+                actions[action.name, str(action.state)] += 1
                 if action.updated_at is not None:
                     seconds = max((action.updated_at - action.created_at).total_seconds(), 0.0)
-                found.append(
-                    Finished(what="action", name=action.name, state=str(action.state),
-                             seconds=seconds)
-                )  # fmt: skip
+                    into.seconds.setdefault(action.name, []).append(seconds)
     except Exception:  # metrics never break a step
         log.exception("metrics: can't count a step's writes")
-    return found
 
 
 class CappedNames:
@@ -180,7 +183,7 @@ class Metrics:
         )
         since.set_function(lambda: clock.monotonic() - self.last_step if self.last_step else -1.0)
 
-    def record_step(self, seconds: float, tallied: list[Finished], changed: Any) -> None:
+    def record_step(self, seconds: float, tallied: Tally, changed: Any) -> None:
         """Count what one committed batch wrote (``tallied``, from :func:`tally`;
         ``changed``: (id, workflow name, state, info) of executions whose state changed)."""
         try:
@@ -188,19 +191,19 @@ class Metrics:
         except Exception:  # metrics never break a step
             log.exception("metrics: can't record a step")
 
-    def _record(self, seconds: float, tallied: list[Finished], changed: Any) -> None:
+    def _record(self, seconds: float, tallied: Tally, changed: Any) -> None:
         self.last_step = clock.monotonic()
         self.step_seconds.observe(seconds)
-        for item in tallied:
-            if item.what == "workflow":
-                self.executions_started.labels(self.workflow_names(item.name)).inc()
-            elif item.what == "task":
-                self.tasks.labels(item.state).inc()
-            else:
-                name = self.action_names(item.name)
-                self.actions.labels(name, item.state).inc()
-                if item.seconds is not None:
-                    self.action_seconds.labels(name).observe(item.seconds)
+        for name, count in tallied.started.items():
+            self.executions_started.labels(self.workflow_names(name)).inc(count)
+        for state, count in tallied.tasks.items():
+            self.tasks.labels(state).inc(count)
+        for (name, state), count in tallied.actions.items():
+            self.actions.labels(self.action_names(name), state).inc(count)
+        for name, durations in tallied.seconds.items():
+            observe = self.action_seconds.labels(self.action_names(name)).observe
+            for duration in durations:
+                observe(duration)
         for _, workflow_name, state, _ in changed:
             if state in TERMINAL:
                 self.executions_finished.labels(self.workflow_names(workflow_name), state).inc()

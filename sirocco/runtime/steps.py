@@ -96,7 +96,7 @@ class Stepper:
         touched: list[tuple[str, int, engine.Snapshot]] = []
         writes = writer.Writes()
         began = time.perf_counter()
-        tally: list[metrics.Finished] = []
+        tally = metrics.Tally()
         spans: list[tracing.SpanRecord] = []
         try:
             with self.database.transaction() as connection:
@@ -114,7 +114,7 @@ class Stepper:
                         touched.append((item.execution_id, 0, started))
                         result.created[item.execution_id] = started.workflow
                 # Flushed before the steps: an event may be for an execution started just now.
-                tally.extend(metrics.tally(writes))
+                metrics.tally(writes, tally)
                 if tracing.enabled():
                     spans.extend(tracing.collect(writes, _roots(touched)))
                 writes.flush(connection)
@@ -127,7 +127,7 @@ class Stepper:
                     )
                     if stepped is not None:
                         touched.append((execution_id, stepped[0], stepped[1]))
-                tally.extend(metrics.tally(writes))
+                metrics.tally(writes, tally)
                 if tracing.enabled():
                     spans.extend(tracing.collect(writes, _roots(touched)))
                 writes.flush(connection)
