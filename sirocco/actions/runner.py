@@ -62,11 +62,10 @@ def check_input(descriptor: ActionDescriptor, action_input: Mapping[str, Any]) -
             unexpected=[...]]"`` when a required parameter is missing or an unknown
             one is given, unless the action accepts any keyword (``**kwargs``).
     """
-    spec = signature.parse_input_text(descriptor.input_text)
-    if spec.accepts_any:
+    accepts_any, known, required = _parameters(descriptor.input_text)
+    if accepts_any:
         return
-    known = set(spec.names)
-    missing = [name for name in spec.required if name not in action_input]
+    missing = [name for name in required if name not in action_input]
     unexpected = [str(name) for name in action_input if name not in known]
     if not missing and not unexpected:
         return
@@ -76,6 +75,14 @@ def check_input(descriptor: ActionDescriptor, action_input: Mapping[str, Any]) -
     if unexpected:
         text += f", unexpected={unexpected}"
     raise errors.ActionInputError(text + "]")
+
+
+@functools.lru_cache(maxsize=1024)
+def _parameters(input_text: str) -> tuple[bool, frozenset[str], tuple[str, ...]]:
+    """Whether an input text accepts any keyword, its names and its required names, read
+    once per text (an inline action's input is checked at every run)."""
+    spec = signature.parse_input_text(input_text)
+    return spec.accepts_any, frozenset(spec.names), spec.required
 
 
 def action_context(execution: Mapping[str, Any], security: Mapping[str, Any] | None = None) -> Any:
