@@ -38,13 +38,13 @@ def chain(*layers: Mapping[str, Value]) -> ChainMap[str, Value]:
     through a task's data (its inbound context's layers under the task's and the
     environment's, over the input) walks one list, not chains inside chains.
     """
-    maps: list[Mapping[str, Value]] = []
-    for layer in layers:
-        if isinstance(layer, Layers):
-            maps.extend(layer.maps)
+    maps: list[MutableMapping[str, Value]] = []
+    for layer in cast(tuple[MutableMapping[str, Value], ...], layers):
+        if type(layer) is Layers:
+            maps += layer.maps
         else:
             maps.append(layer)
-    return Layers(*cast(list[MutableMapping[str, Value]], maps))
+    return Layers(*maps)
 
 
 class Layers(ChainMap[str, Value]):
@@ -98,8 +98,8 @@ def extend(context: Context, published: Mapping[str, Any]) -> Context:
         versions.update(version_layer)
         return Context(values, versions, 1, versioned=True)
     return Context(
-        chain(layer, *_maps(context.values)),
-        chain(version_layer, *_maps(context.versions)),
+        Layers(layer, *_maps(context.values)),  # the layers below are one chain's: flat
+        Layers(version_layer, *_maps(context.versions)),
         depth,
         versioned=True,
     )
@@ -221,9 +221,9 @@ def _flat(values: Mapping[str, Value]) -> dict[str, Value]:
     return flat
 
 
-def _maps(values: Mapping[str, Value]) -> list[Mapping[str, Value]]:
+def _maps(values: Mapping[str, Value]) -> list[MutableMapping[str, Value]]:
     if isinstance(values, ChainMap):
         return list(values.maps)
     if not values:
         return []
-    return [values]
+    return [cast(MutableMapping[str, Value], values)]

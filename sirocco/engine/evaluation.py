@@ -310,6 +310,8 @@ def _children_of(draft: Draft, task: Mapping[str, Any]) -> list[str]:
 
 
 def _may_hold_expression(value: Any) -> bool:
+    if type(value) in _SCALARS and type(value) is not str:
+        return False
     if isinstance(value, str):
         return "<%" in value or "{{" in value or "{%" in value
     if isinstance(value, Mapping):
@@ -331,6 +333,8 @@ def _may_hold_jinja(value: Any) -> bool:
 
 def _plain(value: Any) -> Any:
     """Fresh built-in values: mappings become dicts, tuples lists."""
+    if type(value) in _SCALARS:
+        return value  # a published text or number: no look for a mapping or a list
     if isinstance(value, Mapping):
         return {key: _plain(item) for key, item in value.items()}
     if isinstance(value, list | tuple):

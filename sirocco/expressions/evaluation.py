@@ -165,7 +165,7 @@ def _evaluate_jinja(
 
 
 def _evaluate_string(text: str, data: Any, functions: expression_functions.Functions | None) -> Any:
-    if not any(delimiter in text for delimiter in _DELIMITERS):
+    if "<%" not in text and "{{" not in text and "{%" not in text:  # _DELIMITERS
         return text
     plan = _plan(text)
     if plan.language == "jinja":
