@@ -112,20 +112,24 @@ def take_many(
 
 def renew(connection: sa.Connection, ids: Iterable[str], *, until: datetime) -> int:
     """Push the leases of the rows ``ids`` to ``until`` (a heartbeat); returns how many
-    rows were still there to renew."""
-    wanted = list(ids)
+    rows were still there to renew.
+
+    On PostgreSQL the rows are locked in id order, the order in which the executor's
+    writer hands results back (one row after another in one transaction): else the
+    update took them in its scan's order (that of the leases' ends), held one the writer
+    wanted next while it waited for one the writer held, and the two deadlocked until
+    ``deadlock_timeout`` (a second) ended one of them."""
+    wanted = sorted(set(ids))
     renewed = 0
     for start in range(0, len(wanted), 500):
         chunk = wanted[start : start + 500]
-        result = connection.execute(
-            sa.update(_outbox)
-            .where(
-                _outbox.c.id.in_(chunk),
-                _outbox.c.kind == RUN_ACTION,
-                _outbox.c.claimed_until < FOREVER,
-            )
-            .values(claimed_until=until)
+        held: sa.ColumnElement[bool] = sa.and_(
+            _outbox.c.id.in_(chunk), _outbox.c.kind == RUN_ACTION, _outbox.c.claimed_until < FOREVER
         )
+        if connection.dialect.name == "postgresql":
+            locked = sa.select(_outbox.c.id).where(held).order_by(_outbox.c.id).with_for_update()
+            held = _outbox.c.id.in_(locked.scalar_subquery())
+        result = connection.execute(sa.update(_outbox).where(held).values(claimed_until=until))
         renewed += result.rowcount or 0
     return renewed
 

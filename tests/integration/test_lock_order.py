@@ -1,18 +1,24 @@
 """Two engines whose batches name the same executions in opposite orders do not deadlock
-on PostgreSQL: every batch locks execution rows in one fixed order."""
+on PostgreSQL: every batch locks execution rows in one fixed order. Nor do an executor's
+heartbeat and its hand-back of results, which lock the same outbox rows."""
 
 from __future__ import annotations
 
 import threading
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
+from sirocco.clock import utcnow
 from sirocco.engine import events
 from sirocco.runtime.steps import Stepper
 from sirocco.runtime.work import Envelope
-from sirocco.store import executions
-from tests.integration import helpers
+from sirocco.store import executions, leases, tables
+from sirocco.store.database import Database
+from tests.integration import executor_rows, helpers
+from tests.waiting import BOUND, wait_for
 
 WORKFLOW = """
 version: '2.0'
@@ -75,3 +81,70 @@ def test_batches_in_opposite_orders_do_not_deadlock(
             thread.join(30)
         assert not failures, failures
         assert {helpers.execution(app, item).state for item in (first, second)} == {"PAUSED"}
+
+
+def test_a_heartbeat_and_a_hand_back_do_not_deadlock(database_url: str) -> None:
+    """An executor's heartbeat renews the leases of every row it holds while its writer
+    hands results back, row after row, in one transaction: both lock rows in id order, so
+    neither waits for a row the other will want next (PostgreSQL found that deadlock and
+    stalled the writer for a second, ``deadlock_timeout``, a few times per bench run)."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer at a time: no row locks to order")
+    database = Database(database_url)
+    try:
+        # Written and leased in the reverse of id order: the table, and its index on the
+        # lease's end, hold them that way round (a scan in either order meets row-99 first).
+        numbers = range(99, 9, -1)
+        executor_rows.insert_run_actions(database, numbers)
+        now = utcnow()
+        held = [f"row-{number}" for number in numbers]
+        with database.transaction() as connection:
+            for rank, row_id in enumerate(held):
+                connection.execute(
+                    sa.update(tables.outbox)
+                    .where(tables.outbox.c.id == row_id)
+                    .values(claimed_until=now + timedelta(minutes=1, seconds=rank))
+                )
+        renewed: list[int] = []
+        failures: list[BaseException] = []
+
+        def heartbeat() -> None:
+            try:
+                with database.transaction() as connection:
+                    renewed.append(leases.renew(connection, held, until=now + timedelta(minutes=2)))
+            except BaseException as exc:
+                failures.append(exc)
+
+        beat = threading.Thread(target=heartbeat)
+        with database.transaction() as connection:
+            _hand_back(connection, "row-10", now)  # the writer holds the first row
+            beat.start()
+            wait_for(lambda: _waiting_for_locks(database), what="the heartbeat waiting")
+            _hand_back(connection, "row-99", now)  # and wants the last one
+        beat.join(BOUND)
+        assert not failures, failures
+        assert renewed == [88]
+    finally:
+        database.dispose()
+
+
+def _hand_back(connection: Any, row_id: str, now: datetime) -> None:
+    leases.hand_back(
+        connection,
+        run_action_id=row_id,
+        result_id=f"result-{row_id}",
+        workflow_execution_id="workflow-1",
+        payload={},
+        now=now,
+    )
+
+
+def _waiting_for_locks(database: Database) -> bool:
+    with database.read() as connection:
+        waiting = connection.execute(
+            sa.text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND wait_event_type = 'Lock'"
+            )
+        ).scalar_one()
+    return bool(waiting)
