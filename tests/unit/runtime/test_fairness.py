@@ -6,6 +6,7 @@ from __future__ import annotations
 from concurrent.futures import Future
 
 from sirocco.engine import events
+from sirocco.runtime import fairness
 from sirocco.runtime.fairness import RoundRobin
 from sirocco.runtime.work import Envelope
 
@@ -58,3 +59,51 @@ def test_barriers_wait_for_what_was_queued_before_them() -> None:
     assert _names(second) == ["busy2", "busy3"]
     assert barrier in second
     assert len(waiting) == 0
+
+
+def _chunk(execution_id: str, purpose: events.TimerPurpose = "more") -> Envelope:
+    return Envelope(
+        event=events.TimerFired(
+            workflow_execution_id=execution_id, task_execution_id="task", purpose=purpose
+        )
+    )
+
+
+def _kinds(batch: list[object]) -> list[str]:
+    return [
+        f"{item.event.workflow_execution_id}:{type(item.event).__name__}"
+        for item in batch
+        if isinstance(item, Envelope)
+    ] + [str(item) for item in batch if not isinstance(item, Envelope)]
+
+
+def test_a_chunk_of_items_waits_while_other_work_goes_first() -> None:
+    waiting = RoundRobin(8)
+    waiting.add(_chunk("big"))
+    waiting.add(_event("big", 1))  # after the chunk, in its lane's order
+    waiting.add("start small")
+    assert _kinds(waiting.take()) == ["start small"]
+    waiting.add(_event("small", 0))
+    assert _kinds(waiting.take()) == ["small:PauseWorkflow"]
+    assert _kinds(waiting.take()) == ["big:TimerFired", "big:PauseWorkflow"]
+    assert len(waiting) == 0
+
+
+def test_a_chunk_waits_for_a_few_batches_at_most() -> None:
+    waiting = RoundRobin(8)
+    waiting.add(_chunk("big", "continue"))
+    taken = []
+    for number in range(fairness.CHUNK_PASSED_OVER + 1):
+        waiting.add(_event(f"small{number}", 0))
+        taken.append(_kinds(waiting.take()))
+    assert taken[: fairness.CHUNK_PASSED_OVER] == [
+        [f"small{number}:PauseWorkflow"] for number in range(fairness.CHUNK_PASSED_OVER)
+    ]
+    assert taken[-1] == ["big:TimerFired", f"small{fairness.CHUNK_PASSED_OVER}:PauseWorkflow"]
+
+
+def test_chunks_alone_go_together() -> None:
+    waiting = RoundRobin(8)
+    waiting.add(_chunk("one"))
+    waiting.add(_chunk("two"))
+    assert _kinds(waiting.take()) == ["one:TimerFired", "two:TimerFired"]
