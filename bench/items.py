@@ -170,6 +170,8 @@ class _Timeline:
         self.commits: list[float] = []
         self.checkpointing: list[float] = []
         self.wal_peak = 0
+        #: The checkpoint thread's passes: (start, seconds, WAL pages, pages copied, locked).
+        self.passes: list[tuple[float, float, int, int, bool]] = []
         self._gc_began = 0.0
         self._undo: list[Any] = []
 
@@ -206,16 +208,23 @@ class _Timeline:
         dialect = database.engine.dialect
         do_commit = dialect.do_commit
         file = str(database.engine.url.database)
+        checkpoints = getattr(database, "checkpoints", None)
+        if checkpoints is not None:
+            # A thread checkpoints (store/checkpoints.py): its passes are timed there, and
+            # the file changes under any commit, so no commit is said to checkpoint.
+            self.passes = checkpoints.passes = []
+            self._undo.append(lambda: setattr(checkpoints, "passes", None))
+            file = ""
 
         def timed_commit(connection: Any) -> None:
             # A commit that changed the database file checkpointed the WAL into it.
-            before = _stamp(file)
+            before = _stamp(file) if file else None
             began = time.perf_counter()
             try:
                 do_commit(connection)
             finally:
                 ended = time.perf_counter()
-                if _stamp(file) != before:
+                if file and _stamp(file) != before:
                     self.checkpointing.append(ended - began)
                     self._keep(began, ended, "commit (checkpointed)")
                 else:
@@ -255,7 +264,13 @@ class _Timeline:
             "commits": _spread(self.commits),
             "checkpointing_commits": _spread(self.checkpointing),
             "wal_peak_mb": round(self.wal_peak / 2**20, 1),
+            "passes_beside": _spread([took for _, took, _, _, locked in self.passes if not locked]),
+            "passes_locked": _spread([took for _, took, _, _, locked in self.passes if locked]),
+            "wal_pages_at_pass": max((pages for _, _, pages, _, _ in self.passes), default=0),
         }
+        for start, took, pages, _, locked in self.passes:
+            kind = "under the write lock" if locked else "beside the writers"
+            self._keep(start, start + took, f"checkpoint pass {kind} (WAL {pages} pages)")
         for began, ended in slow:
             overlapping = [
                 [round((start - began) * 1000, 1), round((end - start) * 1000, 1), what]
@@ -386,6 +401,12 @@ def main() -> None:
                 f"{figures['commits']}; of those that checkpointed: "
                 f"{figures['checkpointing_commits']}; WAL at most {figures['wal_peak_mb']} MB"
             )
+            if figures["passes_beside"] != [0]:
+                print(
+                    f"          checkpoint passes beside the writers: {figures['passes_beside']}"
+                    f"; under the write lock: {figures['passes_locked']}; WAL at most "
+                    f"{figures['wal_pages_at_pass']} pages at a pass"
+                )
             for slow in figures["slow_beside"]:
                 print(f"          beside at {slow['at_s']} s took {slow['ms']} ms; overlapping:")
                 for offset, took, what in slow["overlapping"]:

@@ -6,6 +6,7 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from sirocco import errors
+from sirocco.store.checkpoints import Checkpoints
 from sirocco.store.driver_reads import DriverReads
 
 DB_ENV = "SIROCCO_DB"
@@ -97,11 +99,17 @@ class Database:
         self._not_durable: sa.Engine | None = None
         #: The busiest reads on a SQLite file go straight to the driver (``fetch``).
         self._driver_reads: DriverReads | None = None
+        #: The WAL checkpoints of a SQLite file, off the commits (``checkpoints.py``).
+        self.checkpoints: Checkpoints | None = None
         if self.is_sqlite:
-            _configure_sqlite(self.engine)
             file = self.engine.url.database
             if file and file != ":memory:" and not file.startswith("file:"):
                 self._driver_reads = DriverReads(self.engine, file)
+                self.checkpoints = Checkpoints(file, self._write_lock)
+                # A database dropped without ``dispose`` (tests, short commands) does not
+                # leave its thread waiting for commits that never come.
+                weakref.finalize(self, self.checkpoints.stop, wait=False)
+            _configure_sqlite(self.engine, checkpointed=self.checkpoints is not None)
         else:
             _ping_when_idle(self.engine)
 
@@ -117,10 +125,13 @@ class Database:
         locking are unchanged.
         """
         if self.is_sqlite:
-            with self._write_lock, self.engine.connect() as connection:
-                connection = connection.execution_options(sirocco_write=True)
-                with connection.begin():
-                    yield connection
+            with self._write_lock:
+                with self.engine.connect() as connection:
+                    connection = connection.execution_options(sirocco_write=True)
+                    with connection.begin():
+                        yield connection
+                if self.checkpoints is not None:
+                    self.checkpoints.committed()
         elif durable:
             with self.engine.begin() as connection:
                 yield connection
@@ -213,6 +224,8 @@ class Database:
         }
 
     def dispose(self) -> None:
+        if self.checkpoints is not None:
+            self.checkpoints.stop()
         if self._driver_reads is not None:
             self._driver_reads.close()
         self.engine.dispose()
@@ -274,7 +287,10 @@ def _switch_to_wal(cursor: Any) -> None:
         pause = min(pause * 2, 0.2)
 
 
-def _configure_sqlite(engine: sa.Engine) -> None:
+def _configure_sqlite(engine: sa.Engine, *, checkpointed: bool) -> None:
+    """Set up each new connection; ``checkpointed``: a thread checkpoints the WAL
+    (``checkpoints.py``), the connections' commits do not."""
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's BEGIN be ours: the driver must not open transactions itself.
@@ -287,6 +303,8 @@ def _configure_sqlite(engine: sa.Engine) -> None:
         _switch_to_wal(cursor)
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        if checkpointed:
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
 
     @event.listens_for(engine, "begin")
