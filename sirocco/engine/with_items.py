@@ -288,7 +288,8 @@ def finish(draft: Draft, task: records.TaskExecution) -> None:
 
 
 def _gather(draft: Draft, task: records.TaskExecution) -> list[Any] | None:
-    """The next chunk of the item results; all of them once the last chunk is read.
+    """The next chunk of the item results; all of them in the step after the one that
+    read the last chunk.
 
     The results read so far live in the snapshot (``Snapshot.gathered``),
     the index reached in the task's counters (``gathered``). A snapshot that
@@ -312,14 +313,19 @@ def _gather(draft: Draft, task: records.TaskExecution) -> list[Any] | None:
     if one_step:
         return list(draft.lookup.item_results(task.id))
     results, parts = (kept[2], kept[3]) if kept is not None and reached else ([], [])
+    if reached >= count:
+        return results  # read and joined by the step before
     stop = min(reached + GATHER_PER_STEP, count)
     part = draft.lookup.item_results_between(task.id, reached, stop)
     results.extend(part)
     parts.append(part)
     if stop >= count:
         # The store may write the result from the parts' texts: no encoding of it whole.
+        # Joined here, written by the next step, which completes the task: of what grows
+        # with the count, each of the two steps does a part (at 1M items, ~30 and ~55 ms
+        # of CPU instead of ~85 in one step another execution could wait behind).
         draft.lookup.joined_results(results, parts)
-        return results
+        parts = []
     draft.snapshot.gathered[task.id] = (attempt, stop, results, parts)
     policies.schedule_timer(draft, task, "continue", 0, with_items=counters.but(gathered=stop))
     return None

@@ -469,7 +469,8 @@ def test_results_are_gathered_a_chunk_per_step(monkeypatch: pytest.MonkeyPatch) 
 
     assert run.workflow.state == State.SUCCESS
     assert run.task("t").published == {"r": [[x, 2 * x] for x in range(8)]}
-    assert _gather_steps(run) == 3  # indexes 0-2, 3-5, 6-7
+    # Indexes 0-2, 3-5, 6-7 (joined), then the step that completes the task.
+    assert _gather_steps(run) == 4
 
 
 def test_a_gather_in_chunks_takes_the_newest_result_of_an_item_run_again(
@@ -500,7 +501,7 @@ def test_a_gather_in_chunks_takes_the_newest_result_of_an_item_run_again(
 
     assert run.task("t").state == State.SUCCESS
     assert run.task("t").result == [0, 1, 2, 3, 4]
-    assert _gather_steps(run) - before == 3
+    assert _gather_steps(run) - before == 4  # 0-1, 2-3, 4 (joined), the completion
 
 
 def test_a_gather_whose_read_part_was_lost_reads_everything_at_once(
