@@ -10,7 +10,8 @@ item ``std.echo output=<% $.x %>``, publishing ``len(task().result)``. While it
 runs, a one-task workflow (``std.noop``) is started every 0.2 s and timed from
 its start until the engine has ended it: the latency another user sees while
 the big task runs. Reported per size: wall and CPU seconds of the process, CPU
-per item, peak RSS, the median and slowest latency beside, and the longest
+per item, peak RSS, the median, 99th percentile and slowest latency beside (and how
+many took 100 ms or more: the issue's bound for every one), and the longest
 engine steps in CPU of the engine thread (``time.thread_time``, little moved
 by the load): what an execution beside can wait behind, and what they applied.
 
@@ -143,7 +144,11 @@ def run_one(size: int, *, tracing: bool = False) -> dict[str, Any]:
             "beside_median_ms": round(statistics.median(latencies) * 1000, 1)
             if latencies
             else None,
+            "beside_p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 1)
+            if latencies
+            else None,
             "beside_max_ms": round(latencies[-1] * 1000, 1) if latencies else None,
+            "beside_over_100_ms": sum(1 for took in latencies if took >= 0.1),
             "longest_steps_ms": [
                 [round(seconds * 1000, 1), what] for seconds, what in sorted(longest)[::-1][:5]
             ],
@@ -369,7 +374,10 @@ def main() -> None:
         print(json.dumps(run_one(args.one, tracing=args.trace)))
         return
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    print("items     wall s    cpu s  cpu µs/item  peak RSS MB  beside: n  median ms  max ms")
+    print(
+        "items     wall s    cpu s  cpu µs/item  peak RSS MB  beside: n  median ms"
+        "  p99 ms  max ms  n >= 100 ms"
+    )
     for size in (int(text) for text in args.sizes.split(",")):
         answer = subprocess.run(
             [sys.executable, __file__, "--one", str(size), *(["--trace"] if args.trace else [])],
@@ -386,7 +394,8 @@ def main() -> None:
             f"{size:>9} {figures['wall_s']:8.2f} {figures['cpu_s']:8.2f} "
             f"{figures['cpu_us_per_item']:12.1f} {figures['peak_rss_mb']:12.1f} "
             f"{figures['beside']:10} {figures['beside_median_ms']!s:>10} "
-            f"{figures['beside_max_ms']!s:>7}"
+            f"{figures['beside_p99_ms']!s:>7} {figures['beside_max_ms']!s:>7} "
+            f"{figures['beside_over_100_ms']:12}"
         )
         for milliseconds, what in figures["longest_steps_ms"]:
             print(f"          longest step {milliseconds:8.1f} ms CPU: {what}")
