@@ -34,6 +34,7 @@ import sqlalchemy as sa
 from rolekit import PrivatePostgres, PrivateRabbit, Role, Roles, call, free_port, status
 
 from sirocco.store import tables
+from tests.waiting import BOUND
 
 WORKFLOWS = """
 version: '2.0'
@@ -208,19 +209,25 @@ def counter() -> Iterator[_Counter]:
 
 
 def _start(base: str, name: str, key: str, counter_url: str) -> str:
-    deadline = time.monotonic() + 60
-    for attempt in range(10_000):  # a start during the outage is answered 503: try again
+    """Start an execution, trying again while the API is away (killed and not started
+    again yet) or answers 503 (the database is down), for the suite's bound at most."""
+    deadline = time.monotonic() + BOUND
+    attempt = 0
+    while True:
         # A new key per attempt: an attempt whose answer was lost may still have started
         # its execution, whose calls must not count against the one that answered.
         data = {"key": f"{key}-{attempt}", "counter": counter_url}
         body = {"workflow_name": name, "input": json.dumps(data)}
         try:
             return str(call(f"{base}/executions", "POST", body)["id"])
-        except OSError:
+        except OSError as exc:
             if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-    raise AssertionError("unreachable")
+                raise AssertionError(
+                    f"POST /executions of {name} failed for {BOUND:g} s, {attempt + 1} "
+                    f"attempts; the last: {exc!r}"
+                ) from exc
+        attempt += 1
+        time.sleep(0.2)
 
 
 def _ended(base: str, execution_id: str) -> dict[str, Any] | None:
@@ -267,6 +274,7 @@ def test_chaos(
         assert {item["state"] for item in reference.values()} == {"SUCCESS"}, reference
 
         launched: list[tuple[str, str]] = []
+        launch_failed: list[BaseException] = []
         launcher_done = threading.Event()
 
         def launch() -> None:
@@ -276,6 +284,8 @@ def test_chaos(
                         key = f"{name}-{round_number}"
                         launched.append((name, _start(base, name, key, counter.url)))
                     time.sleep(0.5)  # a steady load, not one burst
+            except BaseException as exc:  # the test's thread fails with it and the logs
+                launch_failed.append(exc)
             finally:
                 launcher_done.set()
 
@@ -303,8 +313,14 @@ def test_chaos(
             args = ["--port", str(port)] if fault == "api" else []
             roles[fault] = group.start(fault.split("-")[0], *args)
         faults_over = time.monotonic()
-        launcher.join(120)
-        assert launcher_done.is_set()
+        group.wait_for(launcher_done.is_set, BOUND, "the load to be started")
+        launcher.join()
+        if launch_failed:
+            # Else a start that failed for good would end the launcher quietly (a warning)
+            # and the test would check fewer executions than it says.
+            raise AssertionError(
+                f"starting the load failed: {launch_failed[0]!r}\n{group.logs()}"
+            ) from launch_failed[0]
         group.wait_http(base)
 
         def all_ended() -> dict[str, dict[str, Any]] | None:
