@@ -69,17 +69,22 @@ def hand_back(
     a task's action gets an ActionResult row in its place (returned; ``claimed_until``:
     a broker announces it, so pollers leave it alone until then; ``announce``: the NOTIFY
     channel the row's statement wakes at commit); a standalone action's outcome is
-    stored on its action execution and the row deleted (None)."""
+    stored on its action execution and the row deleted (None).
+
+    An outcome whose RunAction row is gone is dropped (None): the action was handed back
+    already, by the heartbeat check (its executor missed its heartbeats, though alive) or
+    by another executor that ran it again. The first outcome stands, as the engine keeps
+    the first result of an action."""
     if is_standalone(command):
-        executions.finish_standalone_action(
-            connection,
-            command.action_execution_id,
-            state=state,
-            result=result,
-            message=message,
-            now=now,
-        )
-        leases.delete(connection, row_id)
+        if leases.delete(connection, row_id):
+            executions.finish_standalone_action(
+                connection,
+                command.action_execution_id,
+                state=state,
+                result=result,
+                message=message,
+                now=now,
+            )
         return None
     event = command.completed(state, result, message)
     # A result over the blob threshold is stored here, once, in this transaction: the row
@@ -87,7 +92,7 @@ def hand_back(
     stored = blobs.claim_check(connection, event.workflow_execution_id, result)
     sent = event if stored is result else dataclasses.replace(event, result=stored)
     handed = HandedBack(result_id=new_id(), event=event, payload=codec.encode(sent))
-    leases.hand_back(
+    replaced = leases.hand_back(
         connection,
         run_action_id=row_id,
         result_id=handed.result_id,
@@ -97,7 +102,7 @@ def hand_back(
         claimed_until=claimed_until,
         announce=announce,
     )
-    return handed
+    return handed if replaced else None
 
 
 def report_here(

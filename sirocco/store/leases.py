@@ -151,14 +151,19 @@ def hand_back(
     now: datetime,
     claimed_until: datetime | None = None,
     announce: str | None = None,
-) -> None:
+) -> bool:
     """Replace a RunAction row by the ActionResult row of its outcome (``payload``, an
     encoded ActionCompleted event), in the caller's transaction. ``claimed_until``: a
     broker delivers the result; pollers leave the row alone until then. ``announce``:
     the NOTIFY channel woken when the transaction commits (PostgreSQL; a channel told
     twice in one transaction is woken once). On PostgreSQL one statement (one round
-    trip) does all three."""
-    gone = sa.delete(_outbox).where(_outbox.c.id == run_action_id)
+    trip) does all three.
+
+    Only a RunAction row still there is replaced: returns False, and adds nothing, when it
+    is gone, i.e. its action was already handed back (the heartbeat check failed it while
+    a live executor, starved of CPU or cut off from the database, missed its heartbeats;
+    or it was offered again and another executor's result came first). A second result
+    row for one action would reach an engine after its execution may have ended."""
     row = {
         "id": result_id,
         "workflow_execution_id": workflow_execution_id,
@@ -169,22 +174,45 @@ def hand_back(
         "target": None,
     }
     if connection.dialect.name == "postgresql":
-        # A data-modifying WITH runs whether or not the statement refers to it.
-        added = sa.insert(_outbox).values(row)
-        if announce is None:
-            connection.execute(added.add_cte(gone.cte("gone")))
-        else:
-            inserted = added.returning(_outbox.c.id).cte("added")
-            told = sa.select(sa.func.pg_notify(announce, "")).select_from(inserted)
-            connection.execute(told.add_cte(gone.cte("gone")))
-        return
-    connection.execute(gone)
+        statement = _HAND_BACK_ANNOUNCED if announce is not None else _HAND_BACK
+        found = connection.execute(
+            statement, {**row, "run_action_id": run_action_id, "channel": announce}
+        )
+        return found.first() is not None
+    if not delete(connection, run_action_id):
+        return False
     connection.execute(sa.insert(_outbox), [row])
+    return True
 
 
-def delete(connection: sa.Connection, row_id: str) -> None:
-    """Forget one RunAction row (its standalone action's outcome is stored)."""
-    connection.execute(sa.delete(_outbox).where(_outbox.c.id == row_id))
+def _hand_back_statement(*, announce: bool) -> sa.Select[Any]:
+    """PostgreSQL's hand-back in one statement, built once (its values are parameters):
+    delete the RunAction row, insert the ActionResult row once for each row deleted (none
+    when it is gone), and NOTIFY ``channel`` for the row inserted (``announce``)."""
+    gone = (
+        sa.delete(_outbox)
+        .where(_outbox.c.id == sa.bindparam("run_action_id"))
+        .returning(_outbox.c.id)
+        .cte("gone")
+    )
+    columns = ["id", "workflow_execution_id", "kind", "payload", "created_at"]
+    columns += ["claimed_until", "target"]
+    values = sa.select(
+        *(sa.bindparam(name, type_=_outbox.c[name].type) for name in columns)
+    ).select_from(gone)
+    added = sa.insert(_outbox).from_select(columns, values).returning(_outbox.c.id).cte("added")
+    told = [sa.func.pg_notify(sa.bindparam("channel", type_=sa.String), "")] if announce else []
+    return sa.select(added.c.id, *told)
+
+
+_HAND_BACK = _hand_back_statement(announce=False)
+_HAND_BACK_ANNOUNCED = _hand_back_statement(announce=True)
+
+
+def delete(connection: sa.Connection, row_id: str) -> bool:
+    """Forget one RunAction row (its standalone action's outcome is stored); whether it
+    was there."""
+    return bool(connection.execute(sa.delete(_outbox).where(_outbox.c.id == row_id)).rowcount)
 
 
 def expired(connection: sa.Connection, *, now: datetime, limit: int = 100) -> list[Any]:

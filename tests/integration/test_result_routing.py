@@ -8,13 +8,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from sirocco.engine import commands, events
 from sirocco.engine.records import ActionExecution
 from sirocco.engine.states import State
 from sirocco.runtime import codec, result_routing
-from sirocco.store import executions, migrate, outbox, tables
+from sirocco.store import executions, migrate, notify, outbox, tables
 from sirocco.store.database import Database
 
 NOW = datetime(2026, 1, 1, 12, 0, 0)
@@ -150,5 +151,59 @@ def test_in_the_engines_process_a_task_action_is_queued_and_a_standalone_one_sto
         assert len(queued) == 1
         row = _action_row(database)
         assert (row.state, row.output, row.accepted) == ("SUCCESS", {"x": 1}, True)
+    finally:
+        database.dispose()
+
+
+@pytest.mark.parametrize("announce", [None, notify.ENGINE])
+def test_a_second_outcome_of_one_action_adds_no_result_row(
+    database_url: str, announce: str | None
+) -> None:
+    """A live executor starved of CPU misses its heartbeats: the heartbeat check hands the
+    action back failed, then the executor's own outcome comes. Only the first one stands:
+    a second ActionResult row would reach an engine after the execution may have ended
+    (the chaos test's empty outbox)."""
+    database = _database(database_url)
+    try:
+        command = _command("workflow-1")
+        _queue(database, command, standalone=False)
+        outcomes = [(State.ERROR, None, "Heartbeat wasn't received."), (State.SUCCESS, 7, None)]
+        handed = []
+        for number, (state, result, message) in enumerate(outcomes, 1):
+            with database.transaction() as connection:
+                handed.append(
+                    result_routing.hand_back(
+                        connection,
+                        "row-1",
+                        command,
+                        state,
+                        result,
+                        message,
+                        now=NOW,
+                        announce=announce,
+                        new_id=lambda number=number: f"result-{number}",
+                    )
+                )
+        assert handed[0] is not None and handed[1] is None
+        rows = _outbox_rows(database)
+        assert [(row.id, row.kind) for row in rows] == [("result-1", outbox.Kind.ACTION_RESULT)]
+        assert codec.decode(rows[0].payload).state == State.ERROR
+    finally:
+        database.dispose()
+
+
+def test_a_second_outcome_of_a_standalone_action_changes_nothing(database_url: str) -> None:
+    database = _database(database_url)
+    try:
+        command = _command(None)
+        _queue(database, command, standalone=True)
+        for state, message in ((State.ERROR, "Heartbeat wasn't received."), (State.SUCCESS, None)):
+            with database.transaction() as connection:
+                result_routing.hand_back(
+                    connection, "row-1", command, state, None, message, now=NOW
+                )
+        row = _action_row(database)
+        assert (row.state, row.state_info) == ("ERROR", "Heartbeat wasn't received.")
+        assert _outbox_rows(database) == []
     finally:
         database.dispose()
