@@ -18,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 from rolekit import Gate, Roles, call, free_port
 
+from sirocco import clock
 from sirocco.runtime.heartbeats import MISSED, MISSED_MESSAGE
 from sirocco.store import tables
 
@@ -97,12 +98,29 @@ def test_killed_executor_actions_fail_or_run_again(roles: tuple[Roles, str, str]
         group.wait_for(taken, 30, "the executor to take both actions")
         group.kill(doomed)
         killed = time.monotonic()
+        killed_at = clock.utcnow()  # as the executor wrote its leases' ends
+        with engine.connect() as connection:
+            lease_end = connection.execute(
+                sa.select(outbox.c.claimed_until).where(
+                    outbox.c.kind == "RunAction", outbox.c.workflow_execution_id == unsafe
+                )
+            ).scalar_one()
         group.start("executor")
+        detected: list[float] = []
         noticed: list[float] = []
 
         def ended() -> dict[str, dict[str, object]] | None:
             if gate.requests == 2:
                 gate.opened.set()  # run again on the new executor: let it finish
+            if not detected:
+                with engine.connect() as connection:
+                    held = connection.execute(
+                        sa.select(outbox.c.id).where(
+                            outbox.c.kind == "RunAction", outbox.c.workflow_execution_id == unsafe
+                        )
+                    ).all()
+                if not held:  # the heartbeat check replaced it by the failure's result
+                    detected.append(time.monotonic() - killed)
             found = {
                 execution_id: call(f"{base}/executions/{execution_id}")
                 for execution_id in (unsafe, safe)
@@ -114,9 +132,16 @@ def test_killed_executor_actions_fail_or_run_again(roles: tuple[Roles, str, str]
 
         found = group.wait_for(ended, 60, "both executions to end")
         # Reported, not asserted (the machine may be loaded): the target is 3 intervals.
+        # The lease ran out at most 3 intervals after the last heartbeat, which came at
+        # most one interval before the kill; the check's failure is the detection (the
+        # first look at the outbox that no longer found the row, a poll of the test), the
+        # execution's ERROR adds the engine's step and the test's GETs.
+        interval = float(HEARTBEATS["SIROCCO_HEARTBEAT_INTERVAL"])
         print(
-            f"dead executor noticed {noticed[0]:.2f} s after SIGKILL "
-            f"({noticed[0] / float(HEARTBEATS['SIROCCO_HEARTBEAT_INTERVAL']):.1f} intervals)"
+            f"dead executor: its lease ran out {(lease_end - killed_at).total_seconds():.2f} s "
+            f"after SIGKILL; its action failed by the heartbeat check {detected[0]:.2f} s "
+            f"after ({detected[0] / interval:.1f} intervals), its execution ERROR "
+            f"{noticed[0]:.2f} s after ({noticed[0] / interval:.1f} intervals)"
         )
         assert found[safe]["state"] == "SUCCESS", found[safe]
         assert found[unsafe]["state"] == "ERROR", found[unsafe]
