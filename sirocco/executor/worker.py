@@ -393,10 +393,16 @@ class ExecutorWorker:
             with self._database.transaction() as connection:
                 # Without a broker, each result's statement wakes the engines at commit.
                 announce = None if brokered else notify.ENGINE
+                outcomes = []
                 for item in sorted(results, key=_row_id):  # one lock order for every writer
-                    parcel = _write_one(connection, item, now, leased, announce)
-                    if parcel is not None:
-                        parcels.append(parcel)
+                    if item.state is None:
+                        leases.hold_forever(connection, item.row_id)  # result through the API
+                    else:
+                        outcomes.append(_outcome(item))
+                handed = result_routing.hand_back_many(
+                    connection, outcomes, now=now, claimed_until=leased, announce=announce
+                )
+                parcels = [one.parcel() for one in handed if one is not None]
                 if reserved:
                     taken = self._lease_free(connection, reserved, now)
             rows = taken
@@ -440,30 +446,15 @@ def _row_id(item: _Result) -> str:
     return item.row_id
 
 
-def _write_one(
-    connection: Any,
-    item: _Result,
-    now: datetime,
-    leased: datetime | None,
-    announce: str | None,
-) -> delivery.Parcel | None:
-    """Write one outcome; the parcel that announces its ActionResult row, if it made one
-    (``announce``: the NOTIFY channel that row's statement wakes at commit)."""
-    if item.state is None:
-        leases.hold_forever(connection, item.row_id)  # its result comes through the API
-        return None
-    handed = result_routing.hand_back(
-        connection,
-        item.row_id,
-        item.command,
-        item.state,
-        item.result,
-        item.message,
-        now=now,
-        claimed_until=leased,
-        announce=announce,
+def _outcome(item: _Result) -> result_routing.Outcome:
+    assert item.state is not None
+    return result_routing.Outcome(
+        row_id=item.row_id,
+        command=item.command,
+        state=item.state,
+        result=item.result,
+        message=item.message,
     )
-    return None if handed is None else handed.parcel()
 
 
 _STOP: Any = object()

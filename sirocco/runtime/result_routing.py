@@ -18,7 +18,7 @@ here, so a new kind of destination (a result sent by reference, say) is added on
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -52,6 +52,18 @@ class HandedBack:
         )
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Outcome:
+    """An action's outcome to hand back: what ran (its RunAction row ``row_id``) and how
+    it ended."""
+
+    row_id: str
+    command: commands.RunAction
+    state: State
+    result: Any = None
+    message: str | None = None
+
+
 def hand_back(
     connection: Any,
     row_id: str,
@@ -65,44 +77,75 @@ def hand_back(
     announce: str | None = None,
     new_id: Callable[[], str] = ids.new_id,
 ) -> HandedBack | None:
-    """Hand back the outcome of the RunAction row ``row_id`` in the caller's transaction:
-    a task's action gets an ActionResult row in its place (returned; ``claimed_until``:
-    a broker announces it, so pollers leave it alone until then; ``announce``: the NOTIFY
-    channel the row's statement wakes at commit); a standalone action's outcome is
-    stored on its action execution and the row deleted (None).
+    """Hand back the outcome of the RunAction row ``row_id`` in the caller's transaction
+    (see :func:`hand_back_many`)."""
+    outcome = Outcome(row_id=row_id, command=command, state=state, result=result, message=message)
+    return hand_back_many(
+        connection,
+        [outcome],
+        now=now,
+        claimed_until=claimed_until,
+        announce=announce,
+        new_id=new_id,
+    )[0]
+
+
+def hand_back_many(
+    connection: Any,
+    outcomes: Sequence[Outcome],
+    *,
+    now: datetime,
+    claimed_until: datetime | None = None,
+    announce: str | None = None,
+    new_id: Callable[[], str] = ids.new_id,
+) -> list[HandedBack | None]:
+    """Hand back outcomes in the caller's transaction: a task's action gets an ActionResult
+    row in place of its RunAction row (the rows of every task's action in one statement;
+    ``claimed_until``: a broker announces them, so pollers leave them alone until then;
+    ``announce``: the NOTIFY channel their statement wakes at commit); a standalone
+    action's outcome is stored on its action execution and its row deleted. Returns, in
+    the order of ``outcomes``, what each task's action was handed back as (None for a
+    standalone action).
 
     An outcome whose RunAction row is gone is dropped (None): the action was handed back
     already, by the heartbeat check (its executor missed its heartbeats, though alive) or
     by another executor that ran it again. The first outcome stands, as the engine keeps
     the first result of an action."""
-    if is_standalone(command):
-        if leases.delete(connection, row_id):
-            executions.finish_standalone_action(
-                connection,
-                command.action_execution_id,
-                state=state,
-                result=result,
-                message=message,
-                now=now,
+    handed: list[HandedBack | None] = []
+    rows: list[leases.HandBack] = []
+    for outcome in outcomes:
+        command = outcome.command
+        if is_standalone(command):
+            if leases.delete(connection, outcome.row_id):
+                executions.finish_standalone_action(
+                    connection,
+                    command.action_execution_id,
+                    state=outcome.state,
+                    result=outcome.result,
+                    message=outcome.message,
+                    now=now,
+                )
+            handed.append(None)
+            continue
+        event = command.completed(outcome.state, outcome.result, outcome.message)
+        # A result over the blob threshold is stored here, once, in this transaction: the
+        # row (and the parcel) carries its reference, which an engine takes as a lazy blob.
+        stored = blobs.claim_check(connection, event.workflow_execution_id, outcome.result)
+        sent = event if stored is outcome.result else dataclasses.replace(event, result=stored)
+        one = HandedBack(result_id=new_id(), event=event, payload=codec.encode(sent))
+        rows.append(
+            leases.HandBack(
+                outcome.row_id, one.result_id, command.workflow_execution_id, one.payload
             )
-        return None
-    event = command.completed(state, result, message)
-    # A result over the blob threshold is stored here, once, in this transaction: the row
-    # (and the parcel) carries its reference, which an engine takes as a lazy blob.
-    stored = blobs.claim_check(connection, event.workflow_execution_id, result)
-    sent = event if stored is result else dataclasses.replace(event, result=stored)
-    handed = HandedBack(result_id=new_id(), event=event, payload=codec.encode(sent))
-    replaced = leases.hand_back(
-        connection,
-        run_action_id=row_id,
-        result_id=handed.result_id,
-        workflow_execution_id=command.workflow_execution_id,
-        payload=handed.payload,
-        now=now,
-        claimed_until=claimed_until,
-        announce=announce,
+        )
+        handed.append(one)
+    replaced = leases.hand_back_many(
+        connection, rows, now=now, claimed_until=claimed_until, announce=announce
     )
-    return handed if replaced else None
+    if len(replaced) < len(rows):
+        gone = {row.result_id for row in rows if row.run_action_id not in replaced}
+        handed = [one if one is None or one.result_id not in gone else None for one in handed]
+    return handed
 
 
 def report_here(

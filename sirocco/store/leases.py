@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +33,8 @@ ACTION_RESULT = outbox.Kind.ACTION_RESULT
 FOREVER = outbox.HANDED
 
 _outbox = tables.outbox
+#: How a payload is written (its column's type).
+_PAYLOAD = tables.JSONText()
 
 
 def process_name(role: str) -> str:
@@ -141,6 +144,17 @@ def hold_forever(connection: sa.Connection, row_id: str) -> None:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class HandBack:
+    """One RunAction row to replace by the ActionResult row of its outcome (``payload``,
+    an encoded ActionCompleted event)."""
+
+    run_action_id: str
+    result_id: str
+    workflow_execution_id: str | None
+    payload: dict[str, Any]
+
+
 def hand_back(
     connection: sa.Connection,
     *,
@@ -152,61 +166,108 @@ def hand_back(
     claimed_until: datetime | None = None,
     announce: str | None = None,
 ) -> bool:
-    """Replace a RunAction row by the ActionResult row of its outcome (``payload``, an
-    encoded ActionCompleted event), in the caller's transaction. ``claimed_until``: a
-    broker delivers the result; pollers leave the row alone until then. ``announce``:
-    the NOTIFY channel woken when the transaction commits (PostgreSQL; a channel told
-    twice in one transaction is woken once). On PostgreSQL one statement (one round
-    trip) does all three.
-
-    Only a RunAction row still there is replaced: returns False, and adds nothing, when it
-    is gone, i.e. its action was already handed back (the heartbeat check failed it while
-    a live executor, starved of CPU or cut off from the database, missed its heartbeats;
-    or it was offered again and another executor's result came first). A second result
-    row for one action would reach an engine after its execution may have ended."""
-    row = {
-        "id": result_id,
-        "workflow_execution_id": workflow_execution_id,
-        "kind": ACTION_RESULT,
-        "payload": payload,
-        "created_at": now,
-        "claimed_until": claimed_until,
-        "target": None,
-    }
-    if connection.dialect.name == "postgresql":
-        statement = _HAND_BACK_ANNOUNCED if announce is not None else _HAND_BACK
-        found = connection.execute(
-            statement, {**row, "run_action_id": run_action_id, "channel": announce}
-        )
-        return found.first() is not None
-    if not delete(connection, run_action_id):
-        return False
-    connection.execute(sa.insert(_outbox), [row])
-    return True
-
-
-def _hand_back_statement(*, announce: bool) -> sa.Select[Any]:
-    """PostgreSQL's hand-back in one statement, built once (its values are parameters):
-    delete the RunAction row, insert the ActionResult row once for each row deleted (none
-    when it is gone), and NOTIFY ``channel`` for the row inserted (``announce``)."""
-    gone = (
-        sa.delete(_outbox)
-        .where(_outbox.c.id == sa.bindparam("run_action_id"))
-        .returning(_outbox.c.id)
-        .cte("gone")
+    """Replace a RunAction row by the ActionResult row of its outcome, in the caller's
+    transaction (see :func:`hand_back_many`); False, and nothing added, when the row is
+    gone."""
+    handed = HandBack(run_action_id, result_id, workflow_execution_id, payload)
+    replaced = hand_back_many(
+        connection, [handed], now=now, claimed_until=claimed_until, announce=announce
     )
-    columns = ["id", "workflow_execution_id", "kind", "payload", "created_at"]
-    columns += ["claimed_until", "target"]
-    values = sa.select(
-        *(sa.bindparam(name, type_=_outbox.c[name].type) for name in columns)
-    ).select_from(gone)
-    added = sa.insert(_outbox).from_select(columns, values).returning(_outbox.c.id).cte("added")
-    told = [sa.func.pg_notify(sa.bindparam("channel", type_=sa.String), "")] if announce else []
-    return sa.select(added.c.id, *told)
+    return run_action_id in replaced
 
 
-_HAND_BACK = _hand_back_statement(announce=False)
-_HAND_BACK_ANNOUNCED = _hand_back_statement(announce=True)
+#: PostgreSQL: the RunAction rows of a batch deleted (locked in id order first, as every
+#: writer locks them), and an ActionResult row inserted for each row deleted (none for
+#: a row gone), in one statement built once: one round trip for the batch, nothing
+#: built or keyed again per call. Returns the ids of the RunAction rows replaced.
+_HAND_BACK_STATEMENT = (
+    "WITH gone AS (DELETE FROM outbox WHERE id IN (SELECT id FROM outbox"
+    " WHERE id = ANY(CAST(:run_action_ids AS varchar[])) ORDER BY id FOR UPDATE)"
+    " RETURNING id),"
+    " added AS (INSERT INTO outbox (id, workflow_execution_id, kind, payload, created_at,"
+    " claimed_until, target) SELECT handed.id, handed.workflow_execution_id, :kind,"
+    " handed.payload, :now, :claimed_until, NULL FROM unnest("
+    "CAST(:run_action_ids AS varchar[]), CAST(:result_ids AS varchar[]),"
+    " CAST(:workflow_execution_ids AS varchar[]), CAST(:payloads AS text[]))"
+    " AS handed(run_action_id, id, workflow_execution_id, payload)"
+    " JOIN gone ON gone.id = handed.run_action_id RETURNING id)"
+)
+_HAND_BACK_TYPES = (
+    sa.bindparam("now", type_=sa.DateTime),
+    sa.bindparam("claimed_until", type_=sa.DateTime),
+)
+_HAND_BACK = sa.text(f"{_HAND_BACK_STATEMENT} SELECT gone.id FROM gone").bindparams(
+    *_HAND_BACK_TYPES
+)
+#: The same, and a NOTIFY on ``:channel`` when the transaction commits (once, however
+#: many rows: PostgreSQL folds a channel told twice in a transaction).
+_HAND_BACK_ANNOUNCED = sa.text(
+    f"{_HAND_BACK_STATEMENT} SELECT gone.id, (SELECT count(pg_notify(:channel, ''))"
+    " FROM added) FROM gone"
+).bindparams(*_HAND_BACK_TYPES)
+
+
+def hand_back_many(
+    connection: sa.Connection,
+    handed: Sequence[HandBack],
+    *,
+    now: datetime,
+    claimed_until: datetime | None = None,
+    announce: str | None = None,
+) -> set[str]:
+    """Replace RunAction rows by the ActionResult rows of their outcomes, in the caller's
+    transaction. ``claimed_until``: a broker delivers the results; pollers leave the rows
+    alone until then. ``announce``: the NOTIFY channel woken when the transaction commits
+    (PostgreSQL). On PostgreSQL one statement (one round trip) does it all for the batch.
+
+    Only a RunAction row still there is replaced: returns the ids of those replaced. A
+    row gone gets no ActionResult row: its action was already handed back (the heartbeat
+    check failed it while a live executor, starved of CPU or cut off from the database,
+    missed its heartbeats; or it was offered again and another executor's result came
+    first). A second result row for one action would reach an engine after its execution
+    may have ended."""
+    if not handed:
+        return set()
+    if connection.dialect.name == "postgresql":
+        encode = _PAYLOAD.process_bind_param
+        parameters = {
+            "run_action_ids": [one.run_action_id for one in handed],
+            "result_ids": [one.result_id for one in handed],
+            "workflow_execution_ids": [one.workflow_execution_id for one in handed],
+            "payloads": [encode(one.payload, connection.dialect) for one in handed],
+            "kind": str(ACTION_RESULT),
+            "now": now,
+            "claimed_until": claimed_until,
+        }
+        if announce is None:
+            found = connection.execute(_HAND_BACK, parameters)
+        else:
+            found = connection.execute(_HAND_BACK_ANNOUNCED, {**parameters, "channel": announce})
+        return {str(row[0]) for row in found}
+    replaced: set[str] = set()
+    rows = []
+    for one in sorted(handed, key=_run_action_id):
+        if not delete(connection, one.run_action_id):
+            continue
+        replaced.add(one.run_action_id)
+        rows.append(
+            {
+                "id": one.result_id,
+                "workflow_execution_id": one.workflow_execution_id,
+                "kind": ACTION_RESULT,
+                "payload": one.payload,
+                "created_at": now,
+                "claimed_until": claimed_until,
+                "target": None,
+            }
+        )
+    if rows:
+        connection.execute(sa.insert(_outbox), rows)
+    return replaced
+
+
+def _run_action_id(one: HandBack) -> str:
+    return one.run_action_id
 
 
 def delete(connection: sa.Connection, row_id: str) -> bool:

@@ -18,7 +18,9 @@ from sqlalchemy import event
 
 from sirocco.actions.registry import ActionRegistry
 from sirocco.clock import utcnow
-from sirocco.executor.worker import ExecutorWorker
+from sirocco.engine.states import State
+from sirocco.executor.worker import ExecutorWorker, _Result
+from sirocco.runtime import codec
 from sirocco.runtime.heartbeats import Timing
 from sirocco.store import leases, migrate, notify, outbox, tables
 from sirocco.store.database import Database
@@ -173,6 +175,47 @@ def test_a_hand_back_leases_the_next_rows_when_the_last_look_filled_every_worker
     finally:
         worker.stop()
         parcels.close()
+
+
+def test_the_results_of_a_batch_are_handed_back_in_one_statement(database: Database) -> None:
+    insert_run_actions(database, [1, 2, 3, 4])
+    with database.statement() as connection:
+        taken = leases.take(connection, limit=4, targets=[None], until=utcnow(), holder="here")
+    with database.transaction() as connection:
+        # Handed back already (the heartbeat check failed it): its outcome is dropped.
+        leases.delete(connection, "row-4")
+    parcels = Asleep(database)
+    worker = _worker(database, parcels)
+    engines = notify.Listener(database, [notify.ENGINE])
+    engines.wait(0.001)  # listening from now on
+    try:
+        results = [
+            _Result(row_id=row.id, command=codec.decode(row.payload), state=State.SUCCESS,
+                    result={"number": index})
+            for index, row in enumerate(taken[:3])
+        ]  # fmt: skip
+        gone = codec.decode(taken[3].payload)
+        results.append(_Result(row_id="row-4", command=gone, state=State.SUCCESS, result=4))
+        with Sent(database, threading.current_thread().name) as sent:
+            worker.write(list(reversed(results)))
+        handing = [one for one in sent.statements if "DELETE FROM outbox" in one]
+        assert len(handing) == 1 and "pg_notify" in handing[0], sent.statements
+        assert sent.commits == 1
+        assert engines.wait(BOUND)
+        with database.read() as connection:
+            rows = connection.execute(sa.select(tables.outbox)).all()
+        assert all(row.kind == outbox.Kind.ACTION_RESULT for row in rows)
+        events = {codec.decode(row.payload).action_execution_id: row for row in rows}
+        assert sorted(events) == ["action-1", "action-2", "action-3"]
+        for index, row in enumerate(taken[:3]):
+            event = codec.decode(events[f"action-{row.id.removeprefix('row-')}"].payload)
+            assert event.result == {"number": index} and event.state == State.SUCCESS
+            assert events[event.action_execution_id].workflow_execution_id == (
+                f"workflow-{row.id.removeprefix('row-')}"
+            )
+    finally:
+        parcels.close()
+        engines.close()
 
 
 def test_an_engine_claims_result_rows_in_one_statement_without_begin_or_commit(
