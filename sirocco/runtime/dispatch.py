@@ -10,7 +10,6 @@ executions go back to the engine's queue.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 from collections.abc import Callable
@@ -18,12 +17,12 @@ from datetime import datetime
 
 from sirocco.engine import commands, reasons
 from sirocco.engine.states import State
-from sirocco.runtime import codec, delivery, in_flight
+from sirocco.runtime import delivery, in_flight
 from sirocco.runtime.health import Guard, Health
 from sirocco.runtime.intake import Intake
 from sirocco.runtime.timers import TimerThread
 from sirocco.runtime.work import Outgoing, StartRequest
-from sirocco.store import blobs, outbox
+from sirocco.store import outbox
 from sirocco.store.database import Database
 
 log = logging.getLogger("sirocco.runtime")
@@ -73,13 +72,16 @@ class Dispatcher:
         for outbox_id, command in outgoing.items:
             if isinstance(command, commands.RunAction):
                 if self.run_action is None:
-                    # Executors in other processes take it from the outbox; tell them.
+                    # Executors in other processes take it from the outbox; tell them. The
+                    # parcel names the row without the command: the executor reads the
+                    # command from the row it leases (so it is not encoded here, sent, and
+                    # decoded there for nothing).
                     if outbox_id is not None and self.delivery is not None:
                         parcels.append(
                             delivery.Parcel(
                                 kind=outbox.Kind.RUN_ACTION,
                                 outbox_id=outbox_id,
-                                payload=codec.encode(_by_reference(command)),
+                                payload={},
                                 target=command.target,
                             )
                         )
@@ -156,10 +158,3 @@ def _log_change(execution_id: str, name: str, state: str, state_info: str | None
         executions_log.info(
             "workflow execution %s (%s) is %s", execution_id, name, state, extra=extra
         )
-
-
-def _by_reference(command: commands.RunAction) -> commands.RunAction:
-    """The command as its outbox row holds it: input values stored by reference go as
-    their references (``blobs.known_references``), not in full over the broker."""
-    given = blobs.known_references(command.input)
-    return command if given is command.input else dataclasses.replace(command, input=given)

@@ -273,36 +273,6 @@ def process_values(stored: Any) -> Any:
     return {key: process_value(item) for key, item in stored.items()}
 
 
-def known_references(values: Any) -> Any:
-    """An object's values as references where this process stored or loaded them by
-    reference (a blob, or a value its cache holds by identity); the object itself when
-    none is. What a parcel carries for a command whose outbox row the process has just
-    written with those references, so a large value crosses the broker as a digest.
-    A value the cache no longer holds goes as it is (larger, still right)."""
-    store = _PROCESS_STORE
-    if store is None or store.threshold < 0 or not isinstance(values, Mapping):
-        return values
-    made: dict[str, Any] | None = None
-    for key, item in values.items():
-        kind = type(item)
-        if kind is references.Blob:
-            reference: dict[str, Any] | None = item.reference()
-        elif (kind is str and len(item) > store.floor) or kind is dict or kind is list:
-            entry = store.known(item)
-            reference = (
-                None
-                if entry is None
-                else references.reference(entry.digest, entry.size, entry.kind)
-            )
-        else:
-            continue
-        if reference is not None:
-            if made is None:
-                made = dict(values)
-            made[key] = reference
-    return values if made is None else made
-
-
 def stored_texts(value: Any) -> list[str]:
     """The JSON texts a field holding ``value`` may have in its row: its own text, and
     when the value (or a top-level value of an object) may be stored by reference under

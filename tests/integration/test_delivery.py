@@ -334,3 +334,53 @@ def test_without_a_broker_ready_asks_only_the_database(tmp_path: object) -> None
     health.probe("broker", parcels.reach)
     assert health.report().ready
     parcels.close()
+
+
+class _KeepingTransport(MemoryTransport):
+    """Keeps every body sent, with its queue."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bodies: list[tuple[str, dict[str, Any]]] = []
+
+    def publish_many(self, queue: str, bodies: Sequence[dict[str, Any]]) -> None:
+        self.bodies.extend((queue, dict(body)) for body in bodies)
+        super().publish_many(queue, bodies)
+
+
+def test_a_run_action_parcel_names_its_row_and_the_executor_runs_the_rows_command(
+    database_url: str,
+) -> None:
+    """The engine does not encode the command into the parcel again: the executor leases
+    the row the parcel names and runs the command the row holds."""
+    from sirocco.clock import utcnow
+    from sirocco.executor.worker import ExecutorWorker
+    from tests.integration import helpers
+
+    app = helpers.build(database_url)
+    app.parts.runtime.attach_executor(None)  # every action to the executor below
+    app.parts.service.attach_executor(None)
+    transport = _KeepingTransport()
+    parcels = delivery.BrokeredDelivery(transport, delivery.DatabaseDelivery(app.parts.database))
+    app.parts.runtime.attach_delivery(parcels)
+    app.parts.runtime.start(poll_outbox=True)
+    worker = ExecutorWorker(app.parts.database, app.parts.registry, clock=utcnow, parcels=parcels)
+    worker.start()
+    try:
+        helpers.deploy(
+            app,
+            "version: '2.0'\nechoing:\n  tasks:\n"
+            "    one:\n      action: std.echo output=7\n      on-success: [two]\n"
+            "    two:\n      action: std.echo output=<% task(one).result %>\n"
+            "      publish: {got: <% task().result %>}\n",
+        )
+        execution_id = helpers.start(app, "echoing", {})
+        row = helpers.wait_for(app, execution_id)
+        assert (row.state, row.output) == ("SUCCESS", {"got": 7}), row.state_info
+    finally:
+        worker.stop(timeout=5)
+        app.close()
+        parcels.close()
+    run_actions = [body for queue, body in transport.bodies if queue == "sirocco.executor"]
+    assert len(run_actions) == 2
+    assert all(body["kind"] == "RunAction" and body["payload"] == {} for body in run_actions)
