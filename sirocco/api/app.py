@@ -39,17 +39,19 @@ from sirocco.limits import Limits
 from sirocco.runtime.maintenance import Maintenance
 
 
-async def _checks(request: Request, caller: identity.CallerDep) -> None:
-    """Whether maintenance mode lets the request through, may the caller make it, and is
-    the resource theirs: one dependency (FastAPI resolves every dependency of every
-    request, and each costs about as much as a read by key)."""
+async def _checks(request: Request) -> None:
+    """Who calls (401), whether maintenance mode lets the request through (423), may the
+    caller make it and is the resource theirs (403), in Mistral's order: one dependency
+    with none of its own. FastAPI solves every dependency of every request, a cached
+    one again too (a ``Depends`` inside a dependency costs as much as one beside it),
+    so the caller is found here directly and kept on the request (``identity.caller``)."""
+    caller = await identity.caller(request)
     await maintenance.refuse_changes(request)
     await projects.checks(request, caller)
 
 
-#: What every /v2 resource route checks first: who calls (401), then the checks above
-#: (Mistral's order: 401, then 423, then 403).
-_CHECKS = [Depends(identity.caller), Depends(_checks)]
+#: What every /v2 resource route checks first.
+_CHECKS = [Depends(_checks)]
 
 _root = APIRouter(route_class=deps.StrictRoute, tags=["versions"])
 
@@ -141,7 +143,7 @@ def create_app(
         code_sources,
     ):
         # Every /v2 resource route needs a caller (401 otherwise); the routes that
-        # use it take it again as a parameter (FastAPI computes it once a request).
+        # use it take it again as a parameter (found once a request, see ``_checks``).
         app.include_router(module.router, dependencies=_CHECKS)
     site.install(app)
     app.include_router(_root)

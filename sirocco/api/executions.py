@@ -66,17 +66,17 @@ def list_fields(wanted: listing.ListRequest, include_output: bool) -> tuple[str,
 
 
 @router.post("/v2/executions", status_code=201)
-async def create_execution(
-    *, request: Request, wf_ex: bodies.ExecutionBody, caller: identity.CallerDep
-) -> Response:
+async def create_execution(*, request: Request, wf_ex: bodies.ExecutionBody) -> Response:
     """Start a workflow (or return the execution that already has the given id).
 
     A coroutine, unlike the other routes: the wait for the engine to commit the
     start is awaited on the event loop. A start waits behind whatever the engine
     has in hand; no worker thread is held meanwhile, so slow starts never starve
     the pool that serves every other request. The checks and the reads around
-    the wait read rows by key (``deps.off_the_loop``).
+    the wait read rows by key (``deps.off_the_loop``). The caller is the one the
+    router's checks found (a dependency less for FastAPI to solve).
     """
+    caller = await identity.caller(request)
     service = deps.service_of(request)
     database = service.database
     answer = await deps.off_the_loop(database, _request_start, wf_ex, service, caller)
