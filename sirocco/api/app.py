@@ -19,6 +19,7 @@ from sirocco.api import (
     executions,
     guard,
     health,
+    hot,
     identity,
     info,
     maintenance,
@@ -128,6 +129,9 @@ def create_app(
     app.state.maintenance = Maintenance(service.database, service, clock.utcnow)
     errors.install(app)
     app.add_middleware(guard.BodyLimit, limit=limits.request_max_bytes)
+    # In front of the body limit (it checks the limit itself): plain starts and polls of
+    # one execution are answered without FastAPI's routing and dependencies (hot.py).
+    app.add_middleware(hot.HotRoutes, api=app)
     # Routes are tried in order and no two routers share a path prefix: the busiest
     # (executions, polled by every client) come first.
     for module in (

@@ -79,7 +79,12 @@ async def create_execution(*, request: Request, wf_ex: bodies.ExecutionBody) -> 
     caller = await identity.caller(request)
     service = deps.service_of(request)
     database = service.database
-    answer = await deps.off_the_loop(database, _request_start, wf_ex, service, caller)
+    answer = await deps.off_the_loop(database, request_start, wf_ex, service, caller)
+    return await start_answer(database, answer)
+
+
+async def start_answer(database: Database, answer: Future[Started] | Response) -> Response:
+    """The answer to a start ``request_start`` asked for, once the engine committed it."""
     if isinstance(answer, Response):
         return answer
     started = await asyncio.wrap_future(answer)
@@ -90,7 +95,7 @@ async def create_execution(*, request: Request, wf_ex: bodies.ExecutionBody) -> 
     return MistralJSONResponse(show(as_created(row)), status_code=201)
 
 
-def _request_start(
+def request_start(
     wf_ex: bodies.ExecutionBody, service: deps.EngineService, caller: identity.Caller
 ) -> Future[Started] | Response:
     """Check a start and ask the engine for it; the answer itself when the execution
@@ -205,7 +210,11 @@ async def get_execution(
     (``deps.off_the_loop``).
     """
     only = listing.selected_fields(fields, render.EXECUTION)
-    database = deps.service_of(request).database
+    return await one(deps.service_of(request).database, execution_id, only)
+
+
+async def one(database: Database, execution_id: str, only: Sequence[str]) -> Response:
+    """The answer to ``GET /v2/executions/{id}`` (``only``: the fields asked for, if any)."""
     row = await deps.off_the_loop(database, read, database, execution_id, only)
     return MistralJSONResponse(show(row, only=only))
 
