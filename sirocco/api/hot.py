@@ -54,7 +54,7 @@ class HotRoutes:
             scope["type"] == "http"
             and not scope.get("query_string")
             and not scope.get("root_path")
-            and self.api.state.gate is None
+            and _open(self.api.state.gate)
         ):
             method, path = scope["method"], scope["path"]
             if method == "GET" and path.startswith(_ONE):
@@ -134,6 +134,12 @@ class HotRoutes:
             if handler is not None:
                 return handler
         return None
+
+
+def _open(gate: identity.Gate | None) -> bool:
+    """Whether the app authenticates no one: every caller is ``identity.ANONYMOUS``
+    (no gate, or ``authentication.Gate`` of the mode ``none``)."""
+    return gate is None or getattr(gate, "mode", None) == "none"
 
 
 class _ToTheApplication(Exception):

@@ -14,8 +14,9 @@ import pytest
 from fastapi import FastAPI
 from starlette.types import Message, Receive, Scope, Send
 
-from sirocco.api import hot
+from sirocco.api import authentication, hot
 from sirocco.api.app import create_app
+from sirocco.api.identity import Caller
 from sirocco.cli.embedded import Embedded, open_embedded
 from sirocco.limits import DEFAULT as DEFAULT_LIMITS
 
@@ -211,10 +212,14 @@ def test_limits_and_maintenance_are_the_applications(embedded: Embedded) -> None
     asyncio.run(scenario())
 
 
-def test_only_plain_requests_are_answered_here(embedded: Embedded) -> None:
-    """The application sees every request that is not plain, and no plain one."""
+@pytest.mark.parametrize("gate", [None, authentication.Gate(None)])
+def test_only_plain_requests_are_answered_here(
+    embedded: Embedded, gate: authentication.Gate | None
+) -> None:
+    """The application sees every request that is not plain, and no plain one (without
+    authentication: no gate, or the gate of the mode ``none``, as ``sirocco server``'s)."""
     passed: list[str] = []
-    app = create_app(embedded.service)
+    app = create_app(embedded.service, gate=gate)
 
     async def recorded(scope: Scope, receive: Receive, send: Send) -> None:
         passed.append(f"{scope['method']} {scope['path']}?{scope['query_string'].decode()}")
@@ -240,5 +245,33 @@ def test_only_plain_requests_are_answered_here(embedded: Embedded) -> None:
             "GET /v2/executions/nothing?",
             "POST /v2/executions?",
         ]
+
+    asyncio.run(scenario())
+
+
+class FakeTokens:
+    """An authenticator that knows no token."""
+
+    mode = "tokens"
+
+    def identify(self, token: str) -> Caller:
+        raise authentication.Unauthorized()
+
+
+def test_with_authentication_every_request_goes_to_the_application(embedded: Embedded) -> None:
+    passed: list[str] = []
+    app = create_app(embedded.service, gate=authentication.Gate(FakeTokens()))
+
+    async def recorded(scope: Scope, receive: Receive, send: Send) -> None:
+        passed.append(f"{scope['method']} {scope['path']}")
+        await app(scope, receive, send)
+
+    lane = hot.HotRoutes(recorded, api=app)
+
+    async def scenario() -> None:
+        start = await _call(lane, "POST", "/v2/executions", b'{"workflow_name": "waits"}')
+        assert start[0] == 401
+        assert (await _call(lane, "GET", "/v2/executions/x"))[0] == 401
+        assert passed == ["POST /v2/executions", "GET /v2/executions/x"]
 
     asyncio.run(scenario())
