@@ -11,8 +11,8 @@ request is plain:
 - no authentication (every caller is the default project's administrator, so there is
   no policy rule or project to check), no query string, no root path;
 - for a start: a ``Content-Type: application/json`` body of a declared length within
-  the body limit, which the route's model (``bodies.ExecutionBody``) accepts, and
-  maintenance mode off.
+  the body limit and 64 KiB, which the route's model (``bodies.ExecutionBody``)
+  accepts, and maintenance mode off.
 
 Anything else goes to the application as it came, and so does a plain request whose
 checks fail before the engine is asked (an unknown workflow, a bad input, a read that
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
 
 from fastapi import FastAPI
 from starlette.requests import Request
@@ -34,6 +35,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sirocco.api import bodies, deps, executions, identity
 from sirocco.runtime import maintenance as mode
+from sirocco.runtime.work import Started
+from sirocco.store.database import Database
+
+#: The largest body a plain start has (bytes): above it, FastAPI's own cost is small
+#: beside the body's parsing and checks, and the application reads it as it always has.
+PLAIN_BODY = 64 * 1024
 
 _ONE = "/v2/executions/"
 _START = "/v2/executions"
@@ -79,7 +86,8 @@ class HotRoutes:
         return True
 
     def _plain_body(self, scope: Scope) -> bool:
-        """Whether the request says its body is JSON of a length within the limit."""
+        """Whether the request says its body is JSON of a length within the body limit and
+        ``PLAIN_BODY``."""
         kind = length = None
         for name, value in scope["headers"]:
             if name == b"content-type":
@@ -89,40 +97,48 @@ class HotRoutes:
         if kind != b"application/json" or length is None or not length.isdigit():
             return False
         limit: int = self.api.state.limits.request_max_bytes
-        return limit < 0 or int(length) <= limit
+        return int(length) <= (PLAIN_BODY if limit < 0 else min(limit, PLAIN_BODY))
 
     async def _start(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer a plain ``POST /v2/executions`` (the application answers it if one of
         the checks before the start fails)."""
         body, ending = await _read_body(receive)
-        again = _replay(body, ending, receive)
         if ending is not None:
-            await self.app(scope, again, send)
+            await self.app(scope, _replay(body, ending, receive), send)
             return
-        service = self.api.state.service
-        database = service.database
+        database = self.api.state.service.database
+        answer = await self._ask(database, body)
+        if answer is None:  # nothing started: the application answers
+            await self.app(scope, _replay(body, None, receive), send)
+            return
+        del body  # a start's input may be large: not kept while the engine starts it
+        try:
+            response = await executions.start_answer(database, answer)
+        except Exception as exc:
+            del answer  # it holds the error, whose frames hold this one: no cycle kept
+            handler = self._handler(exc)
+            if handler is None:
+                raise
+            answered = handler(Request(scope, receive), exc)
+            response = answered if isinstance(answered, Response) else await answered
+        await response(scope, receive, send)
+
+    async def _ask(self, database: Database, body: bytes) -> Future[Started] | Response | None:
+        """Check a start and ask the engine for it (``executions.request_start``); None
+        when a check fails or the request is not plain after all (nothing asked)."""
         try:
             maintenance = self.api.state.maintenance
             if maintenance is not None:
                 status = await deps.off_the_loop(database, maintenance.status)
                 if status != mode.RUNNING:
-                    raise _ToTheApplication
+                    return None
             wf_ex = bodies.ExecutionBody.model_validate(json.loads(body))
-            answer = await deps.off_the_loop(
+            service = self.api.state.service
+            return await deps.off_the_loop(
                 database, executions.request_start, wf_ex, service, identity.ANONYMOUS
             )
-        except Exception:  # nothing started: the application answers
-            await self.app(scope, again, send)
-            return
-        try:
-            response = await executions.start_answer(database, answer)
-        except Exception as exc:
-            handler = self._handler(exc)
-            if handler is None:
-                raise
-            answered = handler(Request(scope, again), exc)
-            response = answered if isinstance(answered, Response) else await answered
-        await response(scope, again, send)
+        except Exception:  # the application checks it again and answers
+            return None
 
     def _handler(self, exc: Exception) -> Handler | None:
         """The application's handler for ``exc`` (as Starlette looks it up), but the one of
@@ -140,10 +156,6 @@ def _open(gate: identity.Gate | None) -> bool:
     """Whether the app authenticates no one: every caller is ``identity.ANONYMOUS``
     (no gate, or ``authentication.Gate`` of the mode ``none``)."""
     return gate is None or getattr(gate, "mode", None) == "none"
-
-
-class _ToTheApplication(Exception):
-    """The request is not plain after all: the application answers it."""
 
 
 async def _read_body(receive: Receive) -> tuple[bytes, Message | None]:

@@ -239,10 +239,13 @@ def test_only_plain_requests_are_answered_here(
         await _call(lane, "GET", f"{path}/tasks")
         await _call(lane, "GET", "/v2/executions/nothing")
         await _call(lane, "POST", "/v2/executions", b'{"workflow_name": "nothing"}')
+        large = {"workflow_name": "waits", "input": {"name": "x" * hot.PLAIN_BODY}}
+        assert (await _call(lane, "POST", "/v2/executions", json.dumps(large).encode()))[0] == 201
         assert passed == [
             f"GET {path}?fields=state",
             f"GET {path}/tasks?",
             "GET /v2/executions/nothing?",
+            "POST /v2/executions?",
             "POST /v2/executions?",
         ]
 
