@@ -121,6 +121,8 @@ def test_killed_executor_actions_fail_or_run_again(roles: tuple[Roles, str, str]
                     ).all()
                 if not held:  # the heartbeat check replaced it by the failure's result
                     detected.append(time.monotonic() - killed)
+                else:
+                    return None  # look again soon: the GETs below would blur the time
             found = {
                 execution_id: call(f"{base}/executions/{execution_id}")
                 for execution_id in (unsafe, safe)
@@ -135,7 +137,8 @@ def test_killed_executor_actions_fail_or_run_again(roles: tuple[Roles, str, str]
         # The lease ran out at most 3 intervals after the last heartbeat, which came at
         # most one interval before the kill; the check's failure is the detection (the
         # first look at the outbox that no longer found the row, a poll of the test), the
-        # execution's ERROR adds the engine's step and the test's GETs.
+        # execution's ERROR adds the engine's step and the test's GETs (made only once
+        # the row is gone, so the looks at the outbox come every ~50 ms until then).
         interval = float(HEARTBEATS["SIROCCO_HEARTBEAT_INTERVAL"])
         print(
             f"dead executor: its lease ran out {(lease_end - killed_at).total_seconds():.2f} s "
