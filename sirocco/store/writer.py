@@ -11,7 +11,7 @@ from typing import Any, Protocol, TypeVar
 import sqlalchemy as sa
 
 from sirocco.engine import records
-from sirocco.store import blobs, executions, notify, outbox, tables, timers
+from sirocco.store import blobs, executions, notify, one_statement, outbox, tables, timers
 
 
 class LazyRow(Protocol):
@@ -48,6 +48,67 @@ class Writes:
         Values over the blob threshold go to the blob table (``sirocco.store.blobs``).
         """
         offload = blobs.Offloader(connection)
+        if connection.dialect.name == "postgresql" and self._together():
+            one_statement.execute(connection, self._parts(offload), sorted(self.wake))
+        else:
+            self._flush_apart(connection, offload)
+        self.wake.clear()
+        for kept in (
+            self.new_workflows, self.workflow_updates, self.bumps, self.new_tasks,
+            self.task_updates, self.new_actions, self.action_updates, self.outbox, self.timers,
+        ):  # fmt: skip
+            kept.clear()
+
+    def _together(self) -> bool:
+        """Whether the rows are few enough for one statement, none written twice."""
+        counts = (
+            len(self.new_workflows) + len(self.workflow_updates) + len(self.bumps)
+            + len(self.new_tasks) + len(self.task_updates) + len(self.new_actions)
+            + len(self.action_updates) + len(self.outbox) + len(self.timers)
+        )  # fmt: skip
+        if counts > one_statement.MOST_ROWS:
+            return False
+        workflows = [item.id for item in (*self.new_workflows, *self.workflow_updates)]
+        return one_statement.distinct(
+            [("workflow", item) for item in (*workflows, *self.bumps)]
+            + [("task", item.id) for item in (*self.new_tasks, *self.task_updates)]
+            + [("action", item.id) for item in (*self.new_actions, *self.action_updates)]
+        )
+
+    def _parts(self, offload: blobs.Offloader) -> list[one_statement.Write]:
+        """Every row as a part of one statement (parents first, as :meth:`_flush_apart`)."""
+        Write = one_statement.Write
+        parts = [
+            Write(tables.workflow_executions, executions.workflow_row(item, offload))
+            for item in self.new_workflows
+        ]
+        for item in self.workflow_updates:
+            row = executions.workflow_update_row(item, offload)
+            row["id"] = row.pop("_id")
+            parts.append(Write(tables.workflow_executions, row, update=True, bump=True))
+        parts.extend(
+            Write(tables.workflow_executions, {"id": item}, update=True, bump=True)
+            for item in self.bumps
+        )
+        tasks, actions = tables.task_executions, tables.action_executions
+        parts.extend(Write(tasks, executions.task_row(item, offload)) for item in self.new_tasks)
+        parts.extend(
+            Write(tasks, executions.task_row(item, offload), update=True)
+            for item in self.task_updates
+        )
+        parts.extend(
+            Write(actions, executions.action_row(item, offload)) for item in self.new_actions
+        )
+        parts.extend(
+            Write(actions, executions.action_row(item, offload), update=True)
+            for item in self.action_updates
+        )
+        parts.extend(Write(tables.outbox, _offloaded(item.row(), offload)) for item in self.outbox)
+        parts.extend(Write(tables.timers, row) for row in self.timers)
+        return parts
+
+    def _flush_apart(self, connection: sa.Connection, offload: blobs.Offloader) -> None:
+        """Each table's rows in statements of their own (``executemany`` by chunk)."""
         executions.insert_rows(
             connection,
             tables.workflow_executions,
@@ -74,12 +135,6 @@ class Writes:
         timers.insert(connection, self.timers)
         for channel in self.wake:
             notify.send(connection, channel)
-        self.wake.clear()
-        for kept in (
-            self.new_workflows, self.workflow_updates, self.bumps, self.new_tasks,
-            self.task_updates, self.new_actions, self.action_updates, self.outbox, self.timers,
-        ):  # fmt: skip
-            kept.clear()
 
 
 Written = TypeVar("Written", records.TaskExecution, records.ActionExecution)

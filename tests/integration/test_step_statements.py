@@ -20,7 +20,7 @@ from sirocco.engine import commands, events
 from sirocco.engine.states import State
 from sirocco.runtime import codec
 from sirocco.runtime.work import Envelope, StartItem
-from sirocco.store import leases, outbox
+from sirocco.store import leases, notify, outbox
 from sirocco.store.database import Database
 from tests.integration import helpers
 
@@ -58,7 +58,7 @@ def test_a_start_with_a_new_id_does_not_look_for_its_row(database_url: str) -> N
         helpers.deploy(app, WORKFLOW)
         with statements(app.parts.database) as sent:
             execution_id = helpers.start(app, "one_echo")
-        inserts = [item.startswith("INSERT INTO workflow_executions") for item in sent]
+        inserts = ["INSERT INTO workflow_executions" in item for item in sent]
         assert any(inserts), sent
         # The start's statements (the step that follows reads the row, to lock it).
         assert _reads_of("workflow_executions", sent[: inserts.index(True)]) == []
@@ -72,7 +72,7 @@ def test_a_start_with_a_chosen_id_looks_and_starts_once(database_url: str) -> No
         with statements(app.parts.database) as sent:
             first = app.service.start_workflow(workflow="one_echo", execution_id=chosen)
         assert first == chosen
-        inserts = [item.startswith("INSERT INTO workflow_executions") for item in sent]
+        inserts = ["INSERT INTO workflow_executions" in item for item in sent]
         assert len(_reads_of("workflow_executions", sent[: inserts.index(True)])) == 1
         assert app.service.start_workflow(workflow="one_echo", execution_id=chosen) == chosen
         helpers.wait_for(app, chosen)
@@ -183,6 +183,49 @@ def test_a_result_is_applied_once_and_its_row_deleted_with_the_lock(database_url
         again = stepper.step(item.execution_id, [envelope])
         assert again.ended == [] and again.items == []
         assert helpers.execution(app, item.execution_id).version == version
+
+
+def test_a_start_and_a_result_write_their_rows_in_one_statement(database_url: str) -> None:
+    """On PostgreSQL the start's rows (workflow, task, action, the RunAction row) and the
+    executor's wake go as one statement, and so do the step's updates on the result (the
+    action, the task, the workflow); SQLite writes table by table. The rows are all there."""
+    with helpers.embedded(database_url, start=False) as app:
+        helpers.deploy(app, WORKFLOW)
+        stepper = _stepper_without_inline(app)
+        stepper.wake = notify.EXECUTOR  # as in a split engine: actions wake the executors
+        item = _start_item(app, "one_echo")
+        with statements(app.parts.database, threading.current_thread().name) as sent:
+            ((action_id, command),) = stepper.start(item).items
+        assert isinstance(command, commands.RunAction)
+        assert str(action_id) in _outbox_ids(app)
+        assert [task.state for task in helpers.tasks(app, item.execution_id)] == ["RUNNING"]
+        if database_url.startswith("postgresql"):
+            assert len(sent) == 1, sent
+            for table in ("workflow_executions", "task_executions", "action_executions", "outbox"):
+                assert f"INSERT INTO {table}" in sent[0], sent
+            assert "pg_notify" in sent[0], sent
+        else:
+            assert len(sent) >= 4, sent
+        version = helpers.execution(app, item.execution_id).version
+        envelope = _hand_back(app, command, 1)
+        with statements(app.parts.database, threading.current_thread().name) as sent:
+            assert stepper.step(item.execution_id, [envelope]).ended == [
+                (item.execution_id, "SUCCESS")
+            ]
+        writes = [
+            statement
+            for statement in sent
+            if not statement.startswith(("SELECT", "WITH locked", "DELETE FROM outbox"))
+        ]
+        if database_url.startswith("postgresql"):
+            assert len(writes) == 1, sent
+            for table in ("workflow_executions", "task_executions", "action_executions"):
+                assert f"UPDATE {table}" in writes[0], sent
+        else:
+            assert len(writes) == 3, sent
+        row = helpers.execution(app, item.execution_id)
+        assert row.state == "SUCCESS" and row.version == version + 1
+        assert [task.state for task in helpers.tasks(app, item.execution_id)] == ["SUCCESS"]
 
 
 def test_an_event_for_an_execution_that_is_gone_has_its_row_deleted(database_url: str) -> None:
