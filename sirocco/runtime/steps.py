@@ -117,7 +117,7 @@ class Stepper:
                 metrics.tally(writes, tally)
                 if tracing.enabled():
                     spans.extend(tracing.collect(writes, _roots(touched)))
-                writes.flush(connection)
+                writes.flush(connection, last=not groups)
                 # Rows are locked in one order (by id) in every batch of every engine, so
                 # that two engines never wait for each other's locks (a deadlock).
                 for execution_id in sorted(groups):
@@ -130,7 +130,7 @@ class Stepper:
                 metrics.tally(writes, tally)
                 if tracing.enabled():
                     spans.extend(tracing.collect(writes, _roots(touched)))
-                writes.flush(connection)
+                writes.flush(connection, last=True)
         except BaseException:
             for execution_id, _, _ in touched:
                 self.snapshots.drop(execution_id)  # they hold changes that were rolled back
@@ -322,7 +322,7 @@ class Stepper:
             pending = Pending(commands=[commands.SendEvent(event=event)])
             writes = writer.Writes()
             self._write(writes, pending, outgoing)
-            writes.flush(connection)
+            writes.flush(connection, last=True)
         return outgoing
 
     # ------------------------------------------------------------ deciding

@@ -11,18 +11,26 @@ snapshot and in an unspecified order: so no part may read what another writes, a
 row may be written by two parts (only one of the two writes would take effect). The
 caller checks the second (:func:`distinct`); inserts and updates by id read nothing.
 Foreign keys are checked at the end of the statement, when every part has run.
+
+When nothing else follows in the transaction (``commit=True``), the statement also ends
+it, in the same round trip: alone in autocommit when the transaction has sent nothing
+yet (the API's start: one round trip where BEGIN, the statement and COMMIT took three),
+else followed by ``COMMIT`` in one simple query (the engine's step: its COMMIT rides with
+its writes). The commit is as durable as the caller's transaction would have made it;
+the caller's own commit then finds nothing left to do (psycopg sends nothing for it).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
 
-from sirocco.store import tables
+from sirocco.store import driver_writes, tables
 
 #: Rows written together at most; a larger flush goes table by table (``executemany``),
 #: and each shape of statement (tables, columns, number of rows) is compiled once.
@@ -50,8 +58,15 @@ def distinct(keys: Iterable[tuple[str, str]]) -> bool:
     return True
 
 
-def execute(connection: sa.Connection, writes: Sequence[Write], channels: Sequence[str]) -> None:
-    """Write every row of ``writes`` and notify ``channels`` (at commit), in one statement."""
+def execute(
+    connection: sa.Connection,
+    writes: Sequence[Write],
+    channels: Sequence[str],
+    *,
+    commit: bool = False,
+) -> None:
+    """Write every row of ``writes`` and notify ``channels`` (at commit), in one statement;
+    ``commit``: and commit the caller's transaction with it (nothing may follow in it)."""
     if not writes and not channels:
         return
     shapes = tuple((item.table.name, tuple(item.row), item.update, item.bump) for item in writes)
@@ -61,7 +76,71 @@ def execute(connection: sa.Connection, writes: Sequence[Write], channels: Sequen
             values[f"w{index}_{key}"] = value
     for index, channel in enumerate(channels):
         values[f"n{index}"] = channel
-    connection.execute(_statement(shapes, len(channels)), values).close()
+    statement = _statement(shapes, len(channels))
+    if commit:
+        _execute_and_commit(connection, statement, values)
+    else:
+        connection.execute(statement, values).close()
+
+
+def _execute_and_commit(
+    connection: sa.Connection, statement: Any, values: Mapping[str, Any]
+) -> None:
+    """Run ``statement`` and commit the caller's transaction, in one round trip."""
+    import psycopg
+
+    text, converters = _compiled(statement, connection.dialect)
+    parameters = {
+        key: value if converters.get(key) is None else converters[key](value)
+        for key, value in _parameters(statement, connection.dialect, values).items()
+    }
+    driver: Any = connection.connection.driver_connection
+    fresh = driver.pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    sent = text if fresh else f"{text}; COMMIT"
+    before = connection.dispatch.before_cursor_execute
+    after = connection.dispatch.after_cursor_execute
+    cursor = driver.cursor() if fresh else psycopg.ClientCursor(driver)
+    try:
+        if before:
+            before(connection, cursor, sent, parameters, None, False)
+        if fresh:
+            # Nothing sent in this transaction yet (no BEGIN): the statement is one.
+            driver.autocommit = True
+            try:
+                cursor.execute(sent, parameters)
+            finally:
+                driver.autocommit = False
+        else:
+            # One simple query: the statement, then COMMIT (client-side parameters).
+            cursor.execute(sent, parameters)
+        if after:
+            after(connection, cursor, sent, parameters, None, False)
+    except psycopg.Error as exc:
+        if driver.broken:
+            connection.invalidate(exc)
+        raise sa.exc.DBAPIError.instance(sent, parameters, exc, psycopg.Error) from exc
+    finally:
+        cursor.close()
+
+
+def _parameters(statement: Any, dialect: Dialect, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Every parameter of ``statement`` by name: ``values``, and those it holds itself."""
+    return dict(_compiled_statement(statement, dialect).construct_params(dict(values)))
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled_statement(statement: Any, dialect: Dialect) -> Any:
+    return statement.compile(dialect=dialect)
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(statement: Any, dialect: Dialect) -> tuple[str, dict[str, Any]]:
+    """The SQL text of ``statement`` and each parameter's conversion for the driver."""
+    compiled = _compiled_statement(statement, dialect)
+    converters = {
+        name: driver_writes.converter(bind.type, dialect) for name, bind in compiled.binds.items()
+    }
+    return str(compiled), converters
 
 
 @functools.lru_cache(maxsize=256)

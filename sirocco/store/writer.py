@@ -42,14 +42,17 @@ class Writes:
     #: Channels to wake when the transaction commits (PostgreSQL NOTIFY).
     wake: set[str] = field(default_factory=set)
 
-    def flush(self, connection: sa.Connection) -> None:
+    def flush(self, connection: sa.Connection, *, last: bool = False) -> None:
         """Write everything collected (parents before children), then forget it.
 
         Values over the blob threshold go to the blob table (``sirocco.store.blobs``).
+        ``last``: nothing else runs in the caller's transaction before its commit; on
+        PostgreSQL a flush of one statement then commits it in the same round trip
+        (``one_statement``), and the caller's commit has nothing left to do.
         """
         offload = blobs.Offloader(connection)
         if connection.dialect.name == "postgresql" and self._together():
-            one_statement.execute(connection, self._parts(offload), sorted(self.wake))
+            one_statement.execute(connection, self._parts(offload), sorted(self.wake), commit=last)
         else:
             self._flush_apart(connection, offload)
         self.wake.clear()

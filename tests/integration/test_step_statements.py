@@ -221,6 +221,7 @@ def test_a_start_and_a_result_write_their_rows_in_one_statement(database_url: st
             assert len(writes) == 1, sent
             for table in ("workflow_executions", "task_executions", "action_executions"):
                 assert f"UPDATE {table}" in writes[0], sent
+            assert writes[0].endswith("; COMMIT"), sent  # the commit in the same round trip
         else:
             assert len(writes) == 3, sent
         row = helpers.execution(app, item.execution_id)
