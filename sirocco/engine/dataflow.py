@@ -44,7 +44,10 @@ def chain(*layers: Mapping[str, Value]) -> ChainMap[str, Value]:
             maps += layer.maps
         else:
             maps.append(layer)
-    return Layers(*maps)
+    # The list made here is the chain's own: ChainMap's __init__ would copy it again.
+    made: Layers[Value] = Layers.__new__(Layers)
+    made.maps = maps or [{}]  # as ChainMap: never without a layer
+    return made
 
 
 class Layers(ChainMap[str, Value]):
