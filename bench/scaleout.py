@@ -26,8 +26,10 @@ checkout of an older commit, put first on the roles' PYTHONPATH) and with this o
 ``--rounds`` repeats the whole pass: on a loaded machine, compare within a round.
 
 Throughput = executions / (last update - first create) in the database's timestamps;
-CPU per task = CPU seconds of every role process (/proc) over the run / tasks. One JSON
-line per measurement; a table at the end.
+CPU per task = CPU seconds of every role process (/proc) over the run / tasks; deadlocks =
+those PostgreSQL broke in the run's database (each one a wait of ``deadlock_timeout``). One
+JSON line per measurement; a table at the end. ``SIROCCO_BENCH_DB_PREFIX`` names the
+databases (default ``bench_scaleout``).
 """
 
 from __future__ import annotations
@@ -49,6 +51,9 @@ HERE = Path(__file__).resolve().parent
 SIROCCO = str(Path(sys.executable).parent / "sirocco")
 PG = os.environ.get("SIROCCO_BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
 AMQP = os.environ.get("SIROCCO_BENCH_AMQP", "amqp://guest:guest@127.0.0.1:5672//")
+#: How the bench's databases are named (each run's: PREFIX_pid_time), so that engineers
+#: sharing a server tell theirs apart.
+PREFIX = os.environ.get("SIROCCO_BENCH_DB_PREFIX", "bench_scaleout")
 
 
 def _chain(name: str, action: str) -> str:
@@ -270,12 +275,18 @@ def handoff(port: int, database: str, count: int = 30) -> dict[str, Any]:
     }
 
 
-def _commits(database: str) -> int:
-    """Transactions committed in ``database`` so far (PostgreSQL's statistics). A busy
-    backend reports its counts at most once a second and an idle one may keep them for
-    up to 10 s: read after the roles stopped (their backends report as they exit)."""
+def _commits(database: str) -> tuple[int, int]:
+    """Transactions committed in ``database`` so far, and deadlocks PostgreSQL broke there
+    (each one a wait of ``deadlock_timeout``, a second by default), from PostgreSQL's
+    statistics. A busy backend reports its counts at most once a second and an idle one
+    may keep them for up to 10 s: read after the roles stopped (their backends report as
+    they exit)."""
     time.sleep(0.6)
-    return int(psql(f"select xact_commit from pg_stat_database where datname = '{database}'"))
+    found = psql(
+        f"select xact_commit, deadlocks from pg_stat_database where datname = '{database}'"
+    )
+    commits, deadlocks = found.split("|")
+    return int(commits), int(deadlocks)
 
 
 def load_average() -> float:
@@ -291,7 +302,7 @@ def measure(
     logs: Path,
     source: str | None = None,
 ) -> dict[str, Any]:
-    database = f"bench_scaleout_{os.getpid()}_{int(time.time() * 1000) % 10**8}"
+    database = f"{PREFIX}_{os.getpid()}_{int(time.time() * 1000) % 10**8}"
     psql(f'create database "{database}"')
     port = free_port()
     workers = 4 if workload == "sleep" else 32
@@ -300,7 +311,7 @@ def measure(
     try:
         Client(port).call("POST", "/workflows", WORKFLOWS, text=True)
         before = cpu_by_role(processes)
-        commits_before = _commits(database)
+        commits_before, deadlocks_before = _commits(database)
         if workload == "handoff":
             result.update(handoff(port, database))
         else:
@@ -319,8 +330,10 @@ def measure(
         stop(processes)
     try:
         if "tasks" in result:
-            commits = _commits(database) - commits_before
-            result["commits_per_task"] = round(commits / max(1, result["tasks"]), 2)
+            commits, deadlocks = _commits(database)
+            tasks = max(1, result["tasks"])
+            result["commits_per_task"] = round((commits - commits_before) / tasks, 2)
+            result["deadlocks"] = deadlocks - deadlocks_before
     finally:
         psql(f'drop database if exists "{database}" with (force)')
     result["load_after"] = load_average()
