@@ -399,9 +399,11 @@ class ExecutorWorker:
                         leases.hold_forever(connection, item.row_id)  # result through the API
                     else:
                         outcomes.append(_outcome(item))
+                # Unless next rows are leased after it, the hand-back commits as it runs.
                 handed = result_routing.hand_back_many(
-                    connection, outcomes, now=now, claimed_until=leased, announce=announce
-                )
+                    connection, outcomes, now=now, claimed_until=leased, announce=announce,
+                    last=not reserved,
+                )  # fmt: skip
                 parcels = [one.parcel() for one in handed if one is not None]
                 if reserved:
                     taken = self._lease_free(connection, reserved, now)

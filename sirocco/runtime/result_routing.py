@@ -98,6 +98,7 @@ def hand_back_many(
     claimed_until: datetime | None = None,
     announce: str | None = None,
     new_id: Callable[[], str] = ids.new_id,
+    last: bool = False,
 ) -> list[HandedBack | None]:
     """Hand back outcomes in the caller's transaction: a task's action gets an ActionResult
     row in place of its RunAction row (the rows of every task's action in one statement;
@@ -139,8 +140,9 @@ def hand_back_many(
             )
         )
         handed.append(one)
+    # ``last``: nothing follows in the caller's transaction; the statement commits it.
     replaced = leases.hand_back_many(
-        connection, rows, now=now, claimed_until=claimed_until, announce=announce
+        connection, rows, now=now, claimed_until=claimed_until, announce=announce, last=last
     )
     if len(replaced) < len(rows):
         gone = {row.result_id for row in rows if row.run_action_id not in replaced}

@@ -24,7 +24,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from sirocco.store import outbox, tables
+from sirocco.store import one_statement, outbox, tables
 
 RUN_ACTION = outbox.Kind.RUN_ACTION
 ACTION_RESULT = outbox.Kind.ACTION_RESULT
@@ -214,11 +214,14 @@ def hand_back_many(
     now: datetime,
     claimed_until: datetime | None = None,
     announce: str | None = None,
+    last: bool = False,
 ) -> set[str]:
     """Replace RunAction rows by the ActionResult rows of their outcomes, in the caller's
     transaction. ``claimed_until``: a broker delivers the results; pollers leave the rows
     alone until then. ``announce``: the NOTIFY channel woken when the transaction commits
-    (PostgreSQL). On PostgreSQL one statement (one round trip) does it all for the batch.
+    (PostgreSQL). On PostgreSQL one statement (one round trip) does it all for the batch;
+    ``last``: nothing follows in the transaction, which the statement then commits in the
+    same round trip (``one_statement.execute_and_commit``).
 
     Only a RunAction row still there is replaced: returns the ids of those replaced. A
     row gone gets no ActionResult row: its action was already handed back (the heartbeat
@@ -239,10 +242,13 @@ def hand_back_many(
             "now": now,
             "claimed_until": claimed_until,
         }
-        if announce is None:
-            found = connection.execute(_HAND_BACK, parameters)
+        statement: Any = _HAND_BACK
+        if announce is not None:
+            statement, parameters["channel"] = _HAND_BACK_ANNOUNCED, announce
+        if last:
+            found: Any = one_statement.execute_and_commit(connection, statement, parameters)
         else:
-            found = connection.execute(_HAND_BACK_ANNOUNCED, {**parameters, "channel": announce})
+            found = connection.execute(statement, parameters)
         return {str(row[0]) for row in found}
     replaced: set[str] = set()
     rows = []

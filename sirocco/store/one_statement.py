@@ -78,15 +78,18 @@ def execute(
         values[f"n{index}"] = channel
     statement = _statement(shapes, len(channels))
     if commit:
-        _execute_and_commit(connection, statement, values)
+        execute_and_commit(connection, statement, values)
     else:
         connection.execute(statement, values).close()
 
 
-def _execute_and_commit(
+def execute_and_commit(
     connection: sa.Connection, statement: Any, values: Mapping[str, Any]
-) -> None:
-    """Run ``statement`` and commit the caller's transaction, in one round trip."""
+) -> list[Any]:
+    """Run ``statement`` and commit the caller's transaction, in one round trip
+    (PostgreSQL; nothing may follow in the transaction); return the statement's rows (as
+    the driver gives them). ``statement`` is built once (a module constant or cached): its
+    compiled form is kept by its identity."""
     import psycopg
 
     text, converters = _compiled(statement, connection.dialect)
@@ -100,27 +103,26 @@ def _execute_and_commit(
     before = connection.dispatch.before_cursor_execute
     after = connection.dispatch.after_cursor_execute
     cursor = driver.cursor() if fresh else psycopg.ClientCursor(driver)
+    # Nothing sent in this transaction yet (no BEGIN): the statement alone, in autocommit;
+    # else one simple query, the statement then COMMIT (parameters bound client-side).
+    if fresh:
+        driver.autocommit = True
     try:
         if before:
             before(connection, cursor, sent, parameters, None, False)
-        if fresh:
-            # Nothing sent in this transaction yet (no BEGIN): the statement is one.
-            driver.autocommit = True
-            try:
-                cursor.execute(sent, parameters)
-            finally:
-                driver.autocommit = False
-        else:
-            # One simple query: the statement, then COMMIT (client-side parameters).
-            cursor.execute(sent, parameters)
+        cursor.execute(sent, parameters)
+        rows = list(cursor.fetchall()) if cursor.description else []
         if after:
             after(connection, cursor, sent, parameters, None, False)
+        return rows
     except psycopg.Error as exc:
         if driver.broken:
             connection.invalidate(exc)
         raise sa.exc.DBAPIError.instance(sent, parameters, exc, psycopg.Error) from exc
     finally:
         cursor.close()
+        if fresh and not driver.broken:
+            driver.autocommit = False
 
 
 def _parameters(statement: Any, dialect: Dialect, values: Mapping[str, Any]) -> dict[str, Any]:
