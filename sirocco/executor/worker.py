@@ -394,6 +394,8 @@ class ExecutorWorker:
                 # Without a broker, each result's statement wakes the engines at commit.
                 announce = None if brokered else notify.ENGINE
                 outcomes = []
+                if _mixed(results):  # several statements: every row locked in id order first
+                    leases.lock_in_order(connection, [item.row_id for item in results])
                 for item in sorted(results, key=_row_id):  # one lock order for every writer
                     if item.state is None:
                         leases.hold_forever(connection, item.row_id)  # result through the API
@@ -446,6 +448,15 @@ class _Job:
 
 def _row_id(item: _Result) -> str:
     return item.row_id
+
+
+def _mixed(results: list[_Result]) -> bool:
+    """Whether handing back ``results`` takes more than the task rows' one statement: an
+    asynchronous action's row is held, or a standalone action's row deleted, beside
+    other rows."""
+    return len(results) > 1 and any(
+        item.state is None or result_routing.is_standalone(item.command) for item in results
+    )
 
 
 def _outcome(item: _Result) -> result_routing.Outcome:

@@ -114,8 +114,15 @@ def hand_back_many(
     the first result of an action."""
     handed: list[HandedBack | None] = []
     rows: list[leases.HandBack] = []
+    seen: set[str] = set()
     for outcome in outcomes:
         command = outcome.command
+        if outcome.row_id in seen:
+            # The same row twice in one batch (its lease ran out and this executor took it
+            # again): the row is replaced once, by the first outcome.
+            handed.append(None)
+            continue
+        seen.add(outcome.row_id)
         if is_standalone(command):
             if leases.delete(connection, outcome.row_id):
                 executions.finish_standalone_action(

@@ -137,6 +137,26 @@ def renew(connection: sa.Connection, ids: Iterable[str], *, until: datetime) -> 
     return renewed
 
 
+def lock_in_order(connection: sa.Connection, ids: Iterable[str]) -> None:
+    """Lock the rows ``ids`` in id order (PostgreSQL; SQLite has one writer at a time).
+
+    A writer that hands back a batch in more than one statement (an asynchronous action's
+    row held, a standalone action's row deleted, then the task rows in one statement)
+    takes every lock first, in the order the heartbeat's renewal takes them: else it
+    could hold a row the renewal wants next while it waits for one the renewal holds."""
+    if connection.dialect.name != "postgresql":
+        return
+    wanted = sorted(set(ids))
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        connection.execute(
+            sa.select(_outbox.c.id)
+            .where(_outbox.c.id.in_(chunk))
+            .order_by(_outbox.c.id)
+            .with_for_update()
+        )
+
+
 def hold_forever(connection: sa.Connection, row_id: str) -> None:
     """The action went asynchronous: its result comes through the API, not a heartbeat."""
     connection.execute(

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import sqlalchemy as sa
+
 from sirocco.clock import utcnow
 from sirocco.engine import commands
 from sirocco.runtime import codec, delivery
@@ -54,3 +56,15 @@ def insert_run_actions(
                 for number in numbers
             ],
         )
+
+
+def waiting_for_locks(database: Database) -> bool:
+    """Whether a session of this database waits for a row lock (PostgreSQL)."""
+    with database.read() as connection:
+        waiting = connection.execute(
+            sa.text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND wait_event_type = 'Lock'"
+            )
+        ).scalar_one()
+    return bool(waiting)

@@ -24,7 +24,7 @@ from sirocco.runtime import codec
 from sirocco.runtime.heartbeats import Timing
 from sirocco.store import leases, migrate, notify, outbox, tables
 from sirocco.store.database import Database
-from tests.integration.executor_rows import Asleep, insert_run_actions
+from tests.integration.executor_rows import Asleep, insert_run_actions, waiting_for_locks
 from tests.waiting import BOUND, wait_for
 
 
@@ -220,6 +220,93 @@ def test_the_results_of_a_batch_are_handed_back_in_one_statement(database: Datab
     finally:
         parcels.close()
         engines.close()
+
+
+def test_a_row_twice_in_one_batch_is_handed_back_once_by_its_first_outcome(
+    database: Database,
+) -> None:
+    """The same row twice in a batch (its lease ran out and this executor took it again):
+    one ActionResult row, the first outcome's; the second would reach an engine as a
+    second result of one action."""
+    insert_run_actions(database, [1])
+    with database.statement() as connection:
+        (row,) = leases.take(connection, limit=1, targets=[None], until=utcnow())
+    parcels = Asleep(database)
+    worker = _worker(database, parcels)
+    try:
+        command = codec.decode(row.payload)
+        worker.write(
+            [
+                _Result(row_id=row.id, command=command, state=State.SUCCESS, result="first"),
+                _Result(row_id=row.id, command=command, state=State.SUCCESS, result="second"),
+            ]
+        )
+        with database.read() as connection:
+            rows = connection.execute(sa.select(tables.outbox)).all()
+        assert [(one.kind, codec.decode(one.payload).result) for one in rows] == [
+            (outbox.Kind.ACTION_RESULT, "first")
+        ]
+    finally:
+        parcels.close()
+
+
+def test_a_batch_of_several_statements_locks_its_rows_in_id_order_first(
+    database: Database,
+) -> None:
+    """A batch that holds an asynchronous action's row beside a task's result takes its
+    row locks in id order before any statement changes a row, as the heartbeat's renewal
+    takes them: it never holds a later row while it waits for an earlier one."""
+    insert_run_actions(database, [1, 2])
+    with database.statement() as connection:
+        taken = leases.take(connection, limit=2, targets=[None], until=utcnow())
+    first, second = sorted(taken, key=lambda row: row.id)
+    parcels = Asleep(database)
+    worker = _worker(database, parcels)
+    failures: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            worker.write(
+                [
+                    _Result(row_id=second.id, command=codec.decode(second.payload), state=None),
+                    _Result(row_id=first.id, command=codec.decode(first.payload),
+                            state=State.SUCCESS, result=1),
+                ]
+            )  # fmt: skip
+        except BaseException as exc:
+            failures.append(exc)
+
+    writer = threading.Thread(target=write)
+    try:
+        with database.transaction() as blocker:
+            blocker.execute(
+                sa.select(tables.outbox.c.id)
+                .where(tables.outbox.c.id == first.id)
+                .with_for_update()
+            )
+            writer.start()
+            wait_for(
+                lambda: waiting_for_locks(database), what="the writer waiting for the first row"
+            )
+            with database.transaction() as other:  # the later row is not locked meanwhile
+                locked = (
+                    other.execute(
+                        sa.text("SELECT id FROM outbox WHERE id = :id FOR UPDATE NOWAIT"),
+                        {"id": second.id},
+                    )
+                    .scalars()
+                    .all()
+                )
+            assert locked == [second.id]
+        writer.join(BOUND)
+        assert not writer.is_alive() and not failures, failures
+        with database.read() as connection:
+            rows = {row.id: row for row in connection.execute(sa.select(tables.outbox))}
+        assert rows[second.id].claimed_until == leases.FOREVER
+        assert first.id not in rows
+        assert [row.kind for row in rows.values()].count(outbox.Kind.ACTION_RESULT) == 1
+    finally:
+        parcels.close()
 
 
 def test_an_engine_claims_result_rows_in_one_statement_without_begin_or_commit(

@@ -119,7 +119,9 @@ def test_a_heartbeat_and_a_hand_back_do_not_deadlock(database_url: str) -> None:
         with database.transaction() as connection:
             _hand_back(connection, "row-10", now)  # the writer holds the first row
             beat.start()
-            wait_for(lambda: _waiting_for_locks(database), what="the heartbeat waiting")
+            wait_for(
+                lambda: executor_rows.waiting_for_locks(database), what="the heartbeat waiting"
+            )
             _hand_back(connection, "row-99", now)  # and wants the last one
         beat.join(BOUND)
         assert not failures, failures
@@ -137,14 +139,3 @@ def _hand_back(connection: Any, row_id: str, now: datetime) -> None:
         payload={},
         now=now,
     )
-
-
-def _waiting_for_locks(database: Database) -> bool:
-    with database.read() as connection:
-        waiting = connection.execute(
-            sa.text(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                " AND wait_event_type = 'Lock'"
-            )
-        ).scalar_one()
-    return bool(waiting)
