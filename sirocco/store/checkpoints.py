@@ -92,8 +92,9 @@ class Checkpoints:
             thread.join(STOP_WAIT)
 
     def _run(self) -> None:
-        connection = sqlite3.connect(self._file, isolation_level=None, check_same_thread=False)
+        connection: sqlite3.Connection | None = None
         try:
+            connection = sqlite3.connect(self._file, isolation_level=None, check_same_thread=False)
             connection.execute("PRAGMA synchronous=NORMAL")
             frames = commits = locked_at = 0
             per_commit = 1.0  # pages a commit writes, as last seen
@@ -116,14 +117,15 @@ class Checkpoints:
                     per_commit = max((log_frames - frames) / (now - commits), 1.0)
                 self._due = now + max(1, min(int(PASS_FRAMES / per_commit), MOST_COMMITS))
                 frames, commits = log_frames, now
-        except sqlite3.Error:
+        except Exception:  # the file can't be opened (no descriptor left), a pass failed
             log.warning("WAL checkpoint failed; a later commit tries again", exc_info=True)
             self._due = self._commits + MOST_COMMITS
         finally:
             with self._state:
                 if self._thread is threading.current_thread():
                     self._thread = None
-            connection.close()
+            if connection is not None:
+                connection.close()
 
     def _pass(self, connection: sqlite3.Connection, *, locked: bool) -> int:
         """One PASSIVE checkpoint; the pages the WAL holds."""

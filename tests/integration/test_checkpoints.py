@@ -4,8 +4,12 @@ WAL into the file, the thread does, and the WAL starts over, whatever the writer
 from __future__ import annotations
 
 import os
+import sqlite3
 import struct
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from sirocco.store import checkpoints
 from sirocco.store.database import Database
@@ -80,5 +84,35 @@ def test_the_thread_copies_the_wal_and_it_starts_over_while_commits_go_on(
             rows += 4
         assert os.path.getsize(path) > checkpoints.RESTART_FRAMES * 4096  # copied to the file
         assert _count(database) == rows
+    finally:
+        database.dispose()
+
+
+def test_a_thread_that_could_not_open_the_file_is_started_again_by_a_later_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The thread's own connection fails to open (no file descriptor left, say): it logs,
+    and a later commit starts a thread again, so the WAL still starts over."""
+    path = tmp_path / "refused.sqlite"
+    opened = sqlite3.connect
+    refused: list[str] = []
+
+    def connect_once_refused(file: str, *args: Any, **kwargs: Any) -> sqlite3.Connection:
+        if not refused:
+            refused.append(file)
+            raise sqlite3.OperationalError("unable to open database file")
+        return opened(file, *args, **kwargs)
+
+    monkeypatch.setattr(checkpoints.sqlite3, "connect", connect_once_refused)
+    database = _open(path)  # its first commit starts the thread, which is refused
+    try:
+        first = _restarts(path)
+        rows = 0
+        while _restarts(path) < first + 2:
+            assert rows * ROW < 50 * checkpoints.RESTART_FRAMES * 4096, "no new start"
+            _write(database, 4)
+            rows += 4
+        assert refused == [str(path)]
+        assert "WAL checkpoint failed" in caplog.text
     finally:
         database.dispose()
