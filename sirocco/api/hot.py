@@ -87,12 +87,17 @@ class HotRoutes:
 
     def _plain_body(self, scope: Scope) -> bool:
         """Whether the request says its body is JSON of a length within the body limit and
-        ``PLAIN_BODY``."""
+        ``PLAIN_BODY``, each once (a header given twice is for the application to read as
+        it reads headers: its first)."""
         kind = length = None
         for name, value in scope["headers"]:
             if name == b"content-type":
+                if kind is not None:
+                    return False
                 kind = value
             elif name == b"content-length":
+                if length is not None:
+                    return False
                 length = value
         if kind != b"application/json" or length is None or not length.isdigit():
             return False

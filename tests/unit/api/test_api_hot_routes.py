@@ -241,10 +241,15 @@ def test_only_plain_requests_are_answered_here(
         await _call(lane, "POST", "/v2/executions", b'{"workflow_name": "nothing"}')
         large = {"workflow_name": "waits", "input": {"name": "x" * hot.PLAIN_BODY}}
         assert (await _call(lane, "POST", "/v2/executions", json.dumps(large).encode()))[0] == 201
+        # A header given twice: the application reads the first (not JSON) and refuses it.
+        twice = [(b"content-type", b"text/plain"), (b"content-type", b"application/json"),
+                 (b"content-length", b"%d" % len(body))]  # fmt: skip
+        assert (await _call(lane, "POST", "/v2/executions", body, headers=twice))[0] == 400
         assert passed == [
             f"GET {path}?fields=state",
             f"GET {path}/tasks?",
             "GET /v2/executions/nothing?",
+            "POST /v2/executions?",
             "POST /v2/executions?",
             "POST /v2/executions?",
         ]
