@@ -7,7 +7,9 @@ has been read and checked, so that a bad file is reported without that cost.
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -68,13 +70,43 @@ def run_file(
         )
         if view is not None:
             view.note("starting the workflow")
+        deferred = DeferredInterrupt()
         try:
             execution_id = app.service.start_workflow(
                 workflow=chosen.name, input=dict(workflow_input), params=dict(params)
             )
         except errors.InputError as exc:
+            deferred.restore()
             raise _with_hint(exc, chosen) from None
-        return _follow(app, execution_id, as_json=as_json, timeout=timeout, view=view)
+        except BaseException:
+            deferred.restore()
+            raise
+        return _follow(
+            app, execution_id, as_json=as_json, timeout=timeout, view=view, deferred=deferred
+        )
+
+
+class DeferredInterrupt:
+    """Ctrl-C held back while an execution starts (or resumes): the start commits and
+    answers, and the command then stops following with the execution's id and what becomes
+    of its actions, instead of leaving without saying which execution it started (under
+    load a start takes seconds, and its actions may already run). Only the main thread
+    can take signals; elsewhere nothing is held back."""
+
+    def __init__(self) -> None:
+        self.fired = False
+        self._previous: Any = None
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._hold)
+
+    def _hold(self, _signal: int, _frame: Any) -> None:
+        self.fired = True
+
+    def restore(self) -> None:
+        """Ctrl-C as it was (once; a later call does nothing)."""
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
 
 
 def resume_execution(
@@ -95,12 +127,19 @@ def resume_execution(
         # that can't be re-run fail at once): then there is only its result to show.
         taken_over = read_report(app, execution_id)["state"] == "RUNNING"
         app.start()
+        deferred = DeferredInterrupt()
         try:
             app.service.resume_workflow(execution_id, env=env)
         except errors.InvalidStateError:
             if not taken_over:
+                deferred.restore()
                 raise
-        return _follow(app, execution_id, as_json=as_json, timeout=timeout, view=view)
+        except BaseException:
+            deferred.restore()
+            raise
+        return _follow(
+            app, execution_id, as_json=as_json, timeout=timeout, view=view, deferred=deferred
+        )
 
 
 @contextmanager
@@ -179,11 +218,16 @@ def _follow(
     as_json: bool,
     timeout: float,
     view: LiveView | None,
+    deferred: DeferredInterrupt | None = None,
 ) -> int:
     deadline = time.monotonic() + timeout
     report: dict[str, Any] = {"state": "RUNNING"}
     later = f"(sirocco resume {execution_id} follows it again)"
     try:
+        if deferred is not None:
+            deferred.restore()
+            if deferred.fired:  # Ctrl-C while the execution started
+                raise KeyboardInterrupt
         while True:
             report = read_report(app, execution_id)
             if view is not None:

@@ -186,6 +186,44 @@ build:
 # ---------------------------------------------------------------- Ctrl-C, then resume
 
 
+def test_ctrl_c_while_the_execution_starts_says_which_execution_it_left(
+    tmp_path: Path, db: str, service: Service
+) -> None:
+    """Ctrl-C that comes while the start is under way (under load it takes seconds, and
+    the actions may already run) is held back until the start answers: the command then
+    says which execution it left and what becomes of its actions, and exits 130."""
+    text = f"""
+version: '2.0'
+calls:
+  tasks:
+    unsafe:
+      action: std.http url="{service.url}/unsafe"
+"""
+    interrupting = (
+        "import os, signal, sys\n"
+        "from sirocco.runtime.service import Service\n"
+        "started = Service.start_workflow\n"
+        "def start(self, **kwargs):\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"  # Ctrl-C while the start is under way
+        "    return started(self, **kwargs)\n"
+        "Service.start_workflow = start\n"
+        "from sirocco.cli.main import main\n"
+        "main()\n"
+    )
+    process = subprocess.run(
+        [SIROCCO[0], "-c", interrupting, "run", _write(tmp_path, text), "--db", db, "--json"],
+        capture_output=True,
+        text=True,
+        env=_environment(),
+        timeout=BOUND,
+    )
+    service.release.set()
+    assert process.returncode == 130, process.stderr
+    assert process.stdout == ""
+    line = _one_line(process.stderr)
+    assert re.search(r"interrupted; the execution ([0-9a-f-]{36}) is RUNNING", line), line
+
+
 def test_ctrl_c_says_what_resume_does_with_actions_in_flight(
     tmp_path: Path, db: str, service: Service
 ) -> None:
