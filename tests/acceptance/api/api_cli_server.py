@@ -139,9 +139,10 @@ def shown(value: Any) -> str:
 def running_seconds(text: str) -> float | None:
     """The seconds of a duration the CLI counts up to now, for what has not finished yet
     (``0:00:09...``); None for any other text."""
-    if not text.endswith("..."):
+    parts = text.removesuffix("...").split(":")
+    if not text.endswith("...") or len(parts) != 3:
         return None
-    hours, minutes, seconds = text[:-3].split(":")
+    hours, minutes, seconds = parts
     return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
 
 
