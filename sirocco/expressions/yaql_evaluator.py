@@ -182,6 +182,15 @@ _ROOT_CONTEXT = _create_root_context()
 
 def _root_key_path(expression: Any) -> tuple[str, ...] | None:
     """The keys when ``expression`` is ``$`` followed by ``.key`` steps only, else None."""
+    node, keys = _key_steps(expression)
+    if isinstance(node, yaql_expressions.GetContextValue) and node.path.value == "$":
+        return keys
+    return None
+
+
+def _key_steps(expression: Any) -> tuple[Any, tuple[str, ...]]:
+    """What ``expression``'s trailing ``.key`` steps apply to, and those keys in order
+    (none when it ends in no such step)."""
     keys: list[str] = []
     node = expression
     while (
@@ -191,23 +200,13 @@ def _root_key_path(expression: Any) -> tuple[str, ...] | None:
     ):
         keys.append(node.args[1].value)
         node = node.args[0]
-    if isinstance(node, yaql_expressions.GetContextValue) and node.path.value == "$":
-        return tuple(reversed(keys))
-    return None
+    return node, tuple(reversed(keys))
 
 
 def _task_key_path(expression: Any) -> tuple[tuple[Any, ...], tuple[str, ...]] | None:
     """``(arguments, keys)`` when ``expression`` is ``task()`` or ``task(constant)`` followed
     by ``.key`` steps only (``task().result``), else None."""
-    keys: list[str] = []
-    node = expression
-    while (
-        isinstance(node, yaql_expressions.BinaryOperator)
-        and node.name == "#operator_."
-        and isinstance(node.args[1], yaql_expressions.KeywordConstant)
-    ):
-        keys.append(node.args[1].value)
-        node = node.args[0]
+    node, keys = _key_steps(expression)
     if (
         not keys
         or type(node) is not yaql_expressions.Function
@@ -216,7 +215,7 @@ def _task_key_path(expression: Any) -> tuple[tuple[Any, ...], tuple[str, ...]] |
         or not all(isinstance(argument, yaql_expressions.Constant) for argument in node.args)
     ):
         return None
-    return tuple(argument.value for argument in node.args), tuple(reversed(keys))
+    return tuple(argument.value for argument in node.args), keys
 
 
 def _read_task_path(

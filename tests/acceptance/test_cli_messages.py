@@ -91,6 +91,17 @@ def db(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'messages.sqlite'}"
 
 
+def _calling(url: str, *paths: str) -> str:
+    """A workflow ``calls`` of one task per path, each calling ``url/path`` with
+    ``std.http``; the task ``safe`` says ``safe-rerun: true``."""
+    tasks = "".join(
+        f'    {path}:\n      action: std.http url="{url}/{path}"\n'
+        + ("      safe-rerun: true\n" if path == "safe" else "")
+        for path in paths
+    )
+    return f"\nversion: '2.0'\ncalls:\n  tasks:\n{tasks}"
+
+
 def _write(tmp_path: Path, text: str) -> str:
     path = tmp_path / "workflow.yaml"
     path.write_text(text)
@@ -192,13 +203,7 @@ def test_ctrl_c_while_the_execution_starts_says_which_execution_it_left(
     """Ctrl-C that comes while the start is under way (under load it takes seconds, and
     the actions may already run) is held back until the start answers: the command then
     says which execution it left and what becomes of its actions, and exits 130."""
-    text = f"""
-version: '2.0'
-calls:
-  tasks:
-    unsafe:
-      action: std.http url="{service.url}/unsafe"
-"""
+    text = _calling(service.url, "unsafe")
     interrupting = (
         "import os, signal, sys\n"
         "from sirocco.runtime.service import Service\n"
@@ -227,16 +232,7 @@ calls:
 def test_ctrl_c_says_what_resume_does_with_actions_in_flight(
     tmp_path: Path, db: str, service: Service
 ) -> None:
-    text = f"""
-version: '2.0'
-calls:
-  tasks:
-    unsafe:
-      action: std.http url="{service.url}/unsafe"
-    safe:
-      action: std.http url="{service.url}/safe"
-      safe-rerun: true
-"""
+    text = _calling(service.url, "unsafe", "safe")
     process = subprocess.Popen(
         [*SIROCCO, "run", _write(tmp_path, text), "--db", db, "--json"],
         stdout=subprocess.PIPE,

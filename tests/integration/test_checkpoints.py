@@ -40,6 +40,19 @@ def _restarts(path: Path) -> int:
     return int(struct.unpack(">I", header[12:16])[0])
 
 
+def _write_until_the_wal_starts_over_twice(database: Database, path: Path) -> int:
+    """Commits one after the other, as the engine's steps, until the WAL has started over
+    twice (the thread's pass under the write lock lets it between two of them); the rows
+    written. Bounded by the pages written (50 times what starts it over), not by time."""
+    first = _restarts(path)
+    rows = 0
+    while _restarts(path) < first + 2:
+        assert rows * ROW < 50 * checkpoints.RESTART_FRAMES * 4096, "no new start"
+        _write(database, 4)
+        rows += 4
+    return rows
+
+
 def _count(database: Database) -> int:
     with database.read() as connection:
         return int(connection.exec_driver_sql("SELECT count(*) FROM filler").scalar_one())
@@ -73,15 +86,7 @@ def test_the_thread_copies_the_wal_and_it_starts_over_while_commits_go_on(
     path = tmp_path / "busy.sqlite"
     database = _open(path)
     try:
-        first = _restarts(path)
-        rows = 0
-        # Commits one after the other, as the engine's steps: the thread's pass under the
-        # write lock lets the WAL start over between two of them. Bounded by the pages
-        # written (50 times what starts it over), not by time.
-        while _restarts(path) < first + 2:
-            assert rows * ROW < 50 * checkpoints.RESTART_FRAMES * 4096, "no new start"
-            _write(database, 4)
-            rows += 4
+        rows = _write_until_the_wal_starts_over_twice(database, path)
         assert os.path.getsize(path) > checkpoints.RESTART_FRAMES * 4096  # copied to the file
         assert _count(database) == rows
     finally:
@@ -106,12 +111,7 @@ def test_a_thread_that_could_not_open_the_file_is_started_again_by_a_later_commi
     monkeypatch.setattr(checkpoints.sqlite3, "connect", connect_once_refused)
     database = _open(path)  # its first commit starts the thread, which is refused
     try:
-        first = _restarts(path)
-        rows = 0
-        while _restarts(path) < first + 2:
-            assert rows * ROW < 50 * checkpoints.RESTART_FRAMES * 4096, "no new start"
-            _write(database, 4)
-            rows += 4
+        _write_until_the_wal_starts_over_twice(database, path)
         assert refused == [str(path)]
         assert "WAL checkpoint failed" in caplog.text
     finally:
