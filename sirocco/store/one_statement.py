@@ -103,11 +103,12 @@ def execute_and_commit(
     before = connection.dispatch.before_cursor_execute
     after = connection.dispatch.after_cursor_execute
     cursor = driver.cursor() if fresh else psycopg.ClientCursor(driver)
-    # Nothing sent in this transaction yet (no BEGIN): the statement alone, in autocommit;
-    # else one simple query, the statement then COMMIT (parameters bound client-side).
-    if fresh:
-        driver.autocommit = True
     try:
+        # Nothing sent in this transaction yet (no BEGIN): the statement alone, in
+        # autocommit; else one simple query, the statement then COMMIT (parameters bound
+        # client-side). Inside ``try``: an interrupt right after it still leaves autocommit.
+        if fresh:
+            driver.autocommit = True
         if before:
             before(connection, cursor, sent, parameters, None, False)
         cursor.execute(sent, parameters)
@@ -121,8 +122,23 @@ def execute_and_commit(
         raise sa.exc.DBAPIError.instance(sent, parameters, exc, psycopg.Error) from exc
     finally:
         cursor.close()
-        if fresh and not driver.broken:
-            driver.autocommit = False
+        if fresh:
+            _leave_autocommit(connection, driver)
+
+
+def _leave_autocommit(connection: sa.Connection, driver: Any) -> None:
+    """Give the pool back a connection out of autocommit, or none at all: when something
+    other than the database's error (a KeyboardInterrupt) stopped the statement midway,
+    the connection may still run it, and can neither leave autocommit nor be trusted by
+    the next transaction."""
+    import psycopg
+
+    if driver.broken or connection.invalidated:
+        return
+    if driver.pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+        driver.autocommit = False
+    else:
+        connection.invalidate()
 
 
 def _parameters(statement: Any, dialect: Dialect, values: Mapping[str, Any]) -> dict[str, Any]:

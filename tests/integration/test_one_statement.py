@@ -123,3 +123,29 @@ def test_without_commit_the_caller_commits(database: Database) -> None:
         one_statement.execute(connection, _writes("kept"), [])
         raise RuntimeError("rolled back")
     assert _count(database, "kept") == 0
+
+
+def test_an_interrupt_midway_leaves_no_connection_in_autocommit(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A KeyboardInterrupt while the statement runs (sent, its answer not read) reaches the
+    caller, and the pool gives no connection back in autocommit: the one interrupted is
+    dropped (it may still run the statement), the next transaction runs as one."""
+    import psycopg
+
+    def interrupted(cursor: Any, query: Any, params: Any = None, **_: Any) -> Any:
+        cursor.connection.pgconn.send_query(b"SELECT pg_sleep(0.01)")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt), database.transaction() as connection:
+        interrupted_driver = connection.connection.driver_connection
+        monkeypatch.setattr(psycopg.Cursor, "execute", interrupted)
+        one_statement.execute(connection, _writes("cut"), [], commit=True)
+    monkeypatch.undo()
+    assert interrupted_driver.closed
+    with pytest.raises(RuntimeError), database.transaction() as connection:
+        assert not connection.connection.driver_connection.autocommit
+        executions.insert_rows(connection, tables.workflow_executions, [_workflow("undone")])
+        raise RuntimeError("rolled back")
+    with database.read() as connection:
+        assert connection.execute(sa.select(tables.workflow_executions.c.id)).all() == []
