@@ -47,23 +47,29 @@ def fanout(n: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def publish_big(n: int) -> str:
+def publish_big(n: int, jinja: bool = False) -> str:
+    """``n`` chained tasks, each echoes ``$.blob`` and publishes the result; ``jinja``:
+    the same in Jinja (``{{ _.blob }}``, ``{{ task().result }}``)."""
+    name = f"publish_big{'_jinja' if jinja else ''}{n}"
+    last_len = f'"{{{{ _.v{n:04d} | length }}}}"' if jinja else f"<% len($.v{n:04d}) %>"
+    echo = "{{ _.blob }}" if jinja else "<% $.blob %>"
+    result = '"{{ task().result }}"' if jinja else "<% task().result %>"
     lines = [
         "version: '2.0'",
-        f"publish_big{n}:",
+        f"{name}:",
         "  input:",
         "    - blob",
         "  output:",
         f"    vars: {n}",
-        f"    last_len: <% len($.v{n:04d}) %>",
+        f"    last_len: {last_len}",
         "  tasks:",
     ]
     for i in range(1, n + 1):
         lines += [
             f"    t{i:04d}:",
-            "      action: std.echo output=<% $.blob %>",
+            f"      action: std.echo output={echo}",
             "      publish:",
-            f"        v{i:04d}: <% task().result %>",
+            f"        v{i:04d}: {result}",
         ]
         if i < n:
             lines += ["      on-success:", f"        - t{i + 1:04d}"]
@@ -112,7 +118,19 @@ def workload(name: str, scale: int = 1) -> dict[str, Any]:
             "tasks": n,
             "output": {"vars": n, "last_len": 10240},
         }
+    if name == "publish_big_jinja":
+        n = 50 * scale
+        return {
+            "text": publish_big(n, jinja=True),
+            "input": {"blob": "x" * 10240},
+            "runs": 1,
+            "tasks": n,
+            "output": {"vars": n, "last_len": 10240},
+        }
     raise KeyError(name)
 
 
+#: What bench/run.py runs by default (the peers' six).
 NAMES = ["chain100", "items1000", "items1000_c10", "fanout200", "par100", "publish_big"]
+#: More workloads bench/run.py knows (``--workloads publish_big_jinja``).
+EXTRA_NAMES = ["publish_big_jinja"]
