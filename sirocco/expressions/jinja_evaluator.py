@@ -20,6 +20,7 @@ import functools
 import json
 from collections import ChainMap
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import jinja2
@@ -317,9 +318,25 @@ def evaluate_expression(
 ) -> Any:
     """Evaluate one Jinja expression (the text inside ``{{ }}``) to a plain Python value.
 
+    A plain read (``_.a.b``, ``_['a']``, ``task().result``, ``task('t').published.x``)
+    is read directly (:func:`_read_path`); anything off its plain path is evaluated
+    by Jinja, which words the error.
+
     Raises whatever Jinja or a function raised (an undefined value raises
     ``jinja2.UndefinedError``); the caller words the error.
     """
+    path = _path(expression)
+    if path is not None:
+        value = _read_path(path, data, functions)
+        if value is not _OFF_THE_PATH:
+            return value
+    return _evaluate_compiled(expression, data, functions)
+
+
+def _evaluate_compiled(
+    expression: str, data: Any, functions: expression_functions.Functions | None
+) -> Any:
+    """:func:`evaluate_expression` by Jinja's compiled template, whatever the expression."""
     template = _compiled(_compile_expression, expression)
     context = _context(template, data, functions)
     token = _CURRENT_EVALUATION.set(_Evaluation(data))
@@ -332,6 +349,112 @@ def evaluate_expression(
         return conversion.plain(result)
     finally:
         _CURRENT_EVALUATION.reset(token)
+
+
+# ---------------------------------------------------------------- plain reads
+
+
+@dataclass(frozen=True, slots=True)
+class _Path:
+    """A plain read: ``_`` or ``task(name)`` (``task`` true), then key steps, each
+    ``(key, is_item)``: ``.key`` or ``['key']``."""
+
+    task: bool
+    name: str | None
+    steps: tuple[tuple[str, bool], ...]
+
+
+#: What Jinja's ``getattr`` finds on a dict before its keys (``_.x.items`` is the method).
+_DICT_NAMES = frozenset(dir(dict))
+_OFF_THE_PATH = object()
+
+
+@functools.lru_cache(maxsize=8192)
+def _path(expression: str) -> _Path | None:
+    """The plain read ``expression`` is, or None (any other expression, or one that does
+    not parse: Jinja then reports it)."""
+    try:
+        parser = jinja_parser.Parser(_ENVIRONMENT, expression, state="variable")
+        node = parser.parse_expression()
+        if not parser.stream.eos:
+            return None
+    except jinja2.TemplateError:
+        return None
+    steps: list[tuple[str, bool]] = []
+    while True:
+        if type(node) is nodes.Getattr:
+            steps.append((node.attr, False))
+        elif (
+            type(node) is nodes.Getitem
+            and type(node.arg) is nodes.Const
+            and type(node.arg.value) is str
+        ):
+            steps.append((node.arg.value, True))
+        else:
+            break
+        node = node.node
+    if not steps:
+        return None
+    steps.reverse()
+    if type(node) is nodes.Name and node.name == "_":
+        return _Path(task=False, name=None, steps=tuple(steps))
+    if (
+        type(node) is nodes.Call
+        and type(node.node) is nodes.Name
+        and node.node.name == "task"
+        and not node.kwargs
+        and node.dyn_args is None
+        and node.dyn_kwargs is None
+        and len(node.args) <= 1
+        and all(type(argument) is nodes.Const for argument in node.args)
+    ):
+        name = node.args[0].value if node.args else None  # type: ignore[attr-defined]
+        if name is None or type(name) is str:
+            return _Path(task=True, name=name, steps=tuple(steps))
+    return None
+
+
+def _read_path(path: _Path, data: Any, functions: expression_functions.Functions | None) -> Any:
+    """The value of a plain read as Jinja gives it, or ``_OFF_THE_PATH`` when anything is
+    off the plain path (no such task or key, a step into what is not a dict, a key that
+    is also a dict's attribute): then the whole expression is evaluated by Jinja.
+
+    Jinja's own steps, mirrored: on the data root (a ``ChainMap``) ``.key`` reads the
+    key unless a dict has an attribute of that name, and the value is loaded when it is
+    stored by reference; ``task()`` gives the task as a plain dict; a step into a dict
+    reads its key (``.key`` only when a dict has no attribute of that name); each value
+    read below the root is loaded and, when a long text, measured against the budget.
+    ``task()`` is a read of the engine's records, so reading it twice changes nothing.
+    """
+    steps = path.steps
+    if path.task:
+        if functions is None:
+            return _OFF_THE_PATH
+        try:
+            found = functions.task(path.name)
+        except Exception:
+            return _OFF_THE_PATH
+        key, is_item = steps[0]
+        if found is None or (not is_item and key in _DICT_NAMES) or key not in found:
+            return _OFF_THE_PATH
+        value = _check_text(references.resolve(conversion.plain(found[key])))
+    else:
+        key, is_item = steps[0]
+        if isinstance(data, ChainMap):
+            if (not is_item and key in _DICT_ATTRIBUTES) or key not in data:
+                return _OFF_THE_PATH
+            value = references.resolve(data[key])
+        elif type(data) is dict:
+            if (not is_item and key in _DICT_NAMES) or key not in data:
+                return _OFF_THE_PATH
+            value = _check_text(references.resolve(data[key]))
+        else:
+            return _OFF_THE_PATH
+    for key, is_item in steps[1:]:
+        if type(value) is not dict or (not is_item and key in _DICT_NAMES) or key not in value:
+            return _OFF_THE_PATH
+        value = _check_text(references.resolve(value[key]))
+    return conversion.plain(value)
 
 
 def render(text: str, data: Any, functions: expression_functions.Functions | None) -> str:
