@@ -401,14 +401,23 @@ class ExecutorWorker:
                         leases.hold_forever(connection, item.row_id)  # result through the API
                     else:
                         outcomes.append(_outcome(item))
-                # Unless next rows are leased after it, the hand-back commits as it runs.
+                # Unless next rows are leased after it, the hand-back commits as it runs;
+                # with a broker, before its flush: the engines are told, then it is waited
+                # for (whoever the broker wakes acts through durable commits of its own).
                 handed = result_routing.hand_back_many(
                     connection, outcomes, now=now, claimed_until=leased, announce=announce,
-                    last=not reserved,
+                    last=not reserved, unflushed=brokered,
                 )  # fmt: skip
                 parcels = [one.parcel() for one in handed if one is not None]
                 if reserved:
                     taken = self._lease_free(connection, reserved, now)
+                if parcels and brokered:
+                    self._send(parcels)
+                    # The results are forgotten only once on disk, waited for on this
+                    # connection: a database crash before that fails this write, and they
+                    # are handed back again (a row already replaced gets no second result;
+                    # a parcel for a row the crash forgot is dropped by the engine).
+                    self._database.wait_for_disk(connection)
             rows = taken
         finally:
             self._unreserve(reserved - len(rows))
@@ -418,12 +427,17 @@ class ExecutorWorker:
         with self._held_lock:
             for item in results:
                 self._held.pop(item.row_id, None)
-        if parcels and brokered and self._delivery is not None:
-            left = self._delivery.send(parcels)
-            if left:
-                outbox.release(
-                    self._database, [parcel.outbox_id for parcel in left], channel=notify.ENGINE
-                )
+
+    def _send(self, parcels: list[delivery.Parcel]) -> None:
+        """Announce handed-back results to the engines through the broker; those it refuses
+        are left to the engines' pollers."""
+        if self._delivery is None:
+            return
+        left = self._delivery.send(parcels)
+        if left:
+            outbox.release(
+                self._database, [parcel.outbox_id for parcel in left], channel=notify.ENGINE
+            )
 
 
 class _Job:

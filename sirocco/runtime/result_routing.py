@@ -99,6 +99,7 @@ def hand_back_many(
     announce: str | None = None,
     new_id: Callable[[], str] = ids.new_id,
     last: bool = False,
+    unflushed: bool = False,
 ) -> list[HandedBack | None]:
     """Hand back outcomes in the caller's transaction: a task's action gets an ActionResult
     row in place of its RunAction row (the rows of every task's action in one statement;
@@ -148,9 +149,12 @@ def hand_back_many(
         )
         handed.append(one)
     # ``last``: nothing follows in the caller's transaction; the statement commits it.
+    # ``unflushed``: it returns before its flush (``leases.hand_back_many``).
     replaced = leases.hand_back_many(
-        connection, rows, now=now, claimed_until=claimed_until, announce=announce, last=last
-    )
+        connection, rows, now=now, claimed_until=claimed_until, announce=announce, last=last,
+        # Not when a standalone action's outcome, which a client reads, rides with it.
+        unflushed=unflushed and last and not any(is_standalone(o.command) for o in outcomes),
+    )  # fmt: skip
     if len(replaced) < len(rows):
         gone = {row.result_id for row in rows if row.run_action_id not in replaced}
         handed = [one if one is None or one.result_id not in gone else None for one in handed]

@@ -117,7 +117,10 @@ class Stepper:
                 metrics.tally(writes, tally)
                 if tracing.enabled():
                     spans.extend(tracing.collect(writes, _roots(touched)))
-                writes.flush(connection, last=not groups)
+                # Starts alone: executors may lease their actions before the commit's flush
+                # (a lease is a durable commit, which flushes the start's WAL with its own);
+                # the caller is answered after it.
+                writes.flush(connection, last=not groups, early=not groups)
                 # Rows are locked in one order (by id) in every batch of every engine, so
                 # that two engines never wait for each other's locks (a deadlock).
                 for execution_id in sorted(groups):

@@ -165,6 +165,17 @@ class Database:
         with engine.connect() as connection:
             yield connection.execution_options(isolation_level="AUTOCOMMIT")
 
+    def wait_for_disk(self, connection: sa.Connection) -> None:
+        """Return once the commits made on ``connection`` are on disk (PostgreSQL: a small
+        durable commit on the same connection, ``one_statement.wait_for_disk``; a crash of
+        the database since those commits fails it, as their session is gone). SQLite:
+        nothing to wait for (each commit is as durable as it will be when it returns)."""
+        if self.is_sqlite:
+            return
+        from sirocco.store import one_statement
+
+        one_statement.wait_for_disk(connection)
+
     def _not_durable_engine(self) -> sa.Engine:
         """A small pool of connections set to ``synchronous_commit = off`` (set once per
         connection: no extra statement per transaction)."""

@@ -235,13 +235,17 @@ def hand_back_many(
     claimed_until: datetime | None = None,
     announce: str | None = None,
     last: bool = False,
+    unflushed: bool = False,
 ) -> set[str]:
     """Replace RunAction rows by the ActionResult rows of their outcomes, in the caller's
     transaction. ``claimed_until``: a broker delivers the results; pollers leave the rows
     alone until then. ``announce``: the NOTIFY channel woken when the transaction commits
     (PostgreSQL). On PostgreSQL one statement (one round trip) does it all for the batch;
     ``last``: nothing follows in the transaction, which the statement then commits in the
-    same round trip (``one_statement.execute_and_commit``).
+    same round trip (``one_statement.execute_and_commit``); announced, it is seen before its
+    flush and returns after it. ``unflushed`` (with ``last``): it returns before its flush,
+    and the caller waits for it on the same connection (``Database.wait_for_disk``) once it
+    told a broker.
 
     Only a RunAction row still there is replaced: returns the ids of those replaced. A
     row gone gets no ActionResult row: its action was already handed back (the heartbeat
@@ -266,7 +270,15 @@ def hand_back_many(
         if announce is not None:
             statement, parameters["channel"] = _HAND_BACK_ANNOUNCED, announce
         if last:
-            found: Any = one_statement.execute_and_commit(connection, statement, parameters)
+            # Announced: the engines may claim the results before the commit's flush (their
+            # step's durable commit carries its WAL); the call returns after it.
+            found: Any = one_statement.execute_and_commit(
+                connection,
+                statement,
+                parameters,
+                early=announce is not None or unflushed,
+                flushed=not unflushed,
+            )
         else:
             found = connection.execute(statement, parameters)
         return {str(row[0]) for row in found}

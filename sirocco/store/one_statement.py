@@ -64,9 +64,12 @@ def execute(
     channels: Sequence[str],
     *,
     commit: bool = False,
+    early: bool = False,
 ) -> None:
     """Write every row of ``writes`` and notify ``channels`` (at commit), in one statement;
-    ``commit``: and commit the caller's transaction with it (nothing may follow in it)."""
+    ``commit``: and commit the caller's transaction with it (nothing may follow in it);
+    ``early``: the commit is seen and ``channels`` told before its flush, if any are told
+    (see :func:`execute_and_commit`)."""
     if not writes and not channels:
         return
     shapes = tuple((item.table.name, tuple(item.row), item.update, item.bump) for item in writes)
@@ -78,18 +81,32 @@ def execute(
         values[f"n{index}"] = channel
     statement = _statement(shapes, len(channels))
     if commit:
-        execute_and_commit(connection, statement, values)
+        execute_and_commit(connection, statement, values, early=early and bool(channels))
     else:
         connection.execute(statement, values).close()
 
 
 def execute_and_commit(
-    connection: sa.Connection, statement: Any, values: Mapping[str, Any]
+    connection: sa.Connection,
+    statement: Any,
+    values: Mapping[str, Any],
+    *,
+    early: bool = False,
+    flushed: bool = True,
 ) -> list[Any]:
     """Run ``statement`` and commit the caller's transaction, in one round trip
     (PostgreSQL; nothing may follow in the transaction); return the statement's rows (as
     the driver gives them). ``statement`` is built once (a module constant or cached): its
-    compiled form is kept by its identity."""
+    compiled form is kept by its identity.
+
+    ``early``: the commit is seen, and its NOTIFYs sent, before its WAL reaches the disk;
+    the call still returns only once it has (see :data:`EARLY`). For a write that wakes
+    another role whose own acts on it are durable commits (an executor's lease, an
+    engine's step): the role woken need not wait for this commit's flush, as its own
+    flush carries this commit's WAL too. ``flushed=False`` (with ``early``): the call
+    returns before the flush, and the caller must wait for it on the same connection
+    (:func:`wait_for_disk`) before it acts on the commit itself (it may tell a
+    broker first: whoever the broker wakes acts through durable commits)."""
     import psycopg
 
     text, converters = _compiled(statement, connection.dialect)
@@ -99,10 +116,14 @@ def execute_and_commit(
     }
     driver: Any = connection.connection.driver_connection
     fresh = driver.pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE
-    sent = text if fresh else f"{text}; COMMIT"
+    if early:
+        sent = (EARLY if flushed else UNFLUSHED).format(statement=text)
+    else:
+        sent = text if fresh else f"{text}; COMMIT"
     before = connection.dispatch.before_cursor_execute
     after = connection.dispatch.after_cursor_execute
-    cursor = driver.cursor() if fresh else psycopg.ClientCursor(driver)
+    alone = fresh and not early
+    cursor = driver.cursor() if alone else psycopg.ClientCursor(driver)
     try:
         # Nothing sent in this transaction yet (no BEGIN): the statement alone, in
         # autocommit; else one simple query, the statement then COMMIT (parameters bound
@@ -112,6 +133,8 @@ def execute_and_commit(
         if before:
             before(connection, cursor, sent, parameters, None, False)
         cursor.execute(sent, parameters)
+        if early:
+            cursor.nextset()  # past SET LOCAL's result, to the statement's
         rows = list(cursor.fetchall()) if cursor.description else []
         if after:
             after(connection, cursor, sent, parameters, None, False)
@@ -124,6 +147,41 @@ def execute_and_commit(
         cursor.close()
         if fresh:
             _leave_autocommit(connection, driver)
+
+
+#: The form of an ``early`` statement, one simple query: its transaction commits without
+#: waiting for the disk (its rows seen and its NOTIFYs sent at once), then a transaction
+#: that writes a little WAL (a logical decoding message of no consequence, under the
+#: prefix ``sirocco.durable``) commits as every other does, waiting for its flush. The
+#: WAL is one sequence, flushed in order: once the second commit is on disk, so is the
+#: first. A database crash between the two may forget the first (the call then fails,
+#: as a commit whose connection is lost does); nothing this process does after the call
+#: can rest on a commit a crash forgets. Another role may act on the first commit before
+#: the flush: only through a durable commit of its own, which carries the first's WAL.
+UNFLUSHED = "SET LOCAL synchronous_commit TO off; {statement}; COMMIT"
+#: A transaction that writes a little WAL and commits waiting for its flush (and thus for
+#: that of every commit before it).
+DURABLE = "SELECT pg_logical_emit_message(true, 'sirocco.durable', '')"
+EARLY = f"{UNFLUSHED}; {DURABLE}"
+
+
+def wait_for_disk(connection: sa.Connection) -> None:
+    """Return once every commit made on ``connection`` (and before) is on disk: a commit
+    made with ``flushed=False``. On the same connection, so that a database crash since
+    that commit fails the call (a new connection would find the database up again and
+    wait for nothing the crash did not already forget). Nothing may be open on it."""
+    import psycopg
+
+    driver: Any = connection.connection.driver_connection
+    try:
+        driver.autocommit = True
+        driver.execute(DURABLE)
+    except psycopg.Error as exc:
+        if driver.broken:
+            connection.invalidate(exc)
+        raise sa.exc.DBAPIError.instance(DURABLE, None, exc, psycopg.Error) from exc
+    finally:
+        _leave_autocommit(connection, driver)
 
 
 def _leave_autocommit(connection: sa.Connection, driver: Any) -> None:

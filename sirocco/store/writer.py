@@ -42,17 +42,21 @@ class Writes:
     #: Channels to wake when the transaction commits (PostgreSQL NOTIFY).
     wake: set[str] = field(default_factory=set)
 
-    def flush(self, connection: sa.Connection, *, last: bool = False) -> None:
+    def flush(self, connection: sa.Connection, *, last: bool = False, early: bool = False) -> None:
         """Write everything collected (parents before children), then forget it.
 
         Values over the blob threshold go to the blob table (``sirocco.store.blobs``).
         ``last``: nothing else runs in the caller's transaction before its commit; on
         PostgreSQL a flush of one statement then commits it in the same round trip
-        (``one_statement``), and the caller's commit has nothing left to do.
+        (``one_statement``), and the caller's commit has nothing left to do. ``early``
+        (with ``last``): the roles it wakes see the commit before its flush
+        (``one_statement.EARLY``); only for rows that no client has been told of.
         """
         offload = blobs.Offloader(connection)
         if connection.dialect.name == "postgresql" and self._together():
-            one_statement.execute(connection, self._parts(offload), sorted(self.wake), commit=last)
+            one_statement.execute(
+                connection, self._parts(offload), sorted(self.wake), commit=last, early=early
+            )
         else:
             self._flush_apart(connection, offload)
         self.wake.clear()

@@ -186,13 +186,14 @@ class PrivatePostgres:
             cwd=self.folder,
         )
 
-    def start(self) -> None:
+    def start(self, *settings: str) -> None:
+        """``settings``: more ``name=value`` of the server's, each given as ``-c``."""
         # fsync off: an OS crash is not what the tests simulate; synchronous_commit stays on,
         # or a stop as in a crash would lose transactions that were reported committed.
         options = (
             f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off "
             "-c full_page_writes=off -c max_connections=200"
-        )
+        ) + "".join(f" -c {setting}" for setting in settings)
         self._tool(
             "pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.folder / "log"), "-w",
             "start",

@@ -22,7 +22,7 @@ from sirocco.engine.states import State
 from sirocco.executor.worker import ExecutorWorker, _Result
 from sirocco.runtime import codec
 from sirocco.runtime.heartbeats import Timing
-from sirocco.store import leases, migrate, notify, outbox, tables
+from sirocco.store import leases, migrate, notify, one_statement, outbox, tables
 from sirocco.store.database import Database
 from tests.integration.executor_rows import Asleep, insert_run_actions, waiting_for_locks
 from tests.waiting import BOUND, wait_for
@@ -145,9 +145,12 @@ def test_a_hand_back_is_one_statement_and_leases_nothing_when_nothing_waits(
             wait_for(lambda: worker.held() == [], what="the result written")
         # Delete the RunAction row, insert the ActionResult row, wake the engines: one
         # statement, which commits as it runs (the transaction sent nothing before it: no
-        # BEGIN and no COMMIT round trip); no lease of next rows.
+        # BEGIN and no COMMIT round trip), the engines woken before its flush and the call
+        # back after it (one_statement.EARLY, in the same simple query); no lease of next rows.
         assert len(sent.statements) == 1, sent.statements
-        assert sent.statements[0].startswith("WITH gone AS (DELETE FROM outbox")
+        early = one_statement.EARLY.split("{statement}")
+        assert sent.statements[0].startswith(early[0] + "WITH gone AS (DELETE FROM outbox")
+        assert sent.statements[0].endswith(early[1])
         assert "INSERT INTO outbox" in sent.statements[0]
         assert "pg_notify" in sent.statements[0]
         assert sent.autocommitted == [True]

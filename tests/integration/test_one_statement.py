@@ -125,6 +125,52 @@ def test_without_commit_the_caller_commits(database: Database) -> None:
     assert _count(database, "kept") == 0
 
 
+#: A statement of one row that wakes a channel and returns what it wrote.
+_PROBE = sa.text(
+    "WITH added AS (INSERT INTO workflow_executions (id, workflow_name, definition, state,"
+    " created_at) VALUES (:id, 'wf', '', 'RUNNING', :now) RETURNING id)"
+    " SELECT added.id, pg_notify('handoff_test', '') FROM added"
+).bindparams(sa.bindparam("now", type_=sa.DateTime))
+
+
+@pytest.mark.parametrize("read_first", [False, True])
+def test_an_early_commit_returns_its_rows_committed(database: Database, read_first: bool) -> None:
+    """``early``: the statement's rows come back, the commit is done when the call returns
+    (seen from another connection), and the connection serves the next transaction, in
+    or out of a transaction begun before."""
+    with database.transaction() as connection:
+        if read_first:
+            executions.lock_workflow(connection, "none")
+        rows = one_statement.execute_and_commit(
+            connection, _PROBE, {"id": "early", "now": datetime(2026, 1, 2)}, early=True
+        )
+        assert [row[0] for row in rows] == ["early"]
+        with database.read() as other:
+            seen = other.execute(sa.select(tables.workflow_executions.c.id)).scalars().all()
+        assert seen == ["early"]
+        driver: Any = connection.connection.driver_connection
+        assert not driver.autocommit
+    with database.transaction() as connection:
+        one_statement.execute(
+            connection, _writes("next"), ["handoff_test"], commit=True, early=True
+        )
+    assert _count(database, "next") == 1
+
+
+def test_an_early_statement_that_fails_commits_nothing(database: Database) -> None:
+    with database.transaction() as connection:
+        one_statement.execute(connection, _writes("first"), [], commit=True)
+    clash = [
+        one_statement.Write(tables.workflow_executions, _workflow("second")),
+        one_statement.Write(tables.task_executions, _task("first-t", "second")),
+    ]
+    with pytest.raises(sa.exc.IntegrityError), database.transaction() as connection:
+        one_statement.execute(connection, clash, ["handoff_test"], commit=True, early=True)
+    with database.read() as connection:
+        statement = sa.select(tables.workflow_executions.c.id).order_by("id")
+        assert list(connection.execute(statement).scalars()) == ["first"]
+
+
 def test_an_interrupt_midway_leaves_no_connection_in_autocommit(
     database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
