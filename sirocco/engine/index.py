@@ -211,9 +211,14 @@ class TaskIndex:
 
     def put(self, task: records.TaskExecution) -> None:
         """Store ``task`` (new or changed) and update every index."""
+        old = self.tasks.get(task.id)
+        if old is not None and _same_memberships(old, task):
+            # Only fields no index looks at changed (a result, the runtime, times): the
+            # record takes the old one's place, every index and count stays as it is.
+            self.tasks[task.id] = task
+            return
         joins = self.feeds.get(task.name) if self.feeds else None
         before = self.latest_of(task.name) if joins else None
-        old = self.tasks.get(task.id)
         if old is not None:
             self._forget(old)
         self.tasks[task.id] = task
@@ -269,6 +274,20 @@ class TaskIndex:
 
 
 _NONE = Inbound()
+
+
+def _same_memberships(old: records.TaskExecution, new: records.TaskExecution) -> bool:
+    """Whether two values of one task execution sit in the same indexes and counts: the
+    fields ``_remember``, ``_count`` and the latest lookup read are the same."""
+    return (
+        old.state is new.state
+        and old.next_tasks is new.next_tasks
+        and old.processed is new.processed
+        and old.error_handled is new.error_handled
+        and old.name is new.name
+        and old.seq == new.seq
+        and old.type is new.type
+    )
 
 
 def _discard(members: MutableMapping[str, None], task_id: str) -> None:

@@ -151,6 +151,19 @@ def schedule_timer(
     return task
 
 
+def evaluates_nothing(policy_spec: specs.PolicySpec) -> bool:
+    """Whether ``_evaluate`` finds no policy to evaluate: ``before_start`` then changes
+    nothing and cannot fail."""
+    return not (
+        policy_spec.pause_before
+        or _is_set(policy_spec.wait_before)
+        or _is_set(policy_spec.wait_after)
+        or policy_spec.retry is not None
+        or _is_set(policy_spec.timeout)
+        or policy_spec.concurrency
+    )
+
+
 def before_start(draft: Draft, task: records.TaskExecution) -> None:
     """Run the before-start policies (the task is RUNNING). Raises on wrong values."""
     policy_spec = draft.spec.tasks[task.name].policies

@@ -30,7 +30,15 @@ def start_new(draft: Draft, task: records.TaskExecution) -> None:
     if task.state != State.IDLE:
         return
 
+    task_spec = draft.spec.tasks[task.name]
+
     def work() -> None:
+        if not task_spec.is_with_items and not task_spec.workflow:
+            if policies.evaluates_nothing(task_spec.policies):
+                # No before-start policy can change or fail it: going RUNNING and counting
+                # the first attempt are one copy of the record.
+                _schedule_action(draft, task, state=State.RUNNING, started_at=draft.now)
+                return
         started = draft.change_task(task, state=State.RUNNING, started_at=draft.now)
         policies.before_start(draft, started)
         if draft.current(started).state == State.RUNNING:
@@ -83,13 +91,19 @@ def schedule(draft: Draft, task: records.TaskExecution) -> None:
         data = evaluation.task_data(draft, task)
         running.start_subworkflow(draft, task, data, index=0)
     else:
-        task, attempt = tasks.next_attempt(draft, task)
-        data = evaluation.task_data(draft, task)
-        try:
-            plan = running.plan_action(draft, task, data)
-        except action_resolution.ExpansionError as error:
-            task_completion.complete(draft, task, State.ERROR, error.message)
-            return
-        running.run_action(
-            draft, task, plan, running.action_input(draft, task, data), index=0, attempt=attempt
-        )
+        _schedule_action(draft, task)
+
+
+def _schedule_action(draft: Draft, task: records.TaskExecution, **starting: Any) -> None:
+    """Run the task's one action: its next attempt (with ``starting``, the changes of a
+    task that starts now, in the same copy), its input, the action execution."""
+    task, attempt = tasks.next_attempt(draft, task, **starting)
+    data = evaluation.task_data(draft, task)
+    try:
+        plan = running.plan_action(draft, task, data)
+    except action_resolution.ExpansionError as error:
+        task_completion.complete(draft, task, State.ERROR, error.message)
+        return
+    running.run_action(
+        draft, task, plan, running.action_input(draft, task, data), index=0, attempt=attempt
+    )

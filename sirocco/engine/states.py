@@ -101,6 +101,11 @@ _TASK_ALLOWED: dict[State, frozenset[State]] = {
 }
 
 
+def is_task_transition(current: State, new: State) -> bool:
+    """Whether the engine may move a task from ``current`` to ``new``."""
+    return current == new or new in _TASK_ALLOWED[current]
+
+
 def check_task_transition(current: State, new: State) -> State:
     """Return ``new`` if the engine may move a task from ``current`` to ``new``.
 

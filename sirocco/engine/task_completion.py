@@ -18,6 +18,9 @@ from sirocco.engine.states import State
 from sirocco.lang import specs
 
 
+_NO_RESULT: Any = object()
+
+
 def on_result(
     draft: Draft,
     task: records.TaskExecution,
@@ -37,12 +40,23 @@ def on_result(
     if earlier:
         # A join that ran again: every accepted result counts, as a list.
         result = [*earlier, result]
-    task = draft.change_task(task, result=result, has_result=True)
+    current = draft.current(task)
+    if states.is_completed(current.state) or not states.is_task_transition(current.state, state):
+        task = draft.change_task(task, result=result, has_result=True)
+        tasks.guarded(
+            draft,
+            task,
+            tasks.completion_failed(action_name),
+            lambda: complete(draft, task, state, state_info),
+        )
+        return
+    # ``complete`` takes the result in its first copy of the record: nothing before that
+    # copy reads the task or can fail.
     tasks.guarded(
         draft,
-        task,
+        current,
         tasks.completion_failed(action_name),
-        lambda: complete(draft, task, state, state_info),
+        lambda: complete(draft, current, state, state_info, result=result),
     )
 
 
@@ -53,16 +67,21 @@ def complete(
     state_info: str | None = None,
     *,
     skip: bool = False,
+    result: Any = _NO_RESULT,
 ) -> None:
     """Complete the task: publish, after-completion policies, transitions.
 
+    ``result``: the action's result, taken in the same copy as the state (``on_result``).
     Raises on structural errors; callers wrap it with ``guarded``.
     """
     task = draft.current(task)
     if states.is_completed(task.state) and state != State.SKIPPED:
         return
     changes: dict[str, Any] = {"state": state, "state_info": state_info}
-    if not task.has_result and task.result is None:
+    if result is not _NO_RESULT:
+        changes["result"] = result
+        changes["has_result"] = True
+    elif not task.has_result and task.result is None:
         # Mistral's task result lists the accepted results: none reads as [].
         changes["result"] = []
     if task.runtime.timeout_due is not None:

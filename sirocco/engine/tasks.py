@@ -108,8 +108,12 @@ def clear_runtime(draft: Draft, task: records.TaskExecution) -> records.TaskExec
     return draft.change_task(task, runtime=kept)
 
 
-def next_attempt(draft: Draft, task: records.TaskExecution) -> tuple[records.TaskExecution, int]:
-    """Count one more attempt; results of older attempts are then ignored."""
+def next_attempt(
+    draft: Draft, task: records.TaskExecution, **changes: Any
+) -> tuple[records.TaskExecution, int]:
+    """Count one more attempt (with ``changes`` in the same copy); results of older
+    attempts are then ignored."""
     attempt = int(task.runtime.attempt or 0) + 1
     runtime = task.runtime.but(attempt=attempt)
-    return draft.change_task(task, runtime=runtime, result=[], has_result=False), attempt
+    task = draft.change_task(task, runtime=runtime, result=[], has_result=False, **changes)
+    return task, attempt
