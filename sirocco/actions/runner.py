@@ -142,7 +142,11 @@ def run_action(
         action = descriptor.action_class(**action_input)
     except Exception as error:
         return _failure(descriptor, action_execution_id, _instantiation_message(descriptor, error))
-    context = action_context(execution, security) if isinstance(action, actions.Action) else None
+    context = (
+        action_context(execution, security)
+        if isinstance(action, actions.Action) and getattr(action, "reads_context", True)
+        else None
+    )
     traced = tracecontext.TRACEPARENT.set(_traceparent(execution))
     try:
         returned = _call_run(action, context, timeout)

@@ -57,6 +57,9 @@ class Draft:
         self.new_id = new_id
         self.workflow = snapshot.workflow
         self.tasks = snapshot.index.overlay()
+        #: The snapshot's task executions: with ``_changed_tasks`` (this draft's, newer) what
+        #: ``self.tasks`` holds, read here as two plain dicts (the engine's commonest read).
+        self._stored_tasks = snapshot.index.tasks
         self.actions: index.Overlay[str, records.ActionExecution] = index.Overlay(snapshot.actions)
         self._changed_tasks: dict[str, records.TaskExecution] = {}
         self._changed_actions: dict[str, records.ActionExecution] = {}
@@ -91,29 +94,44 @@ class Draft:
         return self.workflow
 
     def task(self, task_id: str) -> records.TaskExecution | None:
-        return self.tasks.get(task_id)
+        found = self._changed_tasks.get(task_id)
+        return found if found is not None else self._stored_tasks.get(task_id)
 
-    def put_task(self, task: records.TaskExecution) -> records.TaskExecution:
+    def put_task(
+        self, task: records.TaskExecution, *, old: records.TaskExecution | None = None
+    ) -> records.TaskExecution:
+        """Store ``task``; ``old``: its value before (read again when not given)."""
         if task.state_info is not None and len(task.state_info) > STATE_INFO_LIMIT:
             task = records.evolve(task, {"state_info": trimmed(task.state_info)})
-        self.tasks.put(task)
+        self.tasks.replace(old if old is not None else self.task(task.id), task)
         self._changed_tasks[task.id] = task
         return task
 
     def change_task(self, task: records.TaskExecution, **changes: Any) -> records.TaskExecution:
         """Replace fields of the current value of ``task``; a state change is checked."""
-        current = self.tasks.get(task.id) or task
+        task_id = task.id
+        current = self._changed_tasks.get(task_id) or self._stored_tasks.get(task_id)
+        if current is None:
+            # Not in this execution's index (yet): the given value is taken as it is.
+            current, old = task, None
+        else:
+            old = current
         new_state = changes.get("state")
         if new_state is not None and new_state != current.state:
             states.check_task_transition(current.state, new_state)
             if states.is_completed(new_state):
                 changes.setdefault("finished_at", self.now)
         changes.setdefault("updated_at", self.now)
-        return self.put_task(records.evolve(current, changes))
+        return self.put_task(records.evolve(current, changes), old=old)
 
     def current(self, task: records.TaskExecution) -> records.TaskExecution:
         """The latest value of ``task`` in this step."""
-        return self.tasks.get(task.id) or task
+        task_id = task.id
+        found = self._changed_tasks.get(task_id)
+        if found is not None:
+            return found
+        found = self._stored_tasks.get(task_id)
+        return found if found is not None else task
 
     def action(self, action_id: str) -> records.ActionExecution | None:
         return self.actions.get(action_id)

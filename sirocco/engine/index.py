@@ -211,7 +211,10 @@ class TaskIndex:
 
     def put(self, task: records.TaskExecution) -> None:
         """Store ``task`` (new or changed) and update every index."""
-        old = self.tasks.get(task.id)
+        self.replace(self.tasks.get(task.id), task)
+
+    def replace(self, old: records.TaskExecution | None, task: records.TaskExecution) -> None:
+        """``put`` for a caller that knows the value ``task`` replaces (None: a new one)."""
         if old is not None and _same_memberships(old, task):
             # Only fields no index looks at changed (a result, the runtime, times): the
             # record takes the old one's place, every index and count stays as it is.

@@ -20,6 +20,7 @@ class NoopAction(StandardAction):
     mistral_class = "NoOpAction"
     side_effects = False
     safe_rerun = True
+    reads_context = False
 
     @classmethod
     def runs_inline(cls, given: Mapping[str, Any], timeout: float | None) -> bool:
@@ -53,6 +54,7 @@ class EchoAction(StandardAction):
     mistral_class = "EchoAction"
     side_effects = False
     safe_rerun = True
+    reads_context = False
 
     @classmethod
     def runs_inline(cls, given: Mapping[str, Any], timeout: float | None) -> bool:

@@ -43,6 +43,9 @@ class StandardAction(actions.Action):  # type: ignore[misc]
     mistral_class: ClassVar[str] = ""
     side_effects: ClassVar[bool] = True
     safe_rerun: ClassVar[bool] = False
+    #: Whether ``run`` reads its context: one that does not is given None, not a context
+    #: built for it (an inline action runs once per task).
+    reads_context: ClassVar[bool] = True
 
     @classmethod
     def runs_inline(cls, given: Mapping[str, Any], timeout: float | None) -> bool:
