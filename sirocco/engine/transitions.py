@@ -73,16 +73,24 @@ def next_commands(draft: Draft, task: records.TaskExecution) -> list[WorkflowCom
 def _direct_next(draft: Draft, task: records.TaskExecution) -> list[WorkflowCommand]:
     task_spec = draft.spec.tasks[task.name]
     found: list[WorkflowCommand] = []
-    data = evaluation.outbound_data(draft, task)
+    data: Any = None
+
+    def outbound() -> Any:
+        # Made for the first condition or parameters (most transitions have neither).
+        nonlocal data
+        if data is None:
+            data = evaluation.outbound_data(draft, task)
+        return data
 
     def take(clause: specs.OnClause | None, event: str) -> None:
         if clause is None:
             return
         for transition in clause.transitions:
             condition = transition.condition
-            if condition and not evaluation.evaluate(draft, condition, data, task):
+            if condition and not evaluation.evaluate(draft, condition, outbound(), task):
                 continue
-            params = evaluation.evaluate(draft, dict(transition.params), data, task)
+            given = transition.params
+            params = evaluation.evaluate(draft, dict(given), outbound(), task) if given else {}
             name = transition.name
             if name not in specs.ENGINE_COMMANDS and name not in draft.spec.tasks:
                 raise errors.DefinitionError(f"Task '{name}' not found.")

@@ -59,6 +59,11 @@ def json_default(value: Any) -> Any:
     return str(value)
 
 
+#: ``json.dumps(value, separators=_SEPARATORS, default=json_default)`` without making its
+#: encoder again at every call (an encoder keeps nothing from one call to the next).
+_encode = json.JSONEncoder(separators=_SEPARATORS, default=json_default).encode
+
+
 def dumps(value: Any) -> str:
     """``value`` as compact JSON text (``json.dumps`` with ``json_default``)."""
     kind = type(value)
@@ -70,7 +75,7 @@ def dumps(value: Any) -> str:
         return (
             _text(value)
             if len(value) >= LONG_TEXT
-            else json.dumps(value, separators=_SEPARATORS, default=json_default)
+            else _encode(value)
         )
     if kind is dict:
         # Looked at inline: most values written are small dicts, and a call costs.
@@ -79,7 +84,7 @@ def dumps(value: Any) -> str:
                 if all(type(key) is str for key in value):
                     return _object(value)
                 break
-    return json.dumps(value, separators=_SEPARATORS, default=json_default)
+    return _encode(value)
 
 
 def _object(value: dict[str, Any]) -> str:
@@ -93,7 +98,7 @@ def _text(text: str) -> str:
     entry = _kept.get(id(text))
     if entry is not None and entry[0] is text:
         return entry[1]
-    encoded = json.dumps(text, separators=_SEPARATORS, default=json_default)
+    encoded = _encode(text)
     if len(text) <= KEPT_CHARACTERS:
         _keep(text, encoded)
     return encoded
