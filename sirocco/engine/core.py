@@ -66,6 +66,7 @@ def decide(
     now: datetime,
     new_id: Callable[[], str],
     budget: expressions.Budget | None = None,
+    in_place: bool = False,
 ) -> Decision:
     """Apply ``batch`` to the snapshot's workflow execution and say what changed.
 
@@ -77,11 +78,14 @@ def decide(
         budget: what the step's expressions may spend, and the limits of the
             with-items cap and the sub-workflow depth (default: the default
             limits, expressions without time limits).
+        in_place: put the changed tasks in the snapshot's task index as they change,
+            instead of an overlay over it: for a caller that applies the decision to
+            the snapshot (``Snapshot.apply``) or drops the snapshot, whatever happens.
 
     Returns:
         The changed records and the commands to dispatch after the commit.
     """
-    draft = Draft(snapshot, now=now, new_id=new_id, budget=budget)
+    draft = Draft(snapshot, now=now, new_id=new_id, budget=budget, in_place=in_place)
     for event in batch:
         if event.workflow_execution_id != draft.workflow.id:
             draft.problem(

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from sirocco.engine import commands, records
+from sirocco.engine import commands, index, records
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -20,6 +20,9 @@ class Decision:
         actions: new or changed action executions, each at its final value.
         commands: what to do after the commit, in order.
         problems: engine bugs caught while deciding (normally empty).
+        indexed: the snapshot's task index when ``decide`` put the tasks in it already
+            (``in_place``); ``Snapshot.apply`` then leaves that index as it is.
+        created: with ``indexed``, the ids of the tasks that index did not hold before.
     """
 
     workflows: tuple[records.WorkflowExecution, ...] = ()
@@ -27,3 +30,5 @@ class Decision:
     actions: tuple[records.ActionExecution, ...] = ()
     commands: tuple[commands.Command, ...] = ()
     problems: tuple[str, ...] = ()
+    indexed: index.TaskIndex | None = field(default=None, compare=False, repr=False)
+    created: frozenset[str] = field(default=frozenset(), compare=False, repr=False)

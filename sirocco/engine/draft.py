@@ -47,6 +47,7 @@ class Draft:
         now: datetime,
         new_id: Callable[[], str],
         budget: expressions.Budget | None = None,
+        in_place: bool = False,
     ) -> None:
         self.snapshot = snapshot
         #: What this step's expressions may spend; its limits are the engine's too.
@@ -56,7 +57,11 @@ class Draft:
         self.now = now
         self.new_id = new_id
         self.workflow = snapshot.workflow
-        self.tasks = snapshot.index.overlay()
+        # In place: the snapshot's own index (``core.decide``'s ``in_place``).
+        self.tasks = snapshot.index if in_place else snapshot.index.overlay()
+        self._in_place = in_place
+        #: Ids of the tasks this draft put that the snapshot did not hold.
+        self._created: set[str] = set()
         #: The snapshot's task executions: with ``_changed_tasks`` (this draft's, newer) what
         #: ``self.tasks`` holds, read here as two plain dicts (the engine's commonest read).
         self._stored_tasks = snapshot.index.tasks
@@ -103,7 +108,11 @@ class Draft:
         """Store ``task``; ``old``: its value before (read again when not given)."""
         if task.state_info is not None and len(task.state_info) > STATE_INFO_LIMIT:
             task = records.evolve(task, {"state_info": trimmed(task.state_info)})
-        self.tasks.replace(old if old is not None else self.task(task.id), task)
+        if old is None:
+            old = self.task(task.id)
+            if old is None:
+                self._created.add(task.id)
+        self.tasks.replace(old, task)
         self._changed_tasks[task.id] = task
         return task
 
@@ -236,6 +245,8 @@ class Draft:
             actions=tuple(self._changed_actions.values()),
             commands=tuple(self.commands),
             problems=tuple(self.problems),
+            indexed=self.tasks if self._in_place else None,
+            created=frozenset(self._created) if self._in_place else frozenset(),
         )
 
     # Small helpers used everywhere.

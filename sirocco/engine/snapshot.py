@@ -66,9 +66,11 @@ class Snapshot:
                     self.graph = graph.Graph(workflow.spec)
                     self.index.refeed(index.join_feeds(workflow.spec))
                 self.workflow = workflow
+        indexed = decision.indexed is self.index  # ``decide`` put them there already
         for task in decision.tasks:
             if task.workflow_execution_id == self.workflow.id:
-                self.index.put(task)
+                if not indexed:
+                    self.index.put(task)
                 if states.is_completed(task.state):
                     self.item_values.pop(task.id, None)
                     self.gathered.pop(task.id, None)

@@ -198,6 +198,7 @@ class Stepper:
                     now=self.clock(),
                     new_id=ids.new_id,
                     budget=budget,
+                    in_place=True,  # applied by ``_absorb``, or the snapshot dropped
                 ),
                 snapshot,
                 pending,
@@ -345,10 +346,17 @@ class Stepper:
         """
         for workflow in decision.workflows:
             pending.workflow = workflow
-        # A record is new if it is neither known from an earlier round nor stored.
+        # A record is new if it is neither known from an earlier round nor stored. A
+        # decision made in place says which tasks the snapshot did not hold before it.
+        created = decision.created if decision.indexed is snapshot.index else None
         for task in decision.tasks:
             if task.id in pending.new_tasks or (
-                task.id not in pending.task_updates and snapshot.tasks.get(task.id) is None
+                task.id not in pending.task_updates
+                and (
+                    task.id in created
+                    if created is not None
+                    else snapshot.tasks.get(task.id) is None
+                )
             ):
                 pending.new_tasks[task.id] = task
             else:
@@ -391,7 +399,14 @@ class Stepper:
                 break
             batch, pending.inline = pending.inline, []
             self._absorb(
-                engine.decide(snapshot, batch, now=self.clock(), new_id=ids.new_id, budget=budget),
+                engine.decide(
+                    snapshot,
+                    batch,
+                    now=self.clock(),
+                    new_id=ids.new_id,
+                    budget=budget,
+                    in_place=True,  # applied by ``_absorb``, or the snapshot dropped
+                ),
                 snapshot,
                 pending,
                 lookup,
