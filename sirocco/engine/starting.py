@@ -33,12 +33,12 @@ def start_new(draft: Draft, task: records.TaskExecution) -> None:
     task_spec = draft.spec.tasks[task.name]
 
     def work() -> None:
-        if not task_spec.is_with_items and not task_spec.workflow:
-            if policies.evaluates_nothing(task_spec.policies):
-                # No before-start policy can change or fail it: going RUNNING and counting
-                # the first attempt are one copy of the record.
-                _schedule_action(draft, task, state=State.RUNNING, started_at=draft.now)
-                return
+        plain = not task_spec.is_with_items and not task_spec.workflow
+        if plain and policies.evaluates_nothing(task_spec.policies):
+            # No before-start policy can change or fail it: going RUNNING and counting
+            # the first attempt are one copy of the record.
+            _schedule_action(draft, task, state=State.RUNNING, started_at=draft.now)
+            return
         started = draft.change_task(task, state=State.RUNNING, started_at=draft.now)
         policies.before_start(draft, started)
         if draft.current(started).state == State.RUNNING:
@@ -87,7 +87,7 @@ def schedule(draft: Draft, task: records.TaskExecution) -> None:
     if task_spec.is_with_items:
         with_items.schedule(draft, task)
     elif task_spec.workflow:
-        task, attempt = tasks.next_attempt(draft, task)
+        task, _ = tasks.next_attempt(draft, task)
         data = evaluation.task_data(draft, task)
         running.start_subworkflow(draft, task, data, index=0)
     else:

@@ -17,7 +17,6 @@ from sirocco.engine.draft import Draft
 from sirocco.engine.states import State
 from sirocco.lang import specs
 
-
 _NO_RESULT: Any = object()
 
 

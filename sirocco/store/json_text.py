@@ -72,11 +72,7 @@ def dumps(value: Any) -> str:
         if text is not None:
             return text
     if kind is str:
-        return (
-            _text(value)
-            if len(value) >= LONG_TEXT
-            else _encode(value)
-        )
+        return _text(value) if len(value) >= LONG_TEXT else _encode(value)
     if kind is dict:
         # Looked at inline: most values written are small dicts, and a call costs.
         for item in value.values():
