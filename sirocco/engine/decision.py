@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sirocco.engine import commands, index, records
+from sirocco.engine import commands, records
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -30,5 +30,6 @@ class Decision:
     actions: tuple[records.ActionExecution, ...] = ()
     commands: tuple[commands.Command, ...] = ()
     problems: tuple[str, ...] = ()
-    indexed: index.TaskIndex | None = field(default=None, compare=False, repr=False)
+    #: A ``TaskIndex`` (compared by identity only: this module sits below ``index``).
+    indexed: object = field(default=None, compare=False, repr=False)
     created: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
