@@ -86,6 +86,10 @@ class Database:
             # checked (_ping_when_idle); one that the database dropped since its last use
             # fails its transaction as an outage, and the pool is then renewed.
             kwargs["pool_pre_ping"] = False
+            # Last in, first out: the connection handed out is the one used last, so the
+            # others of the pool sit idle (and are checked) rather than every connection
+            # going unused for long enough to need a check before a transaction.
+            kwargs["pool_use_lifo"] = True
             # A database that does not answer is an outage to report, not a hang.
             kwargs["connect_args"] = {"connect_timeout": 5}
         #: Connections the pool may open at most (its size and its overflow).

@@ -127,3 +127,26 @@ def test_a_busy_connection_the_database_dropped_fails_once_as_an_outage(
         assert _backend(database) != first  # and the pool has renewed it
     finally:
         database.dispose()
+
+
+
+def test_the_pool_hands_out_the_connection_used_last(database_url: str) -> None:
+    """Last in, first out: of two idle connections, the one given back last is taken
+    again, so a lone thread keeps one warm connection (one unused for ``PING_AFTER`` is
+    checked at checkout: a round trip and a transaction of its own)."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL's pool")
+    database = Database(database_url)
+    try:
+        first, second = database.engine.connect(), database.engine.connect()
+        pids = [_pid(first), _pid(second)]
+        first.close()
+        second.close()  # given back last
+        assert _backend(database) == pids[1]
+        assert _backend(database) == pids[1]
+    finally:
+        database.dispose()
+
+
+def _pid(connection: sa.Connection) -> int:
+    return int(connection.exec_driver_sql("SELECT pg_backend_pid()").scalar() or 0)
