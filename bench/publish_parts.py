@@ -4,8 +4,9 @@
     python bench/publish_parts.py --variants jinja --runs 40 --parts
     python bench/publish_parts.py --variants yaql --profile /tmp/NAME/yaql.prof
 
-One process per variant (a fresh SQLite file): ``--warm`` runs first (connections,
-caches, compiled expressions), then ``--runs`` executions one after the other, each
+One process per variant (a fresh SQLite file): a 2-task chain and ``--warm`` runs first
+(connections, caches, compiled expressions; ``--warm 0 --runs 1`` is bench/run.py's
+run), then ``--runs`` executions one after the other, each
 timed alone (process CPU from its start to its end). The variants are publish_big's 50
 tasks (``std.echo output=<% $.blob %>``, ``publish: vNN: <% task().result %>``, 10 KB
 text) and its neighbours, so a difference between two is what one part costs:
@@ -21,7 +22,7 @@ counters (the wrapping costs a little of its own): ``decide`` (the engine's deci
 in it ``publish`` (the publish clauses) and ``input`` (the action's input evaluated),
 ``sizes`` (the field size checks), ``offload`` (the Offloader's look at each stored
 field) and ``write`` (the batch's rows written). Figures are milliseconds per run,
-medians over the runs.
+medians over the runs. The SQL statements of a run are counted (by their first words).
 
 Run it with another tree's interpreter and ``--tree`` to measure that tree's code with
 this harness (``/work/wt/base-start/.venv/bin/python bench/publish_parts.py --tree
@@ -31,6 +32,7 @@ this harness (``/work/wt/base-start/.venv/bin/python bench/publish_parts.py --tr
 from __future__ import annotations
 
 import argparse
+import collections
 import cProfile
 import functools
 import json
@@ -173,6 +175,10 @@ def one(
             [(workflow.name, workflow.definition, workflow.input_text(), None)],
             [],
         )
+        # As bench/run.py: a 2-task chain first (connections, WAL, caches of the engine).
+        chain = next(iter(lang.parse_workflows(workloads.chain(2)).workflows.values()))
+        sources.save_for_run(app.parts.database, [(chain.name, chain.definition, "", None)], [])
+        app.service.wait(app.service.start_workflow(workflow=chain.name), 60)
         ended: dict[str, threading.Event] = {}
 
         def on_state(execution_id: str, state: str) -> None:
@@ -181,6 +187,14 @@ def one(
             ended[execution_id].set()
 
         app.parts.runtime.on_state(on_state)
+        statements: collections.Counter[str] = collections.Counter()
+        counting = [False]
+
+        def count(connection: Any, cursor: Any, text: str, *rest: Any) -> None:
+            if counting[0]:
+                statements[" ".join(text.split()[:4])] += 1
+
+        sa.event.listen(app.parts.database.engine, "before_cursor_execute", count)
         profiler = cProfile.Profile() if profile else None
         if profiler is not None:
             _profile_steps(profiler)
@@ -192,6 +206,7 @@ def one(
             if parts is not None:
                 parts.take()
             _PROFILING[0] = profiler is not None and measured
+            counting[0] = measured
             started = time.process_time()
             execution_id = app.service.start_workflow(
                 workflow=workflow.name, input={"blob": "x" * SIZE}
@@ -202,6 +217,7 @@ def one(
                 raise RuntimeError(f"{variant}: {execution_id} did not finish")
             spent = time.process_time() - started
             _PROFILING[0] = False
+            counting[0] = False
             if measured:
                 cpu.append(spent)
                 ids.append(execution_id)
@@ -226,6 +242,9 @@ def one(
         "runs": runs,
         "cpu_ms": round(statistics.median(cpu) * 1000, 3),
         "cpu_ms_fastest": round(min(cpu) * 1000, 3),
+    }
+    result["statements_per_run"] = {
+        text: round(number / runs, 2) for text, number in statements.most_common()
     }
     if taken:
         result["parts_ms"] = {

@@ -532,6 +532,32 @@ class Offloader:
             return tables.Encoded(text)
         return self._store_value(owner, value, text)
 
+    def field(self, owner: str | None, value: Any) -> Any:
+        """What the column of a field stored whole holds: as :meth:`value`, with a reference
+        as its JSON text, made once per blob (``encoded_reference``), not encoded per row."""
+        made = self.value(owner, value)
+        if made is not value and type(made) is dict:  # a reference (value() made it)
+            return encoded_reference(made)
+        return made
+
+    def object_field(self, owner: str | None, values: Any) -> Any:
+        """What the column of an object field holds: as :meth:`values`, and when it refers
+        to stored values, its JSON text made from their references' texts (each made once
+        per blob) and its other values' texts, as ``json.dumps`` writes the whole."""
+        if not isinstance(values, Mapping):
+            return self.field(owner, values)
+        made = self.values(owner, values)
+        if type(made) is not dict or made is values:
+            return made
+        parts = []
+        for key, item in made.items():
+            if type(key) is not str:
+                return made  # json.dumps writes such a key as a text: left to it
+            # An item not the original is the reference _per_key made for it.
+            text = encoded_reference(item).text if item is not values[key] else _dumps(item)
+            parts.append(f"{json.dumps(key)}:{text}")
+        return tables.Encoded("{" + ",".join(parts) + "}")
+
     def values(self, owner: str | None, values: Any) -> Any:
         """An object field stored per top-level key (others as :meth:`value`)."""
         if not self.active or owner is None:
@@ -644,6 +670,23 @@ class Offloader:
 
     def _insert(self, table: sa.Table, keys: tuple[str, ...]) -> sa.Executable:
         return _insert_ignoring(table, keys, self._is_postgresql)
+
+
+#: The most references whose JSON text is kept (then they are all forgotten).
+REFERENCE_TEXTS = 4096
+_reference_texts: dict[tuple[str, int, str], tables.Encoded] = {}
+
+
+def encoded_reference(reference: dict[str, Any]) -> tables.Encoded:
+    """A reference's JSON text (``json_text.dumps``), made once per blob: a value stored
+    by reference is referred to by several columns of every task that passes it on."""
+    key = (reference[references.REF_KEY], reference["bytes"], reference["kind"])
+    found = _reference_texts.get(key)
+    if found is None:
+        if len(_reference_texts) >= REFERENCE_TEXTS:
+            _reference_texts.clear()
+        found = _reference_texts[key] = tables.Encoded(_dumps(reference))
+    return found
 
 
 def claim_check(connection: sa.Connection, owner: str, value: Any) -> Any:

@@ -43,10 +43,10 @@ def workflow_row(
     if offload is not None:
         owner = record.id
         if with_input:
-            input = offload.values(owner, _plain(input))
-        params = offload.values(owner, _plain(params))
-        context = offload.values(owner, _plain(context))
-        output = offload.values(owner, _plain(output))
+            input = offload.object_field(owner, _plain(input))
+        params = offload.object_field(owner, _plain(params))
+        context = offload.object_field(owner, _plain(context))
+        output = offload.object_field(owner, _plain(output))
     return {
         "id": record.id,
         "workflow_name": record.workflow_name,
@@ -103,8 +103,8 @@ def task_row(record: TaskExecution, offload: blobs.Offloader | None = None) -> d
     """The row of a task execution (large values moved to blobs when ``offload`` is given)."""
     published, result = _plain(record.published), _plain(record.result)
     if offload is not None:
-        published = offload.values(record.workflow_execution_id, published)
-        result = offload.value(record.workflow_execution_id, result)
+        published = offload.object_field(record.workflow_execution_id, published)
+        result = offload.field(record.workflow_execution_id, result)
     return {
         "id": record.id,
         "workflow_execution_id": record.workflow_execution_id,
@@ -162,8 +162,8 @@ def action_row(record: ActionExecution, offload: blobs.Offloader | None = None) 
     input, output = _plain(record.input), _plain(record.output)
     if offload is not None:
         owner = record.workflow_execution_id or record.id
-        input = offload.values(owner, input)
-        output = offload.value(owner, output)
+        input = offload.object_field(owner, input)
+        output = offload.field(owner, output)
     return {
         "id": record.id,
         "name": record.name,

@@ -561,6 +561,49 @@ def test_an_object_field_refers_to_all_its_values_over_the_repeat_threshold_or_n
     assert json_text.dumps(stored) in texts
 
 
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"seen": "s" * 70_000},
+        {"seen": "s" * 70_000, "small": 1, "nested": {"a": [1, None, 2.5]}, "t": "é\n"},
+        {"ключ": ["l"] * 20_000, '"quoted"': True},
+        {"text": "a long text, not large " * 100, "big": {"k": "v" * 70_000}},
+        "s" * 70_000,
+        ["l"] * 20_000,
+        {},
+        {"small": 1},
+    ],
+)
+def test_a_field_written_with_references_has_the_text_its_values_would_have(
+    repeating: Embedded, values: Any
+) -> None:
+    engine = repeating.parts.database.engine
+    with engine.begin() as connection:
+        offload = blobs.Offloader(connection)
+        as_values = offload.values("owner", values)  # stores them (over the threshold)
+        field = offload.object_field("owner", values)  # known now: referred to again
+        again = offload.values("owner", values)
+
+    def column(made: Any) -> str:  # what the row's column holds
+        return made.text if type(made) is tables.Encoded else json_text.dumps(made)
+
+    assert column(field) == column(again) == column(as_values)
+
+
+def test_a_field_stored_whole_by_reference_is_written_as_the_reference_text(
+    repeating: Embedded,
+) -> None:
+    large = "w" * 70_000
+    with repeating.parts.database.engine.begin() as connection:
+        offload = blobs.Offloader(connection)
+        first, second = offload.field("owner", large), offload.field("owner", large)
+        reference = offload.value("owner", large)
+    assert type(first) is tables.Encoded and second is first  # made once per blob
+    assert first.text == json_text.dumps(reference)
+    assert _reference(reference) == blobs.text_digest(large)
+    assert offload.field("owner", "small") == "small"
+
+
 def test_no_value_under_the_threshold_goes_by_reference_without_a_repeat_threshold(
     database_url: str,
 ) -> None:
