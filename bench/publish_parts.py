@@ -114,6 +114,19 @@ class _Parts:
         return taken
 
 
+def _install_more(parts: _Parts, more: list[str]) -> None:
+    """``--wrap module:Owner.attribute`` (or ``module:function``): another part."""
+    import importlib
+
+    for spec in more:
+        module_name, _, attribute = spec.partition(":")
+        owner: Any = importlib.import_module(module_name)
+        *path, name = attribute.split(".")
+        for step in path:
+            owner = getattr(owner, step)
+        parts.wrap(owner, name, attribute)
+
+
 def _install_parts() -> _Parts:
     import sirocco.engine as engine_package
     from sirocco.engine import publishing, running, sizes
@@ -130,6 +143,8 @@ def _install_parts() -> _Parts:
     return parts
 
 
+#: More parts to time (``--wrap``).
+_MORE: list[str] = []
 #: Whether the steps are profiled now (the measured runs).
 _PROFILING = [False]
 
@@ -164,6 +179,8 @@ def one(
     from sirocco.store import sources, tables
 
     parts = _install_parts() if with_parts else None
+    if parts is not None and _MORE:
+        _install_more(parts, _MORE)
     folder = tempfile.mkdtemp(prefix="sirocco-bench-parts-")
     app = open_embedded(f"sqlite:///{os.path.join(folder, 'bench.sqlite')}")
     settle_process()
@@ -267,9 +284,16 @@ def main() -> int:
     parser.add_argument("--warm", type=int, default=3)
     parser.add_argument("--parts", action="store_true")
     parser.add_argument("--profile", help="cProfile the measured runs into this file")
+    parser.add_argument(
+        "--wrap",
+        action="append",
+        default=[],
+        help="with --parts, time this function too: module:function or module:Class.method",
+    )
     parser.add_argument("--tree", help="the repository whose sirocco/ is measured")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    _MORE.extend(args.wrap)
     if args.one:
         if args.tree:
             sys.path.insert(0, args.tree)
@@ -284,6 +308,8 @@ def main() -> int:
         ]  # fmt: skip
         if args.parts:
             command.append("--parts")
+        for wrapped in args.wrap:
+            command += ["--wrap", wrapped]
         if args.tree:
             command += ["--tree", args.tree]
         if args.profile:

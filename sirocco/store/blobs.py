@@ -43,7 +43,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from sirocco import references
-from sirocco.store import json_text, tables
+from sirocco.store import driver_writes, json_text, tables
 
 #: Default threshold: values whose JSON text is longer are stored by reference.
 DEFAULT_THRESHOLD = 64 * 1024
@@ -638,9 +638,13 @@ class Offloader:
                 self._store_text(digest, text())
             self._present.add(digest)
         if (owner, digest) not in self._refs:
-            self._connection.execute(
-                self._insert(_refs, ("owner_id", "digest")), {"owner_id": owner, "digest": digest}
-            )
+            if self._is_postgresql:
+                self._connection.execute(
+                    self._insert(_refs, ("owner_id", "digest")),
+                    {"owner_id": owner, "digest": digest},
+                )
+            else:
+                driver_writes.execute_text(self._connection, _SQLITE_INSERT_REF, (owner, digest))
             self._refs.add((owner, digest))
 
     def _store_text(self, digest: str, text: str) -> None:
@@ -648,10 +652,13 @@ class Offloader:
         statement carries, and the database never copies, the whole text)."""
         size = len(text)
         whole = size <= CHUNK_CHARS
-        self._connection.execute(
-            self._insert(_blobs, ("digest",)),
-            {"digest": digest, "size": size, "data": text if whole else ""},
-        )
+        data = text if whole else ""
+        if self._is_postgresql:
+            self._connection.execute(
+                self._insert(_blobs, ("digest",)), {"digest": digest, "size": size, "data": data}
+            )
+        else:
+            driver_writes.execute_text(self._connection, _SQLITE_INSERT_BLOB, (digest, size, data))
         if whole:
             return
         for seq, start in enumerate(range(0, size, CHUNK_CHARS)):
@@ -661,15 +668,32 @@ class Offloader:
             )
 
     def _exists(self, digest: str) -> bool:
-        query = sa.select(_blobs.c.digest).where(_blobs.c.digest == digest)
-        if self._is_postgresql:
-            # Shared lock: a concurrent release (FOR UPDATE) waits for this
-            # transaction, then sees its reference and keeps the blob.
-            query = query.with_for_update(read=True)
-        return self._connection.execute(query).first() is not None
+        if not self._is_postgresql:
+            return bool(driver_writes.execute_text(self._connection, _SQLITE_EXISTS, (digest,)))
+        # Shared lock: a concurrent release (FOR UPDATE) waits for this
+        # transaction, then sees its reference and keeps the blob.
+        found = self._connection.execute(_POSTGRESQL_EXISTS, {"digest": digest}).first()
+        return found is not None
 
     def _insert(self, table: sa.Table, keys: tuple[str, ...]) -> sa.Executable:
         return _insert_ignoring(table, keys, self._is_postgresql)
+
+
+# A run's blob statements on SQLite, as SQLAlchemy's SQLite dialect writes them (sent
+# through the driver: compiled, the three cost more the first time than a run's blobs).
+_SQLITE_EXISTS = "SELECT 1 FROM blobs WHERE blobs.digest = ?"
+_SQLITE_INSERT_BLOB = (
+    "INSERT INTO blobs (digest, size, data) VALUES (?, ?, ?) ON CONFLICT (digest) DO NOTHING"
+)
+_SQLITE_INSERT_REF = (
+    "INSERT INTO blob_refs (owner_id, digest) VALUES (?, ?) "
+    "ON CONFLICT (owner_id, digest) DO NOTHING"
+)
+_POSTGRESQL_EXISTS = (
+    sa.select(_blobs.c.digest)
+    .where(_blobs.c.digest == sa.bindparam("digest"))
+    .with_for_update(read=True)
+)
 
 
 #: The most references whose JSON text is kept (then they are all forgotten).

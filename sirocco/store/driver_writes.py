@@ -175,6 +175,17 @@ def execute(
     return rows
 
 
+def execute_text(
+    connection: sa.Connection, text: str, parameters: Sequence[Any]
+) -> list[tuple[Any, ...]]:
+    """Execute the SQL ``text`` (SQLite's, ``?`` placeholders) once with ``parameters``
+    through the driver of ``connection``, in its transaction: its rows as the driver
+    returns them. For a statement too simple to be worth compiling (``store.blobs``:
+    its first compile cost more than a run's blobs)."""
+    rows: list[tuple[Any, ...]] = _run(connection, text, tuple(parameters), many=False)
+    return rows
+
+
 def _run(connection: sa.Connection, text: str, parameters: Any, *, many: bool) -> Any:
     """Run ``text`` on the driver connection of ``connection``'s transaction, seen by its
     cursor listeners, driver errors raised as SQLAlchemy's; the rows it returns."""
