@@ -109,8 +109,10 @@ class Delivery(Protocol):
     def receive(self, queue: str, receiver: Receiver, *, prefetch: int = 64) -> None:
         """Hand the parcels of ``queue`` to ``receiver`` on a thread of the delivery."""
 
-    def wait(self, channel: str, timeout: float | None = None) -> None:
-        """Block until the outbox may hold work for ``channel`` (or a while passed)."""
+    def wait(self, channel: str, timeout: float | None = None, *, also: Sequence[str] = ()) -> None:
+        """Block until the outbox may hold work for ``channel`` (or a while passed);
+        ``also``: channels heard too (they may change from one wait to the next; a wait
+        that starts hearing one returns at once)."""
 
     def cancel(self, workflow_execution_ids: Sequence[str]) -> None:
         """Tell every executor that these workflow executions were cancelled (committed)."""
@@ -142,10 +144,11 @@ class DatabaseDelivery:
     def receive(self, queue: str, receiver: Receiver, *, prefetch: int = 64) -> None:
         return None
 
-    def wait(self, channel: str, timeout: float | None = None) -> None:
+    def wait(self, channel: str, timeout: float | None = None, *, also: Sequence[str] = ()) -> None:
         listener = self._listeners.get(channel)
         if listener is None:
             listener = self._listeners[channel] = notify.Listener(self._database, [channel])
+        listener.follow([channel, *also])
         if timeout is None:
             timeout = SAFETY_POLL if listener.listening else POLL
         listener.wait(timeout)
@@ -235,10 +238,10 @@ class BrokeredDelivery:
 
         self._transport.consume(queue + self._suffix, on_delivery, prefetch=prefetch)
 
-    def wait(self, channel: str, timeout: float | None = None) -> None:
+    def wait(self, channel: str, timeout: float | None = None, *, also: Sequence[str] = ()) -> None:
         if timeout is None and self._transport.connected:
             timeout = SAFETY_POLL  # parcels arrive by the broker; the outbox is the safety net
-        self._fallback.wait(channel, timeout)
+        self._fallback.wait(channel, timeout, also=also)
 
     def cancel(self, workflow_execution_ids: Sequence[str]) -> None:
         body = {"namespace": self._namespace, "executions": list(workflow_execution_ids)}

@@ -8,6 +8,7 @@ reported to ``Health``, and waited out with a growing pause; the thread goes on.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable
@@ -61,7 +62,8 @@ class OutboxPoller(_Worker):
 
     With several engines on PostgreSQL each takes the rows of its own share of the
     executions first (``engine_slots``): an execution keeps being stepped by the
-    engine that holds its snapshot."""
+    engine that holds its snapshot. Without a broker it is woken by the events of its
+    share (on its slot's channel) and by those for any engine, not by the others'."""
 
     name = "sirocco-outbox"
 
@@ -97,9 +99,16 @@ class OutboxPoller(_Worker):
 
     def poll(self) -> int:
         """Take the engine rows no live process is delivering (roles in separate processes)."""
-        rows = outbox.claim(
-            self.database, outbox.ENGINE_KINDS, now=self.clock(), share=self.share()
-        )
+        share = self.share()
+        rows = outbox.claim(self.database, outbox.ENGINE_KINDS, now=self.clock(), share=share)
+        if not rows and share is not None:
+            # Woken for nothing while sharing: an engine may have gone, whose share the
+            # senders now wake this one for (they read the live engines as they commit).
+            self._shared_at = None
+            if self.share() != share:
+                rows = outbox.claim(
+                    self.database, outbox.ENGINE_KINDS, now=self.clock(), share=self._share
+                )
         for row in rows:
             self.intake.deliver(outbox.Kind(row.kind), row.id, row.payload)
         self._last_poll = len(rows)
@@ -107,12 +116,18 @@ class OutboxPoller(_Worker):
 
     def _run(self) -> None:
         guard = Guard("outbox-poll", self.health)
-        found = False
+        if self.parcels is not None:
+            # Listening before the first look (which takes a slot): nothing sent in between
+            # is missed.
+            guard.call(functools.partial(self.parcels.wait, notify.ENGINE, 0.0))
+        found = True  # look at once
         while not self._stop.is_set():
             if found:
                 pass  # a full page may have more behind it: look again at once
             elif self.parcels is not None and not guard.in_outage:
-                self.parcels.wait(notify.ENGINE)
+                # Its slot's channel too (it changes if the slot is lost and taken again).
+                channels = self.membership.channels()
+                self.parcels.wait(notify.ENGINE, also=channels[1:])
             elif self._stop.wait(OUTBOX_POLL + guard.backoff):
                 break
             found = bool(guard.call(self.poll)) and self._last_poll >= outbox.PAGE

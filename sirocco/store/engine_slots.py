@@ -20,22 +20,17 @@ from __future__ import annotations
 
 import logging
 
-from sirocco.store import outbox
+from sirocco.store import notify, outbox
 from sirocco.store.database import Database, connect_session
 
 log = logging.getLogger("sirocco.store")
 
 #: The first key of every engine's advisory lock ("eng" in ASCII); the second is its slot.
-SLOT_CLASS = 0x656E67
+SLOT_CLASS = notify.ENGINE_SLOT_CLASS
 #: Slots an engine tries, lowest first (more engines than this share nothing out).
 SLOTS = 256
 
-_LIVE = (
-    f"SELECT objid FROM pg_locks WHERE locktype = 'advisory' AND classid = {SLOT_CLASS}"
-    " AND objsubid = 2 AND granted"
-    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-    " ORDER BY objid"
-)
+_LIVE = f"{notify.LIVE_ENGINES} ORDER BY objid"
 _TRY = f"SELECT pg_try_advisory_lock({SLOT_CLASS}, %s::int4)"
 
 
@@ -72,6 +67,13 @@ class Membership:
         if self.slot not in live or len(live) < 2:
             return None
         return outbox.Share(index=live.index(self.slot), count=len(live))
+
+    def channels(self) -> list[str]:
+        """The channels that wake this engine: every engine's, and its slot's (events of
+        its share go there: ``notify.owner_channel``)."""
+        if self.slot is None:
+            return [notify.ENGINE]
+        return [notify.ENGINE, notify.engine_channel(self.slot)]
 
     def _hold(self) -> object:
         connection = connect_session(self._conninfo or "")

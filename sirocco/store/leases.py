@@ -24,7 +24,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from sirocco.store import one_statement, outbox, tables
+from sirocco.store import notify, one_statement, outbox, tables
 
 RUN_ACTION = outbox.Kind.RUN_ACTION
 ACTION_RESULT = outbox.Kind.ACTION_RESULT
@@ -210,7 +210,7 @@ _HAND_BACK_STATEMENT = (
     "CAST(:run_action_ids AS varchar[]), CAST(:result_ids AS varchar[]),"
     " CAST(:workflow_execution_ids AS varchar[]), CAST(:payloads AS text[]))"
     " AS handed(run_action_id, id, workflow_execution_id, payload)"
-    " JOIN gone ON gone.id = handed.run_action_id RETURNING id)"
+    " JOIN gone ON gone.id = handed.run_action_id RETURNING id, workflow_execution_id)"
 )
 _HAND_BACK_TYPES = (
     sa.bindparam("now", type_=sa.DateTime),
@@ -223,6 +223,13 @@ _HAND_BACK = sa.text(f"{_HAND_BACK_STATEMENT} SELECT gone.id FROM gone").bindpar
 #: many rows: PostgreSQL folds a channel told twice in a transaction).
 _HAND_BACK_ANNOUNCED = sa.text(
     f"{_HAND_BACK_STATEMENT} SELECT gone.id, (SELECT count(pg_notify(:channel, ''))"
+    " FROM added) FROM gone"
+).bindparams(*_HAND_BACK_TYPES)
+#: The same, and a NOTIFY to the engine whose share each result's execution is
+#: (``notify.owner_channel``: the live engines read once for the statement).
+_HAND_BACK_TO_OWNERS = sa.text(
+    f"{_HAND_BACK_STATEMENT}, {notify.OWNERS} SELECT gone.id, (SELECT"
+    f" count(pg_notify({notify.owner_channel('added.workflow_execution_id')}, ''))"
     " FROM added) FROM gone"
 ).bindparams(*_HAND_BACK_TYPES)
 
@@ -240,7 +247,8 @@ def hand_back_many(
     """Replace RunAction rows by the ActionResult rows of their outcomes, in the caller's
     transaction. ``claimed_until``: a broker delivers the results; pollers leave the rows
     alone until then. ``announce``: the NOTIFY channel woken when the transaction commits
-    (PostgreSQL). On PostgreSQL one statement (one round trip) does it all for the batch;
+    (PostgreSQL); ``notify.ENGINE``: for each result, the engine whose share its
+    execution is. On PostgreSQL one statement (one round trip) does it all for the batch;
     ``last``: nothing follows in the transaction, which the statement then commits in the
     same round trip (``one_statement.execute_and_commit``); announced, it is seen before its
     flush and returns after it. ``unflushed`` (with ``last``): it returns before its flush,
@@ -267,7 +275,9 @@ def hand_back_many(
             "claimed_until": claimed_until,
         }
         statement: Any = _HAND_BACK
-        if announce is not None:
+        if announce == notify.ENGINE:
+            statement = _HAND_BACK_TO_OWNERS  # each to the engine whose share it is
+        elif announce is not None:
             statement, parameters["channel"] = _HAND_BACK_ANNOUNCED, announce
         if last:
             # Announced: the engines may claim the results before the commit's flush (their

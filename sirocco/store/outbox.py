@@ -199,7 +199,8 @@ def put(
     """Add one row (in its own transaction) and return its id (``row_id`` if given).
 
     ``claimed_until``: pollers leave it alone until then (a broker delivers it);
-    ``wake``: the channel to NOTIFY at commit (no broker).
+    ``wake``: the channel to NOTIFY at commit (no broker; ``notify.ENGINE`` with an
+    execution: the engine whose share it is).
     """
     row_id = row_id or ids.new_id()
     with database.transaction() as connection:
@@ -216,7 +217,9 @@ def put(
                 )
             ],
         )
-        if wake is not None:
+        if wake == notify.ENGINE and workflow_execution_id is not None:
+            notify.send_to_owner(connection, workflow_execution_id)  # its share's engine
+        elif wake is not None:
             notify.send(connection, wake)
     return row_id
 
