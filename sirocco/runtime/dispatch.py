@@ -65,6 +65,21 @@ class Dispatcher:
         #: The last problem the engine reported per execution (refused requests).
         self.problems: dict[str, str] = {}
 
+    def announce(self, outgoing: Outgoing) -> None:
+        """Tell the broker now of the RunAction rows ``outgoing`` left for executor
+        processes (committed, perhaps not yet flushed: an executor leases a row through a
+        durable commit, which flushes it first); ``dispatch`` then sends them no more."""
+        if self.run_action is not None or self.delivery is None:
+            return
+        parcels = [
+            _parcel(outbox_id, command)
+            for outbox_id, command in outgoing.items
+            if isinstance(command, commands.RunAction) and outbox_id is not None
+        ]
+        if parcels:
+            self.delivery.send(parcels)  # a parcel the broker refused is polled from the outbox
+        outgoing.announced = True
+
     def dispatch(self, outgoing: Outgoing) -> None:
         parcels: list[delivery.Parcel] = []
         handed: list[str] = []
@@ -76,15 +91,12 @@ class Dispatcher:
                     # parcel names the row without the command: the executor reads the
                     # command from the row it leases (so it is not encoded here, sent, and
                     # decoded there for nothing).
-                    if outbox_id is not None and self.delivery is not None:
-                        parcels.append(
-                            delivery.Parcel(
-                                kind=outbox.Kind.RUN_ACTION,
-                                outbox_id=outbox_id,
-                                payload={},
-                                target=command.target,
-                            )
-                        )
+                    if (
+                        outbox_id is not None
+                        and self.delivery is not None
+                        and not outgoing.announced
+                    ):
+                        parcels.append(_parcel(outbox_id, command))
                     continue
                 if (
                     outbox_id is not None
@@ -158,3 +170,9 @@ def _log_change(execution_id: str, name: str, state: str, state_info: str | None
         executions_log.info(
             "workflow execution %s (%s) is %s", execution_id, name, state, extra=extra
         )
+
+
+def _parcel(outbox_id: str, command: commands.RunAction) -> delivery.Parcel:
+    return delivery.Parcel(
+        kind=outbox.Kind.RUN_ACTION, outbox_id=outbox_id, payload={}, target=command.target
+    )

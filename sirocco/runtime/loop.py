@@ -305,8 +305,11 @@ class Runtime:
             nonlocal attempts
             parcels = self.dispatcher.delivery
             if parcels is not None:
-                # Without a broker, the commit wakes the executors (PostgreSQL NOTIFY).
-                self.stepper.wake = None if parcels.brokered else notify.EXECUTOR
+                # Without a broker, the commit wakes the executors (PostgreSQL NOTIFY); with
+                # one, a batch of starts tells it before the commit's flush.
+                brokered = parcels.brokered
+                self.stepper.wake = None if brokered else notify.EXECUTOR
+                self.stepper.announce = self.dispatcher.announce if brokered else None
             attempts += 1
             return self.stepper.run_batch(
                 [request.item for request in starts], grouped, again=attempts > 1

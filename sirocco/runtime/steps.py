@@ -73,6 +73,10 @@ class Stepper:
         #: This process's name when its own executor runs the actions steps make: their
         #: rows are written handed to it (``pending.write``).
         self.holder: str | None = None
+        #: Tells a broker of the actions a committed batch left (``Dispatcher.announce``),
+        #: when one carries them: a batch of starts alone then commits before its flush,
+        #: announces, and waits for the flush (executors lease through durable commits).
+        self.announce: Callable[[Outgoing], None] | None = None
 
     # ------------------------------------------------------------ one transaction, many items
 
@@ -119,8 +123,14 @@ class Stepper:
                     spans.extend(tracing.collect(writes, _roots(touched)))
                 # Starts alone: executors may lease their actions before the commit's flush
                 # (a lease is a durable commit, which flushes the start's WAL with its own);
-                # the caller is answered after it.
-                writes.flush(connection, last=not groups, early=not groups)
+                # the caller is answered after it. With a broker, it is told first.
+                announce = self.announce if not groups else None
+                committed = writes.flush(
+                    connection, last=not groups, early=not groups, flushed=announce is None
+                )
+                if announce is not None and committed:
+                    announce(result.outgoing)
+                    self.database.wait_for_disk(connection)  # a crash since fails it
                 # Rows are locked in one order (by id) in every batch of every engine, so
                 # that two engines never wait for each other's locks (a deadlock).
                 for execution_id in sorted(groups):

@@ -92,6 +92,8 @@ class Outgoing:
     changed: list[tuple[str, str, str, str | None]] = field(default_factory=list)
     timers_due: list[datetime] = field(default_factory=list)
     timers_now: list[tuple[str, events.TimerFired]] = field(default_factory=list)
+    #: Its RunAction parcels went to the broker already (``Dispatcher.announce``).
+    announced: bool = False
 
 
 @dataclass(slots=True)

@@ -65,11 +65,13 @@ def execute(
     *,
     commit: bool = False,
     early: bool = False,
+    flushed: bool = True,
 ) -> None:
     """Write every row of ``writes`` and notify ``channels`` (at commit), in one statement;
     ``commit``: and commit the caller's transaction with it (nothing may follow in it);
-    ``early``: the commit is seen and ``channels`` told before its flush, if any are told
-    (see :func:`execute_and_commit`)."""
+    ``early``: the commit is seen and ``channels`` told before its flush, if any are told,
+    or if ``flushed`` is False: the call then returns before the flush (see
+    :func:`execute_and_commit`)."""
     if not writes and not channels:
         return
     shapes = tuple((item.table.name, tuple(item.row), item.update, item.bump) for item in writes)
@@ -81,7 +83,13 @@ def execute(
         values[f"n{index}"] = channel
     statement = _statement(shapes, len(channels))
     if commit:
-        execute_and_commit(connection, statement, values, early=early and bool(channels))
+        execute_and_commit(
+            connection,
+            statement,
+            values,
+            early=early and (bool(channels) or not flushed),
+            flushed=flushed,
+        )
     else:
         connection.execute(statement, values).close()
 

@@ -42,7 +42,14 @@ class Writes:
     #: Channels to wake when the transaction commits (PostgreSQL NOTIFY).
     wake: set[str] = field(default_factory=set)
 
-    def flush(self, connection: sa.Connection, *, last: bool = False, early: bool = False) -> None:
+    def flush(
+        self,
+        connection: sa.Connection,
+        *,
+        last: bool = False,
+        early: bool = False,
+        flushed: bool = True,
+    ) -> bool:
         """Write everything collected (parents before children), then forget it.
 
         Values over the blob threshold go to the blob table (``sirocco.store.blobs``).
@@ -51,20 +58,31 @@ class Writes:
         (``one_statement``), and the caller's commit has nothing left to do. ``early``
         (with ``last``): the roles it wakes see the commit before its flush
         (``one_statement.EARLY``); only for rows that no client has been told of.
+        ``flushed=False`` (with ``early``): it returns before the flush, which the caller
+        waits for on the same connection (``Database.wait_for_disk``). Returns whether the
+        caller's transaction was committed here.
         """
         offload = blobs.Offloader(connection)
         if connection.dialect.name == "postgresql" and self._together():
             one_statement.execute(
-                connection, self._parts(offload), sorted(self.wake), commit=last, early=early
+                connection,
+                self._parts(offload),
+                sorted(self.wake),
+                commit=last,
+                early=early,
+                flushed=flushed,
             )
+            committed = last
         else:
             self._flush_apart(connection, offload)
+            committed = False
         self.wake.clear()
         for kept in (
             self.new_workflows, self.workflow_updates, self.bumps, self.new_tasks,
             self.task_updates, self.new_actions, self.action_updates, self.outbox, self.timers,
         ):  # fmt: skip
             kept.clear()
+        return committed
 
     def _together(self) -> bool:
         """Whether the rows are few enough for one statement, none written twice."""

@@ -1,5 +1,5 @@
 """A commit that wakes other roles before its WAL is flushed (``one_statement.EARLY``:
-the API's start of an execution, an executor's hand-back; with a broker, the hand-back
+the API's start of an execution, an executor's hand-back; with a broker, either of them
 then ``Database.wait_for_disk``) is on disk once the call returns: PostgreSQL stopped as
 in a crash (``pg_ctl stop -m immediate``) right after it, and started again, still has
 it.
@@ -89,6 +89,19 @@ def _start(database: Database, name: str) -> None:
         one_statement.execute(connection, [workflow], ["sirocco_test"], commit=True, early=True)
 
 
+def _start_brokered(database: Database, name: str) -> None:
+    """With a broker: the start commits before its flush, the broker is told, then the
+    flush is waited for on the same connection."""
+    workflow = one_statement.Write(
+        tables.workflow_executions,
+        {"id": f"workflow-{name}", "workflow_name": "wf", "definition": "",
+         "state": "RUNNING", "created_at": datetime(2026, 1, 2)},
+    )  # fmt: skip
+    with database.transaction() as connection:
+        one_statement.execute(connection, [workflow], [], commit=True, early=True, flushed=False)
+        database.wait_for_disk(connection)
+
+
 def _kept(database: Database, name: str) -> set[str]:
     """The rows of ``name`` that PostgreSQL kept."""
     with database.read() as connection:
@@ -105,8 +118,9 @@ def _kept(database: Database, name: str) -> set[str]:
         (_hand_back, {"result"}),
         (_hand_back_brokered, {"result"}),
         (_start, {"workflow"}),
+        (_start_brokered, {"workflow"}),
     ],
-    ids=["hand-back", "brokered-hand-back", "start"],
+    ids=["hand-back", "brokered-hand-back", "start", "brokered-start"],
 )
 def test_an_early_commit_outlives_a_crash_right_after_it(
     postgres: PrivatePostgres, write: Callable[[Database, str], None], expected: set[str]
