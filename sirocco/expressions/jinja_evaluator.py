@@ -441,9 +441,12 @@ def _read_path(path: _Path, data: Any, functions: expression_functions.Functions
     else:
         key, is_item = steps[0]
         if isinstance(data, ChainMap):
-            if (not is_item and key in _DICT_ATTRIBUTES) or key not in data:
+            if not is_item and key in _DICT_ATTRIBUTES:
                 return _OFF_THE_PATH
-            value = references.resolve(data[key])
+            try:  # one walk of the layers (``key in`` a ChainMap walks them too)
+                value = references.resolve(data[key])
+            except KeyError:
+                return _OFF_THE_PATH
         elif type(data) is dict:
             if (not is_item and key in _DICT_NAMES) or key not in data:
                 return _OFF_THE_PATH
