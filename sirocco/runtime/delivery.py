@@ -6,8 +6,9 @@ poll would:
 
 * :class:`BrokeredDelivery` publishes each parcel (its kind, its outbox id and its
   payload) over a :class:`sirocco.transport.Transport` (AMQP, or in memory): one
-  queue per executor target, one for engine events, and a fan-out that tells every
-  executor which workflow executions were cancelled.
+  queue per executor target, the engines' queues (``engine_queues``: an execution's
+  events go to the queue of the engine whose share it is), and a fan-out that tells
+  every executor which workflow executions were cancelled.
   Receivers acknowledge a parcel after the transaction that applies it.
 * :class:`DatabaseDelivery` publishes nothing: receivers poll the outbox, woken by
   PostgreSQL ``LISTEN/NOTIFY`` (on SQLite they poll every ``POLL`` seconds);
@@ -29,6 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from sirocco.runtime import engine_queues
 from sirocco.store import notify, outbox
 from sirocco.store.database import Database
 from sirocco.transport import Transport
@@ -41,7 +43,7 @@ POLL = 0.05
 #: Seconds between looks at the outbox when something wakes the looker (a safety net).
 SAFETY_POLL = 1.0
 
-ENGINE_QUEUE = "sirocco.engine"
+ENGINE_QUEUE = engine_queues.SHARED
 #: The fan-out every executor hears: workflow executions cancelled.
 CANCEL_FANOUT = "sirocco.cancel"
 
@@ -65,6 +67,9 @@ class Parcel:
     target: str | None = None
     redelivered: bool = False
     acknowledge: Callable[[], None] = _nothing
+    #: The workflow execution an engine's parcel is for (where known): it goes to the
+    #: engine whose share that execution is. Not sent.
+    execution: str | None = None
 
     def body(self) -> dict[str, Any]:
         return {
@@ -109,6 +114,10 @@ class Delivery(Protocol):
     def receive(self, queue: str, receiver: Receiver, *, prefetch: int = 64) -> None:
         """Hand the parcels of ``queue`` to ``receiver`` on a thread of the delivery."""
 
+    def follow_slot(self, slot: int | None, live: list[int], receiver: Receiver) -> None:
+        """An engine holding ``slot`` among the ``live`` engine slots: hand the parcels of
+        its slot's queue (and of the slots no engine holds) to ``receiver``."""
+
     def wait(self, channel: str, timeout: float | None = None, *, also: Sequence[str] = ()) -> None:
         """Block until the outbox may hold work for ``channel`` (or a while passed);
         ``also``: channels heard too (they may change from one wait to the next; a wait
@@ -130,7 +139,7 @@ class DatabaseDelivery:
     brokered = False
 
     def __init__(self, database: Database) -> None:
-        self._database = database
+        self._database = self.database = database
         self._listeners: dict[str, notify.Listener] = {}
         self._closing = threading.Event()
         self._cancel_thread: threading.Thread | None = None
@@ -142,6 +151,9 @@ class DatabaseDelivery:
         return list(parcels)
 
     def receive(self, queue: str, receiver: Receiver, *, prefetch: int = 64) -> None:
+        return None
+
+    def follow_slot(self, slot: int | None, live: list[int], receiver: Receiver) -> None:
         return None
 
     def wait(self, channel: str, timeout: float | None = None, *, also: Sequence[str] = ()) -> None:
@@ -200,6 +212,8 @@ class BrokeredDelivery:
         self._fallback = fallback
         self._namespace = namespace
         self._suffix = f"@{namespace}" if namespace else ""
+        self._routes = engine_queues.Routes(fallback.database)
+        self._following: engine_queues.Following | None = None
 
     @property
     def brokered(self) -> bool:
@@ -209,18 +223,21 @@ class BrokeredDelivery:
         self._transport.reach()
 
     def send(self, parcels: Sequence[Parcel]) -> list[Parcel]:
-        # The engines' parcels go as one message (any engine applies any of them); an
-        # executor's are one message each, as the broker shares messages, not parcels,
-        # between the executors that wait for work.
+        # The parcels for one engine queue go as one message; an executor's are one
+        # message each, as the broker shares messages, not parcels, between the executors
+        # that wait for work.
         batches: list[tuple[str, list[Parcel]]] = []
-        engine: list[Parcel] = []
+        engines: dict[str, list[Parcel]] = {}
         for parcel in parcels:
             if parcel.kind == outbox.Kind.RUN_ACTION:
                 batches.append((executor_queue(parcel.target), [parcel]))
-            else:
-                if not engine:
-                    batches.append((ENGINE_QUEUE, engine))
-                engine.append(parcel)
+                continue
+            queue = self._routes.queue(parcel.execution)
+            engine = engines.get(queue)
+            if engine is None:
+                engine = engines[queue] = []
+                batches.append((queue, engine))
+            engine.append(parcel)
         for index, (queue, batch) in enumerate(batches):
             try:
                 self._transport.publish_many(
@@ -237,6 +254,14 @@ class BrokeredDelivery:
             receiver(Parcel.received(delivery))
 
         self._transport.consume(queue + self._suffix, on_delivery, prefetch=prefetch)
+
+    def follow_slot(self, slot: int | None, live: list[int], receiver: Receiver) -> None:
+        if self._following is None:
+            self._following = engine_queues.Following(
+                lambda queue: self.receive(queue, receiver, prefetch=512),
+                lambda queue: self._transport.cancel(queue + self._suffix),
+            )
+        self._following.update(slot, live)
 
     def wait(self, channel: str, timeout: float | None = None, *, also: Sequence[str] = ()) -> None:
         if timeout is None and self._transport.connected:

@@ -46,9 +46,13 @@ class HandedBack:
     payload: dict[str, Any]
 
     def parcel(self) -> delivery.Parcel:
-        """The parcel that announces the row to the engines."""
+        """The parcel that announces the row to the engines (to the one whose share its
+        execution is)."""
         return delivery.Parcel(
-            kind=outbox.Kind.ACTION_RESULT, outbox_id=self.result_id, payload=self.payload
+            kind=outbox.Kind.ACTION_RESULT,
+            outbox_id=self.result_id,
+            payload=self.payload,
+            execution=self.event.workflow_execution_id,
         )
 
 

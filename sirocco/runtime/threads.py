@@ -95,6 +95,10 @@ class OutboxPoller(_Worker):
         if self._shared_at is None or now - self._shared_at >= SHARE_REFRESH:
             self._share = self.membership.share()
             self._shared_at = now
+            if self.parcels is not None:  # over a broker: the queues of this engine's slot
+                self.parcels.follow_slot(
+                    self.membership.slot, self.membership.live, self.intake.receive
+                )
         return self._share
 
     def poll(self) -> int:

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import logging
 
+import sqlalchemy as sa
+
 from sirocco.store import notify, outbox
 from sirocco.store.database import Database, connect_session
 
@@ -32,6 +34,16 @@ SLOTS = 256
 
 _LIVE = f"{notify.LIVE_ENGINES} ORDER BY objid"
 _TRY = f"SELECT pg_try_advisory_lock({SLOT_CLASS}, %s::int4)"
+_LIVE_STATEMENT = sa.text(_LIVE)
+
+
+def live_slots(database: Database) -> list[int]:
+    """The slots of the live engines, lowest first, for a process that sends engines
+    their events (empty on SQLite); raises when the database can't be read."""
+    if database.session_conninfo() is None:
+        return []
+    with database.statement(durable=False) as connection:
+        return [int(found[0]) for found in connection.execute(_LIVE_STATEMENT)]
 
 
 class Membership:
@@ -41,6 +53,8 @@ class Membership:
         self._conninfo = database.session_conninfo()
         self._connection: object | None = None
         self.slot: int | None = None
+        #: The live engines' slots at the last look (empty until one succeeds).
+        self.live: list[int] = []
 
     def share(self) -> outbox.Share | None:
         """This engine's share among the live engines now (holding a slot first); None when
@@ -53,7 +67,7 @@ class Membership:
                 self._connection = self._hold()
             if self.slot is None:
                 return None
-            live = [
+            live = self.live = [
                 int(found[0])
                 for found in self._connection.execute(_LIVE)  # type: ignore[attr-defined]
             ]

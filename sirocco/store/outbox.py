@@ -344,8 +344,62 @@ def _claim_events(
 
 
 def _share_of(execution_id: Any, count: int) -> Any:
-    """The share (0 to ``count`` - 1) an execution id falls in, computed by PostgreSQL."""
+    """The share (0 to ``count`` - 1) an execution id falls in, computed by PostgreSQL
+    (:func:`share_of` computes the same in Python)."""
     return sa.func.mod(sa.func.hashtext(execution_id).op("&")(0x7FFFFFFF), count)
+
+
+def share_of(execution_id: str, count: int) -> int:
+    """The share (0 to ``count`` - 1) an execution id falls in, as :func:`_share_of`
+    computes it in SQL: a sender routes an execution's events to the engine that claims
+    its rows (``transport``'s queue per engine slot)."""
+    return (_hashtext(execution_id) & 0x7FFFFFFF) % count
+
+
+_WORD = 0xFFFFFFFF
+
+
+def _rotated(value: int, bits: int) -> int:
+    return ((value << bits) | (value >> (32 - bits))) & _WORD
+
+
+def _hashtext(text: str) -> int:
+    """PostgreSQL's ``hashtext`` (its ``hash_any``, Bob Jenkins' lookup3 hash, as a
+    little-endian machine computes it) of ``text`` in UTF-8, as a signed 32-bit int."""
+    data = text.encode()
+    a = b = c = (0x9E3779B9 + len(data) + 3923095) & _WORD
+    end = len(data) - len(data) % 12
+    for at in range(0, end, 12):
+        a = (a + int.from_bytes(data[at : at + 4], "little")) & _WORD
+        b = (b + int.from_bytes(data[at + 4 : at + 8], "little")) & _WORD
+        c = (c + int.from_bytes(data[at + 8 : at + 12], "little")) & _WORD
+        # mix(a, b, c)
+        a = ((a - c) & _WORD) ^ _rotated(c, 4)
+        c = (c + b) & _WORD
+        b = ((b - a) & _WORD) ^ _rotated(a, 6)
+        a = (a + c) & _WORD
+        c = ((c - b) & _WORD) ^ _rotated(b, 8)
+        b = (b + a) & _WORD
+        a = ((a - c) & _WORD) ^ _rotated(c, 16)
+        c = (c + b) & _WORD
+        b = ((b - a) & _WORD) ^ _rotated(a, 19)
+        a = (a + c) & _WORD
+        c = ((c - b) & _WORD) ^ _rotated(b, 4)
+        b = (b + a) & _WORD
+    rest = data[end:]
+    # The last 0-11 bytes: four to a, four to b, three to c above its lowest byte.
+    a = (a + int.from_bytes(rest[0:4], "little")) & _WORD
+    b = (b + int.from_bytes(rest[4:8], "little")) & _WORD
+    c = (c + (int.from_bytes(rest[8:11], "little") << 8)) & _WORD
+    # final(a, b, c)
+    c = ((c ^ b) - _rotated(b, 14)) & _WORD
+    a = ((a ^ c) - _rotated(c, 11)) & _WORD
+    b = ((b ^ a) - _rotated(a, 25)) & _WORD
+    c = ((c ^ b) - _rotated(b, 16)) & _WORD
+    a = ((a ^ c) - _rotated(c, 4)) & _WORD
+    b = ((b ^ a) - _rotated(a, 14)) & _WORD
+    c = ((c ^ b) - _rotated(b, 24)) & _WORD
+    return c - (1 << 32) if c & 0x80000000 else c
 
 
 def _created(row: Any) -> Any:

@@ -51,6 +51,10 @@ MAX_BACKOFF = 5.0
 #: ``max_message_size`` (16 MiB by default): a larger one would close the channel and the
 #: bodies would wait for the database's slower delivery.
 BUNDLE = 64
+#: Seconds a consumer told to stop consuming its queue (:meth:`AmqpTransport.cancel`)
+#: waits for the acknowledgements of what it delivered before it closes its connection
+#: (what is still not acknowledged then goes back to the queue, to its next consumer).
+CANCEL_WAIT = 10.0
 
 
 def _queue(name: str) -> Queue:
@@ -64,7 +68,7 @@ class _Consumer:
         self, url: str, queue_name: str, handler: Handler, *, prefetch: int, fanout: bool
     ) -> None:
         self._url = url
-        self._queue_name = queue_name
+        self._queue_name = self.queue_name = queue_name
         self._handler = handler
         self._prefetch = prefetch
         self._fanout = fanout
@@ -78,6 +82,9 @@ class _Consumer:
         #: Why the last connection failed, until the consumer is connected again.
         self.failure: str | None = None
         self.stopping = threading.Event()
+        #: Set by :meth:`AmqpTransport.cancel`: take no more messages, end once those
+        #: delivered are acknowledged.
+        self.cancelling = threading.Event()
         self.thread = threading.Thread(
             target=self._run, name=f"sirocco-amqp-{queue_name}", daemon=True
         )
@@ -90,7 +97,9 @@ class _Consumer:
 
     def _run(self) -> None:
         backoff = 0.1
-        while not self.stopping.is_set():
+        # Cancelled, a lost connection needs no new one: its unacknowledged messages went
+        # back to the queue with it.
+        while not (self.stopping.is_set() or self.cancelling.is_set()):
             try:
                 with Connection(self._url) as connection:
                     connection.ensure_connection(max_retries=1)
@@ -123,7 +132,15 @@ class _Consumer:
         consumer.qos(prefetch_count=self._prefetch)
         with consumer:
             self.failure = None
+            until: float | None = None  # while cancelling: when to stop waiting for acks
             while not self.stopping.is_set():
+                if self.cancelling.is_set():
+                    if until is None:
+                        consumer.cancel()  # the broker sends no more; acks still go
+                        until = time.monotonic() + CANCEL_WAIT
+                    if not self._outstanding or time.monotonic() > until:
+                        self.stopping.set()
+                        break
                 try:
                     connection.drain_events(timeout=DRAIN if self._outstanding else IDLE_DRAIN)
                 except TimeoutError:
@@ -155,6 +172,9 @@ class _Consumer:
             self._channel.basic_ack(tag)
 
     def _on_message(self, body: Any, message: Any) -> None:
+        if self.cancelling.is_set():  # sent before the broker heard the cancel
+            message.requeue()  # to the queue's next consumer
+            return
         tag = message.delivery_tag
         self._outstanding[tag] = None
         redelivered = bool(message.delivery_info.get("redelivered"))
@@ -206,6 +226,8 @@ class AmqpTransport:
         self._producer: Any = None
         self._declared: set[str] = set()
         self._consumers: list[_Consumer] = []
+        #: Consumers told to stop consuming, until they have (joined at ``close``).
+        self._cancelled: list[_Consumer] = []
         #: While the broker is away, publishes fail at once until this time (monotonic).
         self._retry_at = 0.0
         self._backoff = 0.0
@@ -316,6 +338,17 @@ class AmqpTransport:
         consumer.thread.start()
         self._consumers.append(consumer)
 
+    def cancel(self, queue: str) -> None:
+        """Stop consuming ``queue``: its consumers take no more messages and end once
+        those they delivered are acknowledged (at most ``CANCEL_WAIT`` seconds; what is
+        not acknowledged by then goes back to the queue). Returns at once."""
+        self._cancelled = [one for one in self._cancelled if one.thread.is_alive()]
+        for consumer in list(self._consumers):
+            if consumer.queue_name == queue:
+                consumer.cancelling.set()
+                self._consumers.remove(consumer)
+                self._cancelled.append(consumer)
+
     def purge(self, queue: str) -> None:
         """Drop every message waiting in ``queue`` (for tests)."""
         with Connection(self._url) as connection:
@@ -324,11 +357,13 @@ class AmqpTransport:
             bound.purge()
 
     def close(self) -> None:
-        for consumer in self._consumers:
+        consumers = self._consumers + self._cancelled
+        for consumer in consumers:
             consumer.stopping.set()
-        for consumer in self._consumers:
+        for consumer in consumers:
             consumer.thread.join(5)
         self._consumers.clear()
+        self._cancelled.clear()
         with self._lock:
             self._drop()
 

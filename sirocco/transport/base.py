@@ -53,5 +53,10 @@ class Transport(Protocol):
     ) -> None:
         """Deliver the messages of ``queue`` to ``handler`` on a thread of the transport."""
 
+    def cancel(self, queue: str) -> None:
+        """Stop consuming ``queue``: no more messages are delivered from it; those
+        delivered and not acknowledged yet may still be (then they are acknowledged), or
+        go back to the queue for its next consumer. Returns at once."""
+
     def close(self) -> None:
         """Stop consuming and release connections."""

@@ -5,12 +5,16 @@ from __future__ import annotations
 import logging
 import queue as queues
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
 from sirocco.transport.base import Delivery, Handler
 
 log = logging.getLogger("sirocco.transport")
+
+#: Put in a queue by :meth:`MemoryTransport.cancel`: one consumer told to stop, stops.
+_CANCELLED: dict[str, Any] = {}
 
 
 class MemoryTransport:
@@ -22,6 +26,8 @@ class MemoryTransport:
         self._queues: dict[str, queues.Queue[dict[str, Any] | None]] = {}
         self._fanout: dict[str, list[queues.Queue[dict[str, Any] | None]]] = {}
         self._threads: list[threading.Thread] = []
+        #: The stop flags of the threads consuming each queue (not fan-out).
+        self._consumers: dict[str, list[threading.Event]] = {}
         self._lock = threading.Lock()
 
     def _queue(self, name: str) -> queues.Queue[dict[str, Any] | None]:
@@ -54,12 +60,26 @@ class MemoryTransport:
                 self._queues[f"{queue}#{len(self._threads)}"] = source
         else:
             source = self._queue(queue)
+        cancelled = threading.Event()
+        if not fanout:
+            with self._lock:
+                self._consumers.setdefault(queue, []).append(cancelled)
 
         def run() -> None:
             while True:
                 body = source.get()
                 if body is None:
                     return
+                if body is _CANCELLED:
+                    if cancelled.is_set():
+                        return
+                    source.put(body)  # for a consumer of this queue that was cancelled
+                    time.sleep(0.001)
+                    continue
+                if cancelled.is_set():  # taken after the cancel: left to the next consumer
+                    source.put(body)
+                    time.sleep(0.001)
+                    continue
                 try:
                     handler(Delivery(body=body))
                 except Exception:
@@ -68,6 +88,16 @@ class MemoryTransport:
         thread = threading.Thread(target=run, name=f"sirocco-consume-{queue}", daemon=True)
         thread.start()
         self._threads.append(thread)
+
+    def cancel(self, queue: str) -> None:
+        """Stop consuming ``queue`` (its messages wait for the next consumer)."""
+        with self._lock:
+            consumers = self._consumers.pop(queue, [])
+            source = self._queues.get(queue)
+        for cancelled in consumers:
+            cancelled.set()
+            if source is not None:
+                source.put(_CANCELLED)
 
     def pending(self, queue: str) -> int:
         """Messages waiting in ``queue`` (for tests)."""

@@ -219,3 +219,25 @@ def test_many_bodies_go_as_messages_of_at_most_a_bundle_each(
     taken[1].acknowledge()  # the first message (bodies 1 and 2) is done
     first.close()
     assert _taken_again(queue, 3) == [(3, True), (4, True), (5, True)]
+
+
+def test_a_cancelled_consumer_takes_no_more_and_acknowledges_what_it_holds(
+    transport: Transport,
+) -> None:
+    queue = f"cancel-{uuid.uuid4().hex[:8]}"
+    held: list[Delivery] = []
+    arrived = threading.Event()
+
+    def hold(delivery: Delivery) -> None:
+        held.append(delivery)
+        arrived.set()
+
+    transport.publish(queue, {"n": 1})
+    transport.consume(queue, hold)
+    assert arrived.wait(BOUND)
+    transport.cancel(queue)
+    transport.publish(queue, {"n": 2})
+    held[0].acknowledge()  # after the cancel: still acknowledged, not delivered again
+    received = _collect(transport, queue, 1)
+    assert [item.body["n"] for item in received] == [2]
+    assert [item.body["n"] for item in held] == [1]
