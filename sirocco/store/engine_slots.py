@@ -42,7 +42,8 @@ def live_slots(database: Database) -> list[int]:
     their events (empty on SQLite); raises when the database can't be read."""
     if database.session_conninfo() is None:
         return []
-    with database.statement(durable=False) as connection:
+    # The pool's own connections (a read writes nothing to flush): no pool of its own.
+    with database.statement() as connection:
         return [int(found[0]) for found in connection.execute(_LIVE_STATEMENT)]
 
 
