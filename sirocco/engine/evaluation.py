@@ -309,6 +309,12 @@ def _children_of(draft: Draft, task: Mapping[str, Any]) -> list[str]:
     return []
 
 
+def may_hold_expression(value: Any) -> bool:
+    """Whether evaluating ``value`` may read its data (a delimiter somewhere in it):
+    ``evaluate`` does not look at the data of a value that holds none."""
+    return _may_hold_expression(value)
+
+
 def _may_hold_expression(value: Any) -> bool:
     if type(value) in _SCALARS and type(value) is not str:
         return False

@@ -12,6 +12,7 @@ from typing import Any
 
 from sirocco.engine import (
     action_resolution,
+    dataflow,
     evaluation,
     policies,
     records,
@@ -94,11 +95,24 @@ def schedule(draft: Draft, task: records.TaskExecution) -> None:
         _schedule_action(draft, task)
 
 
+#: The data of a task whose action's name, input and safe-rerun hold no expression.
+_NO_DATA = dataflow.chain({})
+
+
 def _schedule_action(draft: Draft, task: records.TaskExecution, **starting: Any) -> None:
     """Run the task's one action: its next attempt (with ``starting``, the changes of a
     task that starts now, in the same copy), its input, the action execution."""
     task, attempt = tasks.next_attempt(draft, task, **starting)
-    data = evaluation.task_data(draft, task)
+    task_spec = draft.spec.tasks[task.name]
+    # The data is read only by the expressions of the action's name, input and safe-rerun
+    # (``plan_action``, ``action_input``): none, none to build.
+    data = (
+        evaluation.task_data(draft, task)
+        if evaluation.may_hold_expression(
+            (task_spec.action, task_spec.input, task_spec.safe_rerun)
+        )
+        else _NO_DATA
+    )
     try:
         plan = running.plan_action(draft, task, data)
     except action_resolution.ExpansionError as error:
