@@ -106,11 +106,10 @@ def _schedule_action(draft: Draft, task: records.TaskExecution, **starting: Any)
     task_spec = draft.spec.tasks[task.name]
     # The data is read only by the expressions of the action's name, input and safe-rerun
     # (``plan_action``, ``action_input``): none, none to build.
+    evaluated = (task_spec.action, task_spec.input, task_spec.safe_rerun)
     data = (
         evaluation.task_data(draft, task)
-        if evaluation.may_hold_expression(
-            (task_spec.action, task_spec.input, task_spec.safe_rerun)
-        )
+        if evaluation.may_hold_expression(evaluated)
         else _NO_DATA
     )
     try:
