@@ -96,7 +96,7 @@ def schedule(draft: Draft, task: records.TaskExecution) -> None:
 
 
 #: The data of a task whose action's name, input and safe-rerun hold no expression.
-_NO_DATA = dataflow.chain({})
+_NO_DATA: evaluation.DataLayers = dataflow.chain({})
 
 
 def _schedule_action(draft: Draft, task: records.TaskExecution, **starting: Any) -> None:
