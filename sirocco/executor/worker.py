@@ -51,6 +51,8 @@ class _Result:
     state: State | None
     result: Any = None
     message: str | None = None
+    #: When the lease this outcome was run under began (the row's ``held_since``).
+    since: datetime | None = None
 
 
 class ExecutorWorker:
@@ -84,8 +86,11 @@ class ExecutorWorker:
         self._busy = threading.Semaphore(workers)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        #: Leased rows not yet handed back, by row id.
-        self._held: dict[str, commands.RunAction] = {}
+        #: Leased rows not yet handed back: row id -> when this executor's lease began
+        #: (the row's ``held_since``; a row leased anew gets a new one).
+        self._held: dict[str, datetime] = {}
+        #: The leases (row id, start) of the results the writer is handing back.
+        self._writing: set[tuple[str, datetime | None]] = set()
         self._held_lock = threading.Lock()
         self._results: queue.Queue[_Result] = queue.Queue()
         #: Announcements from the broker, each holding a free worker, waiting to be leased.
@@ -215,8 +220,8 @@ class ExecutorWorker:
                     command, execution={**command.execution, "redelivered": True}
                 )
             with self._held_lock:
-                self._held[row.id] = command
-            self._pool.spawn(_Job(self, row.id, command, row.created_at))
+                self._held[row.id] = now
+            self._pool.spawn(_Job(self, row.id, command, row.created_at, now))
         return len(rows)
 
     def take(self) -> int:
@@ -229,14 +234,15 @@ class ExecutorWorker:
                 self._waiting = True
             return 0
         rows: list[Any] = []  # once committed
+        now = self._clock()
         try:
             with self._database.statement() as connection:  # one statement: one round trip
-                taken = self._lease_free(connection, reserved, self._clock())
+                taken = self._lease_free(connection, reserved, now)
             rows = taken
         finally:
             self._unreserve(reserved - len(rows))
         self._looked(missed, reserved, len(rows))
-        self._start(rows)
+        self._start(rows, now)
         return len(rows)
 
     def _looked(self, missed: int, reserved: int, leased: int) -> None:
@@ -272,23 +278,27 @@ class ExecutorWorker:
             now=now,
         )
 
-    def _start(self, rows: list[Any]) -> None:
-        """Run leased rows, each on a worker reserved for it."""
+    def _start(self, rows: list[Any], since: datetime) -> None:
+        """Run rows leased at ``since``, each on a worker reserved for it."""
         for row in rows:
             command = codec.decode(row.payload)
             with self._held_lock:
-                self._held[row.id] = command
-            self._pool.spawn(_Job(self, row.id, command, row.created_at))
+                self._held[row.id] = since
+            self._pool.spawn(_Job(self, row.id, command, row.created_at, since))
 
-    def _run(self, row_id: str, command: commands.RunAction, written: datetime) -> None:
+    def _run(
+        self, row_id: str, command: commands.RunAction, written: datetime, since: datetime
+    ) -> None:
         metrics.METRICS.handed_off((self._clock() - written).total_seconds())
         self._rows.row_id = row_id
+        self._rows.since = since
         self._rows.freed = False
         try:
             if not self._pool.run(command):
-                self._hand_over(_Result(row_id=row_id, command=command, state=None))
+                self._hand_over(_Result(row_id=row_id, command=command, state=None, since=since))
         finally:
             self._rows.row_id = None
+            self._rows.since = None
             if not self._rows.freed:
                 self._busy.release()
 
@@ -296,8 +306,16 @@ class ExecutorWorker:
         self, command: commands.RunAction, state: State, result: Any, message: str | None
     ) -> None:
         row_id = getattr(self._rows, "row_id", None) or command.action_execution_id
+        since = getattr(self._rows, "since", None)
         self._hand_over(
-            _Result(row_id=row_id, command=command, state=state, result=result, message=message)
+            _Result(
+                row_id=row_id,
+                command=command,
+                state=state,
+                result=result,
+                message=message,
+                since=since,
+            )
         )
 
     def _hand_over(self, item: _Result) -> None:
@@ -327,23 +345,49 @@ class ExecutorWorker:
 
     def beat(self) -> int:
         """Renew the lease of every row this executor holds, and tell the actions of
-        executions cancelled meanwhile (a missed message); returns how many were renewed."""
-        held = self.held()
+        executions cancelled meanwhile (a missed message); returns how many were renewed.
+
+        A lease not renewed was either ended here (the writer handed its row back
+        meanwhile, or holds it locked to do so) or taken over: the heartbeat check found
+        it expired (this process was stopped, starved of CPU or cut off for longer than
+        the lease) and failed the action or offered it again. Only the leases taken over
+        are counted and forgotten (no later heartbeat renews them; the action's result,
+        when it comes, is dropped by the hand-back)."""
+        with self._held_lock:
+            held = dict(self._held)
         if not held:
             return 0
         serving = self._pool.running_in()
         with self._database.transaction() as connection:
-            renewed = leases.renew(connection, held, until=self._clock() + self._timing.lease)
+            renewed = leases.renew(
+                connection, held, holder=self.name, until=self._clock() + self._timing.lease
+            )
+            missing = [row_id for row_id in held if row_id not in renewed]
+            # Rows skipped as locked, or gone: whose lease is each now (what is committed).
+            now_held = leases.holders(connection, missing) if missing else {}
             stopped = leases.cancelled(connection, serving) if serving else set()
         if stopped:
             self.cancel(sorted(stopped))
-        if renewed < len(held):
+        lost = []
+        with self._held_lock:
+            for row_id in missing:
+                since = held[row_id]
+                if self._held.get(row_id) != since or (row_id, since) in self._writing:
+                    continue  # handed back here, or being handed back
+                if now_held.get(row_id) == (self.name, since):
+                    continue  # locked by another transaction, still ours: renewed next time
+                del self._held[row_id]
+                lost.append(row_id)
+        if lost:
             log.warning(
-                "%d of %d actions held here were taken over (their heartbeats were missed)",
-                len(held) - renewed,
+                "%d of %d actions held here were taken over (their heartbeats were missed: "
+                "this process was stopped, starved of CPU or cut off from the database); "
+                "their results will be dropped: %s",
+                len(lost),
                 len(held),
+                ", ".join(sorted(lost)[:20]),
             )
-        return renewed
+        return len(renewed)
 
     # ------------------------------------------------------------ results
 
@@ -377,7 +421,42 @@ class ExecutorWorker:
 
     def write(self, results: list[_Result]) -> None:
         """Hand results back in one transaction (all, or none on error), then announce them
-        to the engines (through the broker, else by a NOTIFY in that transaction)."""
+        to the engines (through the broker, else by a NOTIFY in that transaction).
+
+        Only a result of a lease this executor still holds is handed back: one whose
+        lease was taken over (the row since leased anew, here or elsewhere) is dropped,
+        here if this executor knows it, else by the hand-back's statement."""
+        with self._held_lock:
+            # An outcome reported off its worker's thread names no lease: the row's current.
+            results = [
+                item if item.since is not None
+                else dataclasses.replace(item, since=self._held.get(item.row_id))
+                for item in results
+            ]  # fmt: skip
+            current = [
+                item
+                for item in results
+                if item.row_id in self._held and self._held[item.row_id] == item.since
+            ]
+            writing = {(item.row_id, item.since) for item in current}
+            self._writing |= writing
+        if len(current) < len(results):
+            kept = {id(item) for item in current}
+            stale = sorted({item.row_id for item in results if id(item) not in kept})
+            log.warning(
+                "%d results dropped: the leases of their actions were taken over: %s",
+                len(results) - len(current),
+                ", ".join(stale[:20]),
+            )
+        if not current:
+            return
+        try:
+            self._write(current)
+        finally:
+            with self._held_lock:
+                self._writing -= writing
+
+    def _write(self, results: list[_Result]) -> None:
         now = self._clock()
         brokered = self._delivery is not None and self._delivery.brokered
         leased = now + outbox.CLAIM_FOR if brokered else None
@@ -397,8 +476,10 @@ class ExecutorWorker:
                 if _mixed(results):  # several statements: every row locked in id order first
                     leases.lock_in_order(connection, [item.row_id for item in results])
                 for item in sorted(results, key=_row_id):  # one lock order for every writer
-                    if item.state is None:
-                        leases.hold_forever(connection, item.row_id)  # result through the API
+                    if item.state is None:  # result through the API
+                        leases.hold_forever(
+                            connection, item.row_id, held_by=self.name, held_since=item.since
+                        )
                     else:
                         outcomes.append(_outcome(item))
                 # Unless next rows are leased after it, the hand-back commits as it runs;
@@ -406,7 +487,7 @@ class ExecutorWorker:
                 # for (whoever the broker wakes acts through durable commits of its own).
                 handed = result_routing.hand_back_many(
                     connection, outcomes, now=now, claimed_until=leased, announce=announce,
-                    last=not reserved, unflushed=brokered,
+                    last=not reserved, unflushed=brokered, held_by=self.name,
                 )  # fmt: skip
                 parcels = [one.parcel() for one in handed if one is not None]
                 if reserved:
@@ -423,10 +504,11 @@ class ExecutorWorker:
             self._unreserve(reserved - len(rows))
         if reserved:
             self._looked(missed, reserved, len(rows))
-        self._start(rows)
+        self._start(rows, now)
         with self._held_lock:
             for item in results:
-                self._held.pop(item.row_id, None)
+                if item.row_id in self._held and self._held[item.row_id] == item.since:
+                    del self._held[item.row_id]
 
     def _send(self, parcels: list[delivery.Parcel]) -> None:
         """Announce handed-back results to the engines through the broker; those it refuses
@@ -449,15 +531,18 @@ class _Job:
         row_id: str,
         command: commands.RunAction,
         written: datetime,
+        since: datetime,
     ) -> None:
         self._worker = worker
         self._row_id = row_id
         self._command = command
         #: When the engine wrote the command (its outbox row): the hand-off starts there.
         self._written = written
+        #: When the lease it runs under began.
+        self._since = since
 
     def __call__(self) -> None:
-        self._worker._run(self._row_id, self._command, self._written)
+        self._worker._run(self._row_id, self._command, self._written, self._since)
 
 
 def _row_id(item: _Result) -> str:
@@ -481,6 +566,7 @@ def _outcome(item: _Result) -> result_routing.Outcome:
         state=item.state,
         result=item.result,
         message=item.message,
+        held_since=item.since,
     )
 
 

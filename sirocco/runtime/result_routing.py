@@ -66,6 +66,8 @@ class Outcome:
     state: State
     result: Any = None
     message: str | None = None
+    #: When the lease of the executor that ran it began (see ``held_by``).
+    held_since: datetime | None = None
 
 
 def hand_back(
@@ -104,6 +106,7 @@ def hand_back_many(
     new_id: Callable[[], str] = ids.new_id,
     last: bool = False,
     unflushed: bool = False,
+    held_by: str | None = None,
 ) -> list[HandedBack | None]:
     """Hand back outcomes in the caller's transaction: a task's action gets an ActionResult
     row in place of its RunAction row (the rows of every task's action in one statement;
@@ -116,7 +119,9 @@ def hand_back_many(
     An outcome whose RunAction row is gone is dropped (None): the action was handed back
     already, by the heartbeat check (its executor missed its heartbeats, though alive) or
     by another executor that ran it again. The first outcome stands, as the engine keeps
-    the first result of an action."""
+    the first result of an action. ``held_by``: the executor that ran the actions; an
+    outcome counts only while its row is still on the lease that executor took at the
+    outcome's ``held_since`` (``leases.hand_back_many``)."""
     handed: list[HandedBack | None] = []
     rows: list[leases.HandBack] = []
     seen: set[str] = set()
@@ -129,7 +134,9 @@ def hand_back_many(
             continue
         seen.add(outcome.row_id)
         if is_standalone(command):
-            if leases.delete(connection, outcome.row_id):
+            if leases.delete(
+                connection, outcome.row_id, held_by=held_by, held_since=outcome.held_since
+            ):
                 executions.finish_standalone_action(
                     connection,
                     command.action_execution_id,
@@ -148,7 +155,11 @@ def hand_back_many(
         one = HandedBack(result_id=new_id(), event=event, payload=codec.encode(sent))
         rows.append(
             leases.HandBack(
-                outcome.row_id, one.result_id, command.workflow_execution_id, one.payload
+                outcome.row_id,
+                one.result_id,
+                command.workflow_execution_id,
+                one.payload,
+                outcome.held_since,
             )
         )
         handed.append(one)
@@ -158,6 +169,7 @@ def hand_back_many(
         connection, rows, now=now, claimed_until=claimed_until, announce=announce, last=last,
         # Not when a standalone action's outcome, which a client reads, rides with it.
         unflushed=unflushed and last and not any(is_standalone(o.command) for o in outcomes),
+        held_by=held_by,
     )  # fmt: skip
     if len(replaced) < len(rows):
         gone = {row.result_id for row in rows if row.run_action_id not in replaced}

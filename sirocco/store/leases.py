@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -151,28 +151,62 @@ def take_many(
     )
 
 
-def renew(connection: sa.Connection, ids: Iterable[str], *, until: datetime) -> int:
-    """Push the leases of the rows ``ids`` to ``until`` (a heartbeat); returns how many
-    rows were still there to renew.
+def renew(
+    connection: sa.Connection,
+    held: Mapping[str, datetime],
+    *,
+    holder: str | None,
+    until: datetime,
+) -> set[str]:
+    """Push the leases ``held`` (row id -> when the lease began, its ``held_since``) of
+    the executor ``holder`` to ``until`` (a heartbeat); returns the ids of the rows renewed.
 
-    On PostgreSQL the rows are locked in id order, the order in which the executor's
-    writer hands results back (one row after another in one transaction): else the
-    update took them in its scan's order (that of the leases' ends), held one the writer
-    wanted next while it waited for one the writer held, and the two deadlocked until
-    ``deadlock_timeout`` (a second) ended one of them."""
-    wanted = sorted(set(ids))
-    renewed = 0
+    Only a lease that is still this one is renewed: the row is there, still held by
+    ``holder`` since the same moment. An executor declared dead (stopped, starved of CPU
+    or cut off for longer than its lease) whose row was offered again and taken by
+    another executor, or by itself anew, must not renew that newer lease: the new
+    holder's death would then go unnoticed while the stale one lives.
+
+    A row locked by another transaction is skipped, not waited for (PostgreSQL, ``SKIP
+    LOCKED``): the writer of this executor is handing it back (the lease then ends
+    anyway), or the heartbeat check is taking it over. The caller tells these apart
+    (:func:`holders`). The rows are locked in id order, the order of every writer."""
+    wanted = sorted(held.items())
+    renewed: set[str] = set()
     for start in range(0, len(wanted), 500):
         chunk = wanted[start : start + 500]
-        held: sa.ColumnElement[bool] = sa.and_(
-            _outbox.c.id.in_(chunk), _outbox.c.kind == RUN_ACTION, _outbox.c.claimed_until < FOREVER
+        mine: sa.ColumnElement[bool] = sa.and_(
+            sa.tuple_(_outbox.c.id, _outbox.c.held_since).in_(chunk),
+            _outbox.c.holder == holder if holder is not None else _outbox.c.holder.is_(None),
+            _outbox.c.kind == RUN_ACTION,
+            _outbox.c.claimed_until < FOREVER,
         )
         if connection.dialect.name == "postgresql":
-            locked = sa.select(_outbox.c.id).where(held).order_by(_outbox.c.id).with_for_update()
-            held = _outbox.c.id.in_(locked.scalar_subquery())
-        result = connection.execute(sa.update(_outbox).where(held).values(claimed_until=until))
-        renewed += result.rowcount or 0
+            locked = (
+                sa.select(_outbox.c.id)
+                .where(mine)
+                .order_by(_outbox.c.id)
+                .with_for_update(skip_locked=True)
+            )
+            mine = _outbox.c.id.in_(locked.scalar_subquery())
+        result = connection.execute(
+            sa.update(_outbox).where(mine).values(claimed_until=until).returning(_outbox.c.id)
+        )
+        renewed.update(result.scalars())
     return renewed
+
+
+def holders(connection: sa.Connection, ids: Iterable[str]) -> dict[str, tuple[str | None, Any]]:
+    """The holder and lease start of each RunAction row ``ids`` still there (no lock:
+    what is committed)."""
+    wanted = sorted(set(ids))
+    found: dict[str, tuple[str | None, Any]] = {}
+    for start in range(0, len(wanted), 500):
+        query = sa.select(_outbox.c.id, _outbox.c.holder, _outbox.c.held_since).where(
+            _outbox.c.id.in_(wanted[start : start + 500]), _outbox.c.kind == RUN_ACTION
+        )
+        found.update((row.id, (row.holder, row.held_since)) for row in connection.execute(query))
+    return found
 
 
 def lock_in_order(connection: sa.Connection, ids: Iterable[str]) -> None:
@@ -195,11 +229,20 @@ def lock_in_order(connection: sa.Connection, ids: Iterable[str]) -> None:
         )
 
 
-def hold_forever(connection: sa.Connection, row_id: str) -> None:
-    """The action went asynchronous: its result comes through the API, not a heartbeat."""
-    connection.execute(
-        sa.update(_outbox).where(_outbox.c.id == row_id).values(claimed_until=FOREVER)
-    )
+def hold_forever(
+    connection: sa.Connection,
+    row_id: str,
+    *,
+    held_by: str | None = None,
+    held_since: datetime | None = None,
+) -> bool:
+    """The action went asynchronous: its result comes through the API, not a heartbeat.
+    ``held_by``: only if the row is still on that executor's lease begun at
+    ``held_since`` (see :func:`hand_back_many`); whether the row was held."""
+    query = sa.update(_outbox).where(_outbox.c.id == row_id)
+    if held_by is not None:
+        query = query.where(_outbox.c.holder == held_by, _outbox.c.held_since == held_since)
+    return bool(connection.execute(query.values(claimed_until=FOREVER)).rowcount)
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +254,8 @@ class HandBack:
     result_id: str
     workflow_execution_id: str | None
     payload: dict[str, Any]
+    #: When the lease of the executor that ran the action began (see ``held_by``).
+    held_since: datetime | None = None
 
 
 def hand_back(
@@ -238,10 +283,21 @@ def hand_back(
 #: writer locks them), and an ActionResult row inserted for each row deleted (none for
 #: a row gone), in one statement built once: one round trip for the batch, nothing
 #: built or keyed again per call. Returns the ids of the RunAction rows replaced.
-_HAND_BACK_STATEMENT = (
+_HAND_BACK_GONE = (
     "WITH gone AS (DELETE FROM outbox WHERE id IN (SELECT id FROM outbox"
     " WHERE id = ANY(CAST(:run_action_ids AS varchar[])) ORDER BY id FOR UPDATE)"
     " RETURNING id),"
+)
+#: The same for an executor's results: only a row still on the lease its executor
+#: (``:holder``) took at ``:held_since`` (one per row) is replaced.
+_HAND_BACK_HELD_GONE = (
+    "WITH gone AS (DELETE FROM outbox WHERE id IN (SELECT outbox.id FROM outbox JOIN"
+    " unnest(CAST(:run_action_ids AS varchar[]), CAST(:held_since AS timestamp[]))"
+    " AS lease(id, since) ON outbox.id = lease.id AND outbox.held_since = lease.since"
+    " WHERE outbox.holder = :holder ORDER BY outbox.id FOR UPDATE OF outbox)"
+    " RETURNING id),"
+)
+_HAND_BACK_ADDED = (
     " added AS (INSERT INTO outbox (id, workflow_execution_id, kind, payload, created_at,"
     " claimed_until, target) SELECT handed.id, handed.workflow_execution_id, :kind,"
     " handed.payload, :now, :claimed_until, NULL FROM unnest("
@@ -255,22 +311,38 @@ _HAND_BACK_TYPES = (
     sa.bindparam("now", type_=sa.DateTime),
     sa.bindparam("claimed_until", type_=sa.DateTime),
 )
-_HAND_BACK = sa.text(f"{_HAND_BACK_STATEMENT} SELECT gone.id FROM gone").bindparams(
-    *_HAND_BACK_TYPES
-)
-#: The same, and a NOTIFY on ``:channel`` when the transaction commits (once, however
-#: many rows: PostgreSQL folds a channel told twice in a transaction).
-_HAND_BACK_ANNOUNCED = sa.text(
-    f"{_HAND_BACK_STATEMENT} SELECT gone.id, (SELECT count(pg_notify(:channel, ''))"
-    " FROM added) FROM gone"
-).bindparams(*_HAND_BACK_TYPES)
-#: The same, and a NOTIFY to the engine whose share each result's execution is
-#: (``notify.owner_channel``: the live engines read once for the statement).
-_HAND_BACK_TO_OWNERS = sa.text(
-    f"{_HAND_BACK_STATEMENT}, {notify.OWNERS} SELECT gone.id, (SELECT"
-    f" count(pg_notify({notify.owner_channel('added.workflow_execution_id')}, ''))"
-    " FROM added) FROM gone"
-).bindparams(*_HAND_BACK_TYPES)
+
+
+@dataclass(frozen=True, slots=True)
+class _HandBackStatements:
+    """The hand-back statement as run: alone; with a NOTIFY on ``:channel`` when the
+    transaction commits (once, however many rows: PostgreSQL folds a channel told twice
+    in a transaction); with a NOTIFY to the engine whose share each result's execution
+    is (``notify.owner_channel``: the live engines read once for the statement)."""
+
+    alone: sa.TextClause
+    announced: sa.TextClause
+    to_owners: sa.TextClause
+
+    @classmethod
+    def of(cls, gone: str) -> _HandBackStatements:
+        statement = f"{gone}{_HAND_BACK_ADDED}"
+        return cls(
+            sa.text(f"{statement} SELECT gone.id FROM gone").bindparams(*_HAND_BACK_TYPES),
+            sa.text(
+                f"{statement} SELECT gone.id, (SELECT count(pg_notify(:channel, ''))"
+                " FROM added) FROM gone"
+            ).bindparams(*_HAND_BACK_TYPES),
+            sa.text(
+                f"{statement}, {notify.OWNERS} SELECT gone.id, (SELECT"
+                f" count(pg_notify({notify.owner_channel('added.workflow_execution_id')}, ''))"
+                " FROM added) FROM gone"
+            ).bindparams(*_HAND_BACK_TYPES),
+        )
+
+
+_HAND_BACK = _HandBackStatements.of(_HAND_BACK_GONE)
+_HAND_BACK_HELD = _HandBackStatements.of(_HAND_BACK_HELD_GONE)
 
 
 def hand_back_many(
@@ -282,6 +354,7 @@ def hand_back_many(
     announce: str | None = None,
     last: bool = False,
     unflushed: bool = False,
+    held_by: str | None = None,
 ) -> set[str]:
     """Replace RunAction rows by the ActionResult rows of their outcomes, in the caller's
     transaction. ``claimed_until``: a broker delivers the results; pollers leave the rows
@@ -299,7 +372,14 @@ def hand_back_many(
     check failed it while a live executor, starved of CPU or cut off from the database,
     missed its heartbeats; or it was offered again and another executor's result came
     first). A second result row for one action would reach an engine after its execution
-    may have ended."""
+    may have ended.
+
+    ``held_by``: the executor that ran the actions; a row is replaced only while it is
+    still on the lease that executor took (holder ``held_by`` since each one's
+    ``held_since``). An executor declared dead whose row was offered again and taken
+    anew (by another executor, or by itself) has a result for a lease that is over: the
+    action's current run hands back its own. (The heartbeat check, which locked the
+    expired rows it fails, passes None.)"""
     if not handed:
         return set()
     if connection.dialect.name == "postgresql":
@@ -312,11 +392,16 @@ def hand_back_many(
             "now": now,
             "claimed_until": claimed_until,
         }
-        statement: Any = _HAND_BACK
+        statements = _HAND_BACK
+        if held_by is not None:
+            statements = _HAND_BACK_HELD
+            parameters["holder"] = held_by
+            parameters["held_since"] = [one.held_since for one in handed]
+        statement: Any = statements.alone
         if announce == notify.ENGINE:
-            statement = _HAND_BACK_TO_OWNERS  # each to the engine whose share it is
+            statement = statements.to_owners  # each to the engine whose share it is
         elif announce is not None:
-            statement, parameters["channel"] = _HAND_BACK_ANNOUNCED, announce
+            statement, parameters["channel"] = statements.announced, announce
         if last:
             # Announced: the engines may claim the results before the commit's flush (their
             # step's durable commit carries its WAL); the call returns after it.
@@ -333,7 +418,7 @@ def hand_back_many(
     replaced: set[str] = set()
     rows = []
     for one in sorted(handed, key=_run_action_id):
-        if not delete(connection, one.run_action_id):
+        if not delete(connection, one.run_action_id, held_by=held_by, held_since=one.held_since):
             continue
         replaced.add(one.run_action_id)
         rows.append(
@@ -368,10 +453,20 @@ def _run_action_id(one: HandBack) -> str:
     return one.run_action_id
 
 
-def delete(connection: sa.Connection, row_id: str) -> bool:
+def delete(
+    connection: sa.Connection,
+    row_id: str,
+    *,
+    held_by: str | None = None,
+    held_since: datetime | None = None,
+) -> bool:
     """Forget one RunAction row (its standalone action's outcome is stored); whether it
-    was there."""
-    return bool(connection.execute(sa.delete(_outbox).where(_outbox.c.id == row_id)).rowcount)
+    was there (``held_by``: and still on that executor's lease begun at ``held_since``,
+    see :func:`hand_back_many`)."""
+    query = sa.delete(_outbox).where(_outbox.c.id == row_id)
+    if held_by is not None:
+        query = query.where(_outbox.c.holder == held_by, _outbox.c.held_since == held_since)
+    return bool(connection.execute(query).rowcount)
 
 
 def expired(connection: sa.Connection, *, now: datetime, limit: int = 100) -> list[Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -74,6 +75,18 @@ def _worker(database: Database, parcels: Asleep) -> ExecutorWorker:
         database, ActionRegistry(), clock=utcnow, workers=2, timing=Timing(interval=30.0),
         parcels=parcels,
     )  # fmt: skip
+
+
+def _lease(database: Database, worker: ExecutorWorker, limit: int) -> tuple[list[Any], datetime]:
+    """Lease ``limit`` rows as ``worker`` does (its name, from now), without running
+    them: the worker holds them as if it ran them. Returns the rows and the lease's start."""
+    since = utcnow()
+    with database.statement() as connection:
+        taken = leases.take(
+            connection, limit=limit, targets=[None], until=since, holder=worker.name, now=since
+        )
+    worker._held.update((row.id, since) for row in taken)
+    return taken, since
 
 
 def _results(database: Database) -> list[str]:
@@ -186,23 +199,24 @@ def test_a_hand_back_leases_the_next_rows_when_the_last_look_filled_every_worker
 
 def test_the_results_of_a_batch_are_handed_back_in_one_statement(database: Database) -> None:
     insert_run_actions(database, [1, 2, 3, 4])
-    with database.statement() as connection:
-        taken = leases.take(connection, limit=4, targets=[None], until=utcnow(), holder="here")
+    parcels = Asleep(database)
+    worker = _worker(database, parcels)
+    taken, since = _lease(database, worker, 4)
     with database.transaction() as connection:
         # Handed back already (the heartbeat check failed it): its outcome is dropped.
         leases.delete(connection, "row-4")
-    parcels = Asleep(database)
-    worker = _worker(database, parcels)
     engines = notify.Listener(database, [notify.ENGINE])
     engines.wait(0.001)  # listening from now on
     try:
         results = [
             _Result(row_id=row.id, command=codec.decode(row.payload), state=State.SUCCESS,
-                    result={"number": index})
+                    result={"number": index}, since=since)
             for index, row in enumerate(taken[:3])
         ]  # fmt: skip
         gone = codec.decode(taken[3].payload)
-        results.append(_Result(row_id="row-4", command=gone, state=State.SUCCESS, result=4))
+        results.append(
+            _Result(row_id="row-4", command=gone, state=State.SUCCESS, result=4, since=since)
+        )
         with Sent(database, threading.current_thread().name) as sent:
             worker.write(list(reversed(results)))
         handing = [one for one in sent.statements if "DELETE FROM outbox" in one]
@@ -232,18 +246,19 @@ def test_a_row_twice_in_one_batch_is_handed_back_once_by_its_first_outcome(
     one ActionResult row, the first outcome's; the second would reach an engine as a
     second result of one action."""
     insert_run_actions(database, [1])
-    with database.statement() as connection:
-        (row,) = leases.take(connection, limit=1, targets=[None], until=utcnow())
     parcels = Asleep(database)
     worker = _worker(database, parcels)
+    (row,), since = _lease(database, worker, 1)
     try:
         command = codec.decode(row.payload)
         worker.write(
             [
-                _Result(row_id=row.id, command=command, state=State.SUCCESS, result="first"),
-                _Result(row_id=row.id, command=command, state=State.SUCCESS, result="second"),
+                _Result(row_id=row.id, command=command, state=State.SUCCESS, result="first",
+                        since=since),
+                _Result(row_id=row.id, command=command, state=State.SUCCESS, result="second",
+                        since=since),
             ]
-        )
+        )  # fmt: skip
         with database.read() as connection:
             rows = connection.execute(sa.select(tables.outbox)).all()
         assert [(one.kind, codec.decode(one.payload).result) for one in rows] == [
@@ -260,20 +275,20 @@ def test_a_batch_of_several_statements_locks_its_rows_in_id_order_first(
     row locks in id order before any statement changes a row, as the heartbeat's renewal
     takes them: it never holds a later row while it waits for an earlier one."""
     insert_run_actions(database, [1, 2])
-    with database.statement() as connection:
-        taken = leases.take(connection, limit=2, targets=[None], until=utcnow())
-    first, second = sorted(taken, key=lambda row: row.id)
     parcels = Asleep(database)
     worker = _worker(database, parcels)
+    taken, since = _lease(database, worker, 2)
+    first, second = sorted(taken, key=lambda row: row.id)
     failures: list[BaseException] = []
 
     def write() -> None:
         try:
             worker.write(
                 [
-                    _Result(row_id=second.id, command=codec.decode(second.payload), state=None),
+                    _Result(row_id=second.id, command=codec.decode(second.payload), state=None,
+                            since=since),
                     _Result(row_id=first.id, command=codec.decode(first.payload),
-                            state=State.SUCCESS, result=1),
+                            state=State.SUCCESS, result=1, since=since),
                 ]
             )  # fmt: skip
         except BaseException as exc:

@@ -17,6 +17,7 @@ from sirocco.store.database import Database
 
 START = datetime(2026, 1, 1, 12, 0, 0)
 TIMING = Timing(interval=5.0, max_missed=3)
+HOLDER = "executor@test:1"
 
 
 class Clock:
@@ -59,7 +60,9 @@ def _lease(database: Database, row_id: str, *, safe_rerun: bool, until: datetime
                 )
             ],
         )
-        taken = leases.take(connection, limit=10, targets=[None], until=until)
+        taken = leases.take(
+            connection, limit=10, targets=[None], until=until, holder=HOLDER, now=START
+        )
     assert [row.id for row in taken] == [row_id]
 
 
@@ -114,7 +117,10 @@ def test_a_renewed_lease_is_not_taken(database_url: str) -> None:
         checker.check()
         renewed_at = START + TIMING.lease + timedelta(seconds=4)
         with database.transaction() as connection:  # a heartbeat
-            assert leases.renew(connection, ["row-1"], until=renewed_at + TIMING.lease) == 1
+            renewed = leases.renew(
+                connection, {"row-1": START}, holder=HOLDER, until=renewed_at + TIMING.lease
+            )
+            assert renewed == {"row-1"}
         # Past the first lease's end, the check finds the renewed one and takes nothing.
         for _ in range(3):
             clock.now = checker.next_check()
