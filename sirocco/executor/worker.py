@@ -155,12 +155,16 @@ class ExecutorWorker:
     def _take_loop(self) -> None:
         guard = Guard("executor-taker", self.health)
         while not self._stop.is_set():
+            woken = None
             if self._delivery is not None and not guard.in_outage:
-                self._delivery.wait(notify.EXECUTOR)
+                woken = self._delivery.wait(notify.EXECUTOR)
             elif self._stop.wait(POLL + guard.backoff):
                 break
             if not self._stop.is_set():
-                guard.call(self.take)
+                # Woken alone (on its slot's channel, notify.ONE_EXECUTOR): it passes the
+                # wake on to every executor if it cannot take all there may be.
+                chosen = woken is not None and woken != notify.EXECUTOR
+                guard.call(functools.partial(self.take, chosen=chosen))
 
     def receive(self, parcel: delivery.Parcel) -> None:
         """A broker announced an action: once a worker is free, hand it to the leaser, which
@@ -224,14 +228,20 @@ class ExecutorWorker:
             self._pool.spawn(_Job(self, row.id, command, row.created_at, now))
         return len(rows)
 
-    def take(self) -> int:
-        """Lease as many RunAction rows as there are free workers and start them."""
+    def take(self, *, chosen: bool = False) -> int:
+        """Lease as many RunAction rows as there are free workers and start them.
+
+        ``chosen``: this executor alone was woken for the rows (``notify.ONE_EXECUTOR``);
+        if it has no free worker, or fills every one it has, more rows may wait than it
+        takes: it wakes every executor for them."""
         missed = self._missed
         reserved = self._reserve()
         if reserved == 0:
             with self._held_lock:
                 self._missed += 1  # rows may wait for a worker: the next hand-back looks
                 self._waiting = True
+            if chosen:
+                self._pass_on()
             return 0
         rows: list[Any] = []  # once committed
         now = self._clock()
@@ -243,7 +253,14 @@ class ExecutorWorker:
             self._unreserve(reserved - len(rows))
         self._looked(missed, reserved, len(rows))
         self._start(rows, now)
+        if chosen and len(rows) >= reserved:
+            self._pass_on()
         return len(rows)
+
+    def _pass_on(self) -> None:
+        """Wake every executor: rows this one was woken for may wait for a free worker."""
+        with self._database.transaction() as connection:
+            notify.send(connection, notify.EXECUTOR)
 
     def _looked(self, missed: int, reserved: int, leased: int) -> None:
         """After a lease of ``leased`` rows for ``reserved`` free workers (begun when

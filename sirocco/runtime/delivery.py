@@ -118,10 +118,14 @@ class Delivery(Protocol):
         """An engine holding ``slot`` among the ``live`` engine slots: hand the parcels of
         its slot's queue (and of the slots no engine holds) to ``receiver``."""
 
-    def wait(self, channel: str, timeout: float | None = None, *, also: Sequence[str] = ()) -> None:
+    def wait(
+        self, channel: str, timeout: float | None = None, *, also: Sequence[str] = ()
+    ) -> str | None:
         """Block until the outbox may hold work for ``channel`` (or a while passed);
         ``also``: channels heard too (they may change from one wait to the next; a wait
-        that starts hearing one returns at once)."""
+        that starts hearing one returns at once). Returns the channel that woke it, if
+        one did and it is known (a listener holding a slot, ``notify.SLOTTED``, is woken
+        on the slot's channel when it was chosen alone)."""
 
     def cancel(self, workflow_execution_ids: Sequence[str]) -> None:
         """Tell every executor that these workflow executions were cancelled (committed)."""
@@ -156,14 +160,19 @@ class DatabaseDelivery:
     def follow_slot(self, slot: int | None, live: list[int], receiver: Receiver) -> None:
         return None
 
-    def wait(self, channel: str, timeout: float | None = None, *, also: Sequence[str] = ()) -> None:
+    def wait(
+        self, channel: str, timeout: float | None = None, *, also: Sequence[str] = ()
+    ) -> str | None:
         listener = self._listeners.get(channel)
         if listener is None:
-            listener = self._listeners[channel] = notify.Listener(self._database, [channel])
+            listener = self._listeners[channel] = notify.Listener(
+                self._database, [channel], slot_class=notify.SLOTTED.get(channel)
+            )
         listener.follow([channel, *also])
         if timeout is None:
             timeout = SAFETY_POLL if listener.listening else POLL
         listener.wait(timeout)
+        return listener.woken_on
 
     def cancel(self, workflow_execution_ids: Sequence[str]) -> None:
         notify.send_ids(self._database, notify.CANCEL, list(workflow_execution_ids))
@@ -263,10 +272,12 @@ class BrokeredDelivery:
             )
         self._following.update(slot, live)
 
-    def wait(self, channel: str, timeout: float | None = None, *, also: Sequence[str] = ()) -> None:
+    def wait(
+        self, channel: str, timeout: float | None = None, *, also: Sequence[str] = ()
+    ) -> str | None:
         if timeout is None and self._transport.connected:
             timeout = SAFETY_POLL  # parcels arrive by the broker; the outbox is the safety net
-        self._fallback.wait(channel, timeout, also=also)
+        return self._fallback.wait(channel, timeout, also=also)
 
     def cancel(self, workflow_execution_ids: Sequence[str]) -> None:
         body = {"namespace": self._namespace, "executions": list(workflow_execution_ids)}

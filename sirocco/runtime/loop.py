@@ -122,7 +122,7 @@ class Runtime:
         each commit, engine parcels come in through it (when ``poll_outbox`` runs), and
         the outbox poller waits on it instead of sleeping a fixed time."""
         self.dispatcher.delivery = parcels
-        self.stepper.wake = notify.EXECUTOR
+        self.stepper.wake = notify.ONE_EXECUTOR
 
     def on_state(self, listener: Callable[[str, str], None]) -> None:
         """Call ``listener(execution_id, state)`` whenever a workflow ends."""
@@ -305,10 +305,10 @@ class Runtime:
             nonlocal attempts
             parcels = self.dispatcher.delivery
             if parcels is not None:
-                # Without a broker, the commit wakes the executors (PostgreSQL NOTIFY); with
+                # Without a broker, the commit wakes an executor (PostgreSQL NOTIFY); with
                 # one, a batch of starts tells it before the commit's flush.
                 brokered = parcels.brokered
-                self.stepper.wake = None if brokered else notify.EXECUTOR
+                self.stepper.wake = None if brokered else notify.ONE_EXECUTOR
                 self.stepper.announce = self.dispatcher.announce if brokered else None
             attempts += 1
             return self.stepper.run_batch(

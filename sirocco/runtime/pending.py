@@ -13,7 +13,7 @@ from sirocco.engine import commands, events, records
 from sirocco.engine.states import TERMINAL
 from sirocco.runtime import codec, in_flight, tracing
 from sirocco.runtime.work import Outgoing
-from sirocco.store import outbox, writer
+from sirocco.store import notify, outbox, writer
 
 log = logging.getLogger("sirocco.engine")
 
@@ -123,7 +123,9 @@ def write(
                 command = tracing.stamp(command, root)
             is_action = isinstance(command, commands.RunAction)
             if is_action and wake is not None:
-                writes.wake.add(wake)
+                # An action for a named target wakes every executor (only some serve it).
+                named = isinstance(command, commands.RunAction) and command.target is not None
+                writes.wake.add(notify.EXECUTOR if named and wake == notify.ONE_EXECUTOR else wake)
             # A RunAction row has the action execution's id: whoever completes the
             # action (an executor, the API) deletes it by that id.
             handed = False

@@ -12,6 +12,12 @@ among the live slots when it runs (:func:`owner_channel`), so a share that moves
 engine gone, or one more) wakes its new owner from the next event on. Events of no
 execution, and those sent while no engine holds a slot, go to :data:`ENGINE`, which
 every engine hears.
+
+Executors hold slots too, each on its listening connection (a slot lives as long as what
+hears it). A step that leaves actions for any executor wakes one of them, chosen at
+random among the live slots by its statement (:data:`ONE_EXECUTOR`), not every one; an
+executor woken so that finds no free worker, or fills every free one, passes the wake on
+to :data:`EXECUTOR`, which every executor hears.
 """
 
 from __future__ import annotations
@@ -49,6 +55,30 @@ OWNERS = (
 )
 
 
+#: The first key of every executor's advisory lock ("exe" in ASCII); the second is its slot.
+EXECUTOR_SLOT_CLASS = 0x657865
+#: Slots a listener tries, lowest first (more listeners than this hold none: every one is
+#: still woken on the channel all hear).
+SLOTS = 256
+#: Not a channel: told it, a statement wakes one executor serving any target, chosen at
+#: random among the live ones (:data:`EXECUTOR` while none holds a slot).
+ONE_EXECUTOR = "sirocco_executor_one"
+#: SQL: the channel :data:`ONE_EXECUTOR` stands for, chosen as the statement runs.
+ONE_EXECUTOR_SQL = (
+    f"COALESCE((SELECT '{EXECUTOR}_' || objid FROM pg_locks WHERE locktype = 'advisory'"
+    f" AND classid = {EXECUTOR_SLOT_CLASS} AND objsubid = 2 AND granted"
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+    f" ORDER BY random() LIMIT 1), '{EXECUTOR}')"
+)
+#: The channels whose listeners hold a slot of a class, and hear that slot's channel too.
+SLOTTED = {EXECUTOR: EXECUTOR_SLOT_CLASS}
+
+
+def executor_channel(slot: int) -> str:
+    """The channel that wakes the executor holding ``slot``."""
+    return f"{EXECUTOR}_{slot}"
+
+
 def engine_channel(slot: int) -> str:
     """The channel that wakes the engine holding ``slot``."""
     return f"{ENGINE}_{slot}"
@@ -66,6 +96,8 @@ def owner_channel(execution_id: str) -> str:
 
 
 _NOTIFY = sa.text("SELECT pg_notify(:channel, '')")
+_NOTIFY_ONE_EXECUTOR = sa.text(f"SELECT pg_notify({ONE_EXECUTOR_SQL}, '')")
+_TRY_SLOT = "SELECT pg_try_advisory_lock(%s::int4, %s::int4)"
 _NOTIFY_OWNER = sa.text(
     f"WITH {OWNERS} SELECT pg_notify({owner_channel('CAST(:execution_id AS varchar)')}, '')"
 )
@@ -76,7 +108,11 @@ _IDS_PER_NOTIFY = 100
 
 def send(connection: sa.Connection, channel: str) -> None:
     """Wake the listeners of ``channel`` when the caller's transaction commits."""
-    if connection.dialect.name == "postgresql":
+    if connection.dialect.name != "postgresql":
+        return
+    if channel == ONE_EXECUTOR:
+        connection.execute(_NOTIFY_ONE_EXECUTOR)
+    else:
         connection.execute(_NOTIFY, {"channel": channel})
 
 
@@ -101,8 +137,18 @@ def send_ids(database: Database, channel: str, ids: Sequence[str]) -> None:
 class Listener:
     """Waits for a notification on any of ``channels`` (or for the timeout)."""
 
-    def __init__(self, database: Database, channels: Sequence[str]) -> None:
+    def __init__(
+        self, database: Database, channels: Sequence[str], *, slot_class: int | None = None
+    ) -> None:
+        """``slot_class``: on its connection the listener holds the lowest free slot of that
+        class (an advisory lock, gone with the connection) and hears the slot's channel
+        too, ``<first channel>_<slot>``, from before the slot is held."""
         self._channels = list(channels)
+        self._slot_class = slot_class
+        #: The slot held on the connection (None: none, or no connection).
+        self.slot: int | None = None
+        #: The channel of the last wait's first notification (None: it timed out).
+        self.woken_on: str | None = None
         #: The channels its connection LISTENs to (those it had when it connected, or
         #: when :meth:`follow` last moved it).
         self._heard: list[str] = []
@@ -111,9 +157,11 @@ class Listener:
         self._idle = threading.Event()
 
     def follow(self, channels: Sequence[str]) -> None:
-        """Listen to ``channels`` from the next wait on (instead of those it had). A wait
-        that starts listening to a channel returns at once, woken: what was sent there
-        before it listened is for its caller to look for."""
+        """Listen to ``channels`` from the next wait on (instead of those it had; with its
+        slot's). A wait that starts listening to a channel returns at once, woken: what was
+        sent there before it listened is for its caller to look for."""
+        if self._slot_class is not None and self.slot is not None:
+            channels = [*channels, f"{channels[0]}_{self.slot}"]
         self._channels = list(channels)
 
     @property
@@ -124,8 +172,29 @@ class Listener:
     def _connect(self) -> object:
         connection = connect_session(self._conninfo or "")
         self._heard = []
-        self._listen(connection)
+        self.slot = None
+        try:
+            self._listen(connection)
+            if self._slot_class is not None:
+                self._hold(connection, self._slot_class)
+        except BaseException:
+            connection.close()  # with any slot it took: not left to the garbage collector
+            raise
         return connection
+
+    def _hold(self, connection: object, slot_class: int) -> None:
+        """Hold the lowest free slot of ``slot_class``, hearing its channel first."""
+        for slot in range(SLOTS):
+            channel = f"{self._channels[0]}_{slot}"
+            connection.execute(f'LISTEN "{channel}"')  # type: ignore[attr-defined]
+            found = connection.execute(_TRY_SLOT, (slot_class, slot))  # type: ignore[attr-defined]
+            taken = found.fetchone()
+            if taken is not None and taken[0]:
+                self.slot = slot
+                self._channels = [*self._channels, channel]
+                self._heard = [*self._heard, channel]
+                return
+            connection.execute(f'UNLISTEN "{channel}"')  # type: ignore[attr-defined]
 
     def _listen(self, connection: object) -> bool:
         """Make ``connection`` listen to the channels wanted now; whether it took a new one."""
@@ -148,12 +217,13 @@ class Listener:
             if self._connection is None:
                 self._connection = self._connect()
             elif self._heard != self._channels and self._listen(self._connection):
+                self.woken_on = None
                 return True  # a channel heard from now: what came before, look for
             connection = self._connection
-            woken = False
-            for _ in connection.notifies(timeout=timeout, stop_after=1):  # type: ignore[attr-defined]
-                woken = True
-            return woken
+            self.woken_on = None
+            for item in connection.notifies(timeout=timeout, stop_after=1):  # type: ignore[attr-defined]
+                self.woken_on = str(item.channel)
+            return self.woken_on is not None
         except Exception as exc:  # lost connection: poll until it can be made again
             log.warning("notification connection lost; polling", extra={"error": str(exc)})
             self.close()
@@ -183,6 +253,10 @@ class Listener:
     def close(self) -> None:
         connection, self._connection = self._connection, None
         self._heard = []
+        if self.slot is not None:  # its channel goes with it: a new slot comes with a new one
+            slotted = f"{self._channels[0]}_{self.slot}"
+            self._channels = [channel for channel in self._channels if channel != slotted]
+            self.slot = None
         if connection is not None:
             try:
                 connection.close()  # type: ignore[attr-defined]

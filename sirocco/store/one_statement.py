@@ -30,7 +30,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
-from sirocco.store import driver_writes, tables
+from sirocco.store import driver_writes, notify, tables
 
 #: Rows written together at most; a larger flush goes table by table (``executemany``),
 #: and each shape of statement (tables, columns, number of rows) is compiled once.
@@ -80,8 +80,9 @@ def execute(
         for key, value in item.row.items():
             values[f"w{index}_{key}"] = value
     for index, channel in enumerate(channels):
-        values[f"n{index}"] = channel
-    statement = _statement(shapes, len(channels))
+        if channel != notify.ONE_EXECUTOR:
+            values[f"n{index}"] = channel
+    statement = _statement(shapes, tuple(channel == notify.ONE_EXECUTOR for channel in channels))
     if commit:
         execute_and_commit(
             connection,
@@ -228,8 +229,11 @@ def _compiled(statement: Any, dialect: Dialect) -> tuple[str, dict[str, Any]]:
 
 
 @functools.lru_cache(maxsize=256)
-def _statement(shapes: tuple[tuple[str, tuple[str, ...], bool, bool], ...], channels: int) -> Any:
-    """The statement of one shape (each part's table, columns, kind), built once."""
+def _statement(
+    shapes: tuple[tuple[str, tuple[str, ...], bool, bool], ...], channels: tuple[bool, ...]
+) -> Any:
+    """The statement of one shape (each part's table, columns, kind; each channel told,
+    True where it is ``notify.ONE_EXECUTOR``, chosen by the statement), built once."""
     parts = []
     for index, (name, keys, update, bump) in enumerate(shapes):
         table = tables.metadata.tables[name]
@@ -246,7 +250,12 @@ def _statement(shapes: tuple[tuple[str, tuple[str, ...], bool, bool], ...], chan
         else:
             parts.append(sa.insert(table).values(assigned).cte(f"w{index}"))
     selected: list[Any] = [
-        sa.func.pg_notify(sa.bindparam(f"n{index}", type_=sa.String), sa.literal_column("''"))
-        for index in range(channels)
+        sa.func.pg_notify(
+            sa.literal_column(notify.ONE_EXECUTOR_SQL)
+            if chosen
+            else sa.bindparam(f"n{index}", type_=sa.String),
+            sa.literal_column("''"),
+        )
+        for index, chosen in enumerate(channels)
     ] or [sa.literal_column("1")]
     return sa.select(*selected).add_cte(*parts)
