@@ -535,6 +535,8 @@ class Offloader:
     def field(self, owner: str | None, value: Any) -> Any:
         """What the column of a field stored whole holds: as :meth:`value`, with a reference
         as its JSON text, made once per blob (``encoded_reference``), not encoded per row."""
+        if value is None or not self.active:
+            return value
         made = self.value(owner, value)
         if made is not value and type(made) is dict:  # a reference (value() made it)
             return encoded_reference(made)
@@ -544,7 +546,9 @@ class Offloader:
         """What the column of an object field holds: as :meth:`values`, and when it refers
         to stored values, its JSON text made from their references' texts (each made once
         per blob) and its other values' texts, as ``json.dumps`` writes the whole."""
-        if not isinstance(values, Mapping):
+        if not self.active or owner is None or not values:
+            return values  # as values() (empty, or nothing goes by reference)
+        if type(values) is not dict and not isinstance(values, Mapping):
             return self.field(owner, values)
         made = self.values(owner, values)
         if type(made) is not dict or made is values:
