@@ -224,6 +224,8 @@ class Runtime:
         self.health.forget(self._thread)
         if self._thread is not None:
             self._thread.join(timeout)
+        if self._thread is None or not self._thread.is_alive():
+            self.stepper.connection.close()
         self._poller = self._thread = None
         self.intake.refuse_waiting()
 

@@ -67,6 +67,8 @@ class Stepper:
         #: The clock of the expressions' time limits (seconds, never set back).
         self.monotonic = monotonic
         self.snapshots = SnapshotCache()
+        #: The steps' write transactions, on a connection kept between them.
+        self.connection = database.kept()
         self.run_inline: InlineRunner | None = None
         #: The channel to wake when a step leaves actions for executor processes.
         self.wake: str | None = None
@@ -103,7 +105,7 @@ class Stepper:
         tally = metrics.Tally()
         spans: list[tracing.SpanRecord] = []
         try:
-            with self.database.transaction() as connection:
+            with self.connection.transaction() as connection:
                 lookup = self.lookup.bound(connection)
                 for item in sorted(starts, key=_execution_id):
                     try:

@@ -129,7 +129,6 @@ def test_a_busy_connection_the_database_dropped_fails_once_as_an_outage(
         database.dispose()
 
 
-
 def test_the_pool_hands_out_the_connection_used_last(database_url: str) -> None:
     """Last in, first out: of two idle connections, the one given back last is taken
     again, so a lone thread keeps one warm connection (one unused for ``PING_AFTER`` is
@@ -150,3 +149,71 @@ def test_the_pool_hands_out_the_connection_used_last(database_url: str) -> None:
 
 def _pid(connection: sa.Connection) -> int:
     return int(connection.exec_driver_sql("SELECT pg_backend_pid()").scalar() or 0)
+
+
+def _outbox_ids(database: Database) -> list[str]:
+    with database.read() as connection:
+        return list(connection.execute(sa.select(tables.outbox.c.id)).scalars().all())
+
+
+def _put(connection: sa.Connection, row_id: str) -> None:
+    connection.execute(
+        sa.insert(tables.outbox),
+        [outbox.row(id=row_id, kind=outbox.Kind.ACTION_RESULT, payload={}, created_at=NOW)],
+    )
+
+
+def test_a_kept_connection_commits_each_transaction_on_one_connection(
+    database_url: str,
+) -> None:
+    database = Database(database_url)
+    migrate.upgrade(database)
+    kept = database.kept()
+    try:
+        drivers = []
+        for row_id in ("r1", "r2"):
+            with kept.transaction() as connection:
+                drivers.append(connection.connection.driver_connection)
+                _put(connection, row_id)
+            # Committed: every other connection sees it at once.
+            assert _outbox_ids(database)[-1] == row_id
+        with pytest.raises(RuntimeError), kept.transaction() as connection:
+            _put(connection, "r3")
+            raise RuntimeError("rolled back")
+        with kept.transaction() as connection:
+            drivers.append(connection.connection.driver_connection)
+            _put(connection, "r4")
+        assert sorted(_outbox_ids(database)) == ["r1", "r2", "r4"]
+        if database.is_sqlite:
+            assert drivers[0] is drivers[1] is drivers[2]  # kept between transactions
+            assert database.pool_use()["in_use"] == 1
+        else:  # elsewhere, the pool's transactions as they are
+            assert database.pool_use()["in_use"] == 0
+    finally:
+        database.dispose()
+    assert database.pool_use()["in_use"] == 0  # ``dispose`` gave the kept one back
+
+
+def test_a_kept_connection_that_broke_is_replaced_at_the_next_transaction(
+    database_url: str,
+) -> None:
+    database = Database(database_url)
+    migrate.upgrade(database)
+    kept = database.kept()
+    try:
+        with pytest.raises(RuntimeError), kept.transaction() as connection:
+            broken = connection.connection.driver_connection
+            _put(connection, "r1")
+            connection.invalidate()  # as SQLAlchemy does when an error breaks it
+            raise RuntimeError("the connection broke")
+        with kept.transaction() as connection:
+            assert connection.connection.driver_connection is not broken
+            _put(connection, "r2")
+        assert _outbox_ids(database) == ["r2"]
+        kept.close()
+        assert database.pool_use()["in_use"] == 0
+        with kept.transaction() as connection:  # after ``close``, another is taken
+            _put(connection, "r3")
+        assert sorted(_outbox_ids(database)) == ["r2", "r3"]
+    finally:
+        database.dispose()

@@ -32,11 +32,16 @@ outage:
 """
 
 
-def _make_flaky(monkeypatch: pytest.MonkeyPatch, database: Any) -> threading.Event:
-    """While the returned event is set, every write transaction fails as a dead server does."""
+def _make_flaky(monkeypatch: pytest.MonkeyPatch, app: Any) -> threading.Event:
+    """While the returned event is set, every write transaction fails as a dead server does
+    (the database's, and the engine's steps' on their kept connection)."""
     down = threading.Event()
-    original = database.transaction
+    for owner in (app.parts.database, app.parts.runtime.stepper.connection):
+        monkeypatch.setattr(owner, "transaction", _failing_while(down, owner.transaction))
+    return down
 
+
+def _failing_while(down: threading.Event, original: Any) -> Any:
     @contextmanager
     def transaction() -> Iterator[sa.Connection]:
         if down.is_set():
@@ -44,8 +49,7 @@ def _make_flaky(monkeypatch: pytest.MonkeyPatch, database: Any) -> threading.Eve
         with original() as connection:
             yield connection
 
-    monkeypatch.setattr(database, "transaction", transaction)
-    return down
+    return transaction
 
 
 def _reasons(app: Any) -> str:
@@ -66,7 +70,7 @@ def test_a_batch_that_meets_an_outage_waits_for_the_database(
 ) -> None:
     with helpers.embedded(f"sqlite:///{tmp_path}/outage.sqlite") as app:
         helpers.deploy(app, WORKFLOW)
-        down = _make_flaky(monkeypatch, app.parts.database)
+        down = _make_flaky(monkeypatch, app)
         down.set()
         started: dict[str, Any] = {}
         starter = threading.Thread(
