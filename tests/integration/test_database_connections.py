@@ -3,6 +3,7 @@ connections found at checkout."""
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime, timedelta
 
 import pytest
@@ -215,5 +216,28 @@ def test_a_kept_connection_that_broke_is_replaced_at_the_next_transaction(
         with kept.transaction() as connection:  # after ``close``, another is taken
             _put(connection, "r3")
         assert sorted(_outbox_ids(database)) == ["r2", "r3"]
+    finally:
+        database.dispose()
+
+
+def test_a_null_is_bound_through_the_adapter_for_none(tmp_path: object) -> None:
+    database = Database(f"sqlite:///{tmp_path}/null.sqlite")
+    migrate.upgrade(database)
+    try:
+        # Registered once the store is imported: SQLite's driver finds it at once instead
+        # of raising and clearing an AttributeError for each NULL it binds.
+        assert sqlite3.adapters[(type(None), sqlite3.PrepareProtocol)](None) is None
+        with database.transaction() as connection:
+            driver = connection.connection.driver_connection
+            driver.execute(
+                "INSERT INTO outbox (id, kind, payload, created_at, claimed_until, target)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                ("r1", "ActionResult", "{}", "2024-01-02 03:04:05.000000", None, None),
+            )
+        with database.read() as connection:
+            row = connection.execute(
+                sa.select(tables.outbox.c.claimed_until, tables.outbox.c.target)
+            ).one()
+        assert tuple(row) == (None, None)
     finally:
         database.dispose()
