@@ -39,12 +39,28 @@ _COMMAND_TYPES: dict[str, type[Any]] = {
 }
 
 
+#: Values encoded as they are (exact types: ``State`` is a str, and is written as one).
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+#: The field names of each dataclass encoded so far, by class.
+_FIELDS: dict[type[Any], tuple[str, ...]] = {}
+
+
 def encode(value: Any) -> Any:
     """A dataclass event or command (nested) as a JSON-ready dict with a ``type`` key."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        data: dict[str, Any] = {"type": type(value).__name__}
-        for field in dataclasses.fields(value):
-            data[field.name] = encode(getattr(value, field.name))
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if kind is dict:
+        return {str(key): encode(item) for key, item in value.items()}
+    if kind is list:
+        return [encode(item) for item in value]
+    names = _FIELDS.get(kind)
+    if names is None and dataclasses.is_dataclass(kind):
+        names = _FIELDS[kind] = tuple(field.name for field in dataclasses.fields(kind))
+    if names is not None:
+        data: dict[str, Any] = {"type": kind.__name__}
+        for name in names:
+            data[name] = encode(getattr(value, name))
         return data
     if isinstance(value, State):
         return str(value)

@@ -62,6 +62,8 @@ class Writes:
         waits for on the same connection (``Database.wait_for_disk``). Returns whether the
         caller's transaction was committed here.
         """
+        if not self._any():
+            return False  # nothing collected (the second flush of a batch of starts)
         offload = blobs.Offloader(connection)
         if connection.dialect.name == "postgresql" and self._together():
             one_statement.execute(
@@ -83,6 +85,14 @@ class Writes:
         ):  # fmt: skip
             kept.clear()
         return committed
+
+    def _any(self) -> bool:
+        """Whether anything was collected since the last flush."""
+        return bool(
+            self.new_workflows or self.workflow_updates or self.bumps or self.new_tasks
+            or self.task_updates or self.new_actions or self.action_updates or self.outbox
+            or self.timers or self.wake
+        )  # fmt: skip
 
     def _together(self) -> bool:
         """Whether the rows are few enough for one statement, none written twice."""
@@ -133,31 +143,42 @@ class Writes:
         return parts
 
     def _flush_apart(self, connection: sa.Connection, offload: blobs.Offloader) -> None:
-        """Each table's rows in statements of their own (``executemany`` by chunk)."""
-        executions.insert_rows(
-            connection,
-            tables.workflow_executions,
-            (executions.workflow_row(record, offload) for record in self.new_workflows),
-        )
-        executions.update_workflows(
-            connection,
-            (executions.workflow_update_row(record, offload) for record in self.workflow_updates),
-        )
-        executions.execute_many(
-            connection, _BUMP_VERSION, ({"execution_id": item} for item in self.bumps)
-        )
-        _write_records(
-            connection, tables.task_executions,
-            functools.partial(executions.task_row, offload=offload), self.new_tasks,
-            self.task_updates,
-        )  # fmt: skip
-        _write_records(
-            connection, tables.action_executions,
-            functools.partial(executions.action_row, offload=offload), self.new_actions,
-            self.action_updates,
-        )  # fmt: skip
-        outbox.insert(connection, (_offloaded(item.row(), offload) for item in self.outbox))
-        timers.insert(connection, self.timers)
+        """Each table's rows in statements of their own (``executemany`` by chunk); a
+        kind with no rows costs nothing."""
+        if self.new_workflows:
+            executions.insert_rows(
+                connection,
+                tables.workflow_executions,
+                (executions.workflow_row(record, offload) for record in self.new_workflows),
+            )
+        if self.workflow_updates:
+            executions.update_workflows(
+                connection,
+                (
+                    executions.workflow_update_row(record, offload)
+                    for record in self.workflow_updates
+                ),
+            )
+        if self.bumps:
+            executions.execute_many(
+                connection, _BUMP_VERSION, ({"execution_id": item} for item in self.bumps)
+            )
+        if self.new_tasks or self.task_updates:
+            _write_records(
+                connection, tables.task_executions,
+                functools.partial(executions.task_row, offload=offload), self.new_tasks,
+                self.task_updates,
+            )  # fmt: skip
+        if self.new_actions or self.action_updates:
+            _write_records(
+                connection, tables.action_executions,
+                functools.partial(executions.action_row, offload=offload), self.new_actions,
+                self.action_updates,
+            )  # fmt: skip
+        if self.outbox:
+            outbox.insert(connection, (_offloaded(item.row(), offload) for item in self.outbox))
+        if self.timers:
+            timers.insert(connection, self.timers)
         for channel in self.wake:
             notify.send(connection, channel)
 
@@ -184,8 +205,10 @@ def _write_records(
     changed: Sequence[Written],
 ) -> None:
     """Insert the new records of a table, then update the changed ones (rows built lazily)."""
-    executions.insert_rows(connection, table, map(row, new))
-    executions.update_rows(connection, table, map(row, changed))
+    if new:
+        executions.insert_rows(connection, table, map(row, new))
+    if changed:
+        executions.update_rows(connection, table, map(row, changed))
 
 
 _BUMP_VERSION = (
