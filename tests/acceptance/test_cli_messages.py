@@ -223,7 +223,7 @@ def test_ctrl_c_while_the_execution_starts_says_which_execution_it_left(
         timeout=BOUND,
     )
     service.release.set()
-    assert process.returncode == 130, process.stderr
+    assert process.returncode == 130, (process.stderr, process.stdout)
     assert process.stdout == ""
     line = _one_line(process.stderr)
     assert re.search(r"interrupted; the execution ([0-9a-f-]{36}) is RUNNING", line), line
@@ -253,7 +253,7 @@ def test_ctrl_c_says_what_resume_does_with_actions_in_flight(
         if process.poll() is None:
             process.kill()
             process.wait()
-    assert process.returncode == 130, stderr
+    assert process.returncode == 130, (stderr, stdout)
     assert stdout == ""
     line = _one_line(stderr)
     found = re.search(r"the execution ([0-9a-f-]{36}) is RUNNING", line)
@@ -306,12 +306,12 @@ once:
         )
         assert process.poll() is None, process.communicate()
         process.send_signal(signal.SIGINT)
-        _, stderr = process.communicate(timeout=BOUND)
+        stdout, stderr = process.communicate(timeout=BOUND)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
-    assert process.returncode == 130, stderr
+    assert process.returncode == 130, (stderr, stdout)
     found = re.search(r"the execution ([0-9a-f-]{36}) is RUNNING", _one_line(stderr))
     assert found, stderr
     resumed = invoke("resume", found[1], "--db", db, "--json")

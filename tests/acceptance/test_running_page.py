@@ -255,7 +255,7 @@ def test_ctrl_c_then_resume_fails_an_action_that_is_not_safe_to_rerun(
     process = _start_and_wait_for_the_action(path, db, "careful", gate)
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=WAIT)
-    assert process.returncode == 130, stderr
+    assert process.returncode == 130, (stderr, stdout)
     assert stdout == ""
     execution_id, state, _ = _execution(db)
     assert state == "RUNNING"

@@ -138,7 +138,10 @@ def shown(value: Any) -> str:
 
 def running_seconds(text: str) -> float | None:
     """The seconds of a duration the CLI counts up to now, for what has not finished yet
-    (``0:00:09...``); None for any other text."""
+    (``0:00:09...``; ``...`` alone for less than two seconds, so 0); None for any other
+    text."""
+    if text == "...":
+        return 0.0
     parts = text.removesuffix("...").split(":")
     if not text.endswith("...") or len(parts) != 3:
         return None
