@@ -65,6 +65,9 @@ def _live_executors(database: Database) -> list[int]:
                 sa.text(
                     "SELECT objid FROM pg_locks WHERE locktype = 'advisory' AND granted"
                     " AND classid = :slots AND objsubid = 2"
+                    # Slots held in this database only (others' tests hold theirs elsewhere).
+                    " AND database = (SELECT oid FROM pg_database WHERE datname ="
+                    " current_database())"
                 ),
                 {"slots": notify.EXECUTOR_SLOT_CLASS},
             ).scalars()
