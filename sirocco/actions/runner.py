@@ -144,7 +144,7 @@ def run_action(
         return _failure(descriptor, action_execution_id, _instantiation_message(descriptor, error))
     context = (
         action_context(execution, security)
-        if isinstance(action, actions.Action) and getattr(action, "reads_context", True)
+        if isinstance(action, actions.Action) and _reads_context(type(action))
         else None
     )
     traced = tracecontext.TRACEPARENT.set(_traceparent(execution))
@@ -291,3 +291,10 @@ def _text_of(action: Any, name: str) -> str:
         return str(action)
     except Exception:
         return name
+
+
+def _reads_context(action_class: type) -> bool:
+    """Whether an action of this class is given its context: all are, but for a class that
+    says ``reads_context = False`` itself (std.noop, std.echo); a subclass of theirs, a
+    user's action, may read it and is given it."""
+    return bool(vars(action_class).get("reads_context", True))

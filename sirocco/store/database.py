@@ -296,8 +296,8 @@ class KeptConnection:
                 with connection.begin():
                     yield connection
             except BaseException:
-                if connection.invalidated:
-                    self.close()
+                if connection.invalidated or _left_open(connection):
+                    self.close()  # the pool's reset rolls back what a failed COMMIT left open
                 raise
             if database.checkpoints is not None:
                 database.checkpoints.committed()
@@ -319,6 +319,16 @@ class KeptConnection:
                 connection.close()
             except sa.exc.SQLAlchemyError:  # a connection that broke: nothing to give back
                 pass
+
+
+def _left_open(connection: sa.Connection) -> bool:
+    """Whether SQLite still holds the transaction open (a failed COMMIT may leave it so);
+    when that cannot be told, as if it did."""
+    try:
+        driver = connection.connection.driver_connection
+        return driver is None or bool(driver.in_transaction)
+    except Exception:
+        return True
 
 
 def _ping_when_idle(engine: sa.Engine) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -239,5 +240,27 @@ def test_a_null_is_bound_through_the_adapter_for_none(tmp_path: object) -> None:
                 sa.select(tables.outbox.c.claimed_until, tables.outbox.c.target)
             ).one()
         assert tuple(row) == (None, None)
+    finally:
+        database.dispose()
+
+
+def test_a_kept_connection_whose_commit_failed_writes_again(tmp_path: Path) -> None:
+    """A COMMIT that fails may leave SQLite's transaction open (a deferred foreign key here;
+    SQLITE_BUSY or NOMEM may too): the kept connection is given back (the pool's reset rolls
+    it back), so the next transaction begins and other writers are not locked out."""
+    database = Database(f"sqlite:///{tmp_path}/kept.sqlite")
+    try:
+        with database.transaction() as connection:
+            connection.exec_driver_sql("CREATE TABLE p(id INTEGER PRIMARY KEY)")
+            connection.exec_driver_sql(
+                "CREATE TABLE ch(x INTEGER REFERENCES p(id) DEFERRABLE INITIALLY DEFERRED)"
+            )
+        kept = database.kept()
+        with pytest.raises(sa.exc.IntegrityError), kept.transaction() as connection:
+            connection.exec_driver_sql("INSERT INTO ch VALUES (1)")
+        with kept.transaction() as connection:
+            connection.exec_driver_sql("INSERT INTO p VALUES (1)")
+        with database.transaction() as connection:  # and the write lock was let go
+            connection.exec_driver_sql("INSERT INTO p VALUES (2)")
     finally:
         database.dispose()

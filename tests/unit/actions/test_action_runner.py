@@ -10,6 +10,7 @@ from mistral_lib import actions
 
 from sirocco import errors
 from sirocco.actions import registry, runner
+from sirocco.actions.std import basic
 from tests.waiting import BOUND
 
 EXECUTION = {
@@ -291,3 +292,19 @@ def test_check_input_reads_the_descriptor_text() -> None:
     runner.check_input(descriptor, {"greeting": "hi", "names": []})
     with pytest.raises(errors.ActionInputError, match=r"missing=\['greeting'\]"):
         runner.check_input(descriptor, {})
+
+
+class EchoWithContext(basic.EchoAction):
+    """A user's action built on std.echo's class that reads its context."""
+
+    def run(self, context: Any) -> Any:
+        return [self.output, context.execution.workflow_execution_id]
+
+
+def test_std_noop_and_echo_are_given_no_context_a_subclass_that_reads_it_is() -> None:
+    assert not runner._reads_context(basic.NoopAction)
+    assert not runner._reads_context(basic.EchoAction)
+    outcome = runner.run_action(
+        _descriptor(EchoWithContext), {"output": "x"}, execution=EXECUTION, security={}
+    )
+    assert outcome == runner.ActionOutcome(result=["x", "wf-1"])
