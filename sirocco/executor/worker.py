@@ -511,10 +511,14 @@ class ExecutorWorker:
                     taken = self._lease_free(connection, reserved, now)
                 if parcels and brokered:
                     self._send(parcels)
-                    # The results are forgotten only once on disk, waited for on this
-                    # connection: a database crash before that fails this write, and they
-                    # are handed back again (a row already replaced gets no second result;
-                    # a parcel for a row the crash forgot is dropped by the engine).
+                if outcomes and brokered and not reserved:
+                    # The statement committed before its flush (even when every row was
+                    # gone, and with it this transaction's other writes, such as an
+                    # asynchronous action's lease held for ever): the results are
+                    # forgotten only once on disk, waited for on this connection. A
+                    # database crash before that fails this write, and they are handed
+                    # back again (a row already replaced gets no second result; a parcel
+                    # for a row the crash forgot is dropped by the engine).
                     self._database.wait_for_disk(connection)
             rows = taken
         finally:

@@ -165,11 +165,12 @@ def hand_back_many(
         handed.append(one)
     # ``last``: nothing follows in the caller's transaction; the statement commits it.
     # ``unflushed``: it returns before its flush (``leases.hand_back_many``).
+    # Seen before its flush, or returning before it: not when a standalone action's
+    # outcome, which a client reads (GET /v2/action_executions), rides with it.
+    standalone = any(is_standalone(o.command) for o in outcomes)
     replaced = leases.hand_back_many(
         connection, rows, now=now, claimed_until=claimed_until, announce=announce, last=last,
-        # Not when a standalone action's outcome, which a client reads, rides with it.
-        unflushed=unflushed and last and not any(is_standalone(o.command) for o in outcomes),
-        held_by=held_by,
+        unflushed=unflushed and last and not standalone, held_by=held_by, early=not standalone,
     )  # fmt: skip
     if len(replaced) < len(rows):
         gone = {row.result_id for row in rows if row.run_action_id not in replaced}

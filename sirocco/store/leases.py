@@ -15,6 +15,7 @@ when, and which one stopped sending heartbeats.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 from collections.abc import Iterable, Mapping, Sequence
@@ -302,8 +303,9 @@ _HAND_BACK_ADDED = (
     " claimed_until, target) SELECT handed.id, handed.workflow_execution_id, :kind,"
     " handed.payload, :now, :claimed_until, NULL FROM unnest("
     "CAST(:run_action_ids AS varchar[]), CAST(:result_ids AS varchar[]),"
-    " CAST(:workflow_execution_ids AS varchar[]), ARRAY(SELECT p.value::text FROM"
-    " json_array_elements(CAST(:payloads AS json)) WITH ORDINALITY AS p(value, n) ORDER BY n))"
+    " CAST(:workflow_execution_ids AS varchar[]), ARRAY(SELECT p.value FROM"
+    " json_array_elements_text(CAST(:payloads AS json)) WITH ORDINALITY AS p(value, n)"
+    " ORDER BY n))"
     " AS handed(run_action_id, id, workflow_execution_id, payload)"
     " JOIN gone ON gone.id = handed.run_action_id RETURNING id, workflow_execution_id)"
 )
@@ -355,6 +357,7 @@ def hand_back_many(
     last: bool = False,
     unflushed: bool = False,
     held_by: str | None = None,
+    early: bool = True,
 ) -> set[str]:
     """Replace RunAction rows by the ActionResult rows of their outcomes, in the caller's
     transaction. ``claimed_until``: a broker delivers the results; pollers leave the rows
@@ -363,7 +366,8 @@ def hand_back_many(
     execution is. On PostgreSQL one statement (one round trip) does it all for the batch;
     ``last``: nothing follows in the transaction, which the statement then commits in the
     same round trip (``one_statement.execute_and_commit``); announced, it is seen before its
-    flush and returns after it. ``unflushed`` (with ``last``): it returns before its flush,
+    flush and returns after it (unless not ``early``: a client may read what it writes).
+    ``unflushed`` (with ``last``): it returns before its flush,
     and the caller waits for it on the same connection (``Database.wait_for_disk``) once it
     told a broker.
 
@@ -409,7 +413,7 @@ def hand_back_many(
                 connection,
                 statement,
                 parameters,
-                early=announce is not None or unflushed,
+                early=early and (announce is not None or unflushed),
                 flushed=not unflushed,
             )
         else:
@@ -438,15 +442,17 @@ def hand_back_many(
 
 
 def _payloads(handed: Sequence[HandBack], dialect: Any) -> str:
-    """The payloads' texts as one JSON array, each read back as written (the json type
-    keeps its text): psycopg quotes every text of a ``text[]`` parameter with a regular
-    expression, one Python call per quote in the JSON."""
+    """The payloads' texts as one JSON array of strings, each read back as the very text
+    (psycopg quotes every text of a ``text[]`` parameter with a regular expression, one
+    Python call per quote in the JSON). Strings, not the payloads' JSON itself: a result
+    may hold NaN or Infinity, which the column keeps as Python writes it and PostgreSQL's
+    json type refuses."""
     texts = []
     for one in handed:
         text = _PAYLOAD.process_bind_param(one.payload, dialect)
         assert text is not None  # a payload is a dict
         texts.append(text)
-    return "[" + ",".join(texts) + "]"
+    return json.dumps(texts, ensure_ascii=False)
 
 
 def _run_action_id(one: HandBack) -> str:

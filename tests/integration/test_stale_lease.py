@@ -110,6 +110,23 @@ def test_a_stale_lease_is_neither_renewed_nor_handed_back(
     assert [row.id for row in _results(database)] == [f"result-{new_holder}-{later:%S}"]
 
 
+def test_a_result_holding_nan_or_infinity_is_handed_back_as_written(database: Database) -> None:
+    """Python's JSON writes NaN and Infinity (a Python action may return them, a service
+    may send them); the column keeps that text, and the hand-back's statement must not
+    read it as PostgreSQL's json (which refuses them) on its way."""
+    insert_run_actions(database, [1])
+    assert _take(database, "executor-A", START) == ["row-1"]
+    payload = {"result": [float("nan"), float("inf"), "caf\u00e9 \"q\" \\ \n"]}
+    handed = leases.HandBack("row-1", "result-1", "workflow-1", payload, START)
+    with database.transaction() as connection:
+        replaced = leases.hand_back_many(connection, [handed], now=START, held_by="executor-A")
+    assert replaced == {"row-1"}
+    (result,) = _results(database)
+    values = result.payload["result"]
+    assert values[0] != values[0] and values[1] == float("inf")  # NaN, Infinity
+    assert values[2] == "caf\u00e9 \"q\" \\ \n"
+
+
 class Numbered(actions.Action):  # type: ignore[misc]
     """Returns which run it is (1, 2, ...), once the test opens that run's gate."""
 
