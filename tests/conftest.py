@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import uuid
 from collections.abc import Iterator
@@ -18,6 +19,17 @@ settings.load_profile("sirocco")
 
 PG_URL = os.environ.get("SIROCCO_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 AMQP_URL = os.environ.get("SIROCCO_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672//")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def ctrl_c_reaches_children() -> Iterator[None]:
+    """Ctrl-C as a terminal gives it. A shell without job control starts a background job
+    (``make test &`` in a script) with SIGINT ignored, and every process it starts
+    inherits that: the commands the Ctrl-C tests interrupt would never see the signal.
+    A handler of this process's own is reset to the default in the children it starts."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
