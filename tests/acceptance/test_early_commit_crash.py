@@ -78,13 +78,17 @@ def _hand_back_brokered(database: Database, name: str) -> None:
         database.wait_for_disk(connection)
 
 
-def _start(database: Database, name: str) -> None:
-    """The API's start of an execution, which wakes the executors."""
-    workflow = one_statement.Write(
+def _workflow(name: str) -> one_statement.Write:
+    return one_statement.Write(
         tables.workflow_executions,
         {"id": f"workflow-{name}", "workflow_name": "wf", "definition": "",
          "state": "RUNNING", "created_at": datetime(2026, 1, 2)},
     )  # fmt: skip
+
+
+def _start(database: Database, name: str) -> None:
+    """The API's start of an execution, which wakes the executors."""
+    workflow = _workflow(name)
     with database.transaction() as connection:
         one_statement.execute(connection, [workflow], ["sirocco_test"], commit=True, early=True)
 
@@ -92,11 +96,7 @@ def _start(database: Database, name: str) -> None:
 def _start_brokered(database: Database, name: str) -> None:
     """With a broker: the start commits before its flush, the broker is told, then the
     flush is waited for on the same connection."""
-    workflow = one_statement.Write(
-        tables.workflow_executions,
-        {"id": f"workflow-{name}", "workflow_name": "wf", "definition": "",
-         "state": "RUNNING", "created_at": datetime(2026, 1, 2)},
-    )  # fmt: skip
+    workflow = _workflow(name)
     with database.transaction() as connection:
         one_statement.execute(connection, [workflow], [], commit=True, early=True, flushed=False)
         database.wait_for_disk(connection)

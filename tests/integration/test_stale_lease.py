@@ -143,15 +143,12 @@ class Numbered(actions.Action):  # type: ignore[misc]
         return run
 
 
-def test_an_executor_taken_over_drops_its_stale_result_and_counts_it(
-    database: Database, caplog: pytest.LogCaptureFixture
-) -> None:
-    """The executor's own view: its heartbeat counts the lease taken over (and only it,
-    not a row it is handing back), stops renewing it, and the result of that run is
-    dropped; the run it started on the row's new lease hands back its result."""
+def _numbered_executor(database: Database, *, runs: int) -> ExecutorWorker:
+    """An executor started with as many workers as ``runs``, one RunAction row of
+    ``test.numbered`` in the outbox, and a closed gate for each run."""
     registry = ActionRegistry()
     registry.register("test.numbered", Numbered)
-    Numbered.gates.update({1: threading.Event(), 2: threading.Event()})
+    Numbered.gates.update({run: threading.Event() for run in range(1, runs + 1)})
     Numbered.runs.clear()
     insert_run_actions(
         database, [1], action_name="test.numbered", input_of=lambda number: {"number": number}
@@ -160,11 +157,21 @@ def test_an_executor_taken_over_drops_its_stale_result_and_counts_it(
         database,
         registry,
         clock=utcnow,
-        workers=2,
+        workers=runs,
         timing=Timing(interval=300.0),
         parcels=Asleep(database),
     )
     worker.start()
+    return worker
+
+
+def test_an_executor_taken_over_drops_its_stale_result_and_counts_it(
+    database: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The executor's own view: its heartbeat counts the lease taken over (and only it,
+    not a row it is handing back), stops renewing it, and the result of that run is
+    dropped; the run it started on the row's new lease hands back its result."""
+    worker = _numbered_executor(database, runs=2)
     try:
         assert worker.take() == 1
         wait_for(lambda: Numbered.runs == [1], what="the first run to start")
@@ -208,22 +215,7 @@ def test_a_heartbeat_counts_only_the_leases_taken_over(
 ) -> None:
     """Another executor took this executor's row after its lease ran out: the heartbeat
     says so once, and renews that lease no more."""
-    registry = ActionRegistry()
-    registry.register("test.numbered", Numbered)
-    Numbered.gates.update({1: threading.Event()})
-    Numbered.runs.clear()
-    insert_run_actions(
-        database, [1], action_name="test.numbered", input_of=lambda number: {"number": number}
-    )
-    worker = ExecutorWorker(
-        database,
-        registry,
-        clock=utcnow,
-        workers=1,
-        timing=Timing(interval=300.0),
-        parcels=Asleep(database),
-    )
-    worker.start()
+    worker = _numbered_executor(database, runs=1)
     try:
         assert worker.take() == 1
         wait_for(lambda: Numbered.runs == [1], what="the run to start")
