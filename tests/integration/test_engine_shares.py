@@ -14,8 +14,9 @@ import sqlalchemy as sa
 from sirocco.runtime import delivery, threads
 from sirocco.runtime.health import Health
 from sirocco.store import engine_slots, leases, migrate, notify, outbox, tables
-from sirocco.store.database import Database, connect_session
-from tests.waiting import BOUND, wait_for
+from sirocco.store.database import Database
+from tests.integration.heard import Heard
+from tests.waiting import wait_for
 
 NOW = datetime(2024, 1, 2, 3, 4, 5)
 
@@ -201,30 +202,6 @@ def _live(database: Database) -> list[int]:
         return [int(slot) for slot in connection.exec_driver_sql(notify.LIVE_ENGINES).scalars()]
 
 
-class _Heard:
-    """A connection of the test's own that LISTENs to ``channels`` and says on which one
-    each notification came, in order."""
-
-    def __init__(self, database: Database, channels: list[str]) -> None:
-        self.connection = connect_session(database.session_conninfo() or "")
-        for channel in [*channels, "test_marker"]:
-            self.connection.execute(f'LISTEN "{channel}"')
-
-    def until_marker(self, database: Database) -> list[str]:
-        """The channels heard, up to a marker the test sends now (after what it sent)."""
-        with database.transaction() as connection:
-            notify.send(connection, "test_marker")
-        heard: list[str] = []
-        for item in self.connection.notifies(timeout=BOUND):
-            if item.channel == "test_marker":
-                return heard
-            heard.append(item.channel)
-        raise AssertionError(f"no marker within {BOUND} s; heard {heard}")
-
-    def close(self) -> None:
-        self.connection.close()
-
-
 def _engine_channels(memberships: list[engine_slots.Membership]) -> list[str]:
     return [notify.ENGINE] + [
         notify.engine_channel(member.slot) for member in memberships if member.slot is not None
@@ -239,7 +216,7 @@ def test_an_event_wakes_only_the_engine_whose_share_it_is_and_follows_a_share_th
     try:
         first.share(), second.share()
         assert first.slot is not None and second.slot is not None
-        heard = _Heard(database, _engine_channels([first, second]))
+        heard = Heard(database, _engine_channels([first, second]))
         by_place = sorted([first, second], key=lambda member: member.slot or 0)
         places = _owners_of(database, executions, 2)
         assert set(places) == {0, 1}  # both shares among them
@@ -277,7 +254,7 @@ def test_a_hand_back_wakes_the_engines_whose_shares_its_results_are(database: Da
     first, second = engine_slots.Membership(database), engine_slots.Membership(database)
     try:
         first.share(), second.share()
-        heard = _Heard(database, _engine_channels([first, second]))
+        heard = Heard(database, _engine_channels([first, second]))
         by_place = sorted([first, second], key=lambda member: member.slot or 0)
         executions = [f"execution-{index}" for index in range(12)]
         places = _owners_of(database, executions, 2)

@@ -20,8 +20,9 @@ from sirocco.executor.worker import ExecutorWorker
 from sirocco.runtime import delivery
 from sirocco.runtime.heartbeats import Timing
 from sirocco.store import migrate, notify, one_statement
-from sirocco.store.database import Database, connect_session
+from sirocco.store.database import Database
 from tests.integration.executor_rows import Asleep, insert_run_actions
+from tests.integration.heard import Heard
 from tests.waiting import BOUND, wait_for
 
 
@@ -33,28 +34,6 @@ def database(postgres_url: str) -> Iterator[Database]:
         yield database
     finally:
         database.dispose()
-
-
-class _Heard:
-    """Notifications on ``channels`` read by a connection of the test's own, in order."""
-
-    def __init__(self, database: Database, channels: list[str]) -> None:
-        self.connection = connect_session(database.session_conninfo() or "")
-        for channel in [*channels, "test_marker"]:
-            self.connection.execute(f'LISTEN "{channel}"')
-
-    def until_marker(self, database: Database) -> list[str]:
-        with database.transaction() as connection:
-            notify.send(connection, "test_marker")
-        heard: list[str] = []
-        for item in self.connection.notifies(timeout=BOUND):
-            if item.channel == "test_marker":
-                return heard
-            heard.append(item.channel)
-        raise AssertionError(f"no marker within {BOUND} s; heard {heard}")
-
-    def close(self) -> None:
-        self.connection.close()
 
 
 def _live_executors(database: Database) -> list[int]:
@@ -80,7 +59,7 @@ def _channels() -> list[str]:
 
 def test_a_step_wakes_one_executor_and_never_one_that_is_gone(database: Database) -> None:
     parcels = [delivery.DatabaseDelivery(database), delivery.DatabaseDelivery(database)]
-    heard = _Heard(database, _channels())
+    heard = Heard(database, _channels())
     try:
         for parcel in parcels:
             parcel.wait(notify.EXECUTOR, 0.0)  # listening, and holding a slot
@@ -147,7 +126,7 @@ def test_an_executor_woken_alone_wakes_every_executor_when_rows_may_be_left(
     insert_run_actions(database, range(1, rows + 1))
     parcels = Asleep(database)
     worker = _worker(database, parcels)
-    heard = _Heard(database, [notify.EXECUTOR])
+    heard = Heard(database, [notify.EXECUTOR])
     worker.start()
     try:
         assert worker.take(chosen=chosen) == min(rows, 2)
