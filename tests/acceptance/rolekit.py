@@ -15,11 +15,14 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
+
+import pytest
 
 from tests.waiting import BOUND
 
@@ -329,3 +332,38 @@ class Gate:
         self.opened.set()
         self.server.shutdown()
         self.server.server_close()
+
+
+@contextmanager
+def private_postgres(*settings: str) -> Iterator[PrivatePostgres]:
+    """A PostgreSQL server of the test's own, started with ``settings``, destroyed after
+    (the test is skipped where no PostgreSQL server binaries are installed)."""
+    try:
+        server = PrivatePostgres()
+    except FileNotFoundError as exc:
+        pytest.skip(str(exc))
+    try:
+        server.start(*settings)
+        yield server
+    finally:
+        server.destroy()
+
+
+@contextmanager
+def api_and_engine(
+    postgres_url: str, folder: Path, env: dict[str, str]
+) -> Iterator[tuple[Roles, str, str]]:
+    """``sirocco api`` and one engine on ``postgres_url`` (with ``env`` over this process's
+    environment): the roles, the API's base URL and the database URL. Every role must stop
+    cleanly at the end."""
+    group = Roles(folder=folder, env={**os.environ, "SIROCCO_DB": postgres_url, **env})
+    port = free_port()
+    group.start("api", "--port", str(port))
+    group.start("engine")
+    base = f"http://127.0.0.1:{port}/v2"
+    try:
+        group.wait_http(base)
+        yield group, base, postgres_url
+    finally:
+        problems = group.stop_all()
+        assert not problems, f"{problems}\n{group.logs()}"

@@ -31,7 +31,16 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from rolekit import PrivatePostgres, PrivateRabbit, Role, Roles, call, free_port, status
+from rolekit import (
+    PrivatePostgres,
+    PrivateRabbit,
+    Role,
+    Roles,
+    call,
+    free_port,
+    private_postgres,
+    status,
+)
 
 from sirocco.store import tables
 from tests.waiting import BOUND
@@ -162,15 +171,8 @@ class _Counter:
 
 @pytest.fixture
 def postgres() -> Iterator[PrivatePostgres]:
-    try:
-        server = PrivatePostgres()
-    except FileNotFoundError as exc:
-        pytest.skip(str(exc))
-    try:
-        server.start()
+    with private_postgres() as server:
         yield server
-    finally:
-        server.destroy()
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from datetime import datetime
 
 import pytest
 import sqlalchemy as sa
-from rolekit import PrivatePostgres
+from rolekit import PrivatePostgres, private_postgres
 
 from sirocco.clock import utcnow
 from sirocco.store import leases, migrate, one_statement, outbox, tables
@@ -27,15 +27,8 @@ ROUNDS = 2
 
 @pytest.fixture
 def postgres() -> Iterator[PrivatePostgres]:
-    try:
-        server = PrivatePostgres()
-    except FileNotFoundError as exc:
-        pytest.skip(str(exc))
-    try:
-        server.start("wal_writer_delay=10000")
+    with private_postgres("wal_writer_delay=10000") as server:
         yield server
-    finally:
-        server.destroy()
 
 
 def _crash(postgres: PrivatePostgres, database: Database) -> Database:

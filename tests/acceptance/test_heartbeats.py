@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from rolekit import Gate, Roles, call, free_port
+from rolekit import Gate, Roles, api_and_engine, call, free_port
 
 from sirocco import clock
 from sirocco.runtime.heartbeats import MISSED, MISSED_MESSAGE
@@ -47,18 +47,8 @@ HEARTBEATS = {"SIROCCO_HEARTBEAT_INTERVAL": "1", "SIROCCO_HEARTBEAT_MAX_MISSED":
 
 @pytest.fixture
 def roles(postgres_url: str, tmp_path: Path) -> Iterator[tuple[Roles, str, str]]:
-    env = {**os.environ, "SIROCCO_DB": postgres_url, **HEARTBEATS}
-    group = Roles(folder=tmp_path, env=env)
-    port = free_port()
-    group.start("api", "--port", str(port))
-    group.start("engine")
-    base = f"http://127.0.0.1:{port}/v2"
-    try:
-        group.wait_http(base)
-        yield group, base, postgres_url
-    finally:
-        problems = group.stop_all()
-        assert not problems, f"{problems}\n{group.logs()}"
+    with api_and_engine(postgres_url, tmp_path, HEARTBEATS) as started:
+        yield started
 
 
 @pytest.mark.slow

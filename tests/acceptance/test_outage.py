@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from rolekit import Gate, PrivatePostgres, Roles, call, free_port, status
+from rolekit import Gate, PrivatePostgres, Roles, call, free_port, private_postgres, status
 
 from sirocco.store import tables
 
@@ -59,15 +59,8 @@ def _post(url: str, body: dict[str, Any]) -> tuple[int, str | None, Any]:
 
 @pytest.fixture
 def postgres() -> Iterator[PrivatePostgres]:
-    try:
-        server = PrivatePostgres()
-    except FileNotFoundError as exc:
-        pytest.skip(str(exc))
-    try:
-        server.start()
+    with private_postgres() as server:
         yield server
-    finally:
-        server.destroy()
 
 
 @pytest.mark.slow

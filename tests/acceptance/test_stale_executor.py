@@ -11,7 +11,6 @@ the test opens it."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from rolekit import Roles, call, free_port
+from rolekit import Roles, api_and_engine, call
 
 from sirocco.store import tables
 from tests.waiting import BOUND
@@ -92,18 +91,8 @@ class Turnstile:
 
 @pytest.fixture
 def roles(postgres_url: str, tmp_path: Path) -> Iterator[tuple[Roles, str, str]]:
-    env = {**os.environ, "SIROCCO_DB": postgres_url, **HEARTBEATS}
-    group = Roles(folder=tmp_path, env=env)
-    port = free_port()
-    group.start("api", "--port", str(port))
-    group.start("engine")
-    base = f"http://127.0.0.1:{port}/v2"
-    try:
-        group.wait_http(base)
-        yield group, base, postgres_url
-    finally:
-        problems = group.stop_all()
-        assert not problems, f"{problems}\n{group.logs()}"
+    with api_and_engine(postgres_url, tmp_path, HEARTBEATS) as started:
+        yield started
 
 
 @pytest.mark.slow
